@@ -1,0 +1,195 @@
+/* pt2lite: PyTorch (.pt2 from torch.export.save) to LiteRT/TFLite (.tflite), and a runtime for .tflite.
+ *
+ * The only header users include. Every fallible call returns a p2l_status; on failure
+ * p2l_last_error() gives a message (thread-local) that says what was wrong and where. */
+#ifndef PT2LITE_H
+#define PT2LITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define P2L_API __declspec(dllexport)
+#else
+#define P2L_API __attribute__((visibility("default")))
+#endif
+
+#define P2L_VERSION "0.1.0"
+
+typedef enum p2l_status {
+    P2L_OK = 0,
+    P2L_ERROR_INVALID_ARGUMENT = 1, /* the caller passed something wrong (NULL, bad index) */
+    P2L_ERROR_IO = 2,               /* a file could not be read or written */
+    P2L_ERROR_MALFORMED = 3,        /* the input is not a valid .pt2 / .tflite */
+    P2L_ERROR_UNSUPPORTED = 4,      /* valid input that pt2lite cannot handle (yet) */
+    P2L_ERROR_OUT_OF_MEMORY = 5,
+    P2L_ERROR_LIMIT = 6,            /* a resource limit was exceeded (the message names it) */
+    P2L_ERROR_INTERNAL = 7,         /* a bug in pt2lite */
+} p2l_status;
+
+/* Element types. The values are TFLite's TensorType codes, so a dtype read from a .tflite
+ * file needs no translation. */
+typedef enum p2l_dtype {
+    P2L_FLOAT32 = 0,
+    P2L_FLOAT16 = 1,
+    P2L_INT32 = 2,
+    P2L_UINT8 = 3,
+    P2L_INT64 = 4,
+    P2L_STRING = 5,
+    P2L_BOOL = 6,
+    P2L_INT16 = 7,
+    P2L_INT8 = 9,
+    P2L_FLOAT64 = 10,
+} p2l_dtype;
+
+/* Message of the last failed call on this thread ("" if none). Valid until the next call. */
+P2L_API const char *p2l_last_error(void);
+P2L_API const char *p2l_status_name(p2l_status status);
+P2L_API const char *p2l_version(void);
+/* Frees memory that pt2lite returned to the caller (converted model bytes, strings). */
+P2L_API void p2l_free(void *ptr);
+
+/* ---------------------------------------------------------------- converter */
+
+typedef struct p2l_convert_options {
+    /* Reserved for later options (channels-last IO, quantization, ...); zero-initialize. */
+    int reserved;
+} p2l_convert_options;
+
+/* Converts the bytes of a .pt2 archive (as written by torch.export.save) to .tflite bytes.
+ * On success *tflite_out is a p2l_free()-able buffer of *tflite_size bytes. */
+P2L_API p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options,
+                               void **tflite_out, size_t *tflite_size);
+
+/* File to file. Writes the output only when conversion succeeded (no half-written files). */
+P2L_API p2l_status p2l_convert_file(const char *pt2_path, const char *tflite_path,
+                                    const p2l_convert_options *options);
+
+/* Peak bytes the converter held on the heap during the last p2l_convert() on this thread. */
+P2L_API size_t p2l_convert_peak_bytes(void);
+
+/* ---------------------------------------------------------------- runtime */
+/* (owned by the runtime: src/runtime, src/kernels)
+ *
+ * A p2l_model is a verified, read-only .tflite file; any number of interpreters (on any threads)
+ * may share one. An interpreter holds the tensors and memory of one execution and is used by one
+ * thread at a time. Typical use:
+ *
+ *   p2l_model *m;            p2l_model_load_file("model.tflite", &m);
+ *   p2l_interpreter *it;     p2l_interpreter_create(m, NULL, &it);
+ *   p2l_model_free(m);       // the interpreter keeps its own reference
+ *   p2l_interpreter_set_input(it, 0, x, sizeof x);
+ *   p2l_interpreter_invoke(it);
+ *   p2l_interpreter_get_output(it, 0, y, sizeof y);
+ *   p2l_interpreter_free(it);
+ *
+ * Tensors are addressed as (subgraph, tensor index in that subgraph), the indices of the file; for
+ * subgraph 0 these are the `index` values LiteRT's Python API reports. */
+
+enum { P2L_MAX_DIMS = 8 }; /* tensors of higher rank are rejected at load */
+
+typedef struct p2l_model p2l_model;
+typedef struct p2l_interpreter p2l_interpreter;
+
+/* Flags for p2l_model_load. */
+enum {
+    P2L_MODEL_COPY = 1, /* copy the bytes; otherwise the caller keeps them alive and unchanged */
+};
+
+/* Verifies the whole file, then keeps a reference to `data` (zero-copy) or a copy. */
+P2L_API p2l_status p2l_model_load(const void *data, size_t size, unsigned flags, p2l_model **model);
+/* Maps the file read-only (zero-copy); falls back to reading it where mapping is unavailable. */
+P2L_API p2l_status p2l_model_load_file(const char *path, p2l_model **model);
+/* Drops the caller's reference; the model lives on while interpreters created from it do. */
+P2L_API void p2l_model_free(p2l_model *model);
+
+P2L_API int p2l_model_subgraph_count(const p2l_model *model);
+/* Inputs / outputs of a subgraph as tensor indices. */
+P2L_API int p2l_model_subgraph_input_count(const p2l_model *model, int subgraph);
+P2L_API int p2l_model_subgraph_output_count(const p2l_model *model, int subgraph);
+P2L_API p2l_status p2l_model_subgraph_input(const p2l_model *model, int subgraph, int i, int *tensor);
+P2L_API p2l_status p2l_model_subgraph_output(const p2l_model *model, int subgraph, int i, int *tensor);
+
+/* SignatureDefs. Each names a subgraph and maps input/output names to its tensors. */
+P2L_API int p2l_model_signature_count(const p2l_model *model);
+P2L_API const char *p2l_model_signature_key(const p2l_model *model, int signature); /* NULL if out of range */
+P2L_API p2l_status p2l_model_find_signature(const p2l_model *model, const char *key, int *signature);
+P2L_API p2l_status p2l_model_signature_subgraph(const p2l_model *model, int signature, int *subgraph);
+/* Inputs (is_output 0) or outputs (1) of a signature, by position or by name. */
+P2L_API int p2l_model_signature_io_count(const p2l_model *model, int signature, int is_output);
+P2L_API p2l_status p2l_model_signature_io(const p2l_model *model, int signature, int is_output, int i,
+                                          const char **name, int *tensor);
+P2L_API p2l_status p2l_model_signature_find_io(const p2l_model *model, int signature, int is_output,
+                                               const char *name, int *tensor);
+
+typedef struct p2l_interpreter_options {
+    int num_threads; /* 0: default (1 for now) */
+} p2l_interpreter_options;
+
+/* options may be NULL. Checks that every op has a kernel; shapes and memory are planned lazily
+ * (p2l_interpreter_allocate, or the first call that needs them). */
+P2L_API p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_options *options,
+                                          p2l_interpreter **interpreter);
+P2L_API void p2l_interpreter_free(p2l_interpreter *interpreter);
+P2L_API const p2l_model *p2l_interpreter_model(const p2l_interpreter *interpreter);
+
+/* Shape inference for every op and the memory plan, for every subgraph. Needed again after a resize
+ * (done automatically by the calls below). Input values set before a re-allocation are lost. */
+P2L_API p2l_status p2l_interpreter_allocate(p2l_interpreter *interpreter);
+
+typedef struct p2l_tensor_info {
+    const char *name;                      /* valid while the model lives */
+    p2l_dtype dtype;
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];            /* current shape (after resizes and shape inference) */
+    int32_t dims_signature[P2L_MAX_DIMS];  /* the file's shape_signature: -1 = dynamic dim */
+    size_t bytes;                          /* dims product times element size */
+    int is_constant;                       /* data comes from the model file */
+    int quant_count;                       /* 0: not quantized; 1: per-tensor; >1: per-channel */
+    int quantized_dimension;
+    float scale;                           /* first scale / zero point */
+    int64_t zero_point;
+} p2l_tensor_info;
+
+/* Info of any tensor of any subgraph. Shapes of non-input tensors are those of the last
+ * allocation (the file's shapes before the first). */
+P2L_API p2l_status p2l_interpreter_tensor_info(p2l_interpreter *interpreter, int subgraph, int tensor,
+                                               p2l_tensor_info *info);
+/* Copies `bytes` (must equal the tensor's byte size) into / out of a tensor. Outputs of ops other
+ * than the subgraph's outputs are valid after invoke only until their memory is reused. */
+P2L_API p2l_status p2l_interpreter_set_tensor(p2l_interpreter *interpreter, int subgraph, int tensor,
+                                              const void *data, size_t bytes);
+P2L_API p2l_status p2l_interpreter_get_tensor(p2l_interpreter *interpreter, int subgraph, int tensor,
+                                              void *data, size_t bytes);
+/* Direct pointer to a tensor's memory (valid until the next allocation); NULL-safe zero-copy IO. */
+P2L_API p2l_status p2l_interpreter_tensor_data(p2l_interpreter *interpreter, int subgraph, int tensor,
+                                               void **data);
+/* New dims for an input of a subgraph; shapes are re-inferred at the next allocation. */
+P2L_API p2l_status p2l_interpreter_resize_tensor(p2l_interpreter *interpreter, int subgraph, int tensor,
+                                                 int rank, const int32_t *dims);
+/* Runs a subgraph (allocating first if needed). */
+P2L_API p2l_status p2l_interpreter_invoke_subgraph(p2l_interpreter *interpreter, int subgraph);
+
+/* Conveniences for subgraph 0, inputs and outputs by position. */
+P2L_API p2l_status p2l_interpreter_input_info(p2l_interpreter *interpreter, int i, p2l_tensor_info *info);
+P2L_API p2l_status p2l_interpreter_output_info(p2l_interpreter *interpreter, int i, p2l_tensor_info *info);
+P2L_API p2l_status p2l_interpreter_set_input(p2l_interpreter *interpreter, int i, const void *data, size_t bytes);
+P2L_API p2l_status p2l_interpreter_get_output(p2l_interpreter *interpreter, int i, void *data, size_t bytes);
+P2L_API p2l_status p2l_interpreter_resize_input(p2l_interpreter *interpreter, int i, int rank,
+                                                const int32_t *dims);
+P2L_API p2l_status p2l_interpreter_invoke(p2l_interpreter *interpreter);
+
+/* Bytes of tensor memory the last allocation planned for a subgraph (the arena; constants and
+ * prepare-time folded values not included). */
+P2L_API size_t p2l_interpreter_arena_bytes(const p2l_interpreter *interpreter, int subgraph);
+
+/* ------------------------------------------------------------ end runtime */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

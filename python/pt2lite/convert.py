@@ -1,0 +1,56 @@
+"""The front door: torch.export, core ATen decompositions, then the C converter.
+
+The only graph work done in Python is what torch itself does (export and decompositions); reading
+the graph, lowering, optimizing and writing the .tflite happen in C (p2l_convert)."""
+
+import ctypes
+import io
+
+from ._native import check, lib
+from .model import EdgeModel
+
+lib.p2l_convert.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p,
+                            ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+lib.p2l_convert.restype = ctypes.c_int
+lib.p2l_convert_peak_bytes.restype = ctypes.c_size_t
+
+
+def convert_pt2(archive: bytes) -> bytes:
+    """Converts the bytes of a .pt2 archive (torch.export.save) to .tflite bytes."""
+    out = ctypes.c_void_p()
+    size = ctypes.c_size_t()
+    check(lib.p2l_convert(archive, len(archive), None, ctypes.byref(out), ctypes.byref(size)), "conversion failed")
+    try:
+        return ctypes.string_at(out, size.value)
+    finally:
+        lib.p2l_free(out)
+
+
+def export_archive(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
+    """torch.export + run_decompositions + torch.export.save into memory. Returns (bytes, program)."""
+    import torch
+
+    if not isinstance(sample_args, tuple):
+        sample_args = (sample_args,)
+    was_training = getattr(module, "training", False)
+    if was_training:
+        module.eval()  # inference graphs: batch norm uses running stats, dropout is off
+    try:
+        program = torch.export.export(module, sample_args, sample_kwargs or {}, dynamic_shapes=dynamic_shapes)
+    finally:
+        if was_training:
+            module.train()
+    program = program.run_decompositions()
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return buffer.getvalue(), program
+
+
+def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="litert"):
+    """Converts a torch.nn.Module to an EdgeModel (a .tflite model you can call and export).
+
+    sample_args/sample_kwargs are example inputs, as for torch.export.export."""
+    archive, program = export_archive(module, sample_args, sample_kwargs, dynamic_shapes)
+    flatbuffer = convert_pt2(archive)
+    return EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=program.call_spec.out_spec,
+                     backend=backend)

@@ -1,0 +1,826 @@
+/* Strict JSON parser (RFC 8259) into an arena-allocated tree.
+ *
+ * The parser is iterative: an explicit stack of open containers replaces recursion, so nesting
+ * depth costs heap, not C stack, and max_depth is a plain counter. Values of open containers
+ * collect on one temporary stack (and object keys on another); when a container closes, its
+ * elements are copied once into the arena. So the tree needs no per-element malloc.
+ *
+ * Numbers are converted by our own code (no strtod), so the C locale cannot change the result,
+ * and the result is the correctly rounded double. */
+#include "base/json.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { DEFAULT_MAX_DEPTH = 256 };
+
+/* ================================================================ decimal -> double
+ *
+ * Fast path (Clinger): when the decimal significand fits 53 bits and the power of ten is exact
+ * in a double (10^0..10^22), one multiplication or division gives the correctly rounded result.
+ * Otherwise: estimate the result in double arithmetic (a few ulps off), then walk it one ulp at a
+ * time, deciding each step by comparing the exact decimal value with the exact halfway point
+ * between neighbouring doubles in big-integer arithmetic. */
+
+/* Enough significant digits to decide every rounding: the halfway point between two doubles has at
+ * most 767 significant decimal digits, so digits beyond 768 only matter as "something nonzero". */
+enum { MAX_DIGITS = 780 };
+
+/* Little-endian 32-bit limbs. Sizes stay below ~2700 bits: the decimal significand has at most
+ * MAX_DIGITS + 1 digits (< 2600 bits) and both sides of a comparison are within a few bits of each
+ * other (an estimate and its neighbour compared against the same value). 160 limbs = 5120 bits. */
+enum { BIG_LIMBS = 160 };
+typedef struct big {
+    uint32_t limb[BIG_LIMBS];
+    size_t len;    /* limbs in use; limb[len - 1] != 0 unless len == 0 */
+    bool overflow; /* never expected; if set, the caller falls back to its estimate */
+} big;
+
+static void big_set_u64(big *b, uint64_t v) {
+    b->len = 0;
+    b->overflow = false;
+    while (v) {
+        b->limb[b->len++] = (uint32_t)v;
+        v >>= 32;
+    }
+}
+
+/* b = b * factor + addend */
+static void big_mul_small(big *b, uint32_t factor, uint32_t addend) {
+    uint64_t carry = addend;
+    for (size_t i = 0; i < b->len; i++) {
+        uint64_t t = (uint64_t)b->limb[i] * factor + carry;
+        b->limb[i] = (uint32_t)t;
+        carry = t >> 32;
+    }
+    if (carry) {
+        if (b->len == BIG_LIMBS) {
+            b->overflow = true;
+            return;
+        }
+        b->limb[b->len++] = (uint32_t)carry;
+    }
+}
+
+static void big_mul(big *out, const big *a, const big *b) {
+    memset(out, 0, sizeof *out);
+    out->overflow = a->overflow || b->overflow;
+    if (a->len == 0 || b->len == 0) return;
+    if (a->len + b->len > BIG_LIMBS) {
+        out->overflow = true;
+        return;
+    }
+    for (size_t i = 0; i < a->len; i++) {
+        uint64_t carry = 0;
+        for (size_t j = 0; j < b->len; j++) {
+            uint64_t t = (uint64_t)a->limb[i] * b->limb[j] + out->limb[i + j] + carry;
+            out->limb[i + j] = (uint32_t)t;
+            carry = t >> 32;
+        }
+        out->limb[i + b->len] = (uint32_t)carry;
+    }
+    out->len = a->len + b->len;
+    while (out->len && out->limb[out->len - 1] == 0) out->len--;
+}
+
+static void big_shift_left(big *b, uint64_t bits) {
+    if (b->len == 0 || bits == 0) return;
+    size_t limbs = (size_t)(bits / 32), rest = (size_t)(bits % 32);
+    if (bits / 32 >= BIG_LIMBS || b->len + limbs + 1 > BIG_LIMBS) {
+        b->overflow = true;
+        return;
+    }
+    b->limb[b->len + limbs] = 0;
+    for (size_t i = b->len; i-- > 0;) {
+        uint64_t t = (uint64_t)b->limb[i] << rest;
+        b->limb[i + limbs + 1] |= (uint32_t)(t >> 32);
+        b->limb[i + limbs] = (uint32_t)t;
+    }
+    memset(b->limb, 0, limbs * sizeof b->limb[0]);
+    b->len += limbs + 1;
+    while (b->len && b->limb[b->len - 1] == 0) b->len--;
+}
+
+static int big_compare(const big *a, const big *b) {
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    for (size_t i = a->len; i-- > 0;) {
+        if (a->limb[i] != b->limb[i]) return a->limb[i] < b->limb[i] ? -1 : 1;
+    }
+    return 0;
+}
+
+static void big_pow5(big *b, uint64_t exponent) {
+    big_set_u64(b, 1);
+    for (; exponent >= 13 && !b->overflow; exponent -= 13) big_mul_small(b, 1220703125u, 0); /* 5^13 */
+    uint32_t rest = 1;
+    while (exponent--) rest *= 5;
+    big_mul_small(b, rest, 0);
+}
+
+static void big_from_digits(big *b, const char *digits, size_t count) {
+    big_set_u64(b, 0);
+    for (size_t i = 0; i < count;) {
+        uint32_t chunk = 0, scale = 1;
+        for (size_t k = 0; k < 9 && i < count; k++, i++) {
+            chunk = chunk * 10 + (uint32_t)(digits[i] - '0');
+            scale *= 10;
+        }
+        big_mul_small(b, scale, chunk);
+    }
+}
+
+static const double exact_powers_of_ten[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* x * 10^e in double arithmetic: a few roundings, so a few ulps off at worst. Multiplying only
+ * grows and dividing only shrinks the value, so no intermediate step under- or overflows early. */
+static double scale_by_power_of_ten(double x, int64_t e) {
+    for (; e > 22; e -= 22) x *= 1e22;
+    for (; e < -22; e += 22) x /= 1e22;
+    return e >= 0 ? x * exact_powers_of_ten[e] : x / exact_powers_of_ten[-e];
+}
+
+static uint64_t double_bits(double x) {
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits;
+}
+
+static double bits_double(uint64_t bits) {
+    double x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+/* Compares digits * 10^e10 with a point between two positive doubles next to x: the halfway point
+ * above x (upper) or below x. d_times_pow5 is digits * 5^e10 when e10 >= 0; pow5 is 5^|e10|. */
+static int compare_with_halfway(const big *digits, const big *d_times_pow5, const big *pow5, int64_t e10, double x,
+                                bool upper) {
+    uint64_t bits = double_bits(x);
+    uint64_t exponent_field = bits >> 52, fraction = bits & ((UINT64_C(1) << 52) - 1);
+    uint64_t m = exponent_field ? fraction | (UINT64_C(1) << 52) : fraction;
+    int64_t b = exponent_field ? (int64_t)exponent_field - 1075 : -1074; /* x = m * 2^b */
+    uint64_t h;                                                          /* halfway = h * 2^f */
+    int64_t f;
+    if (upper) {
+        h = 2 * m + 1, f = b - 1;
+    } else if (fraction == 0 && exponent_field > 1) {
+        h = 4 * m - 1, f = b - 2; /* x is a power of two: the gap below it is half the gap above */
+    } else {
+        h = 2 * m - 1, f = b - 1;
+    }
+    /* value = digits * 5^e10 * 2^e10 */
+    big left, right, halfway;
+    big_set_u64(&halfway, h);
+    if (e10 >= 0) {
+        left = *d_times_pow5;
+        right = halfway;
+    } else {
+        left = *digits;
+        big_mul(&right, &halfway, pow5);
+    }
+    if (e10 > f) big_shift_left(&left, (uint64_t)(e10 - f));
+    if (f > e10) big_shift_left(&right, (uint64_t)(f - e10));
+    if (left.overflow || right.overflow) return 0;
+    return big_compare(&left, &right);
+}
+
+static double refine_estimate(const char *digits, size_t count, int64_t e10, double x) {
+    big d, pow5, d_times_pow5;
+    big_from_digits(&d, digits, count);
+    big_pow5(&pow5, (uint64_t)(e10 < 0 ? -e10 : e10));
+    if (e10 >= 0) big_mul(&d_times_pow5, &d, &pow5);
+    if (d.overflow || pow5.overflow || (e10 >= 0 && d_times_pow5.overflow)) return x;
+    for (int step = 0; step < 10000; step++) {
+        uint64_t bits = double_bits(x);
+        int above = compare_with_halfway(&d, &d_times_pow5, &pow5, e10, x, true);
+        if (above > 0) {
+            x = bits_double(bits + 1); /* may become infinity: the value is past DBL_MAX's half ulp */
+            if (isinf(x)) return x;
+            continue;
+        }
+        if (above == 0) return (bits & 1) ? bits_double(bits + 1) : x; /* tie: round to even */
+        if (bits == 0) return x;
+        int below = compare_with_halfway(&d, &d_times_pow5, &pow5, e10, x, false);
+        if (below < 0) {
+            x = bits_double(bits - 1);
+            continue;
+        }
+        if (below == 0) return (bits & 1) ? bits_double(bits - 1) : x;
+        return x;
+    }
+    return x;
+}
+
+/* The number int_digits[.frac_digits] * 10^exponent (digits only, no sign), correctly rounded. */
+static double decimal_to_double(const char *int_digits, size_t int_count, const char *frac_digits, size_t frac_count,
+                                int64_t exponent) {
+    char digits[MAX_DIGITS + 1];
+    size_t count = 0;
+    int64_t e10 = exponent; /* value = digits * 10^e10 */
+    bool truncated_nonzero = false;
+    for (size_t i = 0; i < int_count; i++) {
+        char c = int_digits[i];
+        if (count == 0 && c == '0') continue;
+        if (count < MAX_DIGITS) {
+            digits[count++] = c;
+        } else {
+            e10++;
+            truncated_nonzero |= c != '0';
+        }
+    }
+    for (size_t i = 0; i < frac_count; i++) {
+        char c = frac_digits[i];
+        if (count == 0 && c == '0') {
+            e10--;
+        } else if (count < MAX_DIGITS) {
+            digits[count++] = c;
+            e10--;
+        } else {
+            truncated_nonzero |= c != '0';
+        }
+    }
+    if (count == 0) return 0.0;
+    if (truncated_nonzero) {
+        /* A trailing 1 stands for the nonzero tail: it keeps the value off every halfway point. */
+        digits[count++] = '1';
+        e10--;
+    } else {
+        while (digits[count - 1] == '0') count--, e10++;
+    }
+
+    int64_t leading_exponent = e10 + (int64_t)count - 1; /* 10^leading <= value < 10^(leading+1) */
+    if (leading_exponent > 309) return HUGE_VAL;
+    if (leading_exponent < -325) return 0.0; /* below half the smallest subnormal */
+
+    uint64_t significand = 0;
+    size_t used = count < 19 ? count : 19;
+    for (size_t i = 0; i < used; i++) significand = significand * 10 + (uint64_t)(digits[i] - '0');
+    if (used == count) {
+        if (e10 == 0) return (double)significand;
+        if (significand <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+            return e10 > 0 ? (double)significand * exact_powers_of_ten[e10]
+                           : (double)significand / exact_powers_of_ten[-e10];
+        }
+    }
+    double estimate = scale_by_power_of_ten((double)significand, e10 + (int64_t)(count - used));
+    if (isinf(estimate)) estimate = DBL_MAX;
+    return refine_estimate(digits, count, e10, estimate);
+}
+
+/* ================================================================ the parser */
+
+typedef struct key_entry {
+    const char *text;
+    size_t length;
+    size_t offset;
+} key_entry;
+
+typedef struct open_container {
+    size_t first_value; /* index into parser.values of its first element */
+    size_t first_key;   /* index into parser.keys (objects) */
+    size_t offset;
+    bool is_object;
+} open_container;
+
+typedef struct parser {
+    const char *text;
+    size_t len, pos;
+    const char *what;
+    size_t max_depth;
+    p2l_arena *arena;
+    P2L_VEC(p2l_json) values;          /* elements of all open containers */
+    P2L_VEC(key_entry) keys;           /* keys of all open objects */
+    P2L_VEC(open_container) open;      /* innermost last */
+    P2L_VEC(size_t) hash_slots;        /* scratch for duplicate-key detection */
+} parser;
+
+static void describe_byte(const parser *p, size_t offset, char *out, size_t size) {
+    if (offset >= p->len) {
+        snprintf(out, size, "end of input");
+        return;
+    }
+    unsigned char c = (unsigned char)p->text[offset];
+    if (c >= 0x20 && c < 0x7f) {
+        snprintf(out, size, "'%c'", c);
+    } else {
+        snprintf(out, size, "byte 0x%02x", c);
+    }
+}
+
+static p2l_status fail_at(const parser *p, p2l_status status, size_t offset, const char *fmt, ...) P2L_PRINTF(4, 5);
+static p2l_status fail_at(const parser *p, p2l_status status, size_t offset, const char *fmt, ...) {
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    /* Line and column (1-based, column in bytes) are only needed here, so count them lazily. */
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < offset && i < p->len; i++) {
+        if (p->text[i] == '\n') {
+            line++;
+            column = 1;
+        } else {
+            column++;
+        }
+    }
+    return p2l_fail(status, "%s: line %zu, column %zu (byte offset %zu): %s", p->what, line, column, offset, detail);
+}
+
+static p2l_status fail_unexpected(const parser *p, size_t offset, const char *expected) {
+    char found[32];
+    describe_byte(p, offset, found, sizeof found);
+    return fail_at(p, P2L_ERROR_MALFORMED, offset, "expected %s, found %s", expected, found);
+}
+
+static p2l_status fail_out_of_memory(const parser *p, size_t offset) {
+    return fail_at(p, P2L_ERROR_OUT_OF_MEMORY, offset, "out of memory");
+}
+
+static inline void skip_space(parser *p) {
+    while (p->pos < p->len) {
+        char c = p->text[p->pos];
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
+        p->pos++;
+    }
+}
+
+/* ---------------------------------------------------------------- strings */
+
+enum { PLAIN = 0, QUOTE, BACKSLASH, CONTROL, NON_ASCII };
+
+static const uint8_t string_byte_class[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x00 control characters */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x10 */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 '"' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, /* 0x50 '\\' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x60 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x70 (0x7f DEL is allowed by RFC 8259) */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x80 and up: UTF-8 sequences */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+};
+
+/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF)
+ * starting at s[0] >= 0x80, or 0 if it is not one. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t available) {
+    unsigned char c = s[0];
+    size_t length;
+    unsigned char second_min = 0x80, second_max = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        length = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        length = 3;
+        if (c == 0xe0) second_min = 0xa0; /* overlong */
+        if (c == 0xed) second_max = 0x9f; /* surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        length = 4;
+        if (c == 0xf0) second_min = 0x90; /* overlong */
+        if (c == 0xf4) second_max = 0x8f; /* above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (available < length) return 0;
+    if (s[1] < second_min || s[1] > second_max) return 0;
+    for (size_t i = 2; i < length; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    }
+    return length;
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The 4 hex digits of a \u escape at text[at..at+4), before `end`; -1 if bad. */
+static long read_hex4(const char *text, size_t at, size_t end) {
+    if (end - at < 4) return -1;
+    long value = 0;
+    for (size_t i = 0; i < 4; i++) {
+        int digit = hex_value(text[at + i]);
+        if (digit < 0) return -1;
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+static size_t encode_utf8(unsigned long cp, char *out) {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Decodes the escapes of text[start..end) (already checked for UTF-8 and control characters) into
+ * out, which has room for end - start bytes: every escape is at least as long as what it encodes. */
+static p2l_status decode_escapes(const parser *p, size_t start, size_t end, char *out, size_t *out_length) {
+    const char *text = p->text;
+    size_t n = 0;
+    for (size_t i = start; i < end;) {
+        if (text[i] != '\\') {
+            out[n++] = text[i++];
+            continue;
+        }
+        size_t escape_at = i;
+        char e = text[i + 1]; /* a backslash is never the last byte before the closing quote */
+        i += 2;
+        switch (e) {
+        case '"': out[n++] = '"'; break;
+        case '\\': out[n++] = '\\'; break;
+        case '/': out[n++] = '/'; break;
+        case 'b': out[n++] = '\b'; break;
+        case 'f': out[n++] = '\f'; break;
+        case 'n': out[n++] = '\n'; break;
+        case 'r': out[n++] = '\r'; break;
+        case 't': out[n++] = '\t'; break;
+        case 'u': {
+            long cp = read_hex4(text, i, end);
+            if (cp < 0) return fail_at(p, P2L_ERROR_MALFORMED, escape_at, "\\u must be followed by 4 hex digits");
+            i += 4;
+            if (cp >= 0xdc00 && cp <= 0xdfff) {
+                return fail_at(p, P2L_ERROR_MALFORMED, escape_at,
+                               "lone low surrogate \\u%04lX (not preceded by a high surrogate)", cp);
+            }
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                long low = end - i >= 2 && text[i] == '\\' && text[i + 1] == 'u' ? read_hex4(text, i + 2, end) : -1;
+                if (low < 0xdc00 || low > 0xdfff) {
+                    return fail_at(p, P2L_ERROR_MALFORMED, escape_at,
+                                   "lone high surrogate \\u%04lX (not followed by a \\uDC00-\\uDFFF escape)", cp);
+                }
+                i += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+            }
+            if (cp == 0) {
+                return fail_at(p, P2L_ERROR_MALFORMED, escape_at, "\\u0000 (NUL) is not allowed in strings");
+            }
+            n += encode_utf8((unsigned long)cp, out + n);
+            break;
+        }
+        default: {
+            char found[32];
+            describe_byte(p, escape_at + 1, found, sizeof found);
+            return fail_at(p, P2L_ERROR_MALFORMED, escape_at, "invalid escape: backslash followed by %s", found);
+        }
+        }
+    }
+    out[n] = 0;
+    *out_length = n;
+    return P2L_OK;
+}
+
+/* Parses the string whose opening quote is at p->pos into a NUL-terminated arena copy. */
+static p2l_status parse_string(parser *p, const char **out, size_t *out_length) {
+    const unsigned char *text = (const unsigned char *)p->text;
+    size_t quote = p->pos, start = quote + 1, i = start;
+    bool has_escapes = false;
+    /* First pass: find the closing quote, checking UTF-8 and control characters on the way. */
+    for (;;) {
+        if (i >= p->len) return fail_at(p, P2L_ERROR_MALFORMED, quote, "unterminated string (input ends inside it)");
+        switch (string_byte_class[text[i]]) {
+        case PLAIN: i++; continue;
+        case QUOTE: break;
+        case BACKSLASH: has_escapes = true; i += 2; continue;
+        case CONTROL:
+            return fail_at(p, P2L_ERROR_MALFORMED, i, "control character 0x%02x must be escaped in a string", text[i]);
+        default: {
+            size_t n = utf8_sequence_length(text + i, p->len - i);
+            if (n == 0) return fail_at(p, P2L_ERROR_MALFORMED, i, "invalid UTF-8 (byte 0x%02x) in a string", text[i]);
+            i += n;
+            continue;
+        }
+        }
+        break;
+    }
+    size_t raw_length = i - start;
+    char *copy = p2l_arena_alloc(p->arena, raw_length + 1);
+    if (!copy) return fail_out_of_memory(p, quote);
+    if (has_escapes) {
+        P2L_TRY(decode_escapes(p, start, i, copy, out_length));
+    } else {
+        memcpy(copy, p->text + start, raw_length);
+        copy[raw_length] = 0;
+        *out_length = raw_length;
+    }
+    *out = copy;
+    p->pos = i + 1;
+    return P2L_OK;
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+static inline bool is_digit(const parser *p, size_t i) {
+    return i < p->len && p->text[i] >= '0' && p->text[i] <= '9';
+}
+
+static p2l_status parse_number(parser *p, p2l_json *v) {
+    const char *text = p->text;
+    size_t start = p->pos, i = start;
+    bool negative = text[i] == '-';
+    if (negative) i++;
+    size_t int_start = i;
+    if (!is_digit(p, i)) return fail_unexpected(p, i, "a digit after '-'");
+    if (text[i] == '0') {
+        i++;
+        if (is_digit(p, i)) return fail_at(p, P2L_ERROR_MALFORMED, start, "leading zeros are not allowed in numbers");
+    } else {
+        while (is_digit(p, i)) i++;
+    }
+    size_t int_end = i, frac_start = i, frac_end = i;
+    bool has_fraction = false, has_exponent = false;
+    if (i < p->len && text[i] == '.') {
+        has_fraction = true;
+        i++;
+        if (!is_digit(p, i)) return fail_unexpected(p, i, "a digit after the decimal point");
+        frac_start = i;
+        while (is_digit(p, i)) i++;
+        frac_end = i;
+    }
+    int64_t exponent = 0;
+    if (i < p->len && (text[i] == 'e' || text[i] == 'E')) {
+        has_exponent = true;
+        i++;
+        bool exponent_negative = false;
+        if (i < p->len && (text[i] == '+' || text[i] == '-')) exponent_negative = text[i++] == '-';
+        if (!is_digit(p, i)) return fail_unexpected(p, i, "a digit in the exponent");
+        while (is_digit(p, i)) {
+            /* Saturate: anything past 10^1000000 is infinity or zero anyway. */
+            if (exponent < 1000000) exponent = exponent * 10 + (text[i] - '0');
+            i++;
+        }
+        if (exponent_negative) exponent = -exponent;
+    }
+    p->pos = i;
+
+    v->type = P2L_JSON_NUMBER;
+    v->offset = start;
+    size_t int_count = int_end - int_start;
+    if (!has_fraction && !has_exponent && int_count <= 19) {
+        uint64_t magnitude = 0; /* 19 digits always fit uint64 */
+        for (size_t k = int_start; k < int_end; k++) magnitude = magnitude * 10 + (uint64_t)(text[k] - '0');
+        if (negative && magnitude <= (UINT64_C(1) << 63)) {
+            v->is_integer = true;
+            v->integer = magnitude == (UINT64_C(1) << 63) ? INT64_MIN : -(int64_t)magnitude;
+        } else if (!negative && magnitude <= (uint64_t)INT64_MAX) {
+            v->is_integer = true;
+            v->integer = (int64_t)magnitude;
+        }
+        v->number = negative ? -(double)magnitude : (double)magnitude;
+        return P2L_OK;
+    }
+    double magnitude =
+        decimal_to_double(text + int_start, int_count, text + frac_start, frac_end - frac_start, exponent);
+    v->number = negative ? -magnitude : magnitude;
+    return P2L_OK;
+}
+
+/* ---------------------------------------------------------------- structure */
+
+static p2l_status expect_literal(parser *p, const char *word, size_t length) {
+    if (p->len - p->pos < length || memcmp(p->text + p->pos, word, length) != 0) {
+        return fail_at(p, P2L_ERROR_MALFORMED, p->pos, "invalid literal (expected %s)", word);
+    }
+    p->pos += length;
+    return P2L_OK;
+}
+
+static p2l_status parse_scalar(parser *p, p2l_json *v) {
+    memset(v, 0, sizeof *v);
+    v->offset = p->pos;
+    switch (p->text[p->pos]) {
+    case '"':
+        v->type = P2L_JSON_STRING;
+        return parse_string(p, &v->string, &v->length);
+    case 't':
+        v->type = P2L_JSON_BOOL;
+        v->boolean = true;
+        return expect_literal(p, "true", 4);
+    case 'f':
+        v->type = P2L_JSON_BOOL;
+        return expect_literal(p, "false", 5);
+    case 'n':
+        v->type = P2L_JSON_NULL;
+        return expect_literal(p, "null", 4);
+    case '-': case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+        return parse_number(p, v);
+    default:
+        return fail_unexpected(p, p->pos, "a value");
+    }
+}
+
+/* Parses `"key" :` of an object member (leading whitespace allowed) onto the key stack. */
+static p2l_status parse_key(parser *p) {
+    skip_space(p);
+    if (p->pos >= p->len || p->text[p->pos] != '"') return fail_unexpected(p, p->pos, "a string key");
+    key_entry key = {.offset = p->pos};
+    P2L_TRY(parse_string(p, &key.text, &key.length));
+    if (P2L_VEC_PUSH(&p->keys, key) != P2L_OK) return fail_out_of_memory(p, key.offset);
+    skip_space(p);
+    if (p->pos >= p->len || p->text[p->pos] != ':') return fail_unexpected(p, p->pos, "':' after an object key");
+    p->pos++;
+    return P2L_OK;
+}
+
+static bool same_key(const key_entry *a, const key_entry *b) {
+    return a->length == b->length && memcmp(a->text, b->text, a->length) == 0;
+}
+
+static p2l_status fail_duplicate(const parser *p, const key_entry *first, const key_entry *again) {
+    return fail_at(p, P2L_ERROR_MALFORMED, again->offset, "duplicate object key \"%.80s%s\" (first at byte offset %zu)",
+                   again->text, again->length > 80 ? "..." : "", first->offset);
+}
+
+/* Rejects duplicate keys: pairwise for small objects, an open-addressing hash set for big ones. */
+static p2l_status check_duplicate_keys(parser *p, const key_entry *keys, size_t count) {
+    if (count <= 16) {
+        for (size_t i = 1; i < count; i++) {
+            for (size_t j = 0; j < i; j++) {
+                if (same_key(&keys[j], &keys[i])) return fail_duplicate(p, &keys[j], &keys[i]);
+            }
+        }
+        return P2L_OK;
+    }
+    size_t capacity = 64;
+    while (capacity < count * 2) capacity *= 2; /* count * 2 cannot overflow: count <= len of text */
+    if (p2l_vec_grow((void **)&p->hash_slots.items, &p->hash_slots.cap, sizeof(size_t), capacity) != P2L_OK) {
+        return fail_out_of_memory(p, keys[0].offset);
+    }
+    size_t *slots = p->hash_slots.items; /* 0 = empty, else key index + 1 */
+    memset(slots, 0, capacity * sizeof *slots);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t hash = UINT64_C(14695981039346656037); /* FNV-1a */
+        for (size_t k = 0; k < keys[i].length; k++) hash = (hash ^ (unsigned char)keys[i].text[k]) * UINT64_C(1099511628211);
+        size_t slot = (size_t)(hash ^ (hash >> 32)) & (capacity - 1);
+        while (slots[slot]) {
+            const key_entry *other = &keys[slots[slot] - 1];
+            if (same_key(other, &keys[i])) return fail_duplicate(p, other, &keys[i]);
+            slot = (slot + 1) & (capacity - 1);
+        }
+        slots[slot] = i + 1;
+    }
+    return P2L_OK;
+}
+
+/* Pops the innermost container and copies its elements (and keys) from the stacks into the arena. */
+static p2l_status close_container(parser *p, p2l_json *v) {
+    open_container c = p->open.items[--p->open.len];
+    size_t count = p->values.len - c.first_value;
+    memset(v, 0, sizeof *v);
+    v->type = c.is_object ? P2L_JSON_OBJECT : P2L_JSON_ARRAY;
+    v->offset = c.offset;
+    v->length = count;
+    if (count) {
+        size_t bytes;
+        if (!p2l_mul_size(count, sizeof(p2l_json), &bytes) || !(v->items = p2l_arena_alloc(p->arena, bytes))) {
+            return fail_out_of_memory(p, c.offset);
+        }
+        memcpy(v->items, p->values.items + c.first_value, bytes);
+    }
+    if (c.is_object && count) {
+        const key_entry *keys = p->keys.items + c.first_key;
+        P2L_TRY(check_duplicate_keys(p, keys, count));
+        size_t bytes;
+        if (!p2l_mul_size(count, sizeof(char *), &bytes) || !(v->keys = p2l_arena_alloc(p->arena, bytes))) {
+            return fail_out_of_memory(p, c.offset);
+        }
+        for (size_t i = 0; i < count; i++) v->keys[i] = keys[i].text;
+    }
+    p->values.len = c.first_value;
+    p->keys.len = c.first_key;
+    return P2L_OK;
+}
+
+/* Starts a value at p->pos. A scalar or an empty container is complete (*complete = true); a
+ * non-empty container is left open, positioned at its first element (after the key, for objects). */
+static p2l_status begin_value(parser *p, p2l_json *v, bool *complete) {
+    skip_space(p);
+    if (p->pos >= p->len) return fail_unexpected(p, p->pos, "a value");
+    char c = p->text[p->pos];
+    if (c != '[' && c != '{') {
+        *complete = true;
+        return parse_scalar(p, v);
+    }
+    if (p->open.len >= p->max_depth) {
+        return fail_at(p, P2L_ERROR_LIMIT, p->pos, "nesting is deeper than the max_depth limit of %zu", p->max_depth);
+    }
+    open_container container = {p->values.len, p->keys.len, p->pos, c == '{'};
+    if (P2L_VEC_PUSH(&p->open, container) != P2L_OK) return fail_out_of_memory(p, p->pos);
+    p->pos++;
+    skip_space(p);
+    if (p->pos < p->len && p->text[p->pos] == (c == '{' ? '}' : ']')) {
+        p->pos++;
+        *complete = true;
+        return close_container(p, v);
+    }
+    *complete = false;
+    return c == '{' ? parse_key(p) : P2L_OK;
+}
+
+static p2l_status parse_document(parser *p, p2l_json *root) {
+    for (;;) {
+        p2l_json value;
+        bool complete = false;
+        P2L_TRY(begin_value(p, &value, &complete));
+        if (!complete) continue;
+        /* A value is complete: add it to its container; each closing bracket completes another. */
+        for (;;) {
+            if (p->open.len == 0) {
+                *root = value;
+                skip_space(p);
+                if (p->pos != p->len) return fail_unexpected(p, p->pos, "end of input after the JSON value");
+                return P2L_OK;
+            }
+            if (P2L_VEC_PUSH(&p->values, value) != P2L_OK) return fail_out_of_memory(p, value.offset);
+            skip_space(p);
+            bool in_object = p->open.items[p->open.len - 1].is_object;
+            char c = p->pos < p->len ? p->text[p->pos] : 0;
+            if (p->pos < p->len && c == ',') {
+                p->pos++;
+                if (in_object) P2L_TRY(parse_key(p));
+                break; /* next element */
+            }
+            if (p->pos < p->len && c == (in_object ? '}' : ']')) {
+                p->pos++;
+                P2L_TRY(close_container(p, &value));
+                continue;
+            }
+            return fail_unexpected(p, p->pos, in_object ? "',' or '}' after an object member"
+                                                         : "',' or ']' after an array element");
+        }
+    }
+}
+
+p2l_status p2l_json_parse(const char *text, size_t len, const p2l_json_limits *limits, const char *what,
+                          p2l_arena *arena, p2l_json **out) {
+    if (!what) what = "JSON document";
+    if (!out || !arena || (!text && len)) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s: NULL argument", what);
+    *out = NULL;
+    size_t max_depth = limits && limits->max_depth ? limits->max_depth : DEFAULT_MAX_DEPTH;
+    if (limits && limits->max_bytes && len > limits->max_bytes) {
+        return p2l_fail(P2L_ERROR_LIMIT, "%s: %zu bytes is more than the max_bytes limit of %zu", what, len,
+                        limits->max_bytes);
+    }
+    parser p = {.text = text, .len = len, .what = what, .max_depth = max_depth, .arena = arena};
+    p2l_json *root = p2l_arena_alloc(arena, sizeof *root);
+    p2l_status status = root ? parse_document(&p, root) : fail_out_of_memory(&p, 0);
+    P2L_VEC_FREE(&p.values);
+    P2L_VEC_FREE(&p.keys);
+    P2L_VEC_FREE(&p.open);
+    P2L_VEC_FREE(&p.hash_slots);
+    if (status == P2L_OK) *out = root;
+    return status;
+}
+
+const p2l_json *p2l_json_get(const p2l_json *obj, const char *key) {
+    if (!obj || obj->type != P2L_JSON_OBJECT || !key) return NULL;
+    for (size_t i = 0; i < obj->length; i++) {
+        if (strcmp(obj->keys[i], key) == 0) return &obj->items[i];
+    }
+    return NULL;
+}
+
+bool p2l_json_number(const p2l_json *v, double *out) {
+    if (!v) return false;
+    double value;
+    if (v->type == P2L_JSON_NUMBER) {
+        value = v->number;
+    } else if (v->type == P2L_JSON_STRING && strcmp(v->string, "Infinity") == 0) {
+        value = INFINITY;
+    } else if (v->type == P2L_JSON_STRING && strcmp(v->string, "-Infinity") == 0) {
+        value = -INFINITY;
+    } else if (v->type == P2L_JSON_STRING && strcmp(v->string, "NaN") == 0) {
+        value = NAN;
+    } else {
+        return false;
+    }
+    if (out) *out = value;
+    return true;
+}

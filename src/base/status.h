@@ -1,0 +1,26 @@
+/* Status codes and error messages shared by every component. */
+#ifndef P2L_BASE_STATUS_H
+#define P2L_BASE_STATUS_H
+
+#include "pt2lite.h"
+
+#if defined(__GNUC__)
+#define P2L_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define P2L_PRINTF(f, a)
+#endif
+
+/* Sets this thread's error message and returns `status`, so a failure reads
+ *   return p2l_fail(P2L_ERROR_MALFORMED, "zip: entry %s: ...", name); */
+p2l_status p2l_fail(p2l_status status, const char *fmt, ...) P2L_PRINTF(2, 3);
+/* Prepends context to the current message: "while reading weights: <old message>". */
+p2l_status p2l_fail_context(p2l_status status, const char *fmt, ...) P2L_PRINTF(2, 3);
+void p2l_clear_error(void);
+
+#define P2L_TRY(expr)                        \
+    do {                                     \
+        p2l_status p2l_try_s_ = (expr);      \
+        if (p2l_try_s_ != P2L_OK) return p2l_try_s_; \
+    } while (0)
+
+#endif

@@ -1,0 +1,20 @@
+/* A string -> int hash map (open addressing) for name lookups in large graphs. Keys are not
+ * copied: they must outlive the map (they live in an arena). */
+#ifndef P2L_BASE_STRMAP_H
+#define P2L_BASE_STRMAP_H
+
+#include <stddef.h>
+
+#include "base/status.h"
+
+typedef struct p2l_strmap {
+    const char **keys;
+    int *values;
+    size_t cap, len;
+} p2l_strmap;
+
+p2l_status p2l_strmap_put(p2l_strmap *m, const char *key, int value); /* replaces an existing key */
+int p2l_strmap_get(const p2l_strmap *m, const char *key, int missing);
+void p2l_strmap_free(p2l_strmap *m);
+
+#endif

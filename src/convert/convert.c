@@ -1,0 +1,102 @@
+/* The converter's public entry points: .pt2 bytes -> IR -> passes -> .tflite bytes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "base/mem.h"
+#include "lower/lower.h"
+#include "passes/passes.h"
+#include "pt2/pt2.h"
+#include "tflite/writer.h"
+
+static _Thread_local size_t last_peak;
+
+size_t p2l_convert_peak_bytes(void) { return last_peak; }
+
+p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options, void **tflite_out,
+                       size_t *tflite_size) {
+    (void)options;
+    if (!pt2 || !tflite_out || !tflite_size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert: NULL argument");
+    *tflite_out = NULL;
+    *tflite_size = 0;
+    p2l_clear_error();
+    size_t base = p2l_heap_bytes();
+    p2l_heap_reset_peak();
+    p2l_exported ep;
+    P2L_TRY(p2l_pt2_read(pt2, pt2_size, &ep));
+    p2l_model_ir model;
+    p2l_model_ir_init(&model);
+    p2l_graph *g = NULL;
+    p2l_status s = p2l_model_ir_add_graph(&model, "serving_default", &g);
+    if (s == P2L_OK) s = p2l_lower(&ep, g);
+    if (s == P2L_OK) s = p2l_optimize(g);
+    if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
+    p2l_model_ir_free(&model);
+    p2l_exported_free(&ep);
+    size_t peak = p2l_heap_peak();
+    last_peak = peak > base ? peak - base : 0;
+    return s;
+}
+
+/* Maps a whole file read-only (no copy of the archive in memory). */
+static p2l_status map_file(const char *path, void **data, size_t *size) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return p2l_fail(P2L_ERROR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return p2l_fail(P2L_ERROR_IO, "%s is not a regular file", path);
+    }
+    *size = (size_t)st.st_size;
+    if (*size == 0) {
+        close(fd);
+        return p2l_fail(P2L_ERROR_MALFORMED, "%s is empty", path);
+    }
+    *data = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (*data == MAP_FAILED) return p2l_fail(P2L_ERROR_IO, "cannot map %s: %s", path, strerror(errno));
+    return P2L_OK;
+}
+
+/* Writes to a temporary file beside the target and renames it over, so a failure never leaves a
+ * half-written model behind. */
+static p2l_status write_file_atomically(const char *path, const void *data, size_t size) {
+    size_t len = strlen(path);
+    char *tmp = p2l_alloc(len + 16);
+    if (!tmp) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    snprintf(tmp, len + 16, "%s.tmp%05d", path, (int)(getpid() % 100000));
+    FILE *f = fopen(tmp, "wb");
+    p2l_status s = P2L_OK;
+    if (!f) {
+        s = p2l_fail(P2L_ERROR_IO, "cannot write %s: %s", path, strerror(errno));
+    } else {
+        bool ok = fwrite(data, 1, size, f) == size;
+        ok = fclose(f) == 0 && ok;
+        if (!ok || rename(tmp, path) != 0) {
+            s = p2l_fail(P2L_ERROR_IO, "cannot write %s: %s", path, strerror(errno));
+            remove(tmp);
+        }
+    }
+    p2l_release(tmp);
+    return s;
+}
+
+p2l_status p2l_convert_file(const char *pt2_path, const char *tflite_path, const p2l_convert_options *options) {
+    if (!pt2_path || !tflite_path) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_file: NULL path");
+    void *data;
+    size_t size;
+    P2L_TRY(map_file(pt2_path, &data, &size));
+    void *out = NULL;
+    size_t out_size = 0;
+    p2l_status s = p2l_convert(data, size, options, &out, &out_size);
+    munmap(data, size);
+    if (s != P2L_OK) return p2l_fail_context(s, "%s", pt2_path);
+    s = write_file_atomically(tflite_path, out, out_size);
+    p2l_release(out);
+    return s;
+}

@@ -1,0 +1,307 @@
+#include "ir/graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+p2l_status p2l_model_ir_init(p2l_model_ir *m) {
+    memset(m, 0, sizeof *m);
+    return P2L_OK;
+}
+
+p2l_status p2l_model_ir_add_graph(p2l_model_ir *m, const char *name, p2l_graph **out) {
+    p2l_graph *g = p2l_arena_alloc(&m->arena, sizeof *g);
+    if (!g || !(g->name = p2l_arena_strdup(&m->arena, name)))
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    g->arena = &m->arena;
+    P2L_TRY(P2L_VEC_PUSH(&m->graphs, g));
+    *out = g;
+    return P2L_OK;
+}
+
+static void graph_free(p2l_graph *g) {
+    for (size_t i = 0; i < g->tensors.len; i++) p2l_release_const(&g->tensors.items[i]);
+    P2L_VEC_FREE(&g->tensors);
+    P2L_VEC_FREE(&g->nodes);
+    P2L_VEC_FREE(&g->inputs);
+    P2L_VEC_FREE(&g->outputs);
+    P2L_VEC_FREE(&g->input_names);
+    P2L_VEC_FREE(&g->output_names);
+}
+
+void p2l_model_ir_free(p2l_model_ir *m) {
+    for (size_t i = 0; i < m->graphs.len; i++) graph_free(m->graphs.items[i]);
+    P2L_VEC_FREE(&m->graphs);
+    p2l_arena_free(&m->arena);
+}
+
+int p2l_add_tensor(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims) {
+    if (rank < 0 || rank > P2L_MAX_RANK) {
+        p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has rank %d; at most %d is supported", name, rank, P2L_MAX_RANK);
+        return -1;
+    }
+    p2l_tensor t = {0};
+    t.name = p2l_arena_strdup(g->arena, name ? name : "");
+    t.dtype = dtype;
+    t.rank = rank;
+    if (rank) memcpy(t.dims, dims, (size_t)rank * sizeof *dims);
+    t.producer = -1;
+    if (!t.name || P2L_VEC_PUSH(&g->tensors, t) != P2L_OK) {
+        p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory adding tensor %s", name);
+        return -1;
+    }
+    return (int)g->tensors.len - 1;
+}
+
+int p2l_add_const(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
+                  const void *data, bool take) {
+    int t = p2l_add_tensor(g, name, dtype, rank, dims);
+    if (t < 0) {
+        if (take) p2l_release((void *)data);
+        return -1;
+    }
+    p2l_tensor *tt = &g->tensors.items[t];
+    tt->data = data;
+    tt->owned = take ? (void *)data : NULL;
+    tt->nbytes = p2l_tensor_bytes(tt);
+    return t;
+}
+
+static int add_const_copy(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
+                          const void *values) {
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n *= dims[i];
+    size_t bytes = (size_t)n * p2l_dtype_size(dtype);
+    void *copy = p2l_alloc(bytes ? bytes : 1);
+    if (!copy) {
+        p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory adding constant %s", name);
+        return -1;
+    }
+    if (bytes) memcpy(copy, values, bytes);
+    return p2l_add_const(g, name, dtype, rank, dims, copy, true);
+}
+
+int p2l_add_const_i32(p2l_graph *g, const char *name, int rank, const int64_t *dims, const int32_t *values) {
+    return add_const_copy(g, name, P2L_INT32, rank, dims, values);
+}
+
+int p2l_add_const_f32(p2l_graph *g, const char *name, int rank, const int64_t *dims, const float *values) {
+    return add_const_copy(g, name, P2L_FLOAT32, rank, dims, values);
+}
+
+int p2l_add_node(p2l_graph *g, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs,
+                 const char *origin) {
+    p2l_node n = {0};
+    n.op = op;
+    n.ninputs = ninputs;
+    n.noutputs = noutputs;
+    n.inputs = p2l_arena_alloc(g->arena, sizeof(int) * (size_t)(ninputs + 1));
+    n.outputs = p2l_arena_alloc(g->arena, sizeof(int) * (size_t)(noutputs + 1));
+    n.origin = origin;
+    if (!n.inputs || !n.outputs) {
+        p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory adding a node");
+        return -1;
+    }
+    if (ninputs) memcpy(n.inputs, inputs, sizeof(int) * (size_t)ninputs);
+    if (noutputs) memcpy(n.outputs, outputs, sizeof(int) * (size_t)noutputs);
+    const p2l_options_info *info = p2l_options_info_of(p2l_op_info_of(op)->options);
+    for (int i = 0; i < info->field_count; i++) n.options[i] = info->fields[i].default_value;
+    if (P2L_VEC_PUSH(&g->nodes, n) != P2L_OK) {
+        p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory adding a node");
+        return -1;
+    }
+    int index = (int)g->nodes.len - 1;
+    for (int i = 0; i < noutputs; i++)
+        if (outputs[i] >= 0) g->tensors.items[outputs[i]].producer = index;
+    return index;
+}
+
+static int field_or_abort(const p2l_graph *g, int node, const char *field) {
+    p2l_op op = g->nodes.items[node].op;
+    int id = p2l_option_field(op, field);
+    if (id < 0) {
+        /* A typo in a lowering: fail loudly so the op's test catches it. */
+        fprintf(stderr, "pt2lite internal error: %s has no option '%s'\n", p2l_op_info_of(op)->name, field);
+        abort();
+    }
+    return id;
+}
+
+void p2l_set_option(p2l_graph *g, int node, const char *field, int64_t value) {
+    g->nodes.items[node].options[field_or_abort(g, node, field)] = value;
+}
+
+void p2l_set_option_f32(p2l_graph *g, int node, const char *field, float value) {
+    p2l_set_option(g, node, field, p2l_f32_bits(value));
+}
+
+int64_t p2l_get_option(const p2l_graph *g, int node, const char *field) {
+    return g->nodes.items[node].options[field_or_abort(g, node, field)];
+}
+
+void p2l_release_const(p2l_tensor *t) {
+    p2l_release(t->owned);
+    t->owned = NULL;
+    t->data = NULL;
+    t->nbytes = 0;
+}
+
+void p2l_set_const_data(p2l_graph *g, int tensor, void *owned_data, size_t nbytes) {
+    p2l_tensor *t = &g->tensors.items[tensor];
+    p2l_release_const(t);
+    t->data = owned_data;
+    t->owned = owned_data;
+    t->nbytes = nbytes;
+}
+
+int64_t p2l_tensor_numel(const p2l_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i] < 0) return -1;
+        n *= t->dims[i];
+    }
+    return n;
+}
+
+size_t p2l_tensor_bytes(const p2l_tensor *t) {
+    int64_t n = p2l_tensor_numel(t);
+    return n < 0 ? 0 : (size_t)n * p2l_dtype_size(t->dtype);
+}
+
+void p2l_graph_count_uses(p2l_graph *g) {
+    for (size_t i = 0; i < g->tensors.len; i++) {
+        g->tensors.items[i].consumers = 0;
+        g->tensors.items[i].producer = -1;
+    }
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        p2l_node *node = &g->nodes.items[n];
+        if (node->dead) continue;
+        for (int i = 0; i < node->ninputs; i++)
+            if (node->inputs[i] >= 0) g->tensors.items[node->inputs[i]].consumers++;
+        for (int i = 0; i < node->noutputs; i++)
+            if (node->outputs[i] >= 0) g->tensors.items[node->outputs[i]].producer = (int)n;
+    }
+    for (size_t i = 0; i < g->outputs.len; i++) g->tensors.items[g->outputs.items[i]].consumers++;
+}
+
+void p2l_graph_replace_uses(p2l_graph *g, int from, int to) {
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        p2l_node *node = &g->nodes.items[n];
+        if (node->dead) continue;
+        for (int i = 0; i < node->ninputs; i++)
+            if (node->inputs[i] == from) node->inputs[i] = to;
+    }
+    for (size_t i = 0; i < g->outputs.len; i++)
+        if (g->outputs.items[i] == from) g->outputs.items[i] = to;
+}
+
+p2l_status p2l_graph_compact(p2l_graph *g) {
+    size_t nt = g->tensors.len;
+    int *remap = p2l_alloc_zero(sizeof(int) * (nt + 1));
+    if (!remap) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    /* Mark used tensors. */
+    for (size_t i = 0; i < g->inputs.len; i++) remap[g->inputs.items[i]] = 1;
+    for (size_t i = 0; i < g->outputs.len; i++) remap[g->outputs.items[i]] = 1;
+    size_t live = 0;
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        p2l_node *node = &g->nodes.items[n];
+        if (node->dead) continue;
+        for (int i = 0; i < node->ninputs; i++)
+            if (node->inputs[i] >= 0) remap[node->inputs[i]] = 1;
+        for (int i = 0; i < node->noutputs; i++)
+            if (node->outputs[i] >= 0) remap[node->outputs[i]] = 1;
+        g->nodes.items[live++] = *node;
+    }
+    g->nodes.len = live;
+    size_t kept = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (remap[i]) {
+            g->tensors.items[kept] = g->tensors.items[i];
+            remap[i] = (int)kept++;
+        } else {
+            p2l_release_const(&g->tensors.items[i]);
+            remap[i] = -1;
+        }
+    }
+    g->tensors.len = kept;
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        p2l_node *node = &g->nodes.items[n];
+        for (int i = 0; i < node->ninputs; i++)
+            if (node->inputs[i] >= 0) node->inputs[i] = remap[node->inputs[i]];
+        for (int i = 0; i < node->noutputs; i++)
+            if (node->outputs[i] >= 0) node->outputs[i] = remap[node->outputs[i]];
+    }
+    for (size_t i = 0; i < g->inputs.len; i++) g->inputs.items[i] = remap[g->inputs.items[i]];
+    for (size_t i = 0; i < g->outputs.len; i++) g->outputs.items[i] = remap[g->outputs.items[i]];
+    p2l_release(remap);
+    p2l_graph_count_uses(g);
+    return P2L_OK;
+}
+
+p2l_status p2l_graph_toposort(p2l_graph *g) {
+    size_t nn = g->nodes.len, nt = g->tensors.len;
+    char *ready = p2l_alloc_zero(nt + 1);
+    char *placed = p2l_alloc_zero(nn + 1);
+    p2l_node *order = p2l_alloc(sizeof(p2l_node) * (nn + 1));
+    p2l_status status = P2L_OK;
+    if (!ready || !placed || !order) {
+        status = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
+    for (size_t t = 0; t < nt; t++)
+        if (g->tensors.items[t].data) ready[t] = 1;
+    for (size_t i = 0; i < g->inputs.len; i++) ready[g->inputs.items[i]] = 1;
+    size_t count = 0;
+    /* Repeated stable sweeps: already-ordered graphs finish in one. */
+    while (count < nn) {
+        size_t before = count;
+        for (size_t n = 0; n < nn; n++) {
+            if (placed[n]) continue;
+            p2l_node *node = &g->nodes.items[n];
+            bool ok = true;
+            for (int i = 0; i < node->ninputs && ok; i++) ok = node->inputs[i] < 0 || ready[node->inputs[i]];
+            if (!ok) continue;
+            placed[n] = 1;
+            order[count++] = *node;
+            for (int i = 0; i < node->noutputs; i++)
+                if (node->outputs[i] >= 0) ready[node->outputs[i]] = 1;
+        }
+        if (count == before) {
+            status = p2l_fail(P2L_ERROR_INTERNAL, "graph %s has a cycle or a tensor with no producer", g->name);
+            goto done;
+        }
+    }
+    memcpy(g->nodes.items, order, sizeof(p2l_node) * nn);
+    p2l_graph_count_uses(g);
+done:
+    p2l_release(ready);
+    p2l_release(placed);
+    p2l_release(order);
+    return status;
+}
+
+void p2l_graph_print(const p2l_graph *g, void *file) {
+    FILE *f = file;
+    fprintf(f, "graph %s: %zu tensors, %zu nodes\n", g->name, g->tensors.len, g->nodes.len);
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        const p2l_node *node = &g->nodes.items[n];
+        if (node->dead) continue;
+        fprintf(f, "  %-3zu %-22s", n, p2l_op_info_of(node->op)->name);
+        for (int i = 0; i < node->ninputs; i++) {
+            int t = node->inputs[i];
+            if (t < 0) { fprintf(f, " -"); continue; }
+            const p2l_tensor *tt = &g->tensors.items[t];
+            fprintf(f, " %s%d[", tt->data ? "c" : "t", t);
+            for (int d = 0; d < tt->rank; d++) fprintf(f, "%s%lld", d ? "," : "", (long long)tt->dims[d]);
+            fprintf(f, "]");
+        }
+        fprintf(f, " ->");
+        for (int i = 0; i < node->noutputs; i++) {
+            const p2l_tensor *tt = &g->tensors.items[node->outputs[i]];
+            fprintf(f, " t%d[", node->outputs[i]);
+            for (int d = 0; d < tt->rank; d++) fprintf(f, "%s%lld", d ? "," : "", (long long)tt->dims[d]);
+            fprintf(f, "]");
+        }
+        fprintf(f, "  %s\n", node->origin ? node->origin : "");
+    }
+}

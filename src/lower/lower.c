@@ -1,0 +1,504 @@
+/* The lowering driver and the helpers lowering functions share (layouts, constants, emission). */
+#include "lower/lower.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const p2l_lowering lowering_table[] = {
+#define L(target, fn, ops) {target, fn, ops},
+#include "lower/lowerings.def"
+#undef L
+};
+enum { LOWERING_COUNT = sizeof lowering_table / sizeof lowering_table[0] };
+
+const p2l_lowering *p2l_find_lowering(const char *target) {
+    for (int i = 0; i < LOWERING_COUNT; i++)
+        if (strcmp(lowering_table[i].target, target) == 0) return &lowering_table[i];
+    return NULL;
+}
+
+const p2l_lowering *p2l_lowering_at(int i) { return i >= 0 && i < LOWERING_COUNT ? &lowering_table[i] : NULL; }
+
+/* One IR tensor holding a value in one physical layout. */
+struct p2l_lowered {
+    int tensor;
+    p2l_layout layout;
+    p2l_lowered *next;
+};
+
+/* ------------------------------------------------------------ layouts */
+
+p2l_layout p2l_identity_layout(void) {
+    p2l_layout l;
+    for (int i = 0; i < P2L_MAX_RANK; i++) l.perm[i] = (int8_t)i;
+    return l;
+}
+
+p2l_layout p2l_channels_last_layout(int rank) {
+    p2l_layout l = p2l_identity_layout();
+    if (rank >= 3) {
+        for (int i = 1; i < rank - 1; i++) l.perm[i] = (int8_t)(i + 1);
+        l.perm[rank - 1] = 1;
+    }
+    return l;
+}
+
+bool p2l_layout_is_identity(const p2l_layout *l, int rank) {
+    for (int i = 0; i < rank; i++)
+        if (l->perm[i] != i) return false;
+    return true;
+}
+
+static bool layout_equal(const p2l_layout *a, const p2l_layout *b, int rank) {
+    return memcmp(a->perm, b->perm, (size_t)rank) == 0;
+}
+
+int p2l_physical_axis(const p2l_layout *layout, int rank, int axis) {
+    for (int i = 0; i < rank; i++)
+        if (layout->perm[i] == axis) return i;
+    return -1;
+}
+
+int p2l_norm_dim(int64_t dim, int rank) {
+    if (dim < 0) dim += rank;
+    return dim >= 0 && dim < (rank ? rank : 1) ? (int)dim : -1;
+}
+
+/* ------------------------------------------------------------ errors */
+
+p2l_status p2l_unsupported(p2l_lower_ctx *ctx, const char *fmt, ...) {
+    char reason[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    ctx->error_count++;
+    p2l_buf_printf(&ctx->errors, "  %s: %s\n", ctx->origin, reason);
+    return P2L_ERROR_UNSUPPORTED;
+}
+
+/* ------------------------------------------------------------ arguments */
+
+const p2l_arg *p2l_arg_of(p2l_lower_ctx *ctx, const char *name) {
+    const p2l_arg *a = p2l_node_arg(ctx->node, name);
+    static const p2l_arg none = {.kind = P2L_ARG_NONE};
+    return a ? a : &none;
+}
+
+const p2l_value *p2l_value_of(p2l_lower_ctx *ctx, const char *name) {
+    const p2l_arg *a = p2l_arg_of(ctx, name);
+    return a->kind == P2L_ARG_TENSOR ? &ctx->ep->values.items[a->i] : NULL;
+}
+
+const p2l_value *p2l_output_value(p2l_lower_ctx *ctx, int index) {
+    if (index >= ctx->node->noutputs || ctx->node->outputs[index] < 0) return NULL;
+    return &ctx->ep->values.items[ctx->node->outputs[index]];
+}
+
+p2l_dtype p2l_ir_dtype(p2l_dtype d) {
+    if (d == P2L_INT64) return P2L_INT32;
+    if (d == P2L_FLOAT64) return P2L_FLOAT32;
+    return d;
+}
+
+/* ------------------------------------------------------------ tensors and nodes */
+
+static const char *tensor_name(p2l_lower_ctx *ctx, const char *value_name, const char *suffix) {
+    const char *path = ctx->node && *ctx->node->module_path ? ctx->node->module_path : NULL;
+    return p2l_arena_printf(ctx->g->arena, "%s%s%s%s%s", path ? path : "", path ? "/" : "", value_name,
+                            suffix ? "/" : "", suffix ? suffix : "");
+}
+
+int p2l_temp(p2l_lower_ctx *ctx, const char *suffix, p2l_dtype dtype, int rank, const int64_t *dims) {
+    const char *base = ctx->node ? ctx->node->name : "input";
+    return p2l_add_tensor(ctx->g, tensor_name(ctx, base, suffix), dtype, rank, dims);
+}
+
+int p2l_emit(p2l_lower_ctx *ctx, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs) {
+    for (int i = 0; i < noutputs; i++)
+        if (outputs[i] < 0) return -1;
+    for (int i = 0; i < ninputs; i++)
+        if (inputs[i] < -1) return -1;
+    return p2l_add_node(ctx->g, op, ninputs, inputs, noutputs, outputs, ctx->origin);
+}
+
+int p2l_emit1(p2l_lower_ctx *ctx, p2l_op op, int input, int output) {
+    return input < 0 ? -1 : p2l_emit(ctx, op, 1, &input, 1, &output);
+}
+
+static p2l_status remember(p2l_lower_ctx *ctx, int value_id, int tensor, const p2l_layout *layout) {
+    p2l_lowered *m = p2l_arena_alloc(ctx->g->arena, sizeof *m);
+    if (!m) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    m->tensor = tensor;
+    m->layout = layout ? *layout : p2l_identity_layout();
+    /* append: the first materialization stays the preferred one */
+    p2l_lowered **tail = &ctx->values[value_id];
+    while (*tail) tail = &(*tail)->next;
+    *tail = m;
+    return P2L_OK;
+}
+
+int p2l_output(p2l_lower_ctx *ctx, int index, const p2l_layout *layout) {
+    const p2l_value *v = p2l_output_value(ctx, index);
+    if (!v) return -1;
+    p2l_layout l = layout ? *layout : p2l_identity_layout();
+    int64_t dims[P2L_MAX_RANK];
+    for (int i = 0; i < v->rank; i++) dims[i] = v->dims[l.perm[i]];
+    int t = p2l_add_tensor(ctx->g, tensor_name(ctx, v->name, NULL), p2l_ir_dtype(v->dtype), v->rank, dims);
+    if (t < 0 || remember(ctx, ctx->node->outputs[index], t, &l) != P2L_OK) return -1;
+    return t;
+}
+
+p2l_status p2l_alias_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_layout *layout) {
+    if (tensor < 0 || index >= ctx->node->noutputs || ctx->node->outputs[index] < 0) return P2L_OK;
+    return remember(ctx, ctx->node->outputs[index], tensor, layout);
+}
+
+int p2l_reshape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims) {
+    if (tensor < 0) return -1;
+    int32_t shape[P2L_MAX_RANK];
+    for (int i = 0; i < rank; i++) shape[i] = (int32_t)dims[i];
+    int64_t n = rank;
+    int shape_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "input", "shape"), 1,
+                                    &n, shape);
+    int out = p2l_temp(ctx, "reshape", ctx->g->tensors.items[tensor].dtype, rank, dims);
+    int ins[2] = {tensor, shape_t};
+    return p2l_emit(ctx, P2L_OP_RESHAPE, 2, ins, 1, &out) < 0 ? -1 : out;
+}
+
+int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm) {
+    if (tensor < 0) return -1;
+    const p2l_tensor *t = &ctx->g->tensors.items[tensor];
+    int rank = t->rank;
+    int64_t dims[P2L_MAX_RANK];
+    int32_t p32[P2L_MAX_RANK];
+    bool identity = true;
+    for (int i = 0; i < rank; i++) {
+        dims[i] = t->dims[perm[i]];
+        p32[i] = perm[i];
+        identity = identity && perm[i] == i;
+    }
+    if (identity) return tensor;
+    /* Moving only size-1 axes leaves the bytes in place: a RESHAPE, which costs nothing. */
+    int last = -1;
+    bool only_ones = true;
+    for (int i = 0; i < rank && only_ones; i++) {
+        if (t->dims[perm[i]] == 1) continue;
+        only_ones = perm[i] > last;
+        last = perm[i];
+    }
+    bool static_shape = p2l_tensor_numel(t) >= 0;
+    if (only_ones && static_shape) return p2l_reshape(ctx, tensor, rank, dims);
+    int64_t n = rank;
+    int perm_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "input", "perm"), 1, &n, p32);
+    int out = p2l_temp(ctx, "transpose", t->dtype, rank, dims);
+    int ins[2] = {tensor, perm_t};
+    return p2l_emit(ctx, P2L_OP_TRANSPOSE, 2, ins, 1, &out) < 0 ? -1 : out;
+}
+
+/* ------------------------------------------------------------ constants */
+
+int p2l_const_scalar(p2l_lower_ctx *ctx, p2l_dtype dtype, double value) {
+    union {
+        float f;
+        int32_t i;
+        uint8_t b;
+        uint16_t h;
+    } v;
+    switch (dtype) {
+    case P2L_FLOAT32: v.f = (float)value; break;
+    case P2L_INT32: v.i = (int32_t)value; break;
+    case P2L_BOOL: v.b = value != 0; break;
+    case P2L_UINT8: v.b = (uint8_t)value; break;
+    default:
+        p2l_unsupported(ctx, "a scalar of dtype %s", p2l_dtype_name(dtype));
+        return -1;
+    }
+    size_t size = p2l_dtype_size(dtype);
+    void *data = p2l_alloc(size);
+    if (!data) return -1;
+    memcpy(data, &v, size);
+    return p2l_add_const(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "const", "scalar"), dtype, 0, NULL,
+                         data, true);
+}
+
+int p2l_const_i32(p2l_lower_ctx *ctx, int n, const int32_t *values) {
+    int64_t dims = n;
+    return p2l_add_const_i32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "const", "values"), 1, &dims, values);
+}
+
+int p2l_const_f32(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const float *values) {
+    return p2l_add_const_f32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "const", "values"), rank, dims,
+                             values);
+}
+
+/* Converts element i of a typed buffer to double / writes a double as a dtype. */
+static double load_element(const void *data, p2l_dtype dtype, size_t i) {
+    switch (dtype) {
+    case P2L_FLOAT32: { float f; memcpy(&f, (const float *)data + i, 4); return f; }
+    case P2L_FLOAT64: { double f; memcpy(&f, (const double *)data + i, 8); return f; }
+    case P2L_INT32: { int32_t v; memcpy(&v, (const int32_t *)data + i, 4); return v; }
+    case P2L_INT64: { int64_t v; memcpy(&v, (const int64_t *)data + i, 8); return (double)v; }
+    case P2L_INT16: { int16_t v; memcpy(&v, (const int16_t *)data + i, 2); return v; }
+    case P2L_INT8: return ((const int8_t *)data)[i];
+    case P2L_UINT8: case P2L_BOOL: return ((const uint8_t *)data)[i];
+    default: return 0;
+    }
+}
+
+int p2l_value_const(p2l_lower_ctx *ctx, int value_id, int rank, const p2l_layout *layout) {
+    const p2l_value *v = &ctx->ep->values.items[value_id];
+    if (!v->data && v->nbytes) return -1;
+    if (v->dtype == (p2l_dtype)-1 || v->dtype == P2L_FLOAT16) {
+        p2l_unsupported(ctx, "constant %s has a dtype pt2lite does not convert yet", v->name);
+        return -1;
+    }
+    if (rank < v->rank) rank = v->rank;
+    p2l_layout l = layout ? *layout : p2l_identity_layout();
+    /* logical dims aligned to `rank` (leading 1s), then the physical order */
+    int64_t logical[P2L_MAX_RANK], dims[P2L_MAX_RANK], lstride[P2L_MAX_RANK];
+    int pad = rank - v->rank;
+    for (int i = 0; i < rank; i++) logical[i] = i < pad ? 1 : v->dims[i - pad];
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        lstride[i] = s;
+        s *= logical[i];
+    }
+    for (int i = 0; i < rank; i++) dims[i] = logical[l.perm[i]];
+    p2l_dtype out_dtype = p2l_ir_dtype(v->dtype);
+    bool same_bytes = out_dtype == v->dtype;
+    bool identity = p2l_layout_is_identity(&l, rank);
+    const char *name = p2l_arena_strdup(ctx->g->arena, v->name);
+    if (same_bytes && identity) /* zero-copy: the archive's bytes go straight to the file */
+        return p2l_add_const(ctx->g, name, out_dtype, rank, dims, v->data, false);
+    int64_t numel = s;
+    size_t esize = p2l_dtype_size(out_dtype);
+    uint8_t *out = p2l_alloc(numel ? (size_t)numel * esize : 1);
+    if (!out) {
+        p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory converting %s", v->name);
+        return -1;
+    }
+    int64_t index[P2L_MAX_RANK] = {0};
+    for (int64_t i = 0; i < numel; i++) {
+        int64_t src = 0;
+        for (int d = 0; d < rank; d++) src += index[d] * lstride[l.perm[d]];
+        if (same_bytes) {
+            memcpy(out + (size_t)i * esize, (const uint8_t *)v->data + (size_t)src * esize, esize);
+        } else {
+            double x = load_element(v->data, v->dtype, (size_t)src);
+            if (out_dtype == P2L_INT32) {
+                if (x > 2147483647.0 || x < -2147483648.0) {
+                    p2l_release(out);
+                    p2l_unsupported(ctx, "int64 constant %s holds %.0f, which does not fit int32", v->name, x);
+                    return -1;
+                }
+                int32_t y = (int32_t)x;
+                memcpy(out + (size_t)i * 4, &y, 4);
+            } else {
+                float y = (float)x;
+                memcpy(out + (size_t)i * 4, &y, 4);
+            }
+        }
+        for (int d = rank - 1; d >= 0 && ++index[d] == dims[d]; d--) index[d] = 0;
+    }
+    return p2l_add_const(ctx->g, name, out_dtype, rank, dims, out, true);
+}
+
+/* ------------------------------------------------------------ inputs */
+
+static const p2l_lowered *find_layout(p2l_lower_ctx *ctx, int value_id, const p2l_layout *want, int rank) {
+    for (const p2l_lowered *m = ctx->values[value_id]; m; m = m->next)
+        if (layout_equal(&m->layout, want, rank)) return m;
+    return NULL;
+}
+
+static bool is_weight(const p2l_value *v) {
+    return v->kind == P2L_VALUE_PARAMETER || v->kind == P2L_VALUE_BUFFER || v->kind == P2L_VALUE_CONSTANT;
+}
+
+int p2l_value_input(p2l_lower_ctx *ctx, int value_id, const p2l_layout *layout) {
+    const p2l_value *v = &ctx->ep->values.items[value_id];
+    p2l_layout want = layout ? *layout : p2l_identity_layout();
+    const p2l_lowered *have = find_layout(ctx, value_id, &want, v->rank);
+    if (have) return have->tensor;
+    if (is_weight(v)) {
+        int t = p2l_value_const(ctx, value_id, v->rank, &want);
+        if (t >= 0 && remember(ctx, value_id, t, &want) != P2L_OK) return -1;
+        return t;
+    }
+    const p2l_lowered *first = ctx->values[value_id];
+    if (!first) return -1; /* its producer failed to lower; already reported */
+    /* physical out[i] = in[t[i]] where in's physical axis t[i] holds logical want[i] */
+    int8_t perm[P2L_MAX_RANK];
+    for (int i = 0; i < v->rank; i++) perm[i] = (int8_t)p2l_physical_axis(&first->layout, v->rank, want.perm[i]);
+    int t = p2l_transpose(ctx, first->tensor, perm);
+    if (t >= 0 && remember(ctx, value_id, t, &want) != P2L_OK) return -1;
+    return t;
+}
+
+int p2l_value_input_any(p2l_lower_ctx *ctx, int value_id, p2l_layout *layout) {
+    const p2l_value *v = &ctx->ep->values.items[value_id];
+    const p2l_lowered *first = ctx->values[value_id];
+    if (first) {
+        if (layout) *layout = first->layout;
+        return first->tensor;
+    }
+    if (layout) *layout = p2l_identity_layout();
+    return is_weight(v) ? p2l_value_input(ctx, value_id, NULL) : -1;
+}
+
+int p2l_input(p2l_lower_ctx *ctx, const char *name, const p2l_layout *layout) {
+    const p2l_arg *a = p2l_arg_of(ctx, name);
+    if (a->kind != P2L_ARG_TENSOR) {
+        p2l_unsupported(ctx, "argument '%s' is not a tensor", name);
+        return -1;
+    }
+    return p2l_value_input(ctx, (int)a->i, layout);
+}
+
+int p2l_input_any(p2l_lower_ctx *ctx, const char *name, p2l_layout *layout) {
+    const p2l_arg *a = p2l_arg_of(ctx, name);
+    if (a->kind != P2L_ARG_TENSOR) {
+        p2l_unsupported(ctx, "argument '%s' is not a tensor", name);
+        return -1;
+    }
+    return p2l_value_input_any(ctx, (int)a->i, layout);
+}
+
+int p2l_input_broadcast(p2l_lower_ctx *ctx, const char *name, int rank, const p2l_layout *layout, p2l_dtype dtype) {
+    const p2l_arg *a = p2l_arg_of(ctx, name);
+    if (a->kind == P2L_ARG_INT || a->kind == P2L_ARG_FLOAT || a->kind == P2L_ARG_BOOL)
+        return p2l_const_scalar(ctx, dtype, a->kind == P2L_ARG_FLOAT ? a->f : (double)a->i);
+    if (a->kind != P2L_ARG_TENSOR) {
+        p2l_unsupported(ctx, "argument '%s' is neither a tensor nor a number", name);
+        return -1;
+    }
+    const p2l_value *v = &ctx->ep->values.items[a->i];
+    p2l_layout want = layout ? *layout : p2l_identity_layout();
+    if (v->rank == rank || v->rank == 0) {
+        if (v->rank == 0) want = p2l_identity_layout();
+        return p2l_value_input(ctx, (int)a->i, &want);
+    }
+    if (is_weight(v)) return p2l_value_const(ctx, (int)a->i, rank, &want);
+    /* lower rank: reshape to `rank` with leading 1s (logical), then lay out */
+    int t = p2l_value_input(ctx, (int)a->i, NULL);
+    if (t < 0) return -1;
+    int64_t dims[P2L_MAX_RANK];
+    int pad = rank - v->rank;
+    for (int i = 0; i < rank; i++) dims[i] = i < pad ? 1 : v->dims[i - pad];
+    t = p2l_reshape(ctx, t, rank, dims);
+    return p2l_transpose(ctx, t, want.perm);
+}
+
+/* ------------------------------------------------------------ driver */
+
+static p2l_status lower_user_inputs(p2l_lower_ctx *ctx) {
+    const p2l_exported *ep = ctx->ep;
+    for (size_t i = 0; i < ep->user_inputs.len; i++) {
+        int id = ep->user_inputs.items[i];
+        const p2l_value *v = &ep->values.items[id];
+        if (v->dtype == (p2l_dtype)-1)
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "input '%s' has a dtype pt2lite does not support", v->name);
+        /* int64 and float64 inputs keep their type at the model boundary and are cast inside. */
+        int t = p2l_add_tensor(ctx->g, v->name, v->dtype, v->rank, v->dims);
+        if (t < 0) return p2l_last_error()[0] ? P2L_ERROR_UNSUPPORTED : P2L_ERROR_OUT_OF_MEMORY;
+        P2L_TRY(P2L_VEC_PUSH(&ctx->g->inputs, t));
+        P2L_TRY(P2L_VEC_PUSH(&ctx->g->input_names, p2l_arena_printf(ctx->g->arena, "args_%zu", i)));
+        if (p2l_ir_dtype(v->dtype) != v->dtype) {
+            int cast = p2l_add_tensor(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/cast", v->name), p2l_ir_dtype(v->dtype),
+                                      v->rank, v->dims);
+            if (p2l_emit1(ctx, P2L_OP_CAST, t, cast) < 0) return P2L_ERROR_OUT_OF_MEMORY;
+            t = cast;
+        }
+        P2L_TRY(remember(ctx, id, t, NULL));
+    }
+    return P2L_OK;
+}
+
+static p2l_status lower_user_outputs(p2l_lower_ctx *ctx) {
+    const p2l_exported *ep = ctx->ep;
+    ctx->node = NULL;
+    ctx->origin = "model outputs";
+    for (size_t i = 0; i < ep->user_outputs.len; i++) {
+        int id = ep->user_outputs.items[i];
+        const p2l_value *v = &ep->values.items[id];
+        int t = p2l_value_input(ctx, id, NULL);
+        if (t < 0) continue; /* already reported */
+        if (p2l_ir_dtype(v->dtype) != v->dtype && v->dtype != (p2l_dtype)-1) {
+            int cast = p2l_add_tensor(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/cast", v->name), v->dtype, v->rank,
+                                      v->dims);
+            if (p2l_emit1(ctx, P2L_OP_CAST, t, cast) < 0) return P2L_ERROR_OUT_OF_MEMORY;
+            t = cast;
+        }
+        /* A graph input or an output listed twice gets its own tensor: TFLite wants each output
+         * produced by an op. */
+        bool taken = ctx->g->tensors.items[t].producer < 0;
+        for (size_t k = 0; k < ctx->g->outputs.len; k++) taken = taken || ctx->g->outputs.items[k] == t;
+        if (taken) {
+            const p2l_tensor *tt = &ctx->g->tensors.items[t];
+            int64_t dims[P2L_MAX_RANK];
+            memcpy(dims, tt->dims, sizeof dims);
+            t = p2l_reshape(ctx, t, tt->rank, dims);
+            if (t < 0) return P2L_ERROR_OUT_OF_MEMORY;
+        }
+        P2L_TRY(P2L_VEC_PUSH(&ctx->g->outputs, t));
+        P2L_TRY(P2L_VEC_PUSH(&ctx->g->output_names, p2l_arena_printf(ctx->g->arena, "output_%zu", i)));
+    }
+    return P2L_OK;
+}
+
+/* Lists every node whose op has no lowering, in one message. */
+static void report_missing_lowerings(p2l_lower_ctx *ctx) {
+    const p2l_exported *ep = ctx->ep;
+    char where[1024];
+    for (size_t n = 0; n < ep->nodes.len; n++) {
+        const p2l_aten_node *node = &ep->nodes.items[n];
+        if (p2l_find_lowering(node->target)) continue;
+        ctx->error_count++;
+        p2l_buf_printf(&ctx->errors, "  %s: no lowering for aten.%s\n", p2l_node_describe(node, where, sizeof where),
+                       node->target);
+    }
+}
+
+p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g) {
+    p2l_lower_ctx ctx = {.ep = ep, .g = g};
+    ctx.values = p2l_alloc_zero(sizeof(p2l_lowered *) * (ep->values.len + 1));
+    if (!ctx.values) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    p2l_status s = lower_user_inputs(&ctx);
+    report_missing_lowerings(&ctx);
+    char where[1024];
+    for (size_t n = 0; s == P2L_OK && n < ep->nodes.len; n++) {
+        const p2l_aten_node *node = &ep->nodes.items[n];
+        const p2l_lowering *lw = p2l_find_lowering(node->target);
+        if (!lw) continue;
+        /* skip nodes downstream of a failure: their inputs do not exist */
+        bool inputs_ready = true;
+        for (int a = 0; a < node->nargs; a++) {
+            const p2l_arg *arg = &node->args[a];
+            if (arg->kind == P2L_ARG_TENSOR && !ctx.values[arg->i] && !is_weight(&ep->values.items[arg->i]))
+                inputs_ready = false;
+            for (int k = 0; arg->kind == P2L_ARG_TENSORS && k < arg->count; k++)
+                if (arg->ints[k] >= 0 && !ctx.values[arg->ints[k]] && !is_weight(&ep->values.items[arg->ints[k]]))
+                    inputs_ready = false;
+        }
+        if (!inputs_ready) continue;
+        ctx.node = node;
+        ctx.origin = p2l_arena_strdup(g->arena, p2l_node_describe(node, where, sizeof where));
+        int before = ctx.error_count;
+        p2l_status ls = lw->fn(&ctx, node);
+        if (ls == P2L_ERROR_UNSUPPORTED && ctx.error_count == before)
+            p2l_unsupported(&ctx, "%s", p2l_last_error());
+        else if (ls != P2L_OK && ls != P2L_ERROR_UNSUPPORTED)
+            s = p2l_fail_context(ls, "lowering %s", ctx.origin);
+    }
+    if (s == P2L_OK) s = lower_user_outputs(&ctx);
+    if (s == P2L_OK && ctx.error_count) {
+        s = p2l_fail(P2L_ERROR_UNSUPPORTED, "%d node%s of the model cannot be converted:\n%s", ctx.error_count,
+                     ctx.error_count == 1 ? "" : "s", ctx.errors.data ? (char *)ctx.errors.data : "");
+    }
+    p2l_buf_free(&ctx.errors);
+    p2l_release(ctx.values);
+    return s;
+}

@@ -1,0 +1,111 @@
+/* ATen -> TFLite lowering: the context every lowering function works through.
+ *
+ * Layout: PyTorch tensors are "logical" (NCHW). Each lowered value is materialized as an IR tensor
+ * in some physical layout `perm`: physical axis i holds logical axis perm[i] (NHWC of a 4-D NCHW
+ * value is {0,2,3,1}). Layout-sensitive lowerings (conv, pool, resize) ask for NHWC inputs and
+ * produce NHWC outputs; layout-agnostic ones (element-wise, activations) keep whatever layout
+ * their input has; everything else asks for the logical layout. A TRANSPOSE (or RESHAPE, when only
+ * size-1 axes move) is inserted only where a value is needed in a layout it does not have yet,
+ * and cached, so a plain CNN body carries NHWC from its first conv to its last with none. */
+#ifndef P2L_LOWER_LOWER_H
+#define P2L_LOWER_LOWER_H
+
+#include "ir/graph.h"
+#include "pt2/pt2.h"
+
+typedef struct p2l_layout {
+    int8_t perm[P2L_MAX_RANK];
+} p2l_layout;
+
+typedef struct p2l_lowered p2l_lowered; /* one materialization of a value; see lower.c */
+
+typedef struct p2l_lower_ctx {
+    const p2l_exported *ep;
+    p2l_graph *g;
+    p2l_lowered **values;      /* per value id: list of materializations */
+    const p2l_aten_node *node; /* the node being lowered */
+    const char *origin;        /* its description, kept on emitted IR nodes */
+    p2l_buf errors;            /* every unsupported node, one per line */
+    int error_count;
+} p2l_lower_ctx;
+
+typedef p2l_status (*p2l_lower_fn)(p2l_lower_ctx *ctx, const p2l_aten_node *node);
+
+typedef struct p2l_lowering {
+    const char *target;     /* "convolution.default" */
+    p2l_lower_fn fn;
+    const char *tflite_ops; /* what it emits, for docs/ops.md: "CONV_2D DEPTHWISE_CONV_2D" */
+} p2l_lowering;
+
+/* The lowering table (lowerings.def), sorted by target. NULL when the op has no lowering. */
+const p2l_lowering *p2l_find_lowering(const char *target);
+const p2l_lowering *p2l_lowering_at(int i); /* iterate; NULL past the end */
+
+/* Lowers the whole exported program into graph g. On unsupported ops, returns
+ * P2L_ERROR_UNSUPPORTED with one message listing every offending node. */
+p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g);
+
+/* ---- for lowering functions ---- */
+
+p2l_layout p2l_identity_layout(void);
+p2l_layout p2l_channels_last_layout(int rank); /* {0,2,..,rank-1,1} */
+bool p2l_layout_is_identity(const p2l_layout *l, int rank);
+
+/* Arguments by schema name (an absent name is an internal error reported on the node). */
+const p2l_arg *p2l_arg_of(p2l_lower_ctx *ctx, const char *name);
+const p2l_value *p2l_value_of(p2l_lower_ctx *ctx, const char *name); /* the tensor argument's value */
+const p2l_value *p2l_output_value(p2l_lower_ctx *ctx, int index);
+/* IR dtype a value becomes (int64 -> int32, float64 -> float32). */
+p2l_dtype p2l_ir_dtype(p2l_dtype torch_side);
+
+/* The tensor argument `name` as an IR tensor in the given physical layout (NULL = logical). */
+int p2l_input(p2l_lower_ctx *ctx, const char *name, const p2l_layout *layout);
+/* The tensor argument in whatever layout it already has; its layout in *layout. */
+int p2l_input_any(p2l_lower_ctx *ctx, const char *name, p2l_layout *layout);
+/* A tensor-or-scalar argument broadcast-aligned to `rank` dims and laid out as `layout`:
+ * constants are reshaped/permuted at conversion time; scalars become 0-d constants of `dtype`. */
+int p2l_input_broadcast(p2l_lower_ctx *ctx, const char *name, int rank, const p2l_layout *layout, p2l_dtype dtype);
+/* The same for a value id (used for list arguments such as cat's tensors). */
+int p2l_value_input(p2l_lower_ctx *ctx, int value_id, const p2l_layout *layout);
+int p2l_value_input_any(p2l_lower_ctx *ctx, int value_id, p2l_layout *layout);
+
+/* Creates the IR tensor for output `index` of the node, with physical layout `layout` (NULL =
+ * logical) and registers it as that value's materialization. */
+int p2l_output(p2l_lower_ctx *ctx, int index, const p2l_layout *layout);
+/* An IR tensor with explicit physical dims, for intermediate results. */
+int p2l_temp(p2l_lower_ctx *ctx, const char *suffix, p2l_dtype dtype, int rank, const int64_t *dims);
+/* Makes output `index` an alias of an existing IR tensor (no-op ops: clone, alias, dropout). */
+p2l_status p2l_alias_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_layout *layout);
+
+/* Emits an IR node; returns its index or -1 (message set). */
+int p2l_emit(p2l_lower_ctx *ctx, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs);
+/* Single-input single-output helper. */
+int p2l_emit1(p2l_lower_ctx *ctx, p2l_op op, int input, int output);
+
+/* Constants (graph-owned). */
+int p2l_const_scalar(p2l_lower_ctx *ctx, p2l_dtype dtype, double value);
+int p2l_const_i32(p2l_lower_ctx *ctx, int n, const int32_t *values); /* 1-D */
+int p2l_const_f32(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const float *values);
+/* A constant value (weight) in the given layout as IR dtype, reshaped to `rank` (broadcast-aligned,
+ * leading 1s) first; used for weights the lowering transforms itself. */
+int p2l_value_const(p2l_lower_ctx *ctx, int value_id, int rank, const p2l_layout *layout);
+
+/* RESHAPE / TRANSPOSE emitted into fresh tensors. */
+int p2l_reshape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims);
+int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm); /* out[i] = in[perm[i]] */
+
+/* Records that this node cannot be lowered (with a reason) and returns P2L_ERROR_UNSUPPORTED; the
+ * driver keeps going to report every such node at once. */
+p2l_status p2l_unsupported(p2l_lower_ctx *ctx, const char *fmt, ...) P2L_PRINTF(2, 3);
+
+/* Normalizes a possibly negative dim for a rank (-1 -> rank-1); -1 if out of range. */
+int p2l_norm_dim(int64_t dim, int rank);
+/* The physical position of logical axis `axis` in `layout`. */
+int p2l_physical_axis(const p2l_layout *layout, int rank, int axis);
+
+/* Lowering functions, declared from the table. */
+#define L(target, fn, ops) p2l_status fn(p2l_lower_ctx *ctx, const p2l_aten_node *node);
+#include "lower/lowerings.def"
+#undef L
+
+#endif

@@ -1,0 +1,222 @@
+/* Fusions that make a converted CNN one op per layer, as LiteRT's XNNPACK path likes it:
+ *  - affine: MUL/ADD/SUB by a per-output-channel constant after CONV_2D, DEPTHWISE_CONV_2D or
+ *    FULLY_CONNECTED is folded into the filter and bias (this is how batch norm disappears);
+ *  - activation: RELU, RELU6, RELU_N1_TO_1 after an op with a fused activation field;
+ *  - relu6: MINIMUM(RELU(x), 6) -> RELU6(x) (torch.export splits clamp(0, 6) into two clamps);
+ *  - hard swish: x * relu6(x + 3) / 6 (how torch.export decomposes nn.Hardswish) -> HARD_SWISH. */
+#include <string.h>
+
+#include "passes/passes.h"
+
+/* The op that produced t, if t has no other reader. */
+static int sole_producer(const p2l_graph *g, int t) {
+    const p2l_tensor *tt = &g->tensors.items[t];
+    if (tt->producer < 0 || tt->consumers != 1) return -1;
+    for (size_t i = 0; i < g->outputs.len; i++)
+        if (g->outputs.items[i] == t) return -1;
+    return g->nodes.items[tt->producer].dead ? -1 : tt->producer;
+}
+
+/* Makes `producer` write the output of `node` directly and removes `node`. */
+static void absorb(p2l_graph *g, int producer, int node) {
+    p2l_node *p = &g->nodes.items[producer], *n = &g->nodes.items[node];
+    p->outputs[0] = n->outputs[0];
+    g->tensors.items[n->outputs[0]].producer = producer;
+    n->dead = true;
+}
+
+/* Per-channel values of a constant that broadcasts along the last axis only: numel 1 (a scalar,
+ * repeated) or `channels` with every other dim 1. */
+static bool channel_constant(const p2l_graph *g, int t, int64_t channels, float *out) {
+    if (t < 0 || !p2l_is_const(g, t)) return false;
+    const p2l_tensor *c = &g->tensors.items[t];
+    if (c->dtype != P2L_FLOAT32) return false;
+    int64_t numel = p2l_tensor_numel(c);
+    if (numel == 1) {
+        float v;
+        memcpy(&v, c->data, 4);
+        for (int64_t i = 0; i < channels; i++) out[i] = v;
+        return true;
+    }
+    if (numel != channels || c->rank < 1 || c->dims[c->rank - 1] != channels) return false;
+    memcpy(out, c->data, sizeof(float) * (size_t)channels);
+    return true;
+}
+
+/* A private, owned float copy of constant tensor t (so scaling it leaves shared weights alone). */
+static int private_copy(p2l_graph *g, int t) {
+    const p2l_tensor *c = &g->tensors.items[t];
+    float *copy = p2l_alloc(c->nbytes ? c->nbytes : 1);
+    if (!copy) return -1;
+    memcpy(copy, c->data, c->nbytes);
+    int64_t dims[P2L_MAX_RANK];
+    memcpy(dims, c->dims, sizeof dims);
+    return p2l_add_const(g, c->name, c->dtype, c->rank, dims, copy, true);
+}
+
+typedef enum { AFFINE_SCALE, AFFINE_ADD, AFFINE_SUB } affine_kind;
+
+/* Folds y = op(conv(x), c) into the conv's filter/bias. */
+static bool fold_affine(p2l_graph *g, int conv, affine_kind kind, const float *c, int64_t channels) {
+    p2l_node *node = &g->nodes.items[conv];
+    if (node->ninputs < 3 || node->inputs[2] < 0 || !p2l_is_const(g, node->inputs[1]) || !p2l_is_const(g, node->inputs[2]))
+        return false;
+    if (p2l_get_option(g, conv, "fused_activation_function") != P2L_ACT_NONE) return false;
+    const p2l_tensor *bias_t = &g->tensors.items[node->inputs[2]];
+    if (bias_t->dtype != P2L_FLOAT32 || p2l_tensor_numel(bias_t) != channels) return false;
+    if (g->tensors.items[node->inputs[1]].dtype != P2L_FLOAT32) return false;
+    int bias = private_copy(g, node->inputs[2]);
+    if (bias < 0) return false;
+    float *b = g->tensors.items[bias].owned;
+    if (kind == AFFINE_SCALE) {
+        int filter = private_copy(g, g->nodes.items[conv].inputs[1]);
+        if (filter < 0) return false;
+        const p2l_tensor *ft = &g->tensors.items[filter];
+        float *f = ft->owned;
+        int64_t numel = p2l_tensor_numel(ft);
+        /* output channels: axis 0 for CONV_2D/FC ([O,...]), the last axis for DEPTHWISE ([1,H,W,O]) */
+        bool channel_last = g->nodes.items[conv].op == P2L_OP_DEPTHWISE_CONV_2D;
+        int64_t inner = numel / channels;
+        for (int64_t i = 0; i < numel; i++) f[i] *= c[channel_last ? i % channels : i / inner];
+        for (int64_t i = 0; i < channels; i++) b[i] *= c[i];
+        g->nodes.items[conv].inputs[1] = filter;
+    } else {
+        for (int64_t i = 0; i < channels; i++) b[i] += kind == AFFINE_ADD ? c[i] : -c[i];
+    }
+    g->nodes.items[conv].inputs[2] = bias;
+    return true;
+}
+
+static int64_t output_channels(const p2l_graph *g, int conv) {
+    const p2l_tensor *out = &g->tensors.items[g->nodes.items[conv].outputs[0]];
+    return out->rank ? out->dims[out->rank - 1] : -1;
+}
+
+p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed) {
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        p2l_node *node = &g->nodes.items[n];
+        if (node->dead || node->ninputs != 2) continue;
+        affine_kind kind;
+        if (node->op == P2L_OP_MUL) kind = AFFINE_SCALE;
+        else if (node->op == P2L_OP_ADD) kind = AFFINE_ADD;
+        else if (node->op == P2L_OP_SUB) kind = AFFINE_SUB;
+        else continue;
+        if (p2l_get_option(g, (int)n, "fused_activation_function") != P2L_ACT_NONE) continue;
+        for (int side = 0; side < 2; side++) {
+            if (kind == AFFINE_SUB && side == 1) break; /* c - conv(x) is not a bias */
+            int x = node->inputs[side], c = node->inputs[1 - side];
+            int conv = sole_producer(g, x);
+            if (conv < 0) continue;
+            p2l_op op = g->nodes.items[conv].op;
+            if (op != P2L_OP_CONV_2D && op != P2L_OP_DEPTHWISE_CONV_2D && op != P2L_OP_FULLY_CONNECTED) continue;
+            /* the result must keep the conv output's shape (no broadcast growth) */
+            const p2l_tensor *xt = &g->tensors.items[x], *yt = &g->tensors.items[node->outputs[0]];
+            if (xt->rank != yt->rank || memcmp(xt->dims, yt->dims, sizeof(int64_t) * (size_t)xt->rank) != 0) continue;
+            int64_t channels = output_channels(g, conv);
+            if (channels <= 0) continue;
+            float *values = p2l_alloc(sizeof(float) * (size_t)channels);
+            if (!values) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+            bool folded = channel_constant(g, c, channels, values) && fold_affine(g, conv, kind, values, channels);
+            p2l_release(values);
+            if (folded) {
+                absorb(g, conv, (int)n);
+                *changed = true;
+                break;
+            }
+        }
+    }
+    return P2L_OK;
+}
+
+p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed) {
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        p2l_node *node = &g->nodes.items[n];
+        if (node->dead) continue;
+        int act = node->op == P2L_OP_RELU ? P2L_ACT_RELU
+                  : node->op == P2L_OP_RELU6 ? P2L_ACT_RELU6
+                  : node->op == P2L_OP_RELU_N1_TO_1 ? P2L_ACT_RELU_N1_TO_1 : -1;
+        if (act < 0) continue;
+        int producer = sole_producer(g, node->inputs[0]);
+        if (producer < 0) continue;
+        switch (g->nodes.items[producer].op) {
+        case P2L_OP_CONV_2D: case P2L_OP_DEPTHWISE_CONV_2D: case P2L_OP_FULLY_CONNECTED:
+        case P2L_OP_TRANSPOSE_CONV: case P2L_OP_ADD: case P2L_OP_SUB: case P2L_OP_MUL: case P2L_OP_DIV:
+            break;
+        default:
+            continue;
+        }
+        if (g->tensors.items[g->nodes.items[producer].outputs[0]].dtype != P2L_FLOAT32) continue;
+        if (p2l_get_option(g, producer, "fused_activation_function") != P2L_ACT_NONE) continue;
+        p2l_set_option(g, producer, "fused_activation_function", act);
+        absorb(g, producer, (int)n);
+        *changed = true;
+    }
+    return P2L_OK;
+}
+
+/* Is node n `op(x, scalar)` (either order for commutative ops) with that scalar value? */
+static bool is_op_with_scalar(const p2l_graph *g, int n, p2l_op op, double value, int *other) {
+    if (n < 0) return false;
+    const p2l_node *node = &g->nodes.items[n];
+    if (node->dead || node->op != op || node->ninputs != 2) return false;
+    if (p2l_option_field(op, "fused_activation_function") >= 0 &&
+        p2l_get_option(g, n, "fused_activation_function") != P2L_ACT_NONE)
+        return false;
+    for (int side = 0; side < 2; side++) {
+        double v;
+        if (op == P2L_OP_DIV && side == 0) continue; /* only x / 6 */
+        if (p2l_const_scalar_value(g, node->inputs[side], &v) && (float)v == (float)value) {
+            *other = node->inputs[1 - side];
+            return true;
+        }
+    }
+    return false;
+}
+
+p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed) {
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        /* the tail: m / 6 or m * (1/6) */
+        int m;
+        if (!is_op_with_scalar(g, (int)n, P2L_OP_DIV, 6.0, &m) && !is_op_with_scalar(g, (int)n, P2L_OP_MUL, 1.0 / 6.0, &m))
+            continue;
+        int mul = sole_producer(g, m);
+        if (mul < 0 || g->nodes.items[mul].op != P2L_OP_MUL) continue;
+        if (p2l_get_option(g, mul, "fused_activation_function") != P2L_ACT_NONE) continue;
+        for (int side = 0; side < 2; side++) {
+            int x = g->nodes.items[mul].inputs[side], r = g->nodes.items[mul].inputs[1 - side];
+            int relu6 = sole_producer(g, r);
+            if (relu6 < 0 || g->nodes.items[relu6].op != P2L_OP_RELU6) continue;
+            int shifted = g->nodes.items[relu6].inputs[0], add_input;
+            int add = sole_producer(g, shifted);
+            if (!is_op_with_scalar(g, add, P2L_OP_ADD, 3.0, &add_input) || add_input != x) continue;
+            /* HARD_SWISH(x) writes the tail's output */
+            p2l_node *tail = &g->nodes.items[n];
+            g->nodes.items[add].dead = g->nodes.items[relu6].dead = g->nodes.items[mul].dead = true;
+            tail->op = P2L_OP_HARD_SWISH;
+            tail->ninputs = 1;
+            tail->inputs[0] = x;
+            memset(tail->options, 0, sizeof tail->options);
+            *changed = true;
+            break;
+        }
+    }
+    return P2L_OK;
+}
+
+p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed) {
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        int x;
+        if (!is_op_with_scalar(g, (int)n, P2L_OP_MINIMUM, 6.0, &x)) continue;
+        int relu = sole_producer(g, x);
+        if (relu < 0 || g->nodes.items[relu].op != P2L_OP_RELU) continue;
+        if (g->tensors.items[x].dtype != P2L_FLOAT32) continue;
+        p2l_node *node = &g->nodes.items[n];
+        node->op = P2L_OP_RELU6;
+        node->ninputs = 1;
+        node->inputs[0] = g->nodes.items[relu].inputs[0];
+        memset(node->options, 0, sizeof node->options);
+        g->nodes.items[relu].dead = true;
+        *changed = true;
+    }
+    return P2L_OK;
+}

@@ -1,0 +1,79 @@
+/* The pass pipeline, dead-code removal and helpers shared by the passes. */
+#include <string.h>
+
+#include "passes/passes.h"
+
+static const struct {
+    const char *name;
+    p2l_pass_fn fn;
+} pipeline[] = {
+    {"fold-constants", p2l_pass_fold_constants},
+    {"cancel-transposes", p2l_pass_cancel_transposes},
+    {"fuse-relu6", p2l_pass_fuse_relu6},
+    {"fuse-hard-swish", p2l_pass_fuse_hard_swish},
+    {"fuse-affine", p2l_pass_fuse_affine},
+    {"fuse-activation", p2l_pass_fuse_activation},
+    {"remove-dead", p2l_pass_remove_dead},
+};
+
+p2l_status p2l_optimize(p2l_graph *g) {
+    /* Each pass only shrinks the graph or moves work into constants, so a few rounds reach a
+     * fixed point; the bound is a guard against a pass that undoes another. */
+    for (int round = 0; round < 16; round++) {
+        bool any = false;
+        for (size_t i = 0; i < sizeof pipeline / sizeof pipeline[0]; i++) {
+            bool changed = false;
+            p2l_graph_count_uses(g);
+            p2l_status s = pipeline[i].fn(g, &changed);
+            if (s != P2L_OK) return p2l_fail_context(s, "pass %s", pipeline[i].name);
+            any = any || changed;
+        }
+        if (!any) break;
+    }
+    P2L_TRY(p2l_graph_compact(g));
+    return p2l_graph_toposort(g);
+}
+
+int p2l_sole_consumer(const p2l_graph *g, int t) {
+    if (g->tensors.items[t].consumers != 1) return -1;
+    for (size_t i = 0; i < g->outputs.len; i++)
+        if (g->outputs.items[i] == t) return -1;
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        const p2l_node *node = &g->nodes.items[n];
+        if (node->dead) continue;
+        for (int i = 0; i < node->ninputs; i++)
+            if (node->inputs[i] == t) return (int)n;
+    }
+    return -1;
+}
+
+bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out) {
+    if (t < 0 || !p2l_is_const(g, t)) return false;
+    const p2l_tensor *tt = &g->tensors.items[t];
+    if (p2l_tensor_numel(tt) != 1) return false;
+    switch (tt->dtype) {
+    case P2L_FLOAT32: { float f; memcpy(&f, tt->data, 4); *out = f; return true; }
+    case P2L_INT32: { int32_t v; memcpy(&v, tt->data, 4); *out = v; return true; }
+    default: return false;
+    }
+}
+
+/* Nodes whose outputs nobody reads. Repeats until stable within one call. */
+p2l_status p2l_pass_remove_dead(p2l_graph *g, bool *changed) {
+    bool again = true;
+    while (again) {
+        again = false;
+        for (size_t n = g->nodes.len; n-- > 0;) {
+            p2l_node *node = &g->nodes.items[n];
+            if (node->dead) continue;
+            bool used = false;
+            for (int i = 0; i < node->noutputs && !used; i++) used = g->tensors.items[node->outputs[i]].consumers > 0;
+            if (used) continue;
+            node->dead = true;
+            for (int i = 0; i < node->ninputs; i++)
+                if (node->inputs[i] >= 0) g->tensors.items[node->inputs[i]].consumers--;
+            again = *changed = true;
+        }
+    }
+    return P2L_OK;
+}

@@ -1,0 +1,27 @@
+/* Graph rewrites on the TFLite-level IR, run in order by p2l_optimize(). Each pass is one file. */
+#ifndef P2L_PASSES_PASSES_H
+#define P2L_PASSES_PASSES_H
+
+#include "ir/graph.h"
+
+typedef p2l_status (*p2l_pass_fn)(p2l_graph *g, bool *changed);
+
+/* Runs the pass pipeline to a fixed point (bounded), then compacts the graph. */
+p2l_status p2l_optimize(p2l_graph *g);
+
+/* The passes (see each file for what it rewrites). */
+p2l_status p2l_pass_fold_constants(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_cancel_transposes(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_remove_dead(p2l_graph *g, bool *changed);
+
+/* Shared helpers for passes. */
+/* The single live node reading tensor t, or -1 (none, several, or t is a graph output). */
+int p2l_sole_consumer(const p2l_graph *g, int t);
+/* Scalar value of a constant with one element (any float/int dtype), or false. */
+bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out);
+
+#endif

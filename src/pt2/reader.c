@@ -1,0 +1,714 @@
+/* .pt2 archive -> p2l_exported: the zip, the ExportedProgram JSON (schema 8.x), weights, constants. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/zip.h"
+#include "pt2/pt2.h"
+
+/* ------------------------------------------------------------ schema table */
+
+static const struct {
+    const char *name;
+    int core;
+    const char *schema;
+} aten_schemas[] = {
+#define X(name, core, schema) {name, core, schema},
+#include "pt2/aten_schemas.inc"
+#undef X
+};
+enum { ATEN_SCHEMA_COUNT = sizeof aten_schemas / sizeof aten_schemas[0] };
+
+static int schema_index(const char *target) {
+    int lo = 0, hi = ATEN_SCHEMA_COUNT - 1; /* the generator sorts the table */
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(aten_schemas[mid].name, target);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+bool p2l_aten_known(const char *target, bool *is_core) {
+    int i = schema_index(target);
+    if (is_core) *is_core = i >= 0 && aten_schemas[i].core;
+    return i >= 0;
+}
+
+const char *p2l_aten_schema_name(int i, bool *is_core) {
+    if (i < 0 || i >= ATEN_SCHEMA_COUNT) return NULL;
+    if (is_core) *is_core = aten_schemas[i].core;
+    return aten_schemas[i].name;
+}
+
+/* One argument of a schema string: "int[2] stride=[]" -> type "int[2]", name, default "[]". */
+typedef struct schema_arg {
+    char type[192];
+    char name[192];
+    char dflt[192];
+    bool has_default;
+} schema_arg;
+
+/* Splits "aten::op(T a, T b=1, *, T c=None) -> R" into its arguments. Returns the count (<= max). */
+static int parse_schema_args(const char *schema, schema_arg *out, int max) {
+    const char *p = strchr(schema, '(');
+    if (!p) return 0;
+    p++;
+    int count = 0;
+    while (*p && *p != ')' && count < max) {
+        while (*p == ' ' || *p == ',') p++;
+        /* one argument: up to a ',' or ')' at bracket depth 0, outside quotes */
+        const char *start = p;
+        int depth = 0;
+        bool quoted = false;
+        while (*p && (quoted || depth > 0 || (*p != ',' && *p != ')'))) {
+            if (*p == '"') quoted = !quoted;
+            else if (!quoted && (*p == '[' || *p == '(')) depth++;
+            else if (!quoted && (*p == ']' || *p == ')')) depth--;
+            p++;
+        }
+        size_t len = (size_t)(p - start);
+        char text[192];
+        if (len >= sizeof text) len = sizeof text - 1;
+        memcpy(text, start, len);
+        text[len] = 0;
+        if (strcmp(text, "*") == 0) continue;
+        schema_arg a = {0};
+        char *eq = strchr(text, '=');
+        if (eq) {
+            *eq = 0;
+            a.has_default = true;
+            snprintf(a.dflt, sizeof a.dflt, "%s", eq + 1);
+        }
+        char *space = strrchr(text, ' ');
+        if (!space) continue;
+        *space = 0;
+        snprintf(a.name, sizeof a.name, "%s", space + 1);
+        snprintf(a.type, sizeof a.type, "%s", text);
+        out[count++] = a;
+    }
+    return count;
+}
+
+/* Array length in a type such as "int[2]" or "SymInt[2]?"; 0 when unsized or not a list. */
+static int type_list_length(const char *type) {
+    const char *b = strchr(type, '[');
+    return b ? atoi(b + 1) : 0;
+}
+
+static bool type_is_list(const char *type) { return strchr(type, '[') != NULL; }
+
+static bool type_starts(const char *type, const char *prefix) {
+    return strncmp(type, prefix, strlen(prefix)) == 0;
+}
+
+/* Builds the p2l_arg a schema default stands for. */
+static p2l_status default_arg(p2l_arena *arena, const schema_arg *s, p2l_arg *out) {
+    out->name = p2l_arena_strdup(arena, s->name);
+    const char *d = s->dflt;
+    if (strcmp(d, "None") == 0) {
+        out->kind = P2L_ARG_NONE;
+        return P2L_OK;
+    }
+    const char *t = s->type;
+    if (type_is_list(t)) {
+        /* "[]", "[1, 1]" or a scalar broadcast to the list length ("int[2] padding=0"). */
+        int64_t values[P2L_MAX_RANK];
+        int n = 0;
+        if (d[0] == '[') {
+            const char *q = d + 1;
+            while (*q && *q != ']' && n < P2L_MAX_RANK) {
+                while (*q == ' ' || *q == ',') q++;
+                if (*q == ']') break;
+                values[n++] = strcmp(q, "True") == 0 ? 1 : strtoll(q, (char **)&q, 10);
+                while (*q && *q != ',' && *q != ']') q++;
+            }
+        } else {
+            int len = type_list_length(t);
+            if (len < 1) len = 1;
+            int64_t v = strcmp(d, "True") == 0 ? 1 : strcmp(d, "False") == 0 ? 0 : strtoll(d, NULL, 10);
+            for (n = 0; n < len && n < P2L_MAX_RANK; n++) values[n] = v;
+        }
+        bool floats = type_starts(t, "float");
+        out->kind = floats ? P2L_ARG_FLOATS : type_starts(t, "bool") ? P2L_ARG_BOOLS : P2L_ARG_INTS;
+        out->count = n;
+        out->ints = p2l_arena_alloc(arena, sizeof(int64_t) * (size_t)(n + 1));
+        out->floats = p2l_arena_alloc(arena, sizeof(double) * (size_t)(n + 1));
+        if (!out->ints || !out->floats) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        for (int i = 0; i < n; i++) {
+            out->ints[i] = values[i];
+            out->floats[i] = (double)values[i];
+        }
+        return P2L_OK;
+    }
+    if (type_starts(t, "bool")) {
+        out->kind = P2L_ARG_BOOL;
+        out->i = strcmp(d, "True") == 0;
+    } else if (type_starts(t, "int") || type_starts(t, "SymInt")) {
+        out->kind = P2L_ARG_INT;
+        out->i = strtoll(d, NULL, 10);
+    } else if (type_starts(t, "float") || type_starts(t, "Scalar")) {
+        bool integral = strpbrk(d, ".eE") == NULL && strcmp(d, "inf") != 0;
+        out->kind = integral && type_starts(t, "Scalar") ? P2L_ARG_INT : P2L_ARG_FLOAT;
+        out->f = strcmp(d, "inf") == 0 ? 1e308 * 10 : strtod(d, NULL);
+        out->i = (int64_t)out->f;
+    } else if (type_starts(t, "str")) {
+        out->kind = P2L_ARG_STRING;
+        size_t len = strlen(d);
+        out->s = len >= 2 && d[0] == '"' ? p2l_arena_strndup(arena, d + 1, len - 2) : p2l_arena_strdup(arena, d);
+    } else {
+        out->kind = P2L_ARG_OTHER;
+    }
+    return P2L_OK;
+}
+
+/* ------------------------------------------------------------ JSON helpers */
+
+typedef struct reader {
+    const uint8_t *archive;
+    size_t archive_size;
+    p2l_zip zip;
+    const char *root; /* "resnet18/" */
+    p2l_arena scratch; /* parsed JSON */
+    p2l_exported *ep;
+    const p2l_json *weights_config, *constants_config;
+} reader;
+
+static const p2l_json *get_typed(const p2l_json *obj, const char *key, p2l_json_type type) {
+    const p2l_json *v = p2l_json_get(obj, key);
+    return v && v->type == type ? v : NULL;
+}
+
+static p2l_status missing(const char *what, const p2l_json *where) {
+    return p2l_fail(P2L_ERROR_MALFORMED, "models/model.json: %s is missing or has the wrong type (at byte %zu)",
+                    what, where ? where->offset : 0);
+}
+
+static const p2l_zip_entry *find_entry(reader *r, const char *relative) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s%s", r->root, relative);
+    return p2l_zip_find(&r->zip, path);
+}
+
+static p2l_status read_entry_json(reader *r, const char *relative, bool required, p2l_json **out) {
+    *out = NULL;
+    const p2l_zip_entry *e = find_entry(r, relative);
+    if (!e) {
+        if (!required) return P2L_OK;
+        return p2l_fail(P2L_ERROR_MALFORMED, "the archive has no %s%s: is this a .pt2 file written by torch.export.save?",
+                        r->root, relative);
+    }
+    if (e->compressed)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "archive entry %s is compressed; torch.export.save stores entries uncompressed",
+                        e->name);
+    return p2l_json_parse((const char *)e->data, (size_t)e->size, NULL, relative, &r->scratch, out);
+}
+
+static p2l_dtype dtype_from_torch(int code) {
+    switch (code) {
+    case 1: return P2L_UINT8;
+    case 2: return P2L_INT8;
+    case 3: return P2L_INT16;
+    case 4: return P2L_INT32;
+    case 5: return P2L_INT64;
+    case 6: return P2L_FLOAT16;
+    case 7: return P2L_FLOAT32;
+    case 8: return P2L_FLOAT64;
+    case 12: return P2L_BOOL;
+    default: return (p2l_dtype)-1;
+    }
+}
+
+static const char *torch_dtype_name(int code) {
+    static const char *const names[] = {"unknown", "uint8", "int8", "int16", "int32", "int64", "float16",
+                                        "float32", "float64", "complex32", "complex64", "complex128",
+                                        "bool", "bfloat16"};
+    return code >= 0 && code < (int)(sizeof names / sizeof names[0]) ? names[code] : "unknown";
+}
+
+/* A SymInt JSON ({"as_int": n} or {"as_expr"/"as_name": ...}) -> n, or -1 with *symbolic set. */
+static int64_t sym_int(const p2l_json *v, bool *symbolic) {
+    const p2l_json *i = get_typed(v, "as_int", P2L_JSON_NUMBER);
+    if (i && i->is_integer) return i->integer;
+    if (symbolic) *symbolic = true;
+    return -1;
+}
+
+/* TensorMeta -> dtype, rank, dims. */
+static p2l_status read_tensor_meta(const p2l_json *meta, const char *name, p2l_value *v) {
+    const p2l_json *dtype = get_typed(meta, "dtype", P2L_JSON_NUMBER);
+    const p2l_json *sizes = get_typed(meta, "sizes", P2L_JSON_ARRAY);
+    if (!dtype || !sizes) return missing("a tensor's dtype or sizes", meta);
+    v->torch_dtype = (int)dtype->integer;
+    v->dtype = dtype_from_torch(v->torch_dtype);
+    if (sizes->length > P2L_MAX_RANK)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has rank %zu; pt2lite supports at most %d", name,
+                        sizes->length, P2L_MAX_RANK);
+    v->rank = (int)sizes->length;
+    for (int d = 0; d < v->rank; d++) {
+        v->dims[d] = sym_int(&sizes->items[d], NULL);
+        if (v->dims[d] < -1) return p2l_fail(P2L_ERROR_MALFORMED, "tensor %s has a negative size", name);
+    }
+    return P2L_OK;
+}
+
+/* Gathers a weight from its storage file, honouring sizes/strides/storage_offset. Zero-copy when
+ * the view is the whole contiguous storage prefix. */
+static p2l_status load_storage(reader *r, const p2l_json *config, const char *folder, const char *fqn, p2l_value *v) {
+    const p2l_json *entry = p2l_json_get(config, fqn);
+    if (!entry) return p2l_fail(P2L_ERROR_MALFORMED, "%s config has no entry for '%s'", folder, fqn);
+    const p2l_json *use_pickle = get_typed(entry, "use_pickle", P2L_JSON_BOOL);
+    if (use_pickle && use_pickle->boolean)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED,
+                        "'%s' is stored pickled (use_pickle); pt2lite reads raw weights as written by torch >= 2.9. "
+                        "Re-export with torch 2.9 or newer", fqn);
+    const p2l_json *path = get_typed(entry, "path_name", P2L_JSON_STRING);
+    const p2l_json *meta = get_typed(entry, "tensor_meta", P2L_JSON_OBJECT);
+    if (!path || !meta) return p2l_fail(P2L_ERROR_MALFORMED, "%s config entry '%s' lacks path_name or tensor_meta", folder, fqn);
+    p2l_value m = {0};
+    P2L_TRY(read_tensor_meta(meta, fqn, &m));
+    if (m.dtype == (p2l_dtype)-1)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "'%s' has dtype %s, which pt2lite does not convert yet", fqn,
+                        torch_dtype_name(m.torch_dtype));
+    char rel[768];
+    snprintf(rel, sizeof rel, "data/%s/%s", folder, path->string);
+    const p2l_zip_entry *e = find_entry(r, rel);
+    if (!e) return p2l_fail(P2L_ERROR_MALFORMED, "weights of '%s' (%s) are missing from the archive", fqn, rel);
+    if (e->compressed) return p2l_fail(P2L_ERROR_UNSUPPORTED, "archive entry %s is compressed", e->name);
+
+    size_t elem = p2l_dtype_size(m.dtype);
+    const p2l_json *strides = get_typed(meta, "strides", P2L_JSON_ARRAY);
+    const p2l_json *offset_json = p2l_json_get(meta, "storage_offset");
+    int64_t offset = offset_json ? sym_int(offset_json, NULL) : 0;
+    int64_t stride[P2L_MAX_RANK], expect = 1, last = offset, numel = 1;
+    bool contiguous = offset == 0;
+    for (int d = m.rank - 1; d >= 0; d--) {
+        stride[d] = strides && (int)strides->length == m.rank ? sym_int(&strides->items[d], NULL) : expect;
+        if (m.dims[d] < 0 || stride[d] < 0 || offset < 0)
+            return p2l_fail(P2L_ERROR_MALFORMED, "'%s' has a negative size, stride or offset", fqn);
+        if (m.dims[d] != 1 && stride[d] != expect) contiguous = false;
+        if (__builtin_mul_overflow(expect, m.dims[d], &expect) || __builtin_mul_overflow(numel, m.dims[d], &numel))
+            return p2l_fail(P2L_ERROR_MALFORMED, "'%s' is too large", fqn);
+        if (m.dims[d] > 0) {
+            int64_t reach;
+            if (__builtin_mul_overflow(stride[d], m.dims[d] - 1, &reach) || __builtin_add_overflow(last, reach, &last))
+                return p2l_fail(P2L_ERROR_MALFORMED, "'%s' has strides that overflow", fqn);
+        }
+    }
+    size_t need;
+    if (numel > 0 && (!p2l_mul_size((size_t)last + 1, elem, &need) || need > e->size))
+        return p2l_fail(P2L_ERROR_MALFORMED, "'%s' needs %lld elements of %s but %s holds %llu bytes", fqn,
+                        (long long)last + 1, p2l_dtype_name(m.dtype), e->name, (unsigned long long)e->size);
+    v->dtype = m.dtype;
+    v->torch_dtype = m.torch_dtype;
+    v->nbytes = (size_t)numel * elem;
+    if (contiguous || numel == 0) {
+        v->data = e->data + (size_t)offset * elem;
+        return P2L_OK;
+    }
+    uint8_t *dst = p2l_alloc(v->nbytes);
+    if (!dst) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory copying '%s'", fqn);
+    int64_t index[P2L_MAX_RANK] = {0};
+    for (int64_t i = 0; i < numel; i++) {
+        int64_t src = offset;
+        for (int d = 0; d < m.rank; d++) src += index[d] * stride[d];
+        memcpy(dst + (size_t)i * elem, e->data + (size_t)src * elem, elem);
+        for (int d = m.rank - 1; d >= 0 && ++index[d] == m.dims[d]; d--) index[d] = 0;
+    }
+    v->data = dst;
+    v->owned = dst;
+    return P2L_OK;
+}
+
+/* ------------------------------------------------------------ graph */
+
+static int value_id(reader *r, const char *name) { return p2l_strmap_get(&r->ep->value_ids, name, -1); }
+
+/* {"name": "x"} or {"as_tensor": {"name": "x"}} -> value id */
+static p2l_status tensor_ref(reader *r, const p2l_json *ref, int *id) {
+    const p2l_json *inner = get_typed(ref, "as_tensor", P2L_JSON_OBJECT);
+    const p2l_json *name = get_typed(inner ? inner : ref, "name", P2L_JSON_STRING);
+    if (!name) return missing("a tensor reference's name", ref);
+    *id = value_id(r, name->string);
+    if (*id < 0)
+        return p2l_fail(P2L_ERROR_MALFORMED, "models/model.json: tensor '%s' (byte %zu) is not in tensor_values",
+                        name->string, name->offset);
+    return P2L_OK;
+}
+
+static p2l_status read_values(reader *r, const p2l_json *graph) {
+    const p2l_json *tv = get_typed(graph, "tensor_values", P2L_JSON_OBJECT);
+    if (!tv) return missing("graph.tensor_values", graph);
+    p2l_exported *ep = r->ep;
+    for (size_t i = 0; i < tv->length; i++) {
+        p2l_value v = {0};
+        v.name = p2l_arena_strdup(&ep->arena, tv->keys[i]);
+        if (!v.name) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        P2L_TRY(read_tensor_meta(&tv->items[i], v.name, &v));
+        P2L_TRY(P2L_VEC_PUSH(&ep->values, v));
+        P2L_TRY(p2l_strmap_put(&ep->value_ids, v.name, (int)ep->values.len - 1));
+    }
+    return P2L_OK;
+}
+
+static p2l_status read_signature(reader *r, const p2l_json *gm) {
+    const p2l_json *sig = get_typed(gm, "signature", P2L_JSON_OBJECT);
+    const p2l_json *ins = get_typed(sig, "input_specs", P2L_JSON_ARRAY);
+    const p2l_json *outs = get_typed(sig, "output_specs", P2L_JSON_ARRAY);
+    if (!ins || !outs) return missing("graph_module.signature", gm);
+    p2l_exported *ep = r->ep;
+    for (size_t i = 0; i < ins->length; i++) {
+        const p2l_json *spec = &ins->items[i];
+        if (spec->type != P2L_JSON_OBJECT || spec->length != 1) return missing("an input spec", spec);
+        const char *kind = spec->keys[0];
+        const p2l_json *body = &spec->items[0];
+        const p2l_json *arg = p2l_json_get(body, "arg");
+        if (strcmp(kind, "user_input") == 0) {
+            if (!get_typed(arg, "as_tensor", P2L_JSON_OBJECT)) {
+                /* ints/floats are specialized into the graph by torch.export; nothing to feed */
+                continue;
+            }
+            int id;
+            P2L_TRY(tensor_ref(r, arg, &id));
+            ep->values.items[id].kind = P2L_VALUE_USER_INPUT;
+            P2L_TRY(P2L_VEC_PUSH(&ep->user_inputs, id));
+            continue;
+        }
+        const char *key = NULL, *folder = "weights";
+        p2l_value_kind vk;
+        const p2l_json *config = r->weights_config;
+        if (strcmp(kind, "parameter") == 0) {
+            key = "parameter_name";
+            vk = P2L_VALUE_PARAMETER;
+        } else if (strcmp(kind, "buffer") == 0) {
+            key = "buffer_name";
+            vk = P2L_VALUE_BUFFER;
+            const p2l_json *persistent = get_typed(body, "persistent", P2L_JSON_BOOL);
+            if (persistent && !persistent->boolean) {
+                config = r->constants_config;
+                folder = "constants";
+            }
+        } else if (strcmp(kind, "tensor_constant") == 0) {
+            key = "tensor_constant_name";
+            vk = P2L_VALUE_CONSTANT;
+            config = r->constants_config;
+            folder = "constants";
+        } else {
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "input spec kind '%s' (input %zu) is not supported", kind, i);
+        }
+        const p2l_json *fqn = get_typed(body, key, P2L_JSON_STRING);
+        if (!fqn || !arg) return missing(key, body);
+        int id;
+        P2L_TRY(tensor_ref(r, arg, &id));
+        p2l_value *v = &ep->values.items[id];
+        v->kind = vk;
+        const p2l_json *cfg = get_typed(config, "config", P2L_JSON_OBJECT);
+        if (!cfg && config == r->weights_config) {
+            /* non-persistent buffers may sit with the weights in some versions */
+            cfg = get_typed(r->constants_config, "config", P2L_JSON_OBJECT);
+        }
+        if (!cfg) return p2l_fail(P2L_ERROR_MALFORMED, "the archive has no data/%s config for '%s'", folder, fqn->string);
+        if (!p2l_json_get(cfg, fqn->string) && config != r->constants_config) {
+            /* fall back to the other store: torch moved non-persistent buffers between them */
+            const p2l_json *other = get_typed(r->constants_config, "config", P2L_JSON_OBJECT);
+            if (other && p2l_json_get(other, fqn->string)) {
+                cfg = other;
+                folder = "constants";
+            }
+        }
+        P2L_TRY(load_storage(r, cfg, folder, fqn->string, v));
+    }
+    for (size_t i = 0; i < outs->length; i++) {
+        const p2l_json *spec = &outs->items[i];
+        if (spec->type != P2L_JSON_OBJECT || spec->length != 1) return missing("an output spec", spec);
+        if (strcmp(spec->keys[0], "user_output") != 0) continue; /* buffer mutations etc.: not model outputs */
+        const p2l_json *arg = p2l_json_get(&spec->items[0], "arg");
+        if (!get_typed(arg, "as_tensor", P2L_JSON_OBJECT))
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "output %zu is not a tensor; pt2lite models return tensors only", i);
+        int id;
+        P2L_TRY(tensor_ref(r, arg, &id));
+        P2L_TRY(P2L_VEC_PUSH(&ep->user_outputs, id));
+    }
+    return P2L_OK;
+}
+
+/* One argument's JSON ({"as_ints": [...]}) -> p2l_arg. */
+static p2l_status read_arg(reader *r, const p2l_json *arg, p2l_arg *out) {
+    if (!arg || arg->type != P2L_JSON_OBJECT || arg->length != 1) return missing("an argument", arg);
+    p2l_arena *arena = &r->ep->arena;
+    const char *kind = arg->keys[0];
+    const p2l_json *v = &arg->items[0];
+    double f;
+    if (strcmp(kind, "as_none") == 0) {
+        out->kind = P2L_ARG_NONE;
+    } else if (strcmp(kind, "as_tensor") == 0) {
+        int id;
+        P2L_TRY(tensor_ref(r, v, &id));
+        out->kind = P2L_ARG_TENSOR;
+        out->i = id;
+    } else if (strcmp(kind, "as_int") == 0 || strcmp(kind, "as_sym_int") == 0 || strcmp(kind, "as_bool") == 0 ||
+               strcmp(kind, "as_scalar_type") == 0 || strcmp(kind, "as_sym_bool") == 0) {
+        bool is_bool = strstr(kind, "bool") != NULL;
+        out->kind = is_bool ? P2L_ARG_BOOL : strcmp(kind, "as_scalar_type") == 0 ? P2L_ARG_SCALAR_TYPE : P2L_ARG_INT;
+        if (v->type == P2L_JSON_NUMBER && v->is_integer) out->i = v->integer;
+        else if (v->type == P2L_JSON_BOOL) out->i = v->boolean;
+        else if (v->type == P2L_JSON_OBJECT) {
+            const p2l_json *b = get_typed(v, "as_bool", P2L_JSON_BOOL);
+            out->i = b ? b->boolean : sym_int(v, &out->symbolic);
+            if (b) out->kind = P2L_ARG_BOOL;
+        } else return missing(kind, v);
+        out->f = (double)out->i;
+    } else if (strcmp(kind, "as_float") == 0 || strcmp(kind, "as_sym_float") == 0) {
+        const p2l_json *num = v->type == P2L_JSON_OBJECT ? get_typed(v, "as_float", P2L_JSON_NUMBER) : v;
+        out->kind = P2L_ARG_FLOAT;
+        if (num && p2l_json_number(num, &f)) out->f = f;
+        else out->symbolic = true;
+    } else if (strcmp(kind, "as_string") == 0) {
+        if (v->type != P2L_JSON_STRING) return missing(kind, v);
+        out->kind = P2L_ARG_STRING;
+        out->s = p2l_arena_strdup(arena, v->string);
+    } else if (strcmp(kind, "as_ints") == 0 || strcmp(kind, "as_sym_ints") == 0 || strcmp(kind, "as_bools") == 0 ||
+               strcmp(kind, "as_floats") == 0 || strcmp(kind, "as_tensors") == 0 ||
+               strcmp(kind, "as_optional_tensors") == 0) {
+        if (v->type != P2L_JSON_ARRAY) return missing(kind, v);
+        bool tensors = strstr(kind, "tensors") != NULL;
+        out->kind = tensors ? P2L_ARG_TENSORS
+                    : strcmp(kind, "as_bools") == 0 ? P2L_ARG_BOOLS
+                    : strcmp(kind, "as_floats") == 0 ? P2L_ARG_FLOATS : P2L_ARG_INTS;
+        out->count = (int)v->length;
+        out->ints = p2l_arena_alloc(arena, sizeof(int64_t) * (v->length + 1));
+        out->floats = p2l_arena_alloc(arena, sizeof(double) * (v->length + 1));
+        if (!out->ints || !out->floats) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        for (size_t i = 0; i < v->length; i++) {
+            const p2l_json *e = &v->items[i];
+            if (tensors) {
+                int id = -1;
+                if (!get_typed(e, "as_none", P2L_JSON_BOOL) && !get_typed(e, "as_none", P2L_JSON_NULL))
+                    P2L_TRY(tensor_ref(r, e, &id));
+                out->ints[i] = id;
+            } else if (e->type == P2L_JSON_NUMBER || e->type == P2L_JSON_STRING) {
+                if (!p2l_json_number(e, &f)) return missing(kind, e);
+                out->floats[i] = f;
+                out->ints[i] = e->is_integer ? e->integer : (int64_t)f;
+            } else if (e->type == P2L_JSON_BOOL) {
+                out->ints[i] = e->boolean;
+                out->floats[i] = e->boolean;
+            } else {
+                out->ints[i] = sym_int(e, &out->symbolic);
+                out->floats[i] = (double)out->ints[i];
+            }
+        }
+    } else {
+        /* as_device, as_layout, as_memory_format, ...: carried, not interpreted */
+        out->kind = P2L_ARG_OTHER;
+    }
+    return P2L_OK;
+}
+
+/* The innermost stack frame in the user's code (not in torch itself): "file.py:12: code". */
+static const char *user_source_line(p2l_arena *arena, const char *trace) {
+    if (!trace || !*trace) return "";
+    const char *best = NULL, *p = trace;
+    while ((p = strstr(p, "File \"")) != NULL) {
+        const char *path = p + 6;
+        const char *end = strchr(path, '"');
+        if (!end) break;
+        bool in_torch = false;
+        for (const char *q = path; q < end; q++)
+            if (strncmp(q, "/torch/", 7) == 0) in_torch = true;
+        if (!in_torch || !best) best = p;
+        p = end;
+    }
+    if (!best) return "";
+    const char *path = best + 6, *end = strchr(path, '"');
+    const char *base = path;
+    for (const char *q = path; q < end; q++)
+        if (*q == '/') base = q + 1;
+    const char *line = strstr(end, "line ");
+    int lineno = line ? atoi(line + 5) : 0;
+    const char *code = strchr(end, '\n');
+    const char *code_end = code ? strchr(code + 1, '\n') : NULL;
+    if (code) {
+        code++;
+        while (*code == ' ') code++;
+    }
+    int code_len = code ? (int)(code_end ? code_end - code : (ptrdiff_t)strlen(code)) : 0;
+    return p2l_arena_printf(arena, "%.*s:%d%s%.*s", (int)(end - base), base, lineno, code_len ? ": " : "",
+                            code_len, code ? code : "");
+}
+
+/* "L__self__,,Net;L__self__layer1,layer1,torch.nn.Sequential" -> "layer1" (the innermost path). */
+static const char *module_path(p2l_arena *arena, const char *stack) {
+    if (!stack || !*stack) return "";
+    const char *last = strrchr(stack, ';');
+    last = last ? last + 1 : stack;
+    const char *comma = strchr(last, ',');
+    if (!comma) return "";
+    const char *end = strchr(comma + 1, ',');
+    return p2l_arena_strndup(arena, comma + 1, end ? (size_t)(end - comma - 1) : strlen(comma + 1));
+}
+
+static p2l_status read_node(reader *r, const p2l_json *jn, size_t index) {
+    p2l_exported *ep = r->ep;
+    p2l_arena *arena = &ep->arena;
+    const p2l_json *target = get_typed(jn, "target", P2L_JSON_STRING);
+    const p2l_json *inputs = get_typed(jn, "inputs", P2L_JSON_ARRAY);
+    const p2l_json *outputs = get_typed(jn, "outputs", P2L_JSON_ARRAY);
+    const p2l_json *name = get_typed(jn, "name", P2L_JSON_STRING);
+    if (!target || !inputs || !outputs) return missing("a node's target, inputs or outputs", jn);
+    p2l_aten_node node = {0};
+    const char *t = target->string;
+    if (strncmp(t, "torch.ops.aten.", 15) == 0) t += 15;
+    node.target = p2l_arena_strdup(arena, t);
+    node.name = name ? p2l_arena_strdup(arena, name->string) : p2l_arena_printf(arena, "node_%zu", index);
+    const p2l_json *meta = get_typed(jn, "metadata", P2L_JSON_OBJECT);
+    const p2l_json *trace = get_typed(meta, "stack_trace", P2L_JSON_STRING);
+    const p2l_json *stack = get_typed(meta, "nn_module_stack", P2L_JSON_STRING);
+    node.source = user_source_line(arena, trace ? trace->string : NULL);
+    node.module_path = module_path(arena, stack ? stack->string : NULL);
+
+    /* Arguments: in schema order, defaults for the ones the archive left out. */
+    int si = schema_index(node.target);
+    schema_arg sargs[64];
+    int nschema = 0;
+    if (si >= 0) {
+        node.schema = aten_schemas[si].schema;
+        nschema = parse_schema_args(node.schema, sargs, 64);
+    }
+    int cap = nschema + (int)inputs->length;
+    node.args = p2l_arena_alloc(arena, sizeof(p2l_arg) * (size_t)(cap + 1));
+    if (!node.args) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < nschema; i++) {
+        node.args[i].name = p2l_arena_strdup(arena, sargs[i].name);
+        node.args[i].kind = P2L_ARG_NONE;
+        if (sargs[i].has_default) P2L_TRY(default_arg(arena, &sargs[i], &node.args[i]));
+    }
+    node.nargs = nschema;
+    for (size_t i = 0; i < inputs->length; i++) {
+        const p2l_json *in = &inputs->items[i];
+        const p2l_json *arg_name = get_typed(in, "name", P2L_JSON_STRING);
+        int slot = -1;
+        for (int k = 0; arg_name && k < node.nargs; k++)
+            if (strcmp(node.args[k].name, arg_name->string) == 0) slot = k;
+        if (slot < 0) {
+            slot = node.nargs++;
+            node.args[slot].name = arg_name ? p2l_arena_strdup(arena, arg_name->string) : "";
+        }
+        const char *keep = node.args[slot].name;
+        memset(&node.args[slot], 0, sizeof node.args[slot]);
+        node.args[slot].name = keep;
+        p2l_status s = read_arg(r, p2l_json_get(in, "arg"), &node.args[slot]);
+        if (s != P2L_OK) return p2l_fail_context(s, "node '%s' (%s), argument '%s'", node.name, node.target, keep);
+    }
+
+    size_t total = 0;
+    for (size_t i = 0; i < outputs->length; i++) {
+        const p2l_json *list = get_typed(&outputs->items[i], "as_tensors", P2L_JSON_ARRAY);
+        total += list ? list->length : 1;
+    }
+    node.noutputs = 0;
+    node.outputs = p2l_arena_alloc(arena, sizeof(int) * (total + 1));
+    if (!node.outputs) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    for (size_t i = 0; i < outputs->length; i++) {
+        const p2l_json *o = &outputs->items[i];
+        const p2l_json *list = get_typed(o, "as_tensors", P2L_JSON_ARRAY);
+        if (list) {
+            for (size_t k = 0; k < list->length; k++) {
+                int id;
+                P2L_TRY(tensor_ref(r, &list->items[k], &id));
+                node.outputs[node.noutputs++] = id;
+            }
+        } else if (get_typed(o, "as_tensor", P2L_JSON_OBJECT)) {
+            int id;
+            P2L_TRY(tensor_ref(r, o, &id));
+            node.outputs[node.noutputs++] = id;
+        } else {
+            node.outputs[node.noutputs++] = -1; /* a non-tensor or unnamed output */
+        }
+    }
+    return P2L_VEC_PUSH(&ep->nodes, node);
+}
+
+static p2l_status check_archive(reader *r) {
+    if (r->zip.count == 0) return p2l_fail(P2L_ERROR_MALFORMED, "the archive is empty");
+    /* Every entry sits under one root folder, named after the archive. */
+    const char *first = r->zip.entries[0].name;
+    const char *slash = strchr(first, '/');
+    if (!slash) return p2l_fail(P2L_ERROR_MALFORMED, "archive entry '%s' is not under a root folder: not a .pt2 archive", first);
+    r->root = p2l_arena_strndup(&r->scratch, first, (size_t)(slash - first + 1));
+    const p2l_zip_entry *fmt = find_entry(r, "archive_format");
+    if (!fmt || !fmt->data || fmt->size != 3 || memcmp(fmt->data, "pt2", 3) != 0)
+        return p2l_fail(P2L_ERROR_MALFORMED, "%sarchive_format is not 'pt2': not a torch.export.save archive", r->root);
+    const p2l_zip_entry *order = find_entry(r, "byteorder");
+    if (order && order->data && !(order->size == 6 && memcmp(order->data, "little", 6) == 0))
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "the archive was written on a big-endian machine");
+    if (!find_entry(r, "models/model.json")) {
+        if (find_entry(r, "data/data.pkl") || find_entry(r, "serialized_exported_program.json"))
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "this archive was written by torch 2.8 or older (pickled format); "
+                                                   "re-export it with torch.export.save from torch 2.9 or newer");
+        return p2l_fail(P2L_ERROR_MALFORMED, "the archive has no %smodels/model.json", r->root);
+    }
+    return P2L_OK;
+}
+
+p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *ep) {
+    memset(ep, 0, sizeof *ep);
+    reader r = {.archive = data, .archive_size = size, .ep = ep};
+    p2l_json *model = NULL, *weights = NULL, *constants = NULL;
+    p2l_status s = p2l_zip_open(data, size, &r.scratch, &r.zip);
+    if (s == P2L_OK) s = check_archive(&r);
+    if (s == P2L_OK) s = read_entry_json(&r, "models/model.json", true, &model);
+    if (s == P2L_OK) s = read_entry_json(&r, "data/weights/model_weights_config.json", false, &weights);
+    if (s == P2L_OK) s = read_entry_json(&r, "data/constants/model_constants_config.json", false, &constants);
+    if (s != P2L_OK) goto done;
+    r.weights_config = weights;
+    r.constants_config = constants;
+
+    const p2l_json *schema = get_typed(model, "schema_version", P2L_JSON_OBJECT);
+    const p2l_json *major = get_typed(schema, "major", P2L_JSON_NUMBER);
+    if (major && major->integer != 8) {
+        s = p2l_fail(P2L_ERROR_UNSUPPORTED, "ExportedProgram schema version %lld is not supported (pt2lite reads 8.x)",
+                     (long long)major->integer);
+        goto done;
+    }
+    const p2l_json *version = get_typed(model, "torch_version", P2L_JSON_STRING);
+    ep->torch_version = version ? p2l_arena_strdup(&ep->arena, version->string) : "";
+    const p2l_json *gm = get_typed(model, "graph_module", P2L_JSON_OBJECT);
+    const p2l_json *graph = get_typed(gm, "graph", P2L_JSON_OBJECT);
+    const p2l_json *nodes = get_typed(graph, "nodes", P2L_JSON_ARRAY);
+    if (!graph || !nodes) {
+        s = missing("graph_module.graph.nodes", model);
+        goto done;
+    }
+    s = read_values(&r, graph);
+    if (s == P2L_OK) s = read_signature(&r, gm);
+    for (size_t i = 0; s == P2L_OK && i < nodes->length; i++) s = read_node(&r, &nodes->items[i], i);
+done:
+    p2l_arena_free(&r.scratch);
+    if (s != P2L_OK) p2l_exported_free(ep);
+    return s;
+}
+
+void p2l_exported_free(p2l_exported *ep) {
+    for (size_t i = 0; i < ep->values.len; i++) p2l_release(ep->values.items[i].owned);
+    P2L_VEC_FREE(&ep->values);
+    P2L_VEC_FREE(&ep->nodes);
+    P2L_VEC_FREE(&ep->user_inputs);
+    P2L_VEC_FREE(&ep->user_outputs);
+    p2l_strmap_free(&ep->value_ids);
+    p2l_arena_free(&ep->arena);
+}
+
+const p2l_arg *p2l_node_arg(const p2l_aten_node *node, const char *name) {
+    for (int i = 0; i < node->nargs; i++)
+        if (strcmp(node->args[i].name, name) == 0) return &node->args[i];
+    return NULL;
+}
+
+const char *p2l_node_describe(const p2l_aten_node *node, char *buf, size_t size) {
+    snprintf(buf, size, "node '%s' (aten.%s)%s%s", node->name, node->target, *node->source ? " at " : "",
+             node->source);
+    return buf;
+}

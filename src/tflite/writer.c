@@ -1,0 +1,267 @@
+#include "tflite/writer.h"
+
+#include <string.h>
+
+#include "tflite/flatbuf.h"
+
+/* Field ids of the schema tables (DESIGN.md lists them). */
+enum { MODEL_VERSION, MODEL_OPERATOR_CODES, MODEL_SUBGRAPHS, MODEL_DESCRIPTION, MODEL_BUFFERS,
+       MODEL_METADATA_BUFFER, MODEL_METADATA, MODEL_SIGNATURE_DEFS };
+enum { SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, SUBGRAPH_OPERATORS, SUBGRAPH_NAME };
+enum { TENSOR_SHAPE, TENSOR_TYPE, TENSOR_BUFFER, TENSOR_NAME, TENSOR_QUANTIZATION, TENSOR_IS_VARIABLE,
+       TENSOR_SPARSITY, TENSOR_SHAPE_SIGNATURE, TENSOR_HAS_RANK };
+enum { OPERATOR_OPCODE_INDEX, OPERATOR_INPUTS, OPERATOR_OUTPUTS, OPERATOR_OPTIONS_TYPE, OPERATOR_OPTIONS };
+enum { OPCODE_DEPRECATED_BUILTIN, OPCODE_CUSTOM, OPCODE_VERSION, OPCODE_BUILTIN };
+enum { BUFFER_DATA };
+enum { QUANT_MIN, QUANT_MAX, QUANT_SCALE, QUANT_ZERO_POINT, QUANT_DETAILS_TYPE, QUANT_DETAILS, QUANT_DIMENSION };
+enum { SIGNATURE_INPUTS, SIGNATURE_OUTPUTS, SIGNATURE_KEY, SIGNATURE_SUBGRAPH_INDEX = 4 };
+enum { TENSORMAP_NAME, TENSORMAP_TENSOR_INDEX };
+
+int p2l_tflite_op_version(const p2l_graph *g, const p2l_node *node) {
+    /* Versions mark when an op gained a feature; a runtime that knows the version runs it. */
+#define OPT(name) p2l_get_option(g, (int)(node - g->nodes.items), name)
+    switch (node->op) {
+    case P2L_OP_CONV_2D:
+    case P2L_OP_DEPTHWISE_CONV_2D:
+        return OPT("dilation_w_factor") != 1 || OPT("dilation_h_factor") != 1 ? 2 : 1;
+    case P2L_OP_FULLY_CONNECTED:
+        return OPT("keep_num_dims") ? 5 : 1;
+    case P2L_OP_RESIZE_BILINEAR:
+    case P2L_OP_RESIZE_NEAREST_NEIGHBOR:
+        return OPT("half_pixel_centers") ? 3 : 1;
+    case P2L_OP_TRANSPOSE_CONV:
+        return node->ninputs > 3 && node->inputs[3] >= 0 ? 3 : 1;
+    default:
+        return 1;
+    }
+#undef OPT
+}
+
+typedef struct opcode_key {
+    int builtin;
+    int version;
+} opcode_key;
+
+typedef struct writer {
+    p2l_fb *fb;
+    p2l_model_ir *m;
+    bool release;
+    P2L_VEC(opcode_key) opcodes;
+    P2L_VEC(p2l_fb_ref) buffers; /* buffers[0] is the empty sentinel */
+} writer;
+
+static int opcode_index(writer *w, int builtin, int version) {
+    for (size_t i = 0; i < w->opcodes.len; i++)
+        if (w->opcodes.items[i].builtin == builtin && w->opcodes.items[i].version == version) return (int)i;
+    opcode_key k = {builtin, version};
+    return P2L_VEC_PUSH(&w->opcodes, k) == P2L_OK ? (int)w->opcodes.len - 1 : -1;
+}
+
+static p2l_fb_ref int_vector(p2l_fb *fb, const int *values, size_t count) {
+    int32_t tmp[64];
+    if (count <= 64) {
+        for (size_t i = 0; i < count; i++) tmp[i] = values[i];
+        return p2l_fb_vector(fb, tmp, count, 4, 4);
+    }
+    return p2l_fb_vector(fb, values, count, 4, 4); /* int is 32-bit on every supported platform */
+}
+
+static p2l_fb_ref write_options(writer *w, const p2l_node *node, int *union_code) {
+    const p2l_options_info *info = p2l_options_info_of(p2l_op_info_of(node->op)->options);
+    *union_code = info->union_code;
+    if (info->union_code == 0) return 0;
+    p2l_fb *fb = w->fb;
+    p2l_fb_table_start(fb);
+    for (int f = 0; f < info->field_count; f++) {
+        int64_t v = node->options[f];
+        switch (info->fields[f].type) {
+        case P2L_FIELD_I8: p2l_fb_add_i8(fb, f, (int8_t)v); break;
+        case P2L_FIELD_I32: p2l_fb_add_i32(fb, f, (int32_t)v); break;
+        case P2L_FIELD_BOOL: p2l_fb_add_bool(fb, f, v != 0); break;
+        case P2L_FIELD_F32: p2l_fb_add_f32(fb, f, p2l_bits_f32(v)); break;
+        case P2L_FIELD_I64: p2l_fb_add_i64(fb, f, v); break;
+        case P2L_FIELD_NONE: break;
+        }
+    }
+    return p2l_fb_table_end(fb);
+}
+
+static p2l_fb_ref write_quant(p2l_fb *fb, const p2l_quant *q) {
+    p2l_fb_ref scale = p2l_fb_vector(fb, q->scales, (size_t)q->count, 4, 4);
+    p2l_fb_ref zero = p2l_fb_vector(fb, q->zero_points, (size_t)q->count, 8, 8);
+    p2l_fb_table_start(fb);
+    p2l_fb_add_ref(fb, QUANT_SCALE, scale);
+    p2l_fb_add_ref(fb, QUANT_ZERO_POINT, zero);
+    p2l_fb_add_i32(fb, QUANT_DIMENSION, q->axis);
+    return p2l_fb_table_end(fb);
+}
+
+/* Buffers first: the largest objects, written once, their source released right after. */
+static p2l_status write_buffers(writer *w, int **tensor_buffer) {
+    p2l_fb *fb = w->fb;
+    p2l_fb_table_start(fb);
+    P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
+    for (size_t gi = 0; gi < w->m->graphs.len; gi++) {
+        p2l_graph *g = w->m->graphs.items[gi];
+        tensor_buffer[gi] = p2l_alloc_zero(sizeof(int) * (g->tensors.len + 1));
+        if (!tensor_buffer[gi]) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        for (size_t t = 0; t < g->tensors.len; t++) {
+            p2l_tensor *tensor = &g->tensors.items[t];
+            if (!tensor->data) continue;
+            p2l_fb_ref data = p2l_fb_vector(fb, tensor->data, tensor->nbytes, 1, 16);
+            if (w->release) p2l_release_const(tensor); /* the file holds it now; tensor_buffer remembers */
+            p2l_fb_table_start(fb);
+            p2l_fb_add_ref(fb, BUFFER_DATA, data);
+            P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
+            tensor_buffer[gi][t] = (int)w->buffers.len - 1;
+        }
+    }
+    return P2L_OK;
+}
+
+static p2l_fb_ref write_subgraph(writer *w, const p2l_graph *g, const int *tensor_buffer, p2l_status *status) {
+    p2l_fb *fb = w->fb;
+    size_t nt = g->tensors.len, nn = g->nodes.len;
+    p2l_fb_ref *refs = p2l_alloc(sizeof(p2l_fb_ref) * ((nt > nn ? nt : nn) + 1));
+    if (!refs) {
+        *status = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        return 0;
+    }
+    for (size_t t = 0; t < nt; t++) {
+        const p2l_tensor *tensor = &g->tensors.items[t];
+        int32_t shape[P2L_MAX_RANK], signature[P2L_MAX_RANK];
+        bool dynamic = false;
+        for (int d = 0; d < tensor->rank; d++) {
+            dynamic = dynamic || tensor->dims[d] < 0;
+            shape[d] = tensor->dims[d] < 0 ? 1 : (int32_t)tensor->dims[d];
+            signature[d] = (int32_t)tensor->dims[d];
+        }
+        p2l_fb_ref shape_ref = p2l_fb_vector(fb, shape, (size_t)tensor->rank, 4, 4);
+        p2l_fb_ref signature_ref = dynamic ? p2l_fb_vector(fb, signature, (size_t)tensor->rank, 4, 4) : 0;
+        p2l_fb_ref name = p2l_fb_string(fb, tensor->name);
+        p2l_fb_ref quant = tensor->quant ? write_quant(fb, tensor->quant) : 0;
+        p2l_fb_table_start(fb);
+        p2l_fb_add_ref(fb, TENSOR_SHAPE, shape_ref);
+        p2l_fb_add_i8(fb, TENSOR_TYPE, (int8_t)tensor->dtype);
+        p2l_fb_add_u32(fb, TENSOR_BUFFER, (uint32_t)tensor_buffer[t]);
+        p2l_fb_add_ref(fb, TENSOR_NAME, name);
+        p2l_fb_add_ref(fb, TENSOR_QUANTIZATION, quant);
+        p2l_fb_add_ref(fb, TENSOR_SHAPE_SIGNATURE, signature_ref);
+        refs[t] = p2l_fb_table_end(fb);
+    }
+    p2l_fb_ref tensors = p2l_fb_ref_vector(fb, refs, nt);
+    for (size_t n = 0; n < nn; n++) {
+        const p2l_node *node = &g->nodes.items[n];
+        int code = p2l_op_info_of(node->op)->builtin_code;
+        int opcode = opcode_index(w, code, p2l_tflite_op_version(g, node));
+        int union_code = 0;
+        p2l_fb_ref options = write_options(w, node, &union_code);
+        p2l_fb_ref ins = int_vector(fb, node->inputs, (size_t)node->ninputs);
+        p2l_fb_ref outs = int_vector(fb, node->outputs, (size_t)node->noutputs);
+        p2l_fb_table_start(fb);
+        p2l_fb_add_u32(fb, OPERATOR_OPCODE_INDEX, (uint32_t)opcode);
+        p2l_fb_add_ref(fb, OPERATOR_INPUTS, ins);
+        p2l_fb_add_ref(fb, OPERATOR_OUTPUTS, outs);
+        if (union_code) {
+            p2l_fb_add_u8(fb, OPERATOR_OPTIONS_TYPE, (uint8_t)union_code);
+            p2l_fb_add_ref(fb, OPERATOR_OPTIONS, options);
+        }
+        refs[n] = p2l_fb_table_end(fb);
+    }
+    p2l_fb_ref operators = p2l_fb_ref_vector(fb, refs, nn);
+    p2l_release(refs);
+    p2l_fb_ref inputs = int_vector(fb, g->inputs.items, g->inputs.len);
+    p2l_fb_ref outputs = int_vector(fb, g->outputs.items, g->outputs.len);
+    p2l_fb_ref name = p2l_fb_string(fb, g->name);
+    p2l_fb_table_start(fb);
+    p2l_fb_add_ref(fb, SUBGRAPH_TENSORS, tensors);
+    p2l_fb_add_ref(fb, SUBGRAPH_INPUTS, inputs);
+    p2l_fb_add_ref(fb, SUBGRAPH_OUTPUTS, outputs);
+    p2l_fb_add_ref(fb, SUBGRAPH_OPERATORS, operators);
+    p2l_fb_add_ref(fb, SUBGRAPH_NAME, name);
+    return p2l_fb_table_end(fb);
+}
+
+static p2l_fb_ref write_tensor_maps(p2l_fb *fb, const int *tensors, const char *const *names, size_t count) {
+    p2l_fb_ref refs[1024];
+    if (count > 1024) count = 1024;
+    for (size_t i = 0; i < count; i++) {
+        p2l_fb_ref name = p2l_fb_string(fb, names[i]);
+        p2l_fb_table_start(fb);
+        p2l_fb_add_ref(fb, TENSORMAP_NAME, name);
+        p2l_fb_add_u32(fb, TENSORMAP_TENSOR_INDEX, (uint32_t)tensors[i]);
+        refs[i] = p2l_fb_table_end(fb);
+    }
+    return p2l_fb_ref_vector(fb, refs, count);
+}
+
+static p2l_fb_ref write_signature(p2l_fb *fb, const p2l_graph *g, int index) {
+    p2l_fb_ref ins = write_tensor_maps(fb, g->inputs.items, g->input_names.items, g->inputs.len);
+    p2l_fb_ref outs = write_tensor_maps(fb, g->outputs.items, g->output_names.items, g->outputs.len);
+    p2l_fb_ref key = p2l_fb_string(fb, g->name);
+    p2l_fb_table_start(fb);
+    p2l_fb_add_ref(fb, SIGNATURE_INPUTS, ins);
+    p2l_fb_add_ref(fb, SIGNATURE_OUTPUTS, outs);
+    p2l_fb_add_ref(fb, SIGNATURE_KEY, key);
+    p2l_fb_add_u32(fb, SIGNATURE_SUBGRAPH_INDEX, (uint32_t)index);
+    return p2l_fb_table_end(fb);
+}
+
+p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out, size_t *size) {
+    size_t estimate = 65536;
+    for (size_t gi = 0; gi < m->graphs.len; gi++) {
+        const p2l_graph *g = m->graphs.items[gi];
+        for (size_t t = 0; t < g->tensors.len; t++)
+            estimate += g->tensors.items[t].nbytes + 160 + strlen(g->tensors.items[t].name);
+        estimate += g->nodes.len * 128;
+    }
+    writer w = {.fb = p2l_fb_create(estimate), .m = m, .release = release_constants};
+    if (!w.fb) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory reserving %zu bytes for the model", estimate);
+    size_t ng = m->graphs.len;
+    int **tensor_buffer = p2l_alloc_zero(sizeof(int *) * (ng + 1));
+    p2l_fb_ref *subgraphs = p2l_alloc_zero(sizeof(p2l_fb_ref) * (ng + 1));
+    p2l_fb_ref *signatures = p2l_alloc_zero(sizeof(p2l_fb_ref) * (ng + 1));
+    p2l_status s = tensor_buffer && subgraphs && signatures ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    if (s == P2L_OK) s = write_buffers(&w, tensor_buffer);
+    for (size_t gi = 0; s == P2L_OK && gi < ng; gi++)
+        subgraphs[gi] = write_subgraph(&w, m->graphs.items[gi], tensor_buffer[gi], &s);
+    for (size_t gi = 0; s == P2L_OK && gi < ng; gi++) signatures[gi] = write_signature(w.fb, m->graphs.items[gi], (int)gi);
+    if (s == P2L_OK) {
+        p2l_fb *fb = w.fb;
+        p2l_fb_ref *codes = p2l_alloc(sizeof(p2l_fb_ref) * (w.opcodes.len + 1));
+        if (!codes) s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        for (size_t i = 0; s == P2L_OK && i < w.opcodes.len; i++) {
+            int code = w.opcodes.items[i].builtin;
+            p2l_fb_table_start(fb);
+            p2l_fb_add_i8(fb, OPCODE_DEPRECATED_BUILTIN, (int8_t)(code < 127 ? code : 127));
+            p2l_fb_add_i32(fb, OPCODE_VERSION, w.opcodes.items[i].version);
+            p2l_fb_add_i32(fb, OPCODE_BUILTIN, code);
+            codes[i] = p2l_fb_table_end(fb);
+        }
+        if (s == P2L_OK) {
+            p2l_fb_ref opcodes = p2l_fb_ref_vector(fb, codes, w.opcodes.len);
+            p2l_fb_ref subgraph_vec = p2l_fb_ref_vector(fb, subgraphs, ng);
+            p2l_fb_ref buffers = p2l_fb_ref_vector(fb, w.buffers.items, w.buffers.len);
+            p2l_fb_ref signature_vec = p2l_fb_ref_vector(fb, signatures, ng);
+            p2l_fb_ref description = p2l_fb_string(fb, m->description ? m->description : "pt2lite " P2L_VERSION);
+            p2l_fb_table_start(fb);
+            p2l_fb_add_u32(fb, MODEL_VERSION, 3);
+            p2l_fb_add_ref(fb, MODEL_OPERATOR_CODES, opcodes);
+            p2l_fb_add_ref(fb, MODEL_SUBGRAPHS, subgraph_vec);
+            p2l_fb_add_ref(fb, MODEL_DESCRIPTION, description);
+            p2l_fb_add_ref(fb, MODEL_BUFFERS, buffers);
+            p2l_fb_add_ref(fb, MODEL_SIGNATURE_DEFS, signature_vec);
+            p2l_fb_ref root = p2l_fb_table_end(fb);
+            s = p2l_fb_finish(fb, root, "TFL3", out, size);
+        }
+        p2l_release(codes);
+    }
+    for (size_t gi = 0; tensor_buffer && gi < ng; gi++) p2l_release(tensor_buffer[gi]);
+    p2l_release(tensor_buffer);
+    p2l_release(subgraphs);
+    p2l_release(signatures);
+    P2L_VEC_FREE(&w.opcodes);
+    P2L_VEC_FREE(&w.buffers);
+    p2l_fb_destroy(w.fb);
+    return s;
+}
