@@ -74,8 +74,24 @@ struct p2l_arena_block {
 void *p2l_arena_alloc(p2l_arena *a, size_t size) {
     size = (size + 15) & ~(size_t)15;
     if (size == 0) size = 16;
+    if (size > 16384) {
+        /* Large requests get a block of their own, linked behind the head, so the head's free
+         * space stays usable for small ones. */
+        p2l_arena_block *b = p2l_alloc(sizeof *b + size);
+        if (!b) return NULL;
+        if (a->head) {
+            b->next = a->head->next;
+            a->head->next = b;
+        } else {
+            b->next = NULL;
+            a->head = b;
+            a->used = a->capacity = size;
+        }
+        memset(b->data, 0, size);
+        return b->data;
+    }
     if (!a->head || a->capacity - a->used < size) {
-        size_t cap = size > 65536 ? size : 65536;
+        size_t cap = 65536;
         p2l_arena_block *b = p2l_alloc(sizeof *b + cap);
         if (!b) return NULL;
         b->next = a->head;

@@ -43,9 +43,11 @@ static bool channel_constant(const p2l_graph *g, int t, int64_t channels, float 
     return true;
 }
 
-/* A private, owned float copy of constant tensor t (so scaling it leaves shared weights alone). */
-static int private_copy(p2l_graph *g, int t) {
+/* Constant t ready to be modified: t itself when the graph owns its bytes and this is its only
+ * reader (no extra copy of the weights), else a private owned copy (shared weights stay intact). */
+static int writable_const(p2l_graph *g, int t) {
     const p2l_tensor *c = &g->tensors.items[t];
+    if (c->owned && c->consumers == 1) return t;
     float *copy = p2l_alloc(c->nbytes ? c->nbytes : 1);
     if (!copy) return -1;
     memcpy(copy, c->data, c->nbytes);
@@ -65,11 +67,11 @@ static bool fold_affine(p2l_graph *g, int conv, affine_kind kind, const float *c
     const p2l_tensor *bias_t = &g->tensors.items[node->inputs[2]];
     if (bias_t->dtype != P2L_FLOAT32 || p2l_tensor_numel(bias_t) != channels) return false;
     if (g->tensors.items[node->inputs[1]].dtype != P2L_FLOAT32) return false;
-    int bias = private_copy(g, node->inputs[2]);
+    int bias = writable_const(g, node->inputs[2]);
     if (bias < 0) return false;
     float *b = g->tensors.items[bias].owned;
     if (kind == AFFINE_SCALE) {
-        int filter = private_copy(g, g->nodes.items[conv].inputs[1]);
+        int filter = writable_const(g, g->nodes.items[conv].inputs[1]);
         if (filter < 0) return false;
         const p2l_tensor *ft = &g->tensors.items[filter];
         float *f = ft->owned;

@@ -1,0 +1,95 @@
+"""Shared helpers for the Python tests: convert a module, run it on the official LiteRT runtime
+(and pt2lite's own once it lands), compare with PyTorch eager."""
+
+import numpy as np
+import pytest
+import torch
+
+import pt2lite
+
+litert = pytest.importorskip("ai_edge_litert.interpreter")
+from ai_edge_litert import schema_py_generated as tfl_schema  # noqa: E402
+
+_OP_NAMES = {v: k for k, v in vars(tfl_schema.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def tflite_ops(content):
+    """Builtin op names of subgraph 0, in order."""
+    model = tfl_schema.ModelT.InitFromPackedBuf(content, 0)
+    codes = model.operatorCodes
+    return [_OP_NAMES[max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode)]
+            for op in model.subgraphs[0].operators]
+
+
+def run_litert(content, inputs):
+    """Runs the model's serving_default signature on LiteRT; returns the outputs in order."""
+    interpreter = litert.Interpreter(model_content=content)
+    runner = interpreter.get_signature_runner("serving_default")
+    details = runner.get_input_details()
+    feed = {f"args_{i}": np.ascontiguousarray(x, dtype=details[f"args_{i}"]["dtype"]) for i, x in enumerate(inputs)}
+    result = runner(**feed)
+    return [result[k] for k in sorted(result, key=lambda name: int(name.split("_")[-1]))]
+
+
+def xnnpack_delegation(content):
+    """(ops LiteRT hands to XNNPACK, total ops). Each DELEGATE node of the execution plan covers the
+    ops between its inputs and outputs; walk back from its outputs to find them."""
+    interpreter = litert.Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    ops = interpreter._get_ops_details()
+    originals = [op for op in ops if op["op_name"] != "DELEGATE"]
+    producer = {}
+    for op in originals:
+        for t in op["outputs"]:
+            producer[int(t)] = op
+    delegated = set()
+    for node in (op for op in ops if op["op_name"] == "DELEGATE"):
+        boundary = {int(t) for t in node["inputs"]}
+        stack = [int(t) for t in node["outputs"]]
+        while stack:
+            op = producer.get(stack.pop())
+            if op is None or op["index"] in delegated:
+                continue
+            delegated.add(op["index"])
+            stack.extend(int(t) for t in op["inputs"] if int(t) >= 0 and int(t) not in boundary)
+    return len(delegated), len(originals)
+
+
+def flat_tensors(value):
+    leaves, _ = torch.utils._pytree.tree_flatten(value)
+    return [x for x in leaves if isinstance(x, torch.Tensor)]
+
+
+def assert_close(actual, expected, rel=1e-4, what="output"):
+    """max |a - e| <= rel * max(1, max |e|): the tolerance the issue sets for fp32."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    if expected.dtype == np.bool_ or np.issubdtype(expected.dtype, np.integer):
+        np.testing.assert_array_equal(actual, expected.astype(actual.dtype), err_msg=what)
+        return
+    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    err = float(np.max(np.abs(actual.astype(np.float64) - expected))) if expected.size else 0.0
+    assert err <= rel * scale, f"{what}: max abs error {err:.3g} > {rel * scale:.3g}"
+
+
+def check_module(module, args, kwargs=None, rel=1e-4):
+    """Converts `module`, runs the .tflite on LiteRT, compares every output with PyTorch eager.
+    Returns the EdgeModel for further checks."""
+    module = module.eval()
+    if not isinstance(args, tuple):
+        args = (args,)
+    with torch.no_grad():
+        expected = flat_tensors(module(*args, **(kwargs or {})))
+    edge = pt2lite.convert(module, args, kwargs)
+    inputs = [t.numpy() for t in flat_tensors((args, kwargs or {}))]
+    got = run_litert(edge.model_content(), inputs)
+    assert len(got) == len(expected), f"{len(got)} outputs, expected {len(expected)}"
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert_close(g, e.numpy(), rel, what=f"LiteRT output {i}")
+    # the EdgeModel call path must agree too (structure and values)
+    with torch.no_grad():
+        called = flat_tensors(edge(*args, **(kwargs or {})))
+    for i, (c, e) in enumerate(zip(called, expected)):
+        assert_close(c.numpy(), e.numpy(), rel, what=f"EdgeModel output {i}")
+    return edge
