@@ -88,8 +88,8 @@ static p2l_status write_file_atomically(const char *path, const void *data, size
 
 p2l_status p2l_convert_file(const char *pt2_path, const char *tflite_path, const p2l_convert_options *options) {
     if (!pt2_path || !tflite_path) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_file: NULL path");
-    void *data;
-    size_t size;
+    void *data = NULL;
+    size_t size = 0;
     P2L_TRY(map_file(pt2_path, &data, &size));
     void *out = NULL;
     size_t out_size = 0;

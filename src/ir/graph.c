@@ -280,6 +280,36 @@ done:
     return status;
 }
 
+void p2l_permute_bytes(void *dst, const void *src, size_t elem_size, int rank, const int64_t *src_dims,
+                       const int *perm) {
+    int64_t src_stride[P2L_MAX_RANK], step[P2L_MAX_RANK], dims[P2L_MAX_RANK], index[P2L_MAX_RANK] = {0};
+    int64_t s = 1, numel = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        src_stride[d] = s;
+        s *= src_dims[d];
+    }
+    for (int d = 0; d < rank; d++) {
+        dims[d] = src_dims[perm[d]];
+        step[d] = src_stride[perm[d]];
+        numel *= dims[d];
+    }
+    /* Walk dst in order; the source offset moves by the permuted strides (an odometer), so each
+     * element costs an add, not a rank-long dot product. */
+    uint8_t *out = dst;
+    const uint8_t *in = src;
+    int64_t offset = 0;
+    for (int64_t i = 0; i < numel; i++) {
+        if (elem_size == 4) memcpy(out + (size_t)i * 4, in + (size_t)offset * 4, 4);
+        else memcpy(out + (size_t)i * elem_size, in + (size_t)offset * elem_size, elem_size);
+        for (int d = rank - 1; d >= 0; d--) {
+            offset += step[d];
+            if (++index[d] < dims[d]) break;
+            offset -= step[d] * dims[d];
+            index[d] = 0;
+        }
+    }
+}
+
 void p2l_graph_print(const p2l_graph *g, void *file) {
     FILE *f = file;
     fprintf(f, "graph %s: %zu tensors, %zu nodes\n", g->name, g->tensors.len, g->nodes.len);

@@ -105,6 +105,10 @@ p2l_status p2l_graph_compact(p2l_graph *g);
 /* Orders nodes so every input is produced before use (stable for already-ordered graphs). */
 p2l_status p2l_graph_toposort(p2l_graph *g);
 
+/* dst = src with axes permuted: dst axis i is src axis perm[i] (TRANSPOSE's semantics). */
+void p2l_permute_bytes(void *dst, const void *src, size_t elem_size, int rank, const int64_t *src_dims,
+                       const int *perm);
+
 /* Human-readable dump for debugging (pt2lite convert --dump-ir). */
 void p2l_graph_print(const p2l_graph *g, void *file);
 

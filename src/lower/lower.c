@@ -170,13 +170,13 @@ int p2l_reshape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims) {
 
 int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm) {
     if (tensor < 0) return -1;
-    const p2l_tensor *t = &ctx->g->tensors.items[tensor];
-    int rank = t->rank;
+    const p2l_tensor t = ctx->g->tensors.items[tensor];
+    int rank = t.rank;
     int64_t dims[P2L_MAX_RANK];
     int32_t p32[P2L_MAX_RANK];
     bool identity = true;
     for (int i = 0; i < rank; i++) {
-        dims[i] = t->dims[perm[i]];
+        dims[i] = t.dims[perm[i]];
         p32[i] = perm[i];
         identity = identity && perm[i] == i;
     }
@@ -185,15 +185,15 @@ int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm) {
     int last = -1;
     bool only_ones = true;
     for (int i = 0; i < rank && only_ones; i++) {
-        if (t->dims[perm[i]] == 1) continue;
+        if (t.dims[perm[i]] == 1) continue;
         only_ones = perm[i] > last;
         last = perm[i];
     }
-    bool static_shape = p2l_tensor_numel(t) >= 0;
+    bool static_shape = p2l_tensor_numel(&t) >= 0;
     if (only_ones && static_shape) return p2l_reshape(ctx, tensor, rank, dims);
     int64_t n = rank;
     int perm_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "input", "perm"), 1, &n, p32);
-    int out = p2l_temp(ctx, "transpose", t->dtype, rank, dims);
+    int out = p2l_temp(ctx, "transpose", t.dtype, rank, dims);
     int ins[2] = {tensor, perm_t};
     return p2l_emit(ctx, P2L_OP_TRANSPOSE, 2, ins, 1, &out) < 0 ? -1 : out;
 }
@@ -258,14 +258,11 @@ int p2l_value_const(p2l_lower_ctx *ctx, int value_id, int rank, const p2l_layout
     if (rank < v->rank) rank = v->rank;
     p2l_layout l = layout ? *layout : p2l_identity_layout();
     /* logical dims aligned to `rank` (leading 1s), then the physical order */
-    int64_t logical[P2L_MAX_RANK], dims[P2L_MAX_RANK], lstride[P2L_MAX_RANK];
+    int64_t logical[P2L_MAX_RANK], dims[P2L_MAX_RANK];
     int pad = rank - v->rank;
     for (int i = 0; i < rank; i++) logical[i] = i < pad ? 1 : v->dims[i - pad];
     int64_t s = 1;
-    for (int i = rank - 1; i >= 0; i--) {
-        lstride[i] = s;
-        s *= logical[i];
-    }
+    for (int i = rank - 1; i >= 0; i--) s *= logical[i];
     for (int i = 0; i < rank; i++) dims[i] = logical[l.perm[i]];
     p2l_dtype out_dtype = p2l_ir_dtype(v->dtype);
     bool same_bytes = out_dtype == v->dtype;
@@ -276,33 +273,35 @@ int p2l_value_const(p2l_lower_ctx *ctx, int value_id, int rank, const p2l_layout
     int64_t numel = s;
     size_t esize = p2l_dtype_size(out_dtype);
     uint8_t *out = p2l_alloc(numel ? (size_t)numel * esize : 1);
-    if (!out) {
+    const void *src = v->data;
+    uint8_t *converted = NULL;
+    if (!same_bytes) {
+        /* int64 -> int32 (checked), float64 -> float32, then lay out */
+        converted = p2l_alloc(numel ? (size_t)numel * esize : 1);
+        for (int64_t i = 0; converted && i < numel; i++) {
+            double x = load_element(v->data, v->dtype, (size_t)i);
+            if (out_dtype == P2L_INT32 && (x > 2147483647.0 || x < -2147483648.0)) {
+                p2l_release(out);
+                p2l_release(converted);
+                p2l_unsupported(ctx, "int64 constant %s holds %.0f, which does not fit int32", v->name, x);
+                return -1;
+            }
+            int32_t as_int = (int32_t)x;
+            float as_float = (float)x;
+            memcpy(converted + (size_t)i * 4, out_dtype == P2L_INT32 ? (void *)&as_int : (void *)&as_float, 4);
+        }
+        src = converted;
+    }
+    if (!out || (!same_bytes && !converted)) {
+        p2l_release(out);
+        p2l_release(converted);
         p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory converting %s", v->name);
         return -1;
     }
-    int64_t index[P2L_MAX_RANK] = {0};
-    for (int64_t i = 0; i < numel; i++) {
-        int64_t src = 0;
-        for (int d = 0; d < rank; d++) src += index[d] * lstride[l.perm[d]];
-        if (same_bytes) {
-            memcpy(out + (size_t)i * esize, (const uint8_t *)v->data + (size_t)src * esize, esize);
-        } else {
-            double x = load_element(v->data, v->dtype, (size_t)src);
-            if (out_dtype == P2L_INT32) {
-                if (x > 2147483647.0 || x < -2147483648.0) {
-                    p2l_release(out);
-                    p2l_unsupported(ctx, "int64 constant %s holds %.0f, which does not fit int32", v->name, x);
-                    return -1;
-                }
-                int32_t y = (int32_t)x;
-                memcpy(out + (size_t)i * 4, &y, 4);
-            } else {
-                float y = (float)x;
-                memcpy(out + (size_t)i * 4, &y, 4);
-            }
-        }
-        for (int d = rank - 1; d >= 0 && ++index[d] == dims[d]; d--) index[d] = 0;
-    }
+    int perm[P2L_MAX_RANK];
+    for (int d = 0; d < rank; d++) perm[d] = l.perm[d];
+    p2l_permute_bytes(out, src, esize, rank, logical, perm);
+    p2l_release(converted);
     return p2l_add_const(ctx->g, name, out_dtype, rank, dims, out, true);
 }
 
@@ -437,10 +436,10 @@ static p2l_status lower_user_outputs(p2l_lower_ctx *ctx) {
         bool taken = ctx->g->tensors.items[t].producer < 0;
         for (size_t k = 0; k < ctx->g->outputs.len; k++) taken = taken || ctx->g->outputs.items[k] == t;
         if (taken) {
-            const p2l_tensor *tt = &ctx->g->tensors.items[t];
+            const p2l_tensor tt = ctx->g->tensors.items[t];
             int64_t dims[P2L_MAX_RANK];
-            memcpy(dims, tt->dims, sizeof dims);
-            t = p2l_reshape(ctx, t, tt->rank, dims);
+            memcpy(dims, tt.dims, sizeof dims);
+            t = p2l_reshape(ctx, t, tt.rank, dims);
             if (t < 0) return P2L_ERROR_OUT_OF_MEMORY;
         }
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->outputs, t));
@@ -502,3 +501,16 @@ p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g) {
     p2l_release(ctx.values);
     return s;
 }
+
+/* ------------------------------------------------------------ small helpers for lowerings */
+
+double p2l_arg_number(p2l_lower_ctx *ctx, const char *name, double fallback) {
+    const p2l_arg *a = p2l_arg_of(ctx, name);
+    if (a->kind == P2L_ARG_FLOAT) return a->f;
+    if (a->kind == P2L_ARG_INT || a->kind == P2L_ARG_BOOL) return (double)a->i;
+    return fallback;
+}
+
+bool p2l_value_is_constant(const p2l_value *v) { return is_weight(v); }
+
+p2l_status p2l_emitted(int index) { return index < 0 ? P2L_ERROR_UNSUPPORTED : P2L_OK; }

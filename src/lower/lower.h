@@ -103,6 +103,14 @@ int p2l_norm_dim(int64_t dim, int rank);
 /* The physical position of logical axis `axis` in `layout`. */
 int p2l_physical_axis(const p2l_layout *layout, int rank, int axis);
 
+/* The number a Scalar argument holds (int, float or bool), or `fallback` when it is absent. */
+double p2l_arg_number(p2l_lower_ctx *ctx, const char *name, double fallback);
+/* Whether a value is known at conversion time (parameter, buffer or constant). */
+bool p2l_value_is_constant(const p2l_value *v);
+/* P2L_OK for a valid node or tensor index, else P2L_ERROR_UNSUPPORTED (the reason is already
+ * recorded): `return p2l_emitted(p2l_emit(...));` ends a lowering. */
+p2l_status p2l_emitted(int index);
+
 /* Lowering functions, declared from the table. */
 #define L(target, fn, ops) p2l_status fn(p2l_lower_ctx *ctx, const p2l_aten_node *node);
 #include "lower/lowerings.def"

@@ -47,21 +47,21 @@ static int bias_input(p2l_lower_ctx *ctx, int64_t channels) {
 
 /* Explicit zero padding of the NHWC spatial axes (before, after) as a PAD node. */
 static int pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const int64_t after[2]) {
-    const p2l_tensor *t = &ctx->g->tensors.items[x];
+    const p2l_tensor t = ctx->g->tensors.items[x];
     int32_t pads[8] = {0, 0, (int32_t)before[0], (int32_t)after[0], (int32_t)before[1], (int32_t)after[1], 0, 0};
     int64_t pad_dims[2] = {4, 2};
     int pad_t = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2, pad_dims, pads);
-    int64_t dims[4] = {t->dims[0], t->dims[1] + before[0] + after[0], t->dims[2] + before[1] + after[1], t->dims[3]};
-    int out = p2l_temp(ctx, "pad", t->dtype, 4, dims);
+    int64_t dims[4] = {t.dims[0], t.dims[1] + before[0] + after[0], t.dims[2] + before[1] + after[1], t.dims[3]};
+    int out = p2l_temp(ctx, "pad", t.dtype, 4, dims);
     int ins[2] = {x, pad_t};
     return p2l_emit(ctx, P2L_OP_PAD, 2, ins, 1, &out) < 0 ? -1 : out;
 }
 
 /* 1-D tensors ride through the 2-D ops as N,1,L,C. */
 static int as_4d(p2l_lower_ctx *ctx, int x) {
-    const p2l_tensor *t = &ctx->g->tensors.items[x];
-    if (t->rank == 4) return x;
-    int64_t dims[4] = {t->dims[0], 1, t->dims[1], t->dims[2]};
+    const p2l_tensor t = ctx->g->tensors.items[x];
+    if (t.rank == 4) return x;
+    int64_t dims[4] = {t.dims[0], 1, t.dims[1], t.dims[2]};
     return p2l_reshape(ctx, x, 4, dims);
 }
 
@@ -94,8 +94,8 @@ p2l_status p2l_lower_convolution(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
     if (p2l_arg_of(ctx, "transposed")->i) return lower_transposed(ctx, &p, x, w_v, out_v);
 
-    const p2l_tensor *xt = &ctx->g->tensors.items[x];
-    int64_t in_h = xt->dims[1], in_w = xt->dims[2], in_c = xt->dims[3];
+    const p2l_tensor xt = ctx->g->tensors.items[x];
+    int64_t in_h = xt.dims[1], in_w = xt.dims[2], in_c = xt.dims[3];
     int64_t out_c = w_v->dims[0];
     int64_t k[2] = {p.spatial == 2 ? w_v->dims[2] : 1, w_v->dims[p.spatial == 2 ? 3 : 2]};
     int64_t in_hw[2] = {in_h, in_w};
@@ -164,12 +164,12 @@ static p2l_status lower_transposed(p2l_lower_ctx *ctx, const conv_params *p, int
                                    const p2l_value *out_v) {
     if (p->groups != 1) return p2l_unsupported(ctx, "transposed convolution with groups=%lld", (long long)p->groups);
     if (p->dilation[0] != 1 || p->dilation[1] != 1) return p2l_unsupported(ctx, "dilated transposed convolution");
-    const p2l_tensor *xt = &ctx->g->tensors.items[x];
+    const p2l_tensor xt = ctx->g->tensors.items[x];
     int64_t k[2] = {p->spatial == 2 ? w->dims[2] : 1, w->dims[p->spatial == 2 ? 3 : 2]};
     int64_t out_c = w->dims[1];
     int64_t full[2], want[2] = {p->spatial == 2 ? out_v->dims[2] : 1, out_v->dims[p->spatial == 2 ? 3 : 2]};
     for (int i = 0; i < 2; i++) {
-        full[i] = (xt->dims[1 + i] - 1) * p->stride[i] + k[i];
+        full[i] = (xt.dims[1 + i] - 1) * p->stride[i] + k[i];
         if (p->output_padding[i] > p->pad[i])
             return p2l_unsupported(ctx, "output_padding %lld larger than padding %lld", (long long)p->output_padding[i],
                                    (long long)p->pad[i]);
@@ -184,10 +184,10 @@ static p2l_status lower_transposed(p2l_lower_ctx *ctx, const conv_params *p, int
         memcpy(ft->dims, d4, sizeof d4);
         ft->rank = 4;
     }
-    int32_t shape[4] = {(int32_t)xt->dims[0], (int32_t)full[0], (int32_t)full[1], (int32_t)out_c};
+    int32_t shape[4] = {(int32_t)xt.dims[0], (int32_t)full[0], (int32_t)full[1], (int32_t)out_c};
     int shape_t = p2l_const_i32(ctx, 4, shape);
     int bias = bias_input(ctx, out_c);
-    int64_t full_dims[4] = {xt->dims[0], full[0], full[1], out_c};
+    int64_t full_dims[4] = {xt.dims[0], full[0], full[1], out_c};
     bool crop = full[0] != want[0] || full[1] != want[1];
     p2l_layout cl = p2l_channels_last_layout(out_v->rank);
     int y = crop || p->spatial == 1 ? p2l_temp(ctx, "full", P2L_FLOAT32, 4, full_dims) : p2l_output(ctx, 0, &cl);
@@ -200,7 +200,7 @@ static p2l_status lower_transposed(p2l_lower_ctx *ctx, const conv_params *p, int
     if (crop) {
         int32_t begin[4] = {0, (int32_t)p->pad[0], (int32_t)p->pad[1], 0};
         int32_t size[4] = {-1, (int32_t)want[0], (int32_t)want[1], -1};
-        int64_t dims[4] = {xt->dims[0], want[0], want[1], out_c};
+        int64_t dims[4] = {xt.dims[0], want[0], want[1], out_c};
         int sliced = p->spatial == 2 ? p2l_output(ctx, 0, &cl) : p2l_temp(ctx, "crop", P2L_FLOAT32, 4, dims);
         int sins[3] = {y, p2l_const_i32(ctx, 4, begin), p2l_const_i32(ctx, 4, size)};
         if (p2l_emit(ctx, P2L_OP_SLICE, 3, sins, 1, &sliced) < 0) return P2L_ERROR_UNSUPPORTED;
@@ -208,7 +208,7 @@ static p2l_status lower_transposed(p2l_lower_ctx *ctx, const conv_params *p, int
     }
     if (p->spatial == 1) {
         int out = p2l_output(ctx, 0, &cl);
-        int32_t d3[3] = {(int32_t)xt->dims[0], (int32_t)want[1], (int32_t)out_c};
+        int32_t d3[3] = {(int32_t)xt.dims[0], (int32_t)want[1], (int32_t)out_c};
         int rins[2] = {y, p2l_const_i32(ctx, 3, d3)};
         if (p2l_emit(ctx, P2L_OP_RESHAPE, 2, rins, 1, &out) < 0) return P2L_ERROR_UNSUPPORTED;
     }
@@ -266,9 +266,9 @@ p2l_status p2l_lower_batch_norm(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int scale_t = p2l_const_f32(ctx, in_v->rank, dims, w);
     int shift_t = p2l_const_f32(ctx, in_v->rank, dims, b);
     p2l_release(buf);
-    const p2l_tensor *xt = x >= 0 ? &ctx->g->tensors.items[x] : NULL;
-    if (!xt || scale_t < 0 || shift_t < 0) return P2L_ERROR_UNSUPPORTED;
-    int scaled = p2l_temp(ctx, "scaled", P2L_FLOAT32, xt->rank, xt->dims);
+    if (x < 0 || scale_t < 0 || shift_t < 0) return P2L_ERROR_UNSUPPORTED;
+    const p2l_tensor xt = ctx->g->tensors.items[x];
+    int scaled = p2l_temp(ctx, "scaled", P2L_FLOAT32, xt.rank, xt.dims);
     int out = p2l_output(ctx, 0, &layout);
     int mul_in[2] = {x, scale_t}, add_in[2] = {scaled, shift_t};
     if (p2l_emit(ctx, P2L_OP_MUL, 2, mul_in, 1, &scaled) < 0 || p2l_emit(ctx, P2L_OP_ADD, 2, add_in, 1, &out) < 0)

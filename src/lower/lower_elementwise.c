@@ -21,8 +21,8 @@ static p2l_layout pick_layout(p2l_lower_ctx *ctx, const char *const *names, int 
 /* Casts tensor t to dtype when it differs (int + float promotes in torch). */
 static int cast_to(p2l_lower_ctx *ctx, int t, p2l_dtype dtype) {
     if (t < 0 || ctx->g->tensors.items[t].dtype == dtype) return t;
-    const p2l_tensor *tt = &ctx->g->tensors.items[t];
-    int out = p2l_temp(ctx, "cast", dtype, tt->rank, tt->dims);
+    const p2l_tensor tt = ctx->g->tensors.items[t];
+    int out = p2l_temp(ctx, "cast", dtype, tt.rank, tt.dims);
     return p2l_emit1(ctx, P2L_OP_CAST, t, out) < 0 ? -1 : out;
 }
 
@@ -130,9 +130,9 @@ static p2l_status clamp(p2l_lower_ctx *ctx, bool has_lo, double lo, bool has_hi,
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
     p2l_dtype dtype = ctx->g->tensors.items[x].dtype;
-    const p2l_tensor *xt = &ctx->g->tensors.items[x];
+    const p2l_tensor xt = ctx->g->tensors.items[x];
     if (has_lo) {
-        int y = has_hi ? p2l_temp(ctx, "lower", dtype, xt->rank, xt->dims) : p2l_output(ctx, 0, &l);
+        int y = has_hi ? p2l_temp(ctx, "lower", dtype, xt.rank, xt.dims) : p2l_output(ctx, 0, &l);
         int ins[2] = {x, p2l_const_scalar(ctx, dtype, lo)};
         if (p2l_emit(ctx, P2L_OP_MAXIMUM, 2, ins, 1, &y) < 0) return P2L_ERROR_UNSUPPORTED;
         x = y;
@@ -164,8 +164,8 @@ p2l_status p2l_lower_silu(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor *xt = &ctx->g->tensors.items[x];
-    int s = p2l_temp(ctx, "sigmoid", xt->dtype, xt->rank, xt->dims);
+    const p2l_tensor xt = ctx->g->tensors.items[x];
+    int s = p2l_temp(ctx, "sigmoid", xt.dtype, xt.rank, xt.dims);
     int out = p2l_output(ctx, 0, &l);
     int ins[2] = {x, s};
     if (p2l_emit1(ctx, P2L_OP_LOGISTIC, x, s) < 0 || p2l_emit(ctx, P2L_OP_MUL, 2, ins, 1, &out) < 0)
@@ -178,9 +178,9 @@ p2l_status p2l_lower_hardsigmoid(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor *xt = &ctx->g->tensors.items[x];
-    int shifted = p2l_temp(ctx, "shifted", xt->dtype, xt->rank, xt->dims);
-    int clipped = p2l_temp(ctx, "clipped", xt->dtype, xt->rank, xt->dims);
+    const p2l_tensor xt = ctx->g->tensors.items[x];
+    int shifted = p2l_temp(ctx, "shifted", xt.dtype, xt.rank, xt.dims);
+    int clipped = p2l_temp(ctx, "clipped", xt.dtype, xt.rank, xt.dims);
     int out = p2l_output(ctx, 0, &l);
     int add_in[2] = {x, p2l_const_scalar(ctx, P2L_FLOAT32, 3)};
     int mul_in[2] = {clipped, p2l_const_scalar(ctx, P2L_FLOAT32, 1.0 / 6.0)};

@@ -39,23 +39,17 @@ static bool fold_transpose(p2l_graph *g, int n) {
     if (perm_t->dtype != P2L_INT32 || p2l_tensor_numel(perm_t) != in->rank || p2l_tensor_numel(in) < 0) return false;
     int32_t perm[P2L_MAX_RANK];
     memcpy(perm, perm_t->data, sizeof(int32_t) * (size_t)in->rank);
-    size_t esize = p2l_dtype_size(in->dtype);
-    int64_t numel = p2l_tensor_numel(in), in_stride[P2L_MAX_RANK], out_dims[P2L_MAX_RANK];
-    int64_t s = 1;
-    for (int d = in->rank - 1; d >= 0; d--) {
-        in_stride[d] = s;
-        s *= in->dims[d];
-    }
-    for (int d = 0; d < in->rank; d++) out_dims[d] = in->dims[perm[d]];
     uint8_t *out = p2l_alloc(in->nbytes ? in->nbytes : 1);
     if (!out) return false;
-    int64_t index[P2L_MAX_RANK] = {0};
-    for (int64_t i = 0; i < numel; i++) {
-        int64_t src = 0;
-        for (int d = 0; d < in->rank; d++) src += index[d] * in_stride[perm[d]];
-        memcpy(out + (size_t)i * esize, (const uint8_t *)in->data + (size_t)src * esize, esize);
-        for (int d = in->rank - 1; d >= 0 && ++index[d] == out_dims[d]; d--) index[d] = 0;
+    int p[P2L_MAX_RANK];
+    for (int d = 0; d < in->rank; d++) {
+        if (perm[d] < 0 || perm[d] >= in->rank) {
+            p2l_release(out);
+            return false;
+        }
+        p[d] = perm[d];
     }
+    p2l_permute_bytes(out, in->data, p2l_dtype_size(in->dtype), in->rank, in->dims, p);
     become_constant(g, n, out, true, in->nbytes);
     return true;
 }

@@ -3,7 +3,9 @@
  *    FULLY_CONNECTED is folded into the filter and bias (this is how batch norm disappears);
  *  - activation: RELU, RELU6, RELU_N1_TO_1 after an op with a fused activation field;
  *  - relu6: MINIMUM(RELU(x), 6) -> RELU6(x) (torch.export splits clamp(0, 6) into two clamps);
- *  - hard swish: x * relu6(x + 3) / 6 (how torch.export decomposes nn.Hardswish) -> HARD_SWISH. */
+ *  - hard swish: x * relu6(x + 3) / 6 (how torch.export decomposes nn.Hardswish) -> HARD_SWISH;
+ *  - max-pool padding: PADV2 with -inf before MAX_POOL_2D becomes PAD (zeros) when its input comes
+ *    out of a ReLU, since then zeros never win a window; XNNPACK takes PAD but not PADV2. */
 #include <string.h>
 
 #include "passes/passes.h"
@@ -79,7 +81,13 @@ static bool fold_affine(p2l_graph *g, int conv, affine_kind kind, const float *c
         /* output channels: axis 0 for CONV_2D/FC ([O,...]), the last axis for DEPTHWISE ([1,H,W,O]) */
         bool channel_last = g->nodes.items[conv].op == P2L_OP_DEPTHWISE_CONV_2D;
         int64_t inner = numel / channels;
-        for (int64_t i = 0; i < numel; i++) f[i] *= c[channel_last ? i % channels : i / inner];
+        if (channel_last) {
+            for (int64_t i = 0; i < inner; i++)
+                for (int64_t k = 0; k < channels; k++) f[i * channels + k] *= c[k];
+        } else {
+            for (int64_t k = 0; k < channels; k++)
+                for (int64_t i = 0; i < inner; i++) f[k * inner + i] *= c[k];
+        }
         for (int64_t i = 0; i < channels; i++) b[i] *= c[i];
         g->nodes.items[conv].inputs[1] = filter;
     } else {
@@ -218,6 +226,32 @@ p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed) {
         node->inputs[0] = g->nodes.items[relu].inputs[0];
         memset(node->options, 0, sizeof node->options);
         g->nodes.items[relu].dead = true;
+        *changed = true;
+    }
+    return P2L_OK;
+}
+
+/* Does t hold only values >= 0 (the output of a RELU/RELU6, standalone or fused)? */
+static bool non_negative(const p2l_graph *g, int t) {
+    int producer = g->tensors.items[t].producer;
+    if (producer < 0) return false;
+    const p2l_node *p = &g->nodes.items[producer];
+    if (p->op == P2L_OP_RELU || p->op == P2L_OP_RELU6) return true;
+    if (p2l_option_field(p->op, "fused_activation_function") < 0) return false;
+    int64_t act = p2l_get_option(g, producer, "fused_activation_function");
+    return act == P2L_ACT_RELU || act == P2L_ACT_RELU6;
+}
+
+p2l_status p2l_pass_zero_pad_max_pool(p2l_graph *g, bool *changed) {
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        p2l_node *node = &g->nodes.items[n];
+        double pad_value;
+        if (node->dead || node->op != P2L_OP_PADV2 || node->ninputs != 3) continue;
+        if (!p2l_const_scalar_value(g, node->inputs[2], &pad_value) || pad_value > 0) continue;
+        int pool = p2l_sole_consumer(g, node->outputs[0]);
+        if (pool < 0 || g->nodes.items[pool].op != P2L_OP_MAX_POOL_2D || !non_negative(g, node->inputs[0])) continue;
+        node->op = P2L_OP_PAD;
+        node->ninputs = 2;
         *changed = true;
     }
     return P2L_OK;

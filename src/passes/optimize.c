@@ -13,6 +13,7 @@ static const struct {
     {"fuse-hard-swish", p2l_pass_fuse_hard_swish},
     {"fuse-affine", p2l_pass_fuse_affine},
     {"fuse-activation", p2l_pass_fuse_activation},
+    {"zero-pad-max-pool", p2l_pass_zero_pad_max_pool},
     {"remove-dead", p2l_pass_remove_dead},
 };
 

@@ -31,6 +31,8 @@ int p2l_tflite_op_version(const p2l_graph *g, const p2l_node *node) {
         return OPT("half_pixel_centers") ? 3 : 1;
     case P2L_OP_TRANSPOSE_CONV:
         return node->ninputs > 3 && node->inputs[3] >= 0 ? 3 : 1;
+    case P2L_OP_BROADCAST_TO:
+        return 2; /* the op was introduced at version 2; LiteRT registers no version 1 */
     default:
         return 1;
     }

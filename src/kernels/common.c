@@ -1,0 +1,249 @@
+/* Helpers shared by the kernels: shapes, dtypes, options, activations, broadcasting. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+const char *p2l_tensor_label(const p2l_tensor *t, char *buf, size_t cap) {
+    if (t->name && t->name[0])
+        snprintf(buf, cap, "tensor %d '%s'", t->index, t->name);
+    else
+        snprintf(buf, cap, "tensor %d", t->index);
+    return buf;
+}
+
+size_t p2l_dims_count(int rank, const int32_t *dims) {
+    size_t n = 1;
+    for (int i = 0; i < rank; i++) n *= (size_t)dims[i];
+    return n;
+}
+
+p2l_status p2l_set_output_dims(p2l_node *node, int output, int rank, const int32_t *dims) {
+    p2l_tensor *t = node->outputs[output];
+    if (rank < 0 || rank > P2L_MAX_DIMS)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "output %s would have rank %d (at most %d supported)", P2L_LABEL(t),
+                        rank, P2L_MAX_DIMS);
+    size_t count = 1, bytes;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0)
+            return p2l_fail(P2L_ERROR_MALFORMED, "output %s would have a negative dim (%d)", P2L_LABEL(t), dims[i]);
+        if (!p2l_mul_size(count, (size_t)dims[i], &count))
+            return p2l_fail(P2L_ERROR_LIMIT, "output %s: element count overflows", P2L_LABEL(t));
+    }
+    if (!p2l_mul_size(count, p2l_dtype_size(t->dtype), &bytes))
+        return p2l_fail(P2L_ERROR_LIMIT, "output %s: byte size overflows", P2L_LABEL(t));
+    memmove(t->dims, dims, (size_t)rank * sizeof *dims); /* dims may alias t->dims */
+    t->rank = rank;
+    t->count = count;
+    t->bytes = bytes;
+    return P2L_OK;
+}
+
+p2l_status p2l_set_output_like(p2l_node *node, int output, const p2l_tensor *like) {
+    return p2l_set_output_dims(node, output, like->rank, like->dims);
+}
+
+p2l_status p2l_expect_dtype(const p2l_tensor *t, p2l_dtype dtype) {
+    if (t->dtype == dtype) return P2L_OK;
+    return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s is %s, expected %s", P2L_LABEL(t), p2l_dtype_name(t->dtype),
+                    p2l_dtype_name(dtype));
+}
+
+p2l_status p2l_expect_same_dtype(const p2l_tensor *t, const p2l_tensor *like) {
+    if (t->dtype == like->dtype) return P2L_OK;
+    return p2l_fail(P2L_ERROR_MALFORMED, "%s is %s but %s is %s", P2L_LABEL(t), p2l_dtype_name(t->dtype),
+                    P2L_LABEL(like), p2l_dtype_name(like->dtype));
+}
+
+p2l_status p2l_expect_rank(const p2l_tensor *t, int rank) {
+    if (t->rank == rank) return P2L_OK;
+    return p2l_fail(P2L_ERROR_MALFORMED, "%s has rank %d, expected %d", P2L_LABEL(t), t->rank, rank);
+}
+
+p2l_status p2l_expect_known(const p2l_tensor *t, const char *role) {
+    if (t->known) return P2L_OK;
+    return p2l_fail(P2L_ERROR_UNSUPPORTED, "the %s (%s) is computed at run time; pt2lite needs it to be a constant "
+                    "or computable from constants and input shapes", role, P2L_LABEL(t));
+}
+
+p2l_status p2l_read_ints(const p2l_tensor *t, int64_t *values, size_t cap, size_t *count) {
+    if (t->dtype != P2L_INT32 && t->dtype != P2L_INT64)
+        return p2l_fail(P2L_ERROR_MALFORMED, "%s must be int32 or int64, got %s", P2L_LABEL(t), p2l_dtype_name(t->dtype));
+    if (t->count > cap)
+        return p2l_fail(P2L_ERROR_MALFORMED, "%s has %zu elements, at most %zu expected", P2L_LABEL(t), t->count, cap);
+    for (size_t i = 0; i < t->count; i++)
+        values[i] = t->dtype == P2L_INT32 ? ((const int32_t *)t->data)[i] : ((const int64_t *)t->data)[i];
+    *count = t->count;
+    return P2L_OK;
+}
+
+p2l_status p2l_normalize_axis(int64_t axis, int rank, int *out) {
+    if (axis < -rank || axis >= rank)
+        return p2l_fail(P2L_ERROR_MALFORMED, "axis %lld is out of range for rank %d", (long long)axis, rank);
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return P2L_OK;
+}
+
+int64_t p2l_option(const p2l_node *node, const char *name) {
+    int id = p2l_option_field(node->op, name);
+    return id < 0 ? 0 : node->options[id];
+}
+
+p2l_status p2l_check_activation(int activation) {
+    if (activation >= P2L_ACT_NONE && activation <= P2L_ACT_TANH) return P2L_OK;
+    return p2l_fail(P2L_ERROR_UNSUPPORTED, "fused activation %d is not supported", activation);
+}
+
+void p2l_apply_activation(int activation, float *data, size_t count) {
+    float lo = -INFINITY, hi = INFINITY;
+    switch (activation) {
+    case P2L_ACT_RELU: lo = 0; break;
+    case P2L_ACT_RELU_N1_TO_1: lo = -1, hi = 1; break;
+    case P2L_ACT_RELU6: lo = 0, hi = 6; break;
+    case P2L_ACT_TANH:
+        for (size_t i = 0; i < count; i++) data[i] = tanhf(data[i]);
+        return;
+    default: return;
+    }
+    for (size_t i = 0; i < count; i++) data[i] = data[i] < lo ? lo : data[i] > hi ? hi : data[i];
+}
+
+p2l_status p2l_broadcast_dims(int count, const p2l_tensor *const *shapes, int *rank, int32_t *dims) {
+    int r = 0;
+    for (int k = 0; k < count; k++) r = shapes[k]->rank > r ? shapes[k]->rank : r;
+    for (int d = 0; d < r; d++) {
+        int32_t dim = 1;
+        for (int k = 0; k < count; k++) {
+            int offset = r - shapes[k]->rank;
+            int32_t v = d < offset ? 1 : shapes[k]->dims[d - offset];
+            if (v == dim || v == 1) continue;
+            if (dim != 1) {
+                return p2l_fail(P2L_ERROR_MALFORMED, "shapes do not broadcast: dim %d is %d in %s but %d elsewhere", d,
+                                v, P2L_LABEL(shapes[k]), dim);
+            }
+            dim = v;
+        }
+        /* A zero-sized dim broadcasts against 1 only; dim stays 0 when any operand has 0. */
+        for (int k = 0; k < count; k++) {
+            int offset = r - shapes[k]->rank;
+            if (d >= offset && shapes[k]->dims[d - offset] == 0) dim = 0;
+        }
+        dims[d] = dim;
+    }
+    *rank = r;
+    return P2L_OK;
+}
+
+void p2l_bcast_init(p2l_bcast *b, int count, const p2l_tensor *const *operands, int rank, const int32_t *dims) {
+    memset(b, 0, sizeof *b);
+    b->operands = count;
+    /* Full strides per operand, 0 on broadcast dims. */
+    size_t strides[P2L_BCAST_MAX_OPERANDS][P2L_MAX_DIMS];
+    for (int k = 0; k < count; k++) {
+        const p2l_tensor *t = operands[k];
+        size_t s = 1;
+        for (int d = rank - 1; d >= 0; d--) {
+            int td = d - (rank - t->rank);
+            int32_t v = td < 0 ? 1 : t->dims[td];
+            strides[k][d] = v == 1 && dims[d] != 1 ? 0 : s;
+            s *= (size_t)v;
+        }
+    }
+    /* Merge dim d into the previous kept dim when every operand is contiguous across them. Size-1
+     * dims carry no iteration, so they are dropped. */
+    int r = 0;
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] == 1) continue;
+        bool merge = r > 0;
+        for (int k = 0; k < count && merge; k++)
+            merge = strides[k][d] * (size_t)dims[d] == b->strides[k][r - 1] ||
+                    (strides[k][d] == 0 && b->strides[k][r - 1] == 0);
+        if (merge) {
+            b->dims[r - 1] *= dims[d];
+            for (int k = 0; k < count; k++) b->strides[k][r - 1] = strides[k][d];
+        } else {
+            b->dims[r] = dims[d];
+            for (int k = 0; k < count; k++) b->strides[k][r] = strides[k][d];
+            r++;
+        }
+    }
+    if (r == 0) { /* a scalar or all-ones shape: one element */
+        b->dims[0] = 1;
+        for (int k = 0; k < count; k++) b->strides[k][0] = 0;
+        r = 1;
+    }
+    b->rank = r;
+    b->inner = (size_t)b->dims[r - 1];
+    b->rows = 1;
+    for (int d = 0; d < r - 1; d++) b->rows *= (size_t)b->dims[d];
+    for (int d = 0; d < rank; d++)
+        if (dims[d] == 0) b->rows = 0, b->inner = 0;
+}
+
+void p2l_bcast_next_row(const p2l_bcast *b, p2l_bcast_iter *it) {
+    for (int d = b->rank - 2; d >= 0; d--) {
+        for (int k = 0; k < b->operands; k++) it->offset[k] += b->strides[k][d];
+        if (++it->index[d] < b->dims[d]) return;
+        it->index[d] = 0;
+        for (int k = 0; k < b->operands; k++) it->offset[k] -= b->strides[k][d] * (size_t)b->dims[d];
+    }
+}
+
+void p2l_dims_strides(int rank, const int32_t *dims, int64_t *strides) {
+    int64_t s = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= dims[d];
+    }
+}
+
+#define STRIDED_COPY(T)                                                                     \
+    do {                                                                                    \
+        T *out = dst;                                                                       \
+        const T *in = src;                                                                  \
+        for (size_t r = 0; r < rows; r++) {                                                 \
+            const T *row = in + pos;                                                        \
+            for (int32_t i = 0; i < inner; i++) out[i] = row[(int64_t)i * inner_stride];    \
+            out += inner;                                                                   \
+            for (int d = rank - 2; d >= 0; d--) {                                           \
+                pos += strides[d];                                                          \
+                if (++index[d] < dims[d]) break;                                            \
+                pos -= strides[d] * dims[d];                                                \
+                index[d] = 0;                                                               \
+            }                                                                               \
+        }                                                                                   \
+    } while (0)
+
+void p2l_strided_copy(void *dst, const void *src, size_t elem_size, int rank, const int32_t *dims,
+                      const int64_t *strides, int64_t offset) {
+    static const int64_t zero = 0;
+    static const int32_t one = 1;
+    if (rank == 0) rank = 1, dims = &one, strides = &zero;
+    size_t rows = p2l_dims_count(rank - 1, dims);
+    int32_t inner = dims[rank - 1];
+    if (inner == 0) return;
+    int64_t inner_stride = strides[rank - 1], pos = offset;
+    int32_t index[P2L_MAX_DIMS] = {0};
+    switch (elem_size) {
+    case 1: STRIDED_COPY(uint8_t); break;
+    case 2: STRIDED_COPY(uint16_t); break;
+    case 4: STRIDED_COPY(uint32_t); break;
+    case 8: STRIDED_COPY(uint64_t); break;
+    default: break;
+    }
+}
+
+p2l_view *p2l_new_view(p2l_node *node) {
+    p2l_view *v = p2l_arena_alloc(node->arena, sizeof *v);
+    node->state = v;
+    return v;
+}
+
+p2l_status p2l_view_invoke(p2l_node *node) {
+    const p2l_view *v = node->state;
+    const p2l_tensor *x = node->inputs[0];
+    p2l_tensor *y = node->outputs[0];
+    if (y->count) p2l_strided_copy(y->data, x->data, p2l_dtype_size(x->dtype), v->rank, v->dims, v->strides, v->offset);
+    return P2L_OK;
+}

@@ -1,0 +1,247 @@
+/* Convolutions, NHWC: CONV_2D (filter OHWI, grouped when the filter has fewer input channels than
+ * the input), DEPTHWISE_CONV_2D (filter 1HW(C*M)) and TRANSPOSE_CONV (inputs output_shape, filter
+ * OHWI, input, optional bias). Float32 reference kernels. */
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+typedef struct conv_params {
+    int stride_h, stride_w, dilation_h, dilation_w;
+    int pad_h, pad_w;
+    int activation;
+    int groups, depth_multiplier;
+} conv_params;
+
+/* Output size and leading padding of one spatial dim, as TFLite computes them. */
+static p2l_status conv_geometry(int padding, int32_t in, int32_t filter, int stride, int dilation, int32_t *out,
+                                int *pad) {
+    if (stride < 1 || dilation < 1)
+        return p2l_fail(P2L_ERROR_MALFORMED, "stride %d and dilation %d must be at least 1", stride, dilation);
+    int64_t effective = ((int64_t)filter - 1) * dilation + 1;
+    int64_t size;
+    if (padding == P2L_PAD_SAME) size = ((int64_t)in + stride - 1) / stride;
+    else if (padding == P2L_PAD_VALID) size = ((int64_t)in - effective + stride) / stride;
+    else return p2l_fail(P2L_ERROR_MALFORMED, "padding %d is neither SAME nor VALID", padding);
+    if (size < 0) size = 0;
+    /* Keeps every window coordinate the kernels compute within int. */
+    if (effective > INT32_MAX || (size - 1) * stride + effective > INT32_MAX || (int64_t)in * stride > INT32_MAX)
+        return p2l_fail(P2L_ERROR_MALFORMED, "stride %d, dilation %d and filter size %d are too large", stride,
+                        dilation, filter);
+    int64_t total = (size - 1) * stride + effective - in;
+    *pad = total > 0 ? (int)(total / 2) : 0;
+    *out = (int32_t)size;
+    return P2L_OK;
+}
+
+static p2l_status expect_float(const p2l_node *node) {
+    for (int i = 0; i < node->input_count; i++)
+        if (node->inputs[i] && !(node->op == P2L_OP_TRANSPOSE_CONV && i == 0))
+            P2L_TRY(p2l_expect_dtype(node->inputs[i], P2L_FLOAT32));
+    return p2l_expect_dtype(node->outputs[0], P2L_FLOAT32);
+}
+
+static conv_params *new_params(p2l_node *node) {
+    conv_params *p = p2l_arena_alloc(node->arena, sizeof *p);
+    if (!p) return NULL;
+    p->stride_h = p2l_option_int(node, "stride_h");
+    p->stride_w = p2l_option_int(node, "stride_w");
+    bool dilated = p2l_option_field(node->op, "dilation_h_factor") >= 0;
+    p->dilation_h = dilated ? p2l_option_int(node, "dilation_h_factor") : 1;
+    p->dilation_w = dilated ? p2l_option_int(node, "dilation_w_factor") : 1;
+    p->activation = p2l_option_int(node, "fused_activation_function");
+    node->state = p;
+    return p;
+}
+
+static p2l_status check_bias(const p2l_tensor *bias, int32_t channels) {
+    if (bias && (bias->count != (size_t)channels))
+        return p2l_fail(P2L_ERROR_MALFORMED, "bias %s has %zu elements, expected %d", P2L_LABEL(bias), bias->count,
+                        channels);
+    return P2L_OK;
+}
+
+static p2l_status conv_prepare(p2l_node *node) {
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
+    const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
+    P2L_TRY(expect_float(node));
+    P2L_TRY(p2l_expect_rank(x, 4));
+    P2L_TRY(p2l_expect_rank(w, 4));
+    conv_params *p = new_params(node);
+    if (!p) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    P2L_TRY(p2l_check_activation(p->activation));
+    int32_t in_c = x->dims[3], out_c = w->dims[0];
+    bool depthwise = node->op == P2L_OP_DEPTHWISE_CONV_2D;
+    if (depthwise) {
+        out_c = w->dims[3];
+        if (w->dims[0] != 1 || in_c == 0 || out_c % in_c != 0)
+            return p2l_fail(P2L_ERROR_MALFORMED, "depthwise filter %s [%d,%d,%d,%d] does not fit %d input channels",
+                            P2L_LABEL(w), w->dims[0], w->dims[1], w->dims[2], w->dims[3], in_c);
+        p->depth_multiplier = out_c / in_c;
+    } else {
+        int32_t filter_c = w->dims[3];
+        if (in_c == 0 || filter_c == 0 || in_c % filter_c != 0 || out_c % (in_c / filter_c) != 0)
+            return p2l_fail(P2L_ERROR_MALFORMED, "filter %s has %d input channels, which does not divide the input's %d "
+                            "into groups that divide %d output channels", P2L_LABEL(w), filter_c, in_c, out_c);
+        p->groups = in_c / filter_c;
+    }
+    P2L_TRY(check_bias(bias, out_c));
+    int padding = p2l_option_int(node, "padding");
+    int32_t dims[4] = {x->dims[0], 0, 0, out_c};
+    P2L_TRY(conv_geometry(padding, x->dims[1], w->dims[1], p->stride_h, p->dilation_h, &dims[1], &p->pad_h));
+    P2L_TRY(conv_geometry(padding, x->dims[2], w->dims[2], p->stride_w, p->dilation_w, &dims[2], &p->pad_w));
+    return p2l_set_output_dims(node, 0, 4, dims);
+}
+
+static p2l_status conv_invoke(p2l_node *node) {
+    const conv_params *p = node->state;
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
+    const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
+    p2l_tensor *y = node->outputs[0];
+    const float *in = x->data, *filter = w->data, *bias = bias_t ? bias_t->data : NULL;
+    float *out = y->data;
+    const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
+    const int KH = w->dims[1], KW = w->dims[2], FC = w->dims[3];
+    const int OH = y->dims[1], OW = y->dims[2], OC = y->dims[3];
+    const int group_out = p->groups ? OC / p->groups : 0;
+    for (int n = 0; n < N; n++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++)
+                for (int oc = 0; oc < OC; oc++) {
+                    const int g = oc / group_out;
+                    float sum = bias ? bias[oc] : 0.0f;
+                    for (int ky = 0; ky < KH; ky++) {
+                        const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+                        if (iy < 0 || iy >= H) continue;
+                        for (int kx = 0; kx < KW; kx++) {
+                            const int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+                            if (ix < 0 || ix >= W) continue;
+                            const float *ip = in + (((size_t)n * H + iy) * W + ix) * C + (size_t)g * FC;
+                            const float *fp = filter + (((size_t)oc * KH + ky) * KW + kx) * FC;
+                            for (int c = 0; c < FC; c++) sum += ip[c] * fp[c];
+                        }
+                    }
+                    out[(((size_t)n * OH + oy) * OW + ox) * OC + oc] = sum;
+                }
+    p2l_apply_activation(p->activation, out, y->count);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_conv_2d = {
+    .prepare = conv_prepare, .invoke = conv_invoke,
+    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
+};
+
+static p2l_status depthwise_invoke(p2l_node *node) {
+    const conv_params *p = node->state;
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
+    const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
+    p2l_tensor *y = node->outputs[0];
+    const float *in = x->data, *filter = w->data, *bias = bias_t ? bias_t->data : NULL;
+    float *out = y->data;
+    const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
+    const int KH = w->dims[1], KW = w->dims[2];
+    const int OH = y->dims[1], OW = y->dims[2], OC = y->dims[3], M = p->depth_multiplier;
+    for (int n = 0; n < N; n++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                float *op = out + (((size_t)n * OH + oy) * OW + ox) * OC;
+                for (int oc = 0; oc < OC; oc++) op[oc] = bias ? bias[oc] : 0.0f;
+                for (int ky = 0; ky < KH; ky++) {
+                    const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+                    if (iy < 0 || iy >= H) continue;
+                    for (int kx = 0; kx < KW; kx++) {
+                        const int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+                        if (ix < 0 || ix >= W) continue;
+                        const float *ip = in + (((size_t)n * H + iy) * W + ix) * C;
+                        const float *fp = filter + ((size_t)ky * KW + kx) * OC;
+                        for (int c = 0; c < C; c++)
+                            for (int m = 0; m < M; m++) op[c * M + m] += ip[c] * fp[c * M + m];
+                    }
+                }
+            }
+    p2l_apply_activation(p->activation, out, y->count);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_depthwise_conv_2d = {
+    .prepare = conv_prepare, .invoke = depthwise_invoke,
+    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
+};
+
+static p2l_status transpose_conv_prepare(p2l_node *node) {
+    const p2l_tensor *shape = node->inputs[0], *w = node->inputs[1], *x = node->inputs[2];
+    const p2l_tensor *bias = node->input_count > 3 ? node->inputs[3] : NULL;
+    P2L_TRY(expect_float(node));
+    P2L_TRY(p2l_expect_rank(x, 4));
+    P2L_TRY(p2l_expect_rank(w, 4));
+    P2L_TRY(p2l_expect_known(shape, "output shape"));
+    int64_t v[4];
+    size_t n;
+    P2L_TRY(p2l_read_ints(shape, v, 4, &n));
+    if (n != 4) return p2l_fail(P2L_ERROR_MALFORMED, "output shape %s must have 4 elements", P2L_LABEL(shape));
+    int32_t dims[4];
+    for (int i = 0; i < 4; i++) {
+        if (v[i] < 0 || v[i] > INT32_MAX)
+            return p2l_fail(P2L_ERROR_MALFORMED, "output shape element %d is %lld", i, (long long)v[i]);
+        dims[i] = (int32_t)v[i];
+    }
+    if (dims[0] != x->dims[0] || dims[3] != w->dims[0] || w->dims[3] != x->dims[3])
+        return p2l_fail(P2L_ERROR_MALFORMED, "output shape [%d,%d,%d,%d], filter [%d,%d,%d,%d] and input [%d,%d,%d,%d] "
+                        "do not agree", dims[0], dims[1], dims[2], dims[3], w->dims[0], w->dims[1], w->dims[2],
+                        w->dims[3], x->dims[0], x->dims[1], x->dims[2], x->dims[3]);
+    P2L_TRY(check_bias(bias, dims[3]));
+    conv_params *p = new_params(node);
+    if (!p) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    P2L_TRY(p2l_check_activation(p->activation));
+    int padding = p2l_option_int(node, "padding");
+    int32_t unused;
+    /* The padding of the forward convolution that maps the output back to the input. */
+    P2L_TRY(conv_geometry(padding, dims[1], w->dims[1], p->stride_h, 1, &unused, &p->pad_h));
+    P2L_TRY(conv_geometry(padding, dims[2], w->dims[2], p->stride_w, 1, &unused, &p->pad_w));
+    if ((int64_t)x->dims[1] * p->stride_h + w->dims[1] > INT32_MAX ||
+        (int64_t)x->dims[2] * p->stride_w + w->dims[2] > INT32_MAX)
+        return p2l_fail(P2L_ERROR_MALFORMED, "strides %d x %d are too large for the input", p->stride_h, p->stride_w);
+    return p2l_set_output_dims(node, 0, 4, dims);
+}
+
+static p2l_status transpose_conv_invoke(p2l_node *node) {
+    const conv_params *p = node->state;
+    const p2l_tensor *w = node->inputs[1], *x = node->inputs[2];
+    const p2l_tensor *bias_t = node->input_count > 3 ? node->inputs[3] : NULL;
+    p2l_tensor *y = node->outputs[0];
+    const float *in = x->data, *filter = w->data, *bias = bias_t ? bias_t->data : NULL;
+    float *out = y->data;
+    const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
+    const int KH = w->dims[1], KW = w->dims[2];
+    const int OH = y->dims[1], OW = y->dims[2], OC = y->dims[3];
+    memset(out, 0, y->bytes);
+    for (int n = 0; n < N; n++)
+        for (int iy = 0; iy < H; iy++)
+            for (int ix = 0; ix < W; ix++) {
+                const float *ip = in + (((size_t)n * H + iy) * W + ix) * C;
+                for (int ky = 0; ky < KH; ky++) {
+                    const int oy = iy * p->stride_h - p->pad_h + ky;
+                    if (oy < 0 || oy >= OH) continue;
+                    for (int kx = 0; kx < KW; kx++) {
+                        const int ox = ix * p->stride_w - p->pad_w + kx;
+                        if (ox < 0 || ox >= OW) continue;
+                        float *op = out + (((size_t)n * OH + oy) * OW + ox) * OC;
+                        for (int oc = 0; oc < OC; oc++) {
+                            const float *fp = filter + (((size_t)oc * KH + ky) * KW + kx) * C;
+                            float sum = 0;
+                            for (int c = 0; c < C; c++) sum += ip[c] * fp[c];
+                            op[oc] += sum;
+                        }
+                    }
+                }
+            }
+    if (bias)
+        for (size_t i = 0; i < y->count; i++) out[i] += bias[i % (size_t)OC];
+    p2l_apply_activation(p->activation, out, y->count);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_transpose_conv = {
+    .prepare = transpose_conv_prepare, .invoke = transpose_conv_invoke,
+    .min_inputs = 3, .max_inputs = 4, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 3,
+};

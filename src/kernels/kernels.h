@@ -1,0 +1,161 @@
+/* The interface between the runtime and the kernels.
+ *
+ * A kernel is a struct of function pointers (prepare, invoke), one per op family file, registered in
+ * registry.c by p2l_op. prepare() validates the node's inputs and options, sets every output's dims
+ * (shape inference) and may keep derived parameters in node->state; invoke() computes. The runtime
+ * owns tensors and memory: kernels never allocate at invoke time.
+ *
+ * Variants: a kernel struct is the portable C reference; faster variants (AVX2/FMA, NEON, int8, fp16)
+ * slot in later as other structs registered for the same op and selected at prepare time, and are
+ * tested against the reference one. */
+#ifndef P2L_KERNELS_KERNELS_H
+#define P2L_KERNELS_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/mem.h"
+#include "base/status.h"
+#include "pt2lite.h"
+#include "tflite/schema.h"
+
+typedef struct p2l_tensor {
+    const char *name;
+    int index;            /* in its subgraph */
+    p2l_dtype dtype;      /* as declared by the file; kernels check it */
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];
+    size_t count;         /* elements */
+    size_t bytes;
+    void *data;           /* valid at invoke; at prepare only when `known` */
+    bool is_constant;     /* data is the model's constant buffer (read-only) */
+    bool known;           /* value available at prepare time: constant or computed at prepare */
+} p2l_tensor;
+
+typedef struct p2l_node {
+    p2l_op op;
+    int index;            /* op index in the subgraph (for messages) */
+    int version;
+    int input_count, output_count;
+    p2l_tensor **inputs;  /* NULL for an omitted optional input */
+    p2l_tensor **outputs;
+    const int64_t *options;          /* options.def fields by id, defaults filled in */
+    bool has_option_ints;            /* RESHAPE new_shape / SQUEEZE squeeze_dims */
+    int option_int_count;
+    const int32_t *option_ints;
+    void *state;                     /* kernel's prepared parameters */
+    p2l_arena *arena;                /* prepare-time allocations, freed at the next prepare */
+} p2l_node;
+
+typedef p2l_status (*p2l_kernel_fn)(p2l_node *node);
+
+enum {
+    P2L_KERNEL_SHAPE_ONLY = 1, /* outputs depend only on input shapes (SHAPE): computed at prepare */
+    P2L_KERNEL_NO_FOLD = 2,    /* never computed at prepare even when inputs are known (random ops) */
+};
+
+typedef struct p2l_kernel {
+    p2l_kernel_fn prepare;
+    p2l_kernel_fn invoke;
+    uint8_t min_inputs, max_inputs;
+    uint8_t min_outputs, max_outputs;
+    uint16_t optional_inputs;  /* bit i set: input i may be omitted (-1) */
+    uint8_t flags;
+} p2l_kernel;
+
+/* The kernel for an op and the highest op version it accepts; NULL when pt2lite has none. */
+const p2l_kernel *p2l_kernel_of(p2l_op op, int *max_version);
+
+/* Kernel structs, one per family (defined in the family's file). */
+#define P2L_KERNELS(X)                                                                                   \
+    X(conv_2d) X(depthwise_conv_2d) X(transpose_conv) X(fully_connected) X(batch_matmul) X(pool)        \
+    X(reduce) X(arg_min_max) X(cumsum) X(binary) X(unary) X(cast) X(softmax) X(reshape) X(squeeze)       \
+    X(expand_dims) X(shape) X(transpose) X(concatenation) X(pack) X(unpack) X(split) X(split_v) X(pad) X(mirror_pad) \
+    X(strided_slice) X(slice) X(gather) X(gather_nd) X(resize) X(select_v2)       \
+    X(tile) X(broadcast_to) X(fill) X(zeros_like) X(range) X(reverse) X(add_n) X(depth_to_space)         \
+    X(space_to_depth) X(l2_normalization)
+#define P2L_DECLARE_KERNEL(name) extern const p2l_kernel p2l_kernel_##name;
+P2L_KERNELS(P2L_DECLARE_KERNEL)
+#undef P2L_DECLARE_KERNEL
+
+/* ------------------------------------------------------------ helpers (common.c) */
+
+/* "input 1 (tensor 5 'w')" for messages. */
+const char *p2l_tensor_label(const p2l_tensor *t, char *buf, size_t cap);
+#define P2L_LABEL(t) p2l_tensor_label((t), (char[192]){0}, 192)
+
+/* Sets an output's dims, element count and byte size (overflow-checked). */
+p2l_status p2l_set_output_dims(p2l_node *node, int output, int rank, const int32_t *dims);
+/* Output gets the input's shape. */
+p2l_status p2l_set_output_like(p2l_node *node, int output, const p2l_tensor *like);
+
+p2l_status p2l_expect_dtype(const p2l_tensor *t, p2l_dtype dtype);
+p2l_status p2l_expect_same_dtype(const p2l_tensor *t, const p2l_tensor *like);
+p2l_status p2l_expect_rank(const p2l_tensor *t, int rank);
+/* The tensor's value must be available at prepare time (constant or computed from constants). */
+p2l_status p2l_expect_known(const p2l_tensor *t, const char *role);
+/* Reads an int32 or int64 tensor into int64 values (at most `cap`); *count = elements. */
+p2l_status p2l_read_ints(const p2l_tensor *t, int64_t *values, size_t cap, size_t *count);
+/* Axis in [-rank, rank) made non-negative. */
+p2l_status p2l_normalize_axis(int64_t axis, int rank, int *out);
+
+size_t p2l_dims_count(int rank, const int32_t *dims);
+
+/* Options by field name (options.def); the names are checked by the kernel tests. */
+int64_t p2l_option(const p2l_node *node, const char *name);
+static inline int p2l_option_int(const p2l_node *node, const char *name) { return (int)p2l_option(node, name); }
+static inline float p2l_option_float(const p2l_node *node, const char *name) {
+    return p2l_bits_f32(p2l_option(node, name));
+}
+
+/* Fused activations: NONE, RELU, RELU_N1_TO_1, RELU6, TANH. */
+p2l_status p2l_check_activation(int activation);
+void p2l_apply_activation(int activation, float *data, size_t count);
+
+/* N-ary broadcasting (numpy rules): the output shape, then rows of the output with one offset per
+ * operand. Adjacent dims with the same broadcast pattern are merged, so a plain elementwise op is
+ * one long row. */
+enum { P2L_BCAST_MAX_OPERANDS = 3 };
+typedef struct p2l_bcast {
+    int operands, rank;
+    int32_t dims[P2L_MAX_DIMS];
+    size_t strides[P2L_BCAST_MAX_OPERANDS][P2L_MAX_DIMS]; /* 0 where the operand is broadcast */
+    size_t rows, inner;                                   /* inner = dims[rank-1] */
+} p2l_bcast;
+typedef struct p2l_bcast_iter {
+    int32_t index[P2L_MAX_DIMS];
+    size_t offset[P2L_BCAST_MAX_OPERANDS];
+} p2l_bcast_iter;
+/* Broadcast shape of `count` shapes; fails naming the incompatible dims. */
+p2l_status p2l_broadcast_dims(int count, const p2l_tensor *const *shapes, int *rank, int32_t *dims);
+void p2l_bcast_init(p2l_bcast *b, int count, const p2l_tensor *const *operands, int rank, const int32_t *dims);
+void p2l_bcast_next_row(const p2l_bcast *b, p2l_bcast_iter *it); /* call after each row but the last */
+
+/* Copies a strided view of `src` into contiguous `dst`: output element (i0..ir-1), in row-major
+ * order over dims, comes from src element offset + sum(i_d * strides[d]) (strides in elements, may
+ * be zero or negative). Serves TRANSPOSE, slices, REVERSE_V2, BROADCAST_TO, DEPTH_TO_SPACE. */
+void p2l_strided_copy(void *dst, const void *src, size_t elem_size, int rank, const int32_t *dims,
+                      const int64_t *strides, int64_t offset);
+/* Kernels whose output is a strided view of input 0 keep this as node->state and use
+ * p2l_view_invoke. dims may have more entries than the output's rank (e.g. DEPTH_TO_SPACE's 6-D view). */
+typedef struct p2l_view {
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];
+    int64_t strides[P2L_MAX_DIMS];
+    int64_t offset;
+} p2l_view;
+p2l_view *p2l_new_view(p2l_node *node);
+p2l_status p2l_view_invoke(p2l_node *node);
+/* Row-major strides (in elements) of a shape. */
+void p2l_dims_strides(int rank, const int32_t *dims, int64_t *strides);
+
+/* Saturating float -> integer conversion (C leaves out-of-range conversions undefined). */
+static inline int64_t p2l_float_to_i64(double v) {
+    if (v != v) return 0;
+    if (v >= 9223372036854775807.0) return INT64_MAX;
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
+#endif

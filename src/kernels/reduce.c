@@ -1,0 +1,259 @@
+/* Reductions: MEAN, SUM, REDUCE_PROD/MAX/MIN/ANY/ALL over constant axes; ARG_MAX/ARG_MIN; CUMSUM. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+typedef struct reduce_state {
+    size_t out_strides[P2L_MAX_DIMS]; /* per input dim, 0 for reduced dims */
+    size_t reduced;                   /* elements folded into each output */
+} reduce_state;
+
+static p2l_status read_axes(const p2l_tensor *axes, int rank, bool *mask) {
+    P2L_TRY(p2l_expect_known(axes, "axis"));
+    int64_t values[64];
+    size_t n;
+    P2L_TRY(p2l_read_ints(axes, values, 64, &n));
+    for (size_t i = 0; i < n; i++) {
+        int axis;
+        P2L_TRY(p2l_normalize_axis(values[i], rank, &axis));
+        mask[axis] = true;
+    }
+    return P2L_OK;
+}
+
+static p2l_status reduce_prepare(p2l_node *node) {
+    const p2l_tensor *x = node->inputs[0];
+    p2l_op op = node->op;
+    bool logical = op == P2L_OP_REDUCE_ANY || op == P2L_OP_REDUCE_ALL;
+    bool ok = logical ? x->dtype == P2L_BOOL
+              : op == P2L_OP_MEAN ? x->dtype == P2L_FLOAT32
+                                  : x->dtype == P2L_FLOAT32 || x->dtype == P2L_INT32 || x->dtype == P2L_INT64;
+    if (!ok) return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
+    P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
+    bool mask[P2L_MAX_DIMS] = {0};
+    P2L_TRY(read_axes(node->inputs[1], x->rank, mask));
+    bool keep = p2l_option_int(node, "keep_dims");
+    reduce_state *st = p2l_arena_alloc(node->arena, sizeof *st);
+    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    node->state = st;
+    int32_t dims[P2L_MAX_DIMS];
+    int rank = 0;
+    st->reduced = 1;
+    for (int d = 0; d < x->rank; d++) {
+        if (mask[d]) st->reduced *= (size_t)x->dims[d];
+        if (!mask[d]) dims[rank++] = x->dims[d];
+        else if (keep) dims[rank++] = 1;
+    }
+    size_t stride = 1;
+    for (int d = x->rank - 1; d >= 0; d--) {
+        st->out_strides[d] = mask[d] ? 0 : stride;
+        if (!mask[d]) stride *= (size_t)x->dims[d];
+    }
+    return p2l_set_output_dims(node, 0, rank, dims);
+}
+
+/* Walks the input once; each element combines into its output element. */
+#define REDUCE_LOOP(T, INIT, COMBINE)                                                   \
+    do {                                                                                \
+        const T *in = x->data;                                                          \
+        T *out = y->data;                                                               \
+        for (size_t i = 0; i < y->count; i++) out[i] = (INIT);                          \
+        int32_t index[P2L_MAX_DIMS] = {0};                                              \
+        size_t o = 0;                                                                   \
+        for (size_t i = 0; i < x->count; i++) {                                         \
+            T acc = out[o], v = in[i];                                                  \
+            out[o] = (COMBINE);                                                         \
+            for (int d = x->rank - 1; d >= 0; d--) {                                    \
+                o += st->out_strides[d];                                                \
+                if (++index[d] < x->dims[d]) break;                                     \
+                o -= st->out_strides[d] * (size_t)x->dims[d];                           \
+                index[d] = 0;                                                           \
+            }                                                                           \
+        }                                                                               \
+    } while (0)
+
+#define REDUCE_TYPED(T, LOWEST, HIGHEST)                                                 \
+    switch (node->op) {                                                                  \
+    case P2L_OP_MEAN:                                                                    \
+    case P2L_OP_SUM: REDUCE_LOOP(T, 0, acc + v); break;                                  \
+    case P2L_OP_REDUCE_PROD: REDUCE_LOOP(T, 1, acc * v); break;                          \
+    case P2L_OP_REDUCE_MAX: REDUCE_LOOP(T, LOWEST, v > acc ? v : acc); break;            \
+    case P2L_OP_REDUCE_MIN: REDUCE_LOOP(T, HIGHEST, v < acc ? v : acc); break;           \
+    default: break;                                                                      \
+    }
+
+/* Integer sums and products wrap (two's complement) instead of overflowing. */
+static inline int32_t add_i32(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+static inline int64_t add_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int32_t mul_i32(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
+static inline int64_t mul_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+
+static p2l_status reduce_invoke(p2l_node *node) {
+    const reduce_state *st = node->state;
+    const p2l_tensor *x = node->inputs[0];
+    p2l_tensor *y = node->outputs[0];
+    switch (x->dtype) {
+    case P2L_FLOAT32:
+        REDUCE_TYPED(float, -INFINITY, INFINITY)
+        if (node->op == P2L_OP_MEAN) {
+            float *out = y->data;
+            for (size_t i = 0; i < y->count; i++) out[i] /= (float)st->reduced;
+        }
+        break;
+    case P2L_INT32:
+        switch (node->op) {
+        case P2L_OP_SUM: REDUCE_LOOP(int32_t, 0, add_i32(acc, v)); break;
+        case P2L_OP_REDUCE_PROD: REDUCE_LOOP(int32_t, 1, mul_i32(acc, v)); break;
+        case P2L_OP_REDUCE_MAX: REDUCE_LOOP(int32_t, INT32_MIN, v > acc ? v : acc); break;
+        case P2L_OP_REDUCE_MIN: REDUCE_LOOP(int32_t, INT32_MAX, v < acc ? v : acc); break;
+        default: break;
+        }
+        break;
+    case P2L_INT64:
+        switch (node->op) {
+        case P2L_OP_SUM: REDUCE_LOOP(int64_t, 0, add_i64(acc, v)); break;
+        case P2L_OP_REDUCE_PROD: REDUCE_LOOP(int64_t, 1, mul_i64(acc, v)); break;
+        case P2L_OP_REDUCE_MAX: REDUCE_LOOP(int64_t, INT64_MIN, v > acc ? v : acc); break;
+        case P2L_OP_REDUCE_MIN: REDUCE_LOOP(int64_t, INT64_MAX, v < acc ? v : acc); break;
+        default: break;
+        }
+        break;
+    case P2L_BOOL:
+        if (node->op == P2L_OP_REDUCE_ANY) REDUCE_LOOP(uint8_t, 0, acc || v);
+        else REDUCE_LOOP(uint8_t, 1, acc && v);
+        break;
+    default: break;
+    }
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_reduce = {
+    .prepare = reduce_prepare, .invoke = reduce_invoke,
+    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
+};
+
+/* ------------------------------------------------------------ ARG_MAX / ARG_MIN */
+
+typedef struct axis_state {
+    size_t outer, length, inner;
+} axis_state;
+
+static p2l_status split_at_axis(p2l_node *node, const p2l_tensor *x, int axis) {
+    axis_state *st = p2l_arena_alloc(node->arena, sizeof *st);
+    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    node->state = st;
+    st->outer = p2l_dims_count(axis, x->dims);
+    st->length = (size_t)x->dims[axis];
+    st->inner = p2l_dims_count(x->rank - axis - 1, x->dims + axis + 1);
+    return P2L_OK;
+}
+
+static p2l_status arg_prepare(p2l_node *node) {
+    const p2l_tensor *x = node->inputs[0], *axis_t = node->inputs[1];
+    p2l_tensor *y = node->outputs[0];
+    if (x->dtype != P2L_FLOAT32 && x->dtype != P2L_INT32 && x->dtype != P2L_INT64)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
+    if (y->dtype != P2L_INT32 && y->dtype != P2L_INT64)
+        return p2l_fail(P2L_ERROR_MALFORMED, "output %s must be int32 or int64", P2L_LABEL(y));
+    P2L_TRY(p2l_expect_known(axis_t, "axis"));
+    int64_t v;
+    size_t n;
+    P2L_TRY(p2l_read_ints(axis_t, &v, 1, &n));
+    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(axis_t));
+    int axis;
+    P2L_TRY(p2l_normalize_axis(v, x->rank, &axis));
+    if (x->dims[axis] == 0) return p2l_fail(P2L_ERROR_MALFORMED, "cannot take the arg max/min of an empty axis");
+    P2L_TRY(split_at_axis(node, x, axis));
+    int32_t dims[P2L_MAX_DIMS];
+    int rank = 0;
+    for (int d = 0; d < x->rank; d++)
+        if (d != axis) dims[rank++] = x->dims[d];
+    return p2l_set_output_dims(node, 0, rank, dims);
+}
+
+static double load_as_double(const p2l_tensor *t, size_t i) {
+    switch (t->dtype) {
+    case P2L_FLOAT32: return ((const float *)t->data)[i];
+    case P2L_INT32: return ((const int32_t *)t->data)[i];
+    default: return (double)((const int64_t *)t->data)[i];
+    }
+}
+
+static p2l_status arg_invoke(p2l_node *node) {
+    const axis_state *st = node->state;
+    const p2l_tensor *x = node->inputs[0];
+    p2l_tensor *y = node->outputs[0];
+    bool is_max = node->op == P2L_OP_ARG_MAX;
+    for (size_t o = 0; o < st->outer; o++)
+        for (size_t i = 0; i < st->inner; i++) {
+            size_t base = o * st->length * st->inner + i, best = 0;
+            double best_value = load_as_double(x, base);
+            for (size_t k = 1; k < st->length; k++) {
+                double v = load_as_double(x, base + k * st->inner);
+                if (is_max ? v > best_value : v < best_value) best_value = v, best = k;
+            }
+            size_t at = o * st->inner + i;
+            if (y->dtype == P2L_INT32) ((int32_t *)y->data)[at] = (int32_t)best;
+            else ((int64_t *)y->data)[at] = (int64_t)best;
+        }
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_arg_min_max = {
+    .prepare = arg_prepare, .invoke = arg_invoke,
+    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
+};
+
+/* ------------------------------------------------------------ CUMSUM */
+
+static p2l_status cumsum_prepare(p2l_node *node) {
+    const p2l_tensor *x = node->inputs[0], *axis_t = node->inputs[1];
+    if (x->dtype != P2L_FLOAT32 && x->dtype != P2L_INT32 && x->dtype != P2L_INT64)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
+    P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
+    P2L_TRY(p2l_expect_known(axis_t, "axis"));
+    int64_t v;
+    size_t n;
+    P2L_TRY(p2l_read_ints(axis_t, &v, 1, &n));
+    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(axis_t));
+    int axis;
+    P2L_TRY(p2l_normalize_axis(v, x->rank, &axis));
+    P2L_TRY(split_at_axis(node, x, axis));
+    return p2l_set_output_like(node, 0, x);
+}
+
+#define CUMSUM_LOOP(T, ADD)                                                              \
+    do {                                                                                 \
+        const T *in = x->data;                                                           \
+        T *out = y->data;                                                                \
+        for (size_t o = 0; o < st->outer; o++)                                           \
+            for (size_t i = 0; i < st->inner; i++) {                                     \
+                T acc = 0;                                                               \
+                for (size_t k = 0; k < st->length; k++) {                                \
+                    size_t kk = reverse ? st->length - 1 - k : k;                        \
+                    size_t at = (o * st->length + kk) * st->inner + i;                   \
+                    T v = in[at];                                                        \
+                    if (exclusive) out[at] = acc, acc = ADD(acc, v);                     \
+                    else acc = ADD(acc, v), out[at] = acc;                               \
+                }                                                                        \
+            }                                                                            \
+    } while (0)
+
+#define PLUS(a, b) ((a) + (b))
+
+static p2l_status cumsum_invoke(p2l_node *node) {
+    const axis_state *st = node->state;
+    const p2l_tensor *x = node->inputs[0];
+    p2l_tensor *y = node->outputs[0];
+    bool exclusive = p2l_option_int(node, "exclusive"), reverse = p2l_option_int(node, "reverse");
+    if (x->dtype == P2L_FLOAT32) CUMSUM_LOOP(float, PLUS);
+    else if (x->dtype == P2L_INT32) CUMSUM_LOOP(int32_t, add_i32);
+    else CUMSUM_LOOP(int64_t, add_i64);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_cumsum = {
+    .prepare = cumsum_prepare, .invoke = cumsum_invoke,
+    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
+};

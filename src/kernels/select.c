@@ -1,0 +1,83 @@
+/* SELECT_V2 (three-way broadcast; any value dtype) and ADD_N. */
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+static p2l_status select_prepare(p2l_node *node) {
+    const p2l_tensor *cond = node->inputs[0], *a = node->inputs[1], *b = node->inputs[2];
+    P2L_TRY(p2l_expect_dtype(cond, P2L_BOOL));
+    P2L_TRY(p2l_expect_same_dtype(b, a));
+    P2L_TRY(p2l_expect_same_dtype(node->outputs[0], a));
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];
+    P2L_TRY(p2l_broadcast_dims(3, (const p2l_tensor *const *)node->inputs, &rank, dims));
+    P2L_TRY(p2l_set_output_dims(node, 0, rank, dims));
+    p2l_bcast *bc = p2l_arena_alloc(node->arena, sizeof *bc);
+    if (!bc) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    p2l_bcast_init(bc, 3, (const p2l_tensor *const *)node->inputs, rank, dims);
+    node->state = bc;
+    return P2L_OK;
+}
+
+static p2l_status select_invoke(p2l_node *node) {
+    const p2l_bcast *bc = node->state;
+    const uint8_t *cond = node->inputs[0]->data, *a = node->inputs[1]->data, *b = node->inputs[2]->data;
+    uint8_t *out = node->outputs[0]->data;
+    const size_t size = p2l_dtype_size(node->outputs[0]->dtype);
+    const size_t sc = bc->strides[0][bc->rank - 1], sa = bc->strides[1][bc->rank - 1], sb = bc->strides[2][bc->rank - 1];
+    p2l_bcast_iter it = {0};
+    for (size_t r = 0; r < bc->rows; r++) {
+        for (size_t i = 0; i < bc->inner; i++) {
+            bool take_a = cond[it.offset[0] + i * sc] != 0;
+            const uint8_t *src = take_a ? a + (it.offset[1] + i * sa) * size : b + (it.offset[2] + i * sb) * size;
+            memcpy(out, src, size);
+            out += size;
+        }
+        if (r + 1 < bc->rows) p2l_bcast_next_row(bc, &it);
+    }
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_select_v2 = {
+    .prepare = select_prepare, .invoke = select_invoke,
+    .min_inputs = 3, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
+};
+
+static p2l_status add_n_prepare(p2l_node *node) {
+    const p2l_tensor *first = node->inputs[0];
+    if (first->dtype != P2L_FLOAT32 && first->dtype != P2L_INT32)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s inputs are not supported", p2l_dtype_name(first->dtype));
+    for (int i = 1; i < node->input_count; i++) {
+        const p2l_tensor *t = node->inputs[i];
+        P2L_TRY(p2l_expect_same_dtype(t, first));
+        if (t->rank != first->rank || memcmp(t->dims, first->dims, (size_t)t->rank * sizeof *t->dims) != 0)
+            return p2l_fail(P2L_ERROR_MALFORMED, "%s's shape differs from %s's", P2L_LABEL(t), P2L_LABEL(first));
+    }
+    P2L_TRY(p2l_expect_same_dtype(node->outputs[0], first));
+    return p2l_set_output_like(node, 0, first);
+}
+
+static p2l_status add_n_invoke(p2l_node *node) {
+    p2l_tensor *y = node->outputs[0];
+    if (y->dtype == P2L_FLOAT32) {
+        float *out = y->data;
+        memcpy(out, node->inputs[0]->data, y->bytes);
+        for (int k = 1; k < node->input_count; k++) {
+            const float *in = node->inputs[k]->data;
+            for (size_t i = 0; i < y->count; i++) out[i] += in[i];
+        }
+    } else {
+        int32_t *out = y->data;
+        memcpy(out, node->inputs[0]->data, y->bytes);
+        for (int k = 1; k < node->input_count; k++) {
+            const int32_t *in = node->inputs[k]->data;
+            for (size_t i = 0; i < y->count; i++) out[i] = (int32_t)((uint32_t)out[i] + (uint32_t)in[i]);
+        }
+    }
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_add_n = {
+    .prepare = add_n_prepare, .invoke = add_n_invoke,
+    .min_inputs = 1, .max_inputs = 255, .min_outputs = 1, .max_outputs = 1,
+};

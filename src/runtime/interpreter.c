@@ -1,0 +1,401 @@
+/* p2l_interpreter: tensors, prepare (shape inference, prepare-time folding, memory plan) and invoke.
+ *
+ * Prepare walks the ops in order: each kernel checks its inputs and sets its outputs' dims. An op
+ * whose inputs are all known at prepare time (constants, or results of such ops, or SHAPE of any
+ * tensor) is computed right there and skipped at invoke; this is how shape arithmetic of dynamic
+ * models (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves before memory is planned. The other
+ * tensors share one arena, planned by lifetime (planner.c). Constants are used in place. */
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+enum { TENSOR_ALIGNMENT = 64 };
+
+typedef struct graph {
+    int index;
+    const p2l_tfl_subgraph *sg;
+    p2l_tensor *tensors;
+    p2l_node *nodes;
+    bool *folded;           /* node computed at prepare time */
+    bool *is_input;         /* tensor is a subgraph input */
+    p2l_tensor **io;        /* storage of every node's input and output pointers */
+    p2l_arena prepare_arena; /* kernel state and folded values of the current plan */
+    void *arena_block;      /* tensor memory of the current plan */
+    size_t arena_size;
+    bool prepared;
+} graph;
+
+struct p2l_interpreter {
+    p2l_model *model;
+    int num_threads;
+    int graph_count;
+    graph *graphs;
+};
+
+static p2l_status op_context(p2l_status s, const graph *g, int node) {
+    return p2l_fail_context(s, "subgraph %d, op %d (%s)", g->index, node, p2l_op_info_of(g->nodes[node].op)->name);
+}
+
+static void set_dims(p2l_tensor *t, int rank, const int32_t *dims) {
+    t->rank = rank;
+    memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
+    t->count = p2l_dims_count(rank, dims); /* verified not to overflow */
+    t->bytes = t->count * p2l_dtype_size(t->dtype);
+}
+
+static p2l_status graph_init(graph *g, const p2l_tfl_subgraph *sg, int index) {
+    g->index = index;
+    g->sg = sg;
+    g->tensors = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *g->tensors + 1);
+    g->nodes = p2l_alloc_zero((size_t)sg->op_count * sizeof *g->nodes + 1);
+    g->folded = p2l_alloc_zero((size_t)sg->op_count + 1);
+    g->is_input = p2l_alloc_zero((size_t)sg->tensor_count + 1);
+    if (!g->tensors || !g->nodes || !g->folded || !g->is_input)
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
+    for (int t = 0; t < sg->tensor_count; t++) {
+        const p2l_tfl_tensor *src = &sg->tensors[t];
+        p2l_tensor *dst = &g->tensors[t];
+        dst->name = src->name;
+        dst->index = t;
+        dst->dtype = src->dtype;
+        set_dims(dst, src->rank, src->shape);
+        if (src->data) {
+            dst->data = (void *)src->data; /* read-only: kernels never write inputs */
+            dst->is_constant = dst->known = true;
+        }
+    }
+    for (int i = 0; i < sg->input_count; i++) g->is_input[sg->inputs[i]] = true;
+    return P2L_OK;
+}
+
+/* Node io pointer arrays live as long as the interpreter, so they are separate from prepare state. */
+static p2l_status graph_init_nodes(graph *g) {
+    const p2l_tfl_subgraph *sg = g->sg;
+    size_t io_count = 0;
+    for (int o = 0; o < sg->op_count; o++) io_count += (size_t)sg->ops[o].input_count + (size_t)sg->ops[o].output_count;
+    p2l_tensor **io = p2l_alloc_zero(io_count * sizeof *io + 1);
+    if (!io) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
+    g->io = io;
+    for (int o = 0; o < sg->op_count; o++) {
+        const p2l_tfl_operator *op = &sg->ops[o];
+        p2l_node *n = &g->nodes[o];
+        n->op = op->op;
+        n->index = o;
+        n->version = op->version;
+        n->input_count = op->input_count;
+        n->output_count = op->output_count;
+        n->options = op->options;
+        n->has_option_ints = op->has_option_ints;
+        n->option_int_count = op->option_int_count;
+        n->option_ints = op->option_ints;
+        n->inputs = io;
+        for (int i = 0; i < op->input_count; i++) *io++ = op->inputs[i] < 0 ? NULL : &g->tensors[op->inputs[i]];
+        n->outputs = io;
+        for (int i = 0; i < op->output_count; i++) *io++ = &g->tensors[op->outputs[i]];
+    }
+    return P2L_OK;
+}
+
+static void graph_release_plan(graph *g) {
+    p2l_arena_free(&g->prepare_arena);
+    p2l_release(g->arena_block);
+    g->arena_block = NULL;
+    g->arena_size = 0;
+    g->prepared = false;
+}
+
+static void graph_free(graph *g) {
+    graph_release_plan(g);
+    p2l_release(g->io);
+    p2l_release(g->tensors);
+    p2l_release(g->nodes);
+    p2l_release(g->folded);
+    p2l_release(g->is_input);
+}
+
+static bool node_foldable(const p2l_node *n, const p2l_kernel *k) {
+    if (k->flags & P2L_KERNEL_NO_FOLD) return false;
+    if (k->flags & P2L_KERNEL_SHAPE_ONLY) return true;
+    if (n->input_count == 0) return false;
+    for (int i = 0; i < n->input_count; i++)
+        if (n->inputs[i] && !n->inputs[i]->known) return false;
+    return true;
+}
+
+static p2l_status graph_prepare(graph *g) {
+    graph_release_plan(g);
+    const p2l_tfl_subgraph *sg = g->sg;
+    for (int t = 0; t < sg->tensor_count; t++) {
+        p2l_tensor *x = &g->tensors[t];
+        if (x->is_constant) continue;
+        x->data = NULL;
+        x->known = false;
+    }
+    for (int o = 0; o < sg->op_count; o++) {
+        p2l_node *n = &g->nodes[o];
+        const p2l_kernel *k = p2l_kernel_of(n->op, NULL);
+        n->state = NULL;
+        n->arena = &g->prepare_arena;
+        g->folded[o] = false;
+        p2l_status s = k->prepare(n);
+        if (s) return op_context(s, g, o);
+        if (!node_foldable(n, k)) continue;
+        for (int i = 0; i < n->output_count; i++) {
+            p2l_tensor *out = n->outputs[i];
+            out->data = p2l_arena_alloc(&g->prepare_arena, out->bytes ? out->bytes : 1);
+            if (!out->data) return op_context(p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory"), g, o);
+        }
+        s = k->invoke(n);
+        if (s) return op_context(s, g, o);
+        for (int i = 0; i < n->output_count; i++) n->outputs[i]->known = true;
+        g->folded[o] = true;
+    }
+
+    /* Lifetimes in node steps: subgraph inputs from before the first op, subgraph outputs until after
+     * the last; everything else from its producer to its last reader. */
+    int steps = sg->op_count;
+    p2l_plan_item *items = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *items + 1);
+    if (!items) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory planning memory");
+    for (int t = 0; t < sg->tensor_count; t++) items[t].first = -1;
+    for (int i = 0; i < sg->input_count; i++) {
+        p2l_tensor *x = &g->tensors[sg->inputs[i]];
+        if (x->is_constant) continue;
+        items[x->index] = (p2l_plan_item){.size = x->bytes, .first = 0, .last = steps};
+    }
+    for (int o = 0; o < sg->op_count; o++) {
+        p2l_node *n = &g->nodes[o];
+        if (g->folded[o]) continue;
+        for (int i = 0; i < n->output_count; i++)
+            items[n->outputs[i]->index] = (p2l_plan_item){.size = n->outputs[i]->bytes, .first = o, .last = o};
+        for (int i = 0; i < n->input_count; i++) {
+            p2l_tensor *x = n->inputs[i];
+            if (x && items[x->index].first >= 0 && items[x->index].last < o) items[x->index].last = o;
+        }
+    }
+    for (int i = 0; i < sg->output_count; i++) {
+        p2l_plan_item *it = &items[sg->outputs[i]];
+        if (it->first >= 0) it->last = steps;
+    }
+    size_t arena_size;
+    p2l_status s = p2l_plan_memory(items, (size_t)sg->tensor_count, TENSOR_ALIGNMENT, &arena_size);
+    if (!s) {
+        size_t block_size;
+        if (!p2l_add_size(arena_size, TENSOR_ALIGNMENT, &block_size) || !(g->arena_block = p2l_alloc(block_size)))
+            s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of tensor memory", arena_size);
+    }
+    if (!s) {
+        uint8_t *base = (uint8_t *)(((uintptr_t)g->arena_block + TENSOR_ALIGNMENT - 1) & ~(uintptr_t)(TENSOR_ALIGNMENT - 1));
+        g->arena_size = arena_size;
+        for (int t = 0; t < sg->tensor_count; t++)
+            if (items[t].first >= 0) g->tensors[t].data = base + items[t].offset;
+        g->prepared = true;
+    }
+    p2l_release(items);
+    if (s) return p2l_fail_context(s, "subgraph %d", g->index);
+    return P2L_OK;
+}
+
+static p2l_status graph_invoke(graph *g) {
+    if (!g->prepared) P2L_TRY(graph_prepare(g));
+    for (int o = 0; o < g->sg->op_count; o++) {
+        if (g->folded[o]) continue;
+        p2l_node *n = &g->nodes[o];
+        p2l_status s = p2l_kernel_of(n->op, NULL)->invoke(n);
+        if (s) return op_context(s, g, o);
+    }
+    return P2L_OK;
+}
+
+/* ------------------------------------------------------------ public API */
+
+p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_options *options,
+                                  p2l_interpreter **interpreter) {
+    if (!model || !interpreter) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_create: NULL argument");
+    *interpreter = NULL;
+    p2l_interpreter *it = p2l_alloc_zero(sizeof *it);
+    if (!it) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
+    p2l_model_retain(model);
+    it->model = model;
+    it->num_threads = options && options->num_threads > 0 ? options->num_threads : 1;
+    it->graph_count = model->tfl.subgraph_count;
+    it->graphs = p2l_alloc_zero((size_t)it->graph_count * sizeof *it->graphs);
+    p2l_status s = it->graphs ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
+    for (int i = 0; i < it->graph_count && !s; i++) {
+        s = graph_init(&it->graphs[i], &model->tfl.subgraphs[i], i);
+        if (!s) s = graph_init_nodes(&it->graphs[i]);
+    }
+    if (s) {
+        p2l_interpreter_free(it);
+        return s;
+    }
+    *interpreter = it;
+    return P2L_OK;
+}
+
+void p2l_interpreter_free(p2l_interpreter *it) {
+    if (!it) return;
+    for (int i = 0; it->graphs && i < it->graph_count; i++) graph_free(&it->graphs[i]);
+    p2l_release(it->graphs);
+    p2l_model_free(it->model);
+    p2l_release(it);
+}
+
+const p2l_model *p2l_interpreter_model(const p2l_interpreter *it) { return it ? it->model : NULL; }
+
+p2l_status p2l_interpreter_allocate(p2l_interpreter *it) {
+    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_allocate: interpreter is NULL");
+    for (int i = 0; i < it->graph_count; i++)
+        if (!it->graphs[i].prepared) P2L_TRY(graph_prepare(&it->graphs[i]));
+    return P2L_OK;
+}
+
+static p2l_status find_tensor(p2l_interpreter *it, int subgraph, int tensor, graph **g, p2l_tensor **t) {
+    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "interpreter is NULL");
+    if (subgraph < 0 || subgraph >= it->graph_count)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d is out of range (%d subgraphs)", subgraph, it->graph_count);
+    *g = &it->graphs[subgraph];
+    if (tensor < 0 || tensor >= (*g)->sg->tensor_count)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "tensor %d is out of range (subgraph %d has %d tensors)", tensor,
+                        subgraph, (*g)->sg->tensor_count);
+    *t = &(*g)->tensors[tensor];
+    return P2L_OK;
+}
+
+p2l_status p2l_interpreter_tensor_info(p2l_interpreter *it, int subgraph, int tensor, p2l_tensor_info *info) {
+    graph *g = NULL;
+    p2l_tensor *t = NULL;
+    P2L_TRY(find_tensor(it, subgraph, tensor, &g, &t));
+    if (!info) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "info is NULL");
+    const p2l_tfl_tensor *src = &g->sg->tensors[tensor];
+    memset(info, 0, sizeof *info);
+    info->name = t->name;
+    info->dtype = t->dtype;
+    info->rank = t->rank;
+    memcpy(info->dims, t->dims, sizeof info->dims);
+    if (src->rank == t->rank) memcpy(info->dims_signature, src->shape_signature, sizeof info->dims_signature);
+    else memcpy(info->dims_signature, t->dims, sizeof info->dims_signature);
+    info->bytes = t->bytes;
+    info->is_constant = t->is_constant;
+    info->quant_count = src->quant_count;
+    info->quantized_dimension = src->quantized_dimension;
+    info->scale = src->scale;
+    info->zero_point = src->zero_point;
+    return P2L_OK;
+}
+
+static p2l_status tensor_memory(p2l_interpreter *it, int subgraph, int tensor, graph **g, p2l_tensor **t) {
+    P2L_TRY(find_tensor(it, subgraph, tensor, g, t));
+    if (!(*g)->prepared) P2L_TRY(graph_prepare(*g));
+    if (!(*t)->data)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d: %s has no memory (no op of the subgraph uses it)",
+                        subgraph, P2L_LABEL(*t));
+    return P2L_OK;
+}
+
+p2l_status p2l_interpreter_set_tensor(p2l_interpreter *it, int subgraph, int tensor, const void *data, size_t bytes) {
+    graph *g = NULL;
+    p2l_tensor *t = NULL;
+    P2L_TRY(tensor_memory(it, subgraph, tensor, &g, &t));
+    if (t->is_constant || t->known)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d: %s is a constant and cannot be set", subgraph,
+                        P2L_LABEL(t));
+    if (bytes != t->bytes)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d: %s holds %zu bytes, got %zu", subgraph, P2L_LABEL(t),
+                        t->bytes, bytes);
+    if (bytes && !data) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "data is NULL");
+    if (bytes) memcpy(t->data, data, bytes);
+    return P2L_OK;
+}
+
+p2l_status p2l_interpreter_get_tensor(p2l_interpreter *it, int subgraph, int tensor, void *data, size_t bytes) {
+    graph *g = NULL;
+    p2l_tensor *t = NULL;
+    P2L_TRY(tensor_memory(it, subgraph, tensor, &g, &t));
+    if (bytes != t->bytes)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d: %s holds %zu bytes, got a buffer of %zu", subgraph,
+                        P2L_LABEL(t), t->bytes, bytes);
+    if (bytes && !data) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "data is NULL");
+    if (bytes) memcpy(data, t->data, bytes);
+    return P2L_OK;
+}
+
+p2l_status p2l_interpreter_tensor_data(p2l_interpreter *it, int subgraph, int tensor, void **data) {
+    graph *g = NULL;
+    p2l_tensor *t = NULL;
+    if (!data) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "data is NULL");
+    P2L_TRY(tensor_memory(it, subgraph, tensor, &g, &t));
+    *data = t->data;
+    return P2L_OK;
+}
+
+p2l_status p2l_interpreter_resize_tensor(p2l_interpreter *it, int subgraph, int tensor, int rank, const int32_t *dims) {
+    graph *g = NULL;
+    p2l_tensor *t = NULL;
+    P2L_TRY(find_tensor(it, subgraph, tensor, &g, &t));
+    if (!g->is_input[tensor])
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d: %s is not an input; only inputs can be resized",
+                        subgraph, P2L_LABEL(t));
+    if (rank < 0 || rank > P2L_MAX_DIMS || (rank && !dims))
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "rank %d is not supported (0 to %d)", rank, P2L_MAX_DIMS);
+    size_t count = 1, bytes;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "dim %d is negative (%d)", i, dims[i]);
+        if (!p2l_mul_size(count, (size_t)dims[i], &count))
+            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "the new shape's element count overflows");
+    }
+    if (!p2l_mul_size(count, p2l_dtype_size(t->dtype), &bytes))
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "the new shape's byte size overflows");
+    if (rank == t->rank && memcmp(dims, t->dims, (size_t)rank * sizeof *dims) == 0) return P2L_OK;
+    set_dims(t, rank, dims);
+    graph_release_plan(g);
+    return P2L_OK;
+}
+
+p2l_status p2l_interpreter_invoke_subgraph(p2l_interpreter *it, int subgraph) {
+    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "interpreter is NULL");
+    if (subgraph < 0 || subgraph >= it->graph_count)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d is out of range (%d subgraphs)", subgraph, it->graph_count);
+    return graph_invoke(&it->graphs[subgraph]);
+}
+
+static p2l_status io_tensor(p2l_interpreter *it, int i, bool output, int *tensor) {
+    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "interpreter is NULL");
+    return output ? p2l_model_subgraph_output(it->model, 0, i, tensor) : p2l_model_subgraph_input(it->model, 0, i, tensor);
+}
+
+p2l_status p2l_interpreter_input_info(p2l_interpreter *it, int i, p2l_tensor_info *info) {
+    int t;
+    P2L_TRY(io_tensor(it, i, false, &t));
+    return p2l_interpreter_tensor_info(it, 0, t, info);
+}
+
+p2l_status p2l_interpreter_output_info(p2l_interpreter *it, int i, p2l_tensor_info *info) {
+    int t;
+    P2L_TRY(io_tensor(it, i, true, &t));
+    return p2l_interpreter_tensor_info(it, 0, t, info);
+}
+
+p2l_status p2l_interpreter_set_input(p2l_interpreter *it, int i, const void *data, size_t bytes) {
+    int t;
+    P2L_TRY(io_tensor(it, i, false, &t));
+    return p2l_interpreter_set_tensor(it, 0, t, data, bytes);
+}
+
+p2l_status p2l_interpreter_get_output(p2l_interpreter *it, int i, void *data, size_t bytes) {
+    int t;
+    P2L_TRY(io_tensor(it, i, true, &t));
+    return p2l_interpreter_get_tensor(it, 0, t, data, bytes);
+}
+
+p2l_status p2l_interpreter_resize_input(p2l_interpreter *it, int i, int rank, const int32_t *dims) {
+    int t;
+    P2L_TRY(io_tensor(it, i, false, &t));
+    return p2l_interpreter_resize_tensor(it, 0, t, rank, dims);
+}
+
+p2l_status p2l_interpreter_invoke(p2l_interpreter *it) { return p2l_interpreter_invoke_subgraph(it, 0); }
+
+size_t p2l_interpreter_arena_bytes(const p2l_interpreter *it, int subgraph) {
+    if (!it || subgraph < 0 || subgraph >= it->graph_count) return 0;
+    return it->graphs[subgraph].arena_size;
+}

@@ -1,0 +1,235 @@
+/* p2l_model: load (buffer, copy or mapped file), verify, check every op against the kernels, and
+ * answer questions about subgraphs and signatures. Read-only after load, so shareable. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+
+/* Every op must have a kernel that accepts its version, input/output counts and omitted inputs,
+ * so that prepare and invoke can index inputs without further checks. */
+static p2l_status check_ops(const p2l_tfl_model *m) {
+    for (int s = 0; s < m->subgraph_count; s++) {
+        const p2l_tfl_subgraph *sg = &m->subgraphs[s];
+        for (int t = 0; t < sg->tensor_count; t++)
+            if (sg->tensors[t].is_variable)
+                return p2l_fail(P2L_ERROR_UNSUPPORTED, "subgraph %d, tensor %d '%s': variable tensors are not supported",
+                                s, t, sg->tensors[t].name);
+        for (int o = 0; o < sg->op_count; o++) {
+            const p2l_tfl_operator *op = &sg->ops[o];
+            const char *name = p2l_op_info_of(op->op)->name;
+            int max_version = 0;
+            const p2l_kernel *k = p2l_kernel_of(op->op, &max_version);
+            if (!k)
+                return p2l_fail(P2L_ERROR_UNSUPPORTED, "subgraph %d, op %d (%s): the pt2lite runtime has no kernel for "
+                                "%s yet", s, o, name, name);
+            if (op->version < 1 || op->version > max_version)
+                return p2l_fail(P2L_ERROR_UNSUPPORTED, "subgraph %d, op %d (%s): version %d is not supported (1 to %d)",
+                                s, o, name, op->version, max_version);
+            if (op->input_count < k->min_inputs || op->input_count > k->max_inputs)
+                return p2l_fail(P2L_ERROR_MALFORMED, "subgraph %d, op %d (%s): has %d inputs, expected %d to %d", s, o,
+                                name, op->input_count, k->min_inputs, k->max_inputs);
+            if (op->output_count < k->min_outputs || op->output_count > k->max_outputs)
+                return p2l_fail(P2L_ERROR_MALFORMED, "subgraph %d, op %d (%s): has %d outputs, expected %d to %d", s,
+                                o, name, op->output_count, k->min_outputs, k->max_outputs);
+            for (int i = 0; i < op->input_count; i++)
+                if (op->inputs[i] < 0 && (i >= 16 || !(k->optional_inputs >> i & 1)))
+                    return p2l_fail(P2L_ERROR_MALFORMED, "subgraph %d, op %d (%s): input %d is omitted (-1), but it is "
+                                    "not optional", s, o, name, i);
+        }
+    }
+    return P2L_OK;
+}
+
+static p2l_status finish_load(const void *data, size_t size, p2l_model *m, p2l_model **out) {
+    p2l_status s = p2l_tfl_read(data, size, &m->tfl);
+    if (!s) s = check_ops(&m->tfl);
+    if (s) {
+        atomic_store(&m->refs, 1);
+        p2l_model_free(m);
+        return s;
+    }
+    atomic_store(&m->refs, 1);
+    *out = m;
+    return P2L_OK;
+}
+
+p2l_status p2l_model_load(const void *data, size_t size, unsigned flags, p2l_model **model) {
+    if (!model) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load: model is NULL");
+    *model = NULL;
+    if (!data) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load: data is NULL");
+    p2l_model *m = p2l_alloc_zero(sizeof *m);
+    if (!m) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory loading a model");
+    if (flags & P2L_MODEL_COPY) {
+        m->owned = p2l_alloc(size ? size : 1);
+        if (!m->owned) {
+            p2l_release(m);
+            return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory copying a model of %zu bytes", size);
+        }
+        memcpy(m->owned, data, size);
+        data = m->owned;
+    }
+    return finish_load(data, size, m, model);
+}
+
+p2l_status p2l_model_load_file(const char *path, p2l_model **model) {
+    if (!model || !path) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load_file: NULL argument");
+    *model = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return p2l_fail(P2L_ERROR_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return p2l_fail(P2L_ERROR_IO, "'%s' is not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    p2l_model *m = p2l_alloc_zero(sizeof *m);
+    if (!m) {
+        close(fd);
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", path);
+    }
+    const void *data = NULL;
+    if (size > 0) {
+        void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            m->mapping = p;
+            m->mapping_size = size;
+            data = p;
+        } else { /* e.g. a file system without mmap: read it instead */
+            m->owned = p2l_alloc(size);
+            size_t done = 0;
+            while (m->owned && done < size) {
+                ssize_t got = read(fd, (uint8_t *)m->owned + done, size - done);
+                if (got <= 0) break;
+                done += (size_t)got;
+            }
+            if (!m->owned || done != size) {
+                close(fd);
+                p2l_release(m->owned);
+                p2l_release(m);
+                return p2l_fail(P2L_ERROR_IO, "cannot read '%s'", path);
+            }
+            data = m->owned;
+        }
+    }
+    close(fd);
+    static const uint8_t empty[1];
+    p2l_status s = finish_load(data ? data : empty, size, m, model);
+    if (s) return p2l_fail_context(s, "%s", path);
+    return P2L_OK;
+}
+
+void p2l_model_retain(p2l_model *model) { atomic_fetch_add(&model->refs, 1); }
+
+void p2l_model_free(p2l_model *model) {
+    if (!model || atomic_fetch_sub(&model->refs, 1) != 1) return;
+    p2l_tfl_free(&model->tfl);
+    if (model->mapping) munmap(model->mapping, model->mapping_size);
+    p2l_release(model->owned);
+    p2l_release(model);
+}
+
+/* ------------------------------------------------------------ queries */
+
+static const p2l_tfl_subgraph *subgraph_of(const p2l_model *m, int subgraph) {
+    if (!m || subgraph < 0 || subgraph >= m->tfl.subgraph_count) return NULL;
+    return &m->tfl.subgraphs[subgraph];
+}
+
+static const p2l_tfl_signature *signature_of(const p2l_model *m, int signature) {
+    if (!m || signature < 0 || signature >= m->tfl.signature_count) return NULL;
+    return &m->tfl.signatures[signature];
+}
+
+int p2l_model_subgraph_count(const p2l_model *model) { return model ? model->tfl.subgraph_count : 0; }
+
+int p2l_model_subgraph_input_count(const p2l_model *model, int subgraph) {
+    const p2l_tfl_subgraph *sg = subgraph_of(model, subgraph);
+    return sg ? sg->input_count : 0;
+}
+
+int p2l_model_subgraph_output_count(const p2l_model *model, int subgraph) {
+    const p2l_tfl_subgraph *sg = subgraph_of(model, subgraph);
+    return sg ? sg->output_count : 0;
+}
+
+static p2l_status subgraph_io(const p2l_model *model, int subgraph, int i, int *tensor, bool output) {
+    const p2l_tfl_subgraph *sg = subgraph_of(model, subgraph);
+    if (!sg || !tensor) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no subgraph %d", subgraph);
+    int count = output ? sg->output_count : sg->input_count;
+    if (i < 0 || i >= count)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d has %d %s; index %d is out of range", subgraph, count,
+                        output ? "outputs" : "inputs", i);
+    *tensor = output ? sg->outputs[i] : sg->inputs[i];
+    return P2L_OK;
+}
+
+p2l_status p2l_model_subgraph_input(const p2l_model *model, int subgraph, int i, int *tensor) {
+    return subgraph_io(model, subgraph, i, tensor, false);
+}
+
+p2l_status p2l_model_subgraph_output(const p2l_model *model, int subgraph, int i, int *tensor) {
+    return subgraph_io(model, subgraph, i, tensor, true);
+}
+
+int p2l_model_signature_count(const p2l_model *model) { return model ? model->tfl.signature_count : 0; }
+
+const char *p2l_model_signature_key(const p2l_model *model, int signature) {
+    const p2l_tfl_signature *sig = signature_of(model, signature);
+    return sig ? sig->key : NULL;
+}
+
+p2l_status p2l_model_find_signature(const p2l_model *model, const char *key, int *signature) {
+    if (!model || !key || !signature) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_find_signature: NULL argument");
+    for (int i = 0; i < model->tfl.signature_count; i++)
+        if (strcmp(model->tfl.signatures[i].key, key) == 0) {
+            *signature = i;
+            return P2L_OK;
+        }
+    return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature '%s' (the model has %d)", key, model->tfl.signature_count);
+}
+
+p2l_status p2l_model_signature_subgraph(const p2l_model *model, int signature, int *subgraph) {
+    const p2l_tfl_signature *sig = signature_of(model, signature);
+    if (!sig || !subgraph) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    *subgraph = sig->subgraph;
+    return P2L_OK;
+}
+
+int p2l_model_signature_io_count(const p2l_model *model, int signature, int is_output) {
+    const p2l_tfl_signature *sig = signature_of(model, signature);
+    return !sig ? 0 : is_output ? sig->output_count : sig->input_count;
+}
+
+p2l_status p2l_model_signature_io(const p2l_model *model, int signature, int is_output, int i, const char **name,
+                                  int *tensor) {
+    const p2l_tfl_signature *sig = signature_of(model, signature);
+    if (!sig) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    int count = is_output ? sig->output_count : sig->input_count;
+    if (i < 0 || i >= count)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d %s; index %d is out of range", sig->key,
+                        count, is_output ? "outputs" : "inputs", i);
+    const p2l_tfl_tensor_map *map = is_output ? &sig->outputs[i] : &sig->inputs[i];
+    if (name) *name = map->name;
+    if (tensor) *tensor = map->tensor;
+    return P2L_OK;
+}
+
+p2l_status p2l_model_signature_find_io(const p2l_model *model, int signature, int is_output, const char *name,
+                                       int *tensor) {
+    const p2l_tfl_signature *sig = signature_of(model, signature);
+    if (!sig || !name) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    int count = is_output ? sig->output_count : sig->input_count;
+    const p2l_tfl_tensor_map *maps = is_output ? sig->outputs : sig->inputs;
+    for (int i = 0; i < count; i++)
+        if (strcmp(maps[i].name, name) == 0) {
+            if (tensor) *tensor = maps[i].tensor;
+            return P2L_OK;
+        }
+    return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has no %s named '%s'", sig->key,
+                    is_output ? "output" : "input", name);
+}

@@ -1,0 +1,29 @@
+/* Runtime internals shared by model.c, interpreter.c and planner.c. */
+#ifndef P2L_RUNTIME_RUNTIME_H
+#define P2L_RUNTIME_RUNTIME_H
+
+#include <stdatomic.h>
+
+#include "kernels/kernels.h"
+#include "tflite/reader.h"
+
+struct p2l_model {
+    p2l_tfl_model tfl;
+    atomic_int refs;       /* the caller's reference plus one per interpreter */
+    void *owned;           /* P2L_MODEL_COPY / read fallback: p2l_release()d */
+    void *mapping;         /* p2l_model_load_file: munmap()ed */
+    size_t mapping_size;
+};
+
+void p2l_model_retain(p2l_model *model);
+
+/* Memory plan: tensor i lives from first[i] to last[i] (node indices, inclusive) and needs size[i]
+ * bytes; entries with size 0 or first < 0 are skipped. Writes offsets and the arena size. */
+typedef struct p2l_plan_item {
+    size_t size;
+    int first, last;
+    size_t offset; /* out */
+} p2l_plan_item;
+p2l_status p2l_plan_memory(p2l_plan_item *items, size_t count, size_t alignment, size_t *arena_size);
+
+#endif

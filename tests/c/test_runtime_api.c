@@ -1,0 +1,259 @@
+/* The runtime's C API (load, share, signatures, resize, memory plan) and kernels with golden values. */
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "pt2lite.h"
+#include "test_runtime_builder.h"
+
+static const float ramp4[4] = {1, 2, 3, 4};
+
+/* x[n,4] (dynamic n) -> ADD c -> RELU -> MUL 2 -> y ; a chain whose intermediates can share memory. */
+static tm_model chain_model(void) {
+    static const float two[1] = {2};
+    tm_model m = {0};
+    int x = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "x");
+    m.t[x].has_signature = true;
+    m.t[x].signature[0] = -1, m.t[x].signature[1] = 4;
+    int c = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){4}, ramp4, sizeof ramp4, "c");
+    int k = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){1}, two, sizeof two, "two");
+    int a = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "a");
+    int r = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "r");
+    int y = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "y");
+    tm_op_add(&m, 0 /* ADD */, 2, (int32_t[]){x, c}, 1, (int32_t[]){a});
+    tm_op_add(&m, 19 /* RELU */, 1, (int32_t[]){a}, 1, (int32_t[]){r});
+    tm_op_add(&m, 18 /* MUL */, 2, (int32_t[]){r, k}, 1, (int32_t[]){y});
+    m.n_in = 1, m.in[0] = x;
+    m.n_out = 1, m.out[0] = y;
+    m.signature_key = "serving_default";
+    return m;
+}
+
+static void test_load_run_share(void) {
+    tm_model m = chain_model();
+    size_t size;
+    uint8_t *bytes = tm_build(&m, &size);
+    p2l_model *model = NULL;
+    CHECK_EQ_INT(p2l_model_load(bytes, size, P2L_MODEL_COPY, &model), P2L_OK);
+    memset(bytes, 0, size); /* a copied model no longer needs the caller's bytes */
+    free(bytes);
+    p2l_interpreter *a = NULL, *b = NULL;
+    CHECK_EQ_INT(p2l_interpreter_create(model, &(p2l_interpreter_options){.num_threads = 2}, &a), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_create(model, NULL, &b), P2L_OK);
+    p2l_model_free(model); /* interpreters keep it alive */
+    float x[4] = {-5, 0, 1, 2}, y[4] = {0};
+    CHECK_EQ_INT(p2l_interpreter_set_input(a, 0, x, sizeof x), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_invoke(a), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_get_output(a, 0, y, sizeof y), P2L_OK);
+    CHECK(y[0] == 0 && y[1] == 4 && y[2] == 8 && y[3] == 12);
+    float x2[4] = {1, 1, 1, 1};
+    CHECK_EQ_INT(p2l_interpreter_set_input(b, 0, x2, sizeof x2), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_invoke(b), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_get_output(b, 0, y, sizeof y), P2L_OK);
+    CHECK(y[0] == 4 && y[3] == 10);
+    /* invoking again without setting the input reuses it */
+    CHECK_EQ_INT(p2l_interpreter_invoke(a), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_get_output(a, 0, y, sizeof y), P2L_OK);
+    CHECK(y[1] == 4);
+    /* wrong sizes, bad indices, constants */
+    CHECK_EQ_INT(p2l_interpreter_set_input(a, 0, x, 8), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("16 bytes");
+    CHECK_EQ_INT(p2l_interpreter_set_input(a, 1, x, 16), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(p2l_interpreter_set_tensor(a, 0, 1, x, 16), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("constant");
+    CHECK_EQ_INT(p2l_interpreter_set_tensor(a, 3, 0, x, 16), P2L_ERROR_INVALID_ARGUMENT);
+    p2l_interpreter_free(a);
+    p2l_interpreter_free(b);
+}
+
+static void test_file_signatures_resize(void) {
+    tm_model m = chain_model();
+    size_t size;
+    uint8_t *bytes = tm_build(&m, &size);
+    char path[] = "/tmp/p2l_runtime_testXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, bytes, size) == (ssize_t)size);
+    close(fd);
+    free(bytes);
+    p2l_model *model = NULL;
+    CHECK_EQ_INT(p2l_model_load_file(path, &model), P2L_OK);
+    unlink(path);
+    CHECK_EQ_INT(p2l_model_signature_count(model), 1);
+    CHECK(strcmp(p2l_model_signature_key(model, 0), "serving_default") == 0);
+    int sig = -1, tensor = -1, subgraph = -1;
+    CHECK_EQ_INT(p2l_model_find_signature(model, "serving_default", &sig), P2L_OK);
+    CHECK_EQ_INT(p2l_model_signature_subgraph(model, sig, &subgraph), P2L_OK);
+    CHECK_EQ_INT(subgraph, 0);
+    CHECK_EQ_INT(p2l_model_signature_find_io(model, sig, 0, "x", &tensor), P2L_OK);
+    CHECK_EQ_INT(tensor, 0);
+    CHECK_EQ_INT(p2l_model_signature_find_io(model, sig, 1, "y", &tensor), P2L_OK);
+    CHECK_EQ_INT(tensor, 5);
+    CHECK_EQ_INT(p2l_model_signature_find_io(model, sig, 1, "nope", &tensor), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(p2l_model_find_signature(model, "nope", &sig), P2L_ERROR_INVALID_ARGUMENT);
+
+    p2l_interpreter *it = NULL;
+    CHECK_EQ_INT(p2l_interpreter_create(model, NULL, &it), P2L_OK);
+    p2l_model_free(model);
+    p2l_tensor_info info;
+    CHECK_EQ_INT(p2l_interpreter_input_info(it, 0, &info), P2L_OK);
+    CHECK(strcmp(info.name, "x") == 0 && info.rank == 2 && info.dims_signature[0] == -1 && info.bytes == 16);
+    CHECK_EQ_INT(p2l_interpreter_resize_input(it, 0, 2, (int32_t[]){3, 4}), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_allocate(it), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_output_info(it, 0, &info), P2L_OK);
+    CHECK(info.dims[0] == 3 && info.dims[1] == 4 && info.bytes == 48);
+    float x[12], y[12];
+    for (int i = 0; i < 12; i++) x[i] = (float)i;
+    CHECK_EQ_INT(p2l_interpreter_set_input(it, 0, x, sizeof x), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_invoke(it), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_get_output(it, 0, y, sizeof y), P2L_OK);
+    CHECK(y[11] == 2 * (11 + 4));
+    /* memory plan: input and output live throughout; the two intermediates share one buffer */
+    CHECK_EQ_INT(p2l_interpreter_arena_bytes(it, 0), 3 * 64);
+    /* only inputs can be resized; dims are checked */
+    CHECK_EQ_INT(p2l_interpreter_resize_tensor(it, 0, 3, 2, (int32_t[]){3, 4}), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(p2l_interpreter_resize_input(it, 0, 2, (int32_t[]){-1, 4}), P2L_ERROR_INVALID_ARGUMENT);
+    /* an incompatible resize fails at allocation, naming the op */
+    CHECK_EQ_INT(p2l_interpreter_resize_input(it, 0, 2, (int32_t[]){3, 5}), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_allocate(it), P2L_ERROR_MALFORMED);
+    CHECK_ERROR_MENTIONS("op 0 (ADD)");
+    p2l_interpreter_free(it);
+}
+
+/* ------------------------------------------------------------ kernels with golden values */
+
+/* Runs model m with input 0 = x; output 0 into y. */
+static p2l_status run(tm_model *m, const void *x, size_t x_bytes, void *y, size_t y_bytes) {
+    size_t size;
+    uint8_t *bytes = tm_build(m, &size);
+    p2l_model *model = NULL;
+    p2l_interpreter *it = NULL;
+    p2l_status s = p2l_model_load(bytes, size, 0, &model);
+    if (!s) s = p2l_interpreter_create(model, NULL, &it);
+    if (!s && m->n_in) s = p2l_interpreter_set_input(it, 0, x, x_bytes);
+    if (!s) s = p2l_interpreter_invoke(it);
+    if (!s) s = p2l_interpreter_get_output(it, 0, y, y_bytes);
+    p2l_interpreter_free(it);
+    p2l_model_free(model);
+    free(bytes);
+    return s;
+}
+
+static void test_average_pool_same_counts_valid_only(void) {
+    tm_model m = {0};
+    int x = tm_tensor_add(&m, P2L_FLOAT32, 4, (int32_t[]){1, 2, 2, 1}, "x");
+    int y = tm_tensor_add(&m, P2L_FLOAT32, 4, (int32_t[]){1, 2, 2, 1}, "y");
+    tm_op *op = tm_op_add(&m, 1 /* AVERAGE_POOL_2D */, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    tm_option(op, "padding", P2L_PAD_SAME);
+    tm_option(op, "stride_w", 1);
+    tm_option(op, "stride_h", 1);
+    tm_option(op, "filter_width", 3);
+    tm_option(op, "filter_height", 3);
+    m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = y;
+    float in[4] = {1, 2, 3, 4}, out[4];
+    CHECK_EQ_INT(run(&m, in, sizeof in, out, sizeof out), P2L_OK);
+    for (int i = 0; i < 4; i++) CHECK(fabsf(out[i] - 2.5f) < 1e-6f);
+}
+
+static void test_integer_division_by_zero_is_an_error(void) {
+    static const int32_t zero_one[2] = {0, 1};
+    tm_model m = {0};
+    int x = tm_tensor_add(&m, P2L_INT32, 1, (int32_t[]){2}, "x");
+    int d = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){2}, zero_one, sizeof zero_one, "d");
+    int y = tm_tensor_add(&m, P2L_INT32, 1, (int32_t[]){2}, "y");
+    tm_op_add(&m, 90 /* FLOOR_DIV */, 2, (int32_t[]){x, d}, 1, (int32_t[]){y});
+    m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = y;
+    int32_t in[2] = {INT32_MIN, 7}, out[2];
+    CHECK_EQ_INT(run(&m, in, sizeof in, out, sizeof out), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("division by zero");
+    CHECK_ERROR_MENTIONS("FLOOR_DIV");
+}
+
+static void test_gather_index_out_of_range_is_an_error(void) {
+    static const float table[6] = {1, 2, 3, 4, 5, 6};
+    tm_model m = {0};
+    int p = tm_const_add(&m, P2L_FLOAT32, 2, (int32_t[]){3, 2}, table, sizeof table, "table");
+    int i = tm_tensor_add(&m, P2L_INT32, 1, (int32_t[]){2}, "i");
+    int y = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){2, 2}, "y");
+    tm_op_add(&m, 36 /* GATHER */, 2, (int32_t[]){p, i}, 1, (int32_t[]){y});
+    m.n_in = 1, m.in[0] = i, m.n_out = 1, m.out[0] = y;
+    int32_t ok[2] = {2, 0}, bad[2] = {1, 3};
+    float out[4];
+    CHECK_EQ_INT(run(&m, ok, sizeof ok, out, sizeof out), P2L_OK);
+    CHECK(out[0] == 5 && out[1] == 6 && out[2] == 1 && out[3] == 2);
+    CHECK_EQ_INT(run(&m, bad, sizeof bad, out, sizeof out), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("index 3 is out of range");
+}
+
+static void test_constant_subgraph_folded_at_prepare(void) {
+    /* SHAPE(x) -> CAST -> output: computable at prepare time, runs nothing at invoke. */
+    tm_model m = {0};
+    int x = tm_tensor_add(&m, P2L_FLOAT32, 3, (int32_t[]){2, 3, 5}, "x");
+    int s = tm_tensor_add(&m, P2L_INT32, 1, (int32_t[]){3}, "s");
+    int f = tm_tensor_add(&m, P2L_FLOAT32, 1, (int32_t[]){3}, "f");
+    tm_op *shape = tm_op_add(&m, 77 /* SHAPE */, 1, (int32_t[]){x}, 1, (int32_t[]){s});
+    tm_option(shape, "out_type", P2L_INT32);
+    tm_op_add(&m, 53 /* CAST */, 1, (int32_t[]){s}, 1, (int32_t[]){f});
+    m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = f;
+    float in[30] = {0}, out[3];
+    CHECK_EQ_INT(run(&m, in, sizeof in, out, sizeof out), P2L_OK);
+    CHECK(out[0] == 2 && out[1] == 3 && out[2] == 5);
+}
+
+static void test_strided_slice_reverse_and_shrink(void) {
+    static const int32_t begin[2] = {-1, 1}, end[2] = {0, 2}, strides[2] = {-1, 1};
+    tm_model m = {0};
+    int x = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){3, 4}, "x");
+    int b = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){2}, begin, sizeof begin, "b");
+    int e = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){2}, end, sizeof end, "e");
+    int s = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){2}, strides, sizeof strides, "s");
+    int y = tm_tensor_add(&m, P2L_FLOAT32, 1, (int32_t[]){2}, "y");
+    tm_op *op = tm_op_add(&m, 45 /* STRIDED_SLICE */, 4, (int32_t[]){x, b, e, s}, 1, (int32_t[]){y});
+    tm_option(op, "shrink_axis_mask", 2);
+    m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = y;
+    float in[12], out[2];
+    for (int i = 0; i < 12; i++) in[i] = (float)i;
+    CHECK_EQ_INT(run(&m, in, sizeof in, out, sizeof out), P2L_OK);
+    CHECK(out[0] == 9 && out[1] == 5); /* rows 2, 1 of column 1 */
+}
+
+static void test_planner_reuses_memory(void) {
+    /* A chain of 6 RELUs over 1000 floats: at most two intermediates alive at once. */
+    tm_model m = {0};
+    int prev = tm_tensor_add(&m, P2L_FLOAT32, 1, (int32_t[]){1000}, "x");
+    m.n_in = 1, m.in[0] = prev;
+    for (int i = 0; i < 6; i++) {
+        int next = tm_tensor_add(&m, P2L_FLOAT32, 1, (int32_t[]){1000}, NULL);
+        tm_op_add(&m, 19 /* RELU */, 1, (int32_t[]){prev}, 1, (int32_t[]){next});
+        prev = next;
+    }
+    m.n_out = 1, m.out[0] = prev;
+    size_t size;
+    uint8_t *bytes = tm_build(&m, &size);
+    p2l_model *model = NULL;
+    p2l_interpreter *it = NULL;
+    CHECK_EQ_INT(p2l_model_load(bytes, size, 0, &model), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_create(model, NULL, &it), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_allocate(it), P2L_OK);
+    size_t tensor_bytes = 4032; /* 4000 rounded up to 64 */
+    CHECK(p2l_interpreter_arena_bytes(it, 0) <= 4 * tensor_bytes);
+    CHECK(p2l_interpreter_arena_bytes(it, 0) >= 3 * tensor_bytes);
+    p2l_interpreter_free(it);
+    p2l_model_free(model);
+    free(bytes);
+}
+
+__attribute__((visibility("default"), used)) const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
+int main(void) {
+    RUN(test_load_run_share);
+    RUN(test_file_signatures_resize);
+    RUN(test_average_pool_same_counts_valid_only);
+    RUN(test_integer_division_by_zero_is_an_error);
+    RUN(test_gather_index_out_of_range_is_an_error);
+    RUN(test_constant_subgraph_folded_at_prepare);
+    RUN(test_strided_slice_reverse_and_shrink);
+    RUN(test_planner_reuses_memory);
+    return check_summary();
+}

@@ -1,0 +1,321 @@
+"""The C command-line tool: `pt2lite convert MODEL.pt2 -o MODEL.tflite` on archives written by
+torch.export.save, with no Python in the conversion; deterministic output; clear errors, a non-zero
+exit and no output file on bad input."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import pt2lite
+from conftest import assert_close, run_litert, tflite_ops
+
+THIS_FILE = os.path.basename(__file__)
+
+
+# ---------------------------------------------------------------- the tool
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    """The installed binary (what users get); built with CMake when the package lacks it."""
+    installed = os.path.join(os.path.dirname(pt2lite.__file__), "pt2lite")
+    if os.path.isfile(installed) and os.access(installed, os.X_OK):
+        return installed
+    if not shutil.which("cmake"):
+        pytest.skip("no installed pt2lite binary and no cmake to build one")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    build = tmp_path_factory.mktemp("cli-build")
+    subprocess.run(["cmake", "-S", root, "-B", str(build), "-DP2L_BUILD_RUNTIME=OFF", "-DP2L_BUILD_TESTS=OFF",
+                    "-DP2L_WERROR=OFF"], check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(build), "-j2", "--target", "pt2lite_cli"], check=True, capture_output=True)
+    return str(build / "pt2lite")
+
+
+def run_cli(cli, *args):
+    return subprocess.run([cli, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+# ---------------------------------------------------------------- archives
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.conv3 = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = nn.functional.relu6(self.conv2(y)) + y
+        return torch.sigmoid(self.conv3(y))
+
+
+class TwoUnsupported(nn.Module):
+    def forward(self, x):
+        y = torch.cumsum(x, 1)  # UNSUPPORTED-CUMSUM
+        z, _ = torch.sort(y, dim=-1)  # UNSUPPORTED-SORT
+        return z * 2
+
+
+def line_of(marker):
+    with open(__file__) as f:
+        for number, line in enumerate(f, 1):
+            if marker in line and "line_of(" not in line:
+                return number
+    raise AssertionError(marker)
+
+
+def save_pt2(module, args, path):
+    torch.manual_seed(0)
+    module = module.eval()
+    program = torch.export.export(module, args).run_decompositions()
+    torch.export.save(program, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cnn_pt2(tmp_path_factory):
+    torch.manual_seed(0)
+    module = SmallCNN().eval()
+    with torch.no_grad():
+        module.bn1.running_mean.uniform_(-1, 1)
+        module.bn1.running_var.uniform_(0.5, 2)
+    x = torch.randn(1, 3, 16, 12)
+    path = save_pt2(module, (x,), tmp_path_factory.mktemp("cnn") / "cnn.pt2")
+    with torch.no_grad():
+        expected = module(x).numpy()
+    return path, x, expected
+
+
+@pytest.fixture(scope="module")
+def unsupported_pt2(tmp_path_factory):
+    return save_pt2(TwoUnsupported(), (torch.randn(2, 5),), tmp_path_factory.mktemp("bad") / "unsupported.pt2")
+
+
+def listing(directory):
+    return sorted(os.listdir(directory))
+
+
+# ---------------------------------------------------------------- converting
+
+def test_convert_runs_on_litert(cli, cnn_pt2, tmp_path):
+    pt2, x, expected = cnn_pt2
+    out = tmp_path / "m.tflite"
+    r = run_cli(cli, "convert", pt2, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert listing(tmp_path) == ["m.tflite"], "temporary files left next to the output"
+    content = out.read_bytes()
+    assert content[4:8] == b"TFL3"
+    (got,) = run_litert(content, [x.numpy()])
+    assert_close(got, expected)
+    ops = tflite_ops(content)
+    assert ops.count("TRANSPOSE") == 2 and "MUL" not in ops, ops
+
+
+def test_convert_long_option_and_argument_order(cli, cnn_pt2, tmp_path):
+    pt2, x, expected = cnn_pt2
+    r = run_cli(cli, "convert", "--output", tmp_path / "a.tflite", pt2)
+    assert r.returncode == 0, r.stderr
+    (got,) = run_litert((tmp_path / "a.tflite").read_bytes(), [x.numpy()])
+    assert_close(got, expected)
+
+
+def test_convert_overwrites_existing_output(cli, cnn_pt2, tmp_path):
+    pt2, _, _ = cnn_pt2
+    out = tmp_path / "m.tflite"
+    out.write_bytes(b"old contents")
+    assert run_cli(cli, "convert", pt2, "-o", out).returncode == 0
+    assert out.read_bytes()[4:8] == b"TFL3"
+    assert listing(tmp_path) == ["m.tflite"]
+
+
+def test_cli_is_deterministic_and_equals_python(cli, cnn_pt2, tmp_path):
+    pt2, _, _ = cnn_pt2
+    for name in ("a.tflite", "b.tflite"):
+        assert run_cli(cli, "convert", pt2, "-o", tmp_path / name).returncode == 0
+    a, b = (tmp_path / "a.tflite").read_bytes(), (tmp_path / "b.tflite").read_bytes()
+    assert a == b, "two conversions of the same archive differ"
+    assert pt2lite.convert_pt2(pt2.read_bytes()) == a, "the CLI and convert_pt2 disagree on the same archive"
+
+
+def test_same_model_saved_twice_converts_to_same_bytes(cli, tmp_path):
+    # two exports of one module, saved under different names (the archive's root folder differs and
+    # so does its serialization id): the model is the same, so are the bytes
+    torch.manual_seed(0)
+    module = SmallCNN().eval()
+    x = torch.randn(1, 3, 8, 8)
+    for name in ("first", "second_name"):
+        save_pt2(module, (x,), tmp_path / f"{name}.pt2")
+        assert run_cli(cli, "convert", tmp_path / f"{name}.pt2", "-o", tmp_path / f"{name}.tflite").returncode == 0
+    assert (tmp_path / "first.tflite").read_bytes() == (tmp_path / "second_name.tflite").read_bytes()
+
+
+def test_python_convert_is_deterministic():
+    torch.manual_seed(0)
+    module = SmallCNN().eval()
+    x = torch.randn(1, 3, 8, 8)
+    first = pt2lite.convert(module, (x,)).model_content()
+    second = pt2lite.convert(module, (x,)).model_content()
+    assert first == second, "convert() twice on the same module gave different bytes"
+
+
+def test_console_script(cnn_pt2, tmp_path):
+    # `pt2lite` on PATH after pip install is a Python shim that execs the C tool
+    script = os.path.join(os.path.dirname(sys.executable), "pt2lite")
+    if not os.path.exists(script):
+        pytest.skip("no console script next to this interpreter")
+    r = subprocess.run([script, "version"], capture_output=True, text=True)
+    assert r.returncode == 0 and pt2lite.__version__ in r.stdout
+    pt2, _, _ = cnn_pt2
+    r = subprocess.run([script, "convert", str(pt2), "-o", str(tmp_path / "m.tflite")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "m.tflite").exists()
+
+
+# ---------------------------------------------------------------- bad inputs
+
+def assert_failed_cleanly(r, out, directory, *patterns):
+    """Non-zero exit, every pattern (regex, case-insensitive) in stderr, no output, no temp files."""
+    assert r.returncode != 0, f"exit 0 on bad input; stderr: {r.stderr}"
+    assert r.returncode != 2 or "usage" not in r.stderr, "a conversion error reported as a usage error"
+    for p in patterns:
+        assert re.search(p, r.stderr, re.IGNORECASE), f"{p!r} not in stderr:\n{r.stderr}"
+    assert not os.path.exists(out), "an output file was written despite the error"
+    leftovers = [n for n in os.listdir(directory) if n.startswith(os.path.basename(out))]
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+
+
+def test_missing_input(cli, tmp_path):
+    out = tmp_path / "m.tflite"
+    r = run_cli(cli, "convert", tmp_path / "nope.pt2", "-o", out)
+    assert_failed_cleanly(r, out, tmp_path, "nope.pt2", r"no such file|cannot open|not found")
+
+
+def test_empty_input(cli, tmp_path):
+    (tmp_path / "empty.pt2").write_bytes(b"")
+    out = tmp_path / "m.tflite"
+    r = run_cli(cli, "convert", tmp_path / "empty.pt2", "-o", out)
+    assert_failed_cleanly(r, out, tmp_path, "empty")
+
+
+def test_input_is_a_directory(cli, tmp_path):
+    (tmp_path / "dir.pt2").mkdir()
+    out = tmp_path / "m.tflite"
+    r = run_cli(cli, "convert", tmp_path / "dir.pt2", "-o", out)
+    assert_failed_cleanly(r, out, tmp_path, "dir.pt2")
+
+
+def test_not_a_zip(cli, tmp_path):
+    (tmp_path / "text.pt2").write_bytes(b"this is not a zip archive\n" * 40)
+    out = tmp_path / "m.tflite"
+    r = run_cli(cli, "convert", tmp_path / "text.pt2", "-o", out)
+    assert_failed_cleanly(r, out, tmp_path, "zip")
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.9, 0.999])
+def test_truncated_archive(cli, cnn_pt2, tmp_path, fraction):
+    data = cnn_pt2[0].read_bytes()
+    (tmp_path / "cut.pt2").write_bytes(data[:int(len(data) * fraction)])
+    out = tmp_path / "m.tflite"
+    r = run_cli(cli, "convert", tmp_path / "cut.pt2", "-o", out)
+    assert_failed_cleanly(r, out, tmp_path, r"zip|truncat")
+
+
+def test_unsupported_ops_listed_with_source_lines(cli, unsupported_pt2, tmp_path):
+    out = tmp_path / "m.tflite"
+    r = run_cli(cli, "convert", unsupported_pt2, "-o", out)
+    cumsum_line, sort_line = line_of("UNSUPPORTED-CUMSUM"), line_of("UNSUPPORTED-SORT")
+    assert_failed_cleanly(r, out, tmp_path, r"\bcumsum\b", r"\bsort\b", rf"{THIS_FILE}:{cumsum_line}\b",
+                          rf"{THIS_FILE}:{sort_line}\b", r"\b2 nodes\b")
+    # each node on its own line, with its name and its own source line
+    lines = r.stderr.splitlines()
+    assert any("'cumsum'" in l and f"{THIS_FILE}:{cumsum_line}" in l for l in lines), r.stderr
+    assert any("'sort'" in l and f"{THIS_FILE}:{sort_line}" in l for l in lines), r.stderr
+
+
+def test_failed_conversion_keeps_existing_output(cli, unsupported_pt2, tmp_path):
+    out = tmp_path / "m.tflite"
+    out.write_bytes(b"previous model")
+    r = run_cli(cli, "convert", unsupported_pt2, "-o", out)
+    assert r.returncode != 0
+    assert out.read_bytes() == b"previous model", "a failed conversion clobbered the existing output"
+    assert listing(tmp_path) == ["m.tflite"]
+
+
+def test_output_directory_missing(cli, cnn_pt2, tmp_path):
+    out = tmp_path / "no" / "such" / "dir" / "m.tflite"
+    r = run_cli(cli, "convert", cnn_pt2[0], "-o", out)
+    assert r.returncode != 0
+    assert "m.tflite" in r.stderr
+    assert not out.exists()
+
+
+def test_output_is_a_directory(cli, cnn_pt2, tmp_path):
+    (tmp_path / "out").mkdir()
+    r = run_cli(cli, "convert", cnn_pt2[0], "-o", tmp_path / "out")
+    assert r.returncode != 0
+    assert (tmp_path / "out").is_dir() and not os.listdir(tmp_path / "out")
+    assert listing(tmp_path) == ["out"], "temporary files left behind"
+
+
+# ---------------------------------------------------------------- inspect
+
+def test_inspect(cli, cnn_pt2, tmp_path):
+    out = tmp_path / "m.tflite"
+    assert run_cli(cli, "convert", cnn_pt2[0], "-o", out).returncode == 0
+    r = run_cli(cli, "inspect", out)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert str(out.stat().st_size) in text, "the file size"
+    assert "[1,3,16,12]" in text.replace(" ", "") and "[1,4,16,12]" in text.replace(" ", ""), text
+    ops = tflite_ops(out.read_bytes())
+    for op in set(ops):
+        assert re.search(rf"{op}\s+{ops.count(op)}\b", text), f"{op} x{ops.count(op)} not in:\n{text}"
+
+
+@pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all" * 4, None], ids=["empty", "garbage", "truncated"])
+def test_inspect_bad_file(cli, cnn_pt2, tmp_path, content):
+    if content is None:
+        content = pt2lite.convert_pt2(cnn_pt2[0].read_bytes())[:100]
+    (tmp_path / "bad.tflite").write_bytes(content)
+    r = run_cli(cli, "inspect", tmp_path / "bad.tflite")
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "bad.tflite" in r.stderr or "TFL3" in r.stderr or "byte offset" in r.stderr, r.stderr
+
+
+def test_inspect_a_pt2_says_not_tflite(cli, cnn_pt2):
+    r = run_cli(cli, "inspect", cnn_pt2[0])
+    assert r.returncode == 1, r.stderr
+    assert "TFL3" in r.stderr or "tflite" in r.stderr.lower(), r.stderr
+
+
+# ---------------------------------------------------------------- other commands and usage errors
+
+def test_version(cli):
+    r = run_cli(cli, "version")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"pt2lite {pt2lite.__version__}"
+
+
+@pytest.mark.parametrize("args", [["frobnicate"], ["convert"], ["convert", "x.pt2"], ["convert", "-o", "y.tflite"],
+                                  ["convert", "x.pt2", "-o", "y.tflite", "--bogus"],
+                                  ["convert", "a.pt2", "b.pt2", "-o", "y.tflite"], []],
+                         ids=["unknown_command", "convert_no_args", "no_output", "no_input", "unknown_option",
+                              "two_inputs", "no_command"])
+def test_usage_errors_exit_2(cli, tmp_path, args):
+    r = subprocess.run([cli, *args], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.strip(), "no message on a usage error"
+    assert listing(tmp_path) == []
+
+
+def test_help(cli):
+    r = run_cli(cli, "--help")
+    assert r.returncode == 0 and "convert" in r.stdout
