@@ -105,6 +105,11 @@ p2l_dtype p2l_ir_dtype(p2l_dtype d) {
 
 /* ------------------------------------------------------------ tensors and nodes */
 
+/* What helper tensors are named after: the node being lowered, or the model output being laid out. */
+static const char *name_base(const p2l_lower_ctx *ctx) {
+    return ctx->node ? ctx->node->name : ctx->naming ? ctx->naming : "model";
+}
+
 static const char *tensor_name(p2l_lower_ctx *ctx, const char *value_name, const char *suffix) {
     const char *path = ctx->node && *ctx->node->module_path ? ctx->node->module_path : NULL;
     return p2l_arena_printf(ctx->g->arena, "%s%s%s%s%s", path ? path : "", path ? "/" : "", value_name,
@@ -112,8 +117,7 @@ static const char *tensor_name(p2l_lower_ctx *ctx, const char *value_name, const
 }
 
 int p2l_temp(p2l_lower_ctx *ctx, const char *suffix, p2l_dtype dtype, int rank, const int64_t *dims) {
-    const char *base = ctx->node ? ctx->node->name : "input";
-    return p2l_add_tensor(ctx->g, tensor_name(ctx, base, suffix), dtype, rank, dims);
+    return p2l_add_tensor(ctx->g, tensor_name(ctx, name_base(ctx), suffix), dtype, rank, dims);
 }
 
 int p2l_emit(p2l_lower_ctx *ctx, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs) {
@@ -161,7 +165,7 @@ int p2l_reshape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims) {
     int32_t shape[P2L_MAX_RANK];
     for (int i = 0; i < rank; i++) shape[i] = (int32_t)dims[i];
     int64_t n = rank;
-    int shape_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "input", "shape"), 1,
+    int shape_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, name_base(ctx), "shape"), 1,
                                     &n, shape);
     int out = p2l_temp(ctx, "reshape", ctx->g->tensors.items[tensor].dtype, rank, dims);
     int ins[2] = {tensor, shape_t};
@@ -192,7 +196,7 @@ int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm) {
     bool static_shape = p2l_tensor_numel(&t) >= 0;
     if (only_ones && static_shape) return p2l_reshape(ctx, tensor, rank, dims);
     int64_t n = rank;
-    int perm_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "input", "perm"), 1, &n, p32);
+    int perm_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, name_base(ctx), "perm"), 1, &n, p32);
     int out = p2l_temp(ctx, "transpose", t.dtype, rank, dims);
     int ins[2] = {tensor, perm_t};
     return p2l_emit(ctx, P2L_OP_TRANSPOSE, 2, ins, 1, &out) < 0 ? -1 : out;
@@ -220,17 +224,17 @@ int p2l_const_scalar(p2l_lower_ctx *ctx, p2l_dtype dtype, double value) {
     void *data = p2l_alloc(size);
     if (!data) return -1;
     memcpy(data, &v, size);
-    return p2l_add_const(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "const", "scalar"), dtype, 0, NULL,
+    return p2l_add_const(ctx->g, tensor_name(ctx, name_base(ctx), "scalar"), dtype, 0, NULL,
                          data, true);
 }
 
 int p2l_const_i32(p2l_lower_ctx *ctx, int n, const int32_t *values) {
     int64_t dims = n;
-    return p2l_add_const_i32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "const", "values"), 1, &dims, values);
+    return p2l_add_const_i32(ctx->g, tensor_name(ctx, name_base(ctx), "values"), 1, &dims, values);
 }
 
 int p2l_const_f32(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const float *values) {
-    return p2l_add_const_f32(ctx->g, tensor_name(ctx, ctx->node ? ctx->node->name : "const", "values"), rank, dims,
+    return p2l_add_const_f32(ctx->g, tensor_name(ctx, name_base(ctx), "values"), rank, dims,
                              values);
 }
 
@@ -423,6 +427,7 @@ static p2l_status lower_user_outputs(p2l_lower_ctx *ctx) {
     for (size_t i = 0; i < ep->user_outputs.len; i++) {
         int id = ep->user_outputs.items[i];
         const p2l_value *v = &ep->values.items[id];
+        ctx->naming = v->name;
         int t = p2l_value_input(ctx, id, NULL);
         if (t < 0) continue; /* already reported */
         if (p2l_ir_dtype(v->dtype) != v->dtype && v->dtype != (p2l_dtype)-1) {
@@ -461,6 +466,20 @@ static void report_missing_lowerings(p2l_lower_ctx *ctx) {
     }
 }
 
+/* After a node fails, its outputs get placeholder tensors so the nodes after it are still lowered
+ * and every problem in the model is reported at once (the graph is never written). */
+static p2l_status stand_in_outputs(p2l_lower_ctx *ctx) {
+    for (int i = 0; i < ctx->node->noutputs; i++) {
+        int id = ctx->node->outputs[i];
+        if (id < 0 || ctx->values[id]) continue;
+        const p2l_value *v = &ctx->ep->values.items[id];
+        int t = p2l_add_tensor(ctx->g, v->name, p2l_ir_dtype(v->dtype), v->rank, v->dims);
+        if (t < 0) return P2L_ERROR_OUT_OF_MEMORY;
+        P2L_TRY(remember(ctx, id, t, NULL));
+    }
+    return P2L_OK;
+}
+
 p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g) {
     p2l_lower_ctx ctx = {.ep = ep, .g = g};
     ctx.values = p2l_alloc_zero(sizeof(p2l_lowered *) * (ep->values.len + 1));
@@ -491,6 +510,7 @@ p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g) {
             p2l_unsupported(&ctx, "%s", p2l_last_error());
         else if (ls != P2L_OK && ls != P2L_ERROR_UNSUPPORTED)
             s = p2l_fail_context(ls, "lowering %s", ctx.origin);
+        if (ls == P2L_ERROR_UNSUPPORTED) s = stand_in_outputs(&ctx);
     }
     if (s == P2L_OK) s = lower_user_outputs(&ctx);
     if (s == P2L_OK && ctx.error_count) {

@@ -25,6 +25,7 @@ typedef struct p2l_lower_ctx {
     p2l_lowered **values;      /* per value id: list of materializations */
     const p2l_aten_node *node; /* the node being lowered */
     const char *origin;        /* its description, kept on emitted IR nodes */
+    const char *naming;        /* names helper tensors when no node is being lowered */
     p2l_buf errors;            /* every unsupported node, one per line */
     int error_count;
 } p2l_lower_ctx;

@@ -101,9 +101,7 @@ p2l_status p2l_lower_convolution(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
     int64_t in_hw[2] = {in_h, in_w};
     int64_t out_hw[2] = {p.spatial == 2 ? out_v->dims[2] : 1, out_v->dims[p.spatial == 2 ? 3 : 2]};
     bool depthwise = p.groups > 1 && p.groups == in_c && out_c % in_c == 0;
-    if (p.groups > 1 && !depthwise)
-        return p2l_unsupported(ctx, "grouped convolution with groups=%lld (not depthwise) is not supported yet",
-                               (long long)p.groups);
+    /* Other groups: CONV_2D takes them natively when the filter has in_c/groups input channels. */
 
     /* Padding: VALID, SAME when it reproduces torch's, or an explicit PAD first. */
     int padding = P2L_PAD_VALID;
@@ -199,7 +197,8 @@ static p2l_status lower_transposed(p2l_lower_ctx *ctx, const conv_params *p, int
     p2l_set_option(ctx->g, n, "stride_w", p->stride[1]);
     if (crop) {
         int32_t begin[4] = {0, (int32_t)p->pad[0], (int32_t)p->pad[1], 0};
-        int32_t size[4] = {-1, (int32_t)want[0], (int32_t)want[1], -1};
+        /* explicit sizes: XNNPACK refuses SLICE sizes of -1 */
+        int32_t size[4] = {(int32_t)xt.dims[0], (int32_t)want[0], (int32_t)want[1], (int32_t)out_c};
         int64_t dims[4] = {xt.dims[0], want[0], want[1], out_c};
         int sliced = p->spatial == 2 ? p2l_output(ctx, 0, &cl) : p2l_temp(ctx, "crop", P2L_FLOAT32, 4, dims);
         int sins[3] = {y, p2l_const_i32(ctx, 4, begin), p2l_const_i32(ctx, 4, size)};

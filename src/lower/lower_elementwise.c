@@ -93,7 +93,6 @@ static p2l_status unary_status(p2l_lower_ctx *ctx, p2l_op op) {
     return unary(ctx, op, "self") < 0 ? P2L_ERROR_UNSUPPORTED : P2L_OK;
 }
 
-p2l_status p2l_lower_relu(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return unary_status(ctx, P2L_OP_RELU); }
 p2l_status p2l_lower_sigmoid(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return unary_status(ctx, P2L_OP_LOGISTIC); }
 p2l_status p2l_lower_tanh(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return unary_status(ctx, P2L_OP_TANH); }
 p2l_status p2l_lower_hardswish(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
@@ -126,10 +125,11 @@ static p2l_status clamp(p2l_lower_ctx *ctx, bool has_lo, double lo, bool has_hi,
                   : has_lo && lo == -1 && has_hi && hi == 1 ? P2L_OP_RELU_N1_TO_1
                                                             : P2L_OP_COUNT;
     if (relu != P2L_OP_COUNT && out_dtype(ctx) == P2L_FLOAT32) return unary_status(ctx, relu);
+    /* torch promotes: clamp(int tensor, 0.5) is float, so compute in the output's dtype */
     p2l_layout l;
-    int x = p2l_input_any(ctx, "self", &l);
+    p2l_dtype dtype = out_dtype(ctx);
+    int x = cast_to(ctx, p2l_input_any(ctx, "self", &l), dtype);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    p2l_dtype dtype = ctx->g->tensors.items[x].dtype;
     const p2l_tensor xt = ctx->g->tensors.items[x];
     if (has_lo) {
         int y = has_hi ? p2l_temp(ctx, "lower", dtype, xt.rank, xt.dims) : p2l_output(ctx, 0, &l);
@@ -158,6 +158,9 @@ p2l_status p2l_lower_hardtanh(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     bound(ctx, "max_val", &hi);
     return clamp(ctx, true, lo, true, hi);
 }
+
+/* RELU for floats; MAXIMUM(x, 0) for integer tensors, which LiteRT's RELU does not take. */
+p2l_status p2l_lower_relu(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return clamp(ctx, true, 0, false, 0); }
 
 /* silu(x) = x * sigmoid(x) */
 p2l_status p2l_lower_silu(p2l_lower_ctx *ctx, const p2l_aten_node *node) {

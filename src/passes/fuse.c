@@ -60,28 +60,47 @@ static int writable_const(p2l_graph *g, int t) {
 
 typedef enum { AFFINE_SCALE, AFFINE_ADD, AFFINE_SUB } affine_kind;
 
+/* Where each op keeps its filter and bias, and which filter axis holds the output channels. */
+typedef struct affine_target {
+    p2l_op op;
+    int filter_input, bias_input;
+    bool channels_last; /* DEPTHWISE [1,H,W,O]; the others [O,...] */
+} affine_target;
+
+static const affine_target affine_targets[] = {
+    {P2L_OP_CONV_2D, 1, 2, false},
+    {P2L_OP_DEPTHWISE_CONV_2D, 1, 2, true},
+    {P2L_OP_FULLY_CONNECTED, 1, 2, false},
+    {P2L_OP_TRANSPOSE_CONV, 1, 3, false},
+};
+
+static const affine_target *affine_target_of(p2l_op op) {
+    for (size_t i = 0; i < sizeof affine_targets / sizeof affine_targets[0]; i++)
+        if (affine_targets[i].op == op) return &affine_targets[i];
+    return NULL;
+}
+
 /* Folds y = op(conv(x), c) into the conv's filter/bias. */
-static bool fold_affine(p2l_graph *g, int conv, affine_kind kind, const float *c, int64_t channels) {
+static bool fold_affine(p2l_graph *g, int conv, const affine_target *at, affine_kind kind, const float *c,
+                        int64_t channels) {
     p2l_node *node = &g->nodes.items[conv];
-    if (node->ninputs < 3 || node->inputs[2] < 0 || !p2l_is_const(g, node->inputs[1]) || !p2l_is_const(g, node->inputs[2]))
-        return false;
+    if (node->ninputs <= at->bias_input) return false;
+    int filter_in = node->inputs[at->filter_input], bias_in = node->inputs[at->bias_input];
+    if (bias_in < 0 || !p2l_is_const(g, filter_in) || !p2l_is_const(g, bias_in)) return false;
     if (p2l_get_option(g, conv, "fused_activation_function") != P2L_ACT_NONE) return false;
-    const p2l_tensor *bias_t = &g->tensors.items[node->inputs[2]];
+    const p2l_tensor *bias_t = &g->tensors.items[bias_in];
     if (bias_t->dtype != P2L_FLOAT32 || p2l_tensor_numel(bias_t) != channels) return false;
-    if (g->tensors.items[node->inputs[1]].dtype != P2L_FLOAT32) return false;
-    int bias = writable_const(g, node->inputs[2]);
+    if (g->tensors.items[filter_in].dtype != P2L_FLOAT32) return false;
+    int bias = writable_const(g, bias_in);
     if (bias < 0) return false;
     float *b = g->tensors.items[bias].owned;
     if (kind == AFFINE_SCALE) {
-        int filter = writable_const(g, g->nodes.items[conv].inputs[1]);
+        int filter = writable_const(g, filter_in);
         if (filter < 0) return false;
         const p2l_tensor *ft = &g->tensors.items[filter];
         float *f = ft->owned;
-        int64_t numel = p2l_tensor_numel(ft);
-        /* output channels: axis 0 for CONV_2D/FC ([O,...]), the last axis for DEPTHWISE ([1,H,W,O]) */
-        bool channel_last = g->nodes.items[conv].op == P2L_OP_DEPTHWISE_CONV_2D;
-        int64_t inner = numel / channels;
-        if (channel_last) {
+        int64_t inner = p2l_tensor_numel(ft) / channels;
+        if (at->channels_last) {
             for (int64_t i = 0; i < inner; i++)
                 for (int64_t k = 0; k < channels; k++) f[i * channels + k] *= c[k];
         } else {
@@ -89,17 +108,32 @@ static bool fold_affine(p2l_graph *g, int conv, affine_kind kind, const float *c
                 for (int64_t i = 0; i < inner; i++) f[k * inner + i] *= c[k];
         }
         for (int64_t i = 0; i < channels; i++) b[i] *= c[i];
-        g->nodes.items[conv].inputs[1] = filter;
+        g->nodes.items[conv].inputs[at->filter_input] = filter;
     } else {
         for (int64_t i = 0; i < channels; i++) b[i] += kind == AFFINE_ADD ? c[i] : -c[i];
     }
-    g->nodes.items[conv].inputs[2] = bias;
+    g->nodes.items[conv].inputs[at->bias_input] = bias;
     return true;
 }
 
-static int64_t output_channels(const p2l_graph *g, int conv) {
-    const p2l_tensor *out = &g->tensors.items[g->nodes.items[conv].outputs[0]];
-    return out->rank ? out->dims[out->rank - 1] : -1;
+static int64_t last_dim(const p2l_graph *g, int t) {
+    const p2l_tensor *tt = &g->tensors.items[t];
+    return tt->rank ? tt->dims[tt->rank - 1] : -1;
+}
+
+/* The conv-like node whose output reaches tensor x with the channels still last: directly, or
+ * through a RESHAPE that keeps the last axis (a 1-D conv's N,1,L,C -> N,L,C). *via gets the
+ * RESHAPE (or -1). */
+static int affine_source(const p2l_graph *g, int x, int *via) {
+    *via = -1;
+    int producer = sole_producer(g, x);
+    if (producer >= 0 && g->nodes.items[producer].op == P2L_OP_RESHAPE) {
+        int in = g->nodes.items[producer].inputs[0];
+        if (last_dim(g, in) != last_dim(g, x)) return -1;
+        *via = producer;
+        producer = sole_producer(g, in);
+    }
+    return producer >= 0 && affine_target_of(g->nodes.items[producer].op) ? producer : -1;
 }
 
 p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed) {
@@ -114,22 +148,21 @@ p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed) {
         if (p2l_get_option(g, (int)n, "fused_activation_function") != P2L_ACT_NONE) continue;
         for (int side = 0; side < 2; side++) {
             if (kind == AFFINE_SUB && side == 1) break; /* c - conv(x) is not a bias */
-            int x = node->inputs[side], c = node->inputs[1 - side];
-            int conv = sole_producer(g, x);
+            int x = node->inputs[side], c = node->inputs[1 - side], via;
+            int conv = affine_source(g, x, &via);
             if (conv < 0) continue;
-            p2l_op op = g->nodes.items[conv].op;
-            if (op != P2L_OP_CONV_2D && op != P2L_OP_DEPTHWISE_CONV_2D && op != P2L_OP_FULLY_CONNECTED) continue;
-            /* the result must keep the conv output's shape (no broadcast growth) */
+            /* the result must keep x's shape (no broadcast growth) */
             const p2l_tensor *xt = &g->tensors.items[x], *yt = &g->tensors.items[node->outputs[0]];
             if (xt->rank != yt->rank || memcmp(xt->dims, yt->dims, sizeof(int64_t) * (size_t)xt->rank) != 0) continue;
-            int64_t channels = output_channels(g, conv);
+            int64_t channels = last_dim(g, g->nodes.items[conv].outputs[0]);
             if (channels <= 0) continue;
             float *values = p2l_alloc(sizeof(float) * (size_t)channels);
             if (!values) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-            bool folded = channel_constant(g, c, channels, values) && fold_affine(g, conv, kind, values, channels);
+            bool folded = channel_constant(g, c, channels, values) &&
+                          fold_affine(g, conv, affine_target_of(g->nodes.items[conv].op), kind, values, channels);
             p2l_release(values);
             if (folded) {
-                absorb(g, conv, (int)n);
+                absorb(g, via >= 0 ? via : conv, (int)n); /* the last op before it now writes y */
                 *changed = true;
                 break;
             }
@@ -146,11 +179,16 @@ p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed) {
                   : node->op == P2L_OP_RELU6 ? P2L_ACT_RELU6
                   : node->op == P2L_OP_RELU_N1_TO_1 ? P2L_ACT_RELU_N1_TO_1 : -1;
         if (act < 0) continue;
-        int producer = sole_producer(g, node->inputs[0]);
+        /* an activation commutes with a RESHAPE: look through one (the 1-D conv's N,1,L,C -> N,L,C) */
+        int producer = sole_producer(g, node->inputs[0]), via = -1;
+        if (producer >= 0 && g->nodes.items[producer].op == P2L_OP_RESHAPE) {
+            via = producer;
+            producer = sole_producer(g, g->nodes.items[producer].inputs[0]);
+        }
         if (producer < 0) continue;
         switch (g->nodes.items[producer].op) {
         case P2L_OP_CONV_2D: case P2L_OP_DEPTHWISE_CONV_2D: case P2L_OP_FULLY_CONNECTED:
-        case P2L_OP_TRANSPOSE_CONV: case P2L_OP_ADD: case P2L_OP_SUB: case P2L_OP_MUL: case P2L_OP_DIV:
+        case P2L_OP_ADD: case P2L_OP_SUB: case P2L_OP_MUL: case P2L_OP_DIV:
             break;
         default:
             continue;
@@ -158,7 +196,7 @@ p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed) {
         if (g->tensors.items[g->nodes.items[producer].outputs[0]].dtype != P2L_FLOAT32) continue;
         if (p2l_get_option(g, producer, "fused_activation_function") != P2L_ACT_NONE) continue;
         p2l_set_option(g, producer, "fused_activation_function", act);
-        absorb(g, producer, (int)n);
+        absorb(g, via >= 0 ? via : producer, (int)n);
         *changed = true;
     }
     return P2L_OK;

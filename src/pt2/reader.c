@@ -638,6 +638,11 @@ static p2l_status check_archive(reader *r) {
     const char *slash = strchr(first, '/');
     if (!slash) return p2l_fail(P2L_ERROR_MALFORMED, "archive entry '%s' is not under a root folder: not a .pt2 archive", first);
     r->root = p2l_arena_strndup(&r->scratch, first, (size_t)(slash - first + 1));
+    for (size_t i = 0; i < r->zip.count; i++)
+        if (r->zip.entries[i].compressed)
+            return p2l_fail(P2L_ERROR_UNSUPPORTED,
+                            "archive entry %s is compressed; torch.export.save stores entries uncompressed "
+                            "(was the archive re-zipped?)", r->zip.entries[i].name);
     const p2l_zip_entry *fmt = find_entry(r, "archive_format");
     if (!fmt || !fmt->data || fmt->size != 3 || memcmp(fmt->data, "pt2", 3) != 0)
         return p2l_fail(P2L_ERROR_MALFORMED, "%sarchive_format is not 'pt2': not a torch.export.save archive", r->root);

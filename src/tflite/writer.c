@@ -21,7 +21,12 @@ int p2l_tflite_op_version(const p2l_graph *g, const p2l_node *node) {
     /* Versions mark when an op gained a feature; a runtime that knows the version runs it. */
 #define OPT(name) p2l_get_option(g, (int)(node - g->nodes.items), name)
     switch (node->op) {
-    case P2L_OP_CONV_2D:
+    case P2L_OP_CONV_2D: {
+        /* grouped: the filter sees fewer input channels than the input has */
+        const p2l_tensor *in = &g->tensors.items[node->inputs[0]], *filter = &g->tensors.items[node->inputs[1]];
+        if (in->rank == 4 && filter->rank == 4 && in->dims[3] != filter->dims[3]) return 6;
+        return OPT("dilation_w_factor") != 1 || OPT("dilation_h_factor") != 1 ? 2 : 1;
+    }
     case P2L_OP_DEPTHWISE_CONV_2D:
         return OPT("dilation_w_factor") != 1 || OPT("dilation_h_factor") != 1 ? 2 : 1;
     case P2L_OP_FULLY_CONNECTED:

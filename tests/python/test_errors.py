@@ -107,10 +107,6 @@ class ChainOfRejected(nn.Module):
         return self.c2(y)  # MARK-C2
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a node whose lowering would reject it is skipped, not reported, when it is downstream of "
-                          "another failed node (p2l_lower's inputs_ready check): two Conv3d in a row report only the "
-                          "first, so users still discover them one at a time")
 def test_lists_rejected_node_downstream_of_another():
     message = str(convert_error(ChainOfRejected(), (torch.randn(1, 2, 4, 4, 4),)))
     assert f"{THIS_FILE}:{line_of('MARK-C1')}" in message, message
@@ -181,11 +177,6 @@ def test_rezipped_archive_still_converts(archive):
     assert pt2lite.convert_pt2(rezip(archive)) == pt2lite.convert_pt2(archive)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a deflate-compressed .pt2 is reported as \"archive/archive_format is not 'pt2': not a "
-                          "torch.export.save archive\" because check_archive reads the compressed archive_format "
-                          "entry (data NULL) before any compressed-entry check; the message should say the entries "
-                          "are compressed")
 def test_compressed_archive_says_compressed(archive):
     message = convert_pt2_error(rezip(archive, compression=zipfile.ZIP_DEFLATED))
     assert "compress" in message.lower(), message

@@ -184,9 +184,6 @@ def test_depthwise_conv2d(kwargs, shape):
     assert_all_delegated(content)
 
 
-@pytest.mark.xfail(strict=True, raises=pt2lite.Pt2liteError, reason="grouped convolution (1 < groups < in_channels) is rejected: "
-                                       "'grouped convolution with groups=2 (not depthwise) is not supported yet'; "
-                                       "the issue lists groups among the supported convolution features")
 def test_grouped_conv2d():
     content = run(nn.Conv2d(8, 12, kernel_size=3, padding=1, groups=2), (1, 8, 10, 10))
     assert_convs_have_bias(content)
@@ -250,9 +247,6 @@ def test_conv_transpose2d_delegated(kwargs, shape):
     assert_all_delegated(run(nn.ConvTranspose2d(**kwargs), shape))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="ConvTranspose with padding>0 is cropped by a SLICE whose size vector holds "
-                                       "-1 for N and C; XNNPACK rejects SLICE with size -1 (explicit sizes "
-                                       "[N,H,W,C] are delegated), so the SLICE falls back to the reference kernel")
 @pytest.mark.parametrize("kwargs,shape", PADDED)
 def test_conv_transpose2d_padded_delegated(kwargs, shape):
     assert_all_delegated(run(nn.ConvTranspose2d(**kwargs), shape))
@@ -379,9 +373,6 @@ def test_conv_then_w_broadcast_constant_not_folded_wrongly():
     run(M(), (1, 4, 8, 8))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="Conv1d + BatchNorm1d + ReLU: the RESHAPE back to [N,L,C] after the 1-D "
-                                       "conv stops fuse-affine/fuse-activation, leaving MUL, ADD (and the ReLU "
-                                       "fused into ADD) instead of one CONV_2D")
 def test_conv1d_bn_relu_is_one_conv():
     m = nn.Sequential(nn.Conv1d(4, 8, 3, padding=1), random_bn(nn.BatchNorm1d(8)), nn.ReLU())
     content = run(m, (1, 4, 16))
@@ -395,9 +386,6 @@ def test_conv1d_bn_relu_numerics():
     run(m, (2, 4, 16))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="ConvTranspose2d + BatchNorm2d: fuse-affine only folds into CONV_2D, "
-                                       "DEPTHWISE_CONV_2D and FULLY_CONNECTED, so a MUL and an ADD stay after the "
-                                       "TRANSPOSE_CONV (its bias could absorb them: filter OHWI, bias [O])")
 def test_conv_transpose_bn_folds():
     m = nn.Sequential(nn.ConvTranspose2d(4, 8, 2, stride=2), random_bn(nn.BatchNorm2d(8)), nn.ReLU())
     content = run(m, (1, 4, 6, 6))
@@ -466,10 +454,6 @@ def test_tensor_names_carry_module_path():
     assert any(n.startswith("body.0/") or n.startswith("body.1/") for n in names), names
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the TRANSPOSE added at a model output is named 'input/transpose' (and its perm "
-                          "'input/perm'): p2l_transpose names tensors after ctx->node, which is NULL while "
-                          "lower_user_outputs runs, so the name falls back to \"input\" on the output side")
 def test_output_transpose_not_named_input():
     content = run(Named(), (1, 3, 8, 8))
     names, _, outputs = tensor_names(content)

@@ -236,9 +236,6 @@ def test_activation_special_points():
     check_module(m, (x,))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="clamp of an int32 tensor with float bounds: torch promotes the result to float32, the "
-                          "lowering clamps in int32 (the bound 0.5 becomes 0) and returns int32")
 def test_clamp_int_tensor_float_bound():
     x = torch.tensor([[-3, 0, 1, 4]], dtype=torch.int32)
     m = Fn(lambda s, a: torch.clamp(a, min=0.5))
@@ -389,10 +386,6 @@ def test_two_residual_blocks_after_stem():
 
 # ---------------------------------------------------------------- more dtypes and patterns
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="relu of an int32 tensor is lowered to RELU, which LiteRT cannot run on INT32 ('Only "
-                          "float32, uint8, int8 and int16 are supported currently, got INT32'); clamp already "
-                          "falls back to MAXIMUM(x, 0) for non-float tensors, relu.default does not")
 def test_relu_int32():
     x = torch.tensor([[-3, 0, 2, 7]], dtype=torch.int32)
     check_module(nn.ReLU(), (x,))
