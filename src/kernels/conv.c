@@ -5,12 +5,7 @@
 
 #include "kernels/kernels.h"
 
-typedef struct conv_params {
-    int stride_h, stride_w, dilation_h, dilation_w;
-    int pad_h, pad_w;
-    int activation;
-    int groups, depth_multiplier;
-} conv_params;
+typedef p2l_conv_params conv_params; /* kernels.h: the fast variants reuse it */
 
 /* Output size and leading padding of one spatial dim, as TFLite computes them. */
 static p2l_status conv_geometry(int padding, int32_t in, int32_t filter, int stride, int dilation, int32_t *out,

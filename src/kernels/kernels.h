@@ -33,6 +33,27 @@ typedef struct p2l_tensor {
     bool known;           /* value available at prepare time: constant or computed at prepare */
 } p2l_tensor;
 
+/* ------------------------------------------------------------ execution context (runtime/threadpool.c)
+ *
+ * An interpreter owns one thread pool (none when num_threads is 1) and one scratch block: each
+ * kernel states at prepare how many bytes of scratch one thread needs (node->scratch_bytes) and the
+ * runtime sizes the block for the largest need, so kernels never allocate at invoke time. */
+typedef struct p2l_threadpool p2l_threadpool;
+typedef void (*p2l_task_fn)(void *ctx, size_t task, int thread);
+/* threads counts the calling thread: 1 creates no threads. */
+p2l_status p2l_threadpool_create(int threads, p2l_threadpool **pool);
+void p2l_threadpool_free(p2l_threadpool *pool);
+int p2l_threadpool_threads(const p2l_threadpool *pool); /* 1 for NULL */
+/* Runs fn(ctx, task, thread) for every task in [0, count), thread in [0, threads); returns when all
+ * are done. Tasks are handed out dynamically; the caller works too. pool may be NULL. */
+void p2l_parallel_for(p2l_threadpool *pool, size_t count, p2l_task_fn fn, void *ctx);
+
+typedef struct p2l_exec {
+    p2l_threadpool *pool;  /* NULL: everything runs on the calling thread */
+    uint8_t *scratch;      /* threads x scratch_stride bytes, 64-byte aligned */
+    size_t scratch_stride; /* bytes per thread, a multiple of 64 */
+} p2l_exec;
+
 typedef struct p2l_node {
     p2l_op op;
     int index;            /* op index in the subgraph (for messages) */
@@ -46,7 +67,16 @@ typedef struct p2l_node {
     const int32_t *option_ints;
     void *state;                     /* kernel's prepared parameters */
     p2l_arena *arena;                /* prepare-time allocations, freed at the next prepare */
+    p2l_exec *exec;                  /* threads and scratch; may be NULL (one thread, no scratch) */
+    size_t scratch_bytes;            /* set by prepare: scratch one thread needs at invoke */
 } p2l_node;
+
+static inline int p2l_node_threads(const p2l_node *node) {
+    return node->exec ? p2l_threadpool_threads(node->exec->pool) : 1;
+}
+static inline void *p2l_node_scratch(const p2l_node *node, int thread) {
+    return node->exec->scratch + (size_t)thread * node->exec->scratch_stride;
+}
 
 typedef p2l_status (*p2l_kernel_fn)(p2l_node *node);
 
@@ -64,8 +94,14 @@ typedef struct p2l_kernel {
     uint8_t flags;
 } p2l_kernel;
 
-/* The kernel for an op and the highest op version it accepts; NULL when pt2lite has none. */
+/* The kernel for an op and the highest op version it accepts; NULL when pt2lite has none. This is the
+ * fastest variant the CPU supports (a fast kernel falls back to the reference one, by itself, for
+ * nodes it does not cover); P2L_REFERENCE_KERNELS=1 in the environment forces the reference kernels. */
 const p2l_kernel *p2l_kernel_of(p2l_op op, int *max_version);
+/* The portable reference kernel of an op (the correctness oracle of the fast ones). */
+const p2l_kernel *p2l_reference_kernel_of(p2l_op op);
+/* Whether fast kernels are in use (CPU support and no P2L_REFERENCE_KERNELS). */
+bool p2l_fast_kernels_enabled(void);
 
 /* Kernel structs, one per family (defined in the family's file). */
 #define P2L_KERNELS(X)                                                                                   \
@@ -74,10 +110,32 @@ const p2l_kernel *p2l_kernel_of(p2l_op op, int *max_version);
     X(expand_dims) X(shape) X(transpose) X(concatenation) X(pack) X(unpack) X(split) X(split_v) X(pad) X(mirror_pad) \
     X(strided_slice) X(slice) X(gather) X(gather_nd) X(resize) X(select_v2)       \
     X(tile) X(broadcast_to) X(fill) X(zeros_like) X(range) X(reverse) X(add_n) X(depth_to_space)         \
-    X(space_to_depth) X(l2_normalization)
+    X(space_to_depth) X(l2_normalization) X(binary_math)
 #define P2L_DECLARE_KERNEL(name) extern const p2l_kernel p2l_kernel_##name;
 P2L_KERNELS(P2L_DECLARE_KERNEL)
 #undef P2L_DECLARE_KERNEL
+
+/* Prepared parameters of the convolution and pooling reference kernels (conv.c, pool.c), which the
+ * fast variants reuse. */
+typedef struct p2l_conv_params {
+    int stride_h, stride_w, dilation_h, dilation_w;
+    int pad_h, pad_w;
+    int activation;
+    int groups, depth_multiplier;
+} p2l_conv_params;
+typedef struct p2l_pool_params {
+    int stride_h, stride_w, filter_h, filter_w, pad_h, pad_w, activation;
+} p2l_pool_params;
+
+/* Fast kernels fall back to the reference kernel for nodes they do not cover: they keep the
+ * reference kernel's prepared state and run its invoke with that state in place. */
+static inline p2l_status p2l_invoke_reference(p2l_node *node, const p2l_kernel *reference, void *reference_state) {
+    void *fast_state = node->state;
+    node->state = reference_state;
+    p2l_status s = reference->invoke(node);
+    node->state = fast_state;
+    return s;
+}
 
 /* ------------------------------------------------------------ helpers (common.c) */
 

@@ -4,9 +4,7 @@
 
 #include "kernels/kernels.h"
 
-typedef struct pool_params {
-    int stride_h, stride_w, filter_h, filter_w, pad_h, pad_w, activation;
-} pool_params;
+typedef p2l_pool_params pool_params; /* kernels.h: the fast variants reuse it */
 
 static p2l_status pool_geometry(int padding, int32_t in, int filter, int stride, int32_t *out, int *pad) {
     if (stride < 1 || filter < 1)

@@ -1,6 +1,9 @@
 /* The kernel registry: one row per op, indexed by p2l_op, with the highest op version the kernel
  * accepts (LiteRT's own limits for these builtins; versions above 1 mostly add quantized types, which
  * the kernels reject by dtype at prepare time with a clear message). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "kernels/kernels.h"
 
 typedef struct registry_entry {
@@ -44,6 +47,8 @@ static const registry_entry registry[P2L_OP_COUNT] = {
     [P2L_OP_NOT_EQUAL] = {&p2l_kernel_binary, 3},
     [P2L_OP_LOGICAL_AND] = {&p2l_kernel_binary, 1},
     [P2L_OP_LOGICAL_OR] = {&p2l_kernel_binary, 1},
+    [P2L_OP_ATAN2] = {&p2l_kernel_binary_math, 1},
+    [P2L_OP_BITWISE_XOR] = {&p2l_kernel_binary_math, 1},
     [P2L_OP_PRELU] = {&p2l_kernel_binary, 1},
     [P2L_OP_RELU] = {&p2l_kernel_unary, 3},
     [P2L_OP_RELU6] = {&p2l_kernel_unary, 3},
@@ -103,8 +108,63 @@ static const registry_entry registry[P2L_OP_COUNT] = {
     [P2L_OP_SPACE_TO_DEPTH] = {&p2l_kernel_space_to_depth, 2},
 };
 
+/* Fast variants by op, used when the CPU has what they need (checked once, at run time, so one
+ * binary runs everywhere). Each falls back to the reference kernel for nodes it does not cover. */
+#if defined(P2L_HAVE_X86_KERNELS)
+#include "kernels/x86/x86.h"
+static const p2l_kernel *const fast_x86[P2L_OP_COUNT] = {
+    [P2L_OP_CONV_2D] = &p2l_kernel_conv_2d_x86,
+    [P2L_OP_DEPTHWISE_CONV_2D] = &p2l_kernel_depthwise_conv_2d_x86,
+    [P2L_OP_FULLY_CONNECTED] = &p2l_kernel_fully_connected_x86,
+    [P2L_OP_BATCH_MATMUL] = &p2l_kernel_batch_matmul_x86,
+    [P2L_OP_ADD] = &p2l_kernel_binary_x86,
+    [P2L_OP_SUB] = &p2l_kernel_binary_x86,
+    [P2L_OP_MUL] = &p2l_kernel_binary_x86,
+    [P2L_OP_DIV] = &p2l_kernel_binary_x86,
+    [P2L_OP_MAXIMUM] = &p2l_kernel_binary_x86,
+    [P2L_OP_MINIMUM] = &p2l_kernel_binary_x86,
+    [P2L_OP_RELU] = &p2l_kernel_unary_x86,
+    [P2L_OP_RELU6] = &p2l_kernel_unary_x86,
+    [P2L_OP_RELU_N1_TO_1] = &p2l_kernel_unary_x86,
+    [P2L_OP_LOGISTIC] = &p2l_kernel_unary_x86,
+    [P2L_OP_HARD_SWISH] = &p2l_kernel_unary_x86,
+    [P2L_OP_MEAN] = &p2l_kernel_reduce_x86,
+    [P2L_OP_AVERAGE_POOL_2D] = &p2l_kernel_pool_x86,
+    [P2L_OP_MAX_POOL_2D] = &p2l_kernel_pool_x86,
+    [P2L_OP_SOFTMAX] = &p2l_kernel_softmax_x86,
+    [P2L_OP_PAD] = &p2l_kernel_pad_x86,
+    [P2L_OP_PADV2] = &p2l_kernel_pad_x86,
+};
+#endif
+
+static bool fast_enabled(void) {
+    static int cached = -1; /* benign race: every thread computes the same answer */
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *env = getenv("P2L_REFERENCE_KERNELS");
+        v = 0;
+#if defined(P2L_HAVE_X86_KERNELS)
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+        if (env && *env && strcmp(env, "0") != 0) v = 0;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v != 0;
+}
+
+bool p2l_fast_kernels_enabled(void) { return fast_enabled(); }
+
+const p2l_kernel *p2l_reference_kernel_of(p2l_op op) {
+    if ((unsigned)op >= P2L_OP_COUNT) return NULL;
+    return registry[op].kernel;
+}
+
 const p2l_kernel *p2l_kernel_of(p2l_op op, int *max_version) {
     if ((unsigned)op >= P2L_OP_COUNT || !registry[op].kernel) return NULL;
     if (max_version) *max_version = registry[op].max_version;
+#if defined(P2L_HAVE_X86_KERNELS)
+    if (fast_x86[op] && fast_enabled()) return fast_x86[op];
+#endif
     return registry[op].kernel;
 }

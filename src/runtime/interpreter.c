@@ -5,11 +5,21 @@
  * tensor) is computed right there and skipped at invoke; this is how shape arithmetic of dynamic
  * models (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves before memory is planned. The other
  * tensors share one arena, planned by lifetime (planner.c). Constants are used in place. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/runtime.h"
 
 enum { TENSOR_ALIGNMENT = 64 };
+
+/* Threads and scratch memory, shared by the interpreter's subgraphs (they run one at a time). */
+typedef struct exec_context {
+    p2l_exec exec;
+    void *scratch_block; /* exec.scratch before alignment */
+    double *profile;     /* seconds per op type when P2L_PROFILE is set */
+} exec_context;
 
 typedef struct graph {
     int index;
@@ -23,11 +33,13 @@ typedef struct graph {
     void *arena_block;      /* tensor memory of the current plan */
     size_t arena_size;
     bool prepared;
+    exec_context *ctx;      /* the interpreter's threads and scratch */
 } graph;
 
 struct p2l_interpreter {
     p2l_model *model;
     int num_threads;
+    exec_context ctx;
     int graph_count;
     graph *graphs;
 };
@@ -113,6 +125,26 @@ static void graph_free(graph *g) {
     p2l_release(g->is_input);
 }
 
+/* Grows the scratch block to the largest per-thread need of any node prepared so far; the contents
+ * are not kept (kernels use scratch only within one invoke). */
+static p2l_status reserve_scratch(graph *g, size_t per_thread) {
+    p2l_exec *e = &g->ctx->exec;
+    if (per_thread <= e->scratch_stride) return P2L_OK;
+    size_t stride = (per_thread + 63) & ~(size_t)63, total;
+    int threads = p2l_threadpool_threads(e->pool);
+    if (stride < per_thread || !p2l_mul_size(stride, (size_t)threads, &total) || !p2l_add_size(total, 64, &total))
+        return p2l_fail(P2L_ERROR_LIMIT, "scratch memory of %zu bytes per thread is too large", per_thread);
+    void **block = &g->ctx->scratch_block;
+    p2l_release(*block);
+    e->scratch = NULL;
+    e->scratch_stride = 0;
+    if (!(*block = p2l_alloc(total)))
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of scratch memory", total);
+    e->scratch = (uint8_t *)(((uintptr_t)*block + 63) & ~(uintptr_t)63);
+    e->scratch_stride = stride;
+    return P2L_OK;
+}
+
 static bool node_foldable(const p2l_node *n, const p2l_kernel *k) {
     if (k->flags & P2L_KERNEL_NO_FOLD) return false;
     if (k->flags & P2L_KERNEL_SHAPE_ONLY) return true;
@@ -136,8 +168,11 @@ static p2l_status graph_prepare(graph *g) {
         const p2l_kernel *k = p2l_kernel_of(n->op, NULL);
         n->state = NULL;
         n->arena = &g->prepare_arena;
+        n->exec = &g->ctx->exec;
+        n->scratch_bytes = 0;
         g->folded[o] = false;
         p2l_status s = k->prepare(n);
+        if (!s) s = reserve_scratch(g, n->scratch_bytes);
         if (s) return op_context(s, g, o);
         if (!node_foldable(n, k)) continue;
         for (int i = 0; i < n->output_count; i++) {
@@ -195,15 +230,34 @@ static p2l_status graph_prepare(graph *g) {
     return P2L_OK;
 }
 
+/* P2L_PROFILE=1: time spent per op type, printed to stderr when the interpreter is freed. */
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static p2l_status graph_invoke(graph *g) {
     if (!g->prepared) P2L_TRY(graph_prepare(g));
+    double *profile = g->ctx->profile;
     for (int o = 0; o < g->sg->op_count; o++) {
         if (g->folded[o]) continue;
         p2l_node *n = &g->nodes[o];
+        double start = profile ? now_seconds() : 0;
         p2l_status s = p2l_kernel_of(n->op, NULL)->invoke(n);
         if (s) return op_context(s, g, o);
+        if (profile) profile[n->op] += now_seconds() - start;
     }
     return P2L_OK;
+}
+
+static void print_profile(const double *profile) {
+    double total = 0;
+    for (int op = 0; op < P2L_OP_COUNT; op++) total += profile[op];
+    for (int op = 0; op < P2L_OP_COUNT; op++)
+        if (profile[op] > 0)
+            fprintf(stderr, "p2l profile: %-24s %9.2f ms %5.1f%%\n", p2l_op_info_of((p2l_op)op)->name, profile[op] * 1e3,
+                    100.0 * profile[op] / total);
 }
 
 /* ------------------------------------------------------------ public API */
@@ -220,7 +274,12 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
     it->graph_count = model->tfl.subgraph_count;
     it->graphs = p2l_alloc_zero((size_t)it->graph_count * sizeof *it->graphs);
     p2l_status s = it->graphs ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
+    if (!s) s = p2l_threadpool_create(it->num_threads, &it->ctx.exec.pool);
+    const char *profile = getenv("P2L_PROFILE");
+    if (!s && profile && *profile && strcmp(profile, "0") != 0)
+        it->ctx.profile = p2l_alloc_zero(P2L_OP_COUNT * sizeof *it->ctx.profile);
     for (int i = 0; i < it->graph_count && !s; i++) {
+        it->graphs[i].ctx = &it->ctx;
         s = graph_init(&it->graphs[i], &model->tfl.subgraphs[i], i);
         if (!s) s = graph_init_nodes(&it->graphs[i]);
     }
@@ -236,6 +295,10 @@ void p2l_interpreter_free(p2l_interpreter *it) {
     if (!it) return;
     for (int i = 0; it->graphs && i < it->graph_count; i++) graph_free(&it->graphs[i]);
     p2l_release(it->graphs);
+    if (it->ctx.profile) print_profile(it->ctx.profile);
+    p2l_release(it->ctx.profile);
+    p2l_threadpool_free(it->ctx.exec.pool);
+    p2l_release(it->ctx.scratch_block);
     p2l_model_free(it->model);
     p2l_release(it);
 }

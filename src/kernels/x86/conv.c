@@ -1,0 +1,257 @@
+/* CONV_2D and DEPTHWISE_CONV_2D, NHWC float32, AVX2/FMA.
+ *
+ * CONV_2D is a GEMM: rows are output pixels, columns output channels, k runs over (ky, kx, input
+ * channel), the filter's OHWI order, so the weights pack straight into GEMM panels at prepare. A 1x1
+ * convolution with stride 1 and no padding uses the input as A in place; any other one builds the
+ * im2col rows of one block of output pixels at a time in the thread's scratch (a block small enough
+ * to stay in L2), so memory does not grow with the image.
+ *
+ * DEPTHWISE_CONV_2D (depth multiplier 1) runs directly on NHWC: for each output pixel, the valid
+ * filter taps are listed once, then channels go 32 at a time in 4 accumulators (8 at a time and a
+ * masked tail after that); bias and the clamp are applied before the one store. Weights are padded
+ * to a multiple of 8 channels at prepare. Work is split over output rows. Other cases (groups,
+ * depth multipliers, TANH, weights computed at run time) use the reference kernels. */
+#include <string.h>
+
+#include "kernels/x86/x86.h"
+
+enum {
+    DIRECT_BLOCK_BYTES = 512 * 1024,  /* A block read in place: half of a typical L2 */
+    IM2COL_BLOCK_BYTES = 256 * 1024,  /* im2col block per thread (also its scratch) */
+    MAX_TAPS = 64,                    /* depthwise fast path: filter taps listed on the stack */
+};
+
+typedef struct conv_state {
+    void *reference_state; /* p2l_conv_params of the reference kernel */
+    bool fast, direct;
+    p2l_clamp clamp;
+    p2l_gemm_b b;
+    p2l_gemm_split split;
+    size_t m;
+} conv_state;
+
+static p2l_status conv_prepare(p2l_node *node) {
+    P2L_TRY(p2l_kernel_conv_2d.prepare(node));
+    conv_state *st = p2l_arena_alloc(node->arena, sizeof *st);
+    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    st->reference_state = node->state;
+    node->state = st;
+    const p2l_conv_params *p = st->reference_state;
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->outputs[0];
+    const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
+    if (p->groups != 1 || !w->known || (bias && !bias->known) || !p2l_clamp_of(p->activation, &st->clamp))
+        return P2L_OK;
+    const int kh = w->dims[1], kw = w->dims[2], ic = w->dims[3], oc = w->dims[0];
+    const int64_t k = (int64_t)kh * kw * ic;
+    if (k <= 0 || k > INT32_MAX / 16 || oc <= 0) return P2L_OK;
+    P2L_TRY(p2l_gemm_pack(node, &st->b, w->data, 1, (size_t)k, (int)k, oc, bias ? bias->data : NULL));
+    st->direct = kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
+                 x->dims[1] == y->dims[1] && x->dims[2] == y->dims[2];
+    st->m = (size_t)y->dims[0] * (size_t)y->dims[1] * (size_t)y->dims[2];
+    p2l_gemm_plan(st->m, (int)k, st->b.panels, p2l_node_threads(node),
+                  st->direct ? DIRECT_BLOCK_BYTES : IM2COL_BLOCK_BYTES, &st->split);
+    if (!st->direct) node->scratch_bytes = st->split.block_rows * (size_t)k * sizeof(float);
+    st->fast = true;
+    return P2L_OK;
+}
+
+typedef struct conv_job {
+    const p2l_node *node;
+    const conv_state *st;
+} conv_job;
+
+/* The im2col rows of output pixels [row0, row0 + rows): each row is the (ky, kx, c) window of one
+ * output pixel, zeros where the window leaves the input. */
+static void im2col(const p2l_node *node, const p2l_conv_params *p, size_t row0, size_t rows, float *a) {
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->outputs[0];
+    const float *in = x->data;
+    const int H = x->dims[1], W = x->dims[2], C = x->dims[3];
+    const int KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
+    const size_t window_row = (size_t)KW * (size_t)C;
+    for (size_t r = 0; r < rows; r++) {
+        const size_t pixel = row0 + r;
+        const int ox = (int)(pixel % (size_t)OW), oy = (int)(pixel / (size_t)OW % (size_t)OH);
+        const size_t n = pixel / ((size_t)OW * (size_t)OH);
+        const int x0 = ox * p->stride_w - p->pad_w;
+        const bool row_inside = x0 >= 0 && x0 + (KW - 1) * p->dilation_w < W;
+        for (int ky = 0; ky < KH; ky++, a += window_row) {
+            const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+            if (iy < 0 || iy >= H) {
+                memset(a, 0, window_row * sizeof(float));
+                continue;
+            }
+            const float *src = in + (((size_t)n * (size_t)H + (size_t)iy) * (size_t)W) * (size_t)C;
+            if (row_inside && p->dilation_w == 1) { /* the whole window row is contiguous in NHWC */
+                memcpy(a, src + (size_t)x0 * (size_t)C, window_row * sizeof(float));
+                continue;
+            }
+            for (int kx = 0; kx < KW; kx++) {
+                const int ix = x0 + kx * p->dilation_w;
+                float *dst = a + (size_t)kx * (size_t)C;
+                if (ix < 0 || ix >= W) memset(dst, 0, (size_t)C * sizeof(float));
+                else memcpy(dst, src + (size_t)ix * (size_t)C, (size_t)C * sizeof(float));
+            }
+        }
+    }
+}
+
+static void conv_task(void *ctx, size_t task, int thread) {
+    const conv_job *job = ctx;
+    const conv_state *st = job->st;
+    const p2l_node *node = job->node;
+    const p2l_gemm_split *sp = &st->split;
+    const size_t block = task / (size_t)sp->chunks, chunk = task % (size_t)sp->chunks;
+    const size_t row0 = block * sp->block_rows;
+    const size_t rows = st->m - row0 < sp->block_rows ? st->m - row0 : sp->block_rows;
+    const int panel_begin = (int)chunk * sp->chunk_panels;
+    const int panel_end = panel_begin + sp->chunk_panels < st->b.panels ? panel_begin + sp->chunk_panels : st->b.panels;
+    const size_t K = (size_t)st->b.k, OC = (size_t)st->b.n;
+    const float *a;
+    size_t lda;
+    if (st->direct) {
+        a = (const float *)node->inputs[0]->data + row0 * K;
+        lda = K;
+    } else {
+        float *scratch = p2l_node_scratch(node, thread);
+        im2col(node, st->reference_state, row0, rows, scratch);
+        a = scratch;
+        lda = K;
+    }
+    p2l_gemm_run(&st->b, rows, a, lda, (float *)node->outputs[0]->data + row0 * OC, OC, panel_begin, panel_end,
+                 &st->clamp);
+}
+
+static p2l_status conv_invoke(p2l_node *node) {
+    conv_state *st = node->state;
+    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_conv_2d, st->reference_state);
+    conv_job job = {node, st};
+    p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->split.row_blocks * (size_t)st->split.chunks, conv_task,
+                     &job);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_conv_2d_x86 = {
+    .prepare = conv_prepare, .invoke = conv_invoke,
+    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
+};
+
+/* ------------------------------------------------------------ depthwise */
+
+typedef struct depthwise_state {
+    void *reference_state;
+    bool fast;
+    p2l_clamp clamp;
+    float *weights; /* [tap][padded channels] */
+    float *bias;    /* [padded channels] */
+    size_t padded_c;
+} depthwise_state;
+
+static p2l_status depthwise_prepare(p2l_node *node) {
+    P2L_TRY(p2l_kernel_depthwise_conv_2d.prepare(node));
+    depthwise_state *st = p2l_arena_alloc(node->arena, sizeof *st);
+    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    st->reference_state = node->state;
+    node->state = st;
+    const p2l_conv_params *p = st->reference_state;
+    const p2l_tensor *w = node->inputs[1];
+    const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
+    if (p->depth_multiplier != 1 || !w->known || (bias && !bias->known) || !p2l_clamp_of(p->activation, &st->clamp))
+        return P2L_OK;
+    const size_t taps = (size_t)w->dims[1] * (size_t)w->dims[2], C = (size_t)w->dims[3];
+    if (taps == 0 || taps > MAX_TAPS || C == 0) return P2L_OK;
+    st->padded_c = (C + 7) / 8 * 8;
+    /* The arena returns 16-byte aligned zeroed memory; the kernel uses unaligned loads. */
+    st->weights = p2l_arena_alloc(node->arena, taps * st->padded_c * sizeof(float));
+    st->bias = p2l_arena_alloc(node->arena, st->padded_c * sizeof(float));
+    if (!st->weights || !st->bias) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory packing weights");
+    const float *wd = w->data;
+    for (size_t t = 0; t < taps; t++) memcpy(st->weights + t * st->padded_c, wd + t * C, C * sizeof(float));
+    if (bias) memcpy(st->bias, bias->data, C * sizeof(float));
+    st->fast = true;
+    return P2L_OK;
+}
+
+typedef struct depthwise_job {
+    const p2l_node *node;
+    const depthwise_state *st;
+} depthwise_job;
+
+static inline __m256 clamp8(__m256 v, const p2l_clamp *cl, __m256 lo, __m256 hi) {
+    return cl->on ? _mm256_min_ps(hi, _mm256_max_ps(lo, v)) : v;
+}
+
+/* One output row (n, oy). */
+static void depthwise_task(void *ctx, size_t task, int thread) {
+    const depthwise_job *job = ctx;
+    const depthwise_state *st = job->st;
+    const p2l_conv_params *p = st->reference_state;
+    const p2l_tensor *x = job->node->inputs[0], *w = job->node->inputs[1], *y = job->node->outputs[0];
+    const int H = x->dims[1], W = x->dims[2], KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
+    const size_t C = (size_t)x->dims[3], PC = st->padded_c;
+    const size_t n = task / (size_t)OH;
+    const int oy = (int)(task % (size_t)OH);
+    const float *in = (const float *)x->data + n * (size_t)H * (size_t)W * C;
+    float *out = (float *)y->data + task * (size_t)OW * C;
+    const __m256 lo = _mm256_set1_ps(st->clamp.lo), hi = _mm256_set1_ps(st->clamp.hi);
+    const __m256i tail = p2l_tail_mask(C % 8);
+    size_t in_offset[MAX_TAPS];
+    const float *tap_weights[MAX_TAPS];
+    for (int ox = 0; ox < OW; ox++, out += C) {
+        int taps = 0;
+        for (int ky = 0; ky < KH; ky++) {
+            const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+            if (iy < 0 || iy >= H) continue;
+            for (int kx = 0; kx < KW; kx++) {
+                const int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+                if (ix < 0 || ix >= W) continue;
+                in_offset[taps] = ((size_t)iy * (size_t)W + (size_t)ix) * C;
+                tap_weights[taps] = st->weights + (size_t)(ky * KW + kx) * PC;
+                taps++;
+            }
+        }
+        size_t c = 0;
+        for (; c + 32 <= C; c += 32) {
+            __m256 a0 = _mm256_loadu_ps(st->bias + c), a1 = _mm256_loadu_ps(st->bias + c + 8);
+            __m256 a2 = _mm256_loadu_ps(st->bias + c + 16), a3 = _mm256_loadu_ps(st->bias + c + 24);
+            for (int t = 0; t < taps; t++) {
+                const float *ip = in + in_offset[t] + c, *wp = tap_weights[t] + c;
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(ip), _mm256_loadu_ps(wp), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(ip + 8), _mm256_loadu_ps(wp + 8), a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(ip + 16), _mm256_loadu_ps(wp + 16), a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(ip + 24), _mm256_loadu_ps(wp + 24), a3);
+            }
+            _mm256_storeu_ps(out + c, clamp8(a0, &st->clamp, lo, hi));
+            _mm256_storeu_ps(out + c + 8, clamp8(a1, &st->clamp, lo, hi));
+            _mm256_storeu_ps(out + c + 16, clamp8(a2, &st->clamp, lo, hi));
+            _mm256_storeu_ps(out + c + 24, clamp8(a3, &st->clamp, lo, hi));
+        }
+        for (; c + 8 <= C; c += 8) {
+            __m256 a0 = _mm256_loadu_ps(st->bias + c);
+            for (int t = 0; t < taps; t++)
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(in + in_offset[t] + c), _mm256_loadu_ps(tap_weights[t] + c), a0);
+            _mm256_storeu_ps(out + c, clamp8(a0, &st->clamp, lo, hi));
+        }
+        if (c < C) {
+            __m256 a0 = _mm256_loadu_ps(st->bias + c); /* padded: in bounds */
+            for (int t = 0; t < taps; t++)
+                a0 = _mm256_fmadd_ps(_mm256_maskload_ps(in + in_offset[t] + c, tail), _mm256_loadu_ps(tap_weights[t] + c),
+                                     a0);
+            _mm256_maskstore_ps(out + c, tail, clamp8(a0, &st->clamp, lo, hi));
+        }
+    }
+}
+
+static p2l_status depthwise_invoke(p2l_node *node) {
+    depthwise_state *st = node->state;
+    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_depthwise_conv_2d, st->reference_state);
+    const p2l_tensor *y = node->outputs[0];
+    depthwise_job job = {node, st};
+    p2l_parallel_for(node->exec ? node->exec->pool : NULL, (size_t)y->dims[0] * (size_t)y->dims[1], depthwise_task,
+                     &job);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_depthwise_conv_2d_x86 = {
+    .prepare = depthwise_prepare, .invoke = depthwise_invoke,
+    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
+};

@@ -1,0 +1,103 @@
+/* PAD / PADV2 with zeros (the common case: explicit padding before a VALID convolution). Trailing
+ * dims that are not padded are merged into the innermost padded one, so for NHWC padding of H and
+ * W each output row (W and C together) is one memset, one memcpy and one memset. Rows are tasks
+ * when the tensor is large. Other pad values use the reference kernel. */
+#include <string.h>
+
+#include "kernels/x86/x86.h"
+
+enum { ROWS_PER_TASK = 64 };
+
+typedef struct pad_state {
+    void *reference_state;
+    bool fast;
+    int rank;                       /* dims up to and including the innermost padded one */
+    int32_t in_dims[P2L_MAX_DIMS], out_dims[P2L_MAX_DIMS], before[P2L_MAX_DIMS];
+    size_t inner;                   /* bytes of one element of the last kept dim (merged dims) */
+    size_t rows;                    /* output rows: product of out_dims[0 .. rank - 2] */
+} pad_state;
+
+static p2l_status pad_prepare(p2l_node *node) {
+    P2L_TRY(p2l_kernel_pad.prepare(node));
+    pad_state *st = p2l_arena_alloc(node->arena, sizeof *st);
+    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    st->reference_state = node->state;
+    node->state = st;
+    const p2l_tensor *x = node->inputs[0], *y = node->outputs[0];
+    if (node->input_count > 2 && node->inputs[2]) {
+        const p2l_tensor *v = node->inputs[2];
+        if (!v->known) return P2L_OK;
+        const uint8_t *bytes = v->data;
+        for (size_t i = 0; i < p2l_dtype_size(v->dtype); i++)
+            if (bytes[i]) return P2L_OK; /* not all-zero bits */
+    }
+    if (x->rank < 1 || y->count == 0) return P2L_OK;
+    int64_t v[2 * P2L_MAX_DIMS];
+    size_t n;
+    P2L_TRY(p2l_read_ints(node->inputs[1], v, 2 * P2L_MAX_DIMS, &n));
+    int last = -1;
+    for (int d = 0; d < x->rank; d++)
+        if (v[2 * d] || v[2 * d + 1]) last = d;
+    if (last < 0) last = 0;
+    size_t inner = p2l_dtype_size(x->dtype);
+    for (int d = last + 1; d < x->rank; d++) inner *= (size_t)x->dims[d];
+    st->rank = last + 1;
+    st->inner = inner;
+    st->rows = 1;
+    for (int d = 0; d <= last; d++) {
+        st->in_dims[d] = x->dims[d];
+        st->out_dims[d] = y->dims[d];
+        st->before[d] = (int32_t)v[2 * d];
+        if (d < last) st->rows *= (size_t)y->dims[d];
+    }
+    st->fast = true;
+    return P2L_OK;
+}
+
+typedef struct pad_job {
+    const pad_state *st;
+    const uint8_t *in;
+    uint8_t *out;
+} pad_job;
+
+static void pad_task(void *ctx, size_t task, int thread) {
+    const pad_job *job = ctx;
+    const pad_state *st = job->st;
+    const int R = st->rank;
+    const size_t out_row = (size_t)st->out_dims[R - 1] * st->inner, in_row = (size_t)st->in_dims[R - 1] * st->inner;
+    const size_t before = (size_t)st->before[R - 1] * st->inner;
+    const size_t first = task * ROWS_PER_TASK, end = first + ROWS_PER_TASK < st->rows ? first + ROWS_PER_TASK : st->rows;
+    for (size_t r = first; r < end; r++) {
+        uint8_t *out = job->out + r * out_row;
+        /* The input row this output row comes from, if any. */
+        size_t rest = r, src = 0, stride = 1;
+        bool inside = true;
+        for (int d = R - 2; d >= 0; d--) {
+            int64_t i = (int64_t)(rest % (size_t)st->out_dims[d]) - st->before[d];
+            rest /= (size_t)st->out_dims[d];
+            if (i < 0 || i >= st->in_dims[d]) inside = false;
+            src += (size_t)i * stride;
+            stride *= (size_t)st->in_dims[d];
+        }
+        if (!inside) {
+            memset(out, 0, out_row);
+            continue;
+        }
+        memset(out, 0, before);
+        memcpy(out + before, job->in + src * in_row, in_row);
+        memset(out + before + in_row, 0, out_row - before - in_row);
+    }
+}
+
+static p2l_status pad_invoke(p2l_node *node) {
+    pad_state *st = node->state;
+    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_pad, st->reference_state);
+    pad_job job = {st, node->inputs[0]->data, node->outputs[0]->data};
+    p2l_parallel_for(node->exec ? node->exec->pool : NULL, (st->rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, pad_task, &job);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_pad_x86 = {
+    .prepare = pad_prepare, .invoke = pad_invoke,
+    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
+};

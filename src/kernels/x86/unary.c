@@ -1,0 +1,127 @@
+/* Unary activations, float32, AVX2/FMA: RELU, RELU6, RELU_N1_TO_1, HARD_SWISH, LOGISTIC, and the
+ * vector exp shared with SOFTMAX. Large tensors are split over the threads in chunks. */
+#include "kernels/x86/x86.h"
+
+enum { CHUNK = 16384 }; /* elements per task: big enough that handing it out costs nothing */
+
+/* exp by range reduction: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for exactness),
+ * exp(r) by its degree-6 Taylor polynomial (truncation error below 1.2e-7 relative), then 2^n
+ * built in the exponent bits. x is clamped to [-87, 88] so 2^n stays a normal float. */
+__m256 p2l_exp8(__m256 x) {
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+    const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, ln2_hi, x);
+    r = _mm256_fnmadd_ps(n, ln2_lo, r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+/* With e = exp(-|x|) <= 1 nothing overflows: 1 / (1 + e) for x >= 0 and e / (1 + e) below, which
+ * keeps the relative accuracy of tiny results for very negative x. */
+__m256 p2l_sigmoid8(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 e = p2l_exp8(_mm256_or_ps(x, sign)); /* exp(-|x|) */
+    const __m256 s = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    const __m256 negative = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_blendv_ps(s, _mm256_mul_ps(e, s), negative);
+}
+
+static inline __m256 apply(p2l_op op, __m256 x) {
+    const __m256 zero = _mm256_setzero_ps();
+    switch (op) {
+    /* max(0, x) then min(6, x): NaN (second operand) passes through as in the reference. */
+    case P2L_OP_RELU: return _mm256_max_ps(zero, x);
+    case P2L_OP_RELU6: return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(zero, x));
+    case P2L_OP_RELU_N1_TO_1: return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_set1_ps(-1.0f), x));
+    case P2L_OP_HARD_SWISH: {
+        /* x * relu6(x + 3) / 6, rounded exactly like the reference (a true division). */
+        __m256 r = _mm256_add_ps(x, _mm256_set1_ps(3.0f));
+        r = _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(zero, r));
+        return _mm256_div_ps(_mm256_mul_ps(x, r), _mm256_set1_ps(6.0f));
+    }
+    case P2L_OP_LOGISTIC: return p2l_sigmoid8(x);
+    default: return x;
+    }
+}
+
+/* One instance per op so the switch leaves the loop. */
+#define DEFINE_ROW(name, OP)                                                     \
+    static void name(const float *in, float *out, size_t n) {                     \
+        size_t i = 0;                                                             \
+        for (; i + 16 <= n; i += 16) {                                            \
+            __m256 a = apply(OP, _mm256_loadu_ps(in + i));                        \
+            __m256 b = apply(OP, _mm256_loadu_ps(in + i + 8));                    \
+            _mm256_storeu_ps(out + i, a);                                         \
+            _mm256_storeu_ps(out + i + 8, b);                                     \
+        }                                                                         \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, apply(OP, _mm256_loadu_ps(in + i))); \
+        if (i < n) {                                                              \
+            const __m256i mask = p2l_tail_mask(n - i);                            \
+            _mm256_maskstore_ps(out + i, mask, apply(OP, _mm256_maskload_ps(in + i, mask))); \
+        }                                                                         \
+    }
+DEFINE_ROW(relu_row, P2L_OP_RELU)
+DEFINE_ROW(relu6_row, P2L_OP_RELU6)
+DEFINE_ROW(relu_n1_to_1_row, P2L_OP_RELU_N1_TO_1)
+DEFINE_ROW(hard_swish_row, P2L_OP_HARD_SWISH)
+DEFINE_ROW(logistic_row, P2L_OP_LOGISTIC)
+
+typedef void (*row_fn)(const float *in, float *out, size_t n);
+
+typedef struct unary_state {
+    void *reference_state;
+    row_fn row; /* NULL: reference kernel */
+} unary_state;
+
+static p2l_status unary_prepare(p2l_node *node) {
+    P2L_TRY(p2l_kernel_unary.prepare(node));
+    unary_state *st = p2l_arena_alloc(node->arena, sizeof *st);
+    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    st->reference_state = node->state;
+    node->state = st;
+    if (node->inputs[0]->dtype != P2L_FLOAT32) return P2L_OK;
+    switch (node->op) {
+    case P2L_OP_RELU: st->row = relu_row; break;
+    case P2L_OP_RELU6: st->row = relu6_row; break;
+    case P2L_OP_RELU_N1_TO_1: st->row = relu_n1_to_1_row; break;
+    case P2L_OP_HARD_SWISH: st->row = hard_swish_row; break;
+    case P2L_OP_LOGISTIC: st->row = logistic_row; break;
+    default: break;
+    }
+    return P2L_OK;
+}
+
+typedef struct unary_job {
+    row_fn row;
+    const float *in;
+    float *out;
+    size_t count;
+} unary_job;
+
+static void unary_task(void *ctx, size_t task, int thread) {
+    const unary_job *job = ctx;
+    size_t begin = task * CHUNK, n = job->count - begin < CHUNK ? job->count - begin : CHUNK;
+    job->row(job->in + begin, job->out + begin, n);
+}
+
+static p2l_status unary_invoke(p2l_node *node) {
+    unary_state *st = node->state;
+    if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_unary, st->reference_state);
+    unary_job job = {st->row, node->inputs[0]->data, node->outputs[0]->data, node->inputs[0]->count};
+    p2l_parallel_for(node->exec ? node->exec->pool : NULL, (job.count + CHUNK - 1) / CHUNK, unary_task, &job);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_unary_x86 = {
+    .prepare = unary_prepare, .invoke = unary_invoke,
+    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
+};

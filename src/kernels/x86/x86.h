@@ -1,0 +1,84 @@
+/* AVX2/FMA kernels for x86-64 (this folder is compiled with -mavx2 -mfma; registry.c picks these
+ * kernels only on CPUs that have both). Each kernel struct runs the reference kernel's prepare,
+ * then decides by shape and options whether its fast path covers the node; if not, it invokes the
+ * reference kernel. */
+#ifndef P2L_KERNELS_X86_X86_H
+#define P2L_KERNELS_X86_X86_H
+
+#include "kernels/kernels.h"
+
+extern const p2l_kernel p2l_kernel_conv_2d_x86;
+extern const p2l_kernel p2l_kernel_depthwise_conv_2d_x86;
+extern const p2l_kernel p2l_kernel_fully_connected_x86;
+extern const p2l_kernel p2l_kernel_batch_matmul_x86;
+extern const p2l_kernel p2l_kernel_binary_x86;
+extern const p2l_kernel p2l_kernel_unary_x86;
+extern const p2l_kernel p2l_kernel_reduce_x86;
+extern const p2l_kernel p2l_kernel_pool_x86;
+extern const p2l_kernel p2l_kernel_softmax_x86;
+extern const p2l_kernel p2l_kernel_pad_x86;
+
+/* ------------------------------------------------------------ fused activation as a clamp */
+typedef struct p2l_clamp {
+    float lo, hi;
+    bool on; /* false: NONE, nothing to do */
+} p2l_clamp;
+/* NONE, RELU, RELU_N1_TO_1, RELU6; false for TANH (not a clamp). */
+bool p2l_clamp_of(int activation, p2l_clamp *clamp);
+
+/* ------------------------------------------------------------ GEMM (gemm.c)
+ *
+ * C[m x n] = A[m x k] * B[k x n] + bias, then the clamp. A is row-major with any row stride (the
+ * input of a 1x1 convolution as it is, or im2col rows); B (the weights) is packed once into panels
+ * of 16 columns (the last one 8 wide when that is enough), each panel k rows of its width, zero
+ * padded, so the micro-kernel (6 rows x 16 columns of accumulators) reads it sequentially. */
+enum { P2L_GEMM_MR = 6, P2L_GEMM_NR = 16 };
+
+typedef struct p2l_gemm_b {
+    float *data;  /* k x padded_n, panel by panel */
+    float *bias;  /* padded_n (zeros where the node has no bias) */
+    int k, n, padded_n, panels;
+} p2l_gemm_b;
+
+int p2l_gemm_padded_n(int n);
+static inline int p2l_gemm_panels(int n) { return (n + P2L_GEMM_NR - 1) / P2L_GEMM_NR; }
+/* Packs B where element (row kk, column j) is src[kk * k_stride + j * n_stride]; bias may be NULL.
+ * data and bias must hold k * padded_n and padded_n floats. */
+void p2l_gemm_pack_into(p2l_gemm_b *b, float *data, float *bias_out, const float *src, size_t k_stride,
+                        size_t n_stride, int k, int n, const float *bias);
+/* The same into memory from the node's prepare arena (64-byte aligned). */
+p2l_status p2l_gemm_pack(p2l_node *node, p2l_gemm_b *b, const float *src, size_t k_stride, size_t n_stride, int k,
+                         int n, const float *bias);
+/* Rows [0, m) of C for panels [panel_begin, panel_end). */
+void p2l_gemm_run(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc, int panel_begin,
+                  int panel_end, const p2l_clamp *clamp);
+
+/* The same with AVX-512F tiles (gemm_avx512.c); p2l_gemm_run uses it when the CPU has AVX-512F. */
+void p2l_gemm_run_avx512(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
+                         int panel_begin, int panel_end, const p2l_clamp *clamp);
+
+/* How a GEMM of m rows is cut into tasks for the threads: row blocks of at most block_rows rows
+ * (a multiple of 6) times column chunks of panels. */
+typedef struct p2l_gemm_split {
+    size_t block_rows, row_blocks;
+    int chunk_panels, chunks;
+} p2l_gemm_split;
+/* max_block_bytes bounds block_rows * k * 4 (the A block that should stay in cache). */
+void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split);
+
+/* ------------------------------------------------------------ vector math (unary.c) */
+#if defined(__AVX2__) /* the kernel files; registry.c sees only the kernel structs */
+/* exp(x) for 8 floats, relative error about 1e-7 for x in [-87, 88]; clamped outside. */
+#include <immintrin.h>
+__m256 p2l_exp8(__m256 x);
+/* 1 / (1 + exp(-x)), accurate in relative terms on both tails. */
+__m256 p2l_sigmoid8(__m256 x);
+
+/* Masks for the last n (0..8) lanes of a row: lanes [0, n) on. */
+static inline __m256i p2l_tail_mask(size_t n) {
+    static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    return _mm256_loadu_si256((const __m256i *)(table + 8 - n));
+}
+#endif
+
+#endif

@@ -1,0 +1,352 @@
+/* The fast kernels (AVX2/FMA, AVX-512 GEMM, threads) against the portable reference kernels, on
+ * many shapes: odd sizes, edges, strides, dilations, padding, 1x1, depthwise multipliers, batch > 1,
+ * broadcasting, activations; each with 1, 2 and 3 threads. On a CPU without AVX2/FMA the registry
+ * hands out the reference kernels and the comparison is trivially exact. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "kernels/kernels.h"
+
+enum { MAX_IO = 4, MAX_OPTIONS = 64 };
+
+typedef struct spec {
+    p2l_op op;
+    int inputs;
+    p2l_tensor in[MAX_IO];
+    int64_t options[MAX_OPTIONS];
+    double tolerance; /* relative to the output's largest magnitude */
+} spec;
+
+static uint32_t rng_state = 12345;
+static float rnd(float scale) {
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return ((float)(rng_state >> 8) / 16777216.0f * 2.0f - 1.0f) * scale;
+}
+
+static void tensor(p2l_tensor *t, int rank, const int32_t *dims, bool constant, float scale) {
+    memset(t, 0, sizeof *t);
+    t->dtype = P2L_FLOAT32;
+    t->rank = rank;
+    memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
+    t->count = p2l_dims_count(rank, dims);
+    t->bytes = t->count * 4;
+    float *d = malloc(t->bytes + 4);
+    for (size_t i = 0; i < t->count; i++) d[i] = rnd(scale);
+    t->data = d;
+    t->is_constant = t->known = constant;
+}
+
+static void int_tensor(p2l_tensor *t, int n, const int32_t *values) {
+    memset(t, 0, sizeof *t);
+    t->dtype = P2L_INT32;
+    t->rank = 1;
+    t->dims[0] = n;
+    t->count = (size_t)n;
+    t->bytes = (size_t)n * 4;
+    int32_t *d = malloc(t->bytes + 4);
+    memcpy(d, values, t->bytes);
+    t->data = d;
+    t->is_constant = t->known = true;
+}
+
+static void set_option(spec *s, const char *name, int64_t value) {
+    int id = p2l_option_field(s->op, name);
+    if (id < 0 || id >= MAX_OPTIONS) {
+        fprintf(stderr, "no option %s\n", name);
+        abort();
+    }
+    s->options[id] = value;
+}
+
+/* Runs one kernel on the spec's inputs; returns the output (malloc'ed) or NULL on failure. */
+static float *run(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out) {
+    p2l_tensor in[MAX_IO];
+    p2l_tensor *in_ptr[MAX_IO], *out_ptr[1] = {out};
+    for (int i = 0; i < s->inputs; i++) in[i] = s->in[i], in_ptr[i] = &in[i];
+    memset(out, 0, sizeof *out);
+    out->dtype = P2L_FLOAT32;
+    p2l_arena arena = {0};
+    p2l_exec exec = {0};
+    if (p2l_threadpool_create(threads, &exec.pool)) return NULL;
+    p2l_node node = {.op = s->op, .version = 1, .input_count = s->inputs, .output_count = 1, .inputs = in_ptr,
+                     .outputs = out_ptr, .options = s->options, .arena = &arena, .exec = &exec};
+    float *result = NULL;
+    void *scratch = NULL;
+    if (k->prepare(&node) == P2L_OK) {
+        exec.scratch_stride = (node.scratch_bytes + 63) & ~(size_t)63;
+        scratch = malloc(exec.scratch_stride * (size_t)threads + 64);
+        exec.scratch = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        result = malloc(out->bytes + 4);
+        out->data = result;
+        if (k->invoke(&node) != P2L_OK) {
+            free(result);
+            result = NULL;
+        }
+    } else {
+        fprintf(stderr, "prepare failed: %s\n", p2l_last_error());
+    }
+    free(scratch);
+    p2l_threadpool_free(exec.pool);
+    p2l_arena_free(&arena);
+    return result;
+}
+
+static int cases, fast_cases;
+
+static void compare(const char *what, spec *s) {
+    cases++;
+    const p2l_kernel *ref = p2l_reference_kernel_of(s->op), *fast = p2l_kernel_of(s->op, NULL);
+    if (fast != ref) fast_cases++;
+    p2l_tensor ref_out, fast_out;
+    float *expect = run(s, ref, 1, &ref_out);
+    CHECK(expect != NULL);
+    for (int threads = 1; threads <= 3 && expect; threads++) {
+        float *got = run(s, fast, threads, &fast_out);
+        CHECK(got != NULL);
+        if (!got) continue;
+        CHECK_EQ_INT(fast_out.count, ref_out.count);
+        double scale = 0;
+        for (size_t i = 0; i < ref_out.count; i++) scale = fmax(scale, fabs(expect[i]));
+        double tol = s->tolerance * (scale > 1 ? scale : 1);
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < ref_out.count && i < fast_out.count; i++) {
+            bool same_nan = isnan(expect[i]) && isnan(got[i]);
+            if (!same_nan && !(fabs((double)expect[i] - got[i]) <= tol)) {
+                if (!bad) first = i;
+                bad++;
+            }
+        }
+        if (bad) {
+            check_failures++;
+            fprintf(stderr, "%s (%d threads): %zu of %zu differ, first at %zu: %g vs reference %g\n", what, threads,
+                    bad, ref_out.count, first, got[first], expect[first]);
+        }
+        check_count++;
+        free(got);
+    }
+    free(expect);
+    for (int i = 0; i < s->inputs; i++) free(s->in[i].data);
+}
+
+static spec new_spec(p2l_op op, int inputs) {
+    spec s;
+    memset(&s, 0, sizeof s);
+    s.op = op;
+    s.inputs = inputs;
+    s.tolerance = 2e-5;
+    return s;
+}
+
+static void conv_case(bool depthwise, int n, int h, int w, int c, int oc, int kh, int kw, int stride, int dilation,
+                      int padding, int activation, bool bias) {
+    spec s = new_spec(depthwise ? P2L_OP_DEPTHWISE_CONV_2D : P2L_OP_CONV_2D, bias ? 3 : 2);
+    tensor(&s.in[0], 4, (int32_t[]){n, h, w, c}, false, 1);
+    if (depthwise) tensor(&s.in[1], 4, (int32_t[]){1, kh, kw, oc}, true, 1);
+    else tensor(&s.in[1], 4, (int32_t[]){oc, kh, kw, c}, true, 1);
+    if (bias) tensor(&s.in[2], 1, (int32_t[]){oc}, true, 1);
+    set_option(&s, "stride_h", stride);
+    set_option(&s, "stride_w", stride == 1 ? 1 : stride + 1 - 1);
+    set_option(&s, "dilation_h_factor", dilation);
+    set_option(&s, "dilation_w_factor", dilation);
+    set_option(&s, "padding", padding);
+    set_option(&s, "fused_activation_function", activation);
+    if (depthwise) set_option(&s, "depth_multiplier", oc / c);
+    char what[160];
+    snprintf(what, sizeof what, "%s n%d %dx%dx%d -> %d k%dx%d s%d d%d pad%d act%d bias%d",
+             depthwise ? "depthwise" : "conv", n, h, w, c, oc, kh, kw, stride, dilation, padding, activation, bias);
+    compare(what, &s);
+}
+
+static void test_conv(void) {
+    /* 1x1 (GEMM on the input in place), 1x1 strided (im2col), KxK, odd channel counts around the
+     * panel widths (8, 16, 32), batch 2, dilation, SAME and VALID, every clamp. */
+    const int ocs[] = {1, 7, 8, 9, 16, 17, 24, 31, 32, 33, 40, 48, 50};
+    for (size_t i = 0; i < sizeof ocs / sizeof *ocs; i++) {
+        conv_case(false, 1, 5, 7, 3, ocs[i], 1, 1, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+        conv_case(false, 2, 6, 5, 5, ocs[i], 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+    }
+    conv_case(false, 1, 13, 11, 16, 24, 1, 1, 2, 1, P2L_PAD_VALID, P2L_ACT_RELU6, true);
+    conv_case(false, 1, 17, 17, 3, 32, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_RELU6, true);
+    conv_case(false, 1, 17, 17, 3, 32, 3, 3, 2, 1, P2L_PAD_VALID, P2L_ACT_NONE, false);
+    conv_case(false, 2, 9, 10, 8, 20, 5, 5, 1, 2, P2L_PAD_SAME, P2L_ACT_RELU_N1_TO_1, true);
+    conv_case(false, 1, 12, 12, 4, 10, 7, 7, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+    conv_case(false, 1, 4, 4, 64, 96, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+    conv_case(false, 1, 3, 3, 300, 70, 3, 3, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true); /* deep k */
+    conv_case(false, 1, 40, 40, 8, 16, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);  /* many rows */
+    conv_case(false, 1, 5, 5, 3, 8, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_TANH, true);     /* reference path */
+}
+
+static void test_depthwise(void) {
+    const int channels[] = {1, 3, 8, 13, 32, 37, 40, 72};
+    for (size_t i = 0; i < sizeof channels / sizeof *channels; i++) {
+        int c = channels[i];
+        conv_case(true, 1, 9, 8, c, c, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU6, true);
+        conv_case(true, 2, 10, 9, c, c, 3, 3, 2, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);
+        conv_case(true, 1, 11, 11, c, c, 5, 5, 2, 1, P2L_PAD_SAME, P2L_ACT_RELU, false);
+    }
+    conv_case(true, 1, 12, 12, 16, 16, 3, 3, 1, 2, P2L_PAD_SAME, P2L_ACT_RELU_N1_TO_1, true);
+    conv_case(true, 1, 3, 3, 16, 16, 5, 5, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true); /* window larger than input */
+    conv_case(true, 1, 7, 7, 6, 12, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);  /* multiplier 2: reference */
+}
+
+static void test_fully_connected(void) {
+    const int shapes[][3] = {{1, 5, 1}, {1, 64, 10}, {3, 17, 17}, {7, 33, 40}, {1, 1280, 1000}, {13, 8, 24}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        for (int act = 0; act <= 3; act += 3) {
+            spec s = new_spec(P2L_OP_FULLY_CONNECTED, 3);
+            tensor(&s.in[0], 2, (int32_t[]){shapes[i][0], shapes[i][1]}, false, 1);
+            tensor(&s.in[1], 2, (int32_t[]){shapes[i][2], shapes[i][1]}, true, 1);
+            tensor(&s.in[2], 1, (int32_t[]){shapes[i][2]}, true, 1);
+            set_option(&s, "fused_activation_function", act);
+            char what[96];
+            snprintf(what, sizeof what, "fully_connected %dx%d -> %d act%d", shapes[i][0], shapes[i][1], shapes[i][2], act);
+            compare(what, &s);
+        }
+    }
+}
+
+static void test_batch_matmul(void) {
+    for (int adj_y = 0; adj_y <= 1; adj_y++) {
+        spec s = new_spec(P2L_OP_BATCH_MATMUL, 2);
+        tensor(&s.in[0], 3, (int32_t[]){2, 5, 7}, false, 1);
+        tensor(&s.in[1], 2, adj_y ? (int32_t[]){19, 7} : (int32_t[]){7, 19}, true, 1);
+        set_option(&s, "adj_y", adj_y);
+        compare(adj_y ? "batch_matmul adj_y" : "batch_matmul", &s);
+    }
+    spec s = new_spec(P2L_OP_BATCH_MATMUL, 2); /* both run-time values: reference path */
+    tensor(&s.in[0], 3, (int32_t[]){2, 4, 6}, false, 1);
+    tensor(&s.in[1], 3, (int32_t[]){2, 6, 3}, false, 1);
+    compare("batch_matmul runtime b", &s);
+}
+
+static void test_binary(void) {
+    const p2l_op ops[] = {P2L_OP_ADD, P2L_OP_SUB, P2L_OP_MUL, P2L_OP_DIV, P2L_OP_MAXIMUM, P2L_OP_MINIMUM};
+    const int32_t shapes[][2][4] = {
+        {{1, 5, 7, 19}, {1, 5, 7, 19}},   /* same shape */
+        {{1, 6, 6, 37}, {1, 1, 1, 37}},   /* per channel */
+        {{1, 1, 1, 37}, {1, 6, 6, 37}},
+        {{2, 3, 4, 5}, {1, 1, 1, 1}},     /* scalar */
+        {{1, 1, 1, 1}, {2, 3, 4, 5}},
+        {{2, 3, 1, 5}, {1, 1, 4, 1}},     /* both broadcast */
+        {{1, 160, 160, 3}, {1, 160, 160, 3}}, /* large: split over threads */
+    };
+    for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+            spec s = new_spec(ops[o], 2);
+            tensor(&s.in[0], 4, shapes[i][0], false, 2);
+            tensor(&s.in[1], 4, shapes[i][1], false, 2);
+            if (ops[o] == P2L_OP_DIV) /* keep divisors away from zero */
+                for (size_t k = 0; k < s.in[1].count; k++) ((float *)s.in[1].data)[k] += 3.0f;
+            if (p2l_option_field(ops[o], "fused_activation_function") >= 0)
+                set_option(&s, "fused_activation_function", i % 2 ? P2L_ACT_RELU6 : P2L_ACT_NONE);
+            char what[64];
+            snprintf(what, sizeof what, "%s shape pair %zu", p2l_op_info_of(ops[o])->name, i);
+            compare(what, &s);
+        }
+}
+
+static void test_unary(void) {
+    const p2l_op ops[] = {P2L_OP_RELU, P2L_OP_RELU6, P2L_OP_RELU_N1_TO_1, P2L_OP_HARD_SWISH, P2L_OP_LOGISTIC,
+                          P2L_OP_TANH};
+    const int32_t sizes[] = {1, 7, 8, 17, 1000, 40000};
+    for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            spec s = new_spec(ops[o], 1);
+            tensor(&s.in[0], 1, &sizes[i], false, ops[o] == P2L_OP_LOGISTIC ? 30 : 8);
+            /* LOGISTIC: relative accuracy on the tails too (values down to ~1e-13). */
+            if (ops[o] == P2L_OP_LOGISTIC) s.tolerance = 1e-6;
+            char what[64];
+            snprintf(what, sizeof what, "%s x%d", p2l_op_info_of(ops[o])->name, sizes[i]);
+            compare(what, &s);
+        }
+    /* Relative error of LOGISTIC where the result is tiny. */
+    spec s = new_spec(P2L_OP_LOGISTIC, 1);
+    tensor(&s.in[0], 1, (int32_t[]){64}, false, 1);
+    for (int i = 0; i < 64; i++) ((float *)s.in[0].data)[i] = -80.0f + (float)i;
+    p2l_tensor ref_out, fast_out;
+    float *expect = run(&s, p2l_reference_kernel_of(P2L_OP_LOGISTIC), 1, &ref_out);
+    float *got = run(&s, p2l_kernel_of(P2L_OP_LOGISTIC, NULL), 1, &fast_out);
+    CHECK(expect && got);
+    for (int i = 0; expect && got && i < 64; i++) CHECK(fabs(got[i] - expect[i]) <= 2e-6 * expect[i]);
+    free(expect);
+    free(got);
+    free(s.in[0].data);
+}
+
+static void test_mean(void) {
+    const int32_t shapes[][4] = {{1, 7, 7, 3}, {2, 5, 6, 64}, {1, 14, 14, 70}, {3, 1, 1, 130}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (int keep = 0; keep <= 1; keep++) {
+            spec s = new_spec(P2L_OP_MEAN, 2);
+            tensor(&s.in[0], 4, shapes[i], false, 1);
+            int_tensor(&s.in[1], 2, (int32_t[]){1, 2});
+            set_option(&s, "keep_dims", keep);
+            compare("mean over h, w", &s);
+        }
+    spec s = new_spec(P2L_OP_MEAN, 2); /* other axes: reference path */
+    tensor(&s.in[0], 4, (int32_t[]){2, 3, 4, 5}, false, 1);
+    int_tensor(&s.in[1], 1, (int32_t[]){3});
+    compare("mean over c", &s);
+}
+
+static void test_pool(void) {
+    const p2l_op ops[] = {P2L_OP_MAX_POOL_2D, P2L_OP_AVERAGE_POOL_2D};
+    for (size_t o = 0; o < 2; o++)
+        for (int padding = 0; padding <= 1; padding++)
+            for (int c = 5; c <= 21; c += 16) {
+                spec s = new_spec(ops[o], 1);
+                tensor(&s.in[0], 4, (int32_t[]){2, 11, 10, c}, false, 1);
+                set_option(&s, "stride_h", 2);
+                set_option(&s, "stride_w", 2);
+                set_option(&s, "filter_height", 3);
+                set_option(&s, "filter_width", 3);
+                set_option(&s, "padding", padding);
+                set_option(&s, "fused_activation_function", c == 5 ? P2L_ACT_RELU : P2L_ACT_NONE);
+                compare(p2l_op_info_of(ops[o])->name, &s);
+            }
+}
+
+static void test_softmax(void) {
+    const int32_t shapes[][2] = {{1, 10}, {3, 1000}, {4, 7}, {2, 1}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (int b = 0; b < 2; b++) {
+            spec s = new_spec(P2L_OP_SOFTMAX, 1);
+            tensor(&s.in[0], 2, shapes[i], false, 5);
+            set_option(&s, "beta", (int64_t)p2l_f32_bits(b ? 0.5f : 1.0f));
+            s.tolerance = 1e-6;
+            compare("softmax", &s);
+        }
+}
+
+static void test_pad(void) {
+    const int32_t pads[][8] = {
+        {0, 0, 1, 1, 1, 1, 0, 0}, /* H and W (before a VALID conv) */
+        {0, 0, 0, 1, 0, 1, 0, 0},
+        {0, 0, 0, 0, 0, 0, 2, 3}, /* channels */
+        {1, 0, 2, 1, 0, 3, 1, 1}, /* everything */
+    };
+    for (size_t i = 0; i < sizeof pads / sizeof *pads; i++) {
+        spec s = new_spec(P2L_OP_PAD, 2);
+        tensor(&s.in[0], 4, (int32_t[]){2, 9, 7, 5}, false, 1);
+        int_tensor(&s.in[1], 8, pads[i]);
+        s.in[1].rank = 2, s.in[1].dims[0] = 4, s.in[1].dims[1] = 2;
+        compare("pad", &s);
+    }
+}
+
+int main(void) {
+    RUN(test_conv);
+    RUN(test_depthwise);
+    RUN(test_fully_connected);
+    RUN(test_batch_matmul);
+    RUN(test_binary);
+    RUN(test_unary);
+    RUN(test_mean);
+    RUN(test_pool);
+    RUN(test_softmax);
+    RUN(test_pad);
+    printf("%d cases, %d on fast kernels (fast kernels %s)\n", cases, fast_cases,
+           p2l_fast_kernels_enabled() ? "enabled" : "disabled on this CPU");
+    return check_summary();
+}
