@@ -155,7 +155,8 @@ void p2l_bcast_init(p2l_bcast *b, int count, const p2l_tensor *const *operands, 
     int r = 0;
     for (int d = 0; d < rank; d++) {
         if (dims[d] == 1) continue;
-        bool merge = r > 0;
+        /* b->dims are int32: keep dims apart when their product would not fit (> 2^31 elements). */
+        bool merge = r > 0 && (int64_t)b->dims[r - 1] * dims[d] <= INT32_MAX;
         for (int k = 0; k < count && merge; k++)
             merge = strides[k][d] * (size_t)dims[d] == b->strides[k][r - 1] ||
                     (strides[k][d] == 0 && b->strides[k][r - 1] == 0);

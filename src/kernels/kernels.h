@@ -54,6 +54,29 @@ typedef struct p2l_exec {
     size_t scratch_stride; /* bytes per thread, a multiple of 64 */
 } p2l_exec;
 
+/* Fusions the runtime offers a kernel at prepare (runtime/interpreter.c decides when the graph allows
+ * them: the intermediate tensors have no other reader and are not subgraph outputs). A kernel that
+ * implements an offer sets its `taken` flag in prepare; the runtime then skips the absorbed ops. A
+ * kernel that ignores the offers stays correct: the ops run as written. */
+enum {
+    P2L_EPILOGUE_NONE = 0,
+    P2L_EPILOGUE_SILU,       /* y = x * LOGISTIC(x): LOGISTIC then MUL of the output with it */
+    P2L_EPILOGUE_HARD_SWISH, /* y = HARD_SWISH(x) */
+};
+typedef struct p2l_fusion {
+    /* Input 0 is the output of a zero PAD of dims 1 and 2 (H, W) only: the kernel may read `unpadded`
+     * instead, with pad_top / pad_left more implicit zero padding (bottom/right follow from the
+     * output size, which prepare computed from the padded input). */
+    p2l_tensor *unpadded;
+    int pad_top, pad_left;
+    bool unpadded_taken;
+    /* An element-wise op on output 0, applied after the fused activation, written to
+     * epilogue_output (same shape) instead of output 0, which then has no memory. */
+    int epilogue;
+    p2l_tensor *epilogue_output;
+    bool epilogue_taken;
+} p2l_fusion;
+
 typedef struct p2l_node {
     p2l_op op;
     int index;            /* op index in the subgraph (for messages) */
@@ -69,6 +92,7 @@ typedef struct p2l_node {
     p2l_arena *arena;                /* prepare-time allocations, freed at the next prepare */
     p2l_exec *exec;                  /* threads and scratch; may be NULL (one thread, no scratch) */
     size_t scratch_bytes;            /* set by prepare: scratch one thread needs at invoke */
+    p2l_fusion fusion;               /* offers from the runtime (zero: none) */
 } p2l_node;
 
 static inline int p2l_node_threads(const p2l_node *node) {
@@ -110,7 +134,7 @@ bool p2l_fast_kernels_enabled(void);
     X(expand_dims) X(shape) X(transpose) X(concatenation) X(pack) X(unpack) X(split) X(split_v) X(pad) X(mirror_pad) \
     X(strided_slice) X(slice) X(gather) X(gather_nd) X(resize) X(select_v2)       \
     X(tile) X(broadcast_to) X(fill) X(zeros_like) X(range) X(reverse) X(add_n) X(depth_to_space)         \
-    X(space_to_depth) X(l2_normalization) X(binary_math)
+    X(space_to_depth) X(l2_normalization) X(topk_v2) X(scatter_nd) X(random) X(binary_math)
 #define P2L_DECLARE_KERNEL(name) extern const p2l_kernel p2l_kernel_##name;
 P2L_KERNELS(P2L_DECLARE_KERNEL)
 #undef P2L_DECLARE_KERNEL

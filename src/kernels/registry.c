@@ -106,6 +106,10 @@ static const registry_entry registry[P2L_OP_COUNT] = {
     [P2L_OP_ADD_N] = {&p2l_kernel_add_n, 1},
     [P2L_OP_DEPTH_TO_SPACE] = {&p2l_kernel_depth_to_space, 2},
     [P2L_OP_SPACE_TO_DEPTH] = {&p2l_kernel_space_to_depth, 2},
+    [P2L_OP_TOPK_V2] = {&p2l_kernel_topk_v2, 3},
+    [P2L_OP_SCATTER_ND] = {&p2l_kernel_scatter_nd, 4},
+    [P2L_OP_RANDOM_UNIFORM] = {&p2l_kernel_random, 1},
+    [P2L_OP_RANDOM_STANDARD_NORMAL] = {&p2l_kernel_random, 1},
 };
 
 /* Fast variants by op, used when the CPU has what they need (checked once, at run time, so one
@@ -134,6 +138,7 @@ static const p2l_kernel *const fast_x86[P2L_OP_COUNT] = {
     [P2L_OP_SOFTMAX] = &p2l_kernel_softmax_x86,
     [P2L_OP_PAD] = &p2l_kernel_pad_x86,
     [P2L_OP_PADV2] = &p2l_kernel_pad_x86,
+    [P2L_OP_TRANSPOSE] = &p2l_kernel_transpose_x86,
 };
 #endif
 

@@ -19,6 +19,7 @@ typedef struct exec_context {
     p2l_exec exec;
     void *scratch_block; /* exec.scratch before alignment */
     double *profile;     /* seconds per op type when P2L_PROFILE is set */
+    bool no_fusion;      /* P2L_NO_FUSION=1: run every op as written (to measure or test fusions) */
 } exec_context;
 
 typedef struct graph {
@@ -27,7 +28,11 @@ typedef struct graph {
     p2l_tensor *tensors;
     p2l_node *nodes;
     bool *folded;           /* node computed at prepare time */
+    bool *skipped;          /* node absorbed into another by a fusion (runtime/interpreter.c, fusions) */
     bool *is_input;         /* tensor is a subgraph input */
+    bool *is_output;        /* tensor is a subgraph output */
+    int *readers;           /* per tensor: how many op inputs name it */
+    int *producer;          /* per tensor: the op that writes it, -1 for none */
     p2l_tensor **io;        /* storage of every node's input and output pointers */
     p2l_arena prepare_arena; /* kernel state and folded values of the current plan */
     void *arena_block;      /* tensor memory of the current plan */
@@ -61,8 +66,13 @@ static p2l_status graph_init(graph *g, const p2l_tfl_subgraph *sg, int index) {
     g->tensors = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *g->tensors + 1);
     g->nodes = p2l_alloc_zero((size_t)sg->op_count * sizeof *g->nodes + 1);
     g->folded = p2l_alloc_zero((size_t)sg->op_count + 1);
+    g->skipped = p2l_alloc_zero((size_t)sg->op_count + 1);
     g->is_input = p2l_alloc_zero((size_t)sg->tensor_count + 1);
-    if (!g->tensors || !g->nodes || !g->folded || !g->is_input)
+    g->is_output = p2l_alloc_zero((size_t)sg->tensor_count + 1);
+    g->readers = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *g->readers + 1);
+    g->producer = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *g->producer + 1);
+    if (!g->tensors || !g->nodes || !g->folded || !g->skipped || !g->is_input || !g->is_output || !g->readers ||
+        !g->producer)
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
     for (int t = 0; t < sg->tensor_count; t++) {
         const p2l_tfl_tensor *src = &sg->tensors[t];
@@ -77,6 +87,14 @@ static p2l_status graph_init(graph *g, const p2l_tfl_subgraph *sg, int index) {
         }
     }
     for (int i = 0; i < sg->input_count; i++) g->is_input[sg->inputs[i]] = true;
+    for (int i = 0; i < sg->output_count; i++) g->is_output[sg->outputs[i]] = true;
+    for (int t = 0; t < sg->tensor_count; t++) g->producer[t] = -1;
+    for (int o = 0; o < sg->op_count; o++) {
+        const p2l_tfl_operator *op = &sg->ops[o];
+        for (int i = 0; i < op->input_count; i++)
+            if (op->inputs[i] >= 0) g->readers[op->inputs[i]]++;
+        for (int i = 0; i < op->output_count; i++) g->producer[op->outputs[i]] = o;
+    }
     return P2L_OK;
 }
 
@@ -122,7 +140,11 @@ static void graph_free(graph *g) {
     p2l_release(g->tensors);
     p2l_release(g->nodes);
     p2l_release(g->folded);
+    p2l_release(g->skipped);
     p2l_release(g->is_input);
+    p2l_release(g->is_output);
+    p2l_release(g->readers);
+    p2l_release(g->producer);
 }
 
 /* Grows the scratch block to the largest per-thread need of any node prepared so far; the contents
@@ -154,6 +176,108 @@ static bool node_foldable(const p2l_node *n, const p2l_kernel *k) {
     return true;
 }
 
+/* ------------------------------------------------------------ fusions
+ *
+ * Before a CONV_2D or DEPTHWISE_CONV_2D is prepared, the runtime offers its kernel (node->fusion):
+ * - a zero PAD of H and W in front of it: the convolution reads the PAD's input with more implicit
+ *   padding and the PAD is skipped;
+ * - LOGISTIC + MUL (SiLU) or HARD_SWISH after it: applied in the convolution's store, both skipped.
+ * Only where the intermediate tensors have no other reader, are not subgraph outputs and are not
+ * computed at prepare time. A kernel that does not take an offer leaves the ops as they are. */
+static bool plain_intermediate(const graph *g, const p2l_tensor *t, int readers) {
+    return t && t->dtype == P2L_FLOAT32 && !t->is_constant && !t->known && g->readers[t->index] == readers &&
+           !g->is_output[t->index] && !g->is_input[t->index];
+}
+
+/* The one node after `after` that reads t other than `except`; -1 if none. */
+static int reader_after(const graph *g, const p2l_tensor *t, int after, int except) {
+    for (int o = after + 1; o < g->sg->op_count; o++) {
+        if (o == except) continue;
+        const p2l_node *n = &g->nodes[o];
+        for (int i = 0; i < n->input_count; i++)
+            if (n->inputs[i] == t) return o;
+    }
+    return -1;
+}
+
+typedef struct fusion_plan {
+    int pad;         /* PAD node to skip, -1 for none */
+    int absorbed[2]; /* epilogue nodes to skip, -1 for none */
+} fusion_plan;
+
+static bool zero_spatial_pad(const graph *g, int p, int *top, int *left) {
+    const p2l_node *pad = &g->nodes[p];
+    if ((pad->op != P2L_OP_PAD && pad->op != P2L_OP_PADV2) || g->folded[p] || g->skipped[p]) return false;
+    const p2l_tensor *u = pad->inputs[0], *paddings = pad->inputs[1];
+    if (!u || u->dtype != P2L_FLOAT32 || u->rank != 4 || !paddings || !paddings->known) return false;
+    if (pad->input_count > 2 && pad->inputs[2]) {
+        const p2l_tensor *v = pad->inputs[2];
+        if (!v->known || v->dtype != P2L_FLOAT32 || v->count != 1 || *(const uint32_t *)v->data != 0) return false;
+    }
+    int64_t v[8];
+    size_t count = 0;
+    if (p2l_read_ints(paddings, v, 8, &count) != P2L_OK) {
+        p2l_clear_error();
+        return false;
+    }
+    if (count != 8 || v[0] || v[1] || v[6] || v[7]) return false;
+    for (int i = 2; i < 6; i++)
+        if (v[i] < 0 || v[i] > 1 << 20) return false;
+    *top = (int)v[2];
+    *left = (int)v[4];
+    return true;
+}
+
+static void offer_fusions(graph *g, int o, fusion_plan *plan) {
+    p2l_node *n = &g->nodes[o];
+    p2l_fusion *f = &n->fusion;
+    plan->pad = plan->absorbed[0] = plan->absorbed[1] = -1;
+    const p2l_tensor *x = n->inputs[0];
+    if (x && plain_intermediate(g, x, 1) && g->producer[x->index] >= 0 && g->producer[x->index] < o &&
+        zero_spatial_pad(g, g->producer[x->index], &f->pad_top, &f->pad_left)) {
+        plan->pad = g->producer[x->index];
+        f->unpadded = g->nodes[plan->pad].inputs[0];
+    }
+    p2l_tensor *y = n->outputs[0];
+    if (plain_intermediate(g, y, 1)) {
+        int r = reader_after(g, y, o, -1);
+        if (r >= 0 && g->nodes[r].op == P2L_OP_HARD_SWISH && !g->skipped[r] &&
+            g->nodes[r].outputs[0]->dtype == P2L_FLOAT32) {
+            f->epilogue = P2L_EPILOGUE_HARD_SWISH;
+            f->epilogue_output = g->nodes[r].outputs[0];
+            plan->absorbed[0] = r;
+        }
+    } else if (plain_intermediate(g, y, 2)) {
+        int l = reader_after(g, y, o, -1);
+        int m = l >= 0 ? reader_after(g, y, o, l) : -1;
+        if (l >= 0 && m >= 0 && g->nodes[l].op == P2L_OP_MUL) {
+            int t = l;
+            l = m;
+            m = t;
+        }
+        if (l < 0 || m < 0 || g->nodes[l].op != P2L_OP_LOGISTIC || g->nodes[m].op != P2L_OP_MUL || g->skipped[l] ||
+            g->skipped[m])
+            return;
+        const p2l_node *L = &g->nodes[l], *M = &g->nodes[m];
+        const p2l_tensor *s = L->outputs[0];
+        if (L->input_count != 1 || L->inputs[0] != y || !plain_intermediate(g, s, 1) || M->input_count != 2 ||
+            !((M->inputs[0] == y && M->inputs[1] == s) || (M->inputs[0] == s && M->inputs[1] == y)) ||
+            p2l_option_int(M, "fused_activation_function") != P2L_ACT_NONE ||
+            M->outputs[0]->dtype != P2L_FLOAT32)
+            return;
+        f->epilogue = P2L_EPILOGUE_SILU;
+        f->epilogue_output = M->outputs[0];
+        plan->absorbed[0] = l;
+        plan->absorbed[1] = m;
+    }
+}
+
+static bool inputs_known(const p2l_node *n) {
+    for (int i = 0; i < n->input_count; i++)
+        if (n->inputs[i] && !n->inputs[i]->known) return false;
+    return true;
+}
+
 static p2l_status graph_prepare(graph *g) {
     graph_release_plan(g);
     const p2l_tfl_subgraph *sg = g->sg;
@@ -163,6 +287,8 @@ static p2l_status graph_prepare(graph *g) {
         x->data = NULL;
         x->known = false;
     }
+    memset(g->skipped, 0, (size_t)sg->op_count);
+    const bool fuse = !g->ctx->no_fusion;
     for (int o = 0; o < sg->op_count; o++) {
         p2l_node *n = &g->nodes[o];
         const p2l_kernel *k = p2l_kernel_of(n->op, NULL);
@@ -170,10 +296,20 @@ static p2l_status graph_prepare(graph *g) {
         n->arena = &g->prepare_arena;
         n->exec = &g->ctx->exec;
         n->scratch_bytes = 0;
+        memset(&n->fusion, 0, sizeof n->fusion);
         g->folded[o] = false;
+        fusion_plan plan = {-1, {-1, -1}};
+        if (fuse && (n->op == P2L_OP_CONV_2D || n->op == P2L_OP_DEPTHWISE_CONV_2D) && !g->skipped[o] && !inputs_known(n))
+            offer_fusions(g, o, &plan);
         p2l_status s = k->prepare(n);
         if (!s) s = reserve_scratch(g, n->scratch_bytes);
         if (s) return op_context(s, g, o);
+        if (!n->fusion.unpadded_taken) n->fusion.unpadded = NULL;
+        else g->skipped[plan.pad] = true;
+        if (!n->fusion.epilogue_taken) n->fusion.epilogue_output = NULL;
+        else
+            for (int i = 0; i < 2; i++)
+                if (plan.absorbed[i] >= 0) g->skipped[plan.absorbed[i]] = true;
         if (!node_foldable(n, k)) continue;
         for (int i = 0; i < n->output_count; i++) {
             p2l_tensor *out = n->outputs[i];
@@ -184,6 +320,13 @@ static p2l_status graph_prepare(graph *g) {
         if (s) return op_context(s, g, o);
         for (int i = 0; i < n->output_count; i++) n->outputs[i]->known = true;
         g->folded[o] = true;
+    }
+
+    for (int o = 0; o < sg->op_count; o++) {
+        const p2l_node *n = &g->nodes[o];
+        if (n->fusion.epilogue_taken && n->fusion.epilogue_output->bytes != n->outputs[0]->bytes)
+            return op_context(p2l_fail(P2L_ERROR_INTERNAL, "fused epilogue output has %zu bytes, expected %zu",
+                                       n->fusion.epilogue_output->bytes, n->outputs[0]->bytes), g, o);
     }
 
     /* Lifetimes in node steps: subgraph inputs from before the first op, subgraph outputs until after
@@ -199,11 +342,14 @@ static p2l_status graph_prepare(graph *g) {
     }
     for (int o = 0; o < sg->op_count; o++) {
         p2l_node *n = &g->nodes[o];
-        if (g->folded[o]) continue;
-        for (int i = 0; i < n->output_count; i++)
-            items[n->outputs[i]->index] = (p2l_plan_item){.size = n->outputs[i]->bytes, .first = o, .last = o};
-        for (int i = 0; i < n->input_count; i++) {
-            p2l_tensor *x = n->inputs[i];
+        if (g->folded[o] || g->skipped[o]) continue;
+        for (int i = 0; i < n->output_count; i++) {
+            p2l_tensor *y = n->outputs[i];
+            if (i == 0 && n->fusion.epilogue_taken) y = n->fusion.epilogue_output; /* output 0 gets no memory */
+            items[y->index] = (p2l_plan_item){.size = y->bytes, .first = o, .last = o};
+        }
+        for (int i = 0; i <= n->input_count; i++) {
+            p2l_tensor *x = i < n->input_count ? n->inputs[i] : n->fusion.unpadded; /* NULL unless taken */
             if (x && items[x->index].first >= 0 && items[x->index].last < o) items[x->index].last = o;
         }
     }
@@ -241,7 +387,7 @@ static p2l_status graph_invoke(graph *g) {
     if (!g->prepared) P2L_TRY(graph_prepare(g));
     double *profile = g->ctx->profile;
     for (int o = 0; o < g->sg->op_count; o++) {
-        if (g->folded[o]) continue;
+        if (g->folded[o] || g->skipped[o]) continue;
         p2l_node *n = &g->nodes[o];
         double start = profile ? now_seconds() : 0;
         p2l_status s = p2l_kernel_of(n->op, NULL)->invoke(n);
@@ -278,6 +424,8 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
     const char *profile = getenv("P2L_PROFILE");
     if (!s && profile && *profile && strcmp(profile, "0") != 0)
         it->ctx.profile = p2l_alloc_zero(P2L_OP_COUNT * sizeof *it->ctx.profile);
+    const char *no_fusion = getenv("P2L_NO_FUSION");
+    it->ctx.no_fusion = no_fusion && *no_fusion && strcmp(no_fusion, "0") != 0;
     for (int i = 0; i < it->graph_count && !s; i++) {
         it->graphs[i].ctx = &it->ctx;
         s = graph_init(&it->graphs[i], &model->tfl.subgraphs[i], i);

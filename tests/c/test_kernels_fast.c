@@ -59,8 +59,13 @@ static void set_option(spec *s, const char *name, int64_t value) {
     s->options[id] = value;
 }
 
-/* Runs one kernel on the spec's inputs; returns the output (malloc'ed) or NULL on failure. */
+/* Runs one kernel on the spec's inputs; returns the output (malloc'ed) or NULL on failure. With an
+ * offer (fusion tests), *offer gets the taken flags back, and a taken epilogue writes the result. */
+static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out, p2l_fusion *offer);
 static float *run(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out) {
+    return run_offer(s, k, threads, out, NULL);
+}
+static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out, p2l_fusion *offer) {
     p2l_tensor in[MAX_IO];
     p2l_tensor *in_ptr[MAX_IO], *out_ptr[1] = {out};
     for (int i = 0; i < s->inputs; i++) in[i] = s->in[i], in_ptr[i] = &in[i];
@@ -73,12 +78,26 @@ static float *run(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *o
                      .outputs = out_ptr, .options = s->options, .arena = &arena, .exec = &exec};
     float *result = NULL;
     void *scratch = NULL;
+    p2l_tensor epilogue_out = {.dtype = P2L_FLOAT32};
+    if (offer) {
+        node.fusion = *offer;
+        if (offer->epilogue) node.fusion.epilogue_output = &epilogue_out;
+    }
     if (k->prepare(&node) == P2L_OK) {
+        if (offer) {
+            offer->unpadded_taken = node.fusion.unpadded_taken;
+            offer->epilogue_taken = node.fusion.epilogue_taken;
+        }
         exec.scratch_stride = (node.scratch_bytes + 63) & ~(size_t)63;
         scratch = malloc(exec.scratch_stride * (size_t)threads + 64);
         exec.scratch = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
         result = malloc(out->bytes + 4);
         out->data = result;
+        if (node.fusion.epilogue_taken) {
+            epilogue_out = *out; /* same shape; the kernel holds its address */
+            out->data = NULL;    /* output 0 has no memory when the epilogue is fused */
+            epilogue_out.data = result;
+        }
         if (k->invoke(&node) != P2L_OK) {
             free(result);
             result = NULL;
@@ -188,6 +207,131 @@ static void test_depthwise(void) {
     conv_case(true, 1, 12, 12, 16, 16, 3, 3, 1, 2, P2L_PAD_SAME, P2L_ACT_RELU_N1_TO_1, true);
     conv_case(true, 1, 3, 3, 16, 16, 5, 5, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true); /* window larger than input */
     conv_case(true, 1, 7, 7, 6, 12, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);  /* multiplier 2: reference */
+}
+
+/* Fusion offers: a zero PAD in front (the kernel reads the unpadded input; the padded one is all NaN
+ * so reading it would show) and SiLU / HARD_SWISH after; compared with the reference kernel on the
+ * padded input followed by the element-wise op in double precision. */
+static void fused_case(bool depthwise, int h, int w, int c, int oc, int k, int stride, int padding, int activation,
+                       const int pads[4], int epilogue) {
+    cases++;
+    spec s = new_spec(depthwise ? P2L_OP_DEPTHWISE_CONV_2D : P2L_OP_CONV_2D, 3);
+    p2l_tensor unpadded;
+    tensor(&unpadded, 4, (int32_t[]){1, h, w, c}, false, 1);
+    const int ph = h + pads[0] + pads[1], pw = w + pads[2] + pads[3];
+    tensor(&s.in[0], 4, (int32_t[]){1, ph, pw, c}, false, 1);
+    float *padded = s.in[0].data, *nan_padded = malloc(s.in[0].bytes + 4);
+    for (int y = 0; y < ph; y++)
+        for (int x = 0; x < pw; x++)
+            for (int ch = 0; ch < c; ch++) {
+                const int uy = y - pads[0], ux = x - pads[2];
+                const bool inside = uy >= 0 && uy < h && ux >= 0 && ux < w;
+                padded[((size_t)y * pw + x) * c + ch] = inside ? ((float *)unpadded.data)[((size_t)uy * w + ux) * c + ch] : 0;
+                nan_padded[((size_t)y * pw + x) * c + ch] = NAN;
+            }
+    if (depthwise) tensor(&s.in[1], 4, (int32_t[]){1, k, k, oc}, true, 1);
+    else tensor(&s.in[1], 4, (int32_t[]){oc, k, k, c}, true, 1);
+    tensor(&s.in[2], 1, (int32_t[]){oc}, true, 1);
+    set_option(&s, "stride_h", stride);
+    set_option(&s, "stride_w", stride);
+    set_option(&s, "dilation_h_factor", 1);
+    set_option(&s, "dilation_w_factor", 1);
+    set_option(&s, "padding", padding);
+    set_option(&s, "fused_activation_function", activation);
+    if (depthwise) set_option(&s, "depth_multiplier", 1);
+    char what[200];
+    snprintf(what, sizeof what, "fused %s %dx%dx%d -> %d k%d s%d pad%d act%d pads %d,%d,%d,%d epilogue %d",
+             depthwise ? "depthwise" : "conv", h, w, c, oc, k, stride, padding, activation, pads[0], pads[1], pads[2],
+             pads[3], epilogue);
+    p2l_tensor ref_out, fast_out;
+    float *expect = run(&s, p2l_reference_kernel_of(s.op), 1, &ref_out);
+    CHECK(expect != NULL);
+    const bool fast = p2l_fast_kernels_enabled();
+    if (fast) fast_cases++;
+    for (size_t i = 0; expect && i < ref_out.count; i++) {
+        double v = expect[i];
+        if (epilogue == P2L_EPILOGUE_SILU) v = v / (1.0 + exp(-v));
+        else if (epilogue == P2L_EPILOGUE_HARD_SWISH) v = v * fmin(6.0, fmax(0.0, v + 3.0)) / 6.0;
+        expect[i] = (float)v;
+    }
+    spec fs = s;
+    if (fast) fs.in[0].data = nan_padded; /* the fast kernels must read the unpadded input */
+    for (int threads = 1; threads <= 3 && expect; threads++) {
+        p2l_fusion offer = {.unpadded = &unpadded, .pad_top = pads[0], .pad_left = pads[2], .epilogue = epilogue};
+        float *got = run_offer(&fs, p2l_kernel_of(s.op, NULL), threads, &fast_out, &offer);
+        CHECK(got != NULL);
+        if (!got) continue;
+        if (fast) {
+            CHECK(offer.unpadded_taken);
+            CHECK(offer.epilogue_taken == (epilogue != P2L_EPILOGUE_NONE));
+        }
+        if (!offer.epilogue_taken) /* reference kernels: apply the op here */
+            for (size_t i = 0; i < fast_out.count; i++) {
+                double v = got[i];
+                if (epilogue == P2L_EPILOGUE_SILU) v = v / (1.0 + exp(-v));
+                else if (epilogue == P2L_EPILOGUE_HARD_SWISH) v = v * fmin(6.0, fmax(0.0, v + 3.0)) / 6.0;
+                got[i] = (float)v;
+            }
+        double scale = 0;
+        for (size_t i = 0; i < ref_out.count; i++) scale = fmax(scale, fabs(expect[i]));
+        const double tol = 2e-5 * (scale > 1 ? scale : 1);
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < ref_out.count && i < fast_out.count; i++)
+            if (!(fabs((double)expect[i] - got[i]) <= tol)) {
+                if (!bad) first = i;
+                bad++;
+            }
+        CHECK_EQ_INT(fast_out.count, ref_out.count);
+        if (bad) {
+            check_failures++;
+            fprintf(stderr, "%s (%d threads): %zu of %zu differ, first at %zu: %g vs %g\n", what, threads, bad,
+                    ref_out.count, first, got[first], expect[first]);
+        }
+        check_count++;
+        free(got);
+    }
+    free(expect);
+    free(nan_padded);
+    free(unpadded.data);
+    for (int i = 0; i < s.inputs; i++) free(s.in[i].data);
+}
+
+static void test_fusions(void) {
+    const int none[4] = {0, 0, 0, 0}, even[4] = {1, 1, 1, 1}, odd[4] = {0, 1, 0, 1}, uneven[4] = {2, 0, 1, 3};
+    const int *all_pads[] = {none, even, odd, uneven};
+    for (int e = P2L_EPILOGUE_NONE; e <= P2L_EPILOGUE_HARD_SWISH; e++)
+        for (size_t p = 0; p < 4; p++) {
+            const int *pads = all_pads[p];
+            fused_case(false, 9, 8, 5, 19, 3, 1, P2L_PAD_VALID, P2L_ACT_NONE, pads, e);
+            fused_case(false, 11, 10, 3, 32, 3, 2, P2L_PAD_VALID, P2L_ACT_RELU6, pads, e);
+            fused_case(false, 7, 7, 16, 40, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, pads, e); /* 1x1: in place if unpadded */
+            fused_case(false, 6, 6, 8, 9, 3, 1, P2L_PAD_SAME, P2L_ACT_RELU, pads, e);
+            fused_case(true, 12, 11, 37, 37, 3, 2, P2L_PAD_VALID, P2L_ACT_NONE, pads, e);
+            fused_case(true, 9, 9, 72, 72, 5, 1, P2L_PAD_SAME, P2L_ACT_RELU6, pads, e);
+            fused_case(true, 8, 8, 16, 16, 3, 1, P2L_PAD_VALID, P2L_ACT_RELU, pads, e);
+        }
+}
+
+static void test_transpose(void) {
+    const struct {
+        int rank;
+        int32_t dims[4], perm[4];
+    } cases_[] = {
+        {4, {1, 3, 224, 224}, {0, 2, 3, 1}}, /* NCHW -> NHWC at a model's input */
+        {4, {2, 5, 7, 9}, {0, 3, 1, 2}},
+        {4, {3, 4, 2, 6}, {3, 1, 2, 0}},
+        {4, {2, 3, 4, 5}, {1, 0, 2, 3}}, /* rows contiguous: reference */
+        {2, {40, 50}, {1, 0}},
+        {3, {4, 33, 65}, {2, 0, 1}},
+        {3, {70, 1, 45}, {2, 1, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases_ / sizeof *cases_; i++) {
+        spec s = new_spec(P2L_OP_TRANSPOSE, 2);
+        s.tolerance = 0;
+        tensor(&s.in[0], cases_[i].rank, cases_[i].dims, false, 1);
+        int_tensor(&s.in[1], cases_[i].rank, cases_[i].perm);
+        compare("transpose", &s);
+    }
 }
 
 static void test_fully_connected(void) {
@@ -346,6 +490,8 @@ int main(void) {
     RUN(test_pool);
     RUN(test_softmax);
     RUN(test_pad);
+    RUN(test_fusions);
+    RUN(test_transpose);
     printf("%d cases, %d on fast kernels (fast kernels %s)\n", cases, fast_cases,
            p2l_fast_kernels_enabled() ? "enabled" : "disabled on this CPU");
     return check_summary();

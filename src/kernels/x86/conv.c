@@ -10,7 +10,12 @@
  * filter taps are listed once, then channels go 32 at a time in 4 accumulators (8 at a time and a
  * masked tail after that); bias and the clamp are applied before the one store. Weights are padded
  * to a multiple of 8 channels at prepare. Work is split over output rows. Other cases (groups,
- * depth multipliers, TANH, weights computed at run time) use the reference kernels. */
+ * depth multipliers, TANH, weights computed at run time) use the reference kernels. On CPUs with
+ * AVX-512F the depthwise rows run in 16 lanes (depthwise_avx512.c).
+ *
+ * Both fast paths take the runtime's fusion offers (kernels.h, p2l_fusion): a zero PAD in front is
+ * read as more implicit padding of the unpadded input, and SiLU / HARD_SWISH after is applied to
+ * the accumulators before the one store (p2l_clamp.epilogue), written to the absorbed op's output. */
 #include <string.h>
 
 #include "kernels/x86/x86.h"
@@ -23,6 +28,9 @@ enum {
 
 typedef struct conv_state {
     void *reference_state; /* p2l_conv_params of the reference kernel */
+    p2l_conv_params p;     /* the same, with a fused PAD's padding added */
+    const p2l_tensor *x;   /* input 0, or the fused PAD's input */
+    p2l_tensor *y;         /* output 0, or the fused epilogue's output */
     bool fast, direct;
     p2l_clamp clamp;
     p2l_gemm_b b;
@@ -30,14 +38,35 @@ typedef struct conv_state {
     size_t m;
 } conv_state;
 
+/* Takes the runtime's fusion offers (the fast paths of both kernels implement them). */
+static void take_fusions(p2l_node *node, p2l_conv_params *p, const p2l_tensor **x, p2l_tensor **y, p2l_clamp *clamp) {
+    p2l_fusion *f = &node->fusion;
+    *x = node->inputs[0];
+    *y = node->outputs[0];
+    if (f->unpadded && f->unpadded->dtype == P2L_FLOAT32 && f->unpadded->rank == 4 && f->pad_top >= 0 &&
+        f->pad_left >= 0) {
+        *x = f->unpadded;
+        p->pad_h += f->pad_top;
+        p->pad_w += f->pad_left;
+        f->unpadded_taken = true;
+    }
+    if ((f->epilogue == P2L_EPILOGUE_SILU || f->epilogue == P2L_EPILOGUE_HARD_SWISH) && f->epilogue_output &&
+        f->epilogue_output->dtype == P2L_FLOAT32) { /* same shape: the runtime checks it after prepare */
+        *y = f->epilogue_output;
+        clamp->epilogue = f->epilogue;
+        f->epilogue_taken = true;
+    }
+}
+
 static p2l_status conv_prepare(p2l_node *node) {
     P2L_TRY(p2l_kernel_conv_2d.prepare(node));
     conv_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     st->reference_state = node->state;
     node->state = st;
-    const p2l_conv_params *p = st->reference_state;
-    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->outputs[0];
+    st->p = *(const p2l_conv_params *)st->reference_state;
+    const p2l_conv_params *p = &st->p;
+    const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
     if (p->groups != 1 || !w->known || (bias && !bias->known) || !p2l_clamp_of(p->activation, &st->clamp))
         return P2L_OK;
@@ -45,6 +74,8 @@ static p2l_status conv_prepare(p2l_node *node) {
     const int64_t k = (int64_t)kh * kw * ic;
     if (k <= 0 || k > INT32_MAX / 16 || oc <= 0) return P2L_OK;
     P2L_TRY(p2l_gemm_pack(node, &st->b, w->data, 1, (size_t)k, (int)k, oc, bias ? bias->data : NULL));
+    take_fusions(node, &st->p, &st->x, &st->y, &st->clamp);
+    const p2l_tensor *x = st->x;
     st->direct = kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
                  x->dims[1] == y->dims[1] && x->dims[2] == y->dims[2];
     st->m = (size_t)y->dims[0] * (size_t)y->dims[1] * (size_t)y->dims[2];
@@ -62,8 +93,9 @@ typedef struct conv_job {
 
 /* The im2col rows of output pixels [row0, row0 + rows): each row is the (ky, kx, c) window of one
  * output pixel, zeros where the window leaves the input. */
-static void im2col(const p2l_node *node, const p2l_conv_params *p, size_t row0, size_t rows, float *a) {
-    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->outputs[0];
+static void im2col(const p2l_node *node, const conv_state *st, size_t row0, size_t rows, float *a) {
+    const p2l_conv_params *p = &st->p;
+    const p2l_tensor *x = st->x, *w = node->inputs[1], *y = node->outputs[0];
     const float *in = x->data;
     const int H = x->dims[1], W = x->dims[2], C = x->dims[3];
     const int KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
@@ -109,15 +141,15 @@ static void conv_task(void *ctx, size_t task, int thread) {
     const float *a;
     size_t lda;
     if (st->direct) {
-        a = (const float *)node->inputs[0]->data + row0 * K;
+        a = (const float *)st->x->data + row0 * K;
         lda = K;
     } else {
         float *scratch = p2l_node_scratch(node, thread);
-        im2col(node, st->reference_state, row0, rows, scratch);
+        im2col(node, st, row0, rows, scratch);
         a = scratch;
         lda = K;
     }
-    p2l_gemm_run(&st->b, rows, a, lda, (float *)node->outputs[0]->data + row0 * OC, OC, panel_begin, panel_end,
+    p2l_gemm_run(&st->b, rows, a, lda, (float *)st->y->data + row0 * OC, OC, panel_begin, panel_end,
                  &st->clamp);
 }
 
@@ -139,7 +171,10 @@ const p2l_kernel p2l_kernel_conv_2d_x86 = {
 
 typedef struct depthwise_state {
     void *reference_state;
-    bool fast;
+    p2l_conv_params p;   /* with a fused PAD's padding added */
+    const p2l_tensor *x; /* input 0, or the fused PAD's input */
+    p2l_tensor *y;       /* output 0, or the fused epilogue's output */
+    bool fast, avx512;
     p2l_clamp clamp;
     float *weights; /* [tap][padded channels] */
     float *bias;    /* [padded channels] */
@@ -152,14 +187,16 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     st->reference_state = node->state;
     node->state = st;
-    const p2l_conv_params *p = st->reference_state;
+    st->p = *(const p2l_conv_params *)st->reference_state;
+    const p2l_conv_params *p = &st->p;
     const p2l_tensor *w = node->inputs[1];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
     if (p->depth_multiplier != 1 || !w->known || (bias && !bias->known) || !p2l_clamp_of(p->activation, &st->clamp))
         return P2L_OK;
     const size_t taps = (size_t)w->dims[1] * (size_t)w->dims[2], C = (size_t)w->dims[3];
     if (taps == 0 || taps > MAX_TAPS || C == 0) return P2L_OK;
-    st->padded_c = (C + 7) / 8 * 8;
+    st->avx512 = p2l_cpu_has_avx512();
+    st->padded_c = st->avx512 ? (C + 15) / 16 * 16 : (C + 7) / 8 * 8;
     /* The arena returns 16-byte aligned zeroed memory; the kernel uses unaligned loads. */
     st->weights = p2l_arena_alloc(node->arena, taps * st->padded_c * sizeof(float));
     st->bias = p2l_arena_alloc(node->arena, st->padded_c * sizeof(float));
@@ -167,6 +204,7 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     const float *wd = w->data;
     for (size_t t = 0; t < taps; t++) memcpy(st->weights + t * st->padded_c, wd + t * C, C * sizeof(float));
     if (bias) memcpy(st->bias, bias->data, C * sizeof(float));
+    take_fusions(node, &st->p, &st->x, &st->y, &st->clamp);
     st->fast = true;
     return P2L_OK;
 }
@@ -177,21 +215,30 @@ typedef struct depthwise_job {
 } depthwise_job;
 
 static inline __m256 clamp8(__m256 v, const p2l_clamp *cl, __m256 lo, __m256 hi) {
-    return cl->on ? _mm256_min_ps(hi, _mm256_max_ps(lo, v)) : v;
+    return p2l_epilogue8(cl->epilogue, cl->on ? _mm256_min_ps(hi, _mm256_max_ps(lo, v)) : v);
 }
 
 /* One output row (n, oy). */
 static void depthwise_task(void *ctx, size_t task, int thread) {
     const depthwise_job *job = ctx;
     const depthwise_state *st = job->st;
-    const p2l_conv_params *p = st->reference_state;
-    const p2l_tensor *x = job->node->inputs[0], *w = job->node->inputs[1], *y = job->node->outputs[0];
+    const p2l_conv_params *p = &st->p;
+    const p2l_tensor *x = st->x, *w = job->node->inputs[1], *y = job->node->outputs[0];
     const int H = x->dims[1], W = x->dims[2], KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
     const size_t C = (size_t)x->dims[3], PC = st->padded_c;
     const size_t n = task / (size_t)OH;
     const int oy = (int)(task % (size_t)OH);
     const float *in = (const float *)x->data + n * (size_t)H * (size_t)W * C;
-    float *out = (float *)y->data + task * (size_t)OW * C;
+    float *out = (float *)st->y->data + task * (size_t)OW * C;
+    if (st->avx512) {
+        const p2l_depthwise_row_args args = {
+            .in = in, .out = out, .weights = st->weights, .bias = st->bias, .H = H, .W = W, .KH = KH, .KW = KW,
+            .OW = OW, .oy = oy, .stride_h = p->stride_h, .stride_w = p->stride_w, .dilation_h = p->dilation_h,
+            .dilation_w = p->dilation_w, .pad_h = p->pad_h, .pad_w = p->pad_w, .C = C, .padded_c = PC,
+            .clamp = &st->clamp};
+        p2l_depthwise_row_avx512(&args);
+        return;
+    }
     const __m256 lo = _mm256_set1_ps(st->clamp.lo), hi = _mm256_set1_ps(st->clamp.hi);
     const __m256i tail = p2l_tail_mask(C % 8);
     size_t in_offset[MAX_TAPS];

@@ -14,7 +14,7 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 bool p2l_clamp_of(int activation, p2l_clamp *clamp) {
-    *clamp = (p2l_clamp){-__builtin_inff(), __builtin_inff(), true};
+    *clamp = (p2l_clamp){-__builtin_inff(), __builtin_inff(), true, P2L_EPILOGUE_NONE};
     switch (activation) {
     case P2L_ACT_NONE: clamp->on = false; return true;
     case P2L_ACT_RELU: clamp->lo = 0; return true;
@@ -94,6 +94,13 @@ ALWAYS_INLINE void tile(const int MR, const int NR, size_t k, const float *a, si
             if (NR == 16) acc1[i] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc1[i]));
         }
     }
+    if (clamp->epilogue) {
+        const int epilogue = clamp->epilogue;
+        for (int i = 0; i < MR; i++) {
+            acc0[i] = p2l_epilogue8(epilogue, acc0[i]);
+            if (NR == 16) acc1[i] = p2l_epilogue8(epilogue, acc1[i]);
+        }
+    }
     if (nc == NR) {
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
@@ -128,7 +135,7 @@ static const tile_fn tiles[2][P2L_GEMM_MR + 1] = {
     {NULL, tile_1x16, tile_2x16, tile_3x16, tile_4x16, tile_5x16, tile_6x16},
 };
 
-static bool has_avx512(void) {
+bool p2l_cpu_has_avx512(void) {
     static int cached = -1; /* benign race: every thread computes the same answer */
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (v < 0) {
@@ -143,7 +150,7 @@ static bool has_avx512(void) {
 
 void p2l_gemm_run(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc, int panel_begin,
                   int panel_end, const p2l_clamp *clamp) {
-    if (has_avx512()) {
+    if (p2l_cpu_has_avx512()) {
         p2l_gemm_run_avx512(b, m, a, lda, c, ldc, panel_begin, panel_end, clamp);
         return;
     }

@@ -10,6 +10,34 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 enum { MR = 6 };
 
+/* The operations of p2l_exp8 / p2l_sigmoid8 (unary.c) in 16 lanes, in the same order, so fused and
+ * unfused paths round alike. */
+__m512 p2l_exp16(__m512 x) {
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+__m512 p2l_sigmoid16(__m512 x) {
+    const __m512 e = p2l_exp16(_mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)))); /* exp(-|x|) */
+    const __m512 s = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(negative, s, _mm512_mul_ps(e, s));
+}
+
 /* PANELS: 1 or 2 panels of width W (16, or 8 for the tail panel; then PANELS is 1). nc: columns
  * to store, counted from the first panel's first column. */
 ALWAYS_INLINE void tile(const int ROWS, const int PANELS, const int W, size_t k, const float *a, size_t lda,
@@ -44,6 +72,13 @@ ALWAYS_INLINE void tile(const int ROWS, const int PANELS, const int W, size_t k,
         for (int i = 0; i < ROWS; i++) {
             acc0[i] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc0[i]));
             if (PANELS == 2) acc1[i] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc1[i]));
+        }
+    }
+    if (clamp->epilogue) {
+        const int epilogue = clamp->epilogue;
+        for (int i = 0; i < ROWS; i++) {
+            acc0[i] = p2l_epilogue16(epilogue, acc0[i]);
+            if (PANELS == 2) acc1[i] = p2l_epilogue16(epilogue, acc1[i]);
         }
     }
     const int n0 = nc < 16 ? nc : 16, n1 = nc - 16;

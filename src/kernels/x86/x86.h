@@ -17,11 +17,13 @@ extern const p2l_kernel p2l_kernel_reduce_x86;
 extern const p2l_kernel p2l_kernel_pool_x86;
 extern const p2l_kernel p2l_kernel_softmax_x86;
 extern const p2l_kernel p2l_kernel_pad_x86;
+extern const p2l_kernel p2l_kernel_transpose_x86;
 
 /* ------------------------------------------------------------ fused activation as a clamp */
 typedef struct p2l_clamp {
     float lo, hi;
-    bool on; /* false: NONE, nothing to do */
+    bool on;      /* false: NONE, nothing to do */
+    int epilogue; /* P2L_EPILOGUE_*: applied after the clamp (kernels that take a fusion offer) */
 } p2l_clamp;
 /* NONE, RELU, RELU_N1_TO_1, RELU6; false for TANH (not a clamp). */
 bool p2l_clamp_of(int activation, p2l_clamp *clamp);
@@ -74,11 +76,54 @@ __m256 p2l_exp8(__m256 x);
 /* 1 / (1 + exp(-x)), accurate in relative terms on both tails. */
 __m256 p2l_sigmoid8(__m256 x);
 
+/* The fused element-wise epilogues, with the same operations (so the same rounding) as the
+ * unfused fast LOGISTIC then MUL, and HARD_SWISH. */
+static inline __m256 p2l_epilogue8(int epilogue, __m256 x) {
+    if (epilogue == P2L_EPILOGUE_SILU) return _mm256_mul_ps(x, p2l_sigmoid8(x));
+    if (epilogue == P2L_EPILOGUE_HARD_SWISH) {
+        __m256 r = _mm256_add_ps(x, _mm256_set1_ps(3.0f));
+        r = _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), r));
+        return _mm256_div_ps(_mm256_mul_ps(x, r), _mm256_set1_ps(6.0f));
+    }
+    return x;
+}
+
 /* Masks for the last n (0..8) lanes of a row: lanes [0, n) on. */
 static inline __m256i p2l_tail_mask(size_t n) {
     static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     return _mm256_loadu_si256((const __m256i *)(table + 8 - n));
 }
 #endif
+
+#if defined(__AVX512F__) /* the *_avx512.c files */
+/* 16-lane versions of p2l_exp8 / p2l_sigmoid8 / p2l_epilogue8, lane for lane the same results. */
+__m512 p2l_exp16(__m512 x);
+__m512 p2l_sigmoid16(__m512 x);
+static inline __m512 p2l_epilogue16(int epilogue, __m512 x) {
+    if (epilogue == P2L_EPILOGUE_SILU) return _mm512_mul_ps(x, p2l_sigmoid16(x));
+    if (epilogue == P2L_EPILOGUE_HARD_SWISH) {
+        __m512 r = _mm512_add_ps(x, _mm512_set1_ps(3.0f));
+        r = _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), r));
+        return _mm512_div_ps(_mm512_mul_ps(x, r), _mm512_set1_ps(6.0f));
+    }
+    return x;
+}
+#endif
+
+/* AVX-512 depthwise (depthwise_avx512.c): one output row (n, oy) of a depth-multiplier-1
+ * convolution, the same computation as the AVX2 row in conv.c. */
+typedef struct p2l_depthwise_row_args {
+    const float *in;      /* image n of the (unpadded) input */
+    float *out;           /* the output row */
+    const float *weights; /* [tap][padded_c] */
+    const float *bias;    /* [padded_c] */
+    int H, W, KH, KW, OW, oy;
+    int stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+    size_t C, padded_c;
+    const p2l_clamp *clamp;
+} p2l_depthwise_row_args;
+void p2l_depthwise_row_avx512(const p2l_depthwise_row_args *a);
+/* Whether the CPU has AVX-512F and P2L_NO_AVX512 is not set (gemm.c). */
+bool p2l_cpu_has_avx512(void);
 
 #endif

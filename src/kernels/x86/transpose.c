@@ -1,0 +1,103 @@
+/* TRANSPOSE of 4-byte elements (float32, int32) where the output's innermost dim is not contiguous
+ * in the input, e.g. the NCHW -> NHWC transpose at a model's input. The reference kernel's view
+ * (output dims and input strides) is simplified first: size-1 dims dropped and adjacent output dims
+ * that are contiguous in the input merged, so NCHW -> NHWC becomes one [H*W, C] <- [C, H*W] matrix
+ * transpose. The last two dims are then copied in 32 x 32 tiles so that both the reads and the
+ * writes stay within a few cache lines per tile; tasks are (outer index, band of 32 rows). Other
+ * cases use the reference kernel. */
+#include <string.h>
+
+#include "kernels/x86/x86.h"
+
+enum { TILE = 32, MIN_TASK_ELEMENTS = 16384 };
+
+typedef struct transpose_state {
+    void *reference_state; /* p2l_view */
+    bool fast;
+    int rank;              /* merged view, at least 2 */
+    int32_t dims[P2L_MAX_DIMS];
+    int64_t strides[P2L_MAX_DIMS];
+    size_t outer, bands, bands_per_task, tasks;
+} transpose_state;
+
+static p2l_status transpose_prepare(p2l_node *node) {
+    P2L_TRY(p2l_kernel_transpose.prepare(node));
+    transpose_state *st = p2l_arena_alloc(node->arena, sizeof *st);
+    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    st->reference_state = node->state;
+    node->state = st;
+    const p2l_view *v = st->reference_state;
+    const p2l_tensor *y = node->outputs[0];
+    if (p2l_dtype_size(y->dtype) != 4 || y->count == 0 || v->offset != 0) return P2L_OK;
+    int rank = 0;
+    for (int d = 0; d < v->rank; d++) {
+        if (v->dims[d] == 1) continue;
+        if (rank > 0 && st->strides[rank - 1] == v->strides[d] * v->dims[d]) {
+            st->dims[rank - 1] *= v->dims[d];
+            st->strides[rank - 1] = v->strides[d];
+            continue;
+        }
+        st->dims[rank] = v->dims[d];
+        st->strides[rank] = v->strides[d];
+        rank++;
+    }
+    if (rank < 2 || st->strides[rank - 1] == 1) return P2L_OK; /* rows are contiguous: the reference copies fine */
+    st->rank = rank;
+    st->outer = p2l_dims_count(rank - 2, st->dims);
+    st->bands = ((size_t)st->dims[rank - 2] + TILE - 1) / TILE;
+    size_t band_elements = (size_t)TILE * (size_t)st->dims[rank - 1];
+    st->bands_per_task = band_elements >= MIN_TASK_ELEMENTS ? 1 : (MIN_TASK_ELEMENTS + band_elements - 1) / band_elements;
+    st->tasks = st->outer * ((st->bands + st->bands_per_task - 1) / st->bands_per_task);
+    st->fast = true;
+    return P2L_OK;
+}
+
+typedef struct transpose_job {
+    const transpose_state *st;
+    const uint32_t *in;
+    uint32_t *out;
+} transpose_job;
+
+static void transpose_task(void *ctx, size_t task, int thread) {
+    (void)thread;
+    const transpose_job *job = ctx;
+    const transpose_state *st = job->st;
+    const int R = st->rank;
+    const size_t rows = (size_t)st->dims[R - 2], cols = (size_t)st->dims[R - 1];
+    const int64_t row_stride = st->strides[R - 2], col_stride = st->strides[R - 1];
+    const size_t task_groups = (st->bands + st->bands_per_task - 1) / st->bands_per_task;
+    size_t outer = task / task_groups;
+    const size_t band0 = task % task_groups * st->bands_per_task;
+    const size_t band_end = band0 + st->bands_per_task < st->bands ? band0 + st->bands_per_task : st->bands;
+    int64_t in_offset = 0;
+    for (int d = R - 3; d >= 0; d--) {
+        in_offset += (int64_t)(outer % (size_t)st->dims[d]) * st->strides[d];
+        outer /= (size_t)st->dims[d];
+    }
+    const uint32_t *in = job->in + in_offset;
+    uint32_t *out = job->out + task / task_groups * rows * cols;
+    for (size_t r0 = band0 * TILE; r0 < band_end * TILE && r0 < rows; r0 += TILE) {
+        const size_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+        for (size_t c0 = 0; c0 < cols; c0 += TILE) {
+            const size_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+            for (size_t r = r0; r < r1; r++) {
+                const uint32_t *src = in + (int64_t)r * row_stride;
+                uint32_t *dst = out + r * cols;
+                for (size_t c = c0; c < c1; c++) dst[c] = src[(int64_t)c * col_stride];
+            }
+        }
+    }
+}
+
+static p2l_status transpose_invoke(p2l_node *node) {
+    transpose_state *st = node->state;
+    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_transpose, st->reference_state);
+    transpose_job job = {st, node->inputs[0]->data, node->outputs[0]->data};
+    p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->tasks, transpose_task, &job);
+    return P2L_OK;
+}
+
+const p2l_kernel p2l_kernel_transpose_x86 = {
+    .prepare = transpose_prepare, .invoke = transpose_invoke,
+    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
+};
