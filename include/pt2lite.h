@@ -53,11 +53,45 @@ P2L_API const char *p2l_version(void);
 /* Frees memory that pt2lite returned to the caller (converted model bytes, strings). */
 P2L_API void p2l_free(void *ptr);
 
+/* ---------------------------------------------------------------- resource limits
+ * (owned by the hostile-input work, issue 6)
+ *
+ * pt2lite reads files from the internet: every size a file declares is checked against a limit
+ * before it is used to allocate or loop. The defaults are generous for real models (multi-GB LLMs
+ * included); a caller that handles untrusted files can tighten them. A zero field means "the default".
+ * Exceeding a limit fails with P2L_ERROR_LIMIT and a message naming the limit and its value, e.g.
+ * "limit max_nodes = 4096 exceeded: the graph has 5000 nodes". */
+typedef struct p2l_limits {
+    uint64_t max_file_bytes;   /* size of the input file (.pt2 / .tflite); default 64 GiB */
+    uint64_t max_tensor_bytes; /* total bytes of all tensors: converter: weights, constants and folded
+                                  values; runtime: every tensor of a subgraph at load and after shape
+                                  inference; default 64 GiB */
+    uint64_t max_nodes;        /* nodes of the .pt2 graph / ops of a .tflite subgraph; default 1 << 22 */
+    uint64_t max_tensors;      /* values of the .pt2 graph / tensors of a .tflite subgraph (also bounds
+                                  subgraphs, buffers and operator codes); default 1 << 22 */
+    uint64_t max_json_depth;   /* nesting depth of the .pt2's JSON documents; default 256 */
+    uint64_t max_arena_bytes;  /* runtime: tensor memory one allocation of a subgraph plans (the arena,
+                                  values computed at prepare time and scratch); default 64 GiB */
+} p2l_limits;
+
+#define P2L_DEFAULT_MAX_FILE_BYTES ((uint64_t)64 << 30)
+#define P2L_DEFAULT_MAX_TENSOR_BYTES ((uint64_t)64 << 30)
+#define P2L_DEFAULT_MAX_NODES ((uint64_t)1 << 22)
+#define P2L_DEFAULT_MAX_TENSORS ((uint64_t)1 << 22)
+#define P2L_DEFAULT_MAX_JSON_DEPTH 256
+#define P2L_DEFAULT_MAX_ARENA_BYTES ((uint64_t)64 << 30)
+
+/* The limits in effect for `limits` (NULL: all defaults): every zero field replaced by its default. */
+P2L_API p2l_limits p2l_limits_resolve(const p2l_limits *limits);
+
+/* ------------------------------------------------------------ end resource limits */
+
 /* ---------------------------------------------------------------- converter */
 
 typedef struct p2l_convert_options {
     /* Reserved for later options (channels-last IO, quantization, ...); zero-initialize. */
     int reserved;
+    const p2l_limits *limits; /* NULL: the defaults (see p2l_limits) */
 } p2l_convert_options;
 
 /* Converts the bytes of a .pt2 archive (as written by torch.export.save) to .tflite bytes.
@@ -104,6 +138,17 @@ enum {
 P2L_API p2l_status p2l_model_load(const void *data, size_t size, unsigned flags, p2l_model **model);
 /* Maps the file read-only (zero-copy); falls back to reading it where mapping is unavailable. */
 P2L_API p2l_status p2l_model_load_file(const char *path, p2l_model **model);
+
+/* Load with options (resource limits). options may be NULL (flags 0, default limits). The model keeps
+ * a copy of the limits: interpreters created from it plan within max_arena_bytes / max_tensor_bytes. */
+typedef struct p2l_model_load_options {
+    unsigned flags;           /* P2L_MODEL_COPY (ignored by p2l_model_load_file_ex) */
+    const p2l_limits *limits; /* NULL: the defaults */
+} p2l_model_load_options;
+P2L_API p2l_status p2l_model_load_ex(const void *data, size_t size, const p2l_model_load_options *options,
+                                     p2l_model **model);
+P2L_API p2l_status p2l_model_load_file_ex(const char *path, const p2l_model_load_options *options,
+                                          p2l_model **model);
 /* Drops the caller's reference; the model lives on while interpreters created from it do. */
 P2L_API void p2l_model_free(p2l_model *model);
 

@@ -1,20 +1,21 @@
-/* The pt2lite command-line tool: convert .pt2 archives, inspect and run .tflite models. */
+/* The pt2lite command-line tool: convert .pt2 archives, inspect, run and benchmark .tflite models.
+ *
+ * main() is a dispatch table (command name -> function, one-line help). `run` and `bench` use only the
+ * public runtime API (include/pt2lite.h); .npy files are read and written by the small codec below. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "pt2lite.h"
 #include "tflite/reader.h"
-
-static int usage(FILE *f) {
-    fprintf(f,
-            "usage:\n"
-            "  pt2lite convert MODEL.pt2 -o MODEL.tflite   convert a torch.export.save archive\n"
-            "  pt2lite inspect MODEL.tflite                inputs, outputs, op counts, tensors, size\n"
-            "  pt2lite version\n");
-    return f == stderr ? 2 : 0;
-}
 
 static int fail(const char *what, p2l_status s) {
     fprintf(stderr, "pt2lite %s: error (%s): %s\n", what, p2l_status_name(s), p2l_last_error());
@@ -38,10 +39,15 @@ static int cmd_convert(int argc, char **argv) {
         fprintf(stderr, "pt2lite convert: need an input .pt2 and -o OUTPUT.tflite\n");
         return 2;
     }
+#ifdef P2L_HAVE_CONVERTER
     p2l_status s = p2l_convert_file(in, out, NULL);
     if (s != P2L_OK) return fail("convert", s);
     fprintf(stderr, "wrote %s\n", out);
     return 0;
+#else
+    fprintf(stderr, "pt2lite convert: this build of pt2lite has no converter (configured with P2L_BUILD_CONVERTER=OFF)\n");
+    return 1;
+#endif
 }
 
 static void print_tensor(const p2l_tfl_subgraph *sg, const char *label, int index) {
@@ -111,16 +117,650 @@ static int cmd_inspect(int argc, char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    if (argc < 2) return usage(stderr);
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 2, argv + 2);
-    if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 2, argv + 2);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("pt2lite %s\n", p2l_version());
-        return 0;
+
+#ifdef P2L_HAVE_RUNTIME
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int error_msg(const char *what, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "pt2lite %s: error: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- .npy files
+ *
+ * NumPy's format (versions 1.0 to 3.0): "\x93NUMPY", major, minor, header length (uint16 for 1.0,
+ * uint32 after), then a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+ * and the raw C-order data. Little-endian arrays of the dtypes below only; anything else is an error
+ * that says what the file holds. */
+
+typedef struct npy_type {
+    const char *code; /* descr without the byte-order character */
+    p2l_dtype dtype;
+    size_t size;
+} npy_type;
+
+static const npy_type NPY_TYPES[] = {
+    {"f4", P2L_FLOAT32, 4}, {"i4", P2L_INT32, 4}, {"i8", P2L_INT64, 8}, {"b1", P2L_BOOL, 1},
+    {"u1", P2L_UINT8, 1},   {"i1", P2L_INT8, 1},  {"f2", P2L_FLOAT16, 2}, {"i2", P2L_INT16, 2},
+    {"f8", P2L_FLOAT64, 8},
+};
+enum { NPY_TYPE_COUNT = sizeof NPY_TYPES / sizeof NPY_TYPES[0] };
+
+static const char *dtype_name(p2l_dtype d) {
+    switch (d) {
+    case P2L_FLOAT32: return "float32";
+    case P2L_FLOAT16: return "float16";
+    case P2L_INT32: return "int32";
+    case P2L_UINT8: return "uint8";
+    case P2L_INT64: return "int64";
+    case P2L_STRING: return "string";
+    case P2L_BOOL: return "bool";
+    case P2L_INT16: return "int16";
+    case P2L_INT8: return "int8";
+    case P2L_FLOAT64: return "float64";
     }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) return usage(stdout);
+    return "unknown";
+}
+
+static const npy_type *npy_type_of(p2l_dtype d) {
+    for (int i = 0; i < NPY_TYPE_COUNT; i++)
+        if (NPY_TYPES[i].dtype == d) return &NPY_TYPES[i];
+    return NULL;
+}
+
+typedef struct npy_array {
+    p2l_dtype dtype;
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];
+    size_t bytes;
+    void *data;
+} npy_array;
+
+static void format_dims(char *buf, size_t cap, int rank, const int32_t *dims) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < rank && n < cap; d++) n += (size_t)snprintf(buf + n, cap - n, "%s%d", d ? "," : "", dims[d]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+/* The value of 'key' in the header dict: a pointer just past "'key':" and its spaces, or NULL. */
+static const char *npy_field(const char *header, const char *key) {
+    char quoted[32];
+    snprintf(quoted, sizeof quoted, "'%s'", key);
+    const char *p = strstr(header, quoted);
+    if (!p) {
+        snprintf(quoted, sizeof quoted, "\"%s\"", key);
+        p = strstr(header, quoted);
+    }
+    if (!p) return NULL;
+    p += strlen(quoted);
+    while (*p == ' ') p++;
+    if (*p != ':') return NULL;
+    p++;
+    while (*p == ' ') p++;
+    return p;
+}
+
+/* Reads a .npy file; on failure prints a message naming the file and returns false. */
+static bool npy_read(const char *cmd, const char *path, npy_array *out) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        error_msg(cmd, "cannot open %s: %s", path, strerror(errno));
+        return false;
+    }
+    bool ok = false;
+    char *header = NULL;
+    unsigned char pre[12];
+    size_t header_len = 0;
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
+        error_msg(cmd, "%s is not a .npy file (no \\x93NUMPY magic)", path);
+        goto done;
+    }
+    if (pre[6] == 1) {
+        header_len = (size_t)pre[8] | (size_t)pre[9] << 8;
+    } else if (pre[6] == 2 || pre[6] == 3) {
+        if (fread(pre + 10, 1, 2, f) != 2) {
+            error_msg(cmd, "%s: truncated .npy header", path);
+            goto done;
+        }
+        header_len = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+    } else {
+        error_msg(cmd, "%s: .npy format version %d.%d is not supported (1.0 to 3.0)", path, pre[6], pre[7]);
+        goto done;
+    }
+    if (header_len > 1 << 20) {
+        error_msg(cmd, "%s: .npy header of %zu bytes is too large", path, header_len);
+        goto done;
+    }
+    header = malloc(header_len + 1);
+    if (!header || fread(header, 1, header_len, f) != header_len) {
+        error_msg(cmd, "%s: truncated .npy header", path);
+        goto done;
+    }
+    header[header_len] = 0;
+
+    const char *descr = npy_field(header, "descr");
+    if (!descr || (*descr != '\'' && *descr != '"')) {
+        error_msg(cmd, "%s: the .npy header has no 'descr'", path);
+        goto done;
+    }
+    char type[16] = {0};
+    size_t tn = 0;
+    for (const char *p = descr + 1; *p && *p != '\'' && *p != '"' && tn < sizeof type - 1; p++) type[tn++] = *p;
+    const npy_type *nt = NULL;
+    for (int i = 0; i < NPY_TYPE_COUNT && tn >= 2; i++)
+        if (strcmp(type + 1, NPY_TYPES[i].code) == 0) nt = &NPY_TYPES[i];
+    uint16_t one = 1;
+    bool little = *(const uint8_t *)&one == 1;
+    bool order_ok = type[0] == '<' || (type[0] == '=' && little) || (type[0] == '|' && nt && nt->size == 1);
+    if (nt && type[0] == '>') {
+        error_msg(cmd, "%s holds big-endian data ('%s'); save it little-endian (arr.astype(arr.dtype.newbyteorder('<')))",
+                  path, type);
+        goto done;
+    }
+    if (!nt || !order_ok) {
+        error_msg(cmd, "%s: dtype '%s' is not supported (float32, int32, int64, bool, uint8, int8, float16, int16, "
+                  "float64, little-endian)", path, type);
+        goto done;
+    }
+    const char *fortran = npy_field(header, "fortran_order");
+    if (!fortran || strncmp(fortran, "False", 5) != 0) {
+        error_msg(cmd, "%s: Fortran-order arrays are not supported; save np.ascontiguousarray(arr)", path);
+        goto done;
+    }
+    const char *shape = npy_field(header, "shape");
+    if (!shape || *shape != '(') {
+        error_msg(cmd, "%s: the .npy header has no 'shape'", path);
+        goto done;
+    }
+    size_t count = 1;
+    const char *p = shape + 1;
+    for (;;) {
+        while (*p == ' ' || *p == ',') p++;
+        if (*p == ')') break;
+        if (*p < '0' || *p > '9') {
+            error_msg(cmd, "%s: malformed shape in the .npy header: %.40s", path, shape);
+            goto done;
+        }
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno || v > INT32_MAX) {
+            error_msg(cmd, "%s: a dimension of the shape is too large: %.40s", path, shape);
+            goto done;
+        }
+        if (out->rank == P2L_MAX_DIMS) {
+            error_msg(cmd, "%s: rank above %d is not supported", path, P2L_MAX_DIMS);
+            goto done;
+        }
+        out->dims[out->rank++] = (int32_t)v;
+        if (v && count > SIZE_MAX / v) {
+            error_msg(cmd, "%s: the shape's element count overflows", path);
+            goto done;
+        }
+        count *= (size_t)v;
+        p = end;
+    }
+    if (count > SIZE_MAX / nt->size) {
+        error_msg(cmd, "%s: the shape's byte size overflows", path);
+        goto done;
+    }
+    out->dtype = nt->dtype;
+    out->bytes = count * nt->size;
+    out->data = malloc(out->bytes ? out->bytes : 1);
+    if (!out->data) {
+        error_msg(cmd, "%s: out of memory for %zu bytes", path, out->bytes);
+        goto done;
+    }
+    size_t got = fread(out->data, 1, out->bytes, f);
+    if (got != out->bytes) {
+        error_msg(cmd, "%s: truncated: the header says %zu bytes of data, the file has %zu", path, out->bytes, got);
+        goto done;
+    }
+    if (fgetc(f) != EOF) {
+        error_msg(cmd, "%s: more data than the header's shape holds", path);
+        goto done;
+    }
+    ok = true;
+done:
+    free(header);
+    fclose(f);
+    if (!ok) {
+        free(out->data);
+        out->data = NULL;
+    }
+    return ok;
+}
+
+/* Writes a .npy (version 1.0, header padded to 64 bytes). */
+static bool npy_write(const char *path, p2l_dtype dtype, int rank, const int32_t *dims, const void *data, size_t bytes) {
+    const npy_type *nt = npy_type_of(dtype);
+    if (!nt) {
+        error_msg("run", "cannot save %s: dtype %s has no .npy writer", path, dtype_name(dtype));
+        return false;
+    }
+    char shape[P2L_MAX_DIMS * 12 + 8];
+    size_t n = (size_t)snprintf(shape, sizeof shape, "(");
+    for (int d = 0; d < rank; d++) n += (size_t)snprintf(shape + n, sizeof shape - n, "%d,%s", dims[d], d + 1 < rank ? " " : "");
+    if (rank > 1) n--; /* "(2, 3)": the trailing comma only for rank 1 */
+    snprintf(shape + n, sizeof shape - n, ")");
+    char header[256];
+    int len = snprintf(header, sizeof header, "{'descr': '%c%s', 'fortran_order': False, 'shape': %s, }",
+                       nt->size == 1 ? '|' : '<', nt->code, shape);
+    size_t total = 10 + (size_t)len + 1;
+    size_t padded = (total + 63) / 64 * 64;
+    memset(header + len, ' ', padded - total);
+    header[len + (int)(padded - total)] = '\n';
+    size_t header_len = (size_t)len + (padded - total) + 1;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(header_len & 0xff),
+                             (unsigned char)(header_len >> 8)};
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        error_msg("run", "cannot write %s: %s", path, strerror(errno));
+        return false;
+    }
+    bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, header_len, f) == header_len &&
+              (bytes == 0 || fwrite(data, 1, bytes, f) == bytes);
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) error_msg("run", "cannot write %s", path);
+    return ok;
+}
+
+/* ---------------------------------------------------------------- shared by run and bench */
+
+typedef struct run_args {
+    const char *model;
+    const char *inputs[64];
+    int input_count;
+    const char *output_dir;
+    int threads;
+    long min_runs, warmup;
+    double min_seconds;
+    uint64_t seed;
+} run_args;
+
+static bool parse_long(const char *cmd, const char *opt, const char *text, long min, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || *end || end == text || v < min) {
+        fprintf(stderr, "pt2lite %s: %s needs an integer >= %ld, got '%s'\n", cmd, opt, min, text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* Options of run and bench; returns 0 on success, else the exit code (2: usage). */
+static int parse_run_args(const char *cmd, int argc, char **argv, bool bench, run_args *a) {
+    memset(a, 0, sizeof *a);
+    a->output_dir = ".";
+    a->threads = 1;
+    a->min_runs = 10;
+    a->warmup = 2;
+    a->min_seconds = 1.0;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        bool has_value = i + 1 < argc;
+        long v;
+        if ((!strcmp(arg, "--input") || !strcmp(arg, "-i")) && has_value) {
+            if (a->input_count == 64) {
+                fprintf(stderr, "pt2lite %s: at most 64 inputs\n", cmd);
+                return 2;
+            }
+            a->inputs[a->input_count++] = argv[++i];
+        } else if (!strcmp(arg, "--threads") && has_value) {
+            if (!parse_long(cmd, arg, argv[++i], 1, &v) || v > 1024) return 2;
+            a->threads = (int)v;
+        } else if (!strcmp(arg, "--seed") && has_value) {
+            if (!parse_long(cmd, arg, argv[++i], 0, &v)) return 2;
+            a->seed = (uint64_t)v;
+        } else if (!bench && (!strcmp(arg, "--output-dir") || !strcmp(arg, "-o")) && has_value) {
+            a->output_dir = argv[++i];
+        } else if (bench && !strcmp(arg, "--min-runs") && has_value) {
+            if (!parse_long(cmd, arg, argv[++i], 1, &a->min_runs)) return 2;
+        } else if (bench && !strcmp(arg, "--warmup") && has_value) {
+            if (!parse_long(cmd, arg, argv[++i], 0, &a->warmup)) return 2;
+        } else if (bench && !strcmp(arg, "--min-seconds") && has_value) {
+            char *end;
+            a->min_seconds = strtod(argv[++i], &end);
+            if (*end || end == argv[i] || !(a->min_seconds >= 0) || a->min_seconds > 86400) {
+                fprintf(stderr, "pt2lite %s: --min-seconds needs a number of seconds, got '%s'\n", cmd, argv[i]);
+                return 2;
+            }
+        } else if (arg[0] == '-' && arg[1]) {
+            fprintf(stderr, "pt2lite %s: unknown option or missing value: %s\n", cmd, arg);
+            return 2;
+        } else if (!a->model) {
+            a->model = arg;
+        } else if (a->input_count < 64) {
+            a->inputs[a->input_count++] = arg; /* `run m.tflite --input a.npy b.npy` */
+        } else {
+            fprintf(stderr, "pt2lite %s: unexpected argument %s\n", cmd, arg);
+            return 2;
+        }
+    }
+    if (!a->model) {
+        fprintf(stderr, "pt2lite %s: need a .tflite model (pt2lite %s MODEL.tflite ...)\n", cmd, cmd);
+        return 2;
+    }
+    return 0;
+}
+
+static uint64_t next_random(uint64_t *state) { /* splitmix64 */
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Random values: floats uniform in [-1, 1), integers in [0, 4), booleans 0/1. */
+static void fill_random(void *data, p2l_dtype dtype, size_t count, uint64_t *state) {
+    for (size_t i = 0; i < count; i++) {
+        uint64_t r = next_random(state);
+        double u = (double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+        switch (dtype) {
+        case P2L_FLOAT32: ((float *)data)[i] = (float)u; break;
+        case P2L_FLOAT64: ((double *)data)[i] = u; break;
+        case P2L_INT32: ((int32_t *)data)[i] = (int32_t)(r & 3); break;
+        case P2L_INT64: ((int64_t *)data)[i] = (int64_t)(r & 3); break;
+        case P2L_INT16: ((int16_t *)data)[i] = (int16_t)(r & 3); break;
+        case P2L_INT8: ((int8_t *)data)[i] = (int8_t)(r & 3); break;
+        case P2L_UINT8: ((uint8_t *)data)[i] = (uint8_t)(r & 3); break;
+        case P2L_BOOL: ((uint8_t *)data)[i] = (uint8_t)(r & 1); break;
+        case P2L_FLOAT16: ((uint16_t *)data)[i] = (uint16_t)(0x3800 | (r & 0x3ff) | (r & 0x8000)); break;
+        case P2L_STRING: break;
+        }
+    }
+}
+
+/* Loads the model, creates the interpreter, sets every input (from .npy files, resizing dynamic
+ * dims to the file's shape, or random values). Returns the exit code (0: ready to invoke). */
+static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out) {
+    *out = NULL;
+    p2l_model *model = NULL;
+    p2l_status s = p2l_model_load_file(a->model, &model);
+    if (s) return fail(cmd, s);
+    p2l_interpreter_options options = {.num_threads = a->threads};
+    p2l_interpreter *it = NULL;
+    s = p2l_interpreter_create(model, &options, &it);
+    int inputs = p2l_model_subgraph_input_count(model, 0);
+    p2l_model_free(model);
+    if (s) return fail(cmd, s);
+    if (a->input_count && a->input_count != inputs) {
+        p2l_interpreter_free(it);
+        return error_msg(cmd, "%s has %d input%s, got %d .npy file%s", a->model, inputs, inputs == 1 ? "" : "s",
+                         a->input_count, a->input_count == 1 ? "" : "s");
+    }
+    npy_array arrays[64] = {0};
+    int rc = 0;
+    /* Read and check every file and resize first (a resize drops input values set before it). */
+    for (int i = 0; i < a->input_count && !rc; i++) {
+        p2l_tensor_info info;
+        if (!npy_read(cmd, a->inputs[i], &arrays[i])) {
+            rc = 1;
+            break;
+        }
+        if ((s = p2l_interpreter_input_info(it, i, &info))) {
+            rc = fail(cmd, s);
+            break;
+        }
+        const npy_array *x = &arrays[i];
+        char want[128], got[128];
+        format_dims(want, sizeof want, info.rank, info.dims);
+        format_dims(got, sizeof got, x->rank, x->dims);
+        if (x->dtype != info.dtype) {
+            rc = error_msg(cmd, "input %d ('%s'): %s holds %s, the model wants %s", i, info.name, a->inputs[i],
+                           dtype_name(x->dtype), dtype_name(info.dtype));
+            break;
+        }
+        bool same = x->rank == info.rank, resizable = x->rank == info.rank;
+        for (int d = 0; d < x->rank && d < info.rank; d++) {
+            if (x->dims[d] != info.dims[d]) same = false;
+            if (x->dims[d] != info.dims[d] && info.dims_signature[d] != -1) resizable = false;
+        }
+        if (same) continue;
+        if (!resizable) {
+            rc = error_msg(cmd, "input %d ('%s'): %s has shape %s, the model wants %s", i, info.name, a->inputs[i], got,
+                           want);
+            break;
+        }
+        if ((s = p2l_interpreter_resize_input(it, i, x->rank, x->dims))) rc = fail(cmd, s);
+    }
+    if (!rc && (s = p2l_interpreter_allocate(it))) rc = fail(cmd, s);
+    uint64_t state = a->seed;
+    for (int i = 0; i < inputs && !rc; i++) {
+        p2l_tensor_info info;
+        void *data = NULL;
+        if ((s = p2l_interpreter_input_info(it, i, &info))) {
+            rc = fail(cmd, s);
+        } else if (i < a->input_count) {
+            if ((s = p2l_interpreter_set_input(it, i, arrays[i].data, arrays[i].bytes))) rc = fail(cmd, s);
+        } else {
+            int t = -1;
+            if ((s = p2l_model_subgraph_input(p2l_interpreter_model(it), 0, i, &t)) ||
+                (s = p2l_interpreter_tensor_data(it, 0, t, &data)))
+                rc = fail(cmd, s);
+            else if (npy_type_of(info.dtype))
+                fill_random(data, info.dtype, info.bytes / npy_type_of(info.dtype)->size, &state);
+            else
+                rc = error_msg(cmd, "input %d ('%s'): no random values for dtype %s; give a .npy", i, info.name,
+                               dtype_name(info.dtype));
+        }
+    }
+    for (int i = 0; i < a->input_count; i++) free(arrays[i].data);
+    if (rc) {
+        p2l_interpreter_free(it);
+        return rc;
+    }
+    *out = it;
+    return 0;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Peak resident memory of this process in bytes (ru_maxrss: kilobytes on Linux, bytes on macOS). */
+static double peak_rss_bytes(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+#if defined(__APPLE__)
+    return (double)ru.ru_maxrss;
+#else
+    return (double)ru.ru_maxrss * 1024.0;
+#endif
+}
+
+/* ---------------------------------------------------------------- run */
+
+static int cmd_run(int argc, char **argv) {
+    run_args a;
+    int rc = parse_run_args("run", argc, argv, false, &a);
+    if (rc) return rc;
+    struct stat st;
+    if (stat(a.output_dir, &st) != 0) {
+        if (mkdir(a.output_dir, 0777) != 0) return error_msg("run", "cannot create %s: %s", a.output_dir, strerror(errno));
+    } else if (!S_ISDIR(st.st_mode)) {
+        return error_msg("run", "--output-dir %s is not a directory", a.output_dir);
+    }
+    p2l_interpreter *it;
+    if ((rc = prepare_run("run", &a, &it))) return rc;
+    double t0 = now_seconds();
+    p2l_status s = p2l_interpreter_invoke(it);
+    double elapsed = now_seconds() - t0;
+    if (s) {
+        p2l_interpreter_free(it);
+        return fail("run", s);
+    }
+    const p2l_model *model = p2l_interpreter_model(it);
+    int inputs = p2l_model_subgraph_input_count(model, 0), outputs = p2l_model_subgraph_output_count(model, 0);
+    printf("%s: %d input%s (%s), %d output%s, invoke %.3f ms\n", a.model, inputs, inputs == 1 ? "" : "s",
+           a.input_count ? "from .npy" : "random", outputs, outputs == 1 ? "" : "s", elapsed * 1e3);
+    for (int i = 0; i < outputs && !rc; i++) {
+        p2l_tensor_info info;
+        void *data = NULL;
+        int t = -1;
+        if ((s = p2l_interpreter_output_info(it, i, &info)) ||
+            (s = p2l_model_subgraph_output(model, 0, i, &t)) ||
+            (s = p2l_interpreter_tensor_data(it, 0, t, &data))) {
+            rc = fail("run", s);
+            break;
+        }
+        size_t path_len = strlen(a.output_dir) + 32;
+        char *path = malloc(path_len);
+        if (!path) {
+            rc = error_msg("run", "out of memory");
+            break;
+        }
+        snprintf(path, path_len, "%s/output_%d.npy", a.output_dir, i);
+        if (!npy_write(path, info.dtype, info.rank, info.dims, data, info.bytes)) rc = 1;
+        char dims[128];
+        format_dims(dims, sizeof dims, info.rank, info.dims);
+        if (!rc) {
+            printf("  output %d '%s' %s %s -> %s", i, info.name, dtype_name(info.dtype), dims, path);
+            if (info.dtype == P2L_FLOAT32 && info.bytes) {
+                const float *v = data;
+                size_t n = info.bytes / 4;
+                double lo = v[0], hi = v[0], sum = 0;
+                for (size_t k = 0; k < n; k++) {
+                    lo = v[k] < lo ? v[k] : lo;
+                    hi = v[k] > hi ? v[k] : hi;
+                    sum += v[k];
+                }
+                printf("  (min %.6g, max %.6g, mean %.6g)", lo, hi, sum / (double)n);
+            }
+            printf("\n");
+        }
+        free(path);
+    }
+    p2l_interpreter_free(it);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- bench */
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_bench(int argc, char **argv) {
+    run_args a;
+    int rc = parse_run_args("bench", argc, argv, true, &a);
+    if (rc) return rc;
+    double t0 = now_seconds();
+    p2l_interpreter *it;
+    if ((rc = prepare_run("bench", &a, &it))) return rc;
+    double load_s = now_seconds() - t0;
+    p2l_status s = P2L_OK;
+    for (long i = 0; i < a.warmup && !s; i++) s = p2l_interpreter_invoke(it);
+    size_t cap = 1024, n = 0;
+    double *times = malloc(cap * sizeof *times);
+    double start = now_seconds(), total = 0;
+    while (!s && times) {
+        if (n >= (size_t)a.min_runs && total >= a.min_seconds) break;
+        if (n == cap) {
+            double *grown = realloc(times, 2 * cap * sizeof *times);
+            if (!grown) break;
+            times = grown, cap *= 2;
+        }
+        double r0 = now_seconds();
+        s = p2l_interpreter_invoke(it);
+        double r1 = now_seconds();
+        times[n++] = r1 - r0;
+        total = r1 - start;
+    }
+    if (s || !times) {
+        free(times);
+        p2l_interpreter_free(it);
+        return s ? fail("bench", s) : error_msg("bench", "out of memory");
+    }
+    size_t arena = p2l_interpreter_arena_bytes(it, 0);
+    p2l_interpreter_free(it);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += times[i];
+    qsort(times, n, sizeof *times, compare_doubles);
+    double median = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+    printf("model: %s\n", a.model);
+    printf("threads: %d\n", a.threads);
+    printf("load + prepare: %.3f ms\n", load_s * 1e3);
+    printf("runs: %zu in %.3f s (after %ld warm-up)\n", n, total, a.warmup);
+    printf("latency ms: min %.3f  median %.3f  mean %.3f  max %.3f\n", times[0] * 1e3, median * 1e3,
+           sum / (double)n * 1e3, times[n - 1] * 1e3);
+    printf("tensor arena: %.2f MiB\n", (double)arena / (1024.0 * 1024.0));
+    printf("peak memory (ru_maxrss): %.2f MiB\n", peak_rss_bytes() / (1024.0 * 1024.0));
+    free(times);
+    return 0;
+}
+#else
+static int no_runtime(const char *cmd) {
+    fprintf(stderr, "pt2lite %s: this build of pt2lite has no runtime (configured with P2L_BUILD_RUNTIME=OFF)\n", cmd);
+    return 1;
+}
+static int cmd_run(int argc, char **argv) { return no_runtime("run"); }
+static int cmd_bench(int argc, char **argv) { return no_runtime("bench"); }
+#endif
+
+/* ---------------------------------------------------------------- dispatch */
+
+static int cmd_version(int argc, char **argv) {
+    printf("pt2lite %s\n", p2l_version());
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *args; /* synopsis */
+    const char *help; /* one line */
+} command;
+
+static const command COMMANDS[] = {
+    {"convert", cmd_convert, "MODEL.pt2 -o MODEL.tflite", "convert a torch.export.save archive"},
+    {"inspect", cmd_inspect, "MODEL.tflite", "inputs, outputs, op counts, tensors, size"},
+    {"run", cmd_run, "MODEL.tflite [--input X.npy ...] [--output-dir D] [--threads N] [--seed S]",
+     "run once on pt2lite's runtime (random inputs if none); writes D/output_0.npy, ..."},
+    {"bench", cmd_bench, "MODEL.tflite [--threads N] [--min-runs N] [--min-seconds S] [--warmup N] [--input X.npy ...]",
+     "latency (min/median/mean ms) and peak memory"},
+    {"version", cmd_version, "", "print the version"},
+    {"help", cmd_help, "", "this message"},
+};
+enum { COMMAND_COUNT = sizeof COMMANDS / sizeof COMMANDS[0] };
+
+static void usage(FILE *f) {
+    fprintf(f, "usage:\n");
+    for (int i = 0; i < COMMAND_COUNT; i++)
+        fprintf(f, "  pt2lite %s%s%s\n      %s\n", COMMANDS[i].name, *COMMANDS[i].args ? " " : "", COMMANDS[i].args,
+                COMMANDS[i].help);
+}
+
+static int cmd_help(int argc, char **argv) {
+    usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version")) cmd = "version";
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) cmd = "help";
+    for (int i = 0; i < COMMAND_COUNT; i++)
+        if (!strcmp(cmd, COMMANDS[i].name)) return COMMANDS[i].fn(argc - 2, argv + 2);
     fprintf(stderr, "pt2lite: unknown command '%s'\n", cmd);
-    return usage(stderr);
+    usage(stderr);
+    return 2;
 }

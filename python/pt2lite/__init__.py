@@ -1,13 +1,17 @@
 """pt2lite: PyTorch models to LiteRT/TFLite, with a C core.
 
     edge = pt2lite.convert(module, (x,))   # torch.export -> core ATen -> C converter
-    y = edge(x)                            # run it
+    y = edge(x)                            # run it (pt2lite's C runtime; backend="litert" for LiteRT's)
     edge.export("model.tflite")            # a standard .tflite file
+
+    it = pt2lite.Interpreter(model_path="model.tflite")   # drop-in for ai_edge_litert's Interpreter
 """
 
 from ._native import Pt2liteError
 from .convert import convert, convert_pt2
+from .interpreter import Interpreter, SignatureRunner
 from .model import EdgeModel, load
 
 __version__ = "0.1.0"
-__all__ = ["convert", "convert_pt2", "load", "EdgeModel", "Pt2liteError", "__version__"]
+__all__ = ["convert", "convert_pt2", "load", "EdgeModel", "Interpreter", "SignatureRunner", "Pt2liteError",
+           "__version__"]

@@ -7,6 +7,7 @@ import ctypes
 import io
 
 from ._native import check, lib
+from ._record import record_ops
 from .model import EdgeModel
 
 lib.p2l_convert.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p,
@@ -46,11 +47,13 @@ def export_archive(module, sample_args, sample_kwargs=None, dynamic_shapes=None)
     return buffer.getvalue(), program
 
 
-def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="litert"):
+def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="pt2lite"):
     """Converts a torch.nn.Module to an EdgeModel (a .tflite model you can call and export).
 
-    sample_args/sample_kwargs are example inputs, as for torch.export.export."""
+    sample_args/sample_kwargs are example inputs, as for torch.export.export. backend is the runtime
+    that calling the EdgeModel uses: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert)."""
     archive, program = export_archive(module, sample_args, sample_kwargs, dynamic_shapes)
+    record_ops(program)  # no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md coverage)
     flatbuffer = convert_pt2(archive)
     return EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=program.call_spec.out_spec,
                      backend=backend)

@@ -5,6 +5,7 @@ All logic is in C (include/pt2lite.h, runtime section); this module only declare
 and marshals numpy arrays."""
 
 import ctypes
+import os
 
 import numpy as np
 
@@ -66,6 +67,42 @@ _declare("p2l_interpreter_tensor_data", _st, _vp, _int, _int, ctypes.POINTER(_vp
 _declare("p2l_interpreter_resize_tensor", _st, _vp, _int, _int, _int, ctypes.POINTER(ctypes.c_int32))
 _declare("p2l_interpreter_invoke_subgraph", _st, _vp, _int)
 
+class InterpreterError(Pt2liteError, ValueError):
+    """An error of pt2lite's runtime: a model it refuses at load (malformed or unsupported), a bad
+    tensor index, shape or resize. A RuntimeError (as Pt2liteError) and a ValueError: LiteRT raises
+    one or the other for these, so code written for LiteRT catches it either way."""
+
+
+def _check(status):
+    try:
+        check(status)
+    except Pt2liteError as e:
+        raise InterpreterError(e.status, str(e)) from None
+
+
+def _last_error(status):
+    return InterpreterError(status, lib.p2l_last_error().decode("utf-8", "replace"))
+
+
+def _numpy_dtype_name(dtype):
+    return {np.float32: "FLOAT32", np.float16: "FLOAT16", np.int32: "INT32", np.uint8: "UINT8",
+            np.int64: "INT64", np.bool_: "BOOL", np.int16: "INT16", np.int8: "INT8",
+            np.float64: "FLOAT64"}.get(np.dtype(dtype).type, str(np.dtype(dtype)).upper())
+
+
+def _as_input(value, dtype, index, shape=None):
+    """The array to copy into a tensor: LiteRT's rules (no implicit dtype conversion; the shape must
+    match), so code written against either runtime behaves the same on the other."""
+    array = np.asarray(value)
+    if array.dtype != np.dtype(dtype):
+        raise ValueError(f"Cannot set tensor: Got value of type {_numpy_dtype_name(array.dtype)} but expected type "
+                         f"{_numpy_dtype_name(dtype)} for input {index}")
+    if shape is not None and array.shape != shape:
+        raise ValueError(f"Cannot set tensor: Dimension mismatch. Got {array.shape} but expected {shape} for input "
+                         f"{index}.")
+    return np.ascontiguousarray(array)
+
+
 _DTYPES = {
     0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64,
     6: np.bool_, 7: np.int16, 9: np.int8, 10: np.float64,
@@ -86,16 +123,16 @@ class Interpreter:
         model = ctypes.c_void_p()
         self._handle = None
         if model_path is not None:
-            check(lib.p2l_model_load_file(str(model_path).encode(), ctypes.byref(model)))
+            _check(lib.p2l_model_load_file(os.fsencode(model_path), ctypes.byref(model)))
         else:
             # Zero-copy: the C model points into these bytes, which this object keeps alive.
             self._content = bytes(model_content)
-            check(lib.p2l_model_load(self._content, len(self._content), 0, ctypes.byref(model)))
+            _check(lib.p2l_model_load(self._content, len(self._content), 0, ctypes.byref(model)))
         options = _InterpreterOptions(int(num_threads) if num_threads else 0)
         handle = ctypes.c_void_p()
         status = lib.p2l_interpreter_create(model, ctypes.byref(options), ctypes.byref(handle))
         lib.p2l_model_free(model)  # the interpreter holds its own reference
-        check(status)
+        _check(status)
         self._handle = handle
         self._model = lib.p2l_interpreter_model(handle)
 
@@ -110,7 +147,7 @@ class Interpreter:
         info = _TensorInfo()
         status = lib.p2l_interpreter_tensor_info(self._handle, subgraph, int(index), ctypes.byref(info))
         if status != 0:
-            raise ValueError(lib.p2l_last_error().decode("utf-8", "replace"))
+            raise _last_error(status)
         return info
 
     def _details(self, index, subgraph=0, name=None):
@@ -164,18 +201,13 @@ class Interpreter:
 
     def _set(self, index, value, subgraph=0):
         info = self._info(index, subgraph)
-        dtype = _DTYPES.get(info.dtype)
-        array = np.asarray(value, dtype=dtype, order="C")
-        shape = tuple(info.dims[: info.rank])
-        if array.shape != shape:
-            raise ValueError(
-                f"Cannot set tensor: Dimension mismatch. Got {array.shape} but expected {shape} for input {index}.")
-        check(lib.p2l_interpreter_set_tensor(self._handle, subgraph, int(index), array.ctypes.data, array.nbytes))
+        array = _as_input(value, _DTYPES.get(info.dtype), index, tuple(info.dims[: info.rank]))
+        _check(lib.p2l_interpreter_set_tensor(self._handle, subgraph, int(index), array.ctypes.data, array.nbytes))
 
     def _get(self, index, subgraph=0):
         info = self._info(index, subgraph)
         array = np.empty(tuple(info.dims[: info.rank]), dtype=_DTYPES.get(info.dtype))
-        check(lib.p2l_interpreter_get_tensor(self._handle, subgraph, int(index), array.ctypes.data, array.nbytes))
+        _check(lib.p2l_interpreter_get_tensor(self._handle, subgraph, int(index), array.ctypes.data, array.nbytes))
         return array
 
     def set_tensor(self, tensor_index, value):
@@ -191,7 +223,7 @@ class Interpreter:
         def view():
             info = self._info(tensor_index)
             data = ctypes.c_void_p()
-            check(lib.p2l_interpreter_tensor_data(self._handle, 0, int(tensor_index), ctypes.byref(data)))
+            _check(lib.p2l_interpreter_tensor_data(self._handle, 0, int(tensor_index), ctypes.byref(data)))
             dtype = np.dtype(_DTYPES.get(info.dtype))
             shape = tuple(info.dims[: info.rank])
             buffer = (ctypes.c_uint8 * info.bytes).from_address(data.value) if info.bytes else bytearray()
@@ -200,6 +232,16 @@ class Interpreter:
         return view
 
     def resize_tensor_input(self, input_index, tensor_size, strict=False):
+        """New shape for an input; strict=True allows changing only the dims that the model declares
+        dynamic (-1 in shape_signature), as in LiteRT."""
+        if strict:
+            info = self._info(input_index)
+            signature = list(info.dims_signature[: info.rank])
+            dims = [int(d) for d in tensor_size]
+            if len(dims) != len(signature) or any(s != -1 and s != d for s, d in zip(signature, dims)):
+                raise InterpreterError(1, f"ResizeInputTensorStrict only allows mutating unknown dimensions "
+                                          f"identified by -1: tensor {input_index} has shape_signature {signature}, "
+                                          f"got {dims}")
         self._resize(input_index, tensor_size)
 
     def _resize(self, index, shape, subgraph=0):
@@ -207,7 +249,7 @@ class Interpreter:
         array = (ctypes.c_int32 * max(len(dims), 1))(*dims)
         status = lib.p2l_interpreter_resize_tensor(self._handle, subgraph, int(index), len(dims), array)
         if status != 0:
-            raise ValueError(lib.p2l_last_error().decode("utf-8", "replace"))
+            raise _last_error(status)
 
     def invoke(self):
         check(lib.p2l_interpreter_invoke_subgraph(self._handle, 0))
@@ -264,10 +306,10 @@ class SignatureRunner:
         self._outputs = dict(interpreter._signature_io(signature, True))
 
     def get_input_details(self):
-        return {n: self._interpreter._details(t, self._subgraph, n) for n, t in self._inputs.items()}
+        return {n: self._interpreter._details(t, self._subgraph) for n, t in self._inputs.items()}
 
     def get_output_details(self):
-        return {n: self._interpreter._details(t, self._subgraph, n) for n, t in self._outputs.items()}
+        return {n: self._interpreter._details(t, self._subgraph) for n, t in self._outputs.items()}
 
     def __call__(self, **kwargs):
         it = self._interpreter
@@ -281,7 +323,7 @@ class SignatureRunner:
         for name, value in kwargs.items():
             tensor = self._inputs[name]
             info = it._info(tensor, self._subgraph)
-            array = np.asarray(value, dtype=_DTYPES.get(info.dtype), order="C")
+            array = _as_input(value, _DTYPES.get(info.dtype), tensor)
             if array.shape != tuple(info.dims[: info.rank]):
                 it._resize(tensor, array.shape, self._subgraph)
             arrays[name] = array
@@ -291,4 +333,4 @@ class SignatureRunner:
         return {name: it._get(tensor, self._subgraph) for name, tensor in self._outputs.items()}
 
 
-__all__ = ["Interpreter", "SignatureRunner", "Pt2liteError"]
+__all__ = ["Interpreter", "SignatureRunner", "Pt2liteError", "InterpreterError"]

@@ -1,24 +1,69 @@
-"""EdgeModel: a converted .tflite model that runs like the module it came from."""
+"""EdgeModel: a converted .tflite model that runs like the module it came from.
+
+Two runtimes can run it: pt2lite's own C runtime (``backend="pt2lite"``, the default: no TensorFlow
+or LiteRT needed) and the official LiteRT runtime (``backend="litert"``, needs ai_edge_litert)."""
 
 import numpy as np
 
+BACKENDS = ("pt2lite", "litert")
 
-def _litert_interpreter(content):
-    from ai_edge_litert.interpreter import Interpreter
 
-    return Interpreter(model_content=content)
+def _interpreter(backend, content, num_threads=None):
+    if backend == "pt2lite":
+        from .interpreter import Interpreter
+    elif backend == "litert":
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as e:
+            raise ImportError("backend='litert' needs the ai_edge_litert package (pip install ai-edge-litert); "
+                              "backend='pt2lite' runs with no extra package") from e
+    else:
+        raise ValueError(f"unknown backend {backend!r}: use one of {', '.join(map(repr, BACKENDS))}")
+    return Interpreter(model_content=content, num_threads=num_threads)
+
+
+def _check_backend(backend):
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: use one of {', '.join(map(repr, BACKENDS))}")
+    return backend
 
 
 class EdgeModel:
     """A .tflite model. Call it with the same arguments as the PyTorch module; get torch tensors
-    back in the structure the module returned."""
+    back in the structure the module returned.
 
-    def __init__(self, flatbuffer: bytes, in_spec=None, out_spec=None, backend="litert"):
+    ``backend`` picks the runtime: "pt2lite" (default, pt2lite's C runtime) or "litert" (the
+    official ai_edge_litert runtime). It can be changed later: ``edge.backend = "litert"``.
+    ``num_threads`` is passed to the runtime (None: its default)."""
+
+    def __init__(self, flatbuffer: bytes, in_spec=None, out_spec=None, backend="pt2lite", num_threads=None):
         self._flatbuffer = bytes(flatbuffer)
         self._in_spec = in_spec
         self._out_spec = out_spec
-        self.backend = backend
+        self._backend = _check_backend(backend)
+        self._num_threads = num_threads
         self._runner = None
+
+    @property
+    def backend(self):
+        """The runtime that __call__ uses: "pt2lite" or "litert"."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value):
+        if _check_backend(value) != self._backend:
+            self._backend = value
+            self._runner = None  # the next call builds an interpreter of the new runtime
+
+    @property
+    def num_threads(self):
+        return self._num_threads
+
+    @num_threads.setter
+    def num_threads(self, value):
+        if value != self._num_threads:
+            self._num_threads = value
+            self._runner = None
 
     # -- the bytes
     def model_content(self) -> bytes:
@@ -33,13 +78,16 @@ class EdgeModel:
             f.write(self._flatbuffer)
 
     # -- running
+    def interpreter(self):
+        """A new interpreter of the current backend for this model (pt2lite.Interpreter or
+        ai_edge_litert's), for uses beyond __call__."""
+        return _interpreter(self._backend, self._flatbuffer, self._num_threads)
+
     def _signature_runner(self):
         if self._runner is None:
-            if self.backend != "litert":
-                raise ValueError(f"unknown backend {self.backend!r}")
-            interpreter = _litert_interpreter(self._flatbuffer)
-            self._runner = interpreter.get_signature_runner("serving_default")
-            self._input_details = self._runner.get_input_details()
+            runner = self.interpreter().get_signature_runner("serving_default")
+            self._input_details = runner.get_input_details()
+            self._runner = runner
         return self._runner
 
     def __call__(self, *args, **kwargs):
@@ -56,11 +104,15 @@ class EdgeModel:
         outputs = [result[k] for k in sorted(result, key=lambda n: int(n.split("_")[-1]))]
         return _unflatten_outputs(outputs, self._out_spec)
 
+    def __repr__(self):
+        return f"EdgeModel({len(self._flatbuffer)} bytes, backend={self._backend!r})"
 
-def load(path, backend="litert") -> EdgeModel:
-    """Loads a .tflite file as an EdgeModel (outputs come back as a tensor or a tuple)."""
+
+def load(path, backend="pt2lite", num_threads=None) -> EdgeModel:
+    """Loads a .tflite file as an EdgeModel (outputs come back as a tensor or a tuple).
+    backend: "pt2lite" (default) or "litert", as for convert()."""
     with open(path, "rb") as f:
-        return EdgeModel(f.read(), backend=backend)
+        return EdgeModel(f.read(), backend=backend, num_threads=num_threads)
 
 
 def _to_numpy(value):

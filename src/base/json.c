@@ -729,7 +729,9 @@ static p2l_status begin_value(parser *p, p2l_json *v, bool *complete) {
         return parse_scalar(p, v);
     }
     if (p->open.len >= p->max_depth) {
-        return fail_at(p, P2L_ERROR_LIMIT, p->pos, "nesting is deeper than the max_depth limit of %zu", p->max_depth);
+        return fail_at(p, P2L_ERROR_LIMIT, p->pos,
+                       "nesting is deeper than the max_depth limit of %zu (limit max_json_depth = %zu exceeded)",
+                       p->max_depth, p->max_depth);
     }
     open_container container = {p->values.len, p->keys.len, p->pos, c == '{'};
     if (P2L_VEC_PUSH(&p->open, container) != P2L_OK) return fail_out_of_memory(p, p->pos);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "base/mem.h"
 #include "lower/lower.h"
 #include "passes/passes.h"
@@ -20,15 +21,23 @@ size_t p2l_convert_peak_bytes(void) { return last_peak; }
 
 p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options, void **tflite_out,
                        size_t *tflite_size) {
-    (void)options;
     if (!pt2 || !tflite_out || !tflite_size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert: NULL argument");
     *tflite_out = NULL;
     *tflite_size = 0;
     p2l_clear_error();
+    /* The caller's limits hold for this conversion on this thread (base/limits.h). */
+    p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
+    P2L_TRY(P2L_CHECK_LIMIT(&limits, max_file_bytes, pt2_size, "the .pt2 file's size in bytes"));
+    p2l_limits saved = *p2l_limits_thread();
+    p2l_limits_set_thread(&limits);
     size_t base = p2l_heap_bytes();
     p2l_heap_reset_peak();
     p2l_exported ep;
-    P2L_TRY(p2l_pt2_read(pt2, pt2_size, &ep));
+    p2l_status read_status = p2l_pt2_read(pt2, pt2_size, &ep);
+    if (read_status != P2L_OK) {
+        p2l_limits_set_thread(&saved);
+        return read_status;
+    }
     p2l_model_ir model;
     p2l_model_ir_init(&model);
     p2l_graph *g = NULL;
@@ -38,6 +47,7 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
     p2l_model_ir_free(&model);
     p2l_exported_free(&ep);
+    p2l_limits_set_thread(&saved);
     size_t peak = p2l_heap_peak();
     last_peak = peak > base ? peak - base : 0;
     return s;

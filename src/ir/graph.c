@@ -55,6 +55,14 @@ int p2l_add_tensor(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, co
 
 int p2l_add_const(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
                   const void *data, bool take) {
+    /* A constant's shape is static: a dynamic (-1) dim would leave its bytes unaccounted for (a
+     * hostile archive can make an output size symbolic where a lowering builds a constant from it). */
+    for (int i = 0; i < rank; i++)
+        if (dims[i] < 0) {
+            if (take) p2l_release((void *)data);
+            p2l_fail(P2L_ERROR_UNSUPPORTED, "constant %s would have a dynamic dim %d", name ? name : "", i);
+            return -1;
+        }
     int t = p2l_add_tensor(g, name, dtype, rank, dims);
     if (t < 0) {
         if (take) p2l_release((void *)data);
@@ -271,7 +279,7 @@ p2l_status p2l_graph_toposort(p2l_graph *g) {
             goto done;
         }
     }
-    memcpy(g->nodes.items, order, sizeof(p2l_node) * nn);
+    if (nn) memcpy(g->nodes.items, order, sizeof(p2l_node) * nn); /* items is NULL in an empty graph */
     p2l_graph_count_uses(g);
 done:
     p2l_release(ready);

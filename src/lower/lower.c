@@ -149,7 +149,16 @@ int p2l_output(p2l_lower_ctx *ctx, int index, const p2l_layout *layout) {
     if (!v) return -1;
     p2l_layout l = layout ? *layout : p2l_identity_layout();
     int64_t dims[P2L_MAX_RANK];
-    for (int i = 0; i < v->rank; i++) dims[i] = v->dims[l.perm[i]];
+    for (int i = 0; i < v->rank; i++) {
+        /* A hostile archive can give an output another rank than its input, whose layout it inherits
+         * (or a caller can pass the layout of an input that failed to lower): never index with it. */
+        if (l.perm[i] < 0 || l.perm[i] >= v->rank) {
+            p2l_unsupported(ctx, "output %d (%s) has rank %d, which does not match its input's layout", index,
+                            v->name, v->rank);
+            return -1;
+        }
+        dims[i] = v->dims[l.perm[i]];
+    }
     int t = p2l_add_tensor(ctx->g, tensor_name(ctx, v->name, NULL), p2l_ir_dtype(v->dtype), v->rank, dims);
     if (t < 0 || remember(ctx, ctx->node->outputs[index], t, &l) != P2L_OK) return -1;
     return t;
@@ -180,6 +189,10 @@ int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm) {
     int32_t p32[P2L_MAX_RANK];
     bool identity = true;
     for (int i = 0; i < rank; i++) {
+        if (perm[i] < 0 || perm[i] >= rank) { /* a layout of another rank (hostile shapes) */
+            p2l_unsupported(ctx, "tensor %s has rank %d, which does not match its layout", t.name ? t.name : "", rank);
+            return -1;
+        }
         dims[i] = t.dims[perm[i]];
         p32[i] = perm[i];
         identity = identity && perm[i] == i;
@@ -534,3 +547,101 @@ double p2l_arg_number(p2l_lower_ctx *ctx, const char *name, double fallback) {
 bool p2l_value_is_constant(const p2l_value *v) { return is_weight(v); }
 
 p2l_status p2l_emitted(int index) { return index < 0 ? P2L_ERROR_UNSUPPORTED : P2L_OK; }
+
+/* ------------------------------------------------------------ small emission helpers */
+
+int p2l_cast(p2l_lower_ctx *ctx, int t, p2l_dtype dtype) {
+    if (t < 0) return -1;
+    const p2l_tensor tt = ctx->g->tensors.items[t];
+    if (tt.dtype == dtype) return t;
+    int out = p2l_temp(ctx, "cast", dtype, tt.rank, tt.dims);
+    int n = p2l_emit1(ctx, P2L_OP_CAST, t, out);
+    if (n < 0) return -1;
+    p2l_set_option(ctx->g, n, "in_data_type", tt.dtype);
+    p2l_set_option(ctx->g, n, "out_data_type", dtype);
+    return out;
+}
+
+int p2l_binary(p2l_lower_ctx *ctx, p2l_op op, int a, int b, p2l_dtype dtype) {
+    if (a < 0 || b < 0) return -1;
+    const p2l_tensor ta = ctx->g->tensors.items[a], tb = ctx->g->tensors.items[b];
+    int rank = ta.rank > tb.rank ? ta.rank : tb.rank;
+    int64_t dims[P2L_MAX_RANK];
+    for (int i = 0; i < rank; i++) {
+        int ia = i - (rank - ta.rank), ib = i - (rank - tb.rank);
+        int64_t da = ia >= 0 ? ta.dims[ia] : 1, db = ib >= 0 ? tb.dims[ib] : 1;
+        dims[i] = da == 1 ? db : db == 1 ? da : da < 0 ? db : da;
+    }
+    int out = p2l_temp(ctx, p2l_op_info_of(op)->name, dtype, rank, dims);
+    int ins[2] = {a, b};
+    return p2l_emit(ctx, op, 2, ins, 1, &out) < 0 ? -1 : out;
+}
+
+int p2l_unary(p2l_lower_ctx *ctx, p2l_op op, int x) {
+    if (x < 0) return -1;
+    const p2l_tensor tx = ctx->g->tensors.items[x];
+    int out = p2l_temp(ctx, p2l_op_info_of(op)->name, tx.dtype, tx.rank, tx.dims);
+    return p2l_emit1(ctx, op, x, out) < 0 ? -1 : out;
+}
+
+int p2l_reduce(p2l_lower_ctx *ctx, p2l_op op, int x, unsigned axes, bool keep_dims) {
+    if (x < 0) return -1;
+    const p2l_tensor tx = ctx->g->tensors.items[x];
+    int32_t list[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_RANK];
+    int n = 0, rank = 0;
+    for (int i = 0; i < tx.rank; i++) {
+        if (axes & (1u << i)) {
+            list[n++] = i;
+            if (keep_dims) dims[rank++] = 1;
+        } else {
+            dims[rank++] = tx.dims[i];
+        }
+    }
+    int out = p2l_temp(ctx, p2l_op_info_of(op)->name, tx.dtype, rank, dims);
+    int ins[2] = {x, p2l_const_i32(ctx, n, list)};
+    int node = p2l_emit(ctx, op, 2, ins, 1, &out);
+    if (node < 0) return -1;
+    p2l_set_option(ctx->g, node, "keep_dims", keep_dims);
+    return out;
+}
+
+p2l_layout p2l_layout_without_axes(const p2l_layout *l, int rank, const bool *removed) {
+    int shift[P2L_MAX_RANK], dropped = 0;
+    for (int i = 0; i < rank; i++) {
+        shift[i] = dropped;
+        dropped += removed[i];
+    }
+    p2l_layout out = p2l_identity_layout();
+    int n = 0;
+    for (int i = 0; i < rank; i++)
+        if (!removed[l->perm[i]]) out.perm[n++] = (int8_t)(l->perm[i] - shift[l->perm[i]]);
+    return out;
+}
+
+/* ------------------------------------------------------------ operands of element-wise compositions */
+
+p2l_layout p2l_operands_layout(p2l_lower_ctx *ctx, const char *const *names, int count, int rank) {
+    for (int i = 0; i < count; i++) {
+        const p2l_value *v = p2l_value_of(ctx, names[i]);
+        if (!v || v->rank != rank || is_weight(v)) continue;
+        p2l_layout l;
+        if (p2l_input_any(ctx, names[i], &l) >= 0) return l;
+    }
+    return p2l_identity_layout();
+}
+
+int p2l_operand(p2l_lower_ctx *ctx, const char *name, int rank, const p2l_layout *layout, p2l_dtype dtype) {
+    return p2l_cast(ctx, p2l_input_broadcast(ctx, name, rank, layout, dtype), dtype);
+}
+
+p2l_status p2l_set_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_layout *layout) {
+    const p2l_value *v = p2l_output_value(ctx, index);
+    if (tensor < 0) return P2L_ERROR_UNSUPPORTED;
+    if (!v) return P2L_OK;
+    p2l_tensor *t = &ctx->g->tensors.items[tensor];
+    int producer = t->producer;
+    if (producer >= 0 && ctx->g->nodes.items[producer].origin == ctx->origin)
+        t->name = tensor_name(ctx, v->name, NULL);
+    return p2l_alias_output(ctx, index, tensor, layout);
+}

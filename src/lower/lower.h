@@ -112,6 +112,31 @@ bool p2l_value_is_constant(const p2l_value *v);
  * recorded): `return p2l_emitted(p2l_emit(...));` ends a lowering. */
 p2l_status p2l_emitted(int index);
 
+/* ---- small emission helpers (each returns the new tensor, or -1 with the reason recorded) ---- */
+
+/* t cast to dtype (CAST with its options set); t itself when it already has that dtype. */
+int p2l_cast(p2l_lower_ctx *ctx, int t, p2l_dtype dtype);
+/* out = op(a, b) into a fresh tensor with the numpy-broadcast dims of a and b (ranks aligned to
+ * the right) and dtype `dtype` (P2L_BOOL for comparisons). */
+int p2l_binary(p2l_lower_ctx *ctx, p2l_op op, int a, int b, p2l_dtype dtype);
+/* out = op(x) into a fresh tensor shaped and typed like x. */
+int p2l_unary(p2l_lower_ctx *ctx, p2l_op op, int x);
+/* A reducer (MEAN, SUM, REDUCE_*) of x over the physical axes marked in `axes` (bit i = axis i). */
+int p2l_reduce(p2l_lower_ctx *ctx, p2l_op op, int x, unsigned axes, bool keep_dims);
+/* The layout of a value after the logical axes marked in `removed` are dropped (reductions without
+ * keepdim): the remaining physical axes keep their order, logical indices renumbered. */
+p2l_layout p2l_layout_without_axes(const p2l_layout *l, int rank, const bool *removed);
+
+/* The layout of the first argument among `names` that is a non-constant tensor of rank `rank`
+ * (element-wise ops run in it; constants, scalars and lower-rank operands adapt); identity if none. */
+p2l_layout p2l_operands_layout(p2l_lower_ctx *ctx, const char *const *names, int count, int rank);
+/* Tensor-or-scalar argument `name` broadcast-aligned to `rank`, laid out as `layout`, cast to dtype. */
+int p2l_operand(p2l_lower_ctx *ctx, const char *name, int rank, const p2l_layout *layout, p2l_dtype dtype);
+/* Makes `tensor` (the last result of a composition) output `index` in physical layout `layout`;
+ * an intermediate produced by this node takes the output value's name. P2L_ERROR_UNSUPPORTED when
+ * tensor < 0 (the reason is already recorded). */
+p2l_status p2l_set_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_layout *layout);
+
 /* Lowering functions, declared from the table. */
 #define L(target, fn, ops) p2l_status fn(p2l_lower_ctx *ctx, const p2l_aten_node *node);
 #include "lower/lowerings.def"

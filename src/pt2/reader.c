@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/limits.h"
 #include "base/zip.h"
 #include "pt2/pt2.h"
 
@@ -174,6 +175,7 @@ typedef struct reader {
     p2l_arena scratch; /* parsed JSON */
     p2l_exported *ep;
     const p2l_json *weights_config, *constants_config;
+    size_t weight_bytes; /* bytes of the weights and constants read so far (limit max_tensor_bytes) */
 } reader;
 
 static const p2l_json *get_typed(const p2l_json *obj, const char *key, p2l_json_type type) {
@@ -203,7 +205,8 @@ static p2l_status read_entry_json(reader *r, const char *relative, bool required
     if (e->compressed)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "archive entry %s is compressed; torch.export.save stores entries uncompressed",
                         e->name);
-    return p2l_json_parse((const char *)e->data, (size_t)e->size, NULL, relative, &r->scratch, out);
+    p2l_json_limits limits = {.max_depth = (size_t)p2l_limits_thread()->max_json_depth};
+    return p2l_json_parse((const char *)e->data, (size_t)e->size, &limits, relative, &r->scratch, out);
 }
 
 static p2l_dtype dtype_from_torch(int code) {
@@ -282,6 +285,8 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     const p2l_json *strides = get_typed(meta, "strides", P2L_JSON_ARRAY);
     const p2l_json *offset_json = p2l_json_get(meta, "storage_offset");
     int64_t offset = offset_json ? sym_int(offset_json, NULL) : 0;
+    /* Checked here, not only in the loop below, which a rank-0 tensor skips. */
+    if (offset < 0) return p2l_fail(P2L_ERROR_MALFORMED, "'%s' has a negative or symbolic storage_offset", fqn);
     int64_t stride[P2L_MAX_RANK], expect = 1, last = offset, numel = 1;
     bool contiguous = offset == 0;
     for (int d = m.rank - 1; d >= 0; d--) {
@@ -301,9 +306,16 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     if (numel > 0 && (!p2l_mul_size((size_t)last + 1, elem, &need) || need > e->size))
         return p2l_fail(P2L_ERROR_MALFORMED, "'%s' needs %lld elements of %s but %s holds %llu bytes", fqn,
                         (long long)last + 1, p2l_dtype_name(m.dtype), e->name, (unsigned long long)e->size);
+    const p2l_limits *limits = p2l_limits_thread();
+    uint64_t nbytes, total;
+    if (__builtin_mul_overflow((uint64_t)numel, (uint64_t)elem, &nbytes) ||
+        __builtin_add_overflow(nbytes, (uint64_t)r->weight_bytes, &total))
+        return p2l_fail(P2L_ERROR_MALFORMED, "'%s' is too large", fqn);
+    P2L_TRY(P2L_CHECK_LIMIT(limits, max_tensor_bytes, total, "the bytes of the weights and constants"));
+    r->weight_bytes = (size_t)total;
     v->dtype = m.dtype;
     v->torch_dtype = m.torch_dtype;
-    v->nbytes = (size_t)numel * elem;
+    v->nbytes = (size_t)nbytes;
     if (contiguous || numel == 0) {
         v->data = e->data + (size_t)offset * elem;
         return P2L_OK;
@@ -341,6 +353,7 @@ static p2l_status tensor_ref(reader *r, const p2l_json *ref, int *id) {
 static p2l_status read_values(reader *r, const p2l_json *graph) {
     const p2l_json *tv = get_typed(graph, "tensor_values", P2L_JSON_OBJECT);
     if (!tv) return missing("graph.tensor_values", graph);
+    P2L_TRY(P2L_CHECK_LIMIT(p2l_limits_thread(), max_tensors, tv->length, "the graph's tensor count"));
     p2l_exported *ep = r->ep;
     for (size_t i = 0; i < tv->length; i++) {
         p2l_value v = {0};
@@ -418,7 +431,21 @@ static p2l_status read_signature(reader *r, const p2l_json *gm) {
                 folder = "constants";
             }
         }
+        if (v->data || v->owned)
+            return p2l_fail(P2L_ERROR_MALFORMED, "tensor '%s' is bound to weights twice (input %zu)", v->name, i);
         P2L_TRY(load_storage(r, cfg, folder, fqn->string, v));
+        /* The graph's shape of the value is what lowering reads: it must describe exactly the
+         * weight's bytes (a hostile archive may declare a larger or symbolic shape). */
+        uint64_t numel = 1;
+        for (int d = 0; d < v->rank; d++)
+            if (v->dims[d] < 0 || __builtin_mul_overflow(numel, (uint64_t)v->dims[d], &numel))
+                return p2l_fail(P2L_ERROR_MALFORMED, "weight '%s' has a symbolic or too large shape in the graph",
+                                fqn->string);
+        uint64_t graph_bytes;
+        if (__builtin_mul_overflow(numel, (uint64_t)p2l_dtype_size(v->dtype), &graph_bytes) || graph_bytes != v->nbytes)
+            return p2l_fail(P2L_ERROR_MALFORMED, "weight '%s': the graph's shape holds %llu elements but the "
+                            "stored tensor has %zu bytes of %s", fqn->string, (unsigned long long)numel, v->nbytes,
+                            p2l_dtype_name(v->dtype));
     }
     for (size_t i = 0; i < outs->length; i++) {
         const p2l_json *spec = &outs->items[i];
@@ -687,7 +714,8 @@ p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *ep) {
         s = missing("graph_module.graph.nodes", model);
         goto done;
     }
-    s = read_values(&r, graph);
+    s = P2L_CHECK_LIMIT(p2l_limits_thread(), max_nodes, nodes->length, "the graph's node count");
+    if (s == P2L_OK) s = read_values(&r, graph);
     if (s == P2L_OK) s = read_signature(&r, gm);
     for (size_t i = 0; s == P2L_OK && i < nodes->length; i++) s = read_node(&r, &nodes->items[i], i);
 done:

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/limits.h"
 #include "runtime/runtime.h"
 
 enum { TENSOR_ALIGNMENT = 64 };
@@ -39,6 +40,7 @@ typedef struct graph {
     size_t arena_size;
     bool prepared;
     exec_context *ctx;      /* the interpreter's threads and scratch */
+    const p2l_limits *limits; /* the model's (max_arena_bytes, max_tensor_bytes) */
 } graph;
 
 struct p2l_interpreter {
@@ -152,6 +154,7 @@ static void graph_free(graph *g) {
 static p2l_status reserve_scratch(graph *g, size_t per_thread) {
     p2l_exec *e = &g->ctx->exec;
     if (per_thread <= e->scratch_stride) return P2L_OK;
+    P2L_TRY(P2L_CHECK_LIMIT(g->limits, max_arena_bytes, per_thread, "scratch memory per thread in bytes"));
     size_t stride = (per_thread + 63) & ~(size_t)63, total;
     int threads = p2l_threadpool_threads(e->pool);
     if (stride < per_thread || !p2l_mul_size(stride, (size_t)threads, &total) || !p2l_add_size(total, 64, &total))
@@ -289,6 +292,7 @@ static p2l_status graph_prepare(graph *g) {
     }
     memset(g->skipped, 0, (size_t)sg->op_count);
     const bool fuse = !g->ctx->no_fusion;
+    size_t folded_bytes = 0; /* values computed at prepare time count against max_arena_bytes */
     for (int o = 0; o < sg->op_count; o++) {
         p2l_node *n = &g->nodes[o];
         const p2l_kernel *k = p2l_kernel_of(n->op, NULL);
@@ -313,6 +317,9 @@ static p2l_status graph_prepare(graph *g) {
         if (!node_foldable(n, k)) continue;
         for (int i = 0; i < n->output_count; i++) {
             p2l_tensor *out = n->outputs[i];
+            if (!p2l_add_size(folded_bytes, out->bytes, &folded_bytes)) folded_bytes = SIZE_MAX;
+            s = P2L_CHECK_LIMIT(g->limits, max_arena_bytes, folded_bytes, "bytes of values computed at prepare time");
+            if (s) return op_context(s, g, o);
             out->data = p2l_arena_alloc(&g->prepare_arena, out->bytes ? out->bytes : 1);
             if (!out->data) return op_context(p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory"), g, o);
         }
@@ -357,8 +364,12 @@ static p2l_status graph_prepare(graph *g) {
         p2l_plan_item *it = &items[sg->outputs[i]];
         if (it->first >= 0) it->last = steps;
     }
-    size_t arena_size;
-    p2l_status s = p2l_plan_memory(items, (size_t)sg->tensor_count, TENSOR_ALIGNMENT, &arena_size);
+    size_t arena_size, tensor_bytes = 0;
+    for (int t = 0; t < sg->tensor_count; t++)
+        if (!p2l_add_size(tensor_bytes, g->tensors[t].bytes, &tensor_bytes)) tensor_bytes = SIZE_MAX;
+    p2l_status s = P2L_CHECK_LIMIT(g->limits, max_tensor_bytes, tensor_bytes, "the bytes of the subgraph's tensors");
+    if (!s) s = p2l_plan_memory(items, (size_t)sg->tensor_count, TENSOR_ALIGNMENT, &arena_size);
+    if (!s) s = P2L_CHECK_LIMIT(g->limits, max_arena_bytes, arena_size, "the planned tensor memory in bytes");
     if (!s) {
         size_t block_size;
         if (!p2l_add_size(arena_size, TENSOR_ALIGNMENT, &block_size) || !(g->arena_block = p2l_alloc(block_size)))
@@ -428,6 +439,7 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
     it->ctx.no_fusion = no_fusion && *no_fusion && strcmp(no_fusion, "0") != 0;
     for (int i = 0; i < it->graph_count && !s; i++) {
         it->graphs[i].ctx = &it->ctx;
+        it->graphs[i].limits = &model->limits;
         s = graph_init(&it->graphs[i], &model->tfl.subgraphs[i], i);
         if (!s) s = graph_init_nodes(&it->graphs[i]);
     }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "runtime/runtime.h"
 
 /* Every op must have a kernel that accepts its version, input/output counts and omitted inputs,
@@ -46,7 +47,7 @@ static p2l_status check_ops(const p2l_tfl_model *m) {
 }
 
 static p2l_status finish_load(const void *data, size_t size, p2l_model *m, p2l_model **out) {
-    p2l_status s = p2l_tfl_read(data, size, &m->tfl);
+    p2l_status s = p2l_tfl_read_limited(data, size, &m->limits, &m->tfl);
     if (!s) s = check_ops(&m->tfl);
     if (s) {
         atomic_store(&m->refs, 1);
@@ -59,11 +60,22 @@ static p2l_status finish_load(const void *data, size_t size, p2l_model *m, p2l_m
 }
 
 p2l_status p2l_model_load(const void *data, size_t size, unsigned flags, p2l_model **model) {
+    p2l_model_load_options options = {.flags = flags};
+    return p2l_model_load_ex(data, size, &options, model);
+}
+
+p2l_status p2l_model_load_ex(const void *data, size_t size, const p2l_model_load_options *options,
+                             p2l_model **model) {
     if (!model) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load: model is NULL");
     *model = NULL;
     if (!data) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load: data is NULL");
+    unsigned flags = options ? options->flags : 0;
+    p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
+    /* Before the copy: a file over the size limit is not copied either. */
+    P2L_TRY(P2L_CHECK_LIMIT(&limits, max_file_bytes, size, "the .tflite file's size in bytes"));
     p2l_model *m = p2l_alloc_zero(sizeof *m);
     if (!m) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory loading a model");
+    m->limits = limits;
     if (flags & P2L_MODEL_COPY) {
         m->owned = p2l_alloc(size ? size : 1);
         if (!m->owned) {
@@ -76,8 +88,11 @@ p2l_status p2l_model_load(const void *data, size_t size, unsigned flags, p2l_mod
     return finish_load(data, size, m, model);
 }
 
-p2l_status p2l_model_load_file(const char *path, p2l_model **model) {
+p2l_status p2l_model_load_file(const char *path, p2l_model **model) { return p2l_model_load_file_ex(path, NULL, model); }
+
+p2l_status p2l_model_load_file_ex(const char *path, const p2l_model_load_options *options, p2l_model **model) {
     if (!model || !path) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load_file: NULL argument");
+    p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
     *model = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return p2l_fail(P2L_ERROR_IO, "cannot open '%s': %s", path, strerror(errno));
@@ -87,11 +102,17 @@ p2l_status p2l_model_load_file(const char *path, p2l_model **model) {
         return p2l_fail(P2L_ERROR_IO, "'%s' is not a regular file", path);
     }
     size_t size = (size_t)st.st_size;
+    p2l_status ls = P2L_CHECK_LIMIT(&limits, max_file_bytes, size, "the .tflite file's size in bytes");
+    if (ls) {
+        close(fd);
+        return p2l_fail_context(ls, "%s", path);
+    }
     p2l_model *m = p2l_alloc_zero(sizeof *m);
     if (!m) {
         close(fd);
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", path);
     }
+    m->limits = limits;
     const void *data = NULL;
     if (size > 0) {
         void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);

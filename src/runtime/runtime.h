@@ -13,6 +13,7 @@ struct p2l_model {
     void *owned;           /* P2L_MODEL_COPY / read fallback: p2l_release()d */
     void *mapping;         /* p2l_model_load_file: munmap()ed */
     size_t mapping_size;
+    p2l_limits limits;     /* resolved at load (p2l_model_load_ex); interpreters plan within them */
 };
 
 void p2l_model_retain(p2l_model *model);

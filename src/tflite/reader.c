@@ -6,6 +6,8 @@
  * make it loop, and every loop is bounded by a vector length that was checked against the file size. */
 #include "tflite/reader.h"
 
+#include "base/limits.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,6 +172,14 @@ static p2l_status fb_int32s(const fb_reader *r, const fb_table *t, int id, p2l_a
 
 static const char *str_or_empty(const char *s) { return s ? s : ""; }
 
+/* Bytes of a tensor of this shape (verified not to overflow by decode_tensor); SIZE_MAX on overflow. */
+static size_t tensor_bytes_of(int rank, const int32_t *shape, size_t elem_size) {
+    size_t bytes = elem_size;
+    for (int i = 0; i < rank; i++)
+        if (shape[i] < 0 || !p2l_mul_size(bytes, (size_t)shape[i], &bytes)) return SIZE_MAX;
+    return bytes;
+}
+
 const char *p2l_tfl_tensor_label(const p2l_tfl_subgraph *sg, int tensor, char *buf, size_t cap) {
     if (tensor >= 0 && tensor < sg->tensor_count && sg->tensors[tensor].name[0])
         snprintf(buf, cap, "tensor %d '%s'", tensor, sg->tensors[tensor].name);
@@ -199,6 +209,8 @@ typedef struct decoder {
     size_t opcode_count;
     buffer_view *buffers;
     size_t buffer_count;
+    p2l_limits limits;
+    int32_t *mark;        /* per tensor of the subgraph being decoded: op stamp (O(n) io checks) */
 } decoder;
 
 static void *arena_array(decoder *d, size_t count, size_t elem_size) {
@@ -212,6 +224,7 @@ static p2l_status oom(const char *what) { return p2l_fail(P2L_ERROR_OUT_OF_MEMOR
 static p2l_status decode_opcodes(decoder *d, const fb_table *root) {
     fb_vector v;
     P2L_TRY(fb_vector_field(&d->r, root, 1, 4, &v));
+    P2L_TRY(P2L_CHECK_LIMIT(&d->limits, max_tensors, v.count, "the number of operator codes"));
     d->opcode_count = v.count;
     d->opcodes = arena_array(d, v.count, sizeof *d->opcodes);
     if (!d->opcodes) return oom("operator codes");
@@ -238,6 +251,7 @@ static p2l_status decode_opcodes(decoder *d, const fb_table *root) {
 static p2l_status decode_buffers(decoder *d, const fb_table *root) {
     fb_vector v;
     P2L_TRY(fb_vector_field(&d->r, root, 4, 4, &v));
+    P2L_TRY(P2L_CHECK_LIMIT(&d->limits, max_tensors, v.count, "the number of buffers"));
     d->buffer_count = v.count;
     d->buffers = arena_array(d, v.count, sizeof *d->buffers);
     if (!d->buffers) return oom("buffers");
@@ -352,6 +366,11 @@ static p2l_status decode_tensor(decoder *d, const fb_table *t, p2l_tfl_tensor *o
             memcpy(copy, b->data, b->size);
             out->data = copy;
         }
+    } else if (out->buffer != 0 && bytes == 0) {
+        /* A tensor with no elements that names its own buffer is an empty constant (the shape of a
+         * RESHAPE to 0-d); give it a non-NULL pointer so it reads as constant everywhere. */
+        static const uint8_t no_bytes[16];
+        out->data = no_bytes;
     }
     return P2L_OK;
 }
@@ -433,17 +452,26 @@ static p2l_status decode_operator(decoder *d, const fb_table *t, const p2l_tfl_s
             return p2l_fail(P2L_ERROR_MALFORMED, "input %d is tensor %d, out of range (%d tensors)", i, op->inputs[i],
                             sg->tensor_count);
     P2L_TRY(check_index_list(op->outputs, op->output_count, sg->tensor_count, "output"));
+    /* A tensor both input and output, or two outputs in one: linear time with per-tensor stamps
+     * (input j of this op: -(2 + j); output i: op_stamp_base + i), so a hostile op with many inputs
+     * and outputs cannot make the check quadratic. */
     char label[160];
+    int32_t *mark = d->mark;
+    for (int j = 0; j < op->input_count; j++)
+        if (op->inputs[j] >= 0) mark[op->inputs[j]] = -2 - j;
     for (int i = 0; i < op->output_count; i++) {
-        for (int j = 0; j < op->input_count; j++)
-            if (op->inputs[j] == op->outputs[i])
-                return p2l_fail(P2L_ERROR_MALFORMED, "%s is both input %d and output %d",
-                                p2l_tfl_tensor_label(sg, op->outputs[i], label, sizeof label), j, i);
-        for (int j = 0; j < i; j++)
-            if (op->outputs[j] == op->outputs[i])
-                return p2l_fail(P2L_ERROR_MALFORMED, "%s is outputs %d and %d",
-                                p2l_tfl_tensor_label(sg, op->outputs[i], label, sizeof label), j, i);
+        int32_t m = mark[op->outputs[i]];
+        if (m <= -2 && m >= -1 - op->input_count && op->inputs[-2 - m] == op->outputs[i])
+            return p2l_fail(P2L_ERROR_MALFORMED, "%s is both input %d and output %d",
+                            p2l_tfl_tensor_label(sg, op->outputs[i], label, sizeof label), -2 - m, i);
+        if (m >= 0 && m < i && op->outputs[m] == op->outputs[i])
+            return p2l_fail(P2L_ERROR_MALFORMED, "%s is outputs %d and %d",
+                            p2l_tfl_tensor_label(sg, op->outputs[i], label, sizeof label), m, i);
+        mark[op->outputs[i]] = i;
     }
+    for (int j = 0; j < op->input_count; j++)
+        if (op->inputs[j] >= 0) mark[op->inputs[j]] = -1;
+    for (int i = 0; i < op->output_count; i++) mark[op->outputs[i]] = -1;
     return decode_options(d, t, op);
 }
 
@@ -463,6 +491,10 @@ static p2l_status check_dataflow(decoder *d, p2l_tfl_subgraph *sg, int sg_index)
         for (int i = 0; i < op->input_count; i++) {
             int t = op->inputs[i];
             if (t < 0 || writer[t] != UNWRITTEN) continue;
+            /* A zero-element tensor holds nothing to read: a constant with no elements has an empty
+             * buffer, which the file cannot tell apart from "not a constant" (pt2lite's converter
+             * writes such constants for zero-sized weights). */
+            if (tensor_bytes_of(sg->tensors[t].rank, sg->tensors[t].shape, 1) == 0) continue;
             /* Find whether a later op writes it, for a precise message. */
             int later = -1;
             for (int o2 = o + 1; o2 < sg->op_count && later < 0; o2++)
@@ -505,15 +537,27 @@ static p2l_status decode_subgraph(decoder *d, const fb_table *t, int index, p2l_
     P2L_TRY(fb_vector_field(&d->r, t, 3, 4, &ops));
     if (tensors.count > INT32_MAX || ops.count > INT32_MAX)
         return p2l_fail(P2L_ERROR_LIMIT, "subgraph %d has too many tensors or ops", index);
+    p2l_status ls = P2L_CHECK_LIMIT(&d->limits, max_tensors, tensors.count, "the number of tensors");
+    if (!ls) ls = P2L_CHECK_LIMIT(&d->limits, max_nodes, ops.count, "the number of ops");
+    if (ls) return p2l_fail_context(ls, "subgraph %d", index);
     sg->tensor_count = (int)tensors.count;
     sg->op_count = (int)ops.count;
     sg->tensors = arena_array(d, tensors.count, sizeof *sg->tensors);
     sg->ops = arena_array(d, ops.count, sizeof *sg->ops);
-    if (!sg->tensors || !sg->ops) return oom("a subgraph");
+    d->mark = arena_array(d, tensors.count, sizeof *d->mark);
+    if (!sg->tensors || !sg->ops || !d->mark) return oom("a subgraph");
+    size_t tensor_bytes = 0;
+    for (size_t i = 0; i < tensors.count; i++) d->mark[i] = -1;
     for (int i = 0; i < sg->tensor_count; i++) {
         fb_table tt;
         p2l_status s = fb_vector_table(&d->r, &tensors, (size_t)i, &tt);
         if (!s) s = decode_tensor(d, &tt, &sg->tensors[i]);
+        if (!s) {
+            const p2l_tfl_tensor *x = &sg->tensors[i];
+            size_t bytes = tensor_bytes_of(x->rank, x->shape, p2l_dtype_size(x->dtype));
+            if (bytes == SIZE_MAX || !p2l_add_size(tensor_bytes, bytes, &tensor_bytes)) tensor_bytes = SIZE_MAX;
+            s = P2L_CHECK_LIMIT(&d->limits, max_tensor_bytes, tensor_bytes, "the bytes of the subgraph's tensors");
+        }
         if (s) {
             const char *name = sg->tensors[i].name;
             return p2l_fail_context(s, "subgraph %d, tensor %d%s%s%s", index, i, name && *name ? " '" : "",
@@ -637,6 +681,7 @@ static p2l_status decode_model(decoder *d) {
     P2L_TRY(fb_vector_field(r, &root, 2, 4, &subgraphs));
     if (subgraphs.count == 0) return p2l_fail(P2L_ERROR_MALFORMED, "model has no subgraphs");
     if (subgraphs.count > INT32_MAX) return p2l_fail(P2L_ERROR_LIMIT, "too many subgraphs");
+    P2L_TRY(P2L_CHECK_LIMIT(&d->limits, max_tensors, subgraphs.count, "the number of subgraphs"));
     d->model->subgraph_count = (int)subgraphs.count;
     d->model->subgraphs = arena_array(d, subgraphs.count, sizeof *d->model->subgraphs);
     if (!d->model->subgraphs) return oom("subgraphs");
@@ -650,10 +695,15 @@ static p2l_status decode_model(decoder *d) {
 }
 
 p2l_status p2l_tfl_read(const void *data, size_t size, p2l_tfl_model *model) {
+    return p2l_tfl_read_limited(data, size, NULL, model);
+}
+
+p2l_status p2l_tfl_read_limited(const void *data, size_t size, const p2l_limits *limits, p2l_tfl_model *model) {
     memset(model, 0, sizeof *model);
     if (!data && size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "model bytes are NULL");
-    decoder d = {.r = {data, size}, .model = model};
-    p2l_status s = decode_model(&d);
+    decoder d = {.r = {data, size}, .model = model, .limits = p2l_limits_resolve(limits)};
+    p2l_status s = P2L_CHECK_LIMIT(&d.limits, max_file_bytes, size, "the .tflite file's size in bytes");
+    if (!s) s = decode_model(&d);
     if (s) p2l_tfl_free(model);
     return s;
 }

@@ -80,6 +80,11 @@ typedef struct p2l_tfl_model {
  * point into them). On failure the message names what is wrong and where (byte offset, subgraph,
  * op index and name, tensor index and name) and *model is left empty. */
 p2l_status p2l_tfl_read(const void *data, size_t size, p2l_tfl_model *model);
+/* Same, within resource limits (NULL: the defaults): file size, subgraphs / buffers / operator codes
+ * and tensors per subgraph (max_tensors), ops per subgraph (max_nodes), the bytes of all tensors of a
+ * subgraph at their declared shapes (max_tensor_bytes). Counts are checked before anything is
+ * allocated for them. */
+p2l_status p2l_tfl_read_limited(const void *data, size_t size, const p2l_limits *limits, p2l_tfl_model *model);
 void p2l_tfl_free(p2l_tfl_model *model);
 
 /* "tensor 3 'conv/weights'" into buf (for error messages). */

@@ -1,5 +1,5 @@
-"""Shared helpers for the Python tests: convert a module, run it on the official LiteRT runtime
-(and pt2lite's own once it lands), compare with PyTorch eager."""
+"""Shared helpers for the Python tests: convert a module, run it on both runtimes (the official LiteRT
+runtime and pt2lite's own), compare each with PyTorch eager."""
 
 import numpy as np
 import pytest
@@ -21,14 +21,31 @@ def tflite_ops(content):
             for op in model.subgraphs[0].operators]
 
 
-def run_litert(content, inputs):
-    """Runs the model's serving_default signature on LiteRT; returns the outputs in order."""
-    interpreter = litert.Interpreter(model_content=content)
+def run_signature(interpreter_class, content, inputs, **options):
+    """Runs the model's serving_default signature with an Interpreter class (LiteRT's or pt2lite's:
+    the same code drives both); returns the outputs in order."""
+    interpreter = interpreter_class(model_content=content, **options)
     runner = interpreter.get_signature_runner("serving_default")
     details = runner.get_input_details()
     feed = {f"args_{i}": np.ascontiguousarray(x, dtype=details[f"args_{i}"]["dtype"]) for i, x in enumerate(inputs)}
     result = runner(**feed)
     return [result[k] for k in sorted(result, key=lambda name: int(name.split("_")[-1]))]
+
+
+def run_litert(content, inputs):
+    """Runs the model's serving_default signature on LiteRT; returns the outputs in order."""
+    return run_signature(litert.Interpreter, content, inputs)
+
+
+class Pt2liteRuntimeFailure(Exception):
+    """pt2lite's runtime failed or disagreed with PyTorch on a model that LiteRT ran correctly. Not an
+    AssertionError, so `xfail(raises=Pt2liteRuntimeFailure)` marks exactly the runtime's gaps and
+    `xfail(raises=AssertionError)` (converter bugs, seen on LiteRT first) does not swallow them."""
+
+
+def run_pt2lite(content, inputs, num_threads=None):
+    """Runs the model's serving_default signature on pt2lite's runtime (pt2lite.Interpreter)."""
+    return run_signature(pt2lite.Interpreter, content, inputs, num_threads=num_threads)
 
 
 def xnnpack_delegation(content):
@@ -74,8 +91,23 @@ def assert_close(actual, expected, rel=1e-4, what="output"):
     assert err <= rel * scale, f"{what}: max abs error {err:.3g} > {rel * scale:.3g}"
 
 
+def check_pt2lite_runtime(content, inputs, expected, rel=1e-4):
+    """pt2lite's runtime against PyTorch eager with the same tolerance as LiteRT; any failure (an error
+    from the runtime or a mismatch) becomes Pt2liteRuntimeFailure. Returns the outputs."""
+    try:
+        got = run_pt2lite(content, inputs)
+        assert len(got) == len(expected), f"{len(got)} outputs, expected {len(expected)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            assert_close(g, e, rel, what=f"pt2lite runtime output {i}")
+    except (AssertionError, pt2lite.Pt2liteError, ValueError) as e:
+        raise Pt2liteRuntimeFailure(f"pt2lite runtime: {type(e).__name__}: {e}") from e
+    return got
+
+
 def check_module(module, args, kwargs=None, rel=1e-4):
-    """Converts `module`, runs the .tflite on LiteRT, compares every output with PyTorch eager.
+    """Converts `module`, runs the .tflite on LiteRT and on pt2lite's runtime, compares every output of
+    each with PyTorch eager (same tolerance). LiteRT is checked first: a converter bug fails as an
+    AssertionError; a gap of pt2lite's runtime alone as Pt2liteRuntimeFailure.
     Returns the EdgeModel for further checks."""
     module = module.eval()
     if not isinstance(args, tuple):
@@ -88,9 +120,14 @@ def check_module(module, args, kwargs=None, rel=1e-4):
     assert len(got) == len(expected), f"{len(got)} outputs, expected {len(expected)}"
     for i, (g, e) in enumerate(zip(got, expected)):
         assert_close(g, e.numpy(), rel, what=f"LiteRT output {i}")
-    # the EdgeModel call path must agree too (structure and values)
-    with torch.no_grad():
-        called = flat_tensors(edge(*args, **(kwargs or {})))
-    for i, (c, e) in enumerate(zip(called, expected)):
-        assert_close(c.numpy(), e.numpy(), rel, what=f"EdgeModel output {i}")
+    check_pt2lite_runtime(edge.model_content(), inputs, [e.numpy() for e in expected], rel)
+    # the EdgeModel call path (both backends) must agree too (structure and values)
+    for backend in ("litert", "pt2lite"):
+        edge.backend = backend
+        with torch.no_grad():
+            called = flat_tensors(edge(*args, **(kwargs or {})))
+        assert len(called) == len(expected), f"EdgeModel ({backend}): {len(called)} outputs"
+        for i, (c, e) in enumerate(zip(called, expected)):
+            assert_close(c.numpy(), e.numpy(), rel, what=f"EdgeModel ({backend}) output {i}")
+    edge.backend = "pt2lite"
     return edge

@@ -59,8 +59,8 @@ class SmallCNN(nn.Module):
 
 class TwoUnsupported(nn.Module):
     def forward(self, x):
-        y = torch.cumsum(x, 1)  # UNSUPPORTED-CUMSUM
-        z, _ = torch.sort(y, dim=-1)  # UNSUPPORTED-SORT
+        y = torch.cumprod(x, 1)  # UNSUPPORTED-CUMPROD
+        z, _ = torch.cummax(y, dim=-1)  # UNSUPPORTED-CUMMAX
         return z * 2
 
 
@@ -231,13 +231,13 @@ def test_truncated_archive(cli, cnn_pt2, tmp_path, fraction):
 def test_unsupported_ops_listed_with_source_lines(cli, unsupported_pt2, tmp_path):
     out = tmp_path / "m.tflite"
     r = run_cli(cli, "convert", unsupported_pt2, "-o", out)
-    cumsum_line, sort_line = line_of("UNSUPPORTED-CUMSUM"), line_of("UNSUPPORTED-SORT")
-    assert_failed_cleanly(r, out, tmp_path, r"\bcumsum\b", r"\bsort\b", rf"{THIS_FILE}:{cumsum_line}\b",
-                          rf"{THIS_FILE}:{sort_line}\b", r"\b2 nodes\b")
+    cumprod_line, cummax_line = line_of("UNSUPPORTED-CUMPROD"), line_of("UNSUPPORTED-CUMMAX")
+    assert_failed_cleanly(r, out, tmp_path, r"\bcumprod\b", r"\bcummax\b", rf"{THIS_FILE}:{cumprod_line}\b",
+                          rf"{THIS_FILE}:{cummax_line}\b", r"\b2 nodes\b")
     # each node on its own line, with its name and its own source line
     lines = r.stderr.splitlines()
-    assert any("'cumsum'" in l and f"{THIS_FILE}:{cumsum_line}" in l for l in lines), r.stderr
-    assert any("'sort'" in l and f"{THIS_FILE}:{sort_line}" in l for l in lines), r.stderr
+    assert any("'cumprod'" in l and f"{THIS_FILE}:{cumprod_line}" in l for l in lines), r.stderr
+    assert any("'cummax'" in l and f"{THIS_FILE}:{cummax_line}" in l for l in lines), r.stderr
 
 
 def test_failed_conversion_keeps_existing_output(cli, unsupported_pt2, tmp_path):
@@ -319,3 +319,205 @@ def test_usage_errors_exit_2(cli, tmp_path, args):
 def test_help(cli):
     r = run_cli(cli, "--help")
     assert r.returncode == 0 and "convert" in r.stdout
+
+
+# ---------------------------------------------------------------- run and bench (pt2lite's runtime)
+
+@pytest.fixture(scope="module")
+def runtime_cli(cli):
+    """The tool, when it was built with the runtime (the CMake fallback above builds it without)."""
+    r = run_cli(cli, "run", "no-such-model.tflite")
+    if "has no runtime" in r.stderr:
+        pytest.skip("this pt2lite binary was built without the runtime")
+    return cli
+
+
+@pytest.fixture(scope="module")
+def cnn_tflite(cnn_pt2, tmp_path_factory):
+    pt2, x, expected = cnn_pt2
+    path = tmp_path_factory.mktemp("cnn-tflite") / "cnn.tflite"
+    path.write_bytes(pt2lite.convert_pt2(pt2.read_bytes()))
+    return path, x, expected
+
+
+class MixedIO(nn.Module):
+    """Float32, int64 and int32 inputs; float32 and int64 outputs (the .npy codec's dtypes)."""
+
+    def forward(self, x, n, m):
+        return x * 2 + n.to(torch.float32), n * 3, m + 1
+
+
+def test_run_npy_inputs_match_pytorch(runtime_cli, cnn_tflite, tmp_path):
+    model, x, expected = cnn_tflite
+    np.save(tmp_path / "x.npy", x.numpy())
+    out = tmp_path / "out"
+    r = run_cli(runtime_cli, "run", model, "--input", tmp_path / "x.npy", "--output-dir", out, "--threads", 2)
+    assert r.returncode == 0, r.stderr
+    assert listing(out) == ["output_0.npy"]
+    got = np.load(out / "output_0.npy")
+    assert got.dtype == np.float32
+    assert_close(got, expected)
+    assert "output_0.npy" in r.stdout
+
+
+def test_run_mixed_dtypes_and_several_inputs(runtime_cli, tmp_path):
+    torch.manual_seed(0)
+    x, n, m = torch.randn(5, 4), torch.tensor([4, -1, 2, 7], dtype=torch.int64), torch.tensor([3, 9], dtype=torch.int32)
+    pt2lite.convert(MixedIO(), (x, n, m)).export(tmp_path / "m.tflite")
+    files = [tmp_path / "x.npy", tmp_path / "n.npy", tmp_path / "m.npy"]
+    for f, t in zip(files, (x, n, m)):
+        np.save(f, t.numpy())
+    expected = [t.numpy() for t in MixedIO()(x, n, m)]
+    # `--input a.npy b.npy` and `--input a.npy --input b.npy` are the same
+    for args in (["--input", *files], ["--input", files[0], "--input", files[1], "--input", files[2]]):
+        out = tmp_path / f"out{len(args)}"
+        r = run_cli(runtime_cli, "run", tmp_path / "m.tflite", *args, "--output-dir", out)
+        assert r.returncode == 0, r.stderr
+        assert listing(out) == ["output_0.npy", "output_1.npy", "output_2.npy"]
+        for i, e in enumerate(expected):
+            got = np.load(out / f"output_{i}.npy")
+            assert got.dtype == e.dtype and got.shape == e.shape, (i, got.dtype, e.dtype, got.shape, e.shape)
+            assert_close(got, e, what=f"output {i}")
+
+
+def test_run_resizes_dynamic_input(runtime_cli, tmp_path):
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 3), nn.ReLU()).eval()
+    batch = torch.export.Dim("batch", min=1, max=32)
+    pt2lite.convert(module, (torch.randn(2, 4),), dynamic_shapes=({0: batch},)).export(tmp_path / "m.tflite")
+    x = torch.randn(7, 4)
+    np.save(tmp_path / "x.npy", x.numpy())
+    r = run_cli(runtime_cli, "run", tmp_path / "m.tflite", "--input", tmp_path / "x.npy", "--output-dir", tmp_path)
+    assert r.returncode == 0, r.stderr
+    with torch.no_grad():
+        assert_close(np.load(tmp_path / "output_0.npy"), module(x).numpy())
+
+
+def test_run_random_inputs(runtime_cli, cnn_tflite, tmp_path):
+    model, x, expected = cnn_tflite
+    for name in ("a", "b"):
+        r = run_cli(runtime_cli, "run", model, "--output-dir", tmp_path / name, "--seed", 3)
+        assert r.returncode == 0, r.stderr
+        assert "random" in r.stdout
+    a, b = np.load(tmp_path / "a" / "output_0.npy"), np.load(tmp_path / "b" / "output_0.npy")
+    assert a.shape == expected.shape and a.dtype == np.float32 and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)  # same seed, same inputs, same outputs
+    # outputs go to the current directory by default
+    r = subprocess.run([runtime_cli, "run", str(model)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "output_0.npy").exists()
+
+
+def test_bench_prints_stats(runtime_cli, cnn_tflite):
+    model, _, _ = cnn_tflite
+    r = run_cli(runtime_cli, "bench", model, "--threads", 2, "--min-runs", 7, "--min-seconds", 0.05)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"latency ms: min ([\d.]+)\s+median ([\d.]+)\s+mean ([\d.]+)", r.stdout)
+    assert m, r.stdout
+    lo, median, mean = map(float, m.groups())
+    assert 0 < lo <= median and lo <= mean, r.stdout
+    runs = re.search(r"runs: (\d+) in ([\d.]+) s", r.stdout)
+    assert runs and int(runs.group(1)) >= 7 and float(runs.group(2)) >= 0.05, r.stdout
+    assert re.search(r"peak memory \(ru_maxrss\): [\d.]+ MiB", r.stdout), r.stdout
+    assert re.search(r"threads: 2\b", r.stdout), r.stdout
+
+
+def test_bench_runs_until_min_seconds(runtime_cli, cnn_tflite):
+    model, _, _ = cnn_tflite
+    r = run_cli(runtime_cli, "bench", model, "--min-runs", 1, "--min-seconds", 0.3, "--warmup", 0)
+    assert r.returncode == 0, r.stderr
+    runs = re.search(r"runs: (\d+) in ([\d.]+) s", r.stdout)
+    assert runs and float(runs.group(2)) >= 0.3 and int(runs.group(1)) > 1, r.stdout
+
+
+def assert_run_failed(r, *patterns):
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    for p in patterns:
+        assert re.search(p, r.stderr, re.IGNORECASE), f"{p!r} not in stderr:\n{r.stderr}"
+
+
+@pytest.mark.parametrize("case", ["shape", "dtype", "rank", "missing", "not_npy", "big_endian", "fortran",
+                                  "truncated_npy", "count", "object"])
+def test_run_bad_npy(runtime_cli, cnn_tflite, tmp_path, case):
+    model, x, _ = cnn_tflite
+    path = tmp_path / "x.npy"
+    arr = x.numpy()
+    extra = []
+    if case == "shape":
+        np.save(path, np.zeros((1, 3, 16, 11), np.float32))
+        patterns = [r"x\.npy", r"\[1,3,16,11\]", r"\[1,3,16,12\]"]
+    elif case == "dtype":
+        np.save(path, arr.astype(np.float64))
+        patterns = [r"x\.npy", "float64", "float32"]
+    elif case == "rank":
+        np.save(path, arr[0])
+        patterns = [r"x\.npy", "shape"]
+    elif case == "missing":
+        path = tmp_path / "nope.npy"
+        patterns = [r"nope\.npy", "no such file|cannot open"]
+    elif case == "not_npy":
+        path.write_bytes(b"just some text, not numpy")
+        patterns = [r"x\.npy", r"not a \.npy"]
+    elif case == "big_endian":
+        np.save(path, arr.astype(">f4"))
+        patterns = [r"x\.npy", "big-endian"]
+    elif case == "fortran":
+        np.save(path, np.asfortranarray(np.zeros((1, 3, 16, 12, 1), np.float32))[..., 0])
+        if not np.load(path).flags.f_contiguous:
+            np.save(path, np.asfortranarray(np.zeros((3, 16, 12), np.float32)).reshape(1, 3, 16, 12, order="F"))
+        patterns = [r"x\.npy", "fortran"]
+    elif case == "truncated_npy":
+        np.save(path, arr)
+        path.write_bytes(path.read_bytes()[:-10])
+        patterns = [r"x\.npy", "truncated"]
+    elif case == "count":
+        np.save(path, arr)
+        extra = [path]
+        patterns = ["1 input", "got 2"]
+    else:
+        np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        patterns = [r"x\.npy", r"dtype '\|O' is not supported"]
+    r = run_cli(runtime_cli, "run", model, "--input", path, *extra, "--output-dir", tmp_path / "out")
+    assert_run_failed(r, *patterns)
+    assert not (tmp_path / "out" / "output_0.npy").exists()
+
+
+@pytest.mark.parametrize("case", ["truncated", "garbage", "empty", "missing", "corrupted_offset"])
+@pytest.mark.parametrize("command", ["run", "bench"])
+def test_run_bad_model(runtime_cli, cnn_tflite, tmp_path, case, command):
+    content = cnn_tflite[0].read_bytes()
+    path = tmp_path / "bad.tflite"
+    if case == "truncated":
+        path.write_bytes(content[: len(content) // 3])
+    elif case == "garbage":
+        path.write_bytes(b"not a flatbuffer at all" * 8)
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "corrupted_offset":
+        path.write_bytes(b"\xf0\xff\xff\x7f" + content[4:])  # root table offset far outside the file
+    else:
+        path = tmp_path / "missing.tflite"
+    r = run_cli(runtime_cli, command, path, "--min-runs", 1, "--min-seconds", 0) if command == "bench" else \
+        run_cli(runtime_cli, command, path, "--output-dir", tmp_path / "out")
+    assert_run_failed(r, path.name if case in ("missing", "empty") else r"malformed|TFL3|offset|truncat")
+    assert "AddressSanitizer" not in r.stderr and r.returncode > 0
+
+
+@pytest.mark.parametrize("args", [["run"], ["bench"], ["run", "m.tflite", "--threads", "0"],
+                                  ["bench", "m.tflite", "--min-runs", "x"], ["bench", "m.tflite", "--min-seconds", "-1"],
+                                  ["run", "m.tflite", "--bogus"], ["bench", "m.tflite", "--output-dir", "d"],
+                                  ["run", "m.tflite", "--input"]],
+                         ids=["run_no_model", "bench_no_model", "zero_threads", "bad_min_runs", "negative_seconds",
+                              "unknown_option", "bench_has_no_output_dir", "input_without_value"])
+def test_run_bench_usage_errors(runtime_cli, tmp_path, args):
+    r = subprocess.run([runtime_cli, *args], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.strip()
+    assert listing(tmp_path) == []
+
+
+def test_help_lists_every_command(cli):
+    r = run_cli(cli, "help")
+    assert r.returncode == 0
+    for command in ("convert", "inspect", "run", "bench", "version"):
+        assert re.search(rf"^\s+pt2lite {command}\b", r.stdout, re.MULTILINE), r.stdout

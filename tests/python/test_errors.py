@@ -29,15 +29,15 @@ def line_of(marker):
 
 class TwoUnsupported(nn.Module):
     def forward(self, x):
-        y = torch.cumsum(x, 1)  # MARK-CUMSUM
-        z, _ = torch.sort(y, dim=-1)  # MARK-SORT
+        y = torch.cumprod(x, 1)  # MARK-CUMSUM
+        z, _ = torch.cummax(y, dim=-1)  # MARK-SORT
         return z * 2
 
 
 class SameOpTwice(nn.Module):
     def forward(self, x):
-        a = torch.cumsum(x, 0)  # MARK-CUMSUM-A
-        b = torch.cumsum(x, 1)  # MARK-CUMSUM-B
+        a = torch.cumprod(x, 0)  # MARK-CUMSUM-A
+        b = torch.cumprod(x, 1)  # MARK-CUMSUM-B
         return a + b
 
 
@@ -52,7 +52,7 @@ class UnsupportedAmongSupported(nn.Module):
     def forward(self, x, v):
         y = torch.relu(self.conv(x))
         g = self.conv3d(v)  # MARK-CONV3D
-        return torch.cumsum(y, 1), g  # MARK-CUMSUM-C
+        return torch.cumprod(y, 1), g  # MARK-CUMSUM-C
 
 
 def convert_error(module, args):
@@ -73,19 +73,19 @@ def test_lists_every_unsupported_node_with_source_line():
     assert e.status != 0
     assert "2 nodes" in message, message
     lines = message.splitlines()
-    cumsum = [l for l in lines if "'cumsum'" in l]
-    sort = [l for l in lines if "'sort'" in l]
+    cumsum = [l for l in lines if "'cumprod'" in l]
+    sort = [l for l in lines if "'cummax'" in l]
     assert len(cumsum) == 1 and len(sort) == 1, message
-    assert f"{THIS_FILE}:{line_of('MARK-CUMSUM')}" in cumsum[0] and "cumsum" in cumsum[0].split("'cumsum'")[1]
+    assert f"{THIS_FILE}:{line_of('MARK-CUMSUM')}" in cumsum[0] and "cumprod" in cumsum[0].split("'cumprod'")[1]
     assert f"{THIS_FILE}:{line_of('MARK-SORT')}" in sort[0]
-    assert "torch.cumsum(x, 1)" in cumsum[0], "the source code of the line is quoted"
+    assert "torch.cumprod(x, 1)" in cumsum[0], "the source code of the line is quoted"
 
 
 def test_same_op_twice_lists_both_nodes():
     message = str(convert_error(SameOpTwice(), (torch.randn(3, 4),)))
     assert "2 nodes" in message, message
-    assert re.search(rf"'cumsum'.*{THIS_FILE}:{line_of('MARK-CUMSUM-A')}\b", message), message
-    assert re.search(rf"'cumsum_1'.*{THIS_FILE}:{line_of('MARK-CUMSUM-B')}\b", message), message
+    assert re.search(rf"'cumprod'.*{THIS_FILE}:{line_of('MARK-CUMSUM-A')}\b", message), message
+    assert re.search(rf"'cumprod_1'.*{THIS_FILE}:{line_of('MARK-CUMSUM-B')}\b", message), message
 
 
 def test_rejected_arguments_and_missing_lowering_together():

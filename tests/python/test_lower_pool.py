@@ -177,3 +177,73 @@ def test_upsample_bilinear_after_conv_stays_nhwc():
     assert ops(edge) == ["TRANSPOSE", "CONV_2D", "RESIZE_BILINEAR", "TRANSPOSE"]
     delegated, total = xnnpack_delegation(edge.model_content())
     assert delegated == total
+
+
+# ---------------------------------------------------------------- reflection / replication padding, 3-D pools, distances
+
+import torch.nn.functional as _F  # noqa: E402
+
+
+class _Op(nn.Module):
+    def __init__(self, fn, conv=False):
+        super().__init__()
+        self.fn = fn
+        self.conv = nn.Conv2d(3, 4, 3, padding=1) if conv else None
+
+    def forward(self, *args):
+        x = args[0] if self.conv is None else self.conv(args[0])
+        return self.fn(x, *args[1:])
+
+
+@pytest.mark.parametrize("conv", [False, True])
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("pad", [(1, 1, 2, 2), (0, 2, 1, 0), (3, 0, 0, 0)])
+def test_edge_padding_2d(pad, mode, conv):
+    check_module(_Op(lambda x: _F.pad(x, pad, mode=mode) + 1, conv), (torch.randn(2, 3, 5, 6),))
+
+
+@pytest.mark.parametrize("op, pad", [
+    (torch.ops.aten.reflection_pad1d, (2, 1)),
+    (torch.ops.aten.reflection_pad2d, (1, 2, 2, 0)),
+    (torch.ops.aten.reflection_pad3d, (1, 0, 0, 1, 1, 1)),
+    (torch.ops.aten.replication_pad2d, (2, 1, 0, 3)),
+    (torch.ops.aten.replication_pad3d, (1, 2, 0, 1, 2, 0)),
+], ids=["reflect1d", "reflect2d", "reflect3d", "replicate2d", "replicate3d"])
+def test_edge_padding_ops(op, pad):
+    # the aten ops themselves (run_decompositions rewrites F.pad into index ops)
+    shape = {3: (2, 3, 5), 4: (2, 3, 5, 6), 5: (1, 2, 3, 4, 5)}[len(pad) // 2 + 2]
+    check_module(_Op(lambda x: op(x, list(pad)) * 2), (torch.randn(*shape),))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("kernel, stride, padding, ceil", [(2, 2, 0, False), (3, 1, 1, False), ((2, 3, 1), (1, 2, 1), (1, 1, 0), False),
+                                                           (3, 2, 1, True)])
+def test_pool3d(kind, kernel, stride, padding, ceil):
+    fn = _F.max_pool3d if kind == "max" else _F.avg_pool3d
+    check_module(_Op(lambda x: fn(x, kernel, stride, padding, ceil_mode=ceil)), (torch.randn(2, 3, 5, 6, 7),))
+
+
+def test_avg_pool3d_count_exclude_pad_and_divisor():
+    check_module(_Op(lambda x: (_F.avg_pool3d(x, 3, 2, 1, count_include_pad=False),
+                                _F.avg_pool3d(x, 2, 2, divisor_override=3))), (torch.randn(1, 2, 4, 5, 6),))
+
+
+@pytest.mark.parametrize("size", [1, (2, 3, 2), (4, 1, 3)])
+def test_adaptive_avg_pool3d(size):
+    check_module(_Op(lambda x: torch.ops.aten._adaptive_avg_pool3d(x, [size] * 3 if isinstance(size, int) else list(size))),
+                 (torch.randn(2, 3, 4, 6, 6),))
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.0, float("inf"), 3.0])
+def test_cdist(p):
+    check_module(_Op(lambda a, b: torch.cdist(a, b, p=p)), (torch.randn(2, 4, 3), torch.randn(2, 5, 3)))
+
+
+def test_cdist_matmul_path_and_2d():
+    check_module(_Op(lambda a, b: (torch.cdist(a, b), torch.cdist(a[0], b[0]))),
+                 (torch.randn(2, 30, 8), torch.randn(2, 27, 8)), rel=1e-3)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0])
+def test_pdist(p):
+    check_module(_Op(lambda a: _F.pdist(a, p)), (torch.randn(5, 3),))

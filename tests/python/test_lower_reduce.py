@@ -22,6 +22,15 @@ class Fn(nn.Module):
         return self.fn(x)
 
 
+class Fn2(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args):
+        return self.fn(*args)
+
+
 X4 = torch.randn(2, 3, 5, 6)
 
 DIMS = [(1,), (-1,), (2, 3), (-1, -2), (0, 2), (1, 2, 3), (0, 1, 2, 3)]
@@ -65,3 +74,100 @@ def test_sum_int():
 def test_reduction_chain_mixed_keepdim():
     # non-keepdim reductions renumber the remaining axes of the layout
     check_module(Fn(lambda x: x.amax(1).mean(-1, keepdim=True).sum(0), conv=True), (X4,))
+
+
+# ---------------------------------------------------------------- prod, any, var, arg reductions, cumsum
+
+
+@pytest.mark.parametrize("conv", [False, True])
+@pytest.mark.parametrize("fn", [
+    lambda x: x.prod(),
+    lambda x: x.prod(1),
+    lambda x: x.prod(-1, keepdim=True),
+], ids=["all", "dim", "neg_keepdim"])
+def test_prod(fn, conv):
+    check_module(Fn(lambda x: fn(x.tanh() + 1), conv), (X4,))
+
+
+def test_prod_int():
+    check_module(Fn(lambda x: x.prod(0)), (torch.randint(-3, 4, (3, 4), dtype=torch.int32),))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.any(),
+    lambda x: x.any(1),
+    lambda x: x.any(-1, keepdim=True),
+    lambda x: x.any((1, 2)),
+    lambda x: x.any(0).any(-1),
+], ids=["all", "dim", "neg_keepdim", "dims", "chain"])
+def test_any(fn):
+    check_module(Fn(fn), (torch.rand(2, 3, 5, 6) > 0.9,))
+
+
+def test_any_float_int_and_0d():
+    def fn(x, i):
+        s = x.sum()  # 0-d
+        return x.any(1), i.any(0), s.any(), s.prod()
+    x = torch.tensor([[0.0, 0.0, 1.5], [0.0, 0.0, 0.0]])
+    i = torch.tensor([[0, 0], [0, 3]], dtype=torch.int32)
+    check_module(Fn2(fn), (x, i))
+
+
+@pytest.mark.parametrize("conv", [False, True])
+@pytest.mark.parametrize("fn", [
+    lambda x: x.var(1),
+    lambda x: x.var((2, 3), keepdim=True),
+    lambda x: torch.var(x, -1, unbiased=False),
+    lambda x: torch.var(x, (0, 2), correction=2),
+    lambda x: x.var(),
+], ids=["dim", "dims_keepdim", "biased", "correction2", "all"])
+def test_var(fn, conv):
+    check_module(Fn(fn, conv), (X4,))
+
+
+@pytest.mark.parametrize("conv", [False, True])
+@pytest.mark.parametrize("fn", [
+    lambda x: x.argmax(),
+    lambda x: x.argmax(1),
+    lambda x: x.argmin(-1, keepdim=True),
+    lambda x: x.argmax(2, keepdim=True),
+    lambda x: torch.argmax(x, keepdim=True),
+    lambda x: x.argmin(0),
+], ids=["flat", "dim", "neg_keepdim", "keepdim", "flat_keepdim", "argmin0"])
+def test_argmax(fn, conv):
+    check_module(Fn(fn, conv), (X4,))
+
+
+def test_argmax_int_and_0d():
+    x = torch.randperm(12, dtype=torch.int32).reshape(3, 4)
+    check_module(Fn2(lambda x: (x.argmax(1), x.argmin(), x.sum().argmax(), torch.var(x.float().sum(), unbiased=False) + 1)), (x,))
+
+
+@pytest.mark.parametrize("conv", [False, True])
+@pytest.mark.parametrize("op", ["max", "min"])
+@pytest.mark.parametrize("dim, keepdim", [(1, False), (-1, True), (2, False)])
+def test_max_min_dim(op, dim, keepdim, conv):
+    check_module(Fn(lambda x: tuple(getattr(x, op)(dim, keepdim=keepdim)), conv), (X4,))
+
+
+def test_max_dim_indices_only():
+    check_module(Fn(lambda x: x.max(1)[1] + 1), (X4,))
+
+
+@pytest.mark.parametrize("conv", [False, True])
+@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+def test_cumsum(dim, conv):
+    check_module(Fn(lambda x: x.cumsum(dim), conv), (X4,))
+
+
+def test_cumsum_dtypes():
+    def fn(x, b):
+        return x.cumsum(1), b.cumsum(0), x.cumsum(1, dtype=torch.float32), x.sum().cumsum(0) * 2
+    x = torch.randint(-5, 5, (3, 4), dtype=torch.int32)
+    check_module(Fn2(fn), (x, x > 0))
+
+
+@pytest.mark.parametrize("conv", [False, True])
+@pytest.mark.parametrize("dims, keepdim", [((1,), False), ((2, 3), True), (None, False)])
+def test_var_mean(dims, keepdim, conv):
+    check_module(Fn(lambda x: torch.var_mean(x, dims, keepdim=keepdim), conv), (X4,))

@@ -12,7 +12,8 @@ import torch
 
 import pt2lite
 from ai_edge_litert import schema_py_generated as tfl_schema
-from conftest import assert_close, flat_tensors, run_litert, tflite_ops, xnnpack_delegation
+from conftest import (Pt2liteRuntimeFailure, assert_close, flat_tensors, run_litert, run_pt2lite, tflite_ops,
+                      xnnpack_delegation)
 from pt2lite.convert import export_archive
 
 torchvision = pytest.importorskip("torchvision")
@@ -95,17 +96,36 @@ class Converted:
         self.got = run_litert(self.content, [self.x.numpy()])
         self.delegated, self.total = xnnpack_delegation(self.content)
         self.boundary_transposes, self.inner_transposes = _classify_transposes(self.content)
-        self.errors = []
-        for g, e in zip(self.got, self.expected):
-            scale = float(np.max(np.abs(e)))
-            err = float(np.max(np.abs(g.astype(np.float64) - e))) if g.shape == e.shape else float("inf")
-            self.errors.append((err, scale))
+        self.errors = _errors(self.got, self.expected)
+        # pt2lite's own runtime on the same .tflite (a failure is kept and reported by its test)
+        t2 = time.perf_counter()
+        try:
+            self.got_p2l, self.p2l_failure = run_pt2lite(self.content, [self.x.numpy()]), None
+            self.errors_p2l = _errors(self.got_p2l, self.expected)
+        except (pt2lite.Pt2liteError, ValueError) as e:
+            self.got_p2l, self.p2l_failure, self.errors_p2l = None, e, []
+        self.p2l_s = time.perf_counter() - t2
         print(f"\n[model] {name}: {len(self.ops)} ops, TRANSPOSE {self.ops.count('TRANSPOSE')} "
               f"(boundary {self.boundary_transposes}, inner {self.inner_transposes}), "
               f"XNNPACK {self.delegated}/{self.total}, "
               + ", ".join(f"output {i}: max abs err {err:.3g} (scale {scale:.3g}, rel {err / scale:.2g})"
                           for i, (err, scale) in enumerate(self.errors))
               + f", convert() {self.convert_s:.1f}s (C stage {self.c_stage_s * 1000:.0f} ms)")
+        def describe(errors):
+            return ", ".join(f"{err:.3g} (rel {err / scale:.2g})" for err, scale in errors)
+        print(f"[model] {name}: max abs err vs PyTorch: LiteRT {describe(self.errors)} | pt2lite runtime "
+              + (describe(self.errors_p2l) if self.p2l_failure is None else f"FAILED ({self.p2l_failure})")
+              + f" ({self.p2l_s:.2f}s incl. load)")
+
+
+def _errors(got, expected):
+    """(max abs error, max |expected|) per output."""
+    errors = []
+    for g, e in zip(got, expected):
+        scale = float(np.max(np.abs(e)))
+        err = float(np.max(np.abs(g.astype(np.float64) - e))) if g.shape == e.shape else float("inf")
+        errors.append((err, scale))
+    return errors
 
 
 def converted(name):
@@ -185,4 +205,41 @@ def test_edge_model_returns_dict():
     result = edge(c.x)
     assert isinstance(result, dict) and list(result) == ["out"], type(result)
     assert isinstance(result["out"], torch.Tensor) and tuple(result["out"].shape) == c.expected[0].shape
-    assert_close(result["out"].numpy(), c.got[0], rel=1e-6, what="EdgeModel vs signature runner")
+    # the default backend is pt2lite's runtime: the same numbers as its signature runner
+    assert_close(result["out"].numpy(), c.got_p2l[0], rel=1e-6, what="EdgeModel vs signature runner")
+
+
+# ---------------------------------------------------------------- pt2lite's own runtime
+
+# Models that pt2lite's runtime does not run correctly yet (LiteRT does): xfail(strict), like UNDELEGATED.
+PT2LITE_RUNTIME_GAPS = {}
+
+
+def test_pt2lite_runtime_matches_pytorch(model, request):
+    # The same .tflite on pt2lite's C runtime, same tolerance as LiteRT's.
+    if model in PT2LITE_RUNTIME_GAPS:
+        request.node.add_marker(pytest.mark.xfail(strict=True, raises=Pt2liteRuntimeFailure,
+                                                  reason=PT2LITE_RUNTIME_GAPS[model]))
+    c = converted(model)
+    if c.p2l_failure is not None:
+        raise Pt2liteRuntimeFailure(f"{model}: {c.p2l_failure}")
+    if len(c.got_p2l) != len(c.expected):
+        raise Pt2liteRuntimeFailure(f"{model}: {len(c.got_p2l)} outputs, expected {len(c.expected)}")
+    for i, ((err, scale), g, e) in enumerate(zip(c.errors_p2l, c.got_p2l, c.expected)):
+        if g.shape != e.shape or g.dtype != np.float32 or not err <= c.rel * scale:
+            raise Pt2liteRuntimeFailure(f"{model} output {i}: shape {g.shape} ({g.dtype}), max abs error {err:.3g} "
+                                        f"> {c.rel * scale:.3g}")
+
+
+def test_edge_model_backends_agree():
+    # EdgeModel runs pt2lite's runtime by default; backend="litert" switches to LiteRT; both return the
+    # module's structure and agree with each other
+    c = converted("mobilenet_v3_small")
+    edge = pt2lite.EdgeModel(c.content, in_spec=c.in_spec, out_spec=c.out_spec)
+    assert edge.backend == "pt2lite"
+    ours = edge(c.x)
+    edge.backend = "litert"
+    theirs = edge(c.x)
+    assert isinstance(ours, torch.Tensor) and ours.shape == theirs.shape
+    assert_close(ours.numpy(), theirs.numpy(), rel=c.rel, what="pt2lite vs LiteRT")
+    assert_close(ours.numpy(), c.expected[0], rel=c.rel, what="pt2lite vs PyTorch")

@@ -1,0 +1,1041 @@
+/* Indexing and data movement by index: gather/index_select/embedding, advanced indexing
+ * (index.Tensor), the scatter family (index_put, scatter, scatter_add, scatter_reduce), select/slice
+ * scatter, sort/topk, flip, repeat, diagonal, split_with_sizes, masked_scatter, as_strided.
+ *
+ * Index tensors are int32 inside (int64 from torch is converted; constants are checked to fit).
+ * Where torch allows negative indices (advanced indexing), constant indices are wrapped at
+ * conversion time and computed ones by a FLOOR_MOD. Several index tensors (or a gather/scatter
+ * along one dim) become one linear index into a flattened axis, so everything is one GATHER or
+ * SCATTER_ND. SCATTER_ND adds duplicate updates: index_put with accumulate=True, scatter_add and
+ * scatter_reduce sum/mean are exact; for plain assignment the written value at a position indexed
+ * more than once is the mean of the values written there (torch leaves that case undefined; with
+ * distinct indices, which the converter proves for constant indices, the result is exact). */
+#include <math.h>
+#include <string.h>
+
+#include "lower/lower.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static bool dims_static(const int64_t *dims, int rank) {
+    for (int i = 0; i < rank; i++)
+        if (dims[i] < 0) return false;
+    return true;
+}
+
+static int64_t numel_of(const int64_t *dims, int rank) {
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n = dims[i] < 0 || n < 0 ? -1 : n * dims[i];
+    return n;
+}
+
+static const p2l_tensor *tensor_of(p2l_lower_ctx *ctx, int t) { return &ctx->g->tensors.items[t]; }
+
+static int const_i32_dims(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const int32_t *values) {
+    return p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/indices", ctx->node->name), rank, dims, values);
+}
+
+/* An index value as a logical int32 tensor. With `wrap_size` > 0, negative indices count from the
+ * end (constants are fixed now, computed ones get a FLOOR_MOD); constants out of range are refused. */
+static int index_tensor(p2l_lower_ctx *ctx, int value_id, int64_t wrap_size) {
+    const p2l_value *v = &ctx->ep->values.items[value_id];
+    if (v->dtype != P2L_INT64 && v->dtype != P2L_INT32 && v->dtype != P2L_INT16 && v->dtype != P2L_INT8 &&
+        v->dtype != P2L_UINT8) {
+        p2l_unsupported(ctx, "index tensor '%s' of dtype %s (integer indices are supported; a boolean mask selects a "
+                             "data-dependent number of elements)",
+                        v->name, v->dtype == (p2l_dtype)-1 ? "unknown" : p2l_dtype_name(v->dtype));
+        return -1;
+    }
+    if (v->dtype == P2L_UINT8) {
+        p2l_unsupported(ctx, "a uint8 index tensor (torch reads it as a boolean mask: a data-dependent size)");
+        return -1;
+    }
+    int t = p2l_cast(ctx, p2l_value_input(ctx, value_id, NULL), P2L_INT32);
+    if (t < 0) return -1;
+    const p2l_tensor *tt = tensor_of(ctx, t);
+    if (p2l_is_const(ctx->g, t)) {
+        int64_t n = p2l_tensor_numel(tt);
+        int32_t *vals = p2l_alloc(sizeof(int32_t) * (size_t)(n + 1));
+        if (!vals) {
+            p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+            return -1;
+        }
+        memcpy(vals, tt->data, sizeof(int32_t) * (size_t)n);
+        bool changed = false;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t k = vals[i];
+            if (wrap_size > 0 && k < 0) k += wrap_size, changed = true;
+            if (wrap_size > 0 && (k < 0 || k >= wrap_size)) {
+                p2l_release(vals);
+                p2l_unsupported(ctx, "index %d is out of range for a dim of size %lld", vals[i], (long long)wrap_size);
+                return -1;
+            }
+            vals[i] = (int32_t)k;
+        }
+        int64_t dims[P2L_MAX_RANK];
+        memcpy(dims, tt->dims, sizeof dims);
+        int r = changed ? const_i32_dims(ctx, tt->rank, dims, vals) : t;
+        p2l_release(vals);
+        return r;
+    }
+    if (wrap_size <= 0) return t;
+    return p2l_binary(ctx, P2L_OP_FLOOR_MOD, t, p2l_const_scalar(ctx, P2L_INT32, (double)wrap_size), P2L_INT32);
+}
+
+/* GATHER(params, indices, axis) into a fresh tensor. */
+static int gather(p2l_lower_ctx *ctx, int params, int indices, int axis) {
+    if (params < 0 || indices < 0) return -1;
+    const p2l_tensor p = *tensor_of(ctx, params), i = *tensor_of(ctx, indices);
+    int64_t dims[P2L_MAX_RANK];
+    int r = 0;
+    if (p.rank - 1 + i.rank > P2L_MAX_RANK) {
+        p2l_unsupported(ctx, "a gather result of rank %d", p.rank - 1 + i.rank);
+        return -1;
+    }
+    for (int d = 0; d < axis; d++) dims[r++] = p.dims[d];
+    for (int d = 0; d < i.rank; d++) dims[r++] = i.dims[d];
+    for (int d = axis + 1; d < p.rank; d++) dims[r++] = p.dims[d];
+    int out = p2l_temp(ctx, "gather", p.dtype, r, dims);
+    int ins[2] = {params, indices};
+    int n = p2l_emit(ctx, P2L_OP_GATHER, 2, ins, 1, &out);
+    if (n < 0) return -1;
+    p2l_set_option(ctx->g, n, "axis", axis);
+    p2l_set_option(ctx->g, n, "batch_dims", 0);
+    return out;
+}
+
+/* The layout of GATHER's output along physical axis p of a tensor in layout l (logical axis d),
+ * with `nb` index axes (taken in logical order) replacing it. */
+static p2l_layout gathered_layout(const p2l_layout *l, int rank, int d, int nb) {
+    p2l_layout out = p2l_identity_layout();
+    int n = 0;
+    for (int i = 0; i < rank; i++) {
+        int ax = l->perm[i];
+        if (ax == d)
+            for (int k = 0; k < nb; k++) out.perm[n++] = (int8_t)(d + k);
+        else
+            out.perm[n++] = (int8_t)(ax < d ? ax : ax + nb - 1);
+    }
+    return out;
+}
+
+/* x (physical) with axis p sliced to [begin, end) into a fresh tensor. */
+static int slice_axis(p2l_lower_ctx *ctx, int x, int p, int64_t begin, int64_t end) {
+    if (x < 0) return -1;
+    const p2l_tensor xt = *tensor_of(ctx, x);
+    int32_t b[P2L_MAX_RANK], e[P2L_MAX_RANK], s[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_RANK];
+    for (int i = 0; i < xt.rank; i++) {
+        b[i] = 0, e[i] = (int32_t)xt.dims[i], s[i] = 1, dims[i] = xt.dims[i];
+    }
+    b[p] = (int32_t)begin, e[p] = (int32_t)end, dims[p] = end - begin;
+    if (begin == 0 && end == xt.dims[p]) return x;
+    int out = p2l_temp(ctx, "slice", xt.dtype, xt.rank, dims);
+    int ins[4] = {x, p2l_const_i32(ctx, xt.rank, b), p2l_const_i32(ctx, xt.rank, e), p2l_const_i32(ctx, xt.rank, s)};
+    return p2l_emit(ctx, P2L_OP_STRIDED_SLICE, 4, ins, 1, &out) < 0 ? -1 : out;
+}
+
+/* CONCATENATION of n tensors along physical axis p into a fresh tensor (n == 1: the tensor). */
+static int concat(p2l_lower_ctx *ctx, int n, const int *parts, int p) {
+    for (int i = 0; i < n; i++)
+        if (parts[i] < 0) return -1;
+    if (n == 1) return parts[0];
+    const p2l_tensor first = *tensor_of(ctx, parts[0]);
+    int64_t dims[P2L_MAX_RANK];
+    memcpy(dims, first.dims, sizeof dims);
+    dims[p] = 0;
+    for (int i = 0; i < n; i++) dims[p] += tensor_of(ctx, parts[i])->dims[p];
+    int out = p2l_temp(ctx, "concat", first.dtype, first.rank, dims);
+    int node = p2l_emit(ctx, P2L_OP_CONCATENATION, n, parts, 1, &out);
+    if (node < 0) return -1;
+    p2l_set_option(ctx->g, node, "axis", p);
+    return out;
+}
+
+/* t reshaped to `rank` dims with leading 1s. */
+static int align_rank(p2l_lower_ctx *ctx, int t, int rank) {
+    if (t < 0) return -1;
+    const p2l_tensor tt = *tensor_of(ctx, t);
+    if (tt.rank == rank) return t;
+    int64_t dims[P2L_MAX_RANK];
+    int pad = rank - tt.rank;
+    for (int i = 0; i < rank; i++) dims[i] = i < pad ? 1 : tt.dims[i - pad];
+    return p2l_reshape(ctx, t, rank, dims);
+}
+
+/* Output `index` = logical tensor t (reshaped when its dims differ from the output's). */
+static p2l_status logical_output(p2l_lower_ctx *ctx, int index, int t) {
+    const p2l_value *v = p2l_output_value(ctx, index);
+    if (t < 0) return P2L_ERROR_UNSUPPORTED;
+    if (!v) return P2L_OK;
+    const p2l_tensor tt = *tensor_of(ctx, t);
+    if (tt.rank != v->rank || memcmp(tt.dims, v->dims, sizeof(int64_t) * (size_t)v->rank) != 0) {
+        t = p2l_reshape(ctx, t, v->rank, v->dims);
+        if (t < 0) return P2L_ERROR_UNSUPPORTED;
+    }
+    return p2l_alias_output(ctx, index, t, NULL);
+}
+
+/* ------------------------------------------------------------ gathers */
+
+/* embedding(weight, indices, ...) -> GATHER(weight, indices, axis 0) */
+p2l_status p2l_lower_embedding(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_arg *idx = p2l_arg_of(ctx, "indices");
+    if (idx->kind != P2L_ARG_TENSOR) return p2l_unsupported(ctx, "embedding without an index tensor");
+    int w = p2l_input(ctx, "weight", NULL);
+    return logical_output(ctx, 0, gather(ctx, w, index_tensor(ctx, (int)idx->i, 0), 0));
+}
+
+/* index_select(self, dim, index) -> GATHER along the dim's physical axis (a 0-d index keeps the
+ * axis with size 1, as torch does). */
+p2l_status p2l_lower_index_select(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *in_v = p2l_value_of(ctx, "self");
+    const p2l_arg *idx = p2l_arg_of(ctx, "index");
+    if (!in_v || idx->kind != P2L_ARG_TENSOR) return p2l_unsupported(ctx, "index_select needs tensors");
+    int rank = in_v->rank;
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
+    if (d < 0) return p2l_unsupported(ctx, "dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
+    int i = index_tensor(ctx, (int)idx->i, 0);
+    if (i >= 0 && tensor_of(ctx, i)->rank == 0) {
+        int64_t one = 1;
+        i = p2l_reshape(ctx, i, 1, &one);
+    }
+    if (rank == 0) {
+        int x = p2l_input(ctx, "self", NULL);
+        int64_t one = 1;
+        return logical_output(ctx, 0, gather(ctx, p2l_reshape(ctx, x, 1, &one), i, 0));
+    }
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    int y = gather(ctx, x, i, p2l_physical_axis(&l, rank, d));
+    return y < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, y, &l);
+}
+
+/* Linear positions into the flattened (logical, row-major) `dims` for a gather/scatter along
+ * `dim` with index tensor `idx` (logical int32, dims idx_dims): sum over d != dim of
+ * iota_d * stride_d (a constant) + idx * stride_dim. */
+static int dim_linear_index(p2l_lower_ctx *ctx, int idx, const int64_t *dims, int rank, int dim) {
+    if (idx < 0) return -1;
+    const p2l_tensor it = *tensor_of(ctx, idx);
+    if (!dims_static(it.dims, it.rank) || !dims_static(dims, rank)) {
+        p2l_unsupported(ctx, "gather/scatter with dynamic shapes");
+        return -1;
+    }
+    int64_t strides[P2L_MAX_RANK], s = 1;
+    for (int d = rank - 1; d >= 0; d--) strides[d] = s, s *= dims[d];
+    if (s > INT32_MAX) {
+        p2l_unsupported(ctx, "a tensor of %lld elements indexed linearly (above int32)", (long long)s);
+        return -1;
+    }
+    int64_t n = numel_of(it.dims, it.rank);
+    int32_t *base = p2l_alloc(sizeof(int32_t) * (size_t)(n + 1));
+    if (!base) {
+        p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        return -1;
+    }
+    bool constant = p2l_is_const(ctx->g, idx);
+    const int32_t *ivals = constant ? it.data : NULL;
+    for (int64_t e = 0; e < n; e++) {
+        int64_t rem = e, off = 0;
+        for (int d = rank - 1; d >= 0; d--) {
+            int64_t c = rem % it.dims[d];
+            rem /= it.dims[d];
+            if (d != dim) off += c * strides[d];
+        }
+        if (constant) {
+            int64_t k = ivals[e];
+            if (k < 0 || k >= dims[dim]) {
+                p2l_release(base);
+                p2l_unsupported(ctx, "index %lld is out of range for a dim of size %lld", (long long)k, (long long)dims[dim]);
+                return -1;
+            }
+            off += k * strides[dim];
+        }
+        base[e] = (int32_t)off;
+    }
+    int64_t idims[P2L_MAX_RANK];
+    memcpy(idims, it.dims, sizeof idims);
+    int b = const_i32_dims(ctx, it.rank, idims, base);
+    p2l_release(base);
+    if (constant) return b;
+    int scaled = strides[dim] == 1 ? idx
+                                   : p2l_binary(ctx, P2L_OP_MUL, idx, p2l_const_scalar(ctx, P2L_INT32, (double)strides[dim]),
+                                                P2L_INT32);
+    return p2l_binary(ctx, P2L_OP_ADD, b, scaled, P2L_INT32);
+}
+
+static int flatten(p2l_lower_ctx *ctx, int t) {
+    if (t < 0) return -1;
+    const p2l_tensor tt = *tensor_of(ctx, t);
+    int64_t n = numel_of(tt.dims, tt.rank);
+    if (tt.rank == 1) return t;
+    return p2l_reshape(ctx, t, 1, &n);
+}
+
+/* gather(self, dim, index): GATHER of the flattened input at linear positions (index shape). */
+p2l_status p2l_lower_gather(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *in_v = p2l_value_of(ctx, "self");
+    const p2l_arg *idx = p2l_arg_of(ctx, "index");
+    if (!in_v || idx->kind != P2L_ARG_TENSOR) return p2l_unsupported(ctx, "gather needs tensors");
+    int rank = in_v->rank;
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
+    if (d < 0) return p2l_unsupported(ctx, "dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
+    if (rank == 0) return logical_output(ctx, 0, p2l_input(ctx, "self", NULL));
+    int i = index_tensor(ctx, (int)idx->i, 0);
+    int lin = dim_linear_index(ctx, i, in_v->dims, rank, d);
+    return logical_output(ctx, 0, gather(ctx, flatten(ctx, p2l_input(ctx, "self", NULL)), lin, 0));
+}
+
+/* ------------------------------------------------------------ advanced indexing */
+
+typedef struct index_plan {
+    int rank;                 /* of self */
+    int count;                /* index tensors */
+    int dims[P2L_MAX_RANK];   /* the indexed dims, in order */
+    int ids[P2L_MAX_RANK];    /* their value ids */
+    bool adjacent;
+    int brank;                /* rank of the broadcast index shape */
+    int64_t bdims[P2L_MAX_RANK];
+} index_plan;
+
+static bool plan_indices(p2l_lower_ctx *ctx, const p2l_value *self_v, index_plan *plan) {
+    const p2l_arg *list = p2l_arg_of(ctx, "indices");
+    memset(plan, 0, sizeof *plan);
+    plan->rank = self_v->rank;
+    if (list->kind != P2L_ARG_TENSORS || list->count > self_v->rank) {
+        p2l_unsupported(ctx, "an index list of %d entries for a rank-%d tensor", list->count, self_v->rank);
+        return false;
+    }
+    for (int k = 0; k < list->count; k++) {
+        if (list->ints[k] < 0) continue;
+        const p2l_value *v = &ctx->ep->values.items[list->ints[k]];
+        if (v->dtype == P2L_BOOL || v->dtype == P2L_UINT8) {
+            p2l_unsupported(ctx, "indexing with a boolean mask: the result's size depends on the mask's values "
+                                 "(TFLite needs output sizes before the op runs); use torch.where instead");
+            return false;
+        }
+        plan->dims[plan->count] = k;
+        plan->ids[plan->count++] = (int)list->ints[k];
+        if (v->rank > plan->brank) {
+            for (int i = v->rank - 1, j = plan->brank - 1; i >= 0; i--, j--) plan->bdims[i] = j >= 0 ? plan->bdims[j] : 1;
+            plan->brank = v->rank;
+        }
+        for (int i = 0; i < v->rank; i++) {
+            int64_t *b = &plan->bdims[plan->brank - v->rank + i];
+            int64_t d = v->dims[i];
+            *b = *b == 1 ? d : d == 1 ? *b : *b < 0 ? d : *b;
+        }
+    }
+    plan->adjacent = plan->count == 0 || plan->dims[plan->count - 1] - plan->dims[0] == plan->count - 1;
+    for (int k = 0; k < plan->count; k++)
+        if (self_v->dims[plan->dims[k]] < 0) {
+            p2l_unsupported(ctx, "indexing a dynamic dim");
+            return false;
+        }
+    return true;
+}
+
+/* The linear index into the indexed dims flattened (row-major) into one: sum idx_k * stride_k,
+ * each index wrapped (negatives count from the end) and broadcast to the plan's shape. */
+static int plan_linear_index(p2l_lower_ctx *ctx, const p2l_value *self_v, const index_plan *plan) {
+    int64_t stride = 1;
+    int lin = -1;
+    for (int k = plan->count - 1; k >= 0; k--) {
+        int64_t size = self_v->dims[plan->dims[k]];
+        int t = align_rank(ctx, index_tensor(ctx, plan->ids[k], size), plan->brank);
+        if (t >= 0 && stride != 1)
+            t = p2l_binary(ctx, P2L_OP_MUL, t, p2l_const_scalar(ctx, P2L_INT32, (double)stride), P2L_INT32);
+        lin = lin == -1 ? t : p2l_binary(ctx, P2L_OP_ADD, lin, t, P2L_INT32);
+        if (lin < 0) return -1;
+        stride *= size;
+    }
+    if (stride > INT32_MAX) {
+        p2l_unsupported(ctx, "indexed dims of %lld elements (above int32)", (long long)stride);
+        return -1;
+    }
+    /* every index may be smaller than the broadcast shape: make the result exactly that shape */
+    const p2l_tensor lt = *tensor_of(ctx, lin);
+    if (memcmp(lt.dims, plan->bdims, sizeof(int64_t) * (size_t)plan->brank) != 0 && dims_static(plan->bdims, plan->brank)) {
+        int32_t shape[P2L_MAX_RANK];
+        for (int i = 0; i < plan->brank; i++) shape[i] = (int32_t)plan->bdims[i];
+        int ins[2] = {lin, p2l_const_i32(ctx, plan->brank, shape)};
+        int out = p2l_temp(ctx, "broadcast", P2L_INT32, plan->brank, plan->bdims);
+        if (p2l_emit(ctx, P2L_OP_BROADCAST_TO, 2, ins, 1, &out) < 0) return -1;
+        lin = out;
+    }
+    return lin;
+}
+
+/* self (logical) with the indexed dims moved first (when not adjacent) or kept (adjacent), and
+ * merged into one axis. *axis = where the merged axis sits. perm (if not NULL) gets the transpose. */
+static int merged_self(p2l_lower_ctx *ctx, const p2l_value *self_v, const index_plan *plan, bool front, int *axis,
+                       int8_t *perm_out) {
+    int rank = self_v->rank;
+    int8_t perm[P2L_MAX_RANK];
+    int n = 0;
+    if (front) {
+        for (int k = 0; k < plan->count; k++) perm[n++] = (int8_t)plan->dims[k];
+        for (int d = 0; d < rank; d++) {
+            bool indexed = false;
+            for (int k = 0; k < plan->count; k++) indexed = indexed || plan->dims[k] == d;
+            if (!indexed) perm[n++] = (int8_t)d;
+        }
+    } else {
+        for (int d = 0; d < rank; d++) perm[d] = (int8_t)d;
+    }
+    if (perm_out) memcpy(perm_out, perm, sizeof perm);
+    int x = p2l_transpose(ctx, p2l_input(ctx, "self", NULL), perm);
+    if (x < 0) return -1;
+    int first = front ? 0 : plan->dims[0];
+    const p2l_tensor xt = *tensor_of(ctx, x);
+    int64_t dims[P2L_MAX_RANK];
+    int r = 0;
+    for (int d = 0; d < xt.rank; d++) {
+        if (d > first && d < first + plan->count) {
+            dims[r - 1] *= xt.dims[d];
+            continue;
+        }
+        dims[r++] = xt.dims[d];
+    }
+    *axis = first;
+    if (plan->count == 1) return x;
+    return p2l_reshape(ctx, x, r, dims);
+}
+
+/* index.Tensor(self, indices): one index tensor -> GATHER on the dim's physical axis; several ->
+ * GATHER of the indexed dims merged into one, at their linear index. Non-adjacent indexed dims
+ * go first in the result (torch's rule), so they are moved first in the input. */
+p2l_status p2l_lower_index_tensor(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    if (!self_v) return P2L_ERROR_UNSUPPORTED;
+    index_plan plan;
+    if (!plan_indices(ctx, self_v, &plan)) return P2L_ERROR_UNSUPPORTED;
+    if (plan.count == 0) {
+        p2l_layout l;
+        int x = p2l_input_any(ctx, "self", &l);
+        return x < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, x, &l);
+    }
+    if (plan.count == 1) {
+        int d = plan.dims[0];
+        p2l_layout l;
+        int x = p2l_input_any(ctx, "self", &l);
+        int i = index_tensor(ctx, plan.ids[0], self_v->dims[d]);
+        int y = gather(ctx, x, i, p2l_physical_axis(&l, self_v->rank, d));
+        if (y < 0) return P2L_ERROR_UNSUPPORTED;
+        p2l_layout out_l = gathered_layout(&l, self_v->rank, d, tensor_of(ctx, i)->rank);
+        return p2l_alias_output(ctx, 0, y, &out_l);
+    }
+    int axis;
+    int x = merged_self(ctx, self_v, &plan, !plan.adjacent, &axis, NULL);
+    int lin = plan_linear_index(ctx, self_v, &plan);
+    return logical_output(ctx, 0, gather(ctx, x, lin, axis));
+}
+
+/* ------------------------------------------------------------ scatters */
+
+typedef enum scatter_mode { SCATTER_SET, SCATTER_ADD, SCATTER_SUM_NO_SELF, SCATTER_MEAN, SCATTER_MEAN_NO_SELF } scatter_mode;
+
+/* Whether a constant linear index tensor holds each value at most once. */
+static bool const_unique(p2l_lower_ctx *ctx, int lin, int64_t range) {
+    if (!p2l_is_const(ctx->g, lin)) return false;
+    const p2l_tensor lt = *tensor_of(ctx, lin);
+    int64_t n = p2l_tensor_numel(&lt);
+    uint8_t *seen = p2l_alloc_zero((size_t)range + 1);
+    if (!seen) return false;
+    bool unique = true;
+    for (int64_t i = 0; i < n && unique; i++) {
+        int32_t k = ((const int32_t *)lt.data)[i];
+        if (k < 0 || k >= range || seen[k]) unique = false;
+        else seen[k] = 1;
+    }
+    p2l_release(seen);
+    return unique;
+}
+
+/* x: [P, rest...] (logical); lin: linear indices [B...] into axis 0; updates: [B..., rest...].
+ * Returns x with the updates applied as `mode` says, by SCATTER_ND. */
+static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter_mode mode) {
+    if (x < 0 || lin < 0 || updates < 0) return -1;
+    const p2l_tensor xt = *tensor_of(ctx, x), lt = *tensor_of(ctx, lin);
+    if (!dims_static(xt.dims, xt.rank) || !dims_static(lt.dims, lt.rank)) {
+        p2l_unsupported(ctx, "a scatter with dynamic shapes");
+        return -1;
+    }
+    p2l_dtype dtype = xt.dtype;
+    if (dtype != P2L_FLOAT32 && dtype != P2L_INT32 && dtype != P2L_BOOL) {
+        p2l_unsupported(ctx, "a scatter into a %s tensor", p2l_dtype_name(dtype));
+        return -1;
+    }
+    if (dtype != P2L_FLOAT32 && (mode == SCATTER_MEAN || mode == SCATTER_MEAN_NO_SELF)) {
+        p2l_unsupported(ctx, "scatter_reduce 'mean' of a %s tensor", p2l_dtype_name(dtype));
+        return -1;
+    }
+    p2l_dtype sdtype = dtype == P2L_BOOL ? P2L_INT32 : dtype;
+    int64_t cdims[P2L_MAX_RANK];
+    memcpy(cdims, lt.dims, sizeof cdims);
+    cdims[lt.rank] = 1;
+    int coords = p2l_reshape(ctx, lin, lt.rank + 1, cdims);
+    int32_t shape[P2L_MAX_RANK];
+    for (int i = 0; i < xt.rank; i++) shape[i] = (int32_t)xt.dims[i];
+    int ins[3] = {coords, p2l_cast(ctx, updates, sdtype), p2l_const_i32(ctx, xt.rank, shape)};
+    int64_t sdims[P2L_MAX_RANK];
+    memcpy(sdims, xt.dims, sizeof sdims);
+    int s = p2l_temp(ctx, "scatter", sdtype, xt.rank, sdims);
+    if (ins[1] < 0 || p2l_emit(ctx, P2L_OP_SCATTER_ND, 3, ins, 1, &s) < 0) return -1;
+    if (mode == SCATTER_ADD) {
+        if (dtype == P2L_BOOL)
+            return p2l_binary(ctx, P2L_OP_LOGICAL_OR, x,
+                              p2l_binary(ctx, P2L_OP_GREATER, s, p2l_const_scalar(ctx, P2L_INT32, 0), P2L_BOOL), P2L_BOOL);
+        return p2l_binary(ctx, P2L_OP_ADD, x, s, dtype);
+    }
+    /* how many updates each position received: SCATTER_ND of ones, shaped [P, 1, ...] */
+    int64_t pdims[P2L_MAX_RANK];
+    for (int i = 0; i < xt.rank; i++) pdims[i] = i == 0 ? xt.dims[0] : 1;
+    int mask, count = -1;
+    if (mode == SCATTER_SET && const_unique(ctx, lin, xt.dims[0])) {
+        uint8_t *m = p2l_alloc_zero((size_t)xt.dims[0]);
+        if (!m) return -1;
+        for (int64_t i = 0; i < p2l_tensor_numel(&lt); i++) m[((const int32_t *)lt.data)[i]] = 1;
+        mask = p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/mask", ctx->node->name), P2L_BOOL, xt.rank,
+                             pdims, m, true);
+    } else {
+        int64_t ndims[P2L_MAX_RANK];
+        memcpy(ndims, lt.dims, sizeof ndims);
+        int64_t n = numel_of(lt.dims, lt.rank);
+        int32_t *ones = p2l_alloc(sizeof(int32_t) * (size_t)n);
+        if (!ones) return -1;
+        for (int64_t i = 0; i < n; i++) ones[i] = 1;
+        int32_t p32 = (int32_t)xt.dims[0];
+        int cins[3] = {coords, const_i32_dims(ctx, lt.rank, ndims, ones), p2l_const_i32(ctx, 1, &p32)};
+        p2l_release(ones);
+        int64_t one_dim = xt.dims[0];
+        count = p2l_temp(ctx, "count", P2L_INT32, 1, &one_dim);
+        if (p2l_emit(ctx, P2L_OP_SCATTER_ND, 3, cins, 1, &count) < 0) return -1;
+        count = p2l_reshape(ctx, count, xt.rank, pdims);
+        mask = p2l_binary(ctx, P2L_OP_GREATER, count, p2l_const_scalar(ctx, P2L_INT32, 0), P2L_BOOL);
+    }
+    int value = s;
+    if (mode == SCATTER_MEAN) {
+        int total = p2l_binary(ctx, P2L_OP_ADD, x, s, dtype);
+        int denom = p2l_cast(ctx, p2l_binary(ctx, P2L_OP_ADD, count, p2l_const_scalar(ctx, P2L_INT32, 1), P2L_INT32),
+                             P2L_FLOAT32);
+        return p2l_binary(ctx, P2L_OP_DIV, total, denom, dtype);
+    }
+    if (count >= 0 && (mode == SCATTER_SET || mode == SCATTER_MEAN_NO_SELF)) {
+        int safe = p2l_binary(ctx, P2L_OP_MAXIMUM, count, p2l_const_scalar(ctx, P2L_INT32, 1), P2L_INT32);
+        if (sdtype == P2L_FLOAT32)
+            value = p2l_binary(ctx, P2L_OP_DIV, s, p2l_cast(ctx, safe, P2L_FLOAT32), P2L_FLOAT32);
+        else if (dtype == P2L_INT32)
+            value = p2l_binary(ctx, P2L_OP_FLOOR_DIV, s, safe, P2L_INT32);
+    }
+    if (dtype == P2L_BOOL) value = p2l_binary(ctx, P2L_OP_GREATER, value, p2l_const_scalar(ctx, P2L_INT32, 0), P2L_BOOL);
+    if (mask < 0 || value < 0) return -1;
+    int ins2[3] = {mask, value, x};
+    int out = p2l_temp(ctx, "select", dtype, xt.rank, sdims);
+    return p2l_emit(ctx, P2L_OP_SELECT_V2, 3, ins2, 1, &out) < 0 ? -1 : out;
+}
+
+/* index_put(self, indices, values, accumulate): the indexed dims are moved first and merged, the
+ * values broadcast to the shape self[indices] has and put in the same order, then SCATTER_ND. */
+p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self"), *val_v = p2l_value_of(ctx, "values");
+    if (!self_v || !val_v) return p2l_unsupported(ctx, "index_put needs tensors");
+    index_plan plan;
+    if (!plan_indices(ctx, self_v, &plan)) return P2L_ERROR_UNSUPPORTED;
+    if (plan.count == 0) return p2l_unsupported(ctx, "index_put without an index tensor");
+    if (!dims_static(self_v->dims, self_v->rank) || !dims_static(plan.bdims, plan.brank))
+        return p2l_unsupported(ctx, "index_put with dynamic shapes");
+    int rank = self_v->rank;
+    int axis;
+    int8_t perm[P2L_MAX_RANK];
+    int x = merged_self(ctx, self_v, &plan, true, &axis, perm);
+    int lin = plan_linear_index(ctx, self_v, &plan);
+    /* values -> the shape of self[indices]: pre + B + post (adjacent) or B + rest, then B first */
+    int64_t rdims[P2L_MAX_RANK];
+    int rr = 0, first = plan.dims[0];
+    int pre = plan.adjacent ? first : 0;
+    for (int d = 0; d < pre; d++) rdims[rr++] = self_v->dims[d];
+    for (int d = 0; d < plan.brank; d++) rdims[rr++] = plan.bdims[d];
+    for (int d = 0; d < rank; d++) {
+        bool indexed = false;
+        for (int k = 0; k < plan.count; k++) indexed = indexed || plan.dims[k] == d;
+        if (!indexed && !(plan.adjacent && d < first)) rdims[rr++] = self_v->dims[d];
+    }
+    if (rr > P2L_MAX_RANK) return p2l_unsupported(ctx, "index_put result of rank %d", rr);
+    p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
+    int v = p2l_cast(ctx, align_rank(ctx, p2l_input(ctx, "values", NULL), rr), dtype);
+    if (v < 0) return P2L_ERROR_UNSUPPORTED;
+    if (memcmp(tensor_of(ctx, v)->dims, rdims, sizeof(int64_t) * (size_t)rr) != 0) {
+        int32_t shape[P2L_MAX_RANK];
+        for (int i = 0; i < rr; i++) shape[i] = (int32_t)rdims[i];
+        int ins[2] = {v, p2l_const_i32(ctx, rr, shape)};
+        int b = p2l_temp(ctx, "values", dtype, rr, rdims);
+        if (p2l_emit(ctx, P2L_OP_BROADCAST_TO, 2, ins, 1, &b) < 0) return P2L_ERROR_UNSUPPORTED;
+        v = b;
+    }
+    if (plan.adjacent && pre > 0) { /* pre + B + post -> B + pre + post */
+        int8_t vp[P2L_MAX_RANK];
+        int n = 0;
+        for (int d = 0; d < plan.brank; d++) vp[n++] = (int8_t)(pre + d);
+        for (int d = 0; d < pre; d++) vp[n++] = (int8_t)d;
+        for (int d = pre + plan.brank; d < rr; d++) vp[n++] = (int8_t)d;
+        v = p2l_transpose(ctx, v, vp);
+    }
+    bool accumulate = p2l_arg_of(ctx, "accumulate")->i != 0;
+    int y = scatter_into(ctx, x, lin, v, accumulate ? SCATTER_ADD : SCATTER_SET);
+    if (y < 0) return P2L_ERROR_UNSUPPORTED;
+    /* back: split the merged axis, undo the transpose */
+    int64_t tdims[P2L_MAX_RANK];
+    for (int d = 0; d < rank; d++) tdims[d] = self_v->dims[perm[d]];
+    y = p2l_reshape(ctx, y, rank, tdims);
+    int8_t inverse[P2L_MAX_RANK];
+    for (int d = 0; d < rank; d++) inverse[perm[d]] = (int8_t)d;
+    return logical_output(ctx, 0, p2l_transpose(ctx, y, inverse));
+}
+
+/* scatter / scatter_add / scatter_reduce along `dim`: flattened self, linear positions of the
+ * index, updates = src cut to the index's shape (or a constant `value`). */
+static p2l_status dim_scatter(p2l_lower_ctx *ctx, scatter_mode mode) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    const p2l_arg *idx = p2l_arg_of(ctx, "index");
+    if (!self_v || idx->kind != P2L_ARG_TENSOR) return p2l_unsupported(ctx, "scatter needs tensors");
+    int rank = self_v->rank;
+    if (rank == 0) return p2l_unsupported(ctx, "scatter into a 0-d tensor");
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
+    if (d < 0) return p2l_unsupported(ctx, "dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
+    if (!dims_static(self_v->dims, rank)) return p2l_unsupported(ctx, "scatter into a dynamic shape");
+    p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
+    int i = index_tensor(ctx, (int)idx->i, 0);
+    if (i < 0) return P2L_ERROR_UNSUPPORTED;
+    const p2l_tensor it = *tensor_of(ctx, i);
+    if (it.rank != rank) return p2l_unsupported(ctx, "scatter index of rank %d for a rank-%d tensor", it.rank, rank);
+    int lin = dim_linear_index(ctx, i, self_v->dims, rank, d);
+    int upd;
+    if (p2l_value_of(ctx, "src")) {
+        const p2l_value *src_v = p2l_value_of(ctx, "src");
+        upd = p2l_cast(ctx, p2l_input(ctx, "src", NULL), dtype);
+        if (src_v->rank != rank) return p2l_unsupported(ctx, "scatter src of another rank");
+        for (int k = 0; k < rank && upd >= 0; k++)
+            if (src_v->dims[k] != it.dims[k]) upd = slice_axis(ctx, upd, k, 0, it.dims[k]);
+    } else {
+        double value = p2l_arg_number(ctx, "value", 0);
+        int64_t n = numel_of(it.dims, it.rank);
+        float *vals = p2l_alloc(sizeof(float) * (size_t)(n + 1));
+        if (!vals) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        for (int64_t k = 0; k < n; k++) vals[k] = (float)value;
+        int64_t idims[P2L_MAX_RANK];
+        memcpy(idims, it.dims, sizeof idims);
+        upd = p2l_cast(ctx, p2l_const_f32(ctx, it.rank, idims, vals), dtype);
+        p2l_release(vals);
+    }
+    int x = flatten(ctx, p2l_input(ctx, "self", NULL));
+    return logical_output(ctx, 0, scatter_into(ctx, x, lin, upd, mode));
+}
+
+p2l_status p2l_lower_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_arg *reduce = p2l_node_arg(node, "reduce");
+    if (reduce && reduce->kind == P2L_ARG_STRING) return p2l_unsupported(ctx, "scatter with reduce='%s'", reduce->s);
+    return dim_scatter(ctx, SCATTER_SET);
+}
+
+p2l_status p2l_lower_scatter_add(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return dim_scatter(ctx, SCATTER_ADD); }
+
+/* scatter_reduce.two(self, dim, index, src, reduce, include_self): sum and mean are exact with
+ * SCATTER_ND (which adds); prod, amax and amin have no scatter builtin to compose from. */
+p2l_status p2l_lower_scatter_reduce(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_arg *reduce = p2l_arg_of(ctx, "reduce");
+    bool include_self = p2l_arg_of(ctx, "include_self")->kind == P2L_ARG_NONE || p2l_arg_of(ctx, "include_self")->i;
+    const char *r = reduce->kind == P2L_ARG_STRING ? reduce->s : "";
+    if (strcmp(r, "sum") == 0) return dim_scatter(ctx, include_self ? SCATTER_ADD : SCATTER_SUM_NO_SELF);
+    if (strcmp(r, "mean") == 0) return dim_scatter(ctx, include_self ? SCATTER_MEAN : SCATTER_MEAN_NO_SELF);
+    return p2l_unsupported(ctx, "scatter_reduce '%s': TFLite's SCATTER_ND only adds duplicate updates, so only "
+                                "'sum' and 'mean' are exact",
+                           r);
+}
+
+/* select_scatter(self, src, dim, index): CONCATENATION of self before index, src as a size-1 slice,
+ * self after index, in self's layout. */
+p2l_status p2l_lower_select_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self"), *src_v = p2l_value_of(ctx, "src");
+    if (!self_v || !src_v || self_v->rank == 0) return p2l_unsupported(ctx, "select_scatter needs a tensor of rank >= 1");
+    int rank = self_v->rank;
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
+    int64_t size = self_v->dims[d < 0 ? 0 : d], index = p2l_arg_of(ctx, "index")->i;
+    if (d < 0 || size < 0 || p2l_arg_of(ctx, "index")->symbolic) return p2l_unsupported(ctx, "select_scatter dim or index");
+    if (index < 0) index += size;
+    if (index < 0 || index >= size) return p2l_unsupported(ctx, "select_scatter index out of range");
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
+    int64_t logical[P2L_MAX_RANK];
+    memcpy(logical, self_v->dims, sizeof logical);
+    logical[d] = 1;
+    int s = p2l_transpose(ctx, p2l_reshape(ctx, p2l_cast(ctx, p2l_input(ctx, "src", NULL), dtype), rank, logical), l.perm);
+    int p = p2l_physical_axis(&l, rank, d);
+    int parts[3], n = 0;
+    if (index > 0) parts[n++] = slice_axis(ctx, x, p, 0, index);
+    parts[n++] = s;
+    if (index + 1 < size) parts[n++] = slice_axis(ctx, x, p, index + 1, size);
+    int y = concat(ctx, n, parts, p);
+    return y < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, y, &l);
+}
+
+/* slice_scatter(self, src, dim, start, end, step): step 1 is a CONCATENATION of self's outer parts
+ * and src; a larger step gathers from [self, src] concatenated, at constant positions. */
+p2l_status p2l_lower_slice_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self"), *src_v = p2l_value_of(ctx, "src");
+    const p2l_arg *src_a = p2l_arg_of(ctx, "src");
+    if (!self_v || !src_v || self_v->rank == 0) return p2l_unsupported(ctx, "slice_scatter needs a tensor of rank >= 1");
+    int rank = self_v->rank;
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
+    if (d < 0 || self_v->dims[d] < 0) return p2l_unsupported(ctx, "slice_scatter dim");
+    int64_t size = self_v->dims[d];
+    const p2l_arg *sa = p2l_arg_of(ctx, "start"), *ea = p2l_arg_of(ctx, "end"), *st = p2l_arg_of(ctx, "step");
+    if (sa->symbolic || ea->symbolic || st->symbolic) return p2l_unsupported(ctx, "symbolic slice_scatter bounds");
+    int64_t start = sa->kind == P2L_ARG_INT ? sa->i : 0, end = ea->kind == P2L_ARG_INT ? ea->i : size;
+    int64_t step = st->kind == P2L_ARG_INT ? st->i : 1;
+    if (start < 0) start += size;
+    if (end < 0) end += size;
+    start = start < 0 ? 0 : start > size ? size : start;
+    end = end < start ? start : end > size ? size : end;
+    if (step < 1) return p2l_unsupported(ctx, "slice_scatter step %lld", (long long)step);
+    int64_t m = src_v->dims[d];
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
+    if (m <= 0) return x < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, x, &l);
+    int s = p2l_cast(ctx, p2l_value_input(ctx, (int)src_a->i, &l), dtype);
+    int p = p2l_physical_axis(&l, rank, d);
+    int y;
+    if (step == 1) {
+        int parts[3], n = 0;
+        if (start > 0) parts[n++] = slice_axis(ctx, x, p, 0, start);
+        parts[n++] = s;
+        if (start + m < size) parts[n++] = slice_axis(ctx, x, p, start + m, size);
+        y = concat(ctx, n, parts, p);
+    } else {
+        int both[2] = {x, s};
+        int cat = concat(ctx, 2, both, p);
+        int32_t *pos = p2l_alloc(sizeof(int32_t) * (size_t)size);
+        if (!pos) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        for (int64_t j = 0; j < size; j++) {
+            bool in = j >= start && j < end && (j - start) % step == 0 && (j - start) / step < m;
+            pos[j] = (int32_t)(in ? size + (j - start) / step : j);
+        }
+        int idx = const_i32_dims(ctx, 1, &size, pos);
+        p2l_release(pos);
+        y = gather(ctx, cat, idx, p);
+    }
+    return y < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, y, &l);
+}
+
+/* masked_scatter(self, mask, source): position i (row-major over the broadcast shape) where the
+ * mask is set takes source's element number cumsum(mask)[i] - 1: a CUMSUM, a GATHER and a
+ * SELECT_V2, exact. */
+p2l_status p2l_lower_masked_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self"), *out_v = p2l_output_value(ctx, 0);
+    const p2l_value *src_v = p2l_value_of(ctx, "source");
+    if (!self_v || !out_v || !src_v) return p2l_unsupported(ctx, "masked_scatter needs tensors");
+    int rank = out_v->rank;
+    if (!dims_static(out_v->dims, rank) || !dims_static(src_v->dims, src_v->rank))
+        return p2l_unsupported(ctx, "masked_scatter with dynamic shapes");
+    int32_t shape[P2L_MAX_RANK];
+    for (int i = 0; i < rank; i++) shape[i] = (int32_t)out_v->dims[i];
+    int64_t n = numel_of(out_v->dims, rank);
+    p2l_dtype dtype = p2l_ir_dtype(out_v->dtype);
+    int to_full[2];
+    const char *names[2] = {"self", "mask"};
+    for (int k = 0; k < 2; k++) {
+        int t = p2l_input_broadcast(ctx, names[k], rank, NULL, k ? P2L_BOOL : dtype);
+        const p2l_tensor tt = t >= 0 ? *tensor_of(ctx, t) : (p2l_tensor){0};
+        if (t >= 0 && (tt.rank != rank || memcmp(tt.dims, out_v->dims, sizeof(int64_t) * (size_t)rank) != 0)) {
+            int ins[2] = {t, p2l_const_i32(ctx, rank, shape)};
+            int64_t dims[P2L_MAX_RANK];
+            memcpy(dims, out_v->dims, sizeof dims);
+            int b = p2l_temp(ctx, "broadcast", tt.dtype, rank, dims);
+            t = p2l_emit(ctx, P2L_OP_BROADCAST_TO, 2, ins, 1, &b) < 0 ? -1 : b;
+        }
+        to_full[k] = flatten(ctx, t);
+    }
+    int m = to_full[1];
+    int counts = p2l_cast(ctx, m, P2L_INT32);
+    if (counts < 0) return P2L_ERROR_UNSUPPORTED;
+    int cs = p2l_temp(ctx, "cumsum", P2L_INT32, 1, &n);
+    int cins[2] = {counts, p2l_const_scalar(ctx, P2L_INT32, 0)};
+    int cn = p2l_emit(ctx, P2L_OP_CUMSUM, 2, cins, 1, &cs);
+    if (cn < 0) return P2L_ERROR_UNSUPPORTED;
+    p2l_set_option(ctx->g, cn, "exclusive", 1);
+    p2l_set_option(ctx->g, cn, "reverse", 0);
+    /* exclusive cumsum = the source position; clamp to the source size for unmasked tail cells */
+    int64_t src_n = numel_of(src_v->dims, src_v->rank);
+    int pos = p2l_binary(ctx, P2L_OP_MINIMUM, cs, p2l_const_scalar(ctx, P2L_INT32, (double)(src_n - 1)), P2L_INT32);
+    int src = flatten(ctx, p2l_cast(ctx, p2l_input(ctx, "source", NULL), dtype));
+    int g = gather(ctx, src, pos, 0);
+    if (g < 0 || to_full[0] < 0) return P2L_ERROR_UNSUPPORTED;
+    int ins[3] = {m, g, to_full[0]};
+    int y = p2l_temp(ctx, "select", dtype, 1, &n);
+    if (p2l_emit(ctx, P2L_OP_SELECT_V2, 3, ins, 1, &y) < 0) return P2L_ERROR_UNSUPPORTED;
+    return logical_output(ctx, 0, y);
+}
+
+/* ------------------------------------------------------------ sort, topk */
+
+/* TOPK_V2 along logical dim `d` of "self" (moved last physically when it is not), k largest or,
+ * via NEG, k smallest. Outputs 0 (values) and 1 (indices, int32 inside). */
+static p2l_status top_k(p2l_lower_ctx *ctx, int d, int64_t k, bool largest) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    int rank = self_v->rank;
+    p2l_layout l;
+    if (p2l_input_any(ctx, "self", &l) < 0) return P2L_ERROR_UNSUPPORTED;
+    p2l_layout want = p2l_identity_layout();
+    int n = 0;
+    for (int i = 0; i < rank; i++)
+        if (l.perm[i] != d) want.perm[n++] = l.perm[i];
+    want.perm[n] = (int8_t)d;
+    int x = p2l_input(ctx, "self", &want);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    p2l_dtype dtype = tensor_of(ctx, x)->dtype;
+    if (dtype != P2L_FLOAT32 && dtype != P2L_INT32)
+        return p2l_unsupported(ctx, "sort/topk of a %s tensor (float32 and integers are supported)", p2l_dtype_name(dtype));
+    if (!largest) x = p2l_unary(ctx, P2L_OP_NEG, x);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    const p2l_tensor xt = *tensor_of(ctx, x);
+    int64_t dims[P2L_MAX_RANK];
+    memcpy(dims, xt.dims, sizeof dims);
+    dims[rank - 1] = k;
+    int outs[2] = {p2l_temp(ctx, "values", dtype, rank, dims), p2l_temp(ctx, "indices", P2L_INT32, rank, dims)};
+    int ins[2] = {x, p2l_const_scalar(ctx, P2L_INT32, (double)k)};
+    if (p2l_emit(ctx, P2L_OP_TOPK_V2, 2, ins, 2, outs) < 0) return P2L_ERROR_UNSUPPORTED;
+    int values = largest ? outs[0] : p2l_unary(ctx, P2L_OP_NEG, outs[0]);
+    if (values < 0) return P2L_ERROR_UNSUPPORTED;
+    P2L_TRY(p2l_alias_output(ctx, 0, values, &want));
+    return p2l_alias_output(ctx, 1, outs[1], &want);
+}
+
+/* sort(self, dim, descending) = topk with k = the dim's size. Ties: TFLite's TOPK_V2 puts the
+ * lower index first, as torch's stable sort does. */
+p2l_status p2l_lower_sort(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    if (!self_v || self_v->rank == 0) return p2l_unsupported(ctx, "sort of a 0-d tensor");
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->kind == P2L_ARG_INT ? p2l_arg_of(ctx, "dim")->i : -1, self_v->rank);
+    if (d < 0 || self_v->dims[d] < 0) return p2l_unsupported(ctx, "sort along a dynamic or invalid dim");
+    return top_k(ctx, d, self_v->dims[d], p2l_arg_of(ctx, "descending")->i != 0);
+}
+
+/* topk(self, k, dim, largest, sorted): TOPK_V2 (always sorted, which torch allows for sorted=False). */
+p2l_status p2l_lower_topk(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    if (!self_v || self_v->rank == 0) return p2l_unsupported(ctx, "topk of a 0-d tensor");
+    const p2l_arg *k = p2l_arg_of(ctx, "k");
+    if (k->symbolic || k->kind != P2L_ARG_INT) return p2l_unsupported(ctx, "a symbolic k");
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->kind == P2L_ARG_INT ? p2l_arg_of(ctx, "dim")->i : -1, self_v->rank);
+    if (d < 0) return p2l_unsupported(ctx, "topk dim out of range");
+    if (k->i < 1) return p2l_unsupported(ctx, "topk with k=%lld (TFLite has no empty tensors)", (long long)k->i);
+    const p2l_arg *largest = p2l_arg_of(ctx, "largest");
+    return top_k(ctx, d, k->i, largest->kind == P2L_ARG_NONE || largest->i != 0);
+}
+
+/* ------------------------------------------------------------ data movement */
+
+/* flip(self, dims) -> REVERSE_V2 over the dims' physical axes, in the input's layout. */
+p2l_status p2l_lower_flip(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    const p2l_arg *dims = p2l_arg_of(ctx, "dims");
+    if (!self_v || dims->kind != P2L_ARG_INTS) return p2l_unsupported(ctx, "flip needs dims");
+    int rank = self_v->rank;
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    bool flipped[P2L_MAX_RANK] = {0};
+    for (int k = 0; k < dims->count; k++) {
+        int d = p2l_norm_dim(dims->ints[k], rank);
+        if (d < 0) return p2l_unsupported(ctx, "flip dim %lld is out of range", (long long)dims->ints[k]);
+        if (rank > 0 && self_v->dims[d] != 1) flipped[p2l_physical_axis(&l, rank, d)] = true;
+    }
+    /* one REVERSE_V2 per axis: LiteRT's kernel reverses a single axis */
+    int y = x;
+    for (int p = 0; p < rank; p++) {
+        if (!flipped[p]) continue;
+        int32_t axis = p;
+        int ins[2] = {y, p2l_const_i32(ctx, 1, &axis)};
+        const p2l_tensor yt = *tensor_of(ctx, y);
+        int out = p2l_temp(ctx, "reverse", yt.dtype, yt.rank, yt.dims);
+        if (p2l_emit(ctx, P2L_OP_REVERSE_V2, 2, ins, 1, &out) < 0) return P2L_ERROR_UNSUPPORTED;
+        y = out;
+    }
+    return p2l_alias_output(ctx, 0, y, &l);
+}
+
+/* repeat(self, repeats) -> TILE; extra leading repeats add leading axes first (logical layout). */
+p2l_status p2l_lower_repeat(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    const p2l_arg *reps = p2l_arg_of(ctx, "repeats");
+    if (!self_v || reps->kind != P2L_ARG_INTS || reps->count < self_v->rank)
+        return p2l_unsupported(ctx, "repeat needs at least one repeat count per dim");
+    if (reps->symbolic) return p2l_unsupported(ctx, "symbolic repeat counts");
+    int rank = reps->count;
+    bool ones = true;
+    for (int i = 0; i < rank; i++) {
+        if (reps->ints[i] < 1) return p2l_unsupported(ctx, "repeat count %lld (TFLite has no empty tensors)", (long long)reps->ints[i]);
+        ones = ones && reps->ints[i] == 1;
+    }
+    p2l_layout l = p2l_identity_layout();
+    int x = rank == self_v->rank ? p2l_input_any(ctx, "self", &l) : align_rank(ctx, p2l_input(ctx, "self", NULL), rank);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    if (ones) return p2l_alias_output(ctx, 0, x, &l); /* a rank change at most */
+    int32_t mult[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_RANK];
+    const p2l_tensor xt = *tensor_of(ctx, x);
+    for (int i = 0; i < rank; i++) {
+        mult[i] = (int32_t)reps->ints[l.perm[i]];
+        dims[i] = xt.dims[i] < 0 ? -1 : xt.dims[i] * mult[i];
+    }
+    int ins[2] = {x, p2l_const_i32(ctx, rank, mult)};
+    int y = p2l_temp(ctx, "tile", xt.dtype, rank, dims);
+    if (p2l_emit(ctx, P2L_OP_TILE, 2, ins, 1, &y) < 0) return P2L_ERROR_UNSUPPORTED;
+    return p2l_alias_output(ctx, 0, y, &l);
+}
+
+/* diagonal(self, offset, dim1, dim2): the two dims moved last and merged, then a GATHER of the
+ * diagonal's positions i*B + i + offset (constant). */
+p2l_status p2l_lower_diagonal(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    if (!self_v || self_v->rank < 2) return p2l_unsupported(ctx, "diagonal needs a tensor of rank >= 2");
+    int rank = self_v->rank;
+    int d1 = p2l_norm_dim(p2l_arg_of(ctx, "dim1")->i, rank), d2 = p2l_norm_dim(p2l_arg_of(ctx, "dim2")->i, rank);
+    int64_t offset = p2l_arg_of(ctx, "offset")->i;
+    if (d1 < 0 || d2 < 0 || d1 == d2) return p2l_unsupported(ctx, "diagonal dims must be two distinct dims");
+    int64_t a = self_v->dims[d1], b = self_v->dims[d2];
+    if (a < 0 || b < 0) return p2l_unsupported(ctx, "diagonal of dynamic dims");
+    int64_t len = offset >= 0 ? (a < b - offset ? a : b - offset) : (a + offset < b ? a + offset : b);
+    if (len <= 0) return p2l_unsupported(ctx, "an empty diagonal (TFLite has no empty tensors)");
+    int8_t perm[P2L_MAX_RANK];
+    int n = 0;
+    for (int d = 0; d < rank; d++)
+        if (d != d1 && d != d2) perm[n++] = (int8_t)d;
+    perm[n++] = (int8_t)d1;
+    perm[n++] = (int8_t)d2;
+    int x = p2l_transpose(ctx, p2l_input(ctx, "self", NULL), perm);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    int64_t dims[P2L_MAX_RANK];
+    for (int d = 0; d < rank - 2; d++) dims[d] = tensor_of(ctx, x)->dims[d];
+    dims[rank - 2] = a * b;
+    x = p2l_reshape(ctx, x, rank - 1, dims);
+    int32_t *pos = p2l_alloc(sizeof(int32_t) * (size_t)len);
+    if (!pos) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    for (int64_t i = 0; i < len; i++)
+        pos[i] = (int32_t)(offset >= 0 ? i * b + i + offset : (i - offset) * b + i);
+    int idx = const_i32_dims(ctx, 1, &len, pos);
+    p2l_release(pos);
+    return logical_output(ctx, 0, gather(ctx, x, idx, rank - 2));
+}
+
+/* split_with_sizes(self, split_sizes, dim) -> SPLIT_V along the dim's physical axis. */
+p2l_status p2l_lower_split_with_sizes(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    const p2l_arg *sizes = p2l_arg_of(ctx, "split_sizes");
+    if (!self_v || sizes->kind != P2L_ARG_INTS || self_v->rank == 0) return p2l_unsupported(ctx, "split needs sizes");
+    if (sizes->symbolic) return p2l_unsupported(ctx, "symbolic split sizes");
+    int rank = self_v->rank;
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
+    if (d < 0) return p2l_unsupported(ctx, "split dim out of range");
+    int count = sizes->count;
+    if (count > 64 || count != node->noutputs) return p2l_unsupported(ctx, "a split into %d pieces", count);
+    for (int i = 0; i < count; i++)
+        if (sizes->ints[i] < 1) return p2l_unsupported(ctx, "a split piece of size %lld (TFLite has no empty tensors)", (long long)sizes->ints[i]);
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    if (count == 1) return p2l_alias_output(ctx, 0, x, &l);
+    int p = p2l_physical_axis(&l, rank, d);
+    const p2l_tensor xt = *tensor_of(ctx, x);
+    int32_t split[64];
+    int outs[64];
+    for (int i = 0; i < count; i++) {
+        split[i] = (int32_t)sizes->ints[i];
+        if (node->outputs[i] >= 0) {
+            outs[i] = p2l_output(ctx, i, &l);
+        } else {
+            int64_t dims[P2L_MAX_RANK];
+            memcpy(dims, xt.dims, sizeof dims);
+            dims[p] = sizes->ints[i];
+            outs[i] = p2l_temp(ctx, "piece", xt.dtype, rank, dims);
+        }
+    }
+    int ins[3] = {x, p2l_const_i32(ctx, count, split), p2l_const_scalar(ctx, P2L_INT32, p)};
+    int n = p2l_emit(ctx, P2L_OP_SPLIT_V, 3, ins, count, outs);
+    if (n < 0) return P2L_ERROR_UNSUPPORTED;
+    p2l_set_option(ctx->g, n, "num_splits", count);
+    return P2L_OK;
+}
+
+/* as_strided(self, size, stride, storage_offset) over a contiguous self: element (i...) is
+ * self.flatten()[offset + sum i_d * stride_d]. A RESHAPE when that is the identity order, else a
+ * GATHER at constant positions (views such as unfold's overlapping windows included). */
+p2l_status p2l_lower_as_strided(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    const p2l_arg *size = p2l_arg_of(ctx, "size"), *stride = p2l_arg_of(ctx, "stride");
+    const p2l_arg *offset_a = p2l_arg_of(ctx, "storage_offset");
+    if (!self_v || size->kind != P2L_ARG_INTS || stride->kind != P2L_ARG_INTS || size->count != stride->count)
+        return p2l_unsupported(ctx, "as_strided needs size and stride lists of one length");
+    if (size->symbolic || stride->symbolic || offset_a->symbolic || !dims_static(self_v->dims, self_v->rank))
+        return p2l_unsupported(ctx, "as_strided with symbolic sizes");
+    int64_t offset = offset_a->kind == P2L_ARG_INT ? offset_a->i : 0;
+    int64_t total = numel_of(self_v->dims, self_v->rank), n = 1;
+    for (int i = 0; i < size->count; i++) n *= size->ints[i];
+    if (n <= 0) return p2l_unsupported(ctx, "an empty as_strided view");
+    if (n > (1 << 24)) return p2l_unsupported(ctx, "an as_strided view of %lld elements", (long long)n);
+    int32_t *pos = p2l_alloc(sizeof(int32_t) * (size_t)n);
+    if (!pos) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    bool identity = true;
+    for (int64_t e = 0; e < n; e++) {
+        int64_t rem = e, off = offset;
+        for (int d = size->count - 1; d >= 0; d--) {
+            off += (rem % size->ints[d]) * stride->ints[d];
+            rem /= size->ints[d];
+        }
+        if (off < 0 || off >= total) {
+            p2l_release(pos);
+            return p2l_unsupported(ctx, "as_strided reads element %lld of a tensor of %lld elements (only views inside "
+                                        "a contiguous input are supported)",
+                                   (long long)off, (long long)total);
+        }
+        pos[e] = (int32_t)off;
+        identity = identity && off == e;
+    }
+    int x = flatten(ctx, p2l_input(ctx, "self", NULL));
+    if (identity && n == total) {
+        p2l_release(pos);
+        return logical_output(ctx, 0, x);
+    }
+    int64_t dims[P2L_MAX_RANK];
+    for (int i = 0; i < size->count; i++) dims[i] = size->ints[i];
+    int idx = size->count ? const_i32_dims(ctx, size->count, dims, pos) : p2l_const_scalar(ctx, P2L_INT32, pos[0]);
+    p2l_release(pos);
+    return logical_output(ctx, 0, gather(ctx, x, idx, 0));
+}
+
+/* ------------------------------------------------------------ refused, with the reason */
+
+p2l_status p2l_lower_refused(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    static const struct {
+        const char *target, *reason;
+    } reasons[] = {
+        {"nonzero.default", "nonzero's output size depends on the input's values; TFLite needs every size before the "
+                            "op runs (use a mask with torch.where instead)"},
+        {"_local_scalar_dense.default", ".item() turns a tensor into a Python number at export time, which a TFLite "
+                                        "graph cannot express; keep the value a tensor"},
+        {"col2im.default", "fold/col2im sums overlapping patches into an image; TFLite has no builtin for it "
+                           "(TRANSPOSE_CONV with a one-hot filter could express it; not implemented)"},
+        {"_embedding_bag.default", "embedding_bag reduces variable-length bags given by offsets (data-dependent "
+                                  "segment sizes); use nn.Embedding and a sum/mean over a padded dim instead"},
+        {"_fft_r2c.default", "TFLite has no complex tensors in its builtin ops (RFFT2D is a float-to-complex "
+                             "custom op LiteRT lacks); FFTs are not supported"},
+        {"_fft_c2r.default", "TFLite has no complex tensors in its builtin ops; inverse FFTs are not supported"},
+        {"grid_sampler_2d.default", "grid_sample (data-dependent bilinear sampling) is not supported yet; a GATHER_ND "
+                                    "composition is possible but not written"},
+    };
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (strcmp(node->target, reasons[i].target) == 0) return p2l_unsupported(ctx, "%s", reasons[i].reason);
+    return p2l_unsupported(ctx, "aten.%s is not supported", node->target);
+}
