@@ -19,4 +19,7 @@ rc=$?
 set -e
 # pytest exits 5 when it collected no test: that is a broken suite here, not a pass.
 if [ $rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi
-exit $rc
+[ $rc -eq 0 ] || exit $rc
+
+# The C tests and a Python subset again, under ASan + UBSan (a separate build).
+"$root/scripts/test_sanitize.sh"

@@ -83,6 +83,11 @@ p2l_status p2l_lower_convolution(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
     int_pair(ctx, "output_padding", p.spatial, 0, p.output_padding);
     p.groups = p2l_arg_of(ctx, "groups")->i;
     if (p.groups < 1) p.groups = 1;
+    for (int i = 0; i < p.spatial; i++) /* torch rejects these; a hostile archive must not divide by 0 */
+        if (p.stride[i] < 1 || p.dilation[i] < 1 || p.pad[i] < 0 || p.output_padding[i] < 0 ||
+            p.stride[i] > INT32_MAX || p.dilation[i] > INT32_MAX || p.pad[i] > INT32_MAX)
+            return p2l_unsupported(ctx, "stride %lld, dilation %lld, padding %lld: not a valid convolution",
+                                   (long long)p.stride[i], (long long)p.dilation[i], (long long)p.pad[i]);
     /* 1-D: the single spatial axis is W; H is 1 with unit stride/pad/dilation */
     if (p.spatial == 1) {
         p.stride[1] = p.stride[0], p.pad[1] = p.pad[0], p.dilation[1] = p.dilation[0];
