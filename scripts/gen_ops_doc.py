@@ -19,6 +19,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COVERAGE = os.path.join(ROOT, "docs", "ops_coverage.json")
 OUTPUT = os.path.join(ROOT, "docs", "ops.md")
+DELEGATION_KEY = "#xnnpack"  # in the coverage record: TFLite op -> [ops XNNPACK took, ops emitted]
 
 # Non-core overloads that exported graphs commonly keep (listed even when not lowered).
 NOTABLE_EXTRAS = [
@@ -53,15 +54,21 @@ def record_coverage():
                    if n.startswith("test_lower_"))
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT, env=env)
     coverage = collections.defaultdict(lambda: {"tests": set(), "dtypes": set()})
+    delegation = collections.defaultdict(lambda: [0, 0])  # TFLite op -> [taken by XNNPACK, emitted]
     with open(path) as f:
         for line in f:
             entry = json.loads(line)
             test = entry["test"].split(" ")[0].split("[")[0]
-            for target, dtypes in entry["ops"].items():
+            for target, dtypes in entry.get("ops", {}).items():
                 coverage[target]["tests"].add(test)
                 coverage[target]["dtypes"].update(dtypes)
+            for op, taken in entry.get("tflite_ops", []):
+                delegation[op][0] += bool(taken)
+                delegation[op][1] += 1
     os.unlink(path)
-    return {t: {"tests": sorted(v["tests"]), "dtypes": sorted(v["dtypes"])} for t, v in sorted(coverage.items())}
+    result = {t: {"tests": sorted(v["tests"]), "dtypes": sorted(v["dtypes"])} for t, v in sorted(coverage.items())}
+    result[DELEGATION_KEY] = {op: counts for op, counts in sorted(delegation.items())}
+    return result
 
 
 def refused(tflite_ops):
@@ -73,6 +80,9 @@ def render(all_rows, core, coverage):
     lowered = {k: v for k, v in all_rows.items() if not refused(v)}
     inference_core = [name for name in core if "backward" not in name]
     covered = [name for name in inference_core if name in lowered]
+    delegation = coverage.get(DELEGATION_KEY, {})
+    taken = sum(t for t, _ in delegation.values())
+    emitted = sum(n for _, n in delegation.values())
     lines = [
         "# Operator coverage",
         "",
@@ -82,6 +92,9 @@ def render(all_rows, core, coverage):
         f"**Core ATen: {len(covered)} of {len(inference_core)} inference-relevant overloads lowered "
         f"({100.0 * len(covered) / len(inference_core):.0f}%)** — torch.Tag.core has {len(core)} overloads, "
         f"{len(core) - len(inference_core)} of them backward ops, which inference graphs never contain.",
+        "",
+        f"**LiteRT's XNNPACK path took {taken} of the {emitted} TFLite ops the op tests emitted "
+        f"({100.0 * taken / max(emitted, 1):.0f}%)**; by op type at the end of this page.",
         "",
         "Lowered: `yes`; `no`: the converter recognizes the op and refuses it with the reason shown (an",
         "exported graph containing it gets that message); `not yet`: no lowering.",
@@ -99,6 +112,10 @@ def render(all_rows, core, coverage):
         ops = all_rows.get(name, "").strip("()") if name in all_rows else ""
         lines.append(f"| `{name}` | {'yes' if name in core else ''} | {status} | {ops} | "
                      f"{', '.join(cov['dtypes']) if name in lowered else ''} | {tests if name in lowered else ''} |")
+    lines += ["", "## TFLite ops emitted by the op tests, and how many LiteRT's XNNPACK path took", "",
+              "| TFLite op | taken by XNNPACK | emitted |", "| --- | --- | --- |"]
+    for op, (took, count) in sorted(delegation.items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0])):
+        lines.append(f"| {op} | {took} | {count} |")
     return "\n".join(lines) + "\n"
 
 
@@ -120,6 +137,7 @@ def main():
     with open(OUTPUT, "w") as f:
         f.write(text)
     print(text.splitlines()[5])
+    print(text.splitlines()[7])
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ cd "$root"
 set +e
 PT2LITE_LIBRARY="$lib" LD_PRELOAD="$libasan $libstdcxx" ASAN_OPTIONS="detect_leaks=0:halt_on_error=1" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-    tests/python/test_runtime_ops.py tests/python/test_errors.py "$@"
+    tests/python/test_runtime_ops.py tests/python/test_errors.py tests/python/test_runtime_malformed.py \
+    tests/python/test_interpreter.py "$@"
 rc=$?
 set -e
 if [ $rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi

@@ -1,6 +1,9 @@
 """Shared helpers for the Python tests: convert a module, run it on both runtimes (the official LiteRT
 runtime and pt2lite's own), compare each with PyTorch eager."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -49,8 +52,14 @@ def run_pt2lite(content, inputs, num_threads=None):
 
 
 def xnnpack_delegation(content):
-    """(ops LiteRT hands to XNNPACK, total ops). Each DELEGATE node of the execution plan covers the
-    ops between its inputs and outputs; walk back from its outputs to find them."""
+    """(ops LiteRT hands to XNNPACK, total ops)."""
+    delegated, names = xnnpack_delegated_ops(content)
+    return len(delegated), len(names)
+
+
+def xnnpack_delegated_ops(content):
+    """(indices of the ops LiteRT hands to XNNPACK, names of all ops). Each DELEGATE node of the
+    execution plan covers the ops between its inputs and outputs; walk back from its outputs."""
     interpreter = litert.Interpreter(model_content=content)
     interpreter.allocate_tensors()
     ops = interpreter._get_ops_details()
@@ -69,7 +78,19 @@ def xnnpack_delegation(content):
                 continue
             delegated.add(op["index"])
             stack.extend(int(t) for t in op["inputs"] if int(t) >= 0 and int(t) not in boundary)
-    return len(delegated), len(originals)
+    return delegated, [op["op_name"] for op in originals]
+
+
+def record_delegation(content):
+    """With PT2LITE_RECORD_OPS set (scripts/gen_ops_doc.py --run-tests), appends which emitted TFLite
+    ops LiteRT's XNNPACK path took, for the figure in docs/ops.md."""
+    path = os.environ.get("PT2LITE_RECORD_OPS")
+    if not path:
+        return
+    delegated, names = xnnpack_delegated_ops(content)
+    with open(path, "a") as f:
+        f.write(json.dumps({"test": os.environ.get("PYTEST_CURRENT_TEST", ""),
+                            "tflite_ops": [[name, i in delegated] for i, name in enumerate(names)]}) + "\n")
 
 
 def flat_tensors(value):
@@ -115,6 +136,7 @@ def check_module(module, args, kwargs=None, rel=1e-4):
     with torch.no_grad():
         expected = flat_tensors(module(*args, **(kwargs or {})))
     edge = pt2lite.convert(module, args, kwargs)
+    record_delegation(edge.model_content())
     inputs = [t.numpy() for t in flat_tensors((args, kwargs or {}))]
     got = run_litert(edge.model_content(), inputs)
     assert len(got) == len(expected), f"{len(got)} outputs, expected {len(expected)}"
