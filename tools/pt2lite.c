@@ -152,22 +152,6 @@ static const npy_type NPY_TYPES[] = {
 };
 enum { NPY_TYPE_COUNT = sizeof NPY_TYPES / sizeof NPY_TYPES[0] };
 
-static const char *dtype_name(p2l_dtype d) {
-    switch (d) {
-    case P2L_FLOAT32: return "float32";
-    case P2L_FLOAT16: return "float16";
-    case P2L_INT32: return "int32";
-    case P2L_UINT8: return "uint8";
-    case P2L_INT64: return "int64";
-    case P2L_STRING: return "string";
-    case P2L_BOOL: return "bool";
-    case P2L_INT16: return "int16";
-    case P2L_INT8: return "int8";
-    case P2L_FLOAT64: return "float64";
-    }
-    return "unknown";
-}
-
 static const npy_type *npy_type_of(p2l_dtype d) {
     for (int i = 0; i < NPY_TYPE_COUNT; i++)
         if (NPY_TYPES[i].dtype == d) return &NPY_TYPES[i];
@@ -342,7 +326,7 @@ done:
 static bool npy_write(const char *path, p2l_dtype dtype, int rank, const int32_t *dims, const void *data, size_t bytes) {
     const npy_type *nt = npy_type_of(dtype);
     if (!nt) {
-        error_msg("run", "cannot save %s: dtype %s has no .npy writer", path, dtype_name(dtype));
+        error_msg("run", "cannot save %s: dtype %s has no .npy writer", path, p2l_dtype_name(dtype));
         return false;
     }
     char shape[P2L_MAX_DIMS * 12 + 8];
@@ -517,7 +501,7 @@ static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out
         format_dims(got, sizeof got, x->rank, x->dims);
         if (x->dtype != info.dtype) {
             rc = error_msg(cmd, "input %d ('%s'): %s holds %s, the model wants %s", i, info.name, a->inputs[i],
-                           dtype_name(x->dtype), dtype_name(info.dtype));
+                           p2l_dtype_name(x->dtype), p2l_dtype_name(info.dtype));
             break;
         }
         bool same = x->rank == info.rank, resizable = x->rank == info.rank;
@@ -551,7 +535,7 @@ static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out
                 fill_random(data, info.dtype, info.bytes / npy_type_of(info.dtype)->size, &state);
             else
                 rc = error_msg(cmd, "input %d ('%s'): no random values for dtype %s; give a .npy", i, info.name,
-                               dtype_name(info.dtype));
+                               p2l_dtype_name(info.dtype));
         }
     }
     for (int i = 0; i < a->input_count; i++) free(arrays[i].data);
@@ -626,7 +610,7 @@ static int cmd_run(int argc, char **argv) {
         char dims[128];
         format_dims(dims, sizeof dims, info.rank, info.dims);
         if (!rc) {
-            printf("  output %d '%s' %s %s -> %s", i, info.name, dtype_name(info.dtype), dims, path);
+            printf("  output %d '%s' %s %s -> %s", i, info.name, p2l_dtype_name(info.dtype), dims, path);
             if (info.dtype == P2L_FLOAT32 && info.bytes) {
                 const float *v = data;
                 size_t n = info.bytes / 4;
