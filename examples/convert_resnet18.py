@@ -20,8 +20,10 @@ print(f"wrote {path}")
 
 with torch.no_grad():
     expected = model(x)
-got = edge(x)
-error = (got - expected).abs().max().item()
-print(f"max abs difference from PyTorch: {error:.2e} (output scale {expected.abs().max().item():.2f})")
-print("top-5 classes, PyTorch:", expected.topk(5).indices.tolist()[0])
-print("top-5 classes, LiteRT: ", got.topk(5).indices.tolist()[0])
+print(f"top-5 classes, PyTorch:            {expected.topk(5).indices.tolist()[0]}")
+for backend in ("pt2lite", "litert"):  # pt2lite's C runtime, then the official LiteRT runtime
+    edge.backend = backend
+    got = edge(x)
+    error = (got - expected).abs().max().item()
+    print(f"top-5 classes, {backend + ' runtime:':19} {got.topk(5).indices.tolist()[0]}  "
+          f"(max abs difference {error:.2e}, output scale {expected.abs().max().item():.2f})")
