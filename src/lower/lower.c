@@ -645,3 +645,18 @@ p2l_status p2l_set_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_l
         t->name = tensor_name(ctx, v->name, NULL);
     return p2l_alias_output(ctx, index, tensor, layout);
 }
+
+/* Pads the spatial axes of NHWC tensor x: zeros (PAD) or `value` (PADV2). */
+int p2l_pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const int64_t after[2], float value) {
+    if (x < 0) return -1;
+    const p2l_tensor xt = ctx->g->tensors.items[x];
+    int32_t pads[8] = {0, 0, (int32_t)before[0], (int32_t)after[0], (int32_t)before[1], (int32_t)after[1], 0, 0};
+    int64_t pad_dims[2] = {4, 2};
+    int64_t dims[4] = {xt.dims[0], xt.dims[1] + before[0] + after[0], xt.dims[2] + before[1] + after[1], xt.dims[3]};
+    int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
+                                       pad_dims, pads),
+                  value == 0 ? -1 : p2l_const_scalar(ctx, P2L_FLOAT32, value)};
+    int out = p2l_temp(ctx, "pad", xt.dtype, 4, dims);
+    if (p2l_emit(ctx, value == 0 ? P2L_OP_PAD : P2L_OP_PADV2, value == 0 ? 2 : 3, ins, 1, &out) < 0) return -1;
+    return out;
+}

@@ -137,6 +137,10 @@ int p2l_operand(p2l_lower_ctx *ctx, const char *name, int rank, const p2l_layout
  * tensor < 0 (the reason is already recorded). */
 p2l_status p2l_set_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_layout *layout);
 
+/* Pads the spatial axes (1 and 2) of NHWC tensor x by (before, after): zeros as PAD, any other
+ * value as PADV2. Returns the padded tensor or -1. */
+int p2l_pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const int64_t after[2], float value);
+
 /* Lowering functions, declared from the table. */
 #define L(target, fn, ops) p2l_status fn(p2l_lower_ctx *ctx, const p2l_aten_node *node);
 #include "lower/lowerings.def"

@@ -45,18 +45,6 @@ static int bias_input(p2l_lower_ctx *ctx, int64_t channels) {
     return t;
 }
 
-/* Explicit zero padding of the NHWC spatial axes (before, after) as a PAD node. */
-static int pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const int64_t after[2]) {
-    const p2l_tensor t = ctx->g->tensors.items[x];
-    int32_t pads[8] = {0, 0, (int32_t)before[0], (int32_t)after[0], (int32_t)before[1], (int32_t)after[1], 0, 0};
-    int64_t pad_dims[2] = {4, 2};
-    int pad_t = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2, pad_dims, pads);
-    int64_t dims[4] = {t.dims[0], t.dims[1] + before[0] + after[0], t.dims[2] + before[1] + after[1], t.dims[3]};
-    int out = p2l_temp(ctx, "pad", t.dtype, 4, dims);
-    int ins[2] = {x, pad_t};
-    return p2l_emit(ctx, P2L_OP_PAD, 2, ins, 1, &out) < 0 ? -1 : out;
-}
-
 /* 1-D tensors ride through the 2-D ops as N,1,L,C. */
 static int as_4d(p2l_lower_ctx *ctx, int x) {
     const p2l_tensor t = ctx->g->tensors.items[x];
@@ -115,7 +103,7 @@ p2l_status p2l_lower_convolution(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
         for (int i = 0; i < 2; i++)
             same = same && same_padding_matches(in_hw[i], k[i], p.stride[i], p.dilation[i], p.pad[i], out_hw[i]);
         if (same) padding = P2L_PAD_SAME;
-        else x = pad_spatial(ctx, x, p.pad, p.pad);
+        else x = p2l_pad_spatial(ctx, x, p.pad, p.pad, 0);
     }
 
     /* Filter in the layout the op wants, straight from the weight's bytes. */

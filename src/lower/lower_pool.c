@@ -97,21 +97,6 @@ static bool pool_geometry(p2l_lower_ctx *ctx, const char *name, pool_axis axes[2
     return true;
 }
 
-/* Pads the spatial axes of NHWC tensor x: zeros (PAD) or `value` (PADV2). */
-static int pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const int64_t after[2], float value) {
-    if (x < 0) return -1;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
-    int32_t pads[8] = {0, 0, (int32_t)before[0], (int32_t)after[0], (int32_t)before[1], (int32_t)after[1], 0, 0};
-    int64_t pad_dims[2] = {4, 2};
-    int64_t dims[4] = {xt.dims[0], xt.dims[1] + before[0] + after[0], xt.dims[2] + before[1] + after[1], xt.dims[3]};
-    int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
-                                       pad_dims, pads),
-                  value == 0 ? -1 : p2l_const_scalar(ctx, P2L_FLOAT32, value)};
-    int out = p2l_temp(ctx, "pad", xt.dtype, 4, dims);
-    if (p2l_emit(ctx, value == 0 ? P2L_OP_PAD : P2L_OP_PADV2, value == 0 ? 2 : 3, ins, 1, &out) < 0) return -1;
-    return out;
-}
-
 /* A MAX_POOL_2D / AVERAGE_POOL_2D node from x into out. */
 static int emit_pool(p2l_lower_ctx *ctx, p2l_op op, int x, const pool_axis axes[2], int padding, int out) {
     int n = p2l_emit1(ctx, op, x, out);
@@ -159,7 +144,7 @@ p2l_status p2l_lower_max_pool2d(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (padded && same_padding_matches(&axes[0]) && same_padding_matches(&axes[1]))
         padding = P2L_PAD_SAME;
     else if (padded)
-        x = pad_spatial(ctx, x, before, after, -INFINITY);
+        x = p2l_pad_spatial(ctx, x, before, after, -INFINITY);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
     return p2l_emitted(emit_pool(ctx, P2L_OP_MAX_POOL_2D, x, axes, padding, p2l_output(ctx, 0, &nhwc)));
 }
@@ -232,7 +217,7 @@ static p2l_status average_pool(p2l_lower_ctx *ctx, int x, const pool_axis axes[2
         result = emit_pool(ctx, P2L_OP_AVERAGE_POOL_2D, x, axes, P2L_PAD_SAME, y);
     } else {
         bool scale = !all_ones(factor, count);
-        if (padded) x = pad_spatial(ctx, x, before, after, 0);
+        if (padded) x = p2l_pad_spatial(ctx, x, before, after, 0);
         int pooled = y;
         if (scale && x >= 0) {
             const p2l_tensor xt = ctx->g->tensors.items[x];
