@@ -36,10 +36,12 @@ class EdgeModel:
     official ai_edge_litert runtime). It can be changed later: ``edge.backend = "litert"``.
     ``num_threads`` is passed to the runtime (None: its default)."""
 
-    def __init__(self, flatbuffer: bytes, in_spec=None, out_spec=None, backend="pt2lite", num_threads=None):
+    def __init__(self, flatbuffer: bytes, in_spec=None, out_spec=None, backend="pt2lite", num_threads=None,
+                 none_outputs=()):
         self._flatbuffer = bytes(flatbuffer)
         self._in_spec = in_spec
         self._out_spec = out_spec
+        self._none_outputs = tuple(none_outputs)  # positions of None among the module's outputs
         self._backend = _check_backend(backend)
         self._num_threads = num_threads
         self._runner = None
@@ -102,7 +104,7 @@ class EdgeModel:
             feed[name] = np.ascontiguousarray(_to_numpy(value), dtype=dtype)
         result = runner(**feed)
         outputs = [result[k] for k in sorted(result, key=lambda n: int(n.split("_")[-1]))]
-        return _unflatten_outputs(outputs, self._out_spec)
+        return _unflatten_outputs(outputs, self._out_spec, self._none_outputs)
 
     def __repr__(self):
         return f"EdgeModel({len(self._flatbuffer)} bytes, backend={self._backend!r})"
@@ -130,13 +132,15 @@ def _flatten_inputs(args, kwargs):
     return [x for x in leaves if hasattr(x, "shape")]
 
 
-def _unflatten_outputs(arrays, out_spec):
+def _unflatten_outputs(arrays, out_spec, none_outputs=()):
     try:
         import torch
         from torch.utils import _pytree as pytree
     except ImportError:
         return arrays[0] if len(arrays) == 1 else tuple(arrays)
     tensors = [torch.from_numpy(np.array(a)) for a in arrays]
+    for position in none_outputs:  # the .tflite has no output for a returned None
+        tensors.insert(position, None)
     if out_spec is not None:
         return pytree.tree_unflatten(tensors, out_spec)
     return tensors[0] if len(tensors) == 1 else tuple(tensors)

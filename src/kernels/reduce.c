@@ -7,6 +7,7 @@
 typedef struct reduce_state {
     size_t out_strides[P2L_MAX_DIMS]; /* per input dim, 0 for reduced dims */
     size_t reduced;                   /* elements folded into each output */
+    double *sums;                     /* float MEAN/SUM: sums in double, so a million terms keep fp32 accuracy */
 } reduce_state;
 
 static p2l_status read_axes(const p2l_tensor *axes, int rank, bool *mask) {
@@ -50,19 +51,23 @@ static p2l_status reduce_prepare(p2l_node *node) {
         st->out_strides[d] = mask[d] ? 0 : stride;
         if (!mask[d]) stride *= (size_t)x->dims[d];
     }
+    if (x->dtype == P2L_FLOAT32 && (op == P2L_OP_MEAN || op == P2L_OP_SUM)) {
+        st->sums = p2l_arena_alloc(node->arena, sizeof(double) * (stride ? stride : 1));
+        if (!st->sums) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
     return p2l_set_output_dims(node, 0, rank, dims);
 }
 
-/* Walks the input once; each element combines into its output element. */
-#define REDUCE_LOOP(T, INIT, COMBINE)                                                   \
+/* Walks the input once; each element combines into its output element (in ACC, of type A). */
+#define REDUCE_INTO(T, A, ACC, INIT, COMBINE)                                           \
     do {                                                                                \
         const T *in = x->data;                                                          \
-        T *out = y->data;                                                               \
+        A *out = (ACC);                                                                 \
         for (size_t i = 0; i < y->count; i++) out[i] = (INIT);                          \
         int32_t index[P2L_MAX_DIMS] = {0};                                              \
         size_t o = 0;                                                                   \
         for (size_t i = 0; i < x->count; i++) {                                         \
-            T acc = out[o], v = in[i];                                                  \
+            A acc = out[o], v = in[i];                                                  \
             out[o] = (COMBINE);                                                         \
             for (int d = x->rank - 1; d >= 0; d--) {                                    \
                 o += st->out_strides[d];                                                \
@@ -72,10 +77,10 @@ static p2l_status reduce_prepare(p2l_node *node) {
             }                                                                           \
         }                                                                               \
     } while (0)
+#define REDUCE_LOOP(T, INIT, COMBINE) REDUCE_INTO(T, T, y->data, INIT, COMBINE)
 
 #define REDUCE_TYPED(T, LOWEST, HIGHEST)                                                 \
     switch (node->op) {                                                                  \
-    case P2L_OP_MEAN:                                                                    \
     case P2L_OP_SUM: REDUCE_LOOP(T, 0, acc + v); break;                                  \
     case P2L_OP_REDUCE_PROD: REDUCE_LOOP(T, 1, acc * v); break;                          \
     case P2L_OP_REDUCE_MAX: REDUCE_LOOP(T, LOWEST, v > acc ? v : acc); break;            \
@@ -95,11 +100,14 @@ static p2l_status reduce_invoke(p2l_node *node) {
     p2l_tensor *y = node->outputs[0];
     switch (x->dtype) {
     case P2L_FLOAT32:
-        REDUCE_TYPED(float, -INFINITY, INFINITY)
-        if (node->op == P2L_OP_MEAN) {
+        if (st->sums) {
+            REDUCE_INTO(float, double, st->sums, 0, acc + v);
+            const double divisor = node->op == P2L_OP_MEAN ? (double)st->reduced : 1.0;
             float *out = y->data;
-            for (size_t i = 0; i < y->count; i++) out[i] /= (float)st->reduced;
+            for (size_t i = 0; i < y->count; i++) out[i] = (float)(st->sums[i] / divisor);
+            break;
         }
+        REDUCE_TYPED(float, -INFINITY, INFINITY)
         break;
     case P2L_INT32:
         switch (node->op) {

@@ -962,8 +962,17 @@ p2l_status p2l_lower_split_with_sizes(p2l_lower_ctx *ctx, const p2l_aten_node *n
             outs[i] = p2l_temp(ctx, "piece", xt.dtype, rank, dims);
         }
     }
-    int ins[3] = {x, p2l_const_i32(ctx, count, split), p2l_const_scalar(ctx, P2L_INT32, p)};
-    int n = p2l_emit(ctx, P2L_OP_SPLIT_V, 3, ins, count, outs);
+    /* equal pieces: SPLIT (axis first), which LiteRT's XNNPACK path takes; SPLIT_V otherwise */
+    bool equal = true;
+    for (int i = 1; i < count; i++) equal = equal && split[i] == split[0];
+    int n;
+    if (equal) {
+        int ins[2] = {p2l_const_scalar(ctx, P2L_INT32, p), x};
+        n = p2l_emit(ctx, P2L_OP_SPLIT, 2, ins, count, outs);
+    } else {
+        int ins[3] = {x, p2l_const_i32(ctx, count, split), p2l_const_scalar(ctx, P2L_INT32, p)};
+        n = p2l_emit(ctx, P2L_OP_SPLIT_V, 3, ins, count, outs);
+    }
     if (n < 0) return P2L_ERROR_UNSUPPORTED;
     p2l_set_option(ctx->g, n, "num_splits", count);
     return P2L_OK;

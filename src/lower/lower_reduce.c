@@ -134,6 +134,43 @@ p2l_status p2l_lower_var(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     return mean < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 1, mean, &out_l);
 }
 
+/* linalg_vector_norm(self, ord, dim, keepdim, dtype): ord 2 SQRT(SUM(x*x)), 1 SUM(ABS(x)), inf
+ * REDUCE_MAX(ABS(x)), -inf REDUCE_MIN(ABS(x)), other p POW(SUM(POW(ABS(x), p)), 1/p). Weight norm
+ * computes its conv weights with it. */
+p2l_status p2l_lower_vector_norm(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *in_v = p2l_value_of(ctx, "self");
+    if (!in_v || p2l_ir_dtype(in_v->dtype) != P2L_FLOAT32)
+        return p2l_unsupported(ctx, "vector norm of a %s tensor", in_v ? p2l_dtype_name(in_v->dtype) : "non");
+    const double ord = p2l_arg_number(ctx, "ord", 2);
+    if (ord == 0) return p2l_unsupported(ctx, "vector norm of order 0 (a count of non-zeros)");
+    const int rank = in_v->rank;
+    bool removed[P2L_MAX_RANK];
+    if (!reduced_axes(ctx, rank, removed)) return P2L_ERROR_UNSUPPORTED;
+    const bool keepdim = p2l_arg_of(ctx, "keepdim")->i != 0;
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    unsigned axes = 0;
+    for (int i = 0; i < rank; i++)
+        if (removed[l.perm[i]]) axes |= 1u << i;
+    int y;
+    if (ord == 2) {
+        y = p2l_unary(ctx, P2L_OP_SQRT, p2l_reduce(ctx, P2L_OP_SUM, p2l_binary(ctx, P2L_OP_MUL, x, x, P2L_FLOAT32),
+                                                    axes, keepdim));
+    } else if (isinf(ord)) {
+        y = p2l_reduce(ctx, ord > 0 ? P2L_OP_REDUCE_MAX : P2L_OP_REDUCE_MIN, p2l_unary(ctx, P2L_OP_ABS, x), axes, keepdim);
+    } else if (ord == 1) {
+        y = p2l_reduce(ctx, P2L_OP_SUM, p2l_unary(ctx, P2L_OP_ABS, x), axes, keepdim);
+    } else {
+        int powered = p2l_binary(ctx, P2L_OP_POW, p2l_unary(ctx, P2L_OP_ABS, x),
+                                 p2l_const_scalar(ctx, P2L_FLOAT32, ord), P2L_FLOAT32);
+        y = p2l_binary(ctx, P2L_OP_POW, p2l_reduce(ctx, P2L_OP_SUM, powered, axes, keepdim),
+                       p2l_const_scalar(ctx, P2L_FLOAT32, 1.0 / ord), P2L_FLOAT32);
+    }
+    p2l_layout out_l = keepdim ? l : p2l_layout_without_axes(&l, rank, removed);
+    return p2l_set_output(ctx, 0, y, &out_l);
+}
+
 /* The index of the max / min along one axis: ARG_MAX / ARG_MIN (int32 inside; torch's int64 comes
  * back at the model outputs) in the input's layout. With keepdim, a RESHAPE puts the size-1 axis
  * back. dim None (argmax only) flattens the input in logical order first. Output `index`. */

@@ -271,9 +271,13 @@ p2l_status p2l_lower_to_copy(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
 
 /* ------------------------------------------------------------ data movement */
 
+enum { EXPAND_BY_CONCAT = 4 }; /* most copies along one axis written as CONCATENATION */
+
 /* expand: BROADCAST_TO the output's shape (torch.export resolved the -1 entries to the input's
  * sizes). At equal rank it broadcasts in the input's layout; a rank increase aligns trailing axes,
- * which only the logical layout keeps. */
+ * which only the logical layout keeps. A run-time tensor repeated a few times along its size-1
+ * axes (grouped-query attention repeats each key/value head) becomes CONCATENATION of copies
+ * instead: exact, and LiteRT's XNNPACK path takes it (not BROADCAST_TO). */
 p2l_status p2l_lower_expand(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_value *in_v = p2l_value_of(ctx, "self"), *out_v = p2l_output_value(ctx, 0);
     if (!in_v || !out_v) return P2L_ERROR_UNSUPPORTED;
@@ -285,9 +289,61 @@ p2l_status p2l_lower_expand(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
         return p2l_alias_output(ctx, 0, x, &l);
     int32_t shape[P2L_MAX_RANK];
     for (int i = 0; i < out_v->rank; i++) shape[i] = (int32_t)out_v->dims[l.perm[i]];
+    const p2l_tensor *xt = &ctx->g->tensors.items[x];
+    bool by_concat = in_v->rank == out_v->rank && !p2l_is_const(ctx->g, x);
+    for (int i = 0; i < out_v->rank && by_concat; i++)
+        by_concat = xt->dims[i] == shape[i] || (xt->dims[i] == 1 && shape[i] <= EXPAND_BY_CONCAT);
+    if (by_concat) {
+        for (int i = 0; i < out_v->rank && x >= 0; i++) {
+            if (ctx->g->tensors.items[x].dims[i] == shape[i]) continue;
+            int copies[EXPAND_BY_CONCAT];
+            bool last = true; /* the last axis to repeat writes the output */
+            for (int k = 0; k < shape[i]; k++) copies[k] = x;
+            for (int j = i + 1; j < out_v->rank; j++) last = last && ctx->g->tensors.items[x].dims[j] == shape[j];
+            int64_t dims[P2L_MAX_RANK];
+            memcpy(dims, ctx->g->tensors.items[x].dims, sizeof(int64_t) * (size_t)out_v->rank);
+            dims[i] = shape[i];
+            int y = last ? p2l_output(ctx, 0, &l) : p2l_temp(ctx, "repeat", ctx->g->tensors.items[x].dtype, out_v->rank, dims);
+            int op = p2l_emit(ctx, P2L_OP_CONCATENATION, shape[i], copies, 1, &y);
+            if (op < 0) return P2L_ERROR_UNSUPPORTED;
+            p2l_set_option(ctx->g, op, "axis", i);
+            x = y;
+        }
+        return x < 0 ? P2L_ERROR_UNSUPPORTED : P2L_OK;
+    }
     int ins[2] = {x, p2l_const_i32(ctx, out_v->rank, shape)};
     int y = p2l_output(ctx, 0, &l);
     return p2l_emitted(p2l_emit(ctx, P2L_OP_BROADCAST_TO, 2, ins, 1, &y));
+}
+
+enum { CONCAT_GROUP = 64 }; /* inputs per CONCATENATION: longer lists become a tree of them */
+
+/* Concatenates tensors ins[0..n) along physical axis `axis` into y, in groups of CONCAT_GROUP
+ * (an unrolled RNN concatenates one tensor per time step: hundreds). */
+static int concat_tree(p2l_lower_ctx *ctx, int *ins, int n, int axis, int y) {
+    while (n > CONCAT_GROUP) {
+        int groups = 0;
+        for (int k = 0; k < n; k += CONCAT_GROUP, groups++) {
+            const int count = n - k < CONCAT_GROUP ? n - k : CONCAT_GROUP;
+            const p2l_tensor *first = &ctx->g->tensors.items[ins[k]];
+            int64_t dims[P2L_MAX_RANK];
+            memcpy(dims, first->dims, sizeof(int64_t) * (size_t)first->rank);
+            dims[axis] = 0;
+            for (int j = 0; j < count; j++) {
+                const int64_t size = ctx->g->tensors.items[ins[k + j]].dims[axis];
+                dims[axis] = size < 0 || dims[axis] < 0 ? -1 : dims[axis] + size;
+            }
+            int part = count == 1 ? ins[k] : p2l_temp(ctx, "concat", first->dtype, first->rank, dims);
+            int op = count == 1 ? 0 : p2l_emit(ctx, P2L_OP_CONCATENATION, count, ins + k, 1, &part);
+            if (part < 0 || op < 0) return -1;
+            if (count > 1) p2l_set_option(ctx->g, op, "axis", axis);
+            ins[groups] = part;
+        }
+        n = groups;
+    }
+    int op = p2l_emit(ctx, P2L_OP_CONCATENATION, n, ins, 1, &y);
+    if (op >= 0) p2l_set_option(ctx->g, op, "axis", axis);
+    return op;
 }
 
 /* cat: CONCATENATION along the physical position of `dim` in the layout of the first non-constant
@@ -300,14 +356,16 @@ p2l_status p2l_lower_cat(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int rank = out_v->rank;
     int dim = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
     if (dim < 0) return p2l_unsupported(ctx, "cat dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
-    int ids[64], n = 0;
+    int *ids = p2l_arena_alloc(ctx->g->arena, sizeof(int) * (size_t)(list->count + 1));
+    int *ins = p2l_arena_alloc(ctx->g->arena, sizeof(int) * (size_t)(list->count + 1));
+    if (!ids || !ins) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    int n = 0;
     for (int k = 0; k < list->count; k++) {
         int id = (int)list->ints[k];
         if (id < 0) return p2l_unsupported(ctx, "cat with a None entry");
         const p2l_value *v = &ctx->ep->values.items[id];
         if (v->rank == 1 && v->dims[0] == 0 && rank != 1) continue;
         if (v->rank != rank) return p2l_unsupported(ctx, "cat of tensors of rank %d and %d", v->rank, rank);
-        if (n == (int)(sizeof ids / sizeof ids[0])) return p2l_unsupported(ctx, "cat of more than 64 tensors");
         ids[n++] = id;
     }
     if (n == 0) return p2l_unsupported(ctx, "cat of empty tensors only");
@@ -317,15 +375,12 @@ p2l_status p2l_lower_cat(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
         if (p2l_value_input_any(ctx, ids[k], &l) < 0) return P2L_ERROR_UNSUPPORTED;
         break;
     }
-    int ins[64];
     for (int k = 0; k < n; k++)
         if ((ins[k] = p2l_value_input(ctx, ids[k], &l)) < 0) return P2L_ERROR_UNSUPPORTED;
     if (n == 1) return p2l_alias_output(ctx, 0, ins[0], &l);
     int y = p2l_output(ctx, 0, &l);
-    int op = p2l_emit(ctx, P2L_OP_CONCATENATION, n, ins, 1, &y);
-    if (op < 0) return P2L_ERROR_UNSUPPORTED;
-    p2l_set_option(ctx->g, op, "axis", p2l_physical_axis(&l, rank, dim));
-    return P2L_OK;
+    if (y < 0) return P2L_ERROR_UNSUPPORTED;
+    return p2l_emitted(concat_tree(ctx, ins, n, p2l_physical_axis(&l, rank, dim), y));
 }
 
 /* Slices x (held in layout l) along logical axis `axis` from `start` to `end` (torch conventions:

@@ -8,6 +8,7 @@ static const struct {
     p2l_pass_fn fn;
 } pipeline[] = {
     {"fold-constants", p2l_pass_fold_constants},
+    {"simplify", p2l_pass_simplify},
     {"cancel-transposes", p2l_pass_cancel_transposes},
     {"fuse-relu6", p2l_pass_fuse_relu6},
     {"fuse-hard-swish", p2l_pass_fuse_hard_swish},
@@ -46,6 +47,16 @@ int p2l_sole_consumer(const p2l_graph *g, int t) {
             if (node->inputs[i] == t) return (int)n;
     }
     return -1;
+}
+
+bool p2l_is_graph_output(const p2l_graph *g, int t) {
+    for (size_t i = 0; i < g->outputs.len; i++)
+        if (g->outputs.items[i] == t) return true;
+    return false;
+}
+
+bool p2l_same_shape(const p2l_tensor *a, const p2l_tensor *b) {
+    return a->rank == b->rank && memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
 }
 
 bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out) {

@@ -11,6 +11,7 @@ p2l_status p2l_optimize(p2l_graph *g);
 
 /* The passes (see each file for what it rewrites). */
 p2l_status p2l_pass_fold_constants(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_simplify(p2l_graph *g, bool *changed);
 p2l_status p2l_pass_cancel_transposes(p2l_graph *g, bool *changed);
 p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed);
 p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed);
@@ -22,6 +23,10 @@ p2l_status p2l_pass_remove_dead(p2l_graph *g, bool *changed);
 /* Shared helpers for passes. */
 /* The single live node reading tensor t, or -1 (none, several, or t is a graph output). */
 int p2l_sole_consumer(const p2l_graph *g, int t);
+/* Whether tensor t is one of the graph's outputs. */
+bool p2l_is_graph_output(const p2l_graph *g, int t);
+/* Whether two tensors have the same rank and dims. */
+bool p2l_same_shape(const p2l_tensor *a, const p2l_tensor *b);
 /* Scalar value of a constant with one element (any float/int dtype), or false. */
 bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out);
 

@@ -5,22 +5,12 @@
 
 #include "passes/passes.h"
 
-static bool is_graph_output(const p2l_graph *g, int t) {
-    for (size_t i = 0; i < g->outputs.len; i++)
-        if (g->outputs.items[i] == t) return true;
-    return false;
-}
-
-static bool same_shape(const p2l_tensor *a, const p2l_tensor *b) {
-    return a->rank == b->rank && memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
-}
-
 /* The node `n` is a no-op: readers of its output read its input instead. */
 static bool bypass(p2l_graph *g, int n) {
     p2l_node *node = &g->nodes.items[n];
     int in = node->inputs[0], out = node->outputs[0];
-    if (is_graph_output(g, out) && (is_graph_output(g, in) || g->tensors.items[in].producer < 0)) return false;
-    if (is_graph_output(g, out)) {
+    if (p2l_is_graph_output(g, out) && (p2l_is_graph_output(g, in) || g->tensors.items[in].producer < 0)) return false;
+    if (p2l_is_graph_output(g, out)) {
         /* keep the output tensor: the producer of `in` writes it directly, if it is ours alone */
         int producer = g->tensors.items[in].producer;
         if (producer < 0 || g->tensors.items[in].consumers != 1) return false;
@@ -48,7 +38,7 @@ p2l_status p2l_pass_cancel_transposes(p2l_graph *g, bool *changed) {
         if (node->dead || (node->op != P2L_OP_TRANSPOSE && node->op != P2L_OP_RESHAPE)) continue;
         int in = node->inputs[0];
         const p2l_tensor *in_t = &g->tensors.items[in], *out_t = &g->tensors.items[node->outputs[0]];
-        if (node->op == P2L_OP_RESHAPE && same_shape(in_t, out_t) && p2l_tensor_numel(out_t) >= 0) {
+        if (node->op == P2L_OP_RESHAPE && p2l_same_shape(in_t, out_t) && p2l_tensor_numel(out_t) >= 0) {
             if (bypass(g, (int)n)) *changed = true;
             continue;
         }

@@ -452,12 +452,17 @@ static p2l_status read_signature(reader *r, const p2l_json *gm) {
         if (spec->type != P2L_JSON_OBJECT || spec->length != 1) return missing("an output spec", spec);
         if (strcmp(spec->keys[0], "user_output") != 0) continue; /* buffer mutations etc.: not model outputs */
         const p2l_json *arg = p2l_json_get(&spec->items[0], "arg");
+        /* A None in the returned structure (torchaudio's (features, lengths=None)) is no tensor of
+         * the model; the Python front door puts it back in place. */
+        if (arg && arg->type == P2L_JSON_OBJECT && arg->length == 1 && strcmp(arg->keys[0], "as_none") == 0) continue;
         if (!get_typed(arg, "as_tensor", P2L_JSON_OBJECT))
             return p2l_fail(P2L_ERROR_UNSUPPORTED, "output %zu is not a tensor; pt2lite models return tensors only", i);
         int id;
         P2L_TRY(tensor_ref(r, arg, &id));
         P2L_TRY(P2L_VEC_PUSH(&ep->user_outputs, id));
     }
+    if (ep->user_outputs.len == 0)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "the model returns no tensor (a .tflite model needs an output)");
     return P2L_OK;
 }
 

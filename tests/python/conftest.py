@@ -153,3 +153,38 @@ def check_module(module, args, kwargs=None, rel=1e-4):
             assert_close(c.numpy(), e.numpy(), rel, what=f"EdgeModel ({backend}) output {i}")
     edge.backend = "pt2lite"
     return edge
+
+
+def check_both_runtimes(content, inputs, check):
+    """Runs the model on LiteRT, then on pt2lite's runtime, and calls check(outputs, runtime) with each
+    one's outputs (check asserts what its test needs beyond check_module: dtypes, exact values). As in
+    check_module, a failure on LiteRT is an AssertionError and one on pt2lite's runtime alone a
+    Pt2liteRuntimeFailure."""
+    check(run_litert(content, inputs), "LiteRT")
+    try:
+        check(run_pt2lite(content, inputs), "pt2lite runtime")
+    except (AssertionError, pt2lite.Pt2liteError, ValueError) as e:
+        raise Pt2liteRuntimeFailure(f"pt2lite runtime: {type(e).__name__}: {e}") from e
+
+
+class Fn(torch.nn.Module):
+    """A function as a module, for op tests: forward(x, *rest) = fn(x, *rest).
+
+    conv=True first runs a 3->4 channel 3x3 conv on x, so fn sees a tensor the converter holds NHWC.
+    `mods` are modules fn uses (registered, so their weights are part of the model). Keyword tensors
+    become buffers (constants in the graph); with_self=True calls fn(self, x, *rest) so fn can read
+    them as self.<name>."""
+
+    def __init__(self, fn, conv=False, mods=(), with_self=False, **buffers):
+        super().__init__()
+        self.fn = fn
+        self.with_self = with_self
+        self.mods = torch.nn.ModuleList(mods)
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1) if conv else None
+        for name, value in buffers.items():
+            self.register_buffer(name, value)
+
+    def forward(self, x, *rest):
+        if self.conv is not None:
+            x = self.conv(x)
+        return self.fn(self, x, *rest) if self.with_self else self.fn(x, *rest)

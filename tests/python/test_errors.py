@@ -42,12 +42,12 @@ class SameOpTwice(nn.Module):
 
 
 class UnsupportedAmongSupported(nn.Module):
-    """A lowering that rejects its arguments (a 3-D convolution) next to an op with no lowering."""
+    """A lowering that rejects its arguments (a 3-D transposed convolution) next to an op with no lowering."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(4, 4, 3, padding=1)
-        self.conv3d = nn.Conv3d(2, 2, 3, padding=1)
+        self.conv3d = nn.ConvTranspose3d(2, 2, 3, padding=1)
 
     def forward(self, x, v):
         y = torch.relu(self.conv(x))
@@ -99,8 +99,8 @@ def test_rejected_arguments_and_missing_lowering_together():
 class ChainOfRejected(nn.Module):
     def __init__(self):
         super().__init__()
-        self.c1 = nn.Conv3d(2, 2, 3, padding=1)
-        self.c2 = nn.Conv3d(2, 2, 3, padding=1)
+        self.c1 = nn.ConvTranspose3d(2, 2, 3, padding=1)
+        self.c2 = nn.ConvTranspose3d(2, 2, 3, padding=1)
 
     def forward(self, v):
         y = self.c1(v)  # MARK-C1

@@ -11,18 +11,7 @@ import torch
 from torch import nn
 
 import pt2lite
-from conftest import check_module, run_litert, run_pt2lite, tflite_ops
-
-
-class Fn(nn.Module):
-    def __init__(self, fn, **buffers):
-        super().__init__()
-        self.fn = fn
-        for name, value in buffers.items():
-            self.register_buffer(name, value)
-
-    def forward(self, *args):
-        return self.fn(self, *args)
+from conftest import Fn, check_module, run_litert, run_pt2lite, tflite_ops
 
 
 def randn(*shape, seed=0, scale=1.0):
@@ -71,7 +60,7 @@ OP_OF = {"eq": "EQUAL", "ne": "NOT_EQUAL", "lt": "LESS", "le": "LESS_EQUAL", "gt
 ])
 def test_compare_tensor(args):
     # all six comparisons in one model (one conversion per operand combination keeps the suite fast)
-    content = run_both(Fn(lambda s, a, b: tuple(f(a, b) for f in COMPARE.values())), args)
+    content = run_both(Fn(lambda a, b: tuple(f(a, b) for f in COMPARE.values())), args)
     assert sorted(set(tflite_ops(content)) - {"CAST", "RESHAPE"}) == sorted(OP_OF.values()), tflite_ops(content)
 
 
@@ -85,18 +74,18 @@ def test_compare_tensor(args):
     pytest.param(randint(3, 4) > 0, 0, id="bool_int"),
 ])
 def test_compare_scalar(x, scalar):
-    content = run_both(Fn(lambda s, a: tuple(f(a, scalar) for f in COMPARE.values())), (x,))
+    content = run_both(Fn(lambda a: tuple(f(a, scalar) for f in COMPARE.values())), (x,))
     assert sorted(set(tflite_ops(content)) - {"CAST", "RESHAPE"}) == sorted(OP_OF.values()), tflite_ops(content)
 
 
 def test_compare_nan_and_inf():
     a = torch.tensor([math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0])
     b = torch.tensor([math.nan, math.inf, 1.0, -0.0, 0.0, math.nan])
-    run_both(Fn(lambda s, x, y: tuple(f(x, y) for f in COMPARE.values())), (a, b))
+    run_both(Fn(lambda x, y: tuple(f(x, y) for f in COMPARE.values())), (a, b))
 
 
 def test_compare_constant_operand():
-    run_both(Fn(lambda s, a: (a > s.t, s.t <= a, a == s.t), t=randint(4, 5, seed=4).float()), (XF,))
+    run_both(Fn(lambda s, a: (a > s.t, s.t <= a, a == s.t), t=randint(4, 5, seed=4).float(), with_self=True), (XF,))
 
 
 # ---------------------------------------------------------------- logical
@@ -113,7 +102,7 @@ LOGICAL = {"and": torch.logical_and, "or": torch.logical_or, "xor": torch.logica
     pytest.param((torch.tensor([math.nan, 0.0, -0.0, 2.0]), torch.tensor([1.0, 1.0, 1.0, 0.0])), id="nan_is_true"),
 ])
 def test_logical_binary(args):
-    run_both(Fn(lambda s, a, b: tuple(f(a, b) for f in LOGICAL.values())), args)
+    run_both(Fn(lambda a, b: tuple(f(a, b) for f in LOGICAL.values())), args)
 
 
 @pytest.mark.parametrize("x", [
@@ -122,7 +111,7 @@ def test_logical_binary(args):
     pytest.param(torch.tensor([0.0, -0.0, 1.5, math.nan]), id="float"),
 ])
 def test_logical_not(x):
-    content = run_both(Fn(lambda s, a: torch.logical_not(a)), (x,))
+    content = run_both(Fn(lambda a: torch.logical_not(a)), (x,))
     assert "LOGICAL_NOT" in tflite_ops(content)
 
 
@@ -144,39 +133,39 @@ BITWISE = {"and": torch.bitwise_and, "or": torch.bitwise_or, "xor": torch.bitwis
 @pytest.mark.parametrize("name", BITWISE)
 def test_bitwise_int32_all_pairs(name):
     # every pair of the extremes (signs, INT32_MIN/MAX, alternating bits)
-    run_both(Fn(lambda s, a, b: BITWISE[name](a, b)), pairs())
+    run_both(Fn(lambda a, b: BITWISE[name](a, b)), pairs())
 
 
 @pytest.mark.parametrize("name", BITWISE)
 def test_bitwise_int64_inputs(name):
-    run_both(Fn(lambda s, a, b: BITWISE[name](a, b)), pairs(torch.int64))
+    run_both(Fn(lambda a, b: BITWISE[name](a, b)), pairs(torch.int64))
 
 
 @pytest.mark.parametrize("scalar", [0, 1, 255, 0xFFFF, -1, -16, 5, -6, 2**31 - 1, -2**31], ids=str)
 def test_bitwise_int_scalar(scalar):
-    run_both(Fn(lambda s, a: tuple(f(a, scalar) for f in BITWISE.values())), (I32,))
+    run_both(Fn(lambda a: tuple(f(a, scalar) for f in BITWISE.values())), (I32,))
 
 
 def test_bitwise_mask_is_one_op():
-    content = run_both(Fn(lambda s, a: a & 0xFF), (I32,))
+    content = run_both(Fn(lambda a: a & 0xFF), (I32,))
     assert tflite_ops(content) == ["FLOOR_MOD"]
 
 
 @pytest.mark.parametrize("name,op", [("and", "LOGICAL_AND"), ("or", "LOGICAL_OR"), ("xor", "NOT_EQUAL")])
 def test_bitwise_bool(name, op):
     a, b = randint(2, 3, 4) > 0, randint(3, 1, seed=1) > 0
-    content = run_both(Fn(lambda s, x, y: (BITWISE[name](x, y), BITWISE[name](x, True), BITWISE[name](x, False))), (a, b))
+    content = run_both(Fn(lambda x, y: (BITWISE[name](x, y), BITWISE[name](x, True), BITWISE[name](x, False))), (a, b))
     assert op in tflite_ops(content)
 
 
 def test_bitwise_broadcast():
-    run_both(Fn(lambda s, a, b: (a & b, a | b, a ^ b)), (randint(2, 3, 4, lo=-100, hi=100), randint(4, seed=1, lo=-100, hi=100)))
+    run_both(Fn(lambda a, b: (a & b, a | b, a ^ b)), (randint(2, 3, 4, lo=-100, hi=100), randint(4, seed=1, lo=-100, hi=100)))
 
 
 @pytest.mark.parametrize("x", [pytest.param(I32, id="int32"), pytest.param(I32.long(), id="int64"),
                                pytest.param(randint(3, 4) > 0, id="bool")])
 def test_bitwise_not(x):
-    run_both(Fn(lambda s, a: ~a), (x,))
+    run_both(Fn(lambda a: ~a), (x,))
 
 
 # ---------------------------------------------------------------- isnan / isinf
@@ -185,19 +174,19 @@ SPECIAL = torch.tensor([[math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -3e38, 3
 
 
 def test_isnan_isinf():
-    content = run_both(Fn(lambda s, a: (torch.isnan(a), torch.isinf(a), torch.isfinite(a))), (SPECIAL,))
+    content = run_both(Fn(lambda a: (torch.isnan(a), torch.isinf(a), torch.isfinite(a))), (SPECIAL,))
     assert "NOT_EQUAL" in tflite_ops(content) and "EQUAL" in tflite_ops(content)
 
 
 def test_isnan_isinf_int():
-    run_both(Fn(lambda s, a: (torch.isnan(a), torch.isinf(a))), (randint(3, 4),))
+    run_both(Fn(lambda a: (torch.isnan(a), torch.isinf(a))), (randint(3, 4),))
 
 
 def test_isnan_after_division():
     # NaN made inside the graph (0/0) is found too
     a = torch.tensor([0.0, 1.0, -1.0, 0.0])
     b = torch.tensor([0.0, 0.0, 0.0, 1.0])
-    run_both(Fn(lambda s, x, y: (torch.isnan(x / y), torch.isinf(x / y))), (a, b))
+    run_both(Fn(lambda x, y: (torch.isnan(x / y), torch.isinf(x / y))), (a, b))
 
 
 # ---------------------------------------------------------------- where
@@ -215,12 +204,13 @@ def test_isnan_after_division():
                  id="int64"),
 ])
 def test_where(args):
-    content = run_both(Fn(lambda s, c, a, b: torch.where(c, a, b)), args)
+    content = run_both(Fn(lambda c, a, b: torch.where(c, a, b)), args)
     assert "SELECT_V2" in tflite_ops(content)
 
 
 def test_where_constant_operands():
-    run_both(Fn(lambda s, c: torch.where(c, s.a, s.b), a=randn(3, 1, 1), b=randn(4, 5, seed=1)), (XF > 0,))
+    m = Fn(lambda s, c: torch.where(c, s.a, s.b), a=randn(3, 1, 1), b=randn(4, 5, seed=1), with_self=True)
+    run_both(m, (XF > 0,))
 
 
 # ---------------------------------------------------------------- maximum / minimum / clamp.Tensor
@@ -234,7 +224,7 @@ def test_where_constant_operands():
     pytest.param((randint(3, 4) > 0, randint(3, 4, seed=1) > 0), id="bool"),
 ])
 def test_maximum_minimum(args):
-    run_both(Fn(lambda s, a, b: (torch.maximum(a, b), torch.minimum(a, b))), args)
+    run_both(Fn(lambda a, b: (torch.maximum(a, b), torch.minimum(a, b))), args)
 
 
 @pytest.mark.parametrize("which", ["min", "max", "both"])
@@ -247,7 +237,7 @@ def test_clamp_tensor(which, args):
     x, lo, hi = args
     fn = {"min": lambda s, a, b, c: torch.clamp(a, min=b), "max": lambda s, a, b, c: torch.clamp(a, max=c),
           "both": lambda s, a, b, c: torch.clamp(a, b, c)}[which]
-    run_both(Fn(fn), (x, lo, hi))
+    run_both(Fn(fn, with_self=True), (x, lo, hi))
 
 
 # ---------------------------------------------------------------- after a conv: NHWC inside

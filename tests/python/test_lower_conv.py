@@ -5,6 +5,7 @@ bias on every conv, no TRANSPOSE inside a CNN body, every op on XNNPACK)."""
 import pytest
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 import pt2lite
 
@@ -484,3 +485,38 @@ class ConvOutputs(nn.Module):
 def test_conv_output_read_twice(kind):
     torch.manual_seed(0)
     check_module(ConvOutputs(kind).eval(), (torch.randn(1, 3, 6, 6),))
+
+
+class StandardizedConv(nn.Conv2d):
+    """timm's ScaledStdConv2d: the weight is standardized at run time from the parameter."""
+
+    def forward(self, x):
+        w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.0,
+                         eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, w, self.bias, self.stride, self.padding, groups=self.groups)
+
+
+class WeightNormConv1d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(4, 6, 3, padding=1))
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class InputFilterConv(nn.Module):
+    def forward(self, x, w):
+        return F.conv2d(x, w, padding=1)
+
+
+@pytest.mark.parametrize("module, args", [
+    (StandardizedConv(3, 8, 3, padding=1), (torch.randn(1, 3, 9, 9),)),
+    (StandardizedConv(8, 8, 3, padding=1, groups=8), (torch.randn(1, 8, 9, 9),)),
+    (WeightNormConv1d(), (torch.randn(1, 4, 20),)),
+    (InputFilterConv(), (torch.randn(1, 3, 9, 9), torch.randn(5, 3, 3, 3))),
+], ids=["standardized", "standardized-depthwise", "weight-norm", "filter-input"])
+def test_conv_with_a_computed_filter(module, args):
+    """Filters computed in the graph: from parameters only (folded to constants where the folding
+    covers the computation) or given at run time (CONV_2D reads a non-constant filter)."""
+    check_module(module, args)

@@ -9,21 +9,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import pt2lite
-from conftest import check_module, run_litert, run_pt2lite, tflite_ops
+from conftest import Fn, check_both_runtimes, check_module, run_litert, run_pt2lite, tflite_ops
 
 torch.manual_seed(0)
-
-
-class Fn(nn.Module):
-    def __init__(self, fn, conv=False):
-        super().__init__()
-        self.fn = fn
-        self.conv = nn.Conv2d(3, 4, 3, padding=1) if conv else None
-
-    def forward(self, x, *rest):
-        if self.conv is not None:
-            x = self.conv(x)
-        return self.fn(x, *rest)
 
 
 X4 = torch.randn(2, 3, 5, 6)
@@ -69,8 +57,11 @@ def test_full_like_dynamic_batch():
     edge = pt2lite.convert(m, (X4,), dynamic_shapes=({0: Dim("batch", min=1, max=8)},))
     for n in (1, 3):
         x = torch.randn(n, 3, 5, 6)
-        got = run_litert(edge.model_content(), [x.numpy()])[0]
-        np.testing.assert_allclose(got, (x + 2).numpy(), rtol=1e-6)
+
+        def check(outputs, runtime):
+            np.testing.assert_allclose(outputs[0], (x + 2).numpy(), rtol=1e-6, err_msg=runtime)
+
+        check_both_runtimes(edge.model_content(), [x.numpy()], check)
 
 
 def test_empty_strided_and_new_empty():

@@ -7,20 +7,7 @@ import torch
 from torch import nn
 
 import pt2lite
-from conftest import check_module, run_litert, tflite_ops, xnnpack_delegation
-
-
-class Fn(nn.Module):
-    """forward(*args) = fn(self, *args); keyword tensors become buffers (constants in the graph)."""
-
-    def __init__(self, fn, **buffers):
-        super().__init__()
-        self.fn = fn
-        for name, value in buffers.items():
-            self.register_buffer(name, value)
-
-    def forward(self, *args):
-        return self.fn(self, *args)
+from conftest import Fn, check_both_runtimes, check_module, tflite_ops, xnnpack_delegation
 
 
 def randn(*shape, seed=0, scale=1.0):
@@ -81,7 +68,7 @@ BINARY = [
 
 @pytest.mark.parametrize("fn,args,op", BINARY)
 def test_binary_tensor_tensor(fn, args, op):
-    content = check_module(Fn(fn), args).model_content()
+    content = check_module(Fn(fn, with_self=True), args).model_content()
     assert op in tflite_ops(content)
     assert "TRANSPOSE" not in tflite_ops(content)
     assert_all_delegated(content)
@@ -109,26 +96,26 @@ SCALAR = [
 
 @pytest.mark.parametrize("fn,op", SCALAR)
 def test_binary_tensor_scalar(fn, op):
-    content = check_module(Fn(fn), (X,)).model_content()
+    content = check_module(Fn(fn, with_self=True), (X,)).model_content()
     ops = tflite_ops(content)
     assert ops == [op], ops
     assert_all_delegated(content)
 
 
 def test_rsub_tensor_tensor():
-    check_module(Fn(lambda s, a, b: torch.rsub(a, b)), (X, randn(5, seed=1)))
+    check_module(Fn(lambda a, b: torch.rsub(a, b)), (X, randn(5, seed=1)))
 
 
 def test_constant_operands():
     # buffers: a per-channel [C,1,1] scale, an [H,W] shift and a rank-0 divisor, all constants
     m = Fn(lambda s, a: (a * s.scale + s.shift) / s.div - s.scale,
-           scale=randn(3, 1, 1, seed=1), shift=randn(4, 5, seed=2), div=torch.tensor(1.5))
+           scale=randn(3, 1, 1, seed=1), shift=randn(4, 5, seed=2), div=torch.tensor(1.5), with_self=True)
     content = check_module(m, (X,)).model_content()
     assert "TRANSPOSE" not in tflite_ops(content)
 
 
 def test_chain_of_ops():
-    check_module(Fn(lambda s, a, b: ((a + 1) * b - a / 3) * 0.5 + b), (X, randn(3, 4, 5, seed=9)))
+    check_module(Fn(lambda a, b: ((a + 1) * b - a / 3) * 0.5 + b), (X, randn(3, 4, 5, seed=9)))
 
 
 # ---------------------------------------------------------------- integer tensors
@@ -147,11 +134,15 @@ INT = [
 
 @pytest.mark.parametrize("fn,args", INT)
 def test_int32(fn, args):
-    m = Fn(fn)
+    m = Fn(fn, with_self=True)
     content = check_module(m, args).model_content()
-    got = run_litert(content, [a.numpy() for a in args])[0]
-    assert got.dtype == np.int32, f"int32 op returned {got.dtype}"
-    np.testing.assert_array_equal(got, m(*args).numpy())
+    expected = m(*args).numpy()
+
+    def check(outputs, runtime):
+        assert outputs[0].dtype == np.int32, f"{runtime}: int32 op returned {outputs[0].dtype}"
+        np.testing.assert_array_equal(outputs[0], expected, err_msg=runtime)
+
+    check_both_runtimes(content, [a.numpy() for a in args], check)
 
 
 INT_PROMOTE = [
@@ -164,19 +155,26 @@ INT_PROMOTE = [
 
 @pytest.mark.parametrize("fn,args", INT_PROMOTE)
 def test_int_promotes_to_float(fn, args):
-    m = Fn(fn)
+    m = Fn(fn, with_self=True)
     content = check_module(m, args).model_content()
-    got = run_litert(content, [a.numpy() for a in args])[0]
-    assert got.dtype == np.float32, f"torch returns float32 here, LiteRT returned {got.dtype}"
+
+    def check(outputs, runtime):
+        assert outputs[0].dtype == np.float32, f"torch returns float32 here, {runtime} returned {outputs[0].dtype}"
+
+    check_both_runtimes(content, [a.numpy() for a in args], check)
 
 
 def test_int64_inputs_keep_their_dtype():
     args = (randint(2, 3, 4, dtype=torch.int64), randint(2, 3, 4, seed=1, dtype=torch.int64))
-    m = Fn(lambda s, a, b: a * b + a)
+    m = Fn(lambda a, b: a * b + a)
     content = check_module(m, args).model_content()
-    got = run_litert(content, [a.numpy() for a in args])[0]
-    assert got.dtype == np.int64
-    np.testing.assert_array_equal(got, m(*args).numpy())
+    expected = m(*args).numpy()
+
+    def check(outputs, runtime):
+        assert outputs[0].dtype == np.int64, f"{runtime} returned {outputs[0].dtype}"
+        np.testing.assert_array_equal(outputs[0], expected, err_msg=runtime)
+
+    check_both_runtimes(content, [a.numpy() for a in args], check)
 
 
 # ---------------------------------------------------------------- activations
@@ -190,13 +188,13 @@ ACTIVATIONS = [
     pytest.param(nn.Hardtanh(-1.0, 1.0), 2, ["RELU_N1_TO_1"], id="hardtanh_m1_1"),
     pytest.param(nn.Hardtanh(-2.0, 3.0), 4, None, id="hardtanh_m2_3"),
     pytest.param(nn.Hardtanh(0.5, 0.75), 1, None, id="hardtanh_0.5_0.75"),
-    pytest.param(Fn(lambda s, a: torch.clamp(a, min=-0.5)), 1, ["MAXIMUM"], id="clamp_min"),
-    pytest.param(Fn(lambda s, a: torch.clamp(a, min=0)), 1, ["RELU"], id="clamp_min_0"),
-    pytest.param(Fn(lambda s, a: torch.clamp(a, max=0.3)), 1, ["MINIMUM"], id="clamp_max"),
-    pytest.param(Fn(lambda s, a: torch.clamp(a, -0.3, 0.7)), 1, None, id="clamp_both"),
-    pytest.param(Fn(lambda s, a: torch.clamp(a, 0, 6)), 4, ["RELU6"], id="clamp_0_6"),
-    pytest.param(Fn(lambda s, a: torch.clamp(a, -1, 1)), 2, ["RELU_N1_TO_1"], id="clamp_m1_1"),
-    pytest.param(Fn(lambda s, a: a.clamp(min=0).clamp(max=6)), 4, ["RELU6"], id="clamp_then_clamp"),
+    pytest.param(Fn(lambda a: torch.clamp(a, min=-0.5)), 1, ["MAXIMUM"], id="clamp_min"),
+    pytest.param(Fn(lambda a: torch.clamp(a, min=0)), 1, ["RELU"], id="clamp_min_0"),
+    pytest.param(Fn(lambda a: torch.clamp(a, max=0.3)), 1, ["MINIMUM"], id="clamp_max"),
+    pytest.param(Fn(lambda a: torch.clamp(a, -0.3, 0.7)), 1, None, id="clamp_both"),
+    pytest.param(Fn(lambda a: torch.clamp(a, 0, 6)), 4, ["RELU6"], id="clamp_0_6"),
+    pytest.param(Fn(lambda a: torch.clamp(a, -1, 1)), 2, ["RELU_N1_TO_1"], id="clamp_m1_1"),
+    pytest.param(Fn(lambda a: a.clamp(min=0).clamp(max=6)), 4, ["RELU6"], id="clamp_then_clamp"),
     pytest.param(nn.Sigmoid(), 4, ["LOGISTIC"], id="sigmoid"),
     pytest.param(nn.Tanh(), 2, ["TANH"], id="tanh"),
     pytest.param(nn.GELU(), 3, ["GELU"], id="gelu_erf"),
@@ -221,16 +219,19 @@ def test_gelu_approximations_differ():
     x = torch.linspace(-4, 4, 801).reshape(1, 801)
     exact = pt2lite.convert(nn.GELU().eval(), (x,)).model_content()
     approx = pt2lite.convert(nn.GELU(approximate="tanh").eval(), (x,)).model_content()
-    got_exact = run_litert(exact, [x.numpy()])[0]
-    got_approx = run_litert(approx, [x.numpy()])[0]
-    np.testing.assert_allclose(got_exact, nn.GELU()(x).numpy(), atol=2e-6)
-    np.testing.assert_allclose(got_approx, nn.GELU(approximate="tanh")(x).numpy(), atol=2e-6)
+    for content, module in ((exact, nn.GELU()), (approx, nn.GELU(approximate="tanh"))):
+        expected = module(x).numpy()
+
+        def check(outputs, runtime):
+            np.testing.assert_allclose(outputs[0], expected, atol=2e-6, err_msg=runtime)
+
+        check_both_runtimes(content, [x.numpy()], check)
 
 
 def test_activation_special_points():
     # exact boundaries of the clamps and the hard-swish/sigmoid knees
     x = torch.tensor([-7.0, -6.0, -3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 6.0, 7.0]).reshape(1, 13)
-    m = Fn(lambda s, a: (torch.relu(a), nn.functional.relu6(a), nn.functional.hardtanh(a),
+    m = Fn(lambda a: (torch.relu(a), nn.functional.relu6(a), nn.functional.hardtanh(a),
                          nn.functional.hardswish(a), nn.functional.hardsigmoid(a),
                          nn.functional.hardtanh(a, -2.0, 3.0), nn.functional.silu(a)))
     check_module(m, (x,))
@@ -238,18 +239,26 @@ def test_activation_special_points():
 
 def test_clamp_int_tensor_float_bound():
     x = torch.tensor([[-3, 0, 1, 4]], dtype=torch.int32)
-    m = Fn(lambda s, a: torch.clamp(a, min=0.5))
+    m = Fn(lambda a: torch.clamp(a, min=0.5))
     content = pt2lite.convert(m, (x,)).model_content()
-    got = run_litert(content, [x.numpy()])[0]
-    assert got.dtype == np.float32, f"dtype {got.dtype}"
-    np.testing.assert_array_equal(got, m(x).numpy())
+    expected = m(x).numpy()
+
+    def check(outputs, runtime):
+        assert outputs[0].dtype == np.float32, f"{runtime}: dtype {outputs[0].dtype}"
+        np.testing.assert_array_equal(outputs[0], expected, err_msg=runtime)
+
+    check_both_runtimes(content, [x.numpy()], check)
 
 
 def test_clamp_int_tensor_int_bounds():
     x = randint(2, 3, 4)
-    m = Fn(lambda s, a: torch.clamp(a, -5, 7))
+    m = Fn(lambda a: torch.clamp(a, -5, 7))
     content = check_module(m, (x,)).model_content()
-    assert run_litert(content, [x.numpy()])[0].dtype == np.int32
+
+    def check(outputs, runtime):
+        assert outputs[0].dtype == np.int32, f"{runtime}: dtype {outputs[0].dtype}"
+
+    check_both_runtimes(content, [x.numpy()], check)
 
 
 # ---------------------------------------------------------------- after a conv (NHWC inside)
@@ -393,17 +402,25 @@ def test_relu_int32():
 
 def test_float64_inputs():
     args = (randn(2, 3).double(), randn(2, 3, seed=1))
-    m = Fn(lambda s, a, b: a * 2 + b)
+    m = Fn(lambda a, b: a * 2 + b)
     content = check_module(m, args).model_content()
-    assert run_litert(content, [a.numpy() for a in args])[0].dtype == np.float64
+
+    def check(outputs, runtime):
+        assert outputs[0].dtype == np.float64, f"{runtime}: dtype {outputs[0].dtype}"
+
+    check_both_runtimes(content, [a.numpy() for a in args], check)
 
 
 def test_bool_mul():
     args = (randn(2, 3) > 0, randn(2, 3, seed=1) > 0)
-    m = Fn(lambda s, a, b: a * b)
+    m = Fn(lambda a, b: a * b)
     content = check_module(m, args).model_content()
-    got = run_litert(content, [a.numpy() for a in args])[0]
-    np.testing.assert_array_equal(got.astype(bool), m(*args).numpy())
+    expected = m(*args).numpy()
+
+    def check(outputs, runtime):
+        np.testing.assert_array_equal(outputs[0].astype(bool), expected, err_msg=runtime)
+
+    check_both_runtimes(content, [a.numpy() for a in args], check)
 
 
 @pytest.mark.parametrize("fn", [
@@ -422,7 +439,7 @@ def test_ops_after_conv_that_must_not_fold(fn):
     m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1),
                       Fn(fn, w=randn(4, 1, 1, seed=3).abs() + 0.5, full=randn(4, 5, 5, seed=4),
                          grow=randn(2, 4, 1, 1, seed=5), full4=randn(1, 4, 5, 5, seed=6),
-                         perchan4=randn(1, 4, 1, 1, seed=7)))
+                         perchan4=randn(1, 4, 1, 1, seed=7), with_self=True))
     check_module(m, (randn(1, 3, 5, 5, scale=2),))
 
 
@@ -431,7 +448,7 @@ def test_ops_after_conv_that_must_not_fold(fn):
     pytest.param(lambda s, a: nn.functional.relu6(3 + a) * a * (1 / 6), (randn(2, 8, scale=4),), id="relu6(3+x)*x/6"),
 ])
 def test_hardswish_spelled_out(fn, args):
-    assert tflite_ops(check_module(Fn(fn), args).model_content()) == ["HARD_SWISH"]
+    assert tflite_ops(check_module(Fn(fn, with_self=True), args).model_content()) == ["HARD_SWISH"]
 
 
 @pytest.mark.parametrize("fn,args", [
@@ -445,9 +462,9 @@ def test_hardswish_spelled_out(fn, args):
 ])
 def test_not_hardswish(fn, args):
     # look-alikes: either not fused, or fused without losing the other reader
-    check_module(Fn(fn), args)
+    check_module(Fn(fn, with_self=True), args)
 
 
 def test_relu_then_min6_with_other_reader():
     # relu(x) is read twice: MINIMUM(RELU(x), 6) may become RELU6 only if relu(x) is kept for the other
-    check_module(Fn(lambda s, a: (torch.clamp(torch.relu(a), max=6.0), torch.relu(a) * 2)), (randn(2, 8, scale=4),))
+    check_module(Fn(lambda a: (torch.clamp(torch.relu(a), max=6.0), torch.relu(a) * 2)), (randn(2, 8, scale=4),))

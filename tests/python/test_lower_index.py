@@ -9,24 +9,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import pt2lite
-from conftest import check_module, tflite_ops
+from conftest import Fn, check_module, tflite_ops
 
 torch.manual_seed(0)
-
-
-class Fn(nn.Module):
-    """fn(x, *rest); `conv=True` first runs a 3->4 channel conv on x (NHWC inside)."""
-
-    def __init__(self, fn, conv=False, mods=()):
-        super().__init__()
-        self.fn = fn
-        self.mods = nn.ModuleList(mods)
-        self.conv = nn.Conv2d(3, 4, 3, padding=1) if conv else None
-
-    def forward(self, x, *rest):
-        if self.conv is not None:
-            x = self.conv(x)
-        return self.fn(x, *rest)
 
 
 X4 = torch.randn(2, 3, 5, 6)
@@ -282,3 +267,16 @@ def test_as_strided(size, stride, offset):
 def test_nonzero_is_refused_with_reason():
     with pytest.raises(pt2lite.Pt2liteError, match="nonzero's output size depends"):
         pt2lite.convert(Fn(lambda x: torch.nonzero(x)), (X4,))
+
+
+@pytest.mark.parametrize("conv", [False, True])
+def test_equal_split_is_split_and_delegated(conv):
+    """Equal pieces (GPT-2 splits its fused qkv projection in three) are SPLIT, which LiteRT's
+    XNNPACK path takes; SPLIT_V stays for unequal ones."""
+    from conftest import xnnpack_delegation
+
+    edge = check_module(Fn(lambda x: tuple(t * 2 for t in torch.cat([x, x, x], 1).split(x.shape[1], 1)), conv), (X4,))
+    ops = tflite_ops(edge.model_content())
+    assert "SPLIT" in ops and "SPLIT_V" not in ops, ops
+    delegated, total = xnnpack_delegation(edge.model_content())
+    assert delegated == total, f"XNNPACK takes {delegated} of {total}: {ops}"

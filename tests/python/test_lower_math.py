@@ -12,16 +12,7 @@ import torch
 from torch import nn
 
 import pt2lite
-from conftest import check_module, run_litert, run_pt2lite, tflite_ops, xnnpack_delegation
-
-
-class Fn(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
+from conftest import Fn, check_both_runtimes, check_module, run_litert, run_pt2lite, tflite_ops, xnnpack_delegation
 
 
 def randn(*shape, seed=0, scale=1.0):
@@ -31,6 +22,14 @@ def randn(*shape, seed=0, scale=1.0):
 def randint(*shape, lo=-50, hi=50, seed=0, dtype=torch.int32):
     return torch.randint(lo, hi, shape, generator=torch.Generator().manual_seed(seed)).to(dtype)
 
+
+
+def assert_output_dtypes(content, inputs, dtype):
+    """Every output of the model has `dtype`, on LiteRT and on pt2lite's runtime."""
+    def check(outputs, runtime):
+        assert all(o.dtype == dtype for o in outputs), f"{runtime}: {[o.dtype for o in outputs]}"
+
+    check_both_runtimes(content, inputs, check)
 
 def delegated(content):
     d, total = xnnpack_delegation(content)
@@ -120,7 +119,7 @@ def test_unary_int_input_promotes_to_float():
         return tuple(f(z if i in ("asin", "acos", "atanh") else a) for i, f in FLOAT_FNS)
 
     content = check_module(Fn(all_fns), (x, zero)).model_content()
-    assert all(o.dtype == np.float32 for o in run_litert(content, [x.numpy(), zero.numpy()]))
+    assert_output_dtypes(content, [x.numpy(), zero.numpy()], np.float32)
 
 
 @pytest.mark.parametrize("fn,ops", [
@@ -138,7 +137,7 @@ def test_int_unary_keeps_dtype(fn, ops, dtype):
     m = Fn(lambda a: fn(a) * 1)  # * 1 keeps an op after the identity ones
     content = check_module(m, (x,)).model_content()
     assert [op for op in tflite_ops(content) if op not in ("MUL", "CAST")] == ops
-    assert run_litert(content, [x.numpy()])[0].dtype == x.numpy().dtype
+    assert_output_dtypes(content, [x.numpy()], x.numpy().dtype)
 
 
 def test_round_half_to_even():
@@ -269,13 +268,13 @@ def test_pow_tensor_scalar(e, ops):
 def test_pow_int_stays_int(e):
     x = randint(3, 4, lo=-9, hi=9)
     content = check_module(Fn(lambda a: a ** e + 0), (x,)).model_content()
-    assert run_litert(content, [x.numpy()])[0].dtype == np.int32
+    assert_output_dtypes(content, [x.numpy()], np.int32)
 
 
 def test_pow_int_tensor_float_exponent():
     x = randint(3, 4, lo=0, hi=20)
     content = check_module(Fn(lambda a: a ** 0.5), (x,)).model_content()
-    assert run_litert(content, [x.numpy()])[0].dtype == np.float32
+    assert_output_dtypes(content, [x.numpy()], np.float32)
 
 
 @pytest.mark.parametrize("args", [
@@ -293,7 +292,7 @@ def test_pow_tensor_tensor(args):
 def test_pow_tensor_tensor_int():
     a, b = randint(3, 4, lo=-6, hi=6), randint(3, 4, lo=0, hi=5, seed=1)
     content = check_module(Fn(torch.pow), (a, b)).model_content()
-    assert run_litert(content, [a.numpy(), b.numpy()])[0].dtype == np.int32
+    assert_output_dtypes(content, [a.numpy(), b.numpy()], np.int32)
 
 
 @pytest.mark.parametrize("base", [2, 0.5, 10.0, math.e], ids=str)
@@ -335,13 +334,13 @@ def test_div_mode_int(mode, dtype):
     m = Fn(lambda x, y: (torch.div(x, y, rounding_mode=mode), torch.div(x, 3, rounding_mode=mode),
                          torch.div(x, -4, rounding_mode=mode), x // y))
     content = check_module(m, (a, b)).model_content()
-    assert all(o.dtype == a.numpy().dtype for o in run_litert(content, [a.numpy(), b.numpy()]))
+    assert_output_dtypes(content, [a.numpy(), b.numpy()], a.numpy().dtype)
 
 
 def test_div_mode_int_by_float_scalar_is_float():
     a = randint(3, 4)
     content = check_module(Fn(lambda x: torch.div(x, 2.5, rounding_mode="floor")), (a,)).model_content()
-    assert run_litert(content, [a.numpy()])[0].dtype == np.float32
+    assert_output_dtypes(content, [a.numpy()], np.float32)
 
 
 def test_div_mode_0d_and_none():
@@ -365,7 +364,7 @@ def test_mod_int(fn, dtype):
     b = randint(4, 1, lo=1, hi=9, seed=1, dtype=dtype) * torch.tensor([[1], [-1], [1], [-1]], dtype=dtype)
     m = Fn(lambda x, y: (fn(x, y), fn(x, 7), fn(x, -7), fn(y, x.abs() + 1)))
     content = check_module(m, (a, b)).model_content()
-    assert all(o.dtype == a.numpy().dtype for o in run_litert(content, [a.numpy(), b.numpy()]))
+    assert_output_dtypes(content, [a.numpy(), b.numpy()], a.numpy().dtype)
 
 
 @pytest.mark.parametrize("fn", [torch.remainder, torch.fmod], ids=lambda f: f.__name__)
@@ -385,7 +384,7 @@ def test_mod_special_values():
 def test_mod_int_promotes_with_float_scalar():
     a = randint(3, 4)
     content = check_module(Fn(lambda x: (torch.remainder(x, 2.5), torch.fmod(x, -1.5))), (a,)).model_content()
-    assert run_litert(content, [a.numpy()])[0].dtype == np.float32
+    assert_output_dtypes(content, [a.numpy()], np.float32)
 
 
 # ---------------------------------------------------------------- atan2

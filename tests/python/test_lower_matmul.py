@@ -4,21 +4,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import check_module, tflite_ops, xnnpack_delegation
+from conftest import Fn, check_module, tflite_ops, xnnpack_delegation
 
 torch.manual_seed(0)
-
-
-class Fn(nn.Module):
-    def __init__(self, fn, conv=False):
-        super().__init__()
-        self.fn = fn
-        self.conv = nn.Conv2d(3, 4, 3, padding=1) if conv else None
-
-    def forward(self, x, *rest):
-        if self.conv is not None:
-            x = self.conv(x)
-        return self.fn(x, *rest)
 
 
 def ops(edge):

@@ -7,24 +7,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conftest import check_module, tflite_ops
+from conftest import Fn, check_module, tflite_ops
 
 torch.manual_seed(0)
-
-
-class Fn(nn.Module):
-    """fn(x) with optional submodules; `conv=True` first runs a 3->4 channel conv (NHWC inside)."""
-
-    def __init__(self, fn, conv=False, mods=()):
-        super().__init__()
-        self.fn = fn
-        self.mods = nn.ModuleList(mods)
-        self.conv = nn.Conv2d(3, 4, 3, padding=1) if conv else None
-
-    def forward(self, x):
-        if self.conv is not None:
-            x = self.conv(x)
-        return self.fn(x)
 
 
 def randomize(m):

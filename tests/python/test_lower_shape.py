@@ -9,24 +9,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import pt2lite
-from conftest import assert_close, check_module, run_litert, tflite_ops
+from conftest import Fn, assert_close, check_both_runtimes, check_module, tflite_ops
 
 torch.manual_seed(0)
-
-
-class Fn(nn.Module):
-    """Wraps a function of the input(s); `conv=True` first runs a 3->4 channel conv, so the
-    function sees an NHWC tensor inside the converter."""
-
-    def __init__(self, fn, conv=False, channels=3):
-        super().__init__()
-        self.fn = fn
-        self.conv = nn.Conv2d(channels, 4, 3, padding=1) if conv else None
-
-    def forward(self, x, *rest):
-        if self.conv is not None:
-            x = self.conv(x)
-        return self.fn(x, *rest)
 
 
 def transposes(edge):
@@ -316,9 +301,13 @@ def test_dynamic_batch():
         x = torch.randn(n, 3, 5, 6)
         with torch.no_grad():
             expected = m(x)
-        got = run_litert(edge.model_content(), [x.numpy()])
-        for i, (g, e) in enumerate(zip(got, expected)):
-            assert_close(g, e.numpy(), what=f"batch {n} output {i}")
+
+        def check(outputs, runtime):
+            assert len(outputs) == len(expected), f"{runtime}: {len(outputs)} outputs"
+            for i, (g, e) in enumerate(zip(outputs, expected)):
+                assert_close(g, e.numpy(), what=f"{runtime} batch {n} output {i}")
+
+        check_both_runtimes(edge.model_content(), [x.numpy()], check)
 
 
 # ---------------------------------------------------------------- unsupported inputs say why
@@ -327,3 +316,25 @@ def test_dynamic_batch():
 def test_cast_to_a_dtype_tflite_lacks_is_reported():
     with pytest.raises(pt2lite.Pt2liteError, match="ScalarType 13"):
         pt2lite.convert(Fn(lambda x: x.to(torch.bfloat16).float()), (X4,))
+
+
+@pytest.mark.parametrize("count, concats", [(65, 2), (150, 4)])  # groups of 64: 64+1, 64+64+22
+@pytest.mark.parametrize("conv", [False, True])
+def test_cat_of_many_tensors(count, concats, conv):
+    """An unrolled RNN concatenates one slice per time step: more inputs than one CONCATENATION
+    should hold become a tree of them, in order."""
+    edge = check_module(Fn(lambda x: torch.cat([x[:, :, :1] * k for k in range(count)], 2), conv), (X4,))
+    assert tflite_ops(edge.model_content()).count("CONCATENATION") == concats
+
+
+@pytest.mark.parametrize("shape, repeat, ops", [
+    ((2, 4, 5, 6), lambda x: x[:, :, None].expand(-1, -1, 2, -1, -1).reshape(2, 8, 5, 6), ["CONCATENATION"]),
+    ((2, 4, 5, 1), lambda x: x[:, :1].expand(-1, 3, -1, 4), ["CONCATENATION", "CONCATENATION"]),
+    ((2, 4, 5, 6), lambda x: x[:, :1].expand(-1, 7, -1, -1), ["BROADCAST_TO"]),
+], ids=["grouped-query", "two-axes", "seven-copies"])
+def test_expand_of_a_run_time_tensor(shape, repeat, ops):
+    """A few copies along size-1 axes are CONCATENATION (LiteRT's XNNPACK path takes it, not
+    BROADCAST_TO); many copies stay BROADCAST_TO."""
+    edge = check_module(Fn(lambda x: repeat(x * 2)), (torch.randn(*shape),))
+    found = [op for op in tflite_ops(edge.model_content()) if op in ("CONCATENATION", "BROADCAST_TO")]
+    assert found == ops, tflite_ops(edge.model_content())
