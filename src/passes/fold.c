@@ -224,6 +224,12 @@ static bool unary_value(p2l_op op, p2l_dtype in, p2l_dtype out_dtype, double x, 
          * run-time result (C leaves float conversions undefined there), so it stays unfolded */
         double low = out_dtype == P2L_INT32 ? INT32_MIN : out_dtype == P2L_INT8 ? INT8_MIN : 0;
         double high = out_dtype == P2L_INT32 ? INT32_MAX : out_dtype == P2L_INT8 ? INT8_MAX : UINT8_MAX;
+        /* except below int32's range, where x86 (the "integer indefinite" value) and Arm (saturation)
+         * agree on INT32_MIN: log(0) = -inf cast to an index in T5's position buckets */
+        if (out_dtype == P2L_INT32 && !isnan(x) && trunc(x) < low) {
+            *out = INT32_MIN;
+            return true;
+        }
         if (isnan(x) || trunc(x) < low || trunc(x) > high) return false;
         *out = trunc(x);
         return true;
@@ -257,6 +263,8 @@ static bool unary_value(p2l_op op, p2l_dtype in, p2l_dtype out_dtype, double x, 
     case P2L_OP_ROUND: r = nearbyintf(f); break; /* half to even in the default rounding mode */
     case P2L_OP_SQRT: r = sqrtf(f); break;
     case P2L_OP_RSQRT: r = 1.0f / sqrtf(f); break;
+    case P2L_OP_LOG: r = logf(f); break;
+    case P2L_OP_EXP: r = expf(f); break;
     default: return false;
     }
     *out = r;
@@ -268,6 +276,7 @@ static int elementwise_arity(p2l_op op) {
     switch (op) {
     case P2L_OP_CAST: case P2L_OP_NEG: case P2L_OP_ABS: case P2L_OP_SIGN: case P2L_OP_SQUARE: case P2L_OP_FLOOR:
     case P2L_OP_CEIL: case P2L_OP_ROUND: case P2L_OP_LOGICAL_NOT: case P2L_OP_SQRT: case P2L_OP_RSQRT:
+    case P2L_OP_LOG: case P2L_OP_EXP:
         return 1;
     case P2L_OP_ADD: case P2L_OP_SUB: case P2L_OP_MUL: case P2L_OP_DIV: case P2L_OP_MAXIMUM: case P2L_OP_MINIMUM:
     case P2L_OP_SQUARED_DIFFERENCE: case P2L_OP_FLOOR_DIV: case P2L_OP_FLOOR_MOD: case P2L_OP_EQUAL:

@@ -6,6 +6,7 @@ eager on both runtimes, and the ops left in the file are counted."""
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import pt2lite
 from conftest import Fn, check_module, tflite_ops
@@ -142,3 +143,23 @@ def test_slices_of_constants_fold():
     fn = lambda m, x: x + m.w[1:4, ::2] * 2 + m.w[-1, 1::2] - m.w[:, 3].view(5, 1)[1:4]  # noqa: E731
     edge = check_module(Fn(fn, w=w, with_self=True), (torch.randn(3, 3),))
     assert "STRIDED_SLICE" not in ops(edge) and "MUL" not in ops(edge), ops(edge)
+
+
+class PositionBuckets(nn.Module):
+    """T5's relative position buckets in small: log of a constant with a zero in it (-inf), cast to
+    an index, then discarded by a where: the whole index computation is constant."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("r", torch.arange(-4, 4).float())
+
+    def forward(self, x):
+        big = (torch.log(self.r.abs()) * 2).to(torch.int64).clamp(min=0, max=5)
+        idx = torch.where(self.r.abs() < 2, self.r.abs().to(torch.int64), big)
+        return x[:, idx] * 2
+
+
+def test_log_and_a_cast_of_minus_infinity_fold():
+    edge = check_module(PositionBuckets(), (torch.randn(3, 8),))
+    ops = tflite_ops(edge.model_content())
+    assert not {"LOG", "CAST", "SELECT_V2"} & set(ops), ops
