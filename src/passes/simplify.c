@@ -159,12 +159,20 @@ static bool fully_masked_rows_of(const p2l_graph *g, int cond, int x) {
     return axis == rank - 1 || axis == -1;
 }
 
+/* Whether t is all zeros: a constant, or FILL with 0 (full_like(x, 0) of a run-time shape). */
+static bool zeros(const p2l_graph *g, int t) {
+    if (const_all_equal(g, t, 0.0f)) return true;
+    const int fill = produced_by(g, t, P2L_OP_FILL);
+    double v;
+    return fill >= 0 && p2l_const_scalar_value(g, g->nodes.items[fill].inputs[1], &v) && v == 0;
+}
+
 static p2l_status drop_softmax_guard(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_node *select = &g->nodes.items[n];
         if (select->dead || select->op != P2L_OP_SELECT_V2 || select->ninputs != 3) continue;
         const int softmax = produced_by(g, select->inputs[2], P2L_OP_SOFTMAX);
-        if (softmax < 0 || !const_all_equal(g, select->inputs[1], 0.0f)) continue;
+        if (softmax < 0 || !zeros(g, select->inputs[1])) continue;
         const int x = g->nodes.items[softmax].inputs[0], out = select->outputs[0];
         const int sm = g->nodes.items[softmax].outputs[0];
         if (!p2l_same_shape(&g->tensors.items[sm], &g->tensors.items[out]) || p2l_is_graph_output(g, out)) continue;

@@ -45,6 +45,13 @@ def test_no_mask():
     assert ops.count("TRANSPOSE") <= 4, ops  # q, k, v split into heads, heads merged
 
 
+def test_long_sequence():
+    """4 heads x 160 x 160 scores: the guard's zeros are a FILL (too large for a constant), not a
+    constant; the guard goes all the same."""
+    ops = ops_of(SelfAttention(), (torch.randn(1, 160, 64),))
+    assert not GUARD & set(ops), ops
+
+
 def test_causal():
     ops = ops_of(SelfAttention(causal=True), (X,))
     assert not GUARD & set(ops), ops
