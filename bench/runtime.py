@@ -1,5 +1,6 @@
 """Latency and memory of pt2lite's runtime against LiteRT (its default XNNPACK path) on the same
-.tflite files, converted by pt2lite from torchvision models.
+.tflite files, converted by pt2lite from torchvision models and from transformer models of the zoo
+(bench/zoo_models.py: BERT, GPT-2, Llama with small configs, a timm ViT).
 
 For each model: convert (random weights; one forward pass in train mode on random data first so the
 BatchNorm statistics are realistic), check that both runtimes give the same output (relative to the
@@ -25,7 +26,9 @@ import time
 
 import numpy as np
 
-MODELS = ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"]
+# torchvision models by name; names with a "/" are zoo models (bench/zoo_models.py)
+MODELS = ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "hf/bert", "hf/gpt2", "hf/llama",
+          "timm/vit_tiny_patch16_224"]
 TOLERANCE = 1e-4  # max |pt2lite - LiteRT| / max |LiteRT|
 
 
@@ -44,23 +47,29 @@ def machine():
 
 
 def model_file(name, directory):
-    path = os.path.join(directory, f"{name}.tflite")
+    path = os.path.join(directory, f"{name.replace('/', '_')}.tflite")
     if os.path.exists(path):
         return path
     import torch
-    import torchvision
 
     import pt2lite
 
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None)
-    model.train()
-    with torch.no_grad():
-        for _ in range(2):
-            model(torch.randn(8, 3, 224, 224))
-    model.eval()
-    edge = pt2lite.convert(model, (torch.randn(1, 3, 224, 224),))
-    data = edge.tflite_model() if callable(edge.tflite_model) else edge.tflite_model
+    if "/" in name:  # a zoo model: its builder, small input and BatchNorm calibration
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import zoo
+
+        data = pt2lite.convert_pt2(zoo.export_model(name)["archive"])
+    else:
+        import torchvision
+
+        model = getattr(torchvision.models, name)(weights=None)
+        model.train()
+        with torch.no_grad():
+            for _ in range(2):
+                model(torch.randn(8, 3, 224, 224))
+        model.eval()
+        data = pt2lite.convert(model, (torch.randn(1, 3, 224, 224),)).model_content()
     os.makedirs(directory, exist_ok=True)
     with open(path + ".tmp", "wb") as f:
         f.write(data)
@@ -78,8 +87,22 @@ def make_interpreter(runtime, path, threads):
     return it
 
 
-def feed(it, x):
-    it.set_tensor(it.get_input_details()[0]["index"], x)
+def random_inputs(path, rng):
+    """One array per model input: floats from a normal distribution, integers (token ids) in [0, 100)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    inputs = []
+    for d in Interpreter(model_path=path).get_input_details():
+        if np.issubdtype(d["dtype"], np.floating):
+            inputs.append(rng.standard_normal(d["shape"]).astype(d["dtype"]))
+        else:
+            inputs.append(rng.integers(0, 100, d["shape"]).astype(d["dtype"]))
+    return inputs
+
+
+def feed(it, inputs):
+    for d, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(d["index"], x)
 
 
 def output(it):
@@ -140,8 +163,7 @@ def memory_child(runtime, path):
         f.write("5")
     before = _status_kib("VmRSS")
     it = make_interpreter(runtime, path, 1)
-    d = it.get_input_details()[0]
-    feed(it, np.zeros(d["shape"], dtype=d["dtype"]))
+    feed(it, [np.zeros(d["shape"], dtype=d["dtype"]) for d in it.get_input_details()])
     it.invoke()
     peak = _status_kib("VmHWM")
     print(json.dumps({"peak_growth_kib": max(peak - before, 0)}))
@@ -173,7 +195,7 @@ def main():
     rows, ratios, failures = [], [], 0
     for name in args.models.split(","):
         path = model_file(name, args.model_dir)
-        x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+        x = random_inputs(path, rng)
         err = check(path, x)
         ok = err <= TOLERANCE
         failures += not ok
@@ -186,10 +208,10 @@ def main():
             print(f"  {t} thread(s): pt2lite {ours:.2f} ms, LiteRT {theirs:.2f} ms, ratio {ours / theirs:.2f}", flush=True)
 
     print()
-    print(f"{'model':<20} {'threads':>7} {'pt2lite ms':>11} {'LiteRT ms':>10} {'ratio':>6} {'pt2lite MiB':>12} {'LiteRT MiB':>11}")
+    print(f"{'model':<26} {'threads':>7} {'pt2lite ms':>11} {'LiteRT ms':>10} {'ratio':>6} {'pt2lite MiB':>12} {'LiteRT MiB':>11}")
     for name, t, ours, theirs, ratio, mem in rows:
         m = f"{mem[0]:>12.1f} {mem[1]:>11.1f}" if mem else f"{'-':>12} {'-':>11}"
-        print(f"{name:<20} {t:>7} {ours:>11.2f} {theirs:>10.2f} {ratio:>6.2f} {m}")
+        print(f"{name:<26} {t:>7} {ours:>11.2f} {theirs:>10.2f} {ratio:>6.2f} {m}")
     if ratios:
         geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         print(f"geometric mean ratio (pt2lite / LiteRT): {geo:.3f}")

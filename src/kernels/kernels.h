@@ -44,8 +44,13 @@ typedef void (*p2l_task_fn)(void *ctx, size_t task, int thread);
 p2l_status p2l_threadpool_create(int threads, p2l_threadpool **pool);
 void p2l_threadpool_free(p2l_threadpool *pool);
 int p2l_threadpool_threads(const p2l_threadpool *pool); /* 1 for NULL */
+/* No job is coming soon (the end of an invoke): workers go to sleep now instead of spinning, so
+ * they leave the cores to whatever the caller runs next. The next p2l_parallel_for wakes them. */
+void p2l_threadpool_park(p2l_threadpool *pool);
 /* Runs fn(ctx, task, thread) for every task in [0, count), thread in [0, threads); returns when all
- * are done. Tasks are handed out dynamically; the caller works too. pool may be NULL. */
+ * are done. Each thread takes its own share of consecutive tasks first (thread t the t-th of
+ * `threads` equal ranges, so ops that split their rows alike keep each thread on the same rows),
+ * then helps with the others'; the caller works too. pool may be NULL. */
 void p2l_parallel_for(p2l_threadpool *pool, size_t count, p2l_task_fn fn, void *ctx);
 
 typedef struct p2l_exec {
@@ -97,6 +102,13 @@ typedef struct p2l_node {
 
 static inline int p2l_node_threads(const p2l_node *node) {
     return node->exec ? p2l_threadpool_threads(node->exec->pool) : 1;
+}
+/* The pool to split `work` units of a node over (multiply-adds, or elements of an element-wise op),
+ * or NULL to run it on the calling thread: below P2L_MIN_PARALLEL_WORK, handing part of it to
+ * another thread and waiting for that thread costs more than it saves. */
+enum { P2L_MIN_PARALLEL_WORK = 1 << 15 };
+static inline p2l_threadpool *p2l_node_pool(const p2l_node *node, double work) {
+    return node->exec && work >= P2L_MIN_PARALLEL_WORK ? node->exec->pool : NULL;
 }
 static inline void *p2l_node_scratch(const p2l_node *node, int thread) {
     return node->exec->scratch + (size_t)thread * node->exec->scratch_stride;

@@ -20,6 +20,7 @@ typedef struct exec_context {
     p2l_exec exec;
     void *scratch_block; /* exec.scratch before alignment */
     double *profile;     /* seconds per op type when P2L_PROFILE is set */
+    bool profile_nodes;  /* P2L_PROFILE=2: also seconds per node of subgraph 0 */
     bool no_fusion;      /* P2L_NO_FUSION=1: run every op as written (to measure or test fusions) */
 } exec_context;
 
@@ -32,6 +33,8 @@ typedef struct graph {
     bool *skipped;          /* node absorbed into another by a fusion (runtime/interpreter.c, fusions) */
     bool *is_input;         /* tensor is a subgraph input */
     bool *is_output;        /* tensor is a subgraph output */
+    double *node_seconds;   /* P2L_PROFILE=2: per node, summed over invokes, then the fastest one */
+    long invokes;
     int *readers;           /* per tensor: how many op inputs name it */
     int *producer;          /* per tensor: the op that writes it, -1 for none */
     p2l_tensor **io;        /* storage of every node's input and output pointers */
@@ -147,6 +150,7 @@ static void graph_free(graph *g) {
     p2l_release(g->is_output);
     p2l_release(g->readers);
     p2l_release(g->producer);
+    p2l_release(g->node_seconds);
 }
 
 /* Grows the scratch block to the largest per-thread need of any node prepared so far; the contents
@@ -387,7 +391,8 @@ static p2l_status graph_prepare(graph *g) {
     return P2L_OK;
 }
 
-/* P2L_PROFILE=1: time spent per op type, printed to stderr when the interpreter is freed. */
+/* P2L_PROFILE=1: time spent per op type, printed to stderr when the interpreter is freed (2: and per
+ * node). */
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -403,9 +408,32 @@ static p2l_status graph_invoke(graph *g) {
         double start = profile ? now_seconds() : 0;
         p2l_status s = p2l_kernel_of(n->op, NULL)->invoke(n);
         if (s) return op_context(s, g, o);
-        if (profile) profile[n->op] += now_seconds() - start;
+        if (profile) {
+            const double seconds = now_seconds() - start;
+            profile[n->op] += seconds;
+            if (g->node_seconds) {
+                double *best = &g->node_seconds[g->sg->op_count + o];
+                g->node_seconds[o] += seconds;
+                if (g->invokes == 0 || seconds < *best) *best = seconds;
+            }
+        }
     }
+    g->invokes++;
     return P2L_OK;
+}
+
+/* P2L_PROFILE=2: per node, mean and fastest microseconds per invoke, with the output's shape (the
+ * fastest is what the machine's noise does not reach). */
+static void print_node_profile(const graph *g) {
+    if (!g->node_seconds || !g->invokes) return;
+    for (int o = 0; o < g->sg->op_count; o++) {
+        if (g->folded[o] || g->skipped[o]) continue;
+        const p2l_tensor *y = g->nodes[o].outputs[0];
+        fprintf(stderr, "p2l node %4d %-20s %9.1f us mean %9.1f us min  [", o, p2l_op_info_of(g->nodes[o].op)->name,
+                g->node_seconds[o] * 1e6 / (double)g->invokes, g->node_seconds[g->sg->op_count + o] * 1e6);
+        for (int d = 0; d < y->rank; d++) fprintf(stderr, d ? ",%d" : "%d", y->dims[d]);
+        fprintf(stderr, "]\n");
+    }
 }
 
 static void print_profile(const double *profile) {
@@ -433,8 +461,10 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
     p2l_status s = it->graphs ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
     if (!s) s = p2l_threadpool_create(it->num_threads, &it->ctx.exec.pool);
     const char *profile = getenv("P2L_PROFILE");
-    if (!s && profile && *profile && strcmp(profile, "0") != 0)
+    if (!s && profile && *profile && strcmp(profile, "0") != 0) {
         it->ctx.profile = p2l_alloc_zero(P2L_OP_COUNT * sizeof *it->ctx.profile);
+        it->ctx.profile_nodes = strcmp(profile, "2") == 0;
+    }
     const char *no_fusion = getenv("P2L_NO_FUSION");
     it->ctx.no_fusion = no_fusion && *no_fusion && strcmp(no_fusion, "0") != 0;
     for (int i = 0; i < it->graph_count && !s; i++) {
@@ -442,6 +472,8 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
         it->graphs[i].limits = &model->limits;
         s = graph_init(&it->graphs[i], &model->tfl.subgraphs[i], i);
         if (!s) s = graph_init_nodes(&it->graphs[i]);
+        if (!s && i == 0 && it->ctx.profile_nodes)
+            it->graphs[i].node_seconds = p2l_alloc_zero(2 * (size_t)it->graphs[i].sg->op_count * sizeof(double) + 1);
     }
     if (s) {
         p2l_interpreter_free(it);
@@ -453,6 +485,7 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
 
 void p2l_interpreter_free(p2l_interpreter *it) {
     if (!it) return;
+    if (it->graphs && it->graph_count > 0) print_node_profile(&it->graphs[0]);
     for (int i = 0; it->graphs && i < it->graph_count; i++) graph_free(&it->graphs[i]);
     p2l_release(it->graphs);
     if (it->ctx.profile) print_profile(it->ctx.profile);
@@ -578,7 +611,11 @@ p2l_status p2l_interpreter_invoke_subgraph(p2l_interpreter *it, int subgraph) {
     if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "interpreter is NULL");
     if (subgraph < 0 || subgraph >= it->graph_count)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d is out of range (%d subgraphs)", subgraph, it->graph_count);
-    return graph_invoke(&it->graphs[subgraph]);
+    const unsigned float_mode = p2l_flush_denormals_begin();
+    const p2l_status status = graph_invoke(&it->graphs[subgraph]);
+    p2l_flush_denormals_end(float_mode);
+    p2l_threadpool_park(it->ctx.exec.pool); /* the caller's own work follows, not ours */
+    return status;
 }
 
 static p2l_status io_tensor(p2l_interpreter *it, int i, bool output, int *tensor) {

@@ -1,14 +1,25 @@
 /* A small thread pool for splitting one op over the interpreter's threads.
  *
  * Workers are created once per interpreter and live until it is freed. A job is published by
- * bumping a generation counter; workers spin briefly on it (ops follow each other within
- * microseconds, and a condition-variable wake-up costs tens of them), then sleep on a condition
- * variable. Tasks are claimed from an atomic counter, so uneven tasks balance themselves; the
- * calling thread works too and then waits for the workers to finish. */
+ * bumping a generation counter; workers wait for it spinning, then yielding, then asleep on a
+ * condition variable (see SPIN_ITERATIONS); the caller starts on the tasks at once, so a late
+ * worker only takes fewer of them.
+ *
+ * The tasks are cut into one contiguous range per thread, and each thread first claims its own
+ * range's tasks, in order, from an atomic counter: consecutive ops that split their output alike (a
+ * 1x1 convolution's rows, then the depthwise convolution over those rows) then find their input in
+ * their own core's cache, not the other core's. A thread done with its range claims what is left of
+ * the others' the same way, so uneven tasks and a thread the machine holds back still balance. The
+ * caller waits for the workers' last tasks spinning, then yielding its core (a worker may share it).
+ * At the end of an invoke the interpreter parks the pool: workers sleep at once instead of spinning
+ * on cores that the caller's next work, or another runtime, needs. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "kernels/kernels.h"
+#include "runtime/runtime.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -19,7 +30,18 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { SPIN_ITERATIONS = 4000 }; /* tens of microseconds of spinning before a worker sleeps */
+/* How a worker waits for the next job of an invoke: first spinning on pauses (the gap between two
+ * ops is often a microsecond or two), then spinning on sched_yield, then sleeping on the condition
+ * variable. Yielding keeps the worker ready for the next op (a wake-up from sleep costs tens of
+ * microseconds, more on a busy machine) while a thread that has real work on this core runs
+ * instead: on a machine with more runnable threads than cores a worker spinning on pauses alone
+ * takes half of a core the caller or another process needs. (Measured on 2 shared cores with
+ * bench/runtime.py at 2 threads: 4000 pauses, about 55 us, cost 10-30% against 50 to 1000.) */
+enum {
+    SPIN_ITERATIONS = 300,       /* pauses: a few microseconds */
+    YIELD_ITERATIONS = 200,      /* then sched_yield calls: about 100 us on an idle core */
+    WAIT_SPIN_ITERATIONS = 200,  /* a few microseconds of spinning before the caller yields */
+};
 
 /* Job protocol (a sequence lock): `generation` is even when a job is published and odd while the
  * caller writes the next one. A worker announces itself in `active`, then re-checks the generation;
@@ -35,12 +57,21 @@ struct p2l_threadpool {
     atomic_uint generation;
     atomic_int active;       /* workers inside the current job */
     atomic_bool stop;
+    atomic_bool parked;      /* p2l_threadpool_park: no job soon, workers sleep without spinning */
     p2l_task_fn fn;
     void *ctx;
     size_t count;
-    atomic_size_t next;      /* next unclaimed task */
+    struct task_range *ranges; /* one per thread, 64-byte aligned in ranges_block */
+    void *ranges_block;
     atomic_size_t done;      /* finished tasks */
 };
+
+/* Tasks [next, end) of one thread's range are unclaimed; a cache line each, as every thread claims
+ * from its own. */
+typedef struct task_range {
+    _Alignas(64) atomic_size_t next;
+    size_t end;
+} task_range;
 
 typedef struct worker_arg {
     p2l_threadpool *pool;
@@ -48,12 +79,17 @@ typedef struct worker_arg {
 } worker_arg;
 
 static void run_tasks(p2l_threadpool *pool, int thread) {
-    for (;;) {
-        size_t task = atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed);
-        if (task >= pool->count) return;
-        pool->fn(pool->ctx, task, thread);
-        atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+    size_t finished = 0; /* counted once at the end: `done` is one cache line all threads write */
+    for (int i = 0; i < pool->threads; i++) { /* its own range first, then the others' */
+        task_range *range = &pool->ranges[(thread + i) % pool->threads];
+        for (;;) {
+            size_t task = atomic_fetch_add_explicit(&range->next, 1, memory_order_relaxed);
+            if (task >= range->end) break;
+            pool->fn(pool->ctx, task, thread);
+            finished++;
+        }
     }
+    if (finished) atomic_fetch_add_explicit(&pool->done, finished, memory_order_release);
 }
 
 static bool published(unsigned g, unsigned seen) { return g != seen && (g & 1) == 0; }
@@ -63,10 +99,14 @@ static void *worker_main(void *p) {
     p2l_threadpool *pool = arg->pool;
     const int thread = arg->thread;
     unsigned seen = 0;
+    p2l_flush_denormals_begin(); /* a worker only ever runs kernels */
     for (;;) {
         unsigned g = atomic_load(&pool->generation);
-        for (int spin = 0; !published(g, seen) && spin < SPIN_ITERATIONS; spin++) {
-            cpu_relax();
+        for (int spin = 0; !published(g, seen) && spin < SPIN_ITERATIONS + YIELD_ITERATIONS &&
+                           !atomic_load_explicit(&pool->parked, memory_order_relaxed);
+             spin++) {
+            if (spin < SPIN_ITERATIONS) cpu_relax();
+            else sched_yield();
             g = atomic_load(&pool->generation);
         }
         if (!published(g, seen)) {
@@ -109,13 +149,20 @@ p2l_status p2l_threadpool_create(int threads, p2l_threadpool **out) {
         p2l_release(pool);
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating a thread pool");
     }
+    pool->ranges_block = p2l_alloc_zero((size_t)threads * sizeof(task_range) + 64);
+    pool->ranges = (task_range *)(((uintptr_t)pool->ranges_block + 63) & ~(uintptr_t)63);
+    if (!pool->ranges_block) {
+        p2l_release(pool->workers);
+        p2l_release(pool);
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating a thread pool");
+    }
     pool->threads = threads;
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->wake, NULL);
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->active, 0);
     atomic_init(&pool->stop, false);
-    atomic_init(&pool->next, 0);
+    atomic_init(&pool->parked, false);
     atomic_init(&pool->done, 0);
     worker_arg *args = worker_args(pool);
     for (int i = 1; i < threads; i++) {
@@ -138,27 +185,46 @@ void p2l_threadpool_free(p2l_threadpool *pool) {
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->mutex);
     p2l_release(pool->workers);
+    p2l_release(pool->ranges_block);
     p2l_release(pool);
 }
 
 int p2l_threadpool_threads(const p2l_threadpool *pool) { return pool ? pool->threads : 1; }
+
+void p2l_threadpool_park(p2l_threadpool *pool) {
+    if (pool) atomic_store_explicit(&pool->parked, true, memory_order_relaxed);
+}
 
 void p2l_parallel_for(p2l_threadpool *pool, size_t count, p2l_task_fn fn, void *ctx) {
     if (!pool || count <= 1) {
         for (size_t i = 0; i < count; i++) fn(ctx, i, 0);
         return;
     }
+    if (atomic_load_explicit(&pool->parked, memory_order_relaxed))
+        atomic_store_explicit(&pool->parked, false, memory_order_relaxed);
     /* Close the previous job (odd generation) and wait for late workers to leave it. */
     unsigned g = atomic_load(&pool->generation);
     atomic_store(&pool->generation, g + 1);
-    while (atomic_load(&pool->active) != 0) cpu_relax();
+    for (int spin = 0; atomic_load(&pool->active) != 0;) { /* as below: a late worker may share this core */
+        if (spin < WAIT_SPIN_ITERATIONS) cpu_relax(), spin++;
+        else sched_yield();
+    }
     pool->fn = fn;
     pool->ctx = ctx;
     pool->count = count;
-    atomic_store_explicit(&pool->next, 0, memory_order_relaxed);
+    for (int t = 0; t < pool->threads; t++) {
+        atomic_store_explicit(&pool->ranges[t].next, count * (size_t)t / (size_t)pool->threads, memory_order_relaxed);
+        pool->ranges[t].end = count * (size_t)(t + 1) / (size_t)pool->threads;
+    }
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
     atomic_store(&pool->generation, g + 2);
     wake_sleepers(pool);
     run_tasks(pool, 0);
-    while (atomic_load_explicit(&pool->done, memory_order_acquire) != count) cpu_relax();
+    /* The tasks left are running on workers. On a machine with more runnable threads than cores a
+     * worker may share this core, and pure spinning would keep it off the core until the scheduler's
+     * time slice ends (milliseconds): after a few microseconds, yield on each round. */
+    for (int spin = 0; atomic_load_explicit(&pool->done, memory_order_acquire) != count;) {
+        if (spin < WAIT_SPIN_ITERATIONS) cpu_relax(), spin++;
+        else sched_yield();
+    }
 }

@@ -194,6 +194,19 @@ static void test_conv(void) {
     conv_case(false, 1, 3, 3, 300, 70, 3, 3, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true); /* deep k */
     conv_case(false, 1, 40, 40, 8, 16, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);  /* many rows */
     conv_case(false, 1, 5, 5, 3, 8, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_TANH, true);     /* reference path */
+    /* AVX-512 panel groups: a full panel with the 8-wide tail (24, 40, 88), a lone full panel in
+     * 12-row tiles with every remainder (16, 48, 80), the tail alone (8); row counts around 6 and 12;
+     * large enough that two threads split them. */
+    const int grouped[] = {8, 16, 24, 40, 48, 80, 88};
+    for (size_t i = 0; i < sizeof grouped / sizeof *grouped; i++) {
+        conv_case(false, 1, 13, 11, 40, grouped[i], 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_RELU6, true);
+        conv_case(false, 1, 5, 7, 24, grouped[i], 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);
+    }
+    /* The first layer of image models: 3 input channels, 3x3 stride 2 (im2col rows of 9 floats),
+     * odd sizes, enough rows for several im2col blocks. */
+    conv_case(false, 1, 67, 61, 3, 16, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_RELU6, true);
+    conv_case(false, 1, 64, 64, 3, 24, 3, 3, 2, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);
+    conv_case(false, 2, 9, 9, 2, 8, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true); /* 2 channels per tap */
 }
 
 static void test_depthwise(void) {
@@ -207,6 +220,14 @@ static void test_depthwise(void) {
     conv_case(true, 1, 12, 12, 16, 16, 3, 3, 1, 2, P2L_PAD_SAME, P2L_ACT_RELU_N1_TO_1, true);
     conv_case(true, 1, 3, 3, 16, 16, 5, 5, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true); /* window larger than input */
     conv_case(true, 1, 7, 7, 6, 12, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);  /* multiplier 2: reference */
+    /* Layers of MobileNet / EfficientNet sizes (interior pixels with all taps unrolled, edge pixels,
+     * channel chunks of 7x7 and 14x14 images split over threads), and a 4x4 filter (taps listed). */
+    conv_case(true, 1, 14, 14, 240, 240, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU6, true);
+    conv_case(true, 1, 7, 7, 576, 576, 5, 5, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+    conv_case(true, 1, 29, 27, 37, 37, 5, 5, 2, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+    conv_case(true, 1, 56, 56, 16, 16, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+    conv_case(true, 2, 20, 19, 40, 40, 3, 3, 1, 2, P2L_PAD_SAME, P2L_ACT_RELU6, false);
+    conv_case(true, 1, 12, 13, 20, 20, 4, 4, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
 }
 
 /* Fusion offers: a zero PAD in front (the kernel reads the unpadded input; the padded one is all NaN
@@ -324,6 +345,8 @@ static void test_transpose(void) {
         {2, {40, 50}, {1, 0}},
         {3, {4, 33, 65}, {2, 0, 1}},
         {3, {70, 1, 45}, {2, 1, 0}},
+        {4, {2, 3, 5, 7}, {0, 2, 3, 1}},     /* 3 channels: interleaved 8 rows at a time, and the rest */
+        {4, {1, 3, 101, 103}, {0, 2, 3, 1}},
     };
     for (size_t i = 0; i < sizeof cases_ / sizeof *cases_; i++) {
         spec s = new_spec(P2L_OP_TRANSPOSE, 2);
@@ -335,7 +358,9 @@ static void test_transpose(void) {
 }
 
 static void test_fully_connected(void) {
-    const int shapes[][3] = {{1, 5, 1}, {1, 64, 10}, {3, 17, 17}, {7, 33, 40}, {1, 1280, 1000}, {13, 8, 24}};
+    /* One row (the matrix-vector path): k with and without a remainder mod 4, every panel grouping. */
+    const int shapes[][3] = {{1, 5, 1}, {1, 64, 10}, {3, 17, 17}, {7, 33, 40}, {1, 1280, 1000}, {13, 8, 24},
+                             {1, 576, 144}, {1, 37, 8}, {1, 130, 24}, {1, 99, 88}, {1, 576, 1024}, {2, 64, 1000}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         for (int act = 0; act <= 3; act += 3) {
             spec s = new_spec(P2L_OP_FULLY_CONNECTED, 3);
@@ -358,10 +383,29 @@ static void test_batch_matmul(void) {
         set_option(&s, "adj_y", adj_y);
         compare(adj_y ? "batch_matmul adj_y" : "batch_matmul", &s);
     }
-    spec s = new_spec(P2L_OP_BATCH_MATMUL, 2); /* both run-time values: reference path */
-    tensor(&s.in[0], 3, (int32_t[]){2, 4, 6}, false, 1);
-    tensor(&s.in[1], 3, (int32_t[]){2, 6, 3}, false, 1);
-    compare("batch_matmul runtime b", &s);
+    /* B computed at run time (attention): packed per batch, or once when shared; odd sizes, adj_y;
+     * and a broadcast batch dim, which stays on the reference path. */
+    const int32_t shapes[][2][4] = {
+        {{2, 4, 6}, {2, 6, 3}},          /* per batch */
+        {{1, 4, 32, 32}, {1, 4, 32, 32}}, /* attention-sized */
+        {{3, 17, 9}, {3, 9, 21}},        /* panels with a tail */
+        {{2, 5, 7}, {1, 7, 19}},         /* one B shared by every batch */
+        {{2, 3, 5, 7}, {2, 1, 7, 4}},    /* broadcast batch dim: reference */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (int adj_y = 0; adj_y <= 1; adj_y++) {
+            const int rank = shapes[i][0][3] ? 4 : 3;
+            int32_t b_dims[4];
+            memcpy(b_dims, shapes[i][1], sizeof b_dims);
+            if (adj_y) { int32_t t = b_dims[rank - 1]; b_dims[rank - 1] = b_dims[rank - 2]; b_dims[rank - 2] = t; }
+            spec s = new_spec(P2L_OP_BATCH_MATMUL, 2);
+            tensor(&s.in[0], rank, shapes[i][0], false, 1);
+            tensor(&s.in[1], rank, b_dims, false, 1);
+            set_option(&s, "adj_y", adj_y);
+            char what[64];
+            snprintf(what, sizeof what, "batch_matmul runtime b, shape pair %zu%s", i, adj_y ? " adj_y" : "");
+            compare(what, &s);
+        }
 }
 
 static void test_binary(void) {
@@ -374,6 +418,7 @@ static void test_binary(void) {
         {{1, 1, 1, 1}, {2, 3, 4, 5}},
         {{2, 3, 1, 5}, {1, 1, 4, 1}},     /* both broadcast */
         {{1, 160, 160, 3}, {1, 160, 160, 3}}, /* large: split over threads */
+        {{1, 70, 70, 16}, {1, 1, 1, 16}},     /* large per channel (squeeze-excitation scale) */
     };
     for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
         for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
@@ -391,17 +436,21 @@ static void test_binary(void) {
 }
 
 static void test_unary(void) {
+    /* GELU twice: the exact (erf) form, then the tanh form (approximate = 1) */
     const p2l_op ops[] = {P2L_OP_RELU, P2L_OP_RELU6, P2L_OP_RELU_N1_TO_1, P2L_OP_HARD_SWISH, P2L_OP_LOGISTIC,
-                          P2L_OP_TANH};
-    const int32_t sizes[] = {1, 7, 8, 17, 1000, 40000};
+                          P2L_OP_TANH, P2L_OP_GELU, P2L_OP_GELU};
+    const int32_t sizes[] = {1, 7, 8, 17, 1000, 40000, 70001};
     for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
         for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            const bool approximate = ops[o] == P2L_OP_GELU && o + 1 == sizeof ops / sizeof *ops;
             spec s = new_spec(ops[o], 1);
             tensor(&s.in[0], 1, &sizes[i], false, ops[o] == P2L_OP_LOGISTIC ? 30 : 8);
             /* LOGISTIC: relative accuracy on the tails too (values down to ~1e-13). */
             if (ops[o] == P2L_OP_LOGISTIC) s.tolerance = 1e-6;
+            if (ops[o] == P2L_OP_GELU) set_option(&s, "approximate", approximate);
             char what[64];
-            snprintf(what, sizeof what, "%s x%d", p2l_op_info_of(ops[o])->name, sizes[i]);
+            snprintf(what, sizeof what, "%s%s x%d", p2l_op_info_of(ops[o])->name, approximate ? " (tanh)" : "",
+                     sizes[i]);
             compare(what, &s);
         }
     /* Relative error of LOGISTIC where the result is tiny. */
@@ -415,11 +464,20 @@ static void test_unary(void) {
     for (int i = 0; expect && got && i < 64; i++) CHECK(fabs(got[i] - expect[i]) <= 2e-6 * expect[i]);
     free(expect);
     free(got);
+    /* Relative error of TANH near zero, both signs, across the switch between its two formulas. */
+    for (int i = 0; i < 64; i++) ((float *)s.in[0].data)[i] = (i % 2 ? -1.0f : 1.0f) * 1e-6f * powf(1.35f, (float)i);
+    s.op = P2L_OP_TANH;
+    expect = run(&s, p2l_reference_kernel_of(P2L_OP_TANH), 1, &ref_out);
+    got = run(&s, p2l_kernel_of(P2L_OP_TANH, NULL), 1, &fast_out);
+    CHECK(expect && got);
+    for (int i = 0; expect && got && i < 64; i++) CHECK(fabs(got[i] - expect[i]) <= 2e-6 * fabs(expect[i]));
+    free(expect);
+    free(got);
     free(s.in[0].data);
 }
 
 static void test_mean(void) {
-    const int32_t shapes[][4] = {{1, 7, 7, 3}, {2, 5, 6, 64}, {1, 14, 14, 70}, {3, 1, 1, 130}};
+    const int32_t shapes[][4] = {{1, 7, 7, 3}, {2, 5, 6, 64}, {1, 14, 14, 70}, {3, 1, 1, 130}, {1, 28, 28, 100}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         for (int keep = 0; keep <= 1; keep++) {
             spec s = new_spec(P2L_OP_MEAN, 2);
@@ -428,19 +486,30 @@ static void test_mean(void) {
             set_option(&s, "keep_dims", keep);
             compare("mean over h, w", &s);
         }
+    /* the last axis alone (layer norm): rows of odd lengths, enough rows to split over threads;
+     * axis -1 and keep_dims both ways */
+    const int32_t rows[][3] = {{2, 3, 5}, {1, 32, 128}, {4, 197, 192}, {1, 300, 7}, {1, 1, 1}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        for (int keep = 0; keep <= 1; keep++) {
+            spec s = new_spec(P2L_OP_MEAN, 2);
+            tensor(&s.in[0], 3, rows[i], false, 1);
+            int_tensor(&s.in[1], 1, (int32_t[]){keep ? 2 : -1});
+            set_option(&s, "keep_dims", keep);
+            compare("mean over the last axis", &s);
+        }
     spec s = new_spec(P2L_OP_MEAN, 2); /* other axes: reference path */
     tensor(&s.in[0], 4, (int32_t[]){2, 3, 4, 5}, false, 1);
-    int_tensor(&s.in[1], 1, (int32_t[]){3});
-    compare("mean over c", &s);
+    int_tensor(&s.in[1], 1, (int32_t[]){2});
+    compare("mean over w", &s);
 }
 
 static void test_pool(void) {
     const p2l_op ops[] = {P2L_OP_MAX_POOL_2D, P2L_OP_AVERAGE_POOL_2D};
     for (size_t o = 0; o < 2; o++)
         for (int padding = 0; padding <= 1; padding++)
-            for (int c = 5; c <= 21; c += 16) {
+            for (int c = 5; c <= 37; c += 16) {
                 spec s = new_spec(ops[o], 1);
-                tensor(&s.in[0], 4, (int32_t[]){2, 11, 10, c}, false, 1);
+                tensor(&s.in[0], 4, c == 37 ? (int32_t[]){1, 48, 45, c} : (int32_t[]){2, 11, 10, c}, false, 1);
                 set_option(&s, "stride_h", 2);
                 set_option(&s, "stride_w", 2);
                 set_option(&s, "filter_height", 3);
@@ -452,7 +521,7 @@ static void test_pool(void) {
 }
 
 static void test_softmax(void) {
-    const int32_t shapes[][2] = {{1, 10}, {3, 1000}, {4, 7}, {2, 1}};
+    const int32_t shapes[][2] = {{1, 10}, {3, 1000}, {4, 7}, {2, 1}, {20, 1001}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         for (int b = 0; b < 2; b++) {
             spec s = new_spec(P2L_OP_SOFTMAX, 1);
@@ -470,10 +539,11 @@ static void test_pad(void) {
         {0, 0, 0, 0, 0, 0, 2, 3}, /* channels */
         {1, 0, 2, 1, 0, 3, 1, 1}, /* everything */
     };
-    for (size_t i = 0; i < sizeof pads / sizeof *pads; i++) {
+    for (size_t i = 0; i < 2 * sizeof pads / sizeof *pads; i++) {
         spec s = new_spec(P2L_OP_PAD, 2);
-        tensor(&s.in[0], 4, (int32_t[]){2, 9, 7, 5}, false, 1);
-        int_tensor(&s.in[1], 8, pads[i]);
+        const bool large = i >= sizeof pads / sizeof *pads; /* split over threads */
+        tensor(&s.in[0], 4, large ? (int32_t[]){1, 60, 57, 24} : (int32_t[]){2, 9, 7, 5}, false, 1);
+        int_tensor(&s.in[1], 8, pads[i % (sizeof pads / sizeof *pads)]);
         s.in[1].rank = 2, s.in[1].dims[0] = 4, s.in[1].dims[1] = 2;
         compare("pad", &s);
     }

@@ -2,11 +2,13 @@
  * own inputs, many invokes, some with a resize in between), give the same outputs as one
  * interpreter running the same inputs alone. Run under TSan/ASan to catch races on the shared model. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "kernels/kernels.h"
 #include "pt2lite.h"
 #include "test_runtime_builder.h"
 
@@ -127,7 +129,48 @@ static void test_parallel_interpreters_match_serial(void) {
     free(bytes);
 }
 
+/* The pool itself: every task runs exactly once, for task counts below, at and above the thread
+ * count (ranges empty, of one task, uneven), also right after the pool was parked (its workers
+ * asleep) and with tasks of very uneven length (stealing from another thread's range). */
+typedef struct count_job {
+    atomic_int runs[1000];
+    int max_thread, threads;
+    bool bad_thread;
+} count_job;
+
+static void count_task(void *ctx, size_t task, int thread) {
+    count_job *j = ctx;
+    if (thread < 0 || thread >= j->threads) j->bad_thread = true;
+    if (task % 97 == 0) /* a long task: the other threads finish their ranges and steal */
+        for (volatile int spin = 0; spin < 20000; spin++) {
+        }
+    atomic_fetch_add(&j->runs[task], 1);
+}
+
+static void test_pool_runs_every_task_once(void) {
+    static count_job j;
+    const size_t counts[] = {0, 1, 2, 3, 5, 7, 64, 999, 1000};
+    for (int threads = 1; threads <= 4; threads++) {
+        p2l_threadpool *pool = NULL;
+        CHECK_EQ_INT(p2l_threadpool_create(threads, &pool), P2L_OK);
+        CHECK_EQ_INT(p2l_threadpool_threads(pool), threads);
+        for (int round = 0; round < 3; round++)
+            for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+                memset(&j, 0, sizeof j);
+                j.threads = threads;
+                if (round == 1) p2l_threadpool_park(pool);
+                p2l_parallel_for(pool, counts[c], count_task, &j);
+                int wrong = 0;
+                for (size_t t = 0; t < 1000; t++) wrong += atomic_load(&j.runs[t]) != (t < counts[c] ? 1 : 0);
+                CHECK_EQ_INT(wrong, 0);
+                CHECK(!j.bad_thread);
+            }
+        p2l_threadpool_free(pool);
+    }
+}
+
 int main(void) {
+    RUN(test_pool_runs_every_task_once);
     RUN(test_parallel_interpreters_match_serial);
     return check_summary();
 }

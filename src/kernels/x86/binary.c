@@ -115,6 +115,12 @@ static void binary_task(void *ctx, size_t task, int thread) {
     }
     size_t row = task * st->rows_per_task;
     size_t end = row + st->rows_per_task < bc->rows ? row + st->rows_per_task : bc->rows;
+    if (bc->rank == 2) { /* one outer dim (a per-channel vector against each pixel): offsets are linear */
+        const size_t ra = bc->strides[0][0], rb = bc->strides[1][0];
+        for (; row < end; row++)
+            st->row(job->a + row * ra, sa, job->b + row * rb, sb, job->out + row * bc->inner, bc->inner, &st->clamp);
+        return;
+    }
     /* The operands' offsets at this row: its index over the outer dims. */
     p2l_bcast_iter it = {0};
     size_t rest = row;
@@ -135,7 +141,7 @@ static p2l_status binary_invoke(p2l_node *node) {
     if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_binary, st->reference_state);
     binary_job job = {st, node->inputs[0]->data, node->inputs[1]->data, node->outputs[0]->data};
     if (node->outputs[0]->count == 0) return P2L_OK;
-    p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->tasks, binary_task, &job);
+    p2l_parallel_for(p2l_node_pool(node, (double)node->outputs[0]->count), st->tasks, binary_task, &job);
     return P2L_OK;
 }
 

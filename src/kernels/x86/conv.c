@@ -4,14 +4,15 @@
  * channel), the filter's OHWI order, so the weights pack straight into GEMM panels at prepare. A 1x1
  * convolution with stride 1 and no padding uses the input as A in place; any other one builds the
  * im2col rows of one block of output pixels at a time in the thread's scratch (a block small enough
- * to stay in L2), so memory does not grow with the image.
+ * to stay in L2, or in L1 when k is short), so memory does not grow with the image.
  *
  * DEPTHWISE_CONV_2D (depth multiplier 1) runs directly on NHWC: for each output pixel, the valid
  * filter taps are listed once, then channels go 32 at a time in 4 accumulators (8 at a time and a
  * masked tail after that); bias and the clamp are applied before the one store. Weights are padded
- * to a multiple of 8 channels at prepare. Work is split over output rows. Other cases (groups,
- * depth multipliers, TANH, weights computed at run time) use the reference kernels. On CPUs with
- * AVX-512F the depthwise rows run in 16 lanes (depthwise_avx512.c).
+ * to a multiple of 8 channels at prepare. Work is split over output rows, and for small images
+ * (7x7, 14x14) over chunks of channels too. Other cases (groups, depth multipliers, TANH, weights
+ * computed at run time) use the reference kernels. On CPUs with AVX-512F the depthwise rows run in
+ * 16 lanes with the weights held in registers (depthwise_avx512.c).
  *
  * Both fast paths take the runtime's fusion offers (kernels.h, p2l_fusion): a zero PAD in front is
  * read as more implicit padding of the unpadded input, and SiLU / HARD_SWISH after is applied to
@@ -23,7 +24,13 @@
 enum {
     DIRECT_BLOCK_BYTES = 512 * 1024,  /* A block read in place: half of a typical L2 */
     IM2COL_BLOCK_BYTES = 256 * 1024,  /* im2col block per thread (also its scratch) */
+    /* With a short k (few input channels) a block of many rows fits in L1, where im2col's stores
+     * and the GEMM's loads are cheaper than in L2. */
+    IM2COL_L1_BYTES = 32 * 1024, IM2COL_L1_MIN_ROWS = 96,
     MAX_TAPS = 64,                    /* depthwise fast path: filter taps listed on the stack */
+    MAX_KERNEL_ROWS = 64,             /* convolution fast path: im2col's input row per ky on the stack */
+    IM2COL_SLACK = 16,                /* floats after the im2col block (copy_floats) */
+    IM2COL_TASKS_PER_THREAD = 4,      /* p2l_gemm_plan_tasks for im2col convolutions */
 };
 
 typedef struct conv_state {
@@ -72,16 +79,21 @@ static p2l_status conv_prepare(p2l_node *node) {
         return P2L_OK;
     const int kh = w->dims[1], kw = w->dims[2], ic = w->dims[3], oc = w->dims[0];
     const int64_t k = (int64_t)kh * kw * ic;
-    if (k <= 0 || k > INT32_MAX / 16 || oc <= 0) return P2L_OK;
+    if (k <= 0 || k > INT32_MAX / 16 || oc <= 0 || kh > MAX_KERNEL_ROWS) return P2L_OK;
     P2L_TRY(p2l_gemm_pack(node, &st->b, w->data, 1, (size_t)k, (int)k, oc, bias ? bias->data : NULL));
     take_fusions(node, &st->p, &st->x, &st->y, &st->clamp);
     const p2l_tensor *x = st->x;
     st->direct = kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
                  x->dims[1] == y->dims[1] && x->dims[2] == y->dims[2];
     st->m = (size_t)y->dims[0] * (size_t)y->dims[1] * (size_t)y->dims[2];
-    p2l_gemm_plan(st->m, (int)k, st->b.panels, p2l_node_threads(node),
-                  st->direct ? DIRECT_BLOCK_BYTES : IM2COL_BLOCK_BYTES, &st->split);
-    if (!st->direct) node->scratch_bytes = st->split.block_rows * (size_t)k * sizeof(float);
+    const bool short_k = (size_t)k * sizeof(float) * IM2COL_L1_MIN_ROWS <= IM2COL_L1_BYTES;
+    /* Every task builds the im2col rows of its row block: fewer, larger tasks, so that a block is
+     * rarely cut into column chunks that would build the same rows again (28x28 and 14x14 layers of
+     * ResNet at 2 threads). */
+    p2l_gemm_plan_tasks(st->m, (int)k, st->b.panels, p2l_node_threads(node),
+                        st->direct ? DIRECT_BLOCK_BYTES : short_k ? IM2COL_L1_BYTES : IM2COL_BLOCK_BYTES,
+                        st->direct ? P2L_GEMM_TASKS_PER_THREAD : IM2COL_TASKS_PER_THREAD, &st->split);
+    if (!st->direct) node->scratch_bytes = (st->split.block_rows * (size_t)k + IM2COL_SLACK) * sizeof(float);
     st->fast = true;
     return P2L_OK;
 }
@@ -91,38 +103,77 @@ typedef struct conv_job {
     const conv_state *st;
 } conv_job;
 
+/* memcpy / memset for the short window rows of few-channel convolutions (the first layer's 3x3
+ * over 3 channels copies 9 floats at a time), where the call costs more than the copy. Rows of up
+ * to 16 floats are stored as 16 whole floats (masked stores are slow): im2col writes its buffer in
+ * increasing order, so the excess is overwritten by the next row, and the buffer has IM2COL_SLACK
+ * floats after its end for the last one. */
+static inline void copy_floats(float *dst, const float *src, size_t n, const float *src_end) {
+    if (n > 16) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    if (src_end - src >= 16) { /* whole vectors: masked loads are slow too */
+        _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+        _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+        return;
+    }
+    const __m256i lo = p2l_tail_mask(n < 8 ? n : 8), hi = p2l_tail_mask(n > 8 ? n - 8 : 0);
+    _mm256_storeu_ps(dst, _mm256_maskload_ps(src, lo));
+    _mm256_storeu_ps(dst + 8, _mm256_maskload_ps(src + 8, hi));
+}
+
+static inline void zero_floats(float *dst, size_t n) {
+    if (n > 16) {
+        memset(dst, 0, n * sizeof(float));
+        return;
+    }
+    _mm256_storeu_ps(dst, _mm256_setzero_ps());
+    _mm256_storeu_ps(dst + 8, _mm256_setzero_ps());
+}
+
 /* The im2col rows of output pixels [row0, row0 + rows): each row is the (ky, kx, c) window of one
- * output pixel, zeros where the window leaves the input. */
+ * output pixel, zeros where the window leaves the input. The pixel's (n, oy, ox) is stepped, not
+ * divided out of its index for every row, and the input row of each ky is found once per output
+ * row. */
 static void im2col(const p2l_node *node, const conv_state *st, size_t row0, size_t rows, float *a) {
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *x = st->x, *w = node->inputs[1], *y = node->outputs[0];
-    const float *in = x->data;
+    const float *in = x->data, *in_end = in + x->count;
     const int H = x->dims[1], W = x->dims[2], C = x->dims[3];
     const int KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
     const size_t window_row = (size_t)KW * (size_t)C;
+    int ox = (int)(row0 % (size_t)OW), oy = (int)(row0 / (size_t)OW % (size_t)OH);
+    size_t n = row0 / ((size_t)OW * (size_t)OH);
+    const float *src[MAX_KERNEL_ROWS]; /* input row of each ky for the current output row, NULL outside */
+    bool new_row = true;
     for (size_t r = 0; r < rows; r++) {
-        const size_t pixel = row0 + r;
-        const int ox = (int)(pixel % (size_t)OW), oy = (int)(pixel / (size_t)OW % (size_t)OH);
-        const size_t n = pixel / ((size_t)OW * (size_t)OH);
+        if (new_row) {
+            for (int ky = 0; ky < KH; ky++) {
+                const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+                src[ky] = iy < 0 || iy >= H ? NULL : in + (((size_t)n * (size_t)H + (size_t)iy) * (size_t)W) * (size_t)C;
+            }
+            new_row = false;
+        }
         const int x0 = ox * p->stride_w - p->pad_w;
-        const bool row_inside = x0 >= 0 && x0 + (KW - 1) * p->dilation_w < W;
+        const bool row_inside = x0 >= 0 && x0 + (KW - 1) * p->dilation_w < W && p->dilation_w == 1;
         for (int ky = 0; ky < KH; ky++, a += window_row) {
-            const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-            if (iy < 0 || iy >= H) {
-                memset(a, 0, window_row * sizeof(float));
-                continue;
+            if (!src[ky]) {
+                zero_floats(a, window_row);
+            } else if (row_inside) { /* the whole window row is contiguous in NHWC */
+                copy_floats(a, src[ky] + (size_t)x0 * (size_t)C, window_row, in_end);
+            } else {
+                for (int kx = 0; kx < KW; kx++) {
+                    const int ix = x0 + kx * p->dilation_w;
+                    float *dst = a + (size_t)kx * (size_t)C;
+                    if (ix < 0 || ix >= W) zero_floats(dst, (size_t)C);
+                    else copy_floats(dst, src[ky] + (size_t)ix * (size_t)C, (size_t)C, in_end);
+                }
             }
-            const float *src = in + (((size_t)n * (size_t)H + (size_t)iy) * (size_t)W) * (size_t)C;
-            if (row_inside && p->dilation_w == 1) { /* the whole window row is contiguous in NHWC */
-                memcpy(a, src + (size_t)x0 * (size_t)C, window_row * sizeof(float));
-                continue;
-            }
-            for (int kx = 0; kx < KW; kx++) {
-                const int ix = x0 + kx * p->dilation_w;
-                float *dst = a + (size_t)kx * (size_t)C;
-                if (ix < 0 || ix >= W) memset(dst, 0, (size_t)C * sizeof(float));
-                else memcpy(dst, src + (size_t)ix * (size_t)C, (size_t)C * sizeof(float));
-            }
+        }
+        if (++ox == OW) {
+            ox = 0, new_row = true;
+            if (++oy == OH) oy = 0, n++;
         }
     }
 }
@@ -179,6 +230,8 @@ typedef struct depthwise_state {
     float *weights; /* [tap][padded channels] */
     float *bias;    /* [padded channels] */
     size_t padded_c;
+    size_t chunk_c, chunks; /* tasks: output rows x chunks of chunk_c channels */
+    double work;            /* multiply-adds per invoke */
 } depthwise_state;
 
 static p2l_status depthwise_prepare(p2l_node *node) {
@@ -205,6 +258,18 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     for (size_t t = 0; t < taps; t++) memcpy(st->weights + t * st->padded_c, wd + t * C, C * sizeof(float));
     if (bias) memcpy(st->bias, bias->data, C * sizeof(float));
     take_fusions(node, &st->p, &st->x, &st->y, &st->clamp);
+    /* Small images (7x7, 14x14) have too few rows to keep the threads busy and balanced: their rows
+     * are also cut into chunks of channels (whole vectors). */
+    const p2l_tensor *y = node->outputs[0];
+    const size_t rows = (size_t)y->dims[0] * (size_t)y->dims[1], vector = st->avx512 ? 16 : 8;
+    const size_t vectors = (C + vector - 1) / vector, threads = (size_t)p2l_node_threads(node);
+    st->work = (double)rows * (double)y->dims[2] * (double)C * (double)taps;
+    size_t chunks = 1;
+    if (threads > 1 && rows < 4 * threads) chunks = (4 * threads + rows - 1) / rows;
+    if (chunks > vectors) chunks = vectors;
+    const size_t per_chunk = (vectors + chunks - 1) / chunks;
+    st->chunk_c = per_chunk * vector;
+    st->chunks = (vectors + per_chunk - 1) / per_chunk;
     st->fast = true;
     return P2L_OK;
 }
@@ -218,7 +283,7 @@ static inline __m256 clamp8(__m256 v, const p2l_clamp *cl, __m256 lo, __m256 hi)
     return p2l_epilogue8(cl->epilogue, cl->on ? _mm256_min_ps(hi, _mm256_max_ps(lo, v)) : v);
 }
 
-/* One output row (n, oy). */
+/* Channels [c_begin, c_end) of one output row (n, oy). */
 static void depthwise_task(void *ctx, size_t task, int thread) {
     const depthwise_job *job = ctx;
     const depthwise_state *st = job->st;
@@ -226,21 +291,23 @@ static void depthwise_task(void *ctx, size_t task, int thread) {
     const p2l_tensor *x = st->x, *w = job->node->inputs[1], *y = job->node->outputs[0];
     const int H = x->dims[1], W = x->dims[2], KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
     const size_t C = (size_t)x->dims[3], PC = st->padded_c;
-    const size_t n = task / (size_t)OH;
-    const int oy = (int)(task % (size_t)OH);
+    const size_t row = task / st->chunks, c_begin = task % st->chunks * st->chunk_c;
+    const size_t c_end = c_begin + st->chunk_c < C ? c_begin + st->chunk_c : C;
+    const size_t n = row / (size_t)OH;
+    const int oy = (int)(row % (size_t)OH);
     const float *in = (const float *)x->data + n * (size_t)H * (size_t)W * C;
-    float *out = (float *)st->y->data + task * (size_t)OW * C;
+    float *out = (float *)st->y->data + row * (size_t)OW * C;
     if (st->avx512) {
         const p2l_depthwise_row_args args = {
             .in = in, .out = out, .weights = st->weights, .bias = st->bias, .H = H, .W = W, .KH = KH, .KW = KW,
             .OW = OW, .oy = oy, .stride_h = p->stride_h, .stride_w = p->stride_w, .dilation_h = p->dilation_h,
             .dilation_w = p->dilation_w, .pad_h = p->pad_h, .pad_w = p->pad_w, .C = C, .padded_c = PC,
-            .clamp = &st->clamp};
+            .c_begin = c_begin, .c_end = c_end, .clamp = &st->clamp};
         p2l_depthwise_row_avx512(&args);
         return;
     }
     const __m256 lo = _mm256_set1_ps(st->clamp.lo), hi = _mm256_set1_ps(st->clamp.hi);
-    const __m256i tail = p2l_tail_mask(C % 8);
+    const __m256i tail = p2l_tail_mask((c_end - c_begin) % 8);
     size_t in_offset[MAX_TAPS];
     const float *tap_weights[MAX_TAPS];
     for (int ox = 0; ox < OW; ox++, out += C) {
@@ -256,8 +323,8 @@ static void depthwise_task(void *ctx, size_t task, int thread) {
                 taps++;
             }
         }
-        size_t c = 0;
-        for (; c + 32 <= C; c += 32) {
+        size_t c = c_begin;
+        for (; c + 32 <= c_end; c += 32) {
             __m256 a0 = _mm256_loadu_ps(st->bias + c), a1 = _mm256_loadu_ps(st->bias + c + 8);
             __m256 a2 = _mm256_loadu_ps(st->bias + c + 16), a3 = _mm256_loadu_ps(st->bias + c + 24);
             for (int t = 0; t < taps; t++) {
@@ -272,13 +339,13 @@ static void depthwise_task(void *ctx, size_t task, int thread) {
             _mm256_storeu_ps(out + c + 16, clamp8(a2, &st->clamp, lo, hi));
             _mm256_storeu_ps(out + c + 24, clamp8(a3, &st->clamp, lo, hi));
         }
-        for (; c + 8 <= C; c += 8) {
+        for (; c + 8 <= c_end; c += 8) {
             __m256 a0 = _mm256_loadu_ps(st->bias + c);
             for (int t = 0; t < taps; t++)
                 a0 = _mm256_fmadd_ps(_mm256_loadu_ps(in + in_offset[t] + c), _mm256_loadu_ps(tap_weights[t] + c), a0);
             _mm256_storeu_ps(out + c, clamp8(a0, &st->clamp, lo, hi));
         }
-        if (c < C) {
+        if (c < c_end) {
             __m256 a0 = _mm256_loadu_ps(st->bias + c); /* padded: in bounds */
             for (int t = 0; t < taps; t++)
                 a0 = _mm256_fmadd_ps(_mm256_maskload_ps(in + in_offset[t] + c, tail), _mm256_loadu_ps(tap_weights[t] + c),
@@ -293,8 +360,8 @@ static p2l_status depthwise_invoke(p2l_node *node) {
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_depthwise_conv_2d, st->reference_state);
     const p2l_tensor *y = node->outputs[0];
     depthwise_job job = {node, st};
-    p2l_parallel_for(node->exec ? node->exec->pool : NULL, (size_t)y->dims[0] * (size_t)y->dims[1], depthwise_task,
-                     &job);
+    p2l_parallel_for(p2l_node_pool(node, st->work), (size_t)y->dims[0] * (size_t)y->dims[1] * st->chunks,
+                     depthwise_task, &job);
     return P2L_OK;
 }
 

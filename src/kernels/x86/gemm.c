@@ -170,14 +170,21 @@ void p2l_gemm_run(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, flo
 }
 
 void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split) {
+    p2l_gemm_plan_tasks(m, k, panels, threads, max_block_bytes, P2L_GEMM_TASKS_PER_THREAD, split);
+}
+
+void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_block_bytes, int tasks_per_thread,
+                         p2l_gemm_split *split) {
     size_t row_bytes = (size_t)(k > 0 ? k : 1) * sizeof(float);
-    /* Below ~64K multiply-adds, waking another thread costs more than it saves. */
-    if ((double)m * (double)k * (double)panels * P2L_GEMM_NR < 65536.0) threads = 1;
+    /* Below P2L_MIN_PARALLEL_WORK multiply-adds, waking another thread costs more than it saves. */
+    if ((double)m * (double)k * (double)panels * P2L_GEMM_NR < P2L_MIN_PARALLEL_WORK) threads = 1;
     size_t rows = max_block_bytes / row_bytes / P2L_GEMM_MR * P2L_GEMM_MR;
     if (rows < P2L_GEMM_MR) rows = P2L_GEMM_MR;
     if (threads > 1) {
-        /* A few tasks per thread, so a thread slowed by the machine does not hold up the op. */
-        size_t want = (size_t)threads * 4;
+        /* Several tasks per thread, so a thread slowed by the machine does not hold up the op: the
+         * last one to finish is small. Smaller row blocks cost little, as B is streamed once per
+         * tile of rows anyway. */
+        size_t want = (size_t)threads * (size_t)tasks_per_thread;
         size_t fair = (m + want - 1) / want;
         fair = (fair + P2L_GEMM_MR - 1) / P2L_GEMM_MR * P2L_GEMM_MR;
         if (fair < P2L_GEMM_MR) fair = P2L_GEMM_MR;
@@ -185,11 +192,12 @@ void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_by
     }
     size_t blocks = m ? (m + rows - 1) / rows : 0;
     int chunks = 1;
-    if (threads > 1 && blocks < (size_t)threads * 4 && panels > 1) {
-        size_t c = ((size_t)threads * 4 + blocks - 1) / (blocks ? blocks : 1);
+    if (threads > 1 && blocks < (size_t)threads * (size_t)tasks_per_thread && panels > 1) {
+        size_t c = ((size_t)threads * (size_t)tasks_per_thread + blocks - 1) / (blocks ? blocks : 1);
         chunks = c > (size_t)panels ? panels : (int)c;
     }
     int per_chunk = panels > 0 ? (panels + chunks - 1) / chunks : 0;
+    if (per_chunk > 1 && per_chunk % 2) per_chunk++; /* whole pairs of panels (the AVX-512 tiles) */
     if (per_chunk > 0) chunks = (panels + per_chunk - 1) / per_chunk;
     *split = (p2l_gemm_split){rows, blocks, per_chunk, chunks};
 }

@@ -1,12 +1,14 @@
 /* FULLY_CONNECTED and BATCH_MATMUL with constant right-hand side, float32, AVX2/FMA: the weights
  * are packed once at prepare and every row of the input goes through the GEMM micro-kernel. With
  * one input row (a classifier head) the work is split over column panels; with many, over rows.
- * BATCH_MATMUL is covered when its right-hand side is a constant matrix shared by every batch and
- * the left one is not transposed (then all batches are one tall GEMM); other cases use the
+ * BATCH_MATMUL (left side not transposed): a constant right-hand side shared by every batch is
+ * packed once and all batches are one tall GEMM; a right-hand side computed at run time
+ * (attention's K^T and V) is packed at each invoke, once when one matrix is shared by every batch,
+ * else per batch, the batches split over the threads. Broadcast batch dims and adj_x use the
  * reference kernel. */
 #include "kernels/x86/x86.h"
 
-enum { BLOCK_BYTES = 512 * 1024 };
+enum { BLOCK_BYTES = 512 * 1024, MIN_CHUNK_ROWS = 24 };
 
 typedef struct matmul_state {
     void *reference_state;
@@ -15,6 +17,15 @@ typedef struct matmul_state {
     p2l_gemm_b b;
     p2l_gemm_split split;
     size_t m;
+    /* BATCH_MATMUL with B computed at run time: */
+    bool pack_each_invoke;  /* B packed into `scratch` at each invoke (with `b` then as above) */
+    bool per_batch;         /* ... or one pack and GEMM per batch, into the thread's scratch */
+    bool adj_y;
+    int k, n;
+    size_t batches, rows;   /* per_batch: batch count and rows of A per batch */
+    size_t chunk_rows, chunks; /* ... cut into chunks of rows when there are fewer batches than threads */
+    float *scratch;         /* threads x scratch_floats (per_batch) or one packed B */
+    size_t scratch_floats;  /* packed B then its zero bias, rounded up to 16 floats */
 } matmul_state;
 
 typedef struct matmul_job {
@@ -85,13 +96,74 @@ const p2l_kernel p2l_kernel_fully_connected_x86 = {
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
 };
 
+/* Packs B (k x n, or n x k with adj_y) into `data` for the GEMM. */
+static void pack_b(p2l_gemm_b *b, float *data, const float *src, int k, int n, bool adj_y) {
+    p2l_gemm_pack_into(b, data, data + (size_t)k * (size_t)p2l_gemm_padded_n(n), src, adj_y ? 1 : (size_t)n,
+                       adj_y ? (size_t)k : 1, k, n, NULL);
+}
+
+/* B computed at run time: one packed B shared by all rows of A, or per batch (prepare decides). */
+static p2l_status prepare_runtime_b(p2l_node *node, matmul_state *st) {
+    const p2l_tensor *a = node->inputs[0], *b = node->inputs[1];
+    if (a->rank < 2 || b->rank < 2 || a->count == 0) return P2L_OK;
+    st->adj_y = p2l_option_int(node, "adj_y");
+    const int rows = b->dims[b->rank - 2], cols = b->dims[b->rank - 1];
+    st->k = st->adj_y ? cols : rows;
+    st->n = st->adj_y ? rows : cols;
+    if (st->k <= 0 || st->n <= 0 || st->k > INT32_MAX / 16) return P2L_OK;
+    const size_t b_batches = b->count / ((size_t)st->k * (size_t)st->n);
+    const size_t a_batches = a->count / ((size_t)a->dims[a->rank - 2] * (size_t)a->dims[a->rank - 1]);
+    if (node->outputs[0]->count != a->count / (size_t)st->k * (size_t)st->n) return P2L_OK; /* A broadcasts */
+    if (b_batches != 1 && (b_batches != a_batches || a->rank != b->rank)) return P2L_OK;  /* B broadcasts */
+    size_t floats;
+    if (!p2l_mul_size((size_t)st->k + 1, (size_t)p2l_gemm_padded_n(st->n), &floats)) return P2L_OK;
+    st->scratch_floats = (floats + 15) & ~(size_t)15;
+    const size_t copies = b_batches == 1 ? 1 : (size_t)p2l_node_threads(node);
+    if (st->scratch_floats > SIZE_MAX / sizeof(float) / copies) return P2L_OK;
+    st->scratch = p2l_arena_alloc(node->arena, st->scratch_floats * copies * sizeof(float));
+    if (!st->scratch) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    if (b_batches == 1) {
+        st->pack_each_invoke = true;
+        st->b = (p2l_gemm_b){st->scratch, NULL, st->k, st->n, p2l_gemm_padded_n(st->n), p2l_gemm_panels(st->n)};
+        plan(node, st, a->count / (size_t)st->k);
+    } else {
+        st->per_batch = true;
+        st->batches = b_batches;
+        st->rows = a->count / b_batches / (size_t)st->k;
+        /* at least two tasks per thread, in chunks of at least MIN_CHUNK_ROWS rows (each chunk
+         * packs its batch's B again: small against the chunk's GEMM) */
+        const size_t want = 2 * (size_t)p2l_node_threads(node);
+        st->chunks = b_batches >= want ? 1 : (want + b_batches - 1) / b_batches;
+        if (st->chunks > (st->rows + MIN_CHUNK_ROWS - 1) / MIN_CHUNK_ROWS)
+            st->chunks = (st->rows + MIN_CHUNK_ROWS - 1) / MIN_CHUNK_ROWS;
+        if (st->chunks < 1) st->chunks = 1;
+        st->chunk_rows = (st->rows + st->chunks - 1) / st->chunks;
+    }
+    return P2L_OK;
+}
+
+static void batch_task(void *ctx, size_t task, int thread) {
+    const matmul_job *job = ctx;
+    const matmul_state *st = job->st;
+    const size_t batch = task / st->chunks, row0 = task % st->chunks * st->chunk_rows;
+    if (row0 >= st->rows) return;
+    const size_t rows = st->rows - row0 < st->chunk_rows ? st->rows - row0 : st->chunk_rows;
+    const size_t k = (size_t)st->k, n = (size_t)st->n;
+    p2l_gemm_b b;
+    pack_b(&b, st->scratch + (size_t)thread * st->scratch_floats,
+           (const float *)job->node->inputs[1]->data + batch * k * n, st->k, st->n, st->adj_y);
+    p2l_gemm_run(&b, rows, (const float *)job->node->inputs[0]->data + (batch * st->rows + row0) * k, k,
+                 (float *)job->node->outputs[0]->data + (batch * st->rows + row0) * n, n, 0, b.panels, &st->clamp);
+}
+
 static p2l_status batch_matmul_prepare(p2l_node *node) {
     P2L_TRY(p2l_kernel_batch_matmul.prepare(node));
     matmul_state *st = new_state(node);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     const p2l_tensor *a = node->inputs[0], *b = node->inputs[1];
     p2l_clamp_of(P2L_ACT_NONE, &st->clamp);
-    if (!b->known || p2l_option_int(node, "adj_x")) return P2L_OK;
+    if (p2l_option_int(node, "adj_x")) return P2L_OK;
+    if (!b->known) return prepare_runtime_b(node, st);
     for (int d = 0; d < b->rank - 2; d++)
         if (b->dims[d] != 1) return P2L_OK;
     const bool adj_y = p2l_option_int(node, "adj_y");
@@ -107,7 +179,13 @@ static p2l_status batch_matmul_prepare(p2l_node *node) {
 
 static p2l_status batch_matmul_invoke(p2l_node *node) {
     matmul_state *st = node->state;
+    if (st->per_batch) {
+        matmul_job job = {node, st};
+        p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->batches * st->chunks, batch_task, &job);
+        return P2L_OK;
+    }
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_batch_matmul, st->reference_state);
+    if (st->pack_each_invoke) pack_b(&st->b, st->scratch, node->inputs[1]->data, st->k, st->n, st->adj_y);
     return run(node, st);
 }
 

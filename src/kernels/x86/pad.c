@@ -93,7 +93,8 @@ static p2l_status pad_invoke(p2l_node *node) {
     pad_state *st = node->state;
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_pad, st->reference_state);
     pad_job job = {st, node->inputs[0]->data, node->outputs[0]->data};
-    p2l_parallel_for(node->exec ? node->exec->pool : NULL, (st->rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, pad_task, &job);
+    p2l_parallel_for(p2l_node_pool(node, (double)node->outputs[0]->count), (st->rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK,
+                     pad_task, &job);
     return P2L_OK;
 }
 

@@ -65,7 +65,8 @@ static p2l_status pool_invoke(p2l_node *node) {
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_pool, st->reference_state);
     const p2l_tensor *y = node->outputs[0];
     pool_job job = {node, st};
-    p2l_parallel_for(node->exec ? node->exec->pool : NULL, (size_t)y->dims[0] * (size_t)y->dims[1], pool_task, &job);
+    p2l_parallel_for(p2l_node_pool(node, (double)node->inputs[0]->count), (size_t)y->dims[0] * (size_t)y->dims[1],
+                     pool_task, &job);
     return P2L_OK;
 }
 

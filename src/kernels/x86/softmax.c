@@ -75,7 +75,8 @@ static p2l_status softmax_invoke(p2l_node *node) {
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_softmax, st->reference_state);
     const p2l_tensor *x = node->inputs[0];
     softmax_job job = {x->data, node->outputs[0]->data, (size_t)x->dims[x->rank - 1], st->beta};
-    p2l_parallel_for(node->exec ? node->exec->pool : NULL, x->count / job.depth, softmax_task, &job);
+    /* exp per element: a few element-wise ops' worth of work each */
+    p2l_parallel_for(p2l_node_pool(node, 4.0 * (double)x->count), x->count / job.depth, softmax_task, &job);
     return P2L_OK;
 }
 

@@ -3,8 +3,9 @@
  * (output dims and input strides) is simplified first: size-1 dims dropped and adjacent output dims
  * that are contiguous in the input merged, so NCHW -> NHWC becomes one [H*W, C] <- [C, H*W] matrix
  * transpose. The last two dims are then copied in 32 x 32 tiles so that both the reads and the
- * writes stay within a few cache lines per tile; tasks are (outer index, band of 32 rows). Other
- * cases use the reference kernel. */
+ * writes stay within a few cache lines per tile; tasks are (outer index, band of 32 rows). Three
+ * columns read from contiguous rows (an RGB image's NCHW -> NHWC) are interleaved with vector
+ * permutes instead. Other cases use the reference kernel. */
 #include <string.h>
 
 #include "kernels/x86/x86.h"
@@ -58,6 +59,42 @@ typedef struct transpose_job {
     uint32_t *out;
 } transpose_job;
 
+/* Rows [r0, r1) of a 3-column output whose columns are contiguous rows of the input (NCHW -> NHWC
+ * of an RGB image): 8 rows of each input channel make 24 interleaved outputs, each output vector a
+ * blend of the three channels' vectors permuted alike. Element j of the 24 comes from channel j % 3,
+ * row j / 3. */
+static void interleave_3(const uint32_t *in, size_t channel_stride, uint32_t *out, size_t r0, size_t r1) {
+    static const int32_t row_of[3][8] = {{0, 0, 0, 1, 1, 1, 2, 2}, {2, 3, 3, 3, 4, 4, 4, 5}, {5, 5, 6, 6, 6, 7, 7, 7}};
+    static const int32_t from_1[3][8] = {{0, -1, 0, 0, -1, 0, 0, -1}, {0, 0, -1, 0, 0, -1, 0, 0},
+                                         {-1, 0, 0, -1, 0, 0, -1, 0}};
+    static const int32_t from_2[3][8] = {{0, 0, -1, 0, 0, -1, 0, 0}, {-1, 0, 0, -1, 0, 0, -1, 0},
+                                         {0, -1, 0, 0, -1, 0, 0, -1}};
+    __m256i idx[3], m1[3], m2[3];
+    for (int k = 0; k < 3; k++) {
+        idx[k] = _mm256_loadu_si256((const __m256i *)row_of[k]);
+        m1[k] = _mm256_loadu_si256((const __m256i *)from_1[k]);
+        m2[k] = _mm256_loadu_si256((const __m256i *)from_2[k]);
+    }
+    const uint32_t *c0 = in, *c1 = in + channel_stride, *c2 = in + 2 * channel_stride;
+    size_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        const __m256i v0 = _mm256_loadu_si256((const __m256i *)(c0 + r));
+        const __m256i v1 = _mm256_loadu_si256((const __m256i *)(c1 + r));
+        const __m256i v2 = _mm256_loadu_si256((const __m256i *)(c2 + r));
+        for (int k = 0; k < 3; k++) {
+            __m256i o = _mm256_permutevar8x32_epi32(v0, idx[k]);
+            o = _mm256_blendv_epi8(o, _mm256_permutevar8x32_epi32(v1, idx[k]), m1[k]);
+            o = _mm256_blendv_epi8(o, _mm256_permutevar8x32_epi32(v2, idx[k]), m2[k]);
+            _mm256_storeu_si256((__m256i *)(out + r * 3 + 8 * (size_t)k), o);
+        }
+    }
+    for (; r < r1; r++) {
+        out[r * 3] = c0[r];
+        out[r * 3 + 1] = c1[r];
+        out[r * 3 + 2] = c2[r];
+    }
+}
+
 static void transpose_task(void *ctx, size_t task, int thread) {
     (void)thread;
     const transpose_job *job = ctx;
@@ -76,6 +113,11 @@ static void transpose_task(void *ctx, size_t task, int thread) {
     }
     const uint32_t *in = job->in + in_offset;
     uint32_t *out = job->out + task / task_groups * rows * cols;
+    if (cols == 3 && row_stride == 1 && col_stride > 0) {
+        const size_t r0 = band0 * TILE, r1 = band_end * TILE < rows ? band_end * TILE : rows;
+        interleave_3(in, (size_t)col_stride, out, r0, r1);
+        return;
+    }
     for (size_t r0 = band0 * TILE; r0 < band_end * TILE && r0 < rows; r0 += TILE) {
         const size_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
         for (size_t c0 = 0; c0 < cols; c0 += TILE) {
@@ -93,7 +135,7 @@ static p2l_status transpose_invoke(p2l_node *node) {
     transpose_state *st = node->state;
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_transpose, st->reference_state);
     transpose_job job = {st, node->inputs[0]->data, node->outputs[0]->data};
-    p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->tasks, transpose_task, &job);
+    p2l_parallel_for(p2l_node_pool(node, (double)node->outputs[0]->count), st->tasks, transpose_task, &job);
     return P2L_OK;
 }
 

@@ -1,4 +1,4 @@
-/* Unary activations, float32, AVX2/FMA: RELU, RELU6, RELU_N1_TO_1, HARD_SWISH, LOGISTIC, and the
+/* Unary activations, float32, AVX2/FMA: RELU, RELU6, RELU_N1_TO_1, HARD_SWISH, LOGISTIC, TANH, GELU, and the
  * vector exp shared with SOFTMAX. Large tensors are split over the threads in chunks. */
 #include "kernels/x86/x86.h"
 
@@ -35,7 +35,52 @@ __m256 p2l_sigmoid8(__m256 x) {
     return _mm256_blendv_ps(s, _mm256_mul_ps(e, s), negative);
 }
 
-static inline __m256 apply(p2l_op op, __m256 x) {
+/* tanh(|x|) = (1 - e) / (1 + e) with e = exp(-2|x|) <= 1, sign restored after. Below |x| = 0.0625
+ * 1 - e cancels, so there the odd Taylor polynomial to x^9 (error below 1e-11 relative) is used. */
+static __m256 tanh8(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    const __m256 ax = _mm256_andnot_ps(sign, x);
+    const __m256 e = p2l_exp8(_mm256_mul_ps(ax, _mm256_set1_ps(-2.0f)));
+    const __m256 big = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+    const __m256 x2 = _mm256_mul_ps(ax, ax);
+    __m256 p = _mm256_set1_ps(62.0f / 2835.0f);
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-17.0f / 315.0f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.0f / 15.0f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.0f / 3.0f));
+    const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, x2), ax, ax);
+    const __m256 magnitude = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.0625f), _CMP_LT_OQ));
+    return _mm256_or_ps(magnitude, _mm256_and_ps(x, sign));
+}
+
+/* GELU, exact form: x/2 (1 + erf(x / sqrt 2)). erf by Abramowitz and Stegun 7.1.26 (absolute error
+ * below 1.5e-7) on |x|, sign restored: 1 - t (a1 + t (a2 + ...)) exp(-x^2), t = 1 / (1 + p |x|). */
+static __m256 gelu8(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+    const __m256 az = _mm256_andnot_ps(sign, z);
+    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), az, one));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    const __m256 e = p2l_exp8(_mm256_mul_ps(_mm256_xor_ps(az, sign), az)); /* exp(-z^2) */
+    const __m256 erf_abs = _mm256_fnmadd_ps(_mm256_mul_ps(p, t), e, one);
+    const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(one, erf));
+}
+
+/* GELU, tanh form: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+static __m256 gelu_tanh8(__m256 x) {
+    const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+    const __m256 inner = _mm256_mul_ps(_mm256_set1_ps(0.79788456080286536f),
+                                       _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), tanh8(inner)));
+}
+
+enum { GELU_TANH = P2L_OP_GELU + 100000 }; /* a row instance of its own for the tanh form */
+
+static inline __m256 apply(int op, __m256 x) { /* a p2l_op, or GELU_TANH */
     const __m256 zero = _mm256_setzero_ps();
     switch (op) {
     /* max(0, x) then min(6, x): NaN (second operand) passes through as in the reference. */
@@ -49,6 +94,9 @@ static inline __m256 apply(p2l_op op, __m256 x) {
         return _mm256_div_ps(_mm256_mul_ps(x, r), _mm256_set1_ps(6.0f));
     }
     case P2L_OP_LOGISTIC: return p2l_sigmoid8(x);
+    case P2L_OP_TANH: return tanh8(x);
+    case P2L_OP_GELU: return gelu8(x);
+    case GELU_TANH: return gelu_tanh8(x);
     default: return x;
     }
 }
@@ -74,6 +122,9 @@ DEFINE_ROW(relu6_row, P2L_OP_RELU6)
 DEFINE_ROW(relu_n1_to_1_row, P2L_OP_RELU_N1_TO_1)
 DEFINE_ROW(hard_swish_row, P2L_OP_HARD_SWISH)
 DEFINE_ROW(logistic_row, P2L_OP_LOGISTIC)
+DEFINE_ROW(tanh_row, P2L_OP_TANH)
+DEFINE_ROW(gelu_row, P2L_OP_GELU)
+DEFINE_ROW(gelu_tanh_row, GELU_TANH)
 
 typedef void (*row_fn)(const float *in, float *out, size_t n);
 
@@ -95,6 +146,8 @@ static p2l_status unary_prepare(p2l_node *node) {
     case P2L_OP_RELU_N1_TO_1: st->row = relu_n1_to_1_row; break;
     case P2L_OP_HARD_SWISH: st->row = hard_swish_row; break;
     case P2L_OP_LOGISTIC: st->row = logistic_row; break;
+    case P2L_OP_TANH: st->row = tanh_row; break;
+    case P2L_OP_GELU: st->row = p2l_option_int(node, "approximate") ? gelu_tanh_row : gelu_row; break;
     default: break;
     }
     return P2L_OK;
@@ -117,7 +170,7 @@ static p2l_status unary_invoke(p2l_node *node) {
     unary_state *st = node->state;
     if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_unary, st->reference_state);
     unary_job job = {st->row, node->inputs[0]->data, node->outputs[0]->data, node->inputs[0]->count};
-    p2l_parallel_for(node->exec ? node->exec->pool : NULL, (job.count + CHUNK - 1) / CHUNK, unary_task, &job);
+    p2l_parallel_for(p2l_node_pool(node, (double)job.count), (job.count + CHUNK - 1) / CHUNK, unary_task, &job);
     return P2L_OK;
 }
 

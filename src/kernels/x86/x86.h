@@ -65,8 +65,13 @@ typedef struct p2l_gemm_split {
     size_t block_rows, row_blocks;
     int chunk_panels, chunks;
 } p2l_gemm_split;
-/* max_block_bytes bounds block_rows * k * 4 (the A block that should stay in cache). */
+/* max_block_bytes bounds block_rows * k * 4 (the A block that should stay in cache). Aims at
+ * P2L_GEMM_TASKS_PER_THREAD tasks per thread (p2l_gemm_plan_tasks: tasks_per_thread), cutting the
+ * columns into chunks only where the row blocks are too few. */
+enum { P2L_GEMM_TASKS_PER_THREAD = 8 };
 void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split);
+void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_block_bytes, int tasks_per_thread,
+                         p2l_gemm_split *split);
 
 /* ------------------------------------------------------------ vector math (unary.c) */
 #if defined(__AVX2__) /* the kernel files; registry.c sees only the kernel structs */
@@ -96,22 +101,50 @@ static inline __m256i p2l_tail_mask(size_t n) {
 #endif
 
 #if defined(__AVX512F__) /* the *_avx512.c files */
-/* 16-lane versions of p2l_exp8 / p2l_sigmoid8 / p2l_epilogue8, lane for lane the same results. */
-__m512 p2l_exp16(__m512 x);
-__m512 p2l_sigmoid16(__m512 x);
+/* 16-lane versions of p2l_exp8 / p2l_sigmoid8 / p2l_epilogue8, the same operations in the same
+ * order. Inline: a call makes the caller save and restore every live vector register around it
+ * (the ABI preserves none), in a GEMM tile's epilogue all 12 accumulators around each call. */
+static inline __m512 p2l_exp16(__m512 x) {
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+static inline __m512 p2l_sigmoid16(__m512 x) {
+    const __m512 e = p2l_exp16(_mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)))); /* exp(-|x|) */
+    const __m512 s = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(negative, s, _mm512_mul_ps(e, s));
+}
+
 static inline __m512 p2l_epilogue16(int epilogue, __m512 x) {
     if (epilogue == P2L_EPILOGUE_SILU) return _mm512_mul_ps(x, p2l_sigmoid16(x));
     if (epilogue == P2L_EPILOGUE_HARD_SWISH) {
         __m512 r = _mm512_add_ps(x, _mm512_set1_ps(3.0f));
         r = _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), r));
+        /* a true division, as the unfused op: multiplying by 1/6 is 1 ulp off, and EfficientViT's
+         * linear attention turned that into 3x the error against PyTorch */
         return _mm512_div_ps(_mm512_mul_ps(x, r), _mm512_set1_ps(6.0f));
     }
     return x;
 }
 #endif
 
-/* AVX-512 depthwise (depthwise_avx512.c): one output row (n, oy) of a depth-multiplier-1
- * convolution, the same computation as the AVX2 row in conv.c. */
+/* AVX-512 depthwise (depthwise_avx512.c): channels [c_begin, c_end) of one output row (n, oy) of a
+ * depth-multiplier-1 convolution, the same computation as the AVX2 row in conv.c. */
 typedef struct p2l_depthwise_row_args {
     const float *in;      /* image n of the (unpadded) input */
     float *out;           /* the output row */
@@ -120,6 +153,7 @@ typedef struct p2l_depthwise_row_args {
     int H, W, KH, KW, OW, oy;
     int stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
     size_t C, padded_c;
+    size_t c_begin, c_end; /* c_begin a multiple of 16 */
     const p2l_clamp *clamp;
 } p2l_depthwise_row_args;
 void p2l_depthwise_row_avx512(const p2l_depthwise_row_args *a);
