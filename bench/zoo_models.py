@@ -83,51 +83,54 @@ def timm_model(name, size=None):
     return build
 
 
+def _hf_model(config_class, model_class, config, part=None):
+    """A HuggingFace model built from a config (random weights): (config, model or its `part`)."""
+    import transformers
+
+    cfg = getattr(transformers, config_class)(**config)
+    model = without_weight_norm(getattr(transformers, model_class)(cfg))
+    return cfg, getattr(model, part) if part else model
+
+
+def _hf_wrapped(model, output, input_name=None, **fixed):
+    """The model with one tensor in (as keyword `input_name`, or positional), an optional padding mask,
+    and its `output` field out."""
+    import torch
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, attention_mask=None):
+            kwargs = dict(fixed)
+            if attention_mask is not None:
+                kwargs["attention_mask"] = attention_mask
+            result = self.model(**{input_name: x}, **kwargs) if input_name else self.model(x, **kwargs)
+            return getattr(result, output)
+    return Wrapped()
+
+
 def hf_text(config_class, model_class, output="last_hidden_state", length=32, mask=False, **config):
     """Token ids (int64, and with mask=True a padding mask whose last quarter is padding) in, one tensor out."""
     def build():
         import torch
-        import transformers
 
-        cfg = getattr(transformers, config_class)(**config)
-        model = getattr(transformers, model_class)(cfg)
-
-        class Wrapped(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
-
-            def forward(self, ids, attention_mask=None):
-                kwargs = {"use_cache": False} if getattr(cfg, "use_cache", None) is not None else {}
-                if attention_mask is not None:
-                    kwargs["attention_mask"] = attention_mask
-                return getattr(self.model(input_ids=ids, **kwargs), output)
-        vocab = cfg.vocab_size
-        ids = _tokens(length, vocab)
+        cfg, model = _hf_model(config_class, model_class, config)
+        fixed = {"use_cache": False} if getattr(cfg, "use_cache", None) is not None else {}
+        ids = _tokens(length, cfg.vocab_size)
         if not mask:
-            return Wrapped(), (ids,)
+            return _hf_wrapped(model, output, "input_ids", **fixed), (ids,)
         attention = torch.ones_like(ids)
         attention[:, length * 3 // 4:] = 0  # a padded batch: the last quarter is padding
-        return Wrapped(), (ids, attention)
+        return _hf_wrapped(model, output, "input_ids", **fixed), (ids, attention)
     return build
 
 
 def hf_vision(config_class, model_class, output="last_hidden_state", size=224, **config):
     def build():
-        import torch
-        import transformers
-
-        cfg = getattr(transformers, config_class)(**config)
-        model = getattr(transformers, model_class)(cfg)
-
-        class Wrapped(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
-
-            def forward(self, pixels):
-                return getattr(self.model(pixel_values=pixels), output)
-        return Wrapped(), (_image(size, getattr(cfg, "num_channels", 3)),)
+        cfg, model = _hf_model(config_class, model_class, config)
+        return _hf_wrapped(model, output, "pixel_values"), (_image(size, getattr(cfg, "num_channels", 3)),)
     return build
 
 
@@ -136,25 +139,13 @@ def hf_audio(config_class, model_class, output="last_hidden_state", features=Non
     part: an attribute of the model to keep (Whisper's encoder)."""
     def build():
         import torch
-        import transformers
 
-        cfg = getattr(transformers, config_class)(**config)
-        model = without_weight_norm(getattr(transformers, model_class)(cfg))
-        if part:
-            model = getattr(model, part)
-
-        class Wrapped(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
-
-            def forward(self, x):
-                return getattr(self.model(x), output)
+        _, model = _hf_model(config_class, model_class, config, part)
         if features is None:
             x = _audio()
         else:
             x = torch.randn(1, *features, generator=torch.Generator().manual_seed(1))
-        return Wrapped(), (x,)
+        return _hf_wrapped(model, output), (x,)
     return build
 
 
