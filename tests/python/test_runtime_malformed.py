@@ -413,10 +413,12 @@ CASES = {
     "bad_activation_enum": (lambda c, a: set_options(c, "CONV_2D", fusedActivationFunction=42), r"fused activation 42"),
     "input_rank_0": (lambda c, a: set_input_shape(c, []), r"rank-0 input"),
     "reshape_two_unknown_dims": (_reshape_shape([-1, -1, 3, 16]), r"RESHAPE.*new shape dim 1 is -1"),
-    "reshape_wrong_count": (_reshape_shape([1, 6, 3, 17]), r"cannot reshape 96 elements into a shape of 306"),
+    # the first RESHAPE splits the qkv projection [1, 6, 48] (288 elements) into heads
+    "reshape_wrong_count": (_reshape_shape([1, 6, 3, 17]), r"cannot reshape 288 elements into a shape of 306"),
     "reshape_unknown_with_zero": (_reshape_shape([-1, 0, 3, 16]), r"cannot infer the -1 dim"),
     "reshape_negative": (_reshape_shape([1, -6, 3, -16]), r"new shape dim 1 is -6"),
-    "attention_input_wrong_size": (lambda c, a: set_input_shape(a, [1, 6, 17]), r"cannot reshape 102 elements"),
+    "attention_input_wrong_size": (lambda c, a: set_input_shape(a, [1, 6, 17]),
+                                   r"\(102 elements\) is not a whole number of rows of 16"),
 }
 
 # Random corruptions of the file's structure (weights excluded: flipping a weight is a valid model):
