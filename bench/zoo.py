@@ -335,10 +335,11 @@ def write_markdown(rows, path, machine):
     if notes:
         out += ["", "## Failures and notes", ""]
         for row in notes:
-            why = BY_NAME[row["model"]].why
+            spec = BY_NAME[row["model"]]
             text = row.get("reason") or ""
-            if why:
-                text = (text + " " if text else "") + f"(tolerance {row.get('tolerance')}: {why})"
+            if spec.why:
+                note = f"tolerance {spec.rel:g}: {spec.why}" if spec.rel > 1e-4 else spec.why
+                text = (text + " " if text else "") + f"({note})"
             out.append(f"- **{row['model']}** ({row['status']}): {text.replace('|', '/')}")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
