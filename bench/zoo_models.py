@@ -203,8 +203,6 @@ def recurrent(kind, layers=2, bidirectional=False):
 
 _SMALL_TEXT = dict(vocab_size=1000, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
                    intermediate_size=256, max_position_embeddings=256)
-_SMALL_DECODER = dict(vocab_size=1000, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
-                      intermediate_size=256, max_position_embeddings=256)
 _SMALL_VIT = dict(hidden_size=192, num_hidden_layers=4, num_attention_heads=3, intermediate_size=384)
 
 WEIGHT_NORM = "weight norm of the positional conv folded before export (without_weight_norm)"
@@ -306,16 +304,16 @@ MODELS = [
     Z("hf/gpt2", "transformers", hf_text("GPT2Config", "GPT2LMHeadModel", "logits", vocab_size=1000, n_embd=128,
                                          n_layer=2, n_head=4, n_positions=256), ci=True),
     Z("hf/llama", "transformers", hf_text("LlamaConfig", "LlamaForCausalLM", "logits", num_key_value_heads=2,
-                                          **_SMALL_DECODER), ci=True),
+                                          **_SMALL_TEXT), ci=True),
     Z("hf/llama_padding_mask", "transformers", hf_text("LlamaConfig", "LlamaForCausalLM", "logits", mask=True,
-                                                       num_key_value_heads=2, **_SMALL_DECODER)),
+                                                       num_key_value_heads=2, **_SMALL_TEXT)),
     Z("hf/qwen2", "transformers", hf_text("Qwen2Config", "Qwen2ForCausalLM", "logits", num_key_value_heads=2,
-                                          **_SMALL_DECODER)),
+                                          **_SMALL_TEXT)),
     Z("hf/mistral", "transformers", hf_text("MistralConfig", "MistralForCausalLM", "logits", num_key_value_heads=2,
-                                            **_SMALL_DECODER)),
+                                            **_SMALL_TEXT)),
     Z("hf/gemma", "transformers", hf_text("GemmaConfig", "GemmaForCausalLM", "logits", num_key_value_heads=1,
-                                          head_dim=32, **_SMALL_DECODER)),
-    Z("hf/phi", "transformers", hf_text("PhiConfig", "PhiForCausalLM", "logits", **_SMALL_DECODER)),
+                                          head_dim=32, **_SMALL_TEXT)),
+    Z("hf/phi", "transformers", hf_text("PhiConfig", "PhiForCausalLM", "logits", **_SMALL_TEXT)),
     Z("hf/opt", "transformers", hf_text("OPTConfig", "OPTForCausalLM", "logits", vocab_size=1000, hidden_size=128,
                                         num_hidden_layers=2, num_attention_heads=4, ffn_dim=256,
                                         word_embed_proj_dim=128, max_position_embeddings=256)),

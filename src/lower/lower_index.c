@@ -1041,8 +1041,6 @@ p2l_status p2l_lower_refused(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
         {"_fft_r2c.default", "TFLite has no complex tensors in its builtin ops (RFFT2D is a float-to-complex "
                              "custom op LiteRT lacks); FFTs are not supported"},
         {"_fft_c2r.default", "TFLite has no complex tensors in its builtin ops; inverse FFTs are not supported"},
-        {"grid_sampler_2d.default", "grid_sample (data-dependent bilinear sampling) is not supported yet; a GATHER_ND "
-                                    "composition is possible but not written"},
     };
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
         if (strcmp(node->target, reasons[i].target) == 0) return p2l_unsupported(ctx, "%s", reasons[i].reason);

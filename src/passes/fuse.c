@@ -13,9 +13,7 @@
 /* The op that produced t, if t has no other reader. */
 static int sole_producer(const p2l_graph *g, int t) {
     const p2l_tensor *tt = &g->tensors.items[t];
-    if (tt->producer < 0 || tt->consumers != 1) return -1;
-    for (size_t i = 0; i < g->outputs.len; i++)
-        if (g->outputs.items[i] == t) return -1;
+    if (tt->producer < 0 || tt->consumers != 1 || p2l_is_graph_output(g, t)) return -1;
     return g->nodes.items[tt->producer].dead ? -1 : tt->producer;
 }
 

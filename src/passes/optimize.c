@@ -37,9 +37,7 @@ p2l_status p2l_optimize(p2l_graph *g) {
 }
 
 int p2l_sole_consumer(const p2l_graph *g, int t) {
-    if (g->tensors.items[t].consumers != 1) return -1;
-    for (size_t i = 0; i < g->outputs.len; i++)
-        if (g->outputs.items[i] == t) return -1;
+    if (g->tensors.items[t].consumers != 1 || p2l_is_graph_output(g, t)) return -1;
     for (size_t n = 0; n < g->nodes.len; n++) {
         const p2l_node *node = &g->nodes.items[n];
         if (node->dead) continue;
