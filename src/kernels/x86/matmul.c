@@ -18,14 +18,14 @@ typedef struct matmul_state {
     p2l_gemm_split split;
     size_t m;
     /* BATCH_MATMUL with B computed at run time: */
-    bool pack_each_invoke;  /* B packed into `scratch` at each invoke (with `b` then as above) */
+    bool pack_each_invoke;  /* B packed into `packed` at each invoke (with `b` then as above) */
     bool per_batch;         /* ... or one pack and GEMM per batch, into the thread's scratch */
     bool adj_y;
     int k, n;
     size_t batches, rows;   /* per_batch: batch count and rows of A per batch */
     size_t chunk_rows, chunks; /* ... cut into chunks of rows when there are fewer batches than threads */
-    float *scratch;         /* threads x scratch_floats (per_batch) or one packed B */
-    size_t scratch_floats;  /* packed B then its zero bias, rounded up to 16 floats */
+    float *packed;          /* pack_each_invoke: the one packed B (per_batch: the thread's scratch) */
+    size_t packed_floats;   /* packed B then its zero bias, rounded up to 16 floats */
 } matmul_state;
 
 typedef struct matmul_job {
@@ -116,17 +116,18 @@ static p2l_status prepare_runtime_b(p2l_node *node, matmul_state *st) {
     if (node->outputs[0]->count != a->count / (size_t)st->k * (size_t)st->n) return P2L_OK; /* A broadcasts */
     if (b_batches != 1 && (b_batches != a_batches || a->rank != b->rank)) return P2L_OK;  /* B broadcasts */
     size_t floats;
-    if (!p2l_mul_size((size_t)st->k + 1, (size_t)p2l_gemm_padded_n(st->n), &floats)) return P2L_OK;
-    st->scratch_floats = (floats + 15) & ~(size_t)15;
-    const size_t copies = b_batches == 1 ? 1 : (size_t)p2l_node_threads(node);
-    if (st->scratch_floats > SIZE_MAX / sizeof(float) / copies) return P2L_OK;
-    st->scratch = p2l_arena_alloc(node->arena, st->scratch_floats * copies * sizeof(float));
-    if (!st->scratch) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    if (b_batches == 1) {
+    if (!p2l_mul_size((size_t)st->k + 1, (size_t)p2l_gemm_padded_n(st->n), &floats) ||
+        floats > SIZE_MAX / sizeof(float) - 16)
+        return P2L_OK;
+    st->packed_floats = (floats + 15) & ~(size_t)15;
+    if (b_batches == 1) { /* one B for all rows, read by every thread: the node's own memory */
+        st->packed = p2l_arena_alloc(node->arena, st->packed_floats * sizeof(float));
+        if (!st->packed) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
         st->pack_each_invoke = true;
-        st->b = (p2l_gemm_b){st->scratch, NULL, st->k, st->n, p2l_gemm_padded_n(st->n), p2l_gemm_panels(st->n)};
+        st->b = (p2l_gemm_b){st->packed, NULL, st->k, st->n, p2l_gemm_padded_n(st->n), p2l_gemm_panels(st->n)};
         plan(node, st, a->count / (size_t)st->k);
-    } else {
+    } else { /* a B per batch, packed by the thread that runs it into its scratch */
+        node->scratch_bytes = st->packed_floats * sizeof(float);
         st->per_batch = true;
         st->batches = b_batches;
         st->rows = a->count / b_batches / (size_t)st->k;
@@ -150,8 +151,8 @@ static void batch_task(void *ctx, size_t task, int thread) {
     const size_t rows = st->rows - row0 < st->chunk_rows ? st->rows - row0 : st->chunk_rows;
     const size_t k = (size_t)st->k, n = (size_t)st->n;
     p2l_gemm_b b;
-    pack_b(&b, st->scratch + (size_t)thread * st->scratch_floats,
-           (const float *)job->node->inputs[1]->data + batch * k * n, st->k, st->n, st->adj_y);
+    pack_b(&b, p2l_node_scratch(job->node, thread), (const float *)job->node->inputs[1]->data + batch * k * n, st->k,
+           st->n, st->adj_y);
     p2l_gemm_run(&b, rows, (const float *)job->node->inputs[0]->data + (batch * st->rows + row0) * k, k,
                  (float *)job->node->outputs[0]->data + (batch * st->rows + row0) * n, n, 0, b.panels, &st->clamp);
 }
@@ -185,7 +186,7 @@ static p2l_status batch_matmul_invoke(p2l_node *node) {
         return P2L_OK;
     }
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_batch_matmul, st->reference_state);
-    if (st->pack_each_invoke) pack_b(&st->b, st->scratch, node->inputs[1]->data, st->k, st->n, st->adj_y);
+    if (st->pack_each_invoke) pack_b(&st->b, st->packed, node->inputs[1]->data, st->k, st->n, st->adj_y);
     return run(node, st);
 }
 
