@@ -199,40 +199,90 @@ void p2l_dims_strides(int rank, const int32_t *dims, int64_t *strides) {
     }
 }
 
-#define STRIDED_COPY(T)                                                                     \
-    do {                                                                                    \
-        T *out = dst;                                                                       \
-        const T *in = src;                                                                  \
-        for (size_t r = 0; r < rows; r++) {                                                 \
-            const T *row = in + pos;                                                        \
-            for (int32_t i = 0; i < inner; i++) out[i] = row[(int64_t)i * inner_stride];    \
-            out += inner;                                                                   \
-            for (int d = rank - 2; d >= 0; d--) {                                           \
-                pos += strides[d];                                                          \
-                if (++index[d] < dims[d]) break;                                            \
-                pos -= strides[d] * dims[d];                                                \
-                index[d] = 0;                                                               \
-            }                                                                               \
-        }                                                                                   \
-    } while (0)
+void p2l_view_simplify(const p2l_view *v, p2l_view *out) {
+    int rank = 0;
+    out->offset = v->offset;
+    for (int d = 0; d < v->rank; d++) {
+        if (v->dims[d] == 1) continue;
+        if (rank > 0 && out->strides[rank - 1] == v->strides[d] * v->dims[d] &&
+            (int64_t)out->dims[rank - 1] * v->dims[d] <= INT32_MAX) {
+            out->dims[rank - 1] *= v->dims[d];
+            out->strides[rank - 1] = v->strides[d];
+            continue;
+        }
+        out->dims[rank] = v->dims[d];
+        out->strides[rank] = v->strides[d];
+        rank++;
+    }
+    if (rank == 0) out->dims[0] = 1, out->strides[0] = 1, rank = 1;
+    out->rank = rank;
+}
 
-void p2l_strided_copy(void *dst, const void *src, size_t elem_size, int rank, const int32_t *dims,
-                      const int64_t *strides, int64_t offset) {
-    static const int64_t zero = 0;
-    static const int32_t one = 1;
-    if (rank == 0) rank = 1, dims = &one, strides = &zero;
-    size_t rows = p2l_dims_count(rank - 1, dims);
-    int32_t inner = dims[rank - 1];
-    if (inner == 0) return;
-    int64_t inner_stride = strides[rank - 1], pos = offset;
-    int32_t index[P2L_MAX_DIMS] = {0};
+/* n elements of elem_size bytes, element i from src[i * stride] (stride in elements). */
+static void copy_strided_row(uint8_t *dst, const uint8_t *src, size_t elem_size, int32_t n, int64_t stride) {
+    if (stride == 1) {
+        memcpy(dst, src, (size_t)n * elem_size);
+        return;
+    }
+#define COPY_ROW(T)                                                                         \
+    for (int32_t i = 0; i < n; i++) ((T *)dst)[i] = ((const T *)src)[(int64_t)i * stride]; \
+    break
     switch (elem_size) {
-    case 1: STRIDED_COPY(uint8_t); break;
-    case 2: STRIDED_COPY(uint16_t); break;
-    case 4: STRIDED_COPY(uint32_t); break;
-    case 8: STRIDED_COPY(uint64_t); break;
+    case 1: COPY_ROW(uint8_t);
+    case 2: COPY_ROW(uint16_t);
+    case 4: COPY_ROW(uint32_t);
+    case 8: COPY_ROW(uint64_t);
     default: break;
     }
+#undef COPY_ROW
+}
+
+typedef struct view_copy {
+    p2l_view v; /* simplified */
+    uint8_t *dst;
+    const uint8_t *src;
+    size_t elem_size, rows, rows_per_task;
+} view_copy;
+
+/* Rows [task * rows_per_task, ...) of the view: each row is the innermost dim. */
+static void copy_view_rows(void *ctx, size_t task, int thread) {
+    (void)thread;
+    const view_copy *c = ctx;
+    const p2l_view *v = &c->v;
+    const int outer_rank = v->rank - 1;
+    const int32_t inner = v->dims[outer_rank];
+    const size_t r0 = task * c->rows_per_task, r1 = r0 + c->rows_per_task < c->rows ? r0 + c->rows_per_task : c->rows;
+    int32_t index[P2L_MAX_DIMS] = {0};
+    int64_t pos = v->offset;
+    size_t rest = r0; /* r0 as an index over the outer dims */
+    for (int d = outer_rank - 1; d >= 0; d--) {
+        index[d] = (int32_t)(rest % (size_t)v->dims[d]);
+        rest /= (size_t)v->dims[d];
+        pos += (int64_t)index[d] * v->strides[d];
+    }
+    uint8_t *out = c->dst + r0 * (size_t)inner * c->elem_size;
+    for (size_t r = r0; r < r1; r++) {
+        copy_strided_row(out, c->src + pos * (int64_t)c->elem_size, c->elem_size, inner, v->strides[outer_rank]);
+        out += (size_t)inner * c->elem_size;
+        for (int d = outer_rank - 1; d >= 0; d--) {
+            pos += v->strides[d];
+            if (++index[d] < v->dims[d]) break;
+            pos -= v->strides[d] * v->dims[d];
+            index[d] = 0;
+        }
+    }
+}
+
+void p2l_copy_view(const p2l_node *node, const p2l_view *view, void *dst, const void *src, size_t elem_size) {
+    view_copy c = {.dst = dst, .src = src, .elem_size = elem_size};
+    p2l_view_simplify(view, &c.v);
+    c.rows = p2l_dims_count(c.v.rank - 1, c.v.dims);
+    if (c.rows == 0 || c.v.dims[c.v.rank - 1] == 0) return;
+    const size_t count = c.rows * (size_t)c.v.dims[c.v.rank - 1];
+    p2l_threadpool *pool = p2l_node_pool(node, (double)count);
+    const size_t tasks = pool ? 4 * (size_t)p2l_threadpool_threads(pool) : 1;
+    c.rows_per_task = (c.rows + tasks - 1) / tasks;
+    p2l_parallel_for(pool, (c.rows + c.rows_per_task - 1) / c.rows_per_task, copy_view_rows, &c);
 }
 
 p2l_view *p2l_new_view(p2l_node *node) {
@@ -245,6 +295,6 @@ p2l_status p2l_view_invoke(p2l_node *node) {
     const p2l_view *v = node->state;
     const p2l_tensor *x = node->inputs[0];
     p2l_tensor *y = node->outputs[0];
-    if (y->count) p2l_strided_copy(y->data, x->data, p2l_dtype_size(x->dtype), v->rank, v->dims, v->strides, v->offset);
+    if (y->count) p2l_copy_view(node, v, y->data, x->data, p2l_dtype_size(x->dtype));
     return P2L_OK;
 }

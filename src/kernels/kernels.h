@@ -119,6 +119,8 @@ typedef p2l_status (*p2l_kernel_fn)(p2l_node *node);
 enum {
     P2L_KERNEL_SHAPE_ONLY = 1, /* outputs depend only on input shapes (SHAPE): computed at prepare */
     P2L_KERNEL_NO_FOLD = 2,    /* never computed at prepare even when inputs are known (random ops) */
+    P2L_KERNEL_VIEW = 4,       /* output 0 is input 0's bytes under another shape (RESHAPE): the memory
+                                * plan may give both one buffer, and invoke then has nothing to do */
 };
 
 typedef struct p2l_kernel {
@@ -226,19 +228,24 @@ p2l_status p2l_broadcast_dims(int count, const p2l_tensor *const *shapes, int *r
 void p2l_bcast_init(p2l_bcast *b, int count, const p2l_tensor *const *operands, int rank, const int32_t *dims);
 void p2l_bcast_next_row(const p2l_bcast *b, p2l_bcast_iter *it); /* call after each row but the last */
 
-/* Copies a strided view of `src` into contiguous `dst`: output element (i0..ir-1), in row-major
- * order over dims, comes from src element offset + sum(i_d * strides[d]) (strides in elements, may
- * be zero or negative). Serves TRANSPOSE, slices, REVERSE_V2, BROADCAST_TO, DEPTH_TO_SPACE. */
-void p2l_strided_copy(void *dst, const void *src, size_t elem_size, int rank, const int32_t *dims,
-                      const int64_t *strides, int64_t offset);
 /* Kernels whose output is a strided view of input 0 keep this as node->state and use
- * p2l_view_invoke. dims may have more entries than the output's rank (e.g. DEPTH_TO_SPACE's 6-D view). */
+ * p2l_view_invoke: output element (i0..ir-1), in row-major order over dims, comes from input element
+ * offset + sum(i_d * strides[d]) (strides in elements, may be zero or negative). Serves TRANSPOSE,
+ * slices, REVERSE_V2, BROADCAST_TO, DEPTH_TO_SPACE. dims may have more entries than the output's rank
+ * (e.g. DEPTH_TO_SPACE's 6-D view). */
 typedef struct p2l_view {
     int rank;
     int32_t dims[P2L_MAX_DIMS];
     int64_t strides[P2L_MAX_DIMS];
     int64_t offset;
 } p2l_view;
+/* The same view with size-1 dims dropped and neighbours contiguous in the input merged (an NCHW ->
+ * NHWC transpose becomes one [H*W, C] <- [C, H*W] matrix, a slice of whole rows one long row); rank
+ * at least 1. */
+void p2l_view_simplify(const p2l_view *v, p2l_view *out);
+/* Copies the view of src into contiguous dst: contiguous runs with memcpy, rows split over the node's
+ * threads when the copy is large enough. */
+void p2l_copy_view(const p2l_node *node, const p2l_view *view, void *dst, const void *src, size_t elem_size);
 p2l_view *p2l_new_view(p2l_node *node);
 p2l_status p2l_view_invoke(p2l_node *node);
 /* Row-major strides (in elements) of a shape. */

@@ -1,11 +1,12 @@
-/* Ops that only change a shape: RESHAPE, SQUEEZE, EXPAND_DIMS (a copy of the bytes), and SHAPE.
- * (Sharing the input's memory instead of copying is a later planner optimization.) */
+/* Ops that only change a shape: RESHAPE, SQUEEZE, EXPAND_DIMS, and SHAPE. The first three are views:
+ * the memory plan usually gives output and input one buffer (then there is nothing to copy); where it
+ * cannot (a constant input of a node that runs, say), they copy the bytes. */
 #include <string.h>
 
 #include "kernels/kernels.h"
 
 static p2l_status copy_invoke(p2l_node *node) {
-    if (node->outputs[0]->bytes) memcpy(node->outputs[0]->data, node->inputs[0]->data, node->outputs[0]->bytes);
+    if (node->outputs[0]->bytes && node->outputs[0]->data != node->inputs[0]->data) memcpy(node->outputs[0]->data, node->inputs[0]->data, node->outputs[0]->bytes);
     return P2L_OK;
 }
 
@@ -59,6 +60,7 @@ static p2l_status reshape_prepare(p2l_node *node) {
 const p2l_kernel p2l_kernel_reshape = {
     .prepare = reshape_prepare, .invoke = copy_invoke,
     .min_inputs = 1, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 1,
+    .flags = P2L_KERNEL_VIEW,
 };
 
 static p2l_status squeeze_prepare(p2l_node *node) {
@@ -85,7 +87,7 @@ static p2l_status squeeze_prepare(p2l_node *node) {
 
 const p2l_kernel p2l_kernel_squeeze = {
     .prepare = squeeze_prepare, .invoke = copy_invoke,
-    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
+    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1, .flags = P2L_KERNEL_VIEW,
 };
 
 static p2l_status expand_dims_prepare(p2l_node *node) {
@@ -106,7 +108,7 @@ static p2l_status expand_dims_prepare(p2l_node *node) {
 
 const p2l_kernel p2l_kernel_expand_dims = {
     .prepare = expand_dims_prepare, .invoke = copy_invoke,
-    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
+    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1, .flags = P2L_KERNEL_VIEW,
 };
 
 static p2l_status shape_prepare(p2l_node *node) {

@@ -30,7 +30,7 @@ typedef struct graph {
     p2l_tensor *tensors;
     p2l_node *nodes;
     bool *folded;           /* node computed at prepare time */
-    bool *skipped;          /* node absorbed into another by a fusion (runtime/interpreter.c, fusions) */
+    bool *skipped;          /* node absorbed into another by a fusion, or a view sharing its input's memory */
     bool *is_input;         /* tensor is a subgraph input */
     bool *is_output;        /* tensor is a subgraph output */
     double *node_seconds;   /* P2L_PROFILE=2: per node, summed over invokes, then the fastest one */
@@ -341,11 +341,19 @@ static p2l_status graph_prepare(graph *g) {
     }
 
     /* Lifetimes in node steps: subgraph inputs from before the first op, subgraph outputs until after
-     * the last; everything else from its producer to its last reader. */
+     * the last; everything else from its producer to its last reader. The output of a view (RESHAPE)
+     * of a planned tensor gets no memory of its own: it is a second name for the input's buffer
+     * (owner[] maps a tensor to the one whose buffer it uses), which lives until the last reader of
+     * either, and the view node is skipped at invoke. */
     int steps = sg->op_count;
     p2l_plan_item *items = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *items + 1);
-    if (!items) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory planning memory");
-    for (int t = 0; t < sg->tensor_count; t++) items[t].first = -1;
+    int *owner = p2l_alloc((size_t)sg->tensor_count * sizeof *owner + 1);
+    if (!items || !owner) {
+        p2l_release(items);
+        p2l_release(owner);
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory planning memory");
+    }
+    for (int t = 0; t < sg->tensor_count; t++) items[t].first = -1, owner[t] = t;
     for (int i = 0; i < sg->input_count; i++) {
         p2l_tensor *x = &g->tensors[sg->inputs[i]];
         if (x->is_constant) continue;
@@ -354,18 +362,25 @@ static p2l_status graph_prepare(graph *g) {
     for (int o = 0; o < sg->op_count; o++) {
         p2l_node *n = &g->nodes[o];
         if (g->folded[o] || g->skipped[o]) continue;
+        for (int i = 0; i <= n->input_count; i++) {
+            p2l_tensor *x = i < n->input_count ? n->inputs[i] : n->fusion.unpadded; /* NULL unless taken */
+            p2l_plan_item *it = x ? &items[owner[x->index]] : NULL;
+            if (it && it->first >= 0 && it->last < o) it->last = o;
+        }
+        if ((p2l_kernel_of(n->op, NULL)->flags & P2L_KERNEL_VIEW) && items[owner[n->inputs[0]->index]].first >= 0 &&
+            n->outputs[0]->bytes == n->inputs[0]->bytes) {
+            owner[n->outputs[0]->index] = owner[n->inputs[0]->index];
+            g->skipped[o] = true;
+            continue;
+        }
         for (int i = 0; i < n->output_count; i++) {
             p2l_tensor *y = n->outputs[i];
             if (i == 0 && n->fusion.epilogue_taken) y = n->fusion.epilogue_output; /* output 0 gets no memory */
             items[y->index] = (p2l_plan_item){.size = y->bytes, .first = o, .last = o};
         }
-        for (int i = 0; i <= n->input_count; i++) {
-            p2l_tensor *x = i < n->input_count ? n->inputs[i] : n->fusion.unpadded; /* NULL unless taken */
-            if (x && items[x->index].first >= 0 && items[x->index].last < o) items[x->index].last = o;
-        }
     }
     for (int i = 0; i < sg->output_count; i++) {
-        p2l_plan_item *it = &items[sg->outputs[i]];
+        p2l_plan_item *it = &items[owner[sg->outputs[i]]];
         if (it->first >= 0) it->last = steps;
     }
     size_t arena_size, tensor_bytes = 0;
@@ -383,10 +398,11 @@ static p2l_status graph_prepare(graph *g) {
         uint8_t *base = (uint8_t *)(((uintptr_t)g->arena_block + TENSOR_ALIGNMENT - 1) & ~(uintptr_t)(TENSOR_ALIGNMENT - 1));
         g->arena_size = arena_size;
         for (int t = 0; t < sg->tensor_count; t++)
-            if (items[t].first >= 0) g->tensors[t].data = base + items[t].offset;
+            if (items[owner[t]].first >= 0) g->tensors[t].data = base + items[owner[t]].offset;
         g->prepared = true;
     }
     p2l_release(items);
+    p2l_release(owner);
     if (s) return p2l_fail_context(s, "subgraph %d", g->index);
     return P2L_OK;
 }

@@ -386,6 +386,26 @@ def test_reshape_transpose_concat():
     compare(g, g.op("CONCATENATION", [t2, zz], options="Concatenation", axis=-1))
 
 
+def test_reshape_views_share_memory_safely():
+    """RESHAPE/SQUEEZE/EXPAND_DIMS share their input's buffer in pt2lite's memory plan: a view of a
+    graph input as an output, a chain of views read only late (the buffer must outlive every name of
+    it while other tensors of the same size come and go), views of views as outputs."""
+    g = Graph()
+    x = g.input(rand(4, 8))
+    shape = lambda *d: g.const(np.array(d, np.int32))  # noqa: E731
+    r1 = g.op("RESHAPE", [x, shape(32)])
+    a = g.op("ADD", [x, x], options="Add")
+    r2 = g.op("RESHAPE", [a, shape(8, 4)])
+    b = g.op("MUL", [x, x], options="Mul")
+    c = g.op("ADD", [b, b], options="Add")
+    d = g.op("MUL", [c, c], options="Mul")
+    late = g.op("RESHAPE", [r2, shape(4, 8)])
+    f = g.op("SUB", [late, d], options="Sub")
+    e = g.op("EXPAND_DIMS", [f, g.const(np.array([0], np.int32))])
+    s = g.op("SQUEEZE", [g.op("TANH", [e])], options="Squeeze", squeezeDims=[0])
+    compare(g, [r1, s, g.op("RESHAPE", [e, shape(2, 16)])])
+
+
 @pytest.mark.parametrize("perm", [[1, 0], [2, 0, 1], [0, 3, 1, 2], [4, 2, 0, 3, 1]])
 def test_transpose(perm):
     g = Graph()

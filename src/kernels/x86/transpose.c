@@ -1,11 +1,11 @@
 /* TRANSPOSE of 4-byte elements (float32, int32) where the output's innermost dim is not contiguous
- * in the input, e.g. the NCHW -> NHWC transpose at a model's input. The reference kernel's view
- * (output dims and input strides) is simplified first: size-1 dims dropped and adjacent output dims
- * that are contiguous in the input merged, so NCHW -> NHWC becomes one [H*W, C] <- [C, H*W] matrix
- * transpose. The last two dims are then copied in 32 x 32 tiles so that both the reads and the
- * writes stay within a few cache lines per tile; tasks are (outer index, band of 32 rows). Three
- * columns read from contiguous rows (an RGB image's NCHW -> NHWC) are interleaved with vector
- * permutes instead. Other cases use the reference kernel. */
+ * in the input, e.g. the NCHW -> NHWC transpose at a model's input or attention's K^T. The view is
+ * simplified first (p2l_view_simplify), so NCHW -> NHWC becomes one [H*W, C] <- [C, H*W] matrix
+ * transpose. The last two dims are then copied in 32 x 32 tiles so that both the reads and the writes
+ * stay within a few cache lines per tile, each tile as 8 x 8 register transposes where the input's
+ * rows are contiguous; tasks are (outer index, band of 32 rows). Three columns read from contiguous
+ * rows (an RGB image's NCHW -> NHWC) are interleaved with vector permutes instead. Views whose rows
+ * are contiguous are the reference kernel's memcpy per row. */
 #include <string.h>
 
 #include "kernels/x86/x86.h"
@@ -15,9 +15,7 @@ enum { TILE = 32, MIN_TASK_ELEMENTS = 16384 };
 typedef struct transpose_state {
     void *reference_state; /* p2l_view */
     bool fast;
-    int rank;              /* merged view, at least 2 */
-    int32_t dims[P2L_MAX_DIMS];
-    int64_t strides[P2L_MAX_DIMS];
+    p2l_view view;         /* simplified, rank at least 2 */
     size_t outer, bands, bands_per_task, tasks;
 } transpose_state;
 
@@ -27,26 +25,15 @@ static p2l_status transpose_prepare(p2l_node *node) {
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     st->reference_state = node->state;
     node->state = st;
-    const p2l_view *v = st->reference_state;
     const p2l_tensor *y = node->outputs[0];
-    if (p2l_dtype_size(y->dtype) != 4 || y->count == 0 || v->offset != 0) return P2L_OK;
-    int rank = 0;
-    for (int d = 0; d < v->rank; d++) {
-        if (v->dims[d] == 1) continue;
-        if (rank > 0 && st->strides[rank - 1] == v->strides[d] * v->dims[d]) {
-            st->dims[rank - 1] *= v->dims[d];
-            st->strides[rank - 1] = v->strides[d];
-            continue;
-        }
-        st->dims[rank] = v->dims[d];
-        st->strides[rank] = v->strides[d];
-        rank++;
-    }
-    if (rank < 2 || st->strides[rank - 1] == 1) return P2L_OK; /* rows are contiguous: the reference copies fine */
-    st->rank = rank;
-    st->outer = p2l_dims_count(rank - 2, st->dims);
-    st->bands = ((size_t)st->dims[rank - 2] + TILE - 1) / TILE;
-    size_t band_elements = (size_t)TILE * (size_t)st->dims[rank - 1];
+    if (p2l_dtype_size(y->dtype) != 4 || y->count == 0) return P2L_OK;
+    p2l_view *v = &st->view;
+    p2l_view_simplify(st->reference_state, v);
+    const int rank = v->rank;
+    if (rank < 2 || v->strides[rank - 1] == 1 || v->offset != 0) return P2L_OK; /* contiguous rows: memcpy */
+    st->outer = p2l_dims_count(rank - 2, v->dims);
+    st->bands = ((size_t)v->dims[rank - 2] + TILE - 1) / TILE;
+    size_t band_elements = (size_t)TILE * (size_t)v->dims[rank - 1];
     st->bands_per_task = band_elements >= MIN_TASK_ELEMENTS ? 1 : (MIN_TASK_ELEMENTS + band_elements - 1) / band_elements;
     st->tasks = st->outer * ((st->bands + st->bands_per_task - 1) / st->bands_per_task);
     st->fast = true;
@@ -95,21 +82,43 @@ static void interleave_3(const uint32_t *in, size_t channel_stride, uint32_t *ou
     }
 }
 
+/* out[r][c] = in[r + c * col_stride] for an 8 x 8 block: 8 contiguous input rows (one per c) are
+ * transposed in registers. */
+static inline void transpose_8x8(const uint32_t *in, int64_t col_stride, uint32_t *out, size_t out_stride) {
+    __m256 r[8], t[8];
+    for (int c = 0; c < 8; c++) r[c] = _mm256_loadu_ps((const float *)(in + c * col_stride));
+    for (int c = 0; c < 8; c += 2) {
+        t[c] = _mm256_unpacklo_ps(r[c], r[c + 1]);
+        t[c + 1] = _mm256_unpackhi_ps(r[c], r[c + 1]);
+    }
+    for (int c = 0; c < 8; c += 4) {
+        r[c] = _mm256_shuffle_ps(t[c], t[c + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[c + 1] = _mm256_shuffle_ps(t[c], t[c + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[c + 2] = _mm256_shuffle_ps(t[c + 1], t[c + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[c + 3] = _mm256_shuffle_ps(t[c + 1], t[c + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int k = 0; k < 4; k++) {
+        _mm256_storeu_ps((float *)(out + (size_t)k * out_stride), _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+        _mm256_storeu_ps((float *)(out + (size_t)(k + 4) * out_stride), _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+    }
+}
+
 static void transpose_task(void *ctx, size_t task, int thread) {
     (void)thread;
     const transpose_job *job = ctx;
     const transpose_state *st = job->st;
-    const int R = st->rank;
-    const size_t rows = (size_t)st->dims[R - 2], cols = (size_t)st->dims[R - 1];
-    const int64_t row_stride = st->strides[R - 2], col_stride = st->strides[R - 1];
+    const p2l_view *v = &st->view;
+    const int R = v->rank;
+    const size_t rows = (size_t)v->dims[R - 2], cols = (size_t)v->dims[R - 1];
+    const int64_t row_stride = v->strides[R - 2], col_stride = v->strides[R - 1];
     const size_t task_groups = (st->bands + st->bands_per_task - 1) / st->bands_per_task;
     size_t outer = task / task_groups;
     const size_t band0 = task % task_groups * st->bands_per_task;
     const size_t band_end = band0 + st->bands_per_task < st->bands ? band0 + st->bands_per_task : st->bands;
     int64_t in_offset = 0;
     for (int d = R - 3; d >= 0; d--) {
-        in_offset += (int64_t)(outer % (size_t)st->dims[d]) * st->strides[d];
-        outer /= (size_t)st->dims[d];
+        in_offset += (int64_t)(outer % (size_t)v->dims[d]) * v->strides[d];
+        outer /= (size_t)v->dims[d];
     }
     const uint32_t *in = job->in + in_offset;
     uint32_t *out = job->out + task / task_groups * rows * cols;
@@ -122,7 +131,16 @@ static void transpose_task(void *ctx, size_t task, int thread) {
         const size_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
         for (size_t c0 = 0; c0 < cols; c0 += TILE) {
             const size_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
-            for (size_t r = r0; r < r1; r++) {
+            size_t r = r0, c_full = c0;
+            if (row_stride == 1) { /* 8 x 8 blocks, then the scalar loop for what is left */
+                c_full = c0 + (c1 - c0) / 8 * 8;
+                for (; r + 8 <= r1; r += 8)
+                    for (size_t c = c0; c < c_full; c += 8)
+                        transpose_8x8(in + r + (int64_t)c * col_stride, col_stride, out + r * cols + c, cols);
+                for (size_t rr = r0; rr < r; rr++) /* the rows done, columns past the last block */
+                    for (size_t c = c_full; c < c1; c++) out[rr * cols + c] = in[rr + (int64_t)c * col_stride];
+            }
+            for (; r < r1; r++) {
                 const uint32_t *src = in + (int64_t)r * row_stride;
                 uint32_t *dst = out + r * cols;
                 for (size_t c = c0; c < c1; c++) dst[c] = src[(int64_t)c * col_stride];
