@@ -7,14 +7,18 @@
 #include "lower/lower.h"
 
 /* The layout of the first tensor argument among `names` that is an activation of the output's
- * rank (weights and scalars adapt to it). */
+ * rank (weights and scalars adapt to it), preferring one of the output's full shape: an operand that
+ * broadcasts (a PReLU slope expanded to [1, 1, 1], a mask) adapts as cheaply as a weight does. */
 static p2l_layout pick_layout(p2l_lower_ctx *ctx, const char *const *names, int count, int rank) {
-    for (int i = 0; i < count; i++) {
-        const p2l_value *v = p2l_value_of(ctx, names[i]);
-        if (!v || v->rank != rank || v->data) continue;
-        p2l_layout l;
-        if (p2l_input_any(ctx, names[i], &l) >= 0) return l;
-    }
+    const p2l_value *out = p2l_output_value(ctx, 0);
+    for (int full = 1; full >= 0; full--)
+        for (int i = 0; i < count; i++) {
+            const p2l_value *v = p2l_value_of(ctx, names[i]);
+            if (!v || v->rank != rank || v->data) continue;
+            if (full && (!out || memcmp(v->dims, out->dims, (size_t)rank * sizeof *v->dims) != 0)) continue;
+            p2l_layout l;
+            if (p2l_input_any(ctx, names[i], &l) >= 0) return l;
+        }
     return p2l_identity_layout();
 }
 

@@ -4,6 +4,8 @@
  *  - activation: RELU, RELU6, RELU_N1_TO_1 after an op with a fused activation field;
  *  - relu6: MINIMUM(RELU(x), 6) -> RELU6(x) (torch.export splits clamp(0, 6) into two clamps);
  *  - hard swish: x * relu6(x + 3) / 6 (how torch.export decomposes nn.Hardswish) -> HARD_SWISH;
+ *  - prelu: where(x > 0, x, x * a) (how torch.export decomposes nn.PReLU) -> LEAKY_RELU for one
+ *    slope, PRELU for a slope per channel of the last axis;
  *  - max-pool padding: PADV2 with -inf before MAX_POOL_2D becomes PAD (zeros) when its input comes
  *    out of a ReLU, since then zeros never win a window; XNNPACK takes PAD but not PADV2. */
 #include <string.h>
@@ -245,6 +247,58 @@ p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed) {
             *changed = true;
             break;
         }
+    }
+    return P2L_OK;
+}
+
+p2l_status p2l_pass_fuse_prelu(p2l_graph *g, bool *changed) {
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        const p2l_node *node = &g->nodes.items[n];
+        if (node->dead || node->op != P2L_OP_SELECT_V2) continue;
+        const int x = node->inputs[1];
+        const p2l_tensor *xt = &g->tensors.items[x];
+        if (xt->dtype != P2L_FLOAT32 || xt->rank < 1 || !p2l_same_shape(xt, &g->tensors.items[node->outputs[0]]))
+            continue;
+        const int gt = sole_producer(g, node->inputs[0]);
+        double zero;
+        if (gt < 0 || g->nodes.items[gt].op != P2L_OP_GREATER || g->nodes.items[gt].inputs[0] != x ||
+            !p2l_const_scalar_value(g, g->nodes.items[gt].inputs[1], &zero) || zero != 0.0)
+            continue;
+        const int mul = sole_producer(g, node->inputs[2]);
+        if (mul < 0 || g->nodes.items[mul].op != P2L_OP_MUL ||
+            p2l_get_option(g, mul, "fused_activation_function") != P2L_ACT_NONE)
+            continue;
+        const p2l_node *m = &g->nodes.items[mul];
+        const int slope = m->inputs[0] == x ? m->inputs[1] : m->inputs[1] == x ? m->inputs[0] : -1;
+        if (slope < 0 || !p2l_is_const(g, slope)) continue;
+        const int64_t channels = xt->dims[xt->rank - 1], numel = p2l_tensor_numel(&g->tensors.items[slope]);
+        if (numel != 1 && channels <= 0) continue;
+        float *alpha = p2l_alloc(sizeof(float) * (size_t)(numel == 1 ? 1 : channels));
+        if (!alpha) return P2L_ERROR_OUT_OF_MEMORY;
+        if (!channel_constant(g, slope, numel == 1 ? 1 : channels, alpha)) {
+            p2l_release(alpha);
+            continue;
+        }
+        int alpha_t = -1;
+        if (numel != 1) {
+            alpha_t = p2l_add_const(g, g->tensors.items[slope].name, P2L_FLOAT32, 1, &channels, alpha, true);
+            if (alpha_t < 0) return P2L_ERROR_OUT_OF_MEMORY;
+        }
+        g->nodes.items[gt].dead = g->nodes.items[mul].dead = true;
+        p2l_node *out = &g->nodes.items[n];
+        memset(out->options, 0, sizeof out->options);
+        out->inputs[0] = x;
+        if (numel == 1) {
+            out->op = P2L_OP_LEAKY_RELU;
+            out->ninputs = 1;
+            p2l_set_option_f32(g, (int)n, "alpha", alpha[0]);
+            p2l_release(alpha);
+        } else {
+            out->op = P2L_OP_PRELU;
+            out->ninputs = 2;
+            out->inputs[1] = alpha_t;
+        }
+        *changed = true;
     }
     return P2L_OK;
 }

@@ -12,6 +12,7 @@ static const struct {
     {"cancel-transposes", p2l_pass_cancel_transposes},
     {"fuse-relu6", p2l_pass_fuse_relu6},
     {"fuse-hard-swish", p2l_pass_fuse_hard_swish},
+    {"fuse-prelu", p2l_pass_fuse_prelu},
     {"fuse-affine", p2l_pass_fuse_affine},
     {"fuse-activation", p2l_pass_fuse_activation},
     {"zero-pad-max-pool", p2l_pass_zero_pad_max_pool},

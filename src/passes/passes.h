@@ -17,6 +17,7 @@ p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed);
 p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed);
 p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed);
 p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_prelu(p2l_graph *g, bool *changed);
 p2l_status p2l_pass_zero_pad_max_pool(p2l_graph *g, bool *changed);
 p2l_status p2l_pass_remove_dead(p2l_graph *g, bool *changed);
 

@@ -429,6 +429,39 @@ def test_elu_family(fn, ops):
     assert delegated(content) or "SELECT_V2" in tflite_ops(content), tflite_ops(content)
 
 
+class _ConvPReLU(nn.Module):
+    def __init__(self, conv, slopes):
+        super().__init__()
+        self.conv, self.act = conv, nn.PReLU(slopes)
+        with torch.no_grad():
+            self.act.weight.copy_(torch.linspace(-0.5, 0.7, slopes))
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+@pytest.mark.parametrize("module,x,op", [
+    pytest.param(_ConvPReLU(nn.Conv2d(3, 8, 3), 8), randn(1, 3, 9, 9), "PRELU", id="conv2d_per_channel"),
+    pytest.param(_ConvPReLU(nn.Conv2d(3, 8, 3), 1), randn(1, 3, 9, 9), "LEAKY_RELU", id="conv2d_one_slope"),
+    pytest.param(_ConvPReLU(nn.Conv1d(4, 6, 3), 1), randn(1, 4, 50), "LEAKY_RELU", id="conv1d_one_slope"),
+    pytest.param(_ConvPReLU(nn.Linear(16, 8), 8), randn(5, 16), "PRELU", id="linear_per_feature"),
+])
+def test_prelu_is_one_op(module, x, op):
+    # torch.export decomposes nn.PReLU into where(x > 0, x, x * w); in the layout the activation
+    # already has (channels last after a conv) that is one PRELU / LEAKY_RELU, with no TRANSPOSE
+    content = check_module(module.eval(), (x,)).model_content()
+    ops = tflite_ops(content)
+    assert op in ops and "SELECT_V2" not in ops and "GREATER" not in ops, ops
+    assert ops.count("TRANSPOSE") <= 2, ops  # the model's NCHW input and output only
+    assert delegated(content), ops
+
+
+def test_prelu_slope_on_a_non_last_axis_stays_exact():
+    # the slope runs along dim 1 of a tensor that no conv laid out channels-last: not the last
+    # axis, so the where/mul form stays (and is still exact)
+    check_module(nn.PReLU(3).eval(), (randn(2, 3, 4, 5),))
+
+
 def test_unary_chain_in_one_model():
     # several compositions sharing an input: the helpers never collide on tensor names
     m = Fn(lambda a: (torch.erf(a) + torch.expm1(a) * torch.tanh(a), torch.log1p(a.abs()) - torch.sinh(a) / 10,
