@@ -8,6 +8,10 @@ typedef struct reduce_state {
     size_t out_strides[P2L_MAX_DIMS]; /* per input dim, 0 for reduced dims */
     size_t reduced;                   /* elements folded into each output */
     double *sums;                     /* float MEAN/SUM: sums in double, so a million terms keep fp32 accuracy */
+    /* When the reduced axes form one block (all axes, the last ones, a middle run: nearly every
+     * model's MEAN), the input is [outer, reduced, inner] and float MEAN/SUM run as plain loops. */
+    bool blocked;
+    size_t outer, inner;
 } reduce_state;
 
 static p2l_status read_axes(const p2l_tensor *axes, int rank, bool *mask) {
@@ -50,6 +54,22 @@ static p2l_status reduce_prepare(p2l_node *node) {
     for (int d = x->rank - 1; d >= 0; d--) {
         st->out_strides[d] = mask[d] ? 0 : stride;
         if (!mask[d]) stride *= (size_t)x->dims[d];
+    }
+    /* [outer, reduced, inner]: kept axes, then reduced ones, then kept ones (size-1 axes go anywhere) */
+    int phase = 0; /* 0: outer kept axes, 1: reduced block, 2: inner kept axes */
+    st->blocked = true;
+    st->outer = st->inner = 1;
+    for (int d = 0; d < x->rank && st->blocked; d++) {
+        if (x->dims[d] == 1) continue;
+        if (mask[d]) {
+            if (phase == 2) st->blocked = false;
+            phase = 1;
+        } else if (phase == 0) {
+            st->outer *= (size_t)x->dims[d];
+        } else {
+            phase = 2;
+            st->inner *= (size_t)x->dims[d];
+        }
     }
     if (x->dtype == P2L_FLOAT32 && (op == P2L_OP_MEAN || op == P2L_OP_SUM)) {
         st->sums = p2l_arena_alloc(node->arena, sizeof(double) * (stride ? stride : 1));
@@ -94,6 +114,27 @@ static inline int64_t add_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t
 static inline int32_t mul_i32(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
 static inline int64_t mul_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
+/* st->sums = the sums of x as [outer, reduced, inner], in double. Runs of one output (inner 1) use
+ * four accumulators: one would chain every addition on the last one's latency. */
+static void sum_blocks(const reduce_state *st, const float *x, size_t count) {
+    const size_t R = st->reduced, inner = st->inner;
+    double *sums = st->sums;
+    if (inner == 1) {
+        for (size_t o = 0; o < st->outer; o++, x += R) {
+            double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            size_t r = 0;
+            for (; r + 4 <= R; r += 4) a0 += x[r], a1 += x[r + 1], a2 += x[r + 2], a3 += x[r + 3];
+            for (; r < R; r++) a0 += x[r];
+            sums[o] = (a0 + a1) + (a2 + a3);
+        }
+        return;
+    }
+    memset(sums, 0, count * sizeof *sums);
+    for (size_t o = 0; o < st->outer; o++, sums += inner)
+        for (size_t r = 0; r < R; r++, x += inner)
+            for (size_t i = 0; i < inner; i++) sums[i] += x[i];
+}
+
 static p2l_status reduce_invoke(p2l_node *node) {
     const reduce_state *st = node->state;
     const p2l_tensor *x = node->inputs[0];
@@ -101,7 +142,8 @@ static p2l_status reduce_invoke(p2l_node *node) {
     switch (x->dtype) {
     case P2L_FLOAT32:
         if (st->sums) {
-            REDUCE_INTO(float, double, st->sums, 0, acc + v);
+            if (st->blocked) sum_blocks(st, x->data, y->count);
+            else REDUCE_INTO(float, double, st->sums, 0, acc + v);
             const double divisor = node->op == P2L_OP_MEAN ? (double)st->reduced : 1.0;
             float *out = y->data;
             for (size_t i = 0; i < y->count; i++) out[i] = (float)(st->sums[i] / divisor);

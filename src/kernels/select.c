@@ -8,6 +8,7 @@ static p2l_status select_prepare(p2l_node *node) {
     P2L_TRY(p2l_expect_dtype(cond, P2L_BOOL));
     P2L_TRY(p2l_expect_same_dtype(b, a));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], a));
+    if (!p2l_dtype_size(a->dtype)) return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s values", p2l_dtype_name(a->dtype));
     int rank;
     int32_t dims[P2L_MAX_DIMS];
     P2L_TRY(p2l_broadcast_dims(3, (const p2l_tensor *const *)node->inputs, &rank, dims));
@@ -19,24 +20,46 @@ static p2l_status select_prepare(p2l_node *node) {
     return P2L_OK;
 }
 
+/* One row of the broadcast, by element size. Both values are read before the choice, so the
+ * compiler makes blends (vector ones where every stride is 1) instead of a branch per element, which
+ * random conditions mispredict half the time. */
+#define SELECT_ROW(T)                                                                              \
+    do {                                                                                           \
+        const T *ta = (const T *)a + it.offset[1], *tb = (const T *)b + it.offset[2];              \
+        T *to = (T *)out;                                                                          \
+        if (sc == 1 && sa == 1 && sb == 1)                                                         \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                const T va = ta[i], vb = tb[i]; /* both read: a blend, not a branch per element */ \
+                to[i] = c[i] ? va : vb;                                                            \
+            }                                                                                      \
+        else                                                                                       \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                const T va = ta[i * sa], vb = tb[i * sb];                                          \
+                to[i] = c[i * sc] ? va : vb;                                                       \
+            }                                                                                      \
+    } while (0)
+
 static p2l_status select_invoke(p2l_node *node) {
     const p2l_bcast *bc = node->state;
     const uint8_t *cond = node->inputs[0]->data, *a = node->inputs[1]->data, *b = node->inputs[2]->data;
     uint8_t *out = node->outputs[0]->data;
-    const size_t size = p2l_dtype_size(node->outputs[0]->dtype);
+    const size_t size = p2l_dtype_size(node->outputs[0]->dtype), n = bc->inner;
     const size_t sc = bc->strides[0][bc->rank - 1], sa = bc->strides[1][bc->rank - 1], sb = bc->strides[2][bc->rank - 1];
     p2l_bcast_iter it = {0};
-    for (size_t r = 0; r < bc->rows; r++) {
-        for (size_t i = 0; i < bc->inner; i++) {
-            bool take_a = cond[it.offset[0] + i * sc] != 0;
-            const uint8_t *src = take_a ? a + (it.offset[1] + i * sa) * size : b + (it.offset[2] + i * sb) * size;
-            memcpy(out, src, size);
-            out += size;
+    for (size_t r = 0; r < bc->rows; r++, out += n * size) {
+        const uint8_t *c = cond + it.offset[0];
+        switch (size) {
+        case 1: SELECT_ROW(uint8_t); break;
+        case 2: SELECT_ROW(uint16_t); break;
+        case 4: SELECT_ROW(uint32_t); break;
+        case 8: SELECT_ROW(uint64_t); break;
+        default: break; /* prepare accepts no other size */
         }
         if (r + 1 < bc->rows) p2l_bcast_next_row(bc, &it);
     }
     return P2L_OK;
 }
+#undef SELECT_ROW
 
 const p2l_kernel p2l_kernel_select_v2 = {
     .prepare = select_prepare, .invoke = select_invoke,
