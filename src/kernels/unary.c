@@ -4,7 +4,6 @@
 
 #include "kernels/kernels.h"
 
-typedef float (*float_fn)(float x, float param);
 typedef int64_t (*int_fn)(int64_t x);
 
 static float relu(float x, float p) { return x > 0 ? x : 0; }
@@ -36,13 +35,27 @@ static float sign(float x, float p) { return (float)((0 < x) - (x < 0)); }
 static float leaky_relu(float x, float alpha) { return x > 0 ? x : x * alpha; }
 static float elu(float x, float p) { return x < 0 ? expm1f(x) : x; }
 
-static const float_fn float_fns[P2L_OP_COUNT] = {
-    [P2L_OP_RELU] = relu, [P2L_OP_RELU6] = relu6, [P2L_OP_RELU_N1_TO_1] = relu_n1_to_1,
-    [P2L_OP_LOGISTIC] = logistic, [P2L_OP_TANH] = tanh_, [P2L_OP_HARD_SWISH] = hard_swish,
-    [P2L_OP_GELU] = gelu, [P2L_OP_EXP] = exp_, [P2L_OP_LOG] = log_, [P2L_OP_SQRT] = sqrt_,
-    [P2L_OP_RSQRT] = rsqrt, [P2L_OP_ABS] = abs_, [P2L_OP_NEG] = neg, [P2L_OP_SIN] = sin_,
-    [P2L_OP_COS] = cos_, [P2L_OP_FLOOR] = floor_, [P2L_OP_CEIL] = ceil_, [P2L_OP_ROUND] = round_,
-    [P2L_OP_SQUARE] = square, [P2L_OP_SIGN] = sign, [P2L_OP_LEAKY_RELU] = leaky_relu, [P2L_OP_ELU] = elu,
+/* The float functions as whole-row loops, one per op, so each function is inlined into its loop
+ * (vectorized or at least branch-free where it can be) instead of called per element. */
+typedef void (*float_row_fn)(const float *in, float *out, size_t n, float param);
+#define FLOAT_ROW(f) \
+    static void f##_row(const float *in, float *out, size_t n, float param) { \
+        for (size_t i = 0; i < n; i++) out[i] = f(in[i], param);              \
+    }
+FLOAT_ROW(relu) FLOAT_ROW(relu6) FLOAT_ROW(relu_n1_to_1) FLOAT_ROW(logistic) FLOAT_ROW(tanh_) FLOAT_ROW(hard_swish)
+FLOAT_ROW(gelu) FLOAT_ROW(exp_) FLOAT_ROW(log_) FLOAT_ROW(sqrt_) FLOAT_ROW(rsqrt) FLOAT_ROW(abs_) FLOAT_ROW(neg)
+FLOAT_ROW(sin_) FLOAT_ROW(cos_) FLOAT_ROW(floor_) FLOAT_ROW(ceil_) FLOAT_ROW(round_) FLOAT_ROW(square)
+FLOAT_ROW(sign) FLOAT_ROW(leaky_relu) FLOAT_ROW(elu)
+#undef FLOAT_ROW
+
+static const float_row_fn float_fns[P2L_OP_COUNT] = {
+    [P2L_OP_RELU] = relu_row, [P2L_OP_RELU6] = relu6_row, [P2L_OP_RELU_N1_TO_1] = relu_n1_to_1_row,
+    [P2L_OP_LOGISTIC] = logistic_row, [P2L_OP_TANH] = tanh__row, [P2L_OP_HARD_SWISH] = hard_swish_row,
+    [P2L_OP_GELU] = gelu_row, [P2L_OP_EXP] = exp__row, [P2L_OP_LOG] = log__row, [P2L_OP_SQRT] = sqrt__row,
+    [P2L_OP_RSQRT] = rsqrt_row, [P2L_OP_ABS] = abs__row, [P2L_OP_NEG] = neg_row, [P2L_OP_SIN] = sin__row,
+    [P2L_OP_COS] = cos__row, [P2L_OP_FLOOR] = floor__row, [P2L_OP_CEIL] = ceil__row, [P2L_OP_ROUND] = round__row,
+    [P2L_OP_SQUARE] = square_row, [P2L_OP_SIGN] = sign_row, [P2L_OP_LEAKY_RELU] = leaky_relu_row,
+    [P2L_OP_ELU] = elu_row,
 };
 
 static int64_t abs_int(int64_t x) { return x < 0 ? (int64_t)(0 - (uint64_t)x) : x; }
@@ -81,11 +94,7 @@ static p2l_status unary_invoke(p2l_node *node) {
     p2l_tensor *y = node->outputs[0];
     size_t n = x->count;
     if (x->dtype == P2L_FLOAT32) {
-        float_fn f = float_fns[node->op];
-        float param = ((const unary_state *)node->state)->param;
-        const float *in = x->data;
-        float *out = y->data;
-        for (size_t i = 0; i < n; i++) out[i] = f(in[i], param);
+        float_fns[node->op](x->data, y->data, n, ((const unary_state *)node->state)->param);
     } else if (x->dtype == P2L_INT32) {
         int_fn f = int_fns[node->op];
         const int32_t *in = x->data;
