@@ -11,6 +11,14 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 ctest --test-dir "$build" --output-on-failure
 
+echo "== C unit tests, runtime-only build (-DP2L_BUILD_CONVERTER=OFF: what a deployment links)"
+cmake -S "$root" -B "$root/build/runtime-only" -DP2L_BUILD_CONVERTER=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build/runtime-only" -j"$(nproc)" >/dev/null
+ctest --test-dir "$root/build/runtime-only" --output-on-failure
+
+# The C tests again built for aarch64, on the NEON kernels, under qemu (skipped, saying why, without it).
+"$root/scripts/test_arm.sh"
+
 echo "== Python tests"
 cd "$root"
 set +e

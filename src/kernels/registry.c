@@ -112,55 +112,81 @@ static const registry_entry registry[P2L_OP_COUNT] = {
     [P2L_OP_RANDOM_STANDARD_NORMAL] = {&p2l_kernel_random, 1},
 };
 
-/* Fast variants by op, used when the CPU has what they need (checked once, at run time, so one
- * binary runs everywhere). Each falls back to the reference kernel for nodes it does not cover. */
+/* Fast kernels by op: the shared drivers of src/kernels/fast over the micro-kernels of the ISA that
+ * detect_isa() picks once, at run time, so one binary runs everywhere. Each falls back to the
+ * reference kernel for nodes it does not cover. */
+#include "kernels/fast/fast.h"
 #if defined(P2L_HAVE_X86_KERNELS)
 #include "kernels/x86/x86.h"
-static const p2l_kernel *const fast_x86[P2L_OP_COUNT] = {
-    [P2L_OP_CONV_2D] = &p2l_kernel_conv_2d_x86,
-    [P2L_OP_DEPTHWISE_CONV_2D] = &p2l_kernel_depthwise_conv_2d_x86,
-    [P2L_OP_FULLY_CONNECTED] = &p2l_kernel_fully_connected_x86,
-    [P2L_OP_BATCH_MATMUL] = &p2l_kernel_batch_matmul_x86,
-    [P2L_OP_ADD] = &p2l_kernel_binary_x86,
-    [P2L_OP_SUB] = &p2l_kernel_binary_x86,
-    [P2L_OP_MUL] = &p2l_kernel_binary_x86,
-    [P2L_OP_DIV] = &p2l_kernel_binary_x86,
-    [P2L_OP_MAXIMUM] = &p2l_kernel_binary_x86,
-    [P2L_OP_MINIMUM] = &p2l_kernel_binary_x86,
-    [P2L_OP_RELU] = &p2l_kernel_unary_x86,
-    [P2L_OP_RELU6] = &p2l_kernel_unary_x86,
-    [P2L_OP_RELU_N1_TO_1] = &p2l_kernel_unary_x86,
-    [P2L_OP_LOGISTIC] = &p2l_kernel_unary_x86,
-    [P2L_OP_TANH] = &p2l_kernel_unary_x86,
-    [P2L_OP_GELU] = &p2l_kernel_unary_x86,
-    [P2L_OP_HARD_SWISH] = &p2l_kernel_unary_x86,
-    [P2L_OP_MEAN] = &p2l_kernel_reduce_x86,
-    [P2L_OP_AVERAGE_POOL_2D] = &p2l_kernel_pool_x86,
-    [P2L_OP_MAX_POOL_2D] = &p2l_kernel_pool_x86,
-    [P2L_OP_SOFTMAX] = &p2l_kernel_softmax_x86,
-    [P2L_OP_PAD] = &p2l_kernel_pad_x86,
-    [P2L_OP_PADV2] = &p2l_kernel_pad_x86,
-    [P2L_OP_TRANSPOSE] = &p2l_kernel_transpose_x86,
-};
+#elif defined(P2L_HAVE_ARM_KERNELS)
+#include "kernels/arm/arm.h"
 #endif
 
-static bool fast_enabled(void) {
-    static int cached = -1; /* benign race: every thread computes the same answer */
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        const char *env = getenv("P2L_REFERENCE_KERNELS");
-        v = 0;
+#if defined(P2L_HAVE_X86_KERNELS) || defined(P2L_HAVE_ARM_KERNELS)
+static const p2l_kernel *const fast[P2L_OP_COUNT] = {
+    [P2L_OP_CONV_2D] = &p2l_kernel_conv_2d_fast,
+    [P2L_OP_DEPTHWISE_CONV_2D] = &p2l_kernel_depthwise_conv_2d_fast,
+    [P2L_OP_FULLY_CONNECTED] = &p2l_kernel_fully_connected_fast,
+    [P2L_OP_BATCH_MATMUL] = &p2l_kernel_batch_matmul_fast,
+    [P2L_OP_ADD] = &p2l_kernel_binary_fast,
+    [P2L_OP_SUB] = &p2l_kernel_binary_fast,
+    [P2L_OP_MUL] = &p2l_kernel_binary_fast,
+    [P2L_OP_DIV] = &p2l_kernel_binary_fast,
+    [P2L_OP_MAXIMUM] = &p2l_kernel_binary_fast,
+    [P2L_OP_MINIMUM] = &p2l_kernel_binary_fast,
+    [P2L_OP_RELU] = &p2l_kernel_unary_fast,
+    [P2L_OP_RELU6] = &p2l_kernel_unary_fast,
+    [P2L_OP_RELU_N1_TO_1] = &p2l_kernel_unary_fast,
+    [P2L_OP_LOGISTIC] = &p2l_kernel_unary_fast,
+    [P2L_OP_TANH] = &p2l_kernel_unary_fast,
+    [P2L_OP_GELU] = &p2l_kernel_unary_fast,
+    [P2L_OP_HARD_SWISH] = &p2l_kernel_unary_fast,
+    [P2L_OP_MEAN] = &p2l_kernel_reduce_fast,
+    [P2L_OP_AVERAGE_POOL_2D] = &p2l_kernel_pool_fast,
+    [P2L_OP_MAX_POOL_2D] = &p2l_kernel_pool_fast,
+    [P2L_OP_SOFTMAX] = &p2l_kernel_softmax_fast,
+    [P2L_OP_PAD] = &p2l_kernel_pad_fast,
+    [P2L_OP_PADV2] = &p2l_kernel_pad_fast,
 #if defined(P2L_HAVE_X86_KERNELS)
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    [P2L_OP_TRANSPOSE] = &p2l_kernel_transpose_x86, /* a whole kernel of its own, x86 only */
 #endif
-        if (env && *env && strcmp(env, "0") != 0) v = 0;
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-    }
-    return v != 0;
+};
+#else
+static const p2l_kernel *const fast[P2L_OP_COUNT]; /* this build has none */
+#endif
+
+static bool env_set(const char *name) {
+    const char *env = getenv(name);
+    return env && *env && strcmp(env, "0") != 0;
 }
 
-bool p2l_fast_kernels_enabled(void) { return fast_enabled(); }
+/* The micro-kernels for this CPU, or NULL (then the reference kernels run). Detection stays in this
+ * file, which is compiled for the baseline ISA: the x86 folder is compiled with AVX2, which the
+ * detecting code itself must not use. */
+static const p2l_fast_isa *detect_isa(void) {
+    if (env_set("P2L_REFERENCE_KERNELS")) return NULL;
+#if defined(P2L_HAVE_X86_KERNELS)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
+    return __builtin_cpu_supports("avx512f") && !env_set("P2L_NO_AVX512") ? &p2l_isa_avx512 : &p2l_isa_avx2;
+#elif defined(P2L_HAVE_ARM_KERNELS)
+    return &p2l_isa_neon; /* ASIMD is architectural on aarch64: nothing to detect for float32 */
+#else
+    return NULL;
+#endif
+}
+
+const p2l_fast_isa *p2l_fast_isa_active(void) {
+    static const p2l_fast_isa *isa;
+    static bool known; /* benign race: every thread computes the same answer */
+    if (!__atomic_load_n(&known, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&isa, detect_isa(), __ATOMIC_RELAXED);
+        __atomic_store_n(&known, true, __ATOMIC_RELEASE);
+    }
+    return __atomic_load_n(&isa, __ATOMIC_RELAXED);
+}
+
+bool p2l_fast_kernels_enabled(void) { return p2l_fast_isa_active() != NULL; }
 
 const p2l_kernel *p2l_reference_kernel_of(p2l_op op) {
     if ((unsigned)op >= P2L_OP_COUNT) return NULL;
@@ -170,8 +196,6 @@ const p2l_kernel *p2l_reference_kernel_of(p2l_op op) {
 const p2l_kernel *p2l_kernel_of(p2l_op op, int *max_version) {
     if ((unsigned)op >= P2L_OP_COUNT || !registry[op].kernel) return NULL;
     if (max_version) *max_version = registry[op].max_version;
-#if defined(P2L_HAVE_X86_KERNELS)
-    if (fast_x86[op] && fast_enabled()) return fast_x86[op];
-#endif
+    if (fast[op] && p2l_fast_isa_active()) return fast[op];
     return registry[op].kernel;
 }

@@ -374,11 +374,11 @@ static int merged_self(p2l_lower_ctx *ctx, const p2l_value *self_v, const index_
     int8_t perm[P2L_MAX_RANK];
     int n = 0;
     if (front) {
-        for (int k = 0; k < plan->count; k++) perm[n++] = (int8_t)plan->dims[k];
+        for (int k = 0; k < plan->count && n < P2L_MAX_RANK; k++) perm[n++] = (int8_t)plan->dims[k];
         for (int d = 0; d < rank; d++) {
             bool indexed = false;
             for (int k = 0; k < plan->count; k++) indexed = indexed || plan->dims[k] == d;
-            if (!indexed) perm[n++] = (int8_t)d;
+            if (!indexed && n < P2L_MAX_RANK) perm[n++] = (int8_t)d;
         }
     } else {
         for (int d = 0; d < rank; d++) perm[d] = (int8_t)d;
@@ -425,7 +425,7 @@ p2l_status p2l_lower_index_tensor(p2l_lower_ctx *ctx, const p2l_aten_node *node)
         p2l_layout out_l = gathered_layout(&l, self_v->rank, d, tensor_of(ctx, i)->rank);
         return p2l_alias_output(ctx, 0, y, &out_l);
     }
-    int axis;
+    int axis = 0;
     int x = merged_self(ctx, self_v, &plan, !plan.adjacent, &axis, NULL);
     int lin = plan_linear_index(ctx, self_v, &plan);
     return logical_output(ctx, 0, gather(ctx, x, lin, axis));

@@ -21,13 +21,15 @@
 #include "kernels/kernels.h"
 #include "runtime/runtime.h"
 
+/* A hint to the core that this thread spins. A function (not a statement macro), so that
+ * `cpu_relax(), spin++` works on every architecture. */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define cpu_relax() _mm_pause()
+static inline void cpu_relax(void) { _mm_pause(); }
 #elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield")
+static inline void cpu_relax(void) { __asm__ __volatile__("yield" ::: "memory"); }
 #else
-#define cpu_relax() ((void)0)
+static inline void cpu_relax(void) { __asm__ __volatile__("" ::: "memory"); }
 #endif
 
 /* How a worker waits for the next job of an invoke: first spinning on pauses (the gap between two

@@ -152,6 +152,7 @@ static void test_runtime_folded_limit(void) {
     free(bytes);
 }
 
+#ifdef P2L_HAVE_CONVERTER
 static uint8_t *read_file(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -163,6 +164,7 @@ static uint8_t *read_file(const char *path, size_t *size) {
     fclose(f);
     return data;
 }
+#endif
 
 /* The converter: a real .pt2 (nn.Linear(4, 3), from fuzz/make_corpus.py). */
 static void test_converter_limits(void) {

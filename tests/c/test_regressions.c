@@ -21,8 +21,10 @@
 static const char *const ROOT = "tests/data/regress";
 
 /* The limits the fuzzers run with (fuzz/fuzz_*.c). */
+#ifdef P2L_HAVE_CONVERTER
 static const p2l_limits converter_limits = {.max_tensor_bytes = 64u << 20, .max_nodes = 4096,
                                             .max_tensors = 16384, .max_json_depth = 128};
+#endif
 static const p2l_limits run_limits = {.max_nodes = 64, .max_tensors = 256, .max_tensor_bytes = 16u << 20,
                                       .max_arena_bytes = 4u << 20};
 

@@ -1,19 +1,20 @@
-/* DEPTHWISE_CONV_2D rows with AVX-512F (compiled with -mavx512f; conv.c calls this only when the
- * CPU has it). Channels go 16 at a time (a masked tail last) in the outer loop and output pixels in
- * the inner one, so for 3x3 and 5x5 filters the 16 channels' weights of every tap stay in registers
- * across the row: each tap then costs one load and one FMA instead of two loads. Pixels whose whole
- * window lies inside the input (the interior of a row not at the top or bottom edge) run with every
- * tap unrolled, addressed from one pointer per filter row; edge pixels skip the taps that fall
- * outside. Other filter sizes list the valid taps once per pixel and load the weights from memory.
- * Every path sums bias then taps in (ky, kx) order and applies the clamp (and the fused epilogue)
- * before the result is final, as the reference does. Weights and bias are padded to a multiple of
- * 16 channels at prepare, so only the input and output need masks. */
+/* DEPTHWISE_CONV_2D rows with AVX-512F (compiled with -mavx512f; registry.c picks this only when
+ * the CPU has it; the driver is fast/conv.c). Channels go 16 at a time (a masked tail last) in the
+ * outer loop and output pixels in the inner one, so for 3x3 and 5x5 filters the 16 channels'
+ * weights of every tap stay in registers across the row: each tap then costs one load and one FMA
+ * instead of two loads. Pixels whose whole window lies inside the input (the interior of a row not
+ * at the top or bottom edge) run with every tap unrolled, addressed from one pointer per filter
+ * row; edge pixels skip the taps that fall outside. Other filter sizes list the valid taps once per
+ * pixel and load the weights from memory. Every path sums bias then taps in (ky, kx) order and
+ * applies the clamp (and the fused epilogue) before the result is final, as the reference does.
+ * Weights and bias are padded to a multiple of 16 channels at prepare, so only the input and output
+ * need masks. */
 #include <immintrin.h>
 
 #include "kernels/x86/x86.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
-enum { MAX_TAPS = 64, MAX_UNROLLED = 5 };
+enum { MAX_TAPS = P2L_DEPTHWISE_MAX_TAPS, MAX_UNROLLED = 5 };
 
 static inline __m512 finish(__m512 v, const p2l_clamp *cl, __m512 lo, __m512 hi) {
     if (cl->on) v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
@@ -108,7 +109,7 @@ ALWAYS_INLINE void block_row(const int KH, const int KW, const p2l_depthwise_row
 
 /* Any filter size up to MAX_TAPS taps: the valid taps of each pixel listed, weights from memory. */
 static void block_row_any(const p2l_depthwise_row_args *a, size_t c0, __mmask16 mask) {
-    const size_t C = a->C, PC = a->padded_c;
+    const size_t C = a->C;
     const p2l_clamp *cl = a->clamp;
     const __m512 lo = _mm512_set1_ps(cl->lo), hi = _mm512_set1_ps(cl->hi);
     const __m512 bias = _mm512_loadu_ps(a->bias + c0);
@@ -116,21 +117,11 @@ static void block_row_any(const p2l_depthwise_row_args *a, size_t c0, __mmask16 
     const float *tap_weights[MAX_TAPS];
     float *out = a->out + c0;
     for (int ox = 0; ox < a->OW; ox++, out += C) {
-        int taps = 0;
-        for (int ky = 0; ky < a->KH; ky++) {
-            const int iy = a->oy * a->stride_h - a->pad_h + ky * a->dilation_h;
-            if (iy < 0 || iy >= a->H) continue;
-            for (int kx = 0; kx < a->KW; kx++) {
-                const int ix = ox * a->stride_w - a->pad_w + kx * a->dilation_w;
-                if (ix < 0 || ix >= a->W) continue;
-                in_offset[taps] = ((size_t)iy * (size_t)a->W + (size_t)ix) * C + c0;
-                tap_weights[taps] = a->weights + (size_t)(ky * a->KW + kx) * PC + c0;
-                taps++;
-            }
-        }
+        const int taps = p2l_depthwise_taps(a, ox, in_offset, tap_weights);
         __m512 acc = bias;
         for (int t = 0; t < taps; t++)
-            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a->in + in_offset[t]), _mm512_loadu_ps(tap_weights[t]), acc);
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a->in + in_offset[t] + c0),
+                                  _mm512_loadu_ps(tap_weights[t] + c0), acc);
         _mm512_mask_storeu_ps(out, mask, finish(acc, cl, lo, hi));
     }
 }

@@ -1,5 +1,5 @@
-/* The GEMM micro-kernel for CPUs with AVX-512F (compiled with -mavx512f; gemm.c calls it only when
- * the CPU has it). Same packed layout as the AVX2 kernel: two adjacent 16-column panels (or a full
+/* The GEMM micro-kernel for CPUs with AVX-512F (compiled with -mavx512f; registry.c picks it only
+ * when the CPU has it). Same packed layout as the AVX2 kernel: two adjacent 16-column panels (or a full
  * one and the 8-column tail panel) are taken together as a 6 x 32 block of C in 12 zmm accumulators,
  * so each step of k costs 2 B loads and 6 broadcasts for 12 FMAs of 16 lanes. A panel left alone
  * uses 12 x 16, the 8-column tail panel a masked load. A single row of A (m == 1) has its own
@@ -164,7 +164,7 @@ static void gemv(const p2l_gemm_b *b, const float *a, float *c, int panel_begin,
     }
 }
 
-void p2l_gemm_run_avx512(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
+void p2l_gemm_avx512(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
                          int panel_begin, int panel_end, const p2l_clamp *clamp) {
     if (m == 1) {
         gemv(b, a, c, panel_begin, panel_end, clamp);

@@ -1,8 +1,6 @@
-/* Unary activations, float32, AVX2/FMA: RELU, RELU6, RELU_N1_TO_1, HARD_SWISH, LOGISTIC, TANH, GELU, and the
- * vector exp shared with SOFTMAX. Large tensors are split over the threads in chunks. */
+/* Rows of unary activations, float32, AVX2/FMA: RELU, RELU6, RELU_N1_TO_1, HARD_SWISH, LOGISTIC,
+ * TANH, GELU (the driver is fast/unary.c), and the vector exp shared with SOFTMAX and the epilogues. */
 #include "kernels/x86/x86.h"
-
-enum { CHUNK = 16384 }; /* elements per task: big enough that handing it out costs nothing */
 
 /* exp by range reduction: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for exactness),
  * exp(r) by its degree-6 Taylor polynomial (truncation error below 1.2e-7 relative), then 2^n
@@ -126,55 +124,8 @@ DEFINE_ROW(tanh_row, P2L_OP_TANH)
 DEFINE_ROW(gelu_row, P2L_OP_GELU)
 DEFINE_ROW(gelu_tanh_row, GELU_TANH)
 
-typedef void (*row_fn)(const float *in, float *out, size_t n);
-
-typedef struct unary_state {
-    void *reference_state;
-    row_fn row; /* NULL: reference kernel */
-} unary_state;
-
-static p2l_status unary_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_unary.prepare(node));
-    unary_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
-    if (node->inputs[0]->dtype != P2L_FLOAT32) return P2L_OK;
-    switch (node->op) {
-    case P2L_OP_RELU: st->row = relu_row; break;
-    case P2L_OP_RELU6: st->row = relu6_row; break;
-    case P2L_OP_RELU_N1_TO_1: st->row = relu_n1_to_1_row; break;
-    case P2L_OP_HARD_SWISH: st->row = hard_swish_row; break;
-    case P2L_OP_LOGISTIC: st->row = logistic_row; break;
-    case P2L_OP_TANH: st->row = tanh_row; break;
-    case P2L_OP_GELU: st->row = p2l_option_int(node, "approximate") ? gelu_tanh_row : gelu_row; break;
-    default: break;
-    }
-    return P2L_OK;
-}
-
-typedef struct unary_job {
-    row_fn row;
-    const float *in;
-    float *out;
-    size_t count;
-} unary_job;
-
-static void unary_task(void *ctx, size_t task, int thread) {
-    const unary_job *job = ctx;
-    size_t begin = task * CHUNK, n = job->count - begin < CHUNK ? job->count - begin : CHUNK;
-    job->row(job->in + begin, job->out + begin, n);
-}
-
-static p2l_status unary_invoke(p2l_node *node) {
-    unary_state *st = node->state;
-    if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_unary, st->reference_state);
-    unary_job job = {st->row, node->inputs[0]->data, node->outputs[0]->data, node->inputs[0]->count};
-    p2l_parallel_for(p2l_node_pool(node, (double)job.count), (job.count + CHUNK - 1) / CHUNK, unary_task, &job);
-    return P2L_OK;
-}
-
-const p2l_kernel p2l_kernel_unary_x86 = {
-    .prepare = unary_prepare, .invoke = unary_invoke,
-    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
+const p2l_unary_row_fn p2l_unary_rows_avx2[P2L_UNARY_KINDS] = {
+    [P2L_UNARY_RELU] = relu_row, [P2L_UNARY_RELU6] = relu6_row, [P2L_UNARY_RELU_N1_TO_1] = relu_n1_to_1_row,
+    [P2L_UNARY_HARD_SWISH] = hard_swish_row, [P2L_UNARY_LOGISTIC] = logistic_row, [P2L_UNARY_TANH] = tanh_row,
+    [P2L_UNARY_GELU] = gelu_row, [P2L_UNARY_GELU_TANH] = gelu_tanh_row,
 };

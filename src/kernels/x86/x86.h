@@ -1,80 +1,32 @@
-/* AVX2/FMA kernels for x86-64 (this folder is compiled with -mavx2 -mfma; registry.c picks these
- * kernels only on CPUs that have both). Each kernel struct runs the reference kernel's prepare,
- * then decides by shape and options whether its fast path covers the node; if not, it invokes the
- * reference kernel. */
+/* x86-64 micro-kernels for the shared drivers of src/kernels/fast (fast.h): AVX2/FMA in every file
+ * (compiled with -mavx2 -mfma), AVX-512F in the *_avx512.c files (with -mavx512f too). registry.c
+ * picks p2l_isa_avx2 or p2l_isa_avx512 only on CPUs that have those instructions. TRANSPOSE
+ * (transpose.c) is a whole kernel of its own, x86 only. */
 #ifndef P2L_KERNELS_X86_X86_H
 #define P2L_KERNELS_X86_X86_H
 
-#include "kernels/kernels.h"
+#include "kernels/fast/fast.h"
 
-extern const p2l_kernel p2l_kernel_conv_2d_x86;
-extern const p2l_kernel p2l_kernel_depthwise_conv_2d_x86;
-extern const p2l_kernel p2l_kernel_fully_connected_x86;
-extern const p2l_kernel p2l_kernel_batch_matmul_x86;
-extern const p2l_kernel p2l_kernel_binary_x86;
-extern const p2l_kernel p2l_kernel_unary_x86;
-extern const p2l_kernel p2l_kernel_reduce_x86;
-extern const p2l_kernel p2l_kernel_pool_x86;
-extern const p2l_kernel p2l_kernel_softmax_x86;
-extern const p2l_kernel p2l_kernel_pad_x86;
+/* The micro-kernel tables (isa.c): AVX2/FMA, and the same with the AVX-512F GEMM and depthwise. */
+extern const p2l_fast_isa p2l_isa_avx2, p2l_isa_avx512;
 extern const p2l_kernel p2l_kernel_transpose_x86;
 
-/* ------------------------------------------------------------ fused activation as a clamp */
-typedef struct p2l_clamp {
-    float lo, hi;
-    bool on;      /* false: NONE, nothing to do */
-    int epilogue; /* P2L_EPILOGUE_*: applied after the clamp (kernels that take a fusion offer) */
-} p2l_clamp;
-/* NONE, RELU, RELU_N1_TO_1, RELU6; false for TANH (not a clamp). */
-bool p2l_clamp_of(int activation, p2l_clamp *clamp);
-
-/* ------------------------------------------------------------ GEMM (gemm.c)
- *
- * C[m x n] = A[m x k] * B[k x n] + bias, then the clamp. A is row-major with any row stride (the
- * input of a 1x1 convolution as it is, or im2col rows); B (the weights) is packed once into panels
- * of 16 columns (the last one 8 wide when that is enough), each panel k rows of its width, zero
- * padded, so the micro-kernel (6 rows x 16 columns of accumulators) reads it sequentially. */
-enum { P2L_GEMM_MR = 6, P2L_GEMM_NR = 16 };
-
-typedef struct p2l_gemm_b {
-    float *data;  /* k x padded_n, panel by panel */
-    float *bias;  /* padded_n (zeros where the node has no bias) */
-    int k, n, padded_n, panels;
-} p2l_gemm_b;
-
-int p2l_gemm_padded_n(int n);
-static inline int p2l_gemm_panels(int n) { return (n + P2L_GEMM_NR - 1) / P2L_GEMM_NR; }
-/* Packs B where element (row kk, column j) is src[kk * k_stride + j * n_stride]; bias may be NULL.
- * data and bias must hold k * padded_n and padded_n floats. */
-void p2l_gemm_pack_into(p2l_gemm_b *b, float *data, float *bias_out, const float *src, size_t k_stride,
-                        size_t n_stride, int k, int n, const float *bias);
-/* The same into memory from the node's prepare arena (64-byte aligned). */
-p2l_status p2l_gemm_pack(p2l_node *node, p2l_gemm_b *b, const float *src, size_t k_stride, size_t n_stride, int k,
-                         int n, const float *bias);
-/* Rows [0, m) of C for panels [panel_begin, panel_end). */
-void p2l_gemm_run(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc, int panel_begin,
-                  int panel_end, const p2l_clamp *clamp);
-
-/* The same with AVX-512F tiles (gemm_avx512.c); p2l_gemm_run uses it when the CPU has AVX-512F. */
-void p2l_gemm_run_avx512(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
-                         int panel_begin, int panel_end, const p2l_clamp *clamp);
-
-/* How a GEMM of m rows is cut into tasks for the threads: row blocks of at most block_rows rows
- * (a multiple of 6) times column chunks of panels. */
-typedef struct p2l_gemm_split {
-    size_t block_rows, row_blocks;
-    int chunk_panels, chunks;
-} p2l_gemm_split;
-/* max_block_bytes bounds block_rows * k * 4 (the A block that should stay in cache). Aims at
- * P2L_GEMM_TASKS_PER_THREAD tasks per thread (p2l_gemm_plan_tasks: tasks_per_thread), cutting the
- * columns into chunks only where the row blocks are too few. */
-enum { P2L_GEMM_TASKS_PER_THREAD = 8 };
-void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split);
-void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_block_bytes, int tasks_per_thread,
-                         p2l_gemm_split *split);
+/* The micro-kernels, by file. */
+void p2l_gemm_avx2(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc, int panel_begin,
+                   int panel_end, const p2l_clamp *clamp);
+void p2l_gemm_avx512(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
+                     int panel_begin, int panel_end, const p2l_clamp *clamp);
+void p2l_depthwise_row_avx2(const p2l_depthwise_row_args *a);
+void p2l_depthwise_row_avx512(const p2l_depthwise_row_args *a);
+extern const p2l_binary_row_fn p2l_binary_rows_avx2[P2L_BINARY_KINDS];
+extern const p2l_unary_row_fn p2l_unary_rows_avx2[P2L_UNARY_KINDS];
+void p2l_softmax_row_avx2(const float *in, float *out, size_t n, float beta);
+void p2l_pool_row_avx2(const p2l_pool_row_args *a);
+void p2l_mean_rows_avx2(const float *in, float *out, size_t rows, size_t length);
+void p2l_channel_means_avx2(const float *in, size_t pixels, size_t C, size_t width, float *out);
 
 /* ------------------------------------------------------------ vector math (unary.c) */
-#if defined(__AVX2__) /* the kernel files; registry.c sees only the kernel structs */
+#if defined(__AVX2__) /* the kernel files; registry.c sees only the tables */
 /* exp(x) for 8 floats, relative error about 1e-7 for x in [-87, 88]; clamped outside. */
 #include <immintrin.h>
 __m256 p2l_exp8(__m256 x);
@@ -142,22 +94,5 @@ static inline __m512 p2l_epilogue16(int epilogue, __m512 x) {
     return x;
 }
 #endif
-
-/* AVX-512 depthwise (depthwise_avx512.c): channels [c_begin, c_end) of one output row (n, oy) of a
- * depth-multiplier-1 convolution, the same computation as the AVX2 row in conv.c. */
-typedef struct p2l_depthwise_row_args {
-    const float *in;      /* image n of the (unpadded) input */
-    float *out;           /* the output row */
-    const float *weights; /* [tap][padded_c] */
-    const float *bias;    /* [padded_c] */
-    int H, W, KH, KW, OW, oy;
-    int stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
-    size_t C, padded_c;
-    size_t c_begin, c_end; /* c_begin a multiple of 16 */
-    const p2l_clamp *clamp;
-} p2l_depthwise_row_args;
-void p2l_depthwise_row_avx512(const p2l_depthwise_row_args *a);
-/* Whether the CPU has AVX-512F and P2L_NO_AVX512 is not set (gemm.c). */
-bool p2l_cpu_has_avx512(void);
 
 #endif

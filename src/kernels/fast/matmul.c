@@ -1,17 +1,18 @@
-/* FULLY_CONNECTED and BATCH_MATMUL with constant right-hand side, float32, AVX2/FMA: the weights
- * are packed once at prepare and every row of the input goes through the GEMM micro-kernel. With
+/* FULLY_CONNECTED and BATCH_MATMUL with constant right-hand side, float32: the weights are packed
+ * once at prepare and every row of the input goes through the ISA's GEMM micro-kernel. With
  * one input row (a classifier head) the work is split over column panels; with many, over rows.
  * BATCH_MATMUL (left side not transposed): a constant right-hand side shared by every batch is
  * packed once and all batches are one tall GEMM; a right-hand side computed at run time
  * (attention's K^T and V) is packed at each invoke, once when one matrix is shared by every batch,
  * else per batch, the batches split over the threads. Broadcast batch dims and adj_x use the
  * reference kernel. */
-#include "kernels/x86/x86.h"
+#include "kernels/fast/fast.h"
 
 enum { BLOCK_BYTES = 512 * 1024, MIN_CHUNK_ROWS = 24 };
 
 typedef struct matmul_state {
     void *reference_state;
+    p2l_gemm_fn gemm; /* the ISA's; NULL: reference kernel */
     bool fast;
     p2l_clamp clamp;
     p2l_gemm_b b;
@@ -36,15 +37,10 @@ typedef struct matmul_job {
 static void matmul_task(void *ctx, size_t task, int thread) {
     const matmul_job *job = ctx;
     const matmul_state *st = job->st;
-    const p2l_gemm_split *sp = &st->split;
-    const size_t block = task / (size_t)sp->chunks, chunk = task % (size_t)sp->chunks;
-    const size_t row0 = block * sp->block_rows;
-    const size_t rows = st->m - row0 < sp->block_rows ? st->m - row0 : sp->block_rows;
-    const int panel_begin = (int)chunk * sp->chunk_panels;
-    const int panel_end = panel_begin + sp->chunk_panels < st->b.panels ? panel_begin + sp->chunk_panels : st->b.panels;
+    const p2l_gemm_task t = p2l_gemm_task_of(&st->split, st->m, st->b.panels, task);
     const size_t K = (size_t)st->b.k, N = (size_t)st->b.n;
-    p2l_gemm_run(&st->b, rows, (const float *)job->node->inputs[0]->data + row0 * K, K,
-                 (float *)job->node->outputs[0]->data + row0 * N, N, panel_begin, panel_end, &st->clamp);
+    st->gemm(&st->b, t.rows, (const float *)job->node->inputs[0]->data + t.row0 * K, K,
+             (float *)job->node->outputs[0]->data + t.row0 * N, N, t.panel_begin, t.panel_end, &st->clamp);
 }
 
 static p2l_status run(p2l_node *node, const matmul_state *st) {
@@ -59,6 +55,8 @@ static matmul_state *new_state(p2l_node *node) {
     if (st) {
         st->reference_state = node->state;
         node->state = st;
+        const p2l_fast_isa *isa = p2l_fast_isa_active();
+        st->gemm = isa ? isa->gemm : NULL;
     }
     return st;
 }
@@ -75,7 +73,7 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
-    if (!w->known || (bias && !bias->known) ||
+    if (!st->gemm || !w->known || (bias && !bias->known) ||
         !p2l_clamp_of(p2l_option_int(node, "fused_activation_function"), &st->clamp))
         return P2L_OK;
     const int units = w->dims[0], depth = w->dims[1];
@@ -91,7 +89,7 @@ static p2l_status fully_connected_invoke(p2l_node *node) {
     return run(node, st);
 }
 
-const p2l_kernel p2l_kernel_fully_connected_x86 = {
+const p2l_kernel p2l_kernel_fully_connected_fast = {
     .prepare = fully_connected_prepare, .invoke = fully_connected_invoke,
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
 };
@@ -153,8 +151,8 @@ static void batch_task(void *ctx, size_t task, int thread) {
     p2l_gemm_b b;
     pack_b(&b, p2l_node_scratch(job->node, thread), (const float *)job->node->inputs[1]->data + batch * k * n, st->k,
            st->n, st->adj_y);
-    p2l_gemm_run(&b, rows, (const float *)job->node->inputs[0]->data + (batch * st->rows + row0) * k, k,
-                 (float *)job->node->outputs[0]->data + (batch * st->rows + row0) * n, n, 0, b.panels, &st->clamp);
+    st->gemm(&b, rows, (const float *)job->node->inputs[0]->data + (batch * st->rows + row0) * k, k,
+             (float *)job->node->outputs[0]->data + (batch * st->rows + row0) * n, n, 0, b.panels, &st->clamp);
 }
 
 static p2l_status batch_matmul_prepare(p2l_node *node) {
@@ -163,7 +161,7 @@ static p2l_status batch_matmul_prepare(p2l_node *node) {
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     const p2l_tensor *a = node->inputs[0], *b = node->inputs[1];
     p2l_clamp_of(P2L_ACT_NONE, &st->clamp);
-    if (p2l_option_int(node, "adj_x")) return P2L_OK;
+    if (!st->gemm || p2l_option_int(node, "adj_x")) return P2L_OK;
     if (!b->known) return prepare_runtime_b(node, st);
     for (int d = 0; d < b->rank - 2; d++)
         if (b->dims[d] != 1) return P2L_OK;
@@ -190,7 +188,7 @@ static p2l_status batch_matmul_invoke(p2l_node *node) {
     return run(node, st);
 }
 
-const p2l_kernel p2l_kernel_batch_matmul_x86 = {
+const p2l_kernel p2l_kernel_batch_matmul_fast = {
     .prepare = batch_matmul_prepare, .invoke = batch_matmul_invoke,
     .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
 };

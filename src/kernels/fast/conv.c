@@ -1,4 +1,5 @@
-/* CONV_2D and DEPTHWISE_CONV_2D, NHWC float32, AVX2/FMA.
+/* CONV_2D and DEPTHWISE_CONV_2D, NHWC float32: the drivers (the micro-kernels are the ISA's GEMM
+ * and depthwise row, fast.h).
  *
  * CONV_2D is a GEMM: rows are output pixels, columns output channels, k runs over (ky, kx, input
  * channel), the filter's OHWI order, so the weights pack straight into GEMM panels at prepare. A 1x1
@@ -6,20 +7,18 @@
  * im2col rows of one block of output pixels at a time in the thread's scratch (a block small enough
  * to stay in L2, or in L1 when k is short), so memory does not grow with the image.
  *
- * DEPTHWISE_CONV_2D (depth multiplier 1) runs directly on NHWC: for each output pixel, the valid
- * filter taps are listed once, then channels go 32 at a time in 4 accumulators (8 at a time and a
- * masked tail after that); bias and the clamp are applied before the one store. Weights are padded
- * to a multiple of 8 channels at prepare. Work is split over output rows, and for small images
- * (7x7, 14x14) over chunks of channels too. Other cases (groups, depth multipliers, TANH, weights
- * computed at run time) use the reference kernels. On CPUs with AVX-512F the depthwise rows run in
- * 16 lanes with the weights held in registers (depthwise_avx512.c).
+ * DEPTHWISE_CONV_2D (depth multiplier 1) runs directly on NHWC, one output row (or a chunk of its
+ * channels) per call of the ISA's row function. Weights are padded at prepare to a multiple of the
+ * ISA's vector width in channels. Work is split over output rows, and for small images (7x7,
+ * 14x14) over chunks of channels too. Other cases (groups, depth multipliers, TANH, weights
+ * computed at run time) use the reference kernels.
  *
  * Both fast paths take the runtime's fusion offers (kernels.h, p2l_fusion): a zero PAD in front is
  * read as more implicit padding of the unpadded input, and SiLU / HARD_SWISH after is applied to
  * the accumulators before the one store (p2l_clamp.epilogue), written to the absorbed op's output. */
 #include <string.h>
 
-#include "kernels/x86/x86.h"
+#include "kernels/fast/fast.h"
 
 enum {
     DIRECT_BLOCK_BYTES = 512 * 1024,  /* A block read in place: half of a typical L2 */
@@ -27,7 +26,6 @@ enum {
     /* With a short k (few input channels) a block of many rows fits in L1, where im2col's stores
      * and the GEMM's loads are cheaper than in L2. */
     IM2COL_L1_BYTES = 32 * 1024, IM2COL_L1_MIN_ROWS = 96,
-    MAX_TAPS = 64,                    /* depthwise fast path: filter taps listed on the stack */
     MAX_KERNEL_ROWS = 64,             /* convolution fast path: im2col's input row per ky on the stack */
     IM2COL_SLACK = 16,                /* floats after the im2col block (copy_floats) */
     IM2COL_TASKS_PER_THREAD = 4,      /* p2l_gemm_plan_tasks for im2col convolutions */
@@ -35,6 +33,7 @@ enum {
 
 typedef struct conv_state {
     void *reference_state; /* p2l_conv_params of the reference kernel */
+    p2l_gemm_fn gemm;      /* the ISA's */
     p2l_conv_params p;     /* the same, with a fused PAD's padding added */
     const p2l_tensor *x;   /* input 0, or the fused PAD's input */
     p2l_tensor *y;         /* output 0, or the fused epilogue's output */
@@ -71,6 +70,9 @@ static p2l_status conv_prepare(p2l_node *node) {
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     st->reference_state = node->state;
     node->state = st;
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    if (!isa) return P2L_OK;
+    st->gemm = isa->gemm;
     st->p = *(const p2l_conv_params *)st->reference_state;
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
@@ -105,31 +107,18 @@ typedef struct conv_job {
 
 /* memcpy / memset for the short window rows of few-channel convolutions (the first layer's 3x3
  * over 3 channels copies 9 floats at a time), where the call costs more than the copy. Rows of up
- * to 16 floats are stored as 16 whole floats (masked stores are slow): im2col writes its buffer in
- * increasing order, so the excess is overwritten by the next row, and the buffer has IM2COL_SLACK
- * floats after its end for the last one. */
+ * to 16 floats are copied as 16 whole floats, a fixed size that the compiler turns into a few
+ * vector moves on every ISA: im2col writes its buffer in increasing order, so the excess is
+ * overwritten by the next row, and the buffer has IM2COL_SLACK floats after its end for the last
+ * one. Only a row within 16 floats of the input's end is copied at its own length. */
 static inline void copy_floats(float *dst, const float *src, size_t n, const float *src_end) {
-    if (n > 16) {
-        memcpy(dst, src, n * sizeof(float));
-        return;
-    }
-    if (src_end - src >= 16) { /* whole vectors: masked loads are slow too */
-        _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
-        _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
-        return;
-    }
-    const __m256i lo = p2l_tail_mask(n < 8 ? n : 8), hi = p2l_tail_mask(n > 8 ? n - 8 : 0);
-    _mm256_storeu_ps(dst, _mm256_maskload_ps(src, lo));
-    _mm256_storeu_ps(dst + 8, _mm256_maskload_ps(src + 8, hi));
+    if (n > 16 || src_end - src < 16) memcpy(dst, src, n * sizeof(float));
+    else memcpy(dst, src, 16 * sizeof(float));
 }
 
 static inline void zero_floats(float *dst, size_t n) {
-    if (n > 16) {
-        memset(dst, 0, n * sizeof(float));
-        return;
-    }
-    _mm256_storeu_ps(dst, _mm256_setzero_ps());
-    _mm256_storeu_ps(dst + 8, _mm256_setzero_ps());
+    if (n > 16) memset(dst, 0, n * sizeof(float));
+    else memset(dst, 0, 16 * sizeof(float));
 }
 
 /* The im2col rows of output pixels [row0, row0 + rows): each row is the (ky, kx, c) window of one
@@ -182,26 +171,17 @@ static void conv_task(void *ctx, size_t task, int thread) {
     const conv_job *job = ctx;
     const conv_state *st = job->st;
     const p2l_node *node = job->node;
-    const p2l_gemm_split *sp = &st->split;
-    const size_t block = task / (size_t)sp->chunks, chunk = task % (size_t)sp->chunks;
-    const size_t row0 = block * sp->block_rows;
-    const size_t rows = st->m - row0 < sp->block_rows ? st->m - row0 : sp->block_rows;
-    const int panel_begin = (int)chunk * sp->chunk_panels;
-    const int panel_end = panel_begin + sp->chunk_panels < st->b.panels ? panel_begin + sp->chunk_panels : st->b.panels;
+    const p2l_gemm_task t = p2l_gemm_task_of(&st->split, st->m, st->b.panels, task);
     const size_t K = (size_t)st->b.k, OC = (size_t)st->b.n;
     const float *a;
-    size_t lda;
     if (st->direct) {
-        a = (const float *)st->x->data + row0 * K;
-        lda = K;
+        a = (const float *)st->x->data + t.row0 * K;
     } else {
         float *scratch = p2l_node_scratch(node, thread);
-        im2col(node, st, row0, rows, scratch);
+        im2col(node, st, t.row0, t.rows, scratch);
         a = scratch;
-        lda = K;
     }
-    p2l_gemm_run(&st->b, rows, a, lda, (float *)st->y->data + row0 * OC, OC, panel_begin, panel_end,
-                 &st->clamp);
+    st->gemm(&st->b, t.rows, a, K, (float *)st->y->data + t.row0 * OC, OC, t.panel_begin, t.panel_end, &st->clamp);
 }
 
 static p2l_status conv_invoke(p2l_node *node) {
@@ -213,7 +193,7 @@ static p2l_status conv_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_conv_2d_x86 = {
+const p2l_kernel p2l_kernel_conv_2d_fast = {
     .prepare = conv_prepare, .invoke = conv_invoke,
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
 };
@@ -225,7 +205,8 @@ typedef struct depthwise_state {
     p2l_conv_params p;   /* with a fused PAD's padding added */
     const p2l_tensor *x; /* input 0, or the fused PAD's input */
     p2l_tensor *y;       /* output 0, or the fused epilogue's output */
-    bool fast, avx512;
+    bool fast;
+    p2l_depthwise_row_fn row; /* the ISA's */
     p2l_clamp clamp;
     float *weights; /* [tap][padded channels] */
     float *bias;    /* [padded channels] */
@@ -244,12 +225,15 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *w = node->inputs[1];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
-    if (p->depth_multiplier != 1 || !w->known || (bias && !bias->known) || !p2l_clamp_of(p->activation, &st->clamp))
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    if (!isa || p->depth_multiplier != 1 || !w->known || (bias && !bias->known) ||
+        !p2l_clamp_of(p->activation, &st->clamp))
         return P2L_OK;
     const size_t taps = (size_t)w->dims[1] * (size_t)w->dims[2], C = (size_t)w->dims[3];
-    if (taps == 0 || taps > MAX_TAPS || C == 0) return P2L_OK;
-    st->avx512 = p2l_cpu_has_avx512();
-    st->padded_c = st->avx512 ? (C + 15) / 16 * 16 : (C + 7) / 8 * 8;
+    if (taps == 0 || taps > P2L_DEPTHWISE_MAX_TAPS || C == 0) return P2L_OK;
+    const size_t vector = (size_t)isa->depthwise_lanes;
+    st->row = isa->depthwise_row;
+    st->padded_c = (C + vector - 1) / vector * vector;
     /* The arena returns 16-byte aligned zeroed memory; the kernel uses unaligned loads. */
     st->weights = p2l_arena_alloc(node->arena, taps * st->padded_c * sizeof(float));
     st->bias = p2l_arena_alloc(node->arena, st->padded_c * sizeof(float));
@@ -261,7 +245,7 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     /* Small images (7x7, 14x14) have too few rows to keep the threads busy and balanced: their rows
      * are also cut into chunks of channels (whole vectors). */
     const p2l_tensor *y = node->outputs[0];
-    const size_t rows = (size_t)y->dims[0] * (size_t)y->dims[1], vector = st->avx512 ? 16 : 8;
+    const size_t rows = (size_t)y->dims[0] * (size_t)y->dims[1];
     const size_t vectors = (C + vector - 1) / vector, threads = (size_t)p2l_node_threads(node);
     st->work = (double)rows * (double)y->dims[2] * (double)C * (double)taps;
     size_t chunks = 1;
@@ -279,80 +263,25 @@ typedef struct depthwise_job {
     const depthwise_state *st;
 } depthwise_job;
 
-static inline __m256 clamp8(__m256 v, const p2l_clamp *cl, __m256 lo, __m256 hi) {
-    return p2l_epilogue8(cl->epilogue, cl->on ? _mm256_min_ps(hi, _mm256_max_ps(lo, v)) : v);
-}
-
 /* Channels [c_begin, c_end) of one output row (n, oy). */
 static void depthwise_task(void *ctx, size_t task, int thread) {
     const depthwise_job *job = ctx;
     const depthwise_state *st = job->st;
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *x = st->x, *w = job->node->inputs[1], *y = job->node->outputs[0];
-    const int H = x->dims[1], W = x->dims[2], KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
-    const size_t C = (size_t)x->dims[3], PC = st->padded_c;
+    const int H = x->dims[1], W = x->dims[2], OH = y->dims[1], OW = y->dims[2];
+    const size_t C = (size_t)x->dims[3];
     const size_t row = task / st->chunks, c_begin = task % st->chunks * st->chunk_c;
     const size_t c_end = c_begin + st->chunk_c < C ? c_begin + st->chunk_c : C;
     const size_t n = row / (size_t)OH;
-    const int oy = (int)(row % (size_t)OH);
-    const float *in = (const float *)x->data + n * (size_t)H * (size_t)W * C;
-    float *out = (float *)st->y->data + row * (size_t)OW * C;
-    if (st->avx512) {
-        const p2l_depthwise_row_args args = {
-            .in = in, .out = out, .weights = st->weights, .bias = st->bias, .H = H, .W = W, .KH = KH, .KW = KW,
-            .OW = OW, .oy = oy, .stride_h = p->stride_h, .stride_w = p->stride_w, .dilation_h = p->dilation_h,
-            .dilation_w = p->dilation_w, .pad_h = p->pad_h, .pad_w = p->pad_w, .C = C, .padded_c = PC,
-            .c_begin = c_begin, .c_end = c_end, .clamp = &st->clamp};
-        p2l_depthwise_row_avx512(&args);
-        return;
-    }
-    const __m256 lo = _mm256_set1_ps(st->clamp.lo), hi = _mm256_set1_ps(st->clamp.hi);
-    const __m256i tail = p2l_tail_mask((c_end - c_begin) % 8);
-    size_t in_offset[MAX_TAPS];
-    const float *tap_weights[MAX_TAPS];
-    for (int ox = 0; ox < OW; ox++, out += C) {
-        int taps = 0;
-        for (int ky = 0; ky < KH; ky++) {
-            const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-            if (iy < 0 || iy >= H) continue;
-            for (int kx = 0; kx < KW; kx++) {
-                const int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
-                if (ix < 0 || ix >= W) continue;
-                in_offset[taps] = ((size_t)iy * (size_t)W + (size_t)ix) * C;
-                tap_weights[taps] = st->weights + (size_t)(ky * KW + kx) * PC;
-                taps++;
-            }
-        }
-        size_t c = c_begin;
-        for (; c + 32 <= c_end; c += 32) {
-            __m256 a0 = _mm256_loadu_ps(st->bias + c), a1 = _mm256_loadu_ps(st->bias + c + 8);
-            __m256 a2 = _mm256_loadu_ps(st->bias + c + 16), a3 = _mm256_loadu_ps(st->bias + c + 24);
-            for (int t = 0; t < taps; t++) {
-                const float *ip = in + in_offset[t] + c, *wp = tap_weights[t] + c;
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(ip), _mm256_loadu_ps(wp), a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(ip + 8), _mm256_loadu_ps(wp + 8), a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(ip + 16), _mm256_loadu_ps(wp + 16), a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(ip + 24), _mm256_loadu_ps(wp + 24), a3);
-            }
-            _mm256_storeu_ps(out + c, clamp8(a0, &st->clamp, lo, hi));
-            _mm256_storeu_ps(out + c + 8, clamp8(a1, &st->clamp, lo, hi));
-            _mm256_storeu_ps(out + c + 16, clamp8(a2, &st->clamp, lo, hi));
-            _mm256_storeu_ps(out + c + 24, clamp8(a3, &st->clamp, lo, hi));
-        }
-        for (; c + 8 <= c_end; c += 8) {
-            __m256 a0 = _mm256_loadu_ps(st->bias + c);
-            for (int t = 0; t < taps; t++)
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(in + in_offset[t] + c), _mm256_loadu_ps(tap_weights[t] + c), a0);
-            _mm256_storeu_ps(out + c, clamp8(a0, &st->clamp, lo, hi));
-        }
-        if (c < c_end) {
-            __m256 a0 = _mm256_loadu_ps(st->bias + c); /* padded: in bounds */
-            for (int t = 0; t < taps; t++)
-                a0 = _mm256_fmadd_ps(_mm256_maskload_ps(in + in_offset[t] + c, tail), _mm256_loadu_ps(tap_weights[t] + c),
-                                     a0);
-            _mm256_maskstore_ps(out + c, tail, clamp8(a0, &st->clamp, lo, hi));
-        }
-    }
+    const p2l_depthwise_row_args args = {
+        .in = (const float *)x->data + n * (size_t)H * (size_t)W * C,
+        .out = (float *)st->y->data + row * (size_t)OW * C, .weights = st->weights, .bias = st->bias,
+        .H = H, .W = W, .KH = w->dims[1], .KW = w->dims[2], .OW = OW,
+        .oy = (int)(row % (size_t)OH), .stride_h = p->stride_h, .stride_w = p->stride_w, .dilation_h = p->dilation_h,
+        .dilation_w = p->dilation_w, .pad_h = p->pad_h, .pad_w = p->pad_w, .C = C, .padded_c = st->padded_c,
+        .c_begin = c_begin, .c_end = c_end, .clamp = &st->clamp};
+    st->row(&args);
 }
 
 static p2l_status depthwise_invoke(p2l_node *node) {
@@ -365,7 +294,7 @@ static p2l_status depthwise_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_depthwise_conv_2d_x86 = {
+const p2l_kernel p2l_kernel_depthwise_conv_2d_fast = {
     .prepare = depthwise_prepare, .invoke = depthwise_invoke,
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
 };

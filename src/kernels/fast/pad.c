@@ -1,10 +1,11 @@
 /* PAD / PADV2 with zeros (the common case: explicit padding before a VALID convolution). Trailing
  * dims that are not padded are merged into the innermost padded one, so for NHWC padding of H and
  * W each output row (W and C together) is one memset, one memcpy and one memset. Rows are tasks
- * when the tensor is large. Other pad values use the reference kernel. */
+ * when the tensor is large. Other pad values use the reference kernel. Nothing here is ISA
+ * specific (memset and memcpy), so every ISA uses it as it is. */
 #include <string.h>
 
-#include "kernels/x86/x86.h"
+#include "kernels/fast/fast.h"
 
 enum { ROWS_PER_TASK = 64 };
 
@@ -98,7 +99,7 @@ static p2l_status pad_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_pad_x86 = {
+const p2l_kernel p2l_kernel_pad_fast = {
     .prepare = pad_prepare, .invoke = pad_invoke,
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
 };

@@ -1,0 +1,214 @@
+/* The fast kernels: shared drivers over per-ISA micro-kernels.
+ *
+ *   src/kernels/         portable reference kernels, one file per op family (the correctness oracle)
+ *   src/kernels/fast/    the fast kernels' drivers, in portable C: prepare (which nodes the fast path
+ *                        covers, fusion offers, weight packing), im2col, broadcasting, task split
+ *   src/kernels/x86/     x86-64 micro-kernels: AVX2/FMA, AVX-512F (compiled with those flags per file)
+ *   src/kernels/arm/     aarch64 micro-kernels: NEON (ASIMD, float32)
+ *
+ * The drivers use no intrinsics: the inner loops they need are the function pointers of one
+ * p2l_fast_isa table, which registry.c picks once for the CPU (p2l_fast_isa_active). So each driver
+ * exists once, and an ISA is only its loops. Every kernel struct here runs the reference
+ * kernel's prepare first and falls back to the reference invoke for nodes it does not cover. */
+#ifndef P2L_KERNELS_FAST_FAST_H
+#define P2L_KERNELS_FAST_FAST_H
+
+#include "kernels/kernels.h"
+
+/* The drivers, registered in registry.c for every ISA. */
+extern const p2l_kernel p2l_kernel_conv_2d_fast;
+extern const p2l_kernel p2l_kernel_depthwise_conv_2d_fast;
+extern const p2l_kernel p2l_kernel_fully_connected_fast;
+extern const p2l_kernel p2l_kernel_batch_matmul_fast;
+extern const p2l_kernel p2l_kernel_binary_fast;
+extern const p2l_kernel p2l_kernel_unary_fast;
+extern const p2l_kernel p2l_kernel_reduce_fast;
+extern const p2l_kernel p2l_kernel_pool_fast;
+extern const p2l_kernel p2l_kernel_softmax_fast;
+extern const p2l_kernel p2l_kernel_pad_fast;
+
+/* ------------------------------------------------------------ fused activation as a clamp */
+typedef struct p2l_clamp {
+    float lo, hi;
+    bool on;      /* false: NONE, nothing to do */
+    int epilogue; /* P2L_EPILOGUE_*: applied after the clamp (kernels that take a fusion offer) */
+} p2l_clamp;
+/* NONE, RELU, RELU_N1_TO_1, RELU6; false for TANH (not a clamp). */
+bool p2l_clamp_of(int activation, p2l_clamp *clamp);
+
+/* ------------------------------------------------------------ GEMM (gemm.c: packing and planning)
+ *
+ * C[m x n] = A[m x k] * B[k x n] + bias, then the clamp. A is row-major with any row stride (the
+ * input of a 1x1 convolution as it is, or im2col rows); B (the weights) is packed once into panels
+ * of 16 columns (the last one 8 wide when that is enough), each panel k rows of its width, zero
+ * padded, so a micro-kernel reads it sequentially. Every ISA's GEMM reads this one layout. */
+enum { P2L_GEMM_MR = 6, P2L_GEMM_NR = 16 };
+
+typedef struct p2l_gemm_b {
+    float *data;  /* k x padded_n, panel by panel */
+    float *bias;  /* padded_n (zeros where the node has no bias) */
+    int k, n, padded_n, panels;
+} p2l_gemm_b;
+
+int p2l_gemm_padded_n(int n);
+static inline int p2l_gemm_panels(int n) { return (n + P2L_GEMM_NR - 1) / P2L_GEMM_NR; }
+/* Packs B where element (row kk, column j) is src[kk * k_stride + j * n_stride]; bias may be NULL.
+ * data and bias must hold k * padded_n and padded_n floats. */
+void p2l_gemm_pack_into(p2l_gemm_b *b, float *data, float *bias_out, const float *src, size_t k_stride,
+                        size_t n_stride, int k, int n, const float *bias);
+/* The same into memory from the node's prepare arena (64-byte aligned). */
+p2l_status p2l_gemm_pack(p2l_node *node, p2l_gemm_b *b, const float *src, size_t k_stride, size_t n_stride, int k,
+                         int n, const float *bias);
+
+/* How a GEMM of m rows is cut into tasks for the threads: row blocks of at most block_rows rows
+ * (a multiple of 6) times column chunks of panels. */
+typedef struct p2l_gemm_split {
+    size_t block_rows, row_blocks;
+    int chunk_panels, chunks;
+} p2l_gemm_split;
+/* max_block_bytes bounds block_rows * k * 4 (the A block that should stay in cache). Aims at
+ * P2L_GEMM_TASKS_PER_THREAD tasks per thread (p2l_gemm_plan_tasks: tasks_per_thread), cutting the
+ * columns into chunks only where the row blocks are too few. */
+enum { P2L_GEMM_TASKS_PER_THREAD = 8 };
+void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split);
+void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_block_bytes, int tasks_per_thread,
+                         p2l_gemm_split *split);
+/* Task `task` of the split of m rows and `panels` panels: rows [row0, row0 + rows) of panels
+ * [panel_begin, panel_end). */
+typedef struct p2l_gemm_task {
+    size_t row0, rows;
+    int panel_begin, panel_end;
+} p2l_gemm_task;
+static inline p2l_gemm_task p2l_gemm_task_of(const p2l_gemm_split *sp, size_t m, int panels, size_t task) {
+    const size_t row0 = task / (size_t)sp->chunks * sp->block_rows;
+    const int panel_begin = (int)(task % (size_t)sp->chunks) * sp->chunk_panels;
+    return (p2l_gemm_task){row0, m - row0 < sp->block_rows ? m - row0 : sp->block_rows, panel_begin,
+                           panel_begin + sp->chunk_panels < panels ? panel_begin + sp->chunk_panels : panels};
+}
+
+/* ------------------------------------------------------------ the micro-kernels of one ISA */
+
+/* Rows [0, m) of C for panels [panel_begin, panel_end). */
+typedef void (*p2l_gemm_fn)(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
+                            int panel_begin, int panel_end, const p2l_clamp *clamp);
+
+/* A GEMM made of one panel's tiles: rows x width of C (width 16, or 8 for the tail panel) from k
+ * rows of the panel; nc < width: only the first nc columns are stored. p2l_gemm_run_tiles runs
+ * tiles[width == 16][rows] down each panel, panels outer (one panel of B stays in cache while the
+ * A block streams past it), 6 rows at a time then the rest. */
+typedef void (*p2l_gemm_tile_fn)(size_t k, const float *a, size_t lda, const float *b, const float *bias, float *c,
+                                 size_t ldc, int nc, const p2l_clamp *clamp);
+void p2l_gemm_run_tiles(const p2l_gemm_tile_fn tiles[2][P2L_GEMM_MR + 1], const p2l_gemm_b *b, size_t m,
+                        const float *a, size_t lda, float *c, size_t ldc, int panel_begin, int panel_end,
+                        const p2l_clamp *clamp);
+/* Defines the p2l_gemm_fn `name` from an ISA's always-inline tile body
+ * TILE(MR, NR, k, a, lda, b, bias, c, ldc, nc, clamp): one instance per row count (1 to 6) and
+ * panel width (8, 16), so MR and NR are constants in each, run by p2l_gemm_run_tiles. */
+#define P2L_GEMM_TILE_(TILE, MR, NR)                                                                            \
+    static void TILE##_##MR##x##NR(size_t k, const float *a, size_t lda, const float *b, const float *bias,    \
+                                   float *c, size_t ldc, int nc, const p2l_clamp *clamp) {                     \
+        TILE(MR, NR, k, a, lda, b, bias, c, ldc, nc, clamp);                                                   \
+    }
+#define P2L_DEFINE_GEMM(name, TILE)                                                                             \
+    P2L_GEMM_TILE_(TILE, 1, 8) P2L_GEMM_TILE_(TILE, 2, 8) P2L_GEMM_TILE_(TILE, 3, 8)                            \
+    P2L_GEMM_TILE_(TILE, 4, 8) P2L_GEMM_TILE_(TILE, 5, 8) P2L_GEMM_TILE_(TILE, 6, 8)                            \
+    P2L_GEMM_TILE_(TILE, 1, 16) P2L_GEMM_TILE_(TILE, 2, 16) P2L_GEMM_TILE_(TILE, 3, 16)                         \
+    P2L_GEMM_TILE_(TILE, 4, 16) P2L_GEMM_TILE_(TILE, 5, 16) P2L_GEMM_TILE_(TILE, 6, 16)                         \
+    void name(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc, int panel_begin, \
+              int panel_end, const p2l_clamp *clamp) {                                                          \
+        static const p2l_gemm_tile_fn tiles[2][P2L_GEMM_MR + 1] = {                                             \
+            {NULL, TILE##_1x8, TILE##_2x8, TILE##_3x8, TILE##_4x8, TILE##_5x8, TILE##_6x8},                     \
+            {NULL, TILE##_1x16, TILE##_2x16, TILE##_3x16, TILE##_4x16, TILE##_5x16, TILE##_6x16},               \
+        };                                                                                                      \
+        p2l_gemm_run_tiles(tiles, b, m, a, lda, c, ldc, panel_begin, panel_end, clamp);                         \
+    }
+
+/* Channels [c_begin, c_end) of one output row (n, oy) of a depth-multiplier-1 depthwise
+ * convolution: bias, then the taps in (ky, kx) order, then the clamp and the epilogue. */
+typedef struct p2l_depthwise_row_args {
+    const float *in;      /* image n of the (unpadded) input */
+    float *out;           /* the output row */
+    const float *weights; /* [tap][padded_c] */
+    const float *bias;    /* [padded_c] */
+    int H, W, KH, KW, OW, oy;
+    int stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+    size_t C, padded_c;    /* padded_c: C rounded up to the ISA's depthwise_lanes */
+    size_t c_begin, c_end; /* c_begin a multiple of depthwise_lanes */
+    const p2l_clamp *clamp;
+} p2l_depthwise_row_args;
+typedef void (*p2l_depthwise_row_fn)(const p2l_depthwise_row_args *a);
+enum { P2L_DEPTHWISE_MAX_TAPS = 64 }; /* taps listed on the stack by the rows */
+
+/* The taps of output pixel ox that fall inside the input, in (ky, kx) order: the offset of each
+ * one's input pixel from a->in and its row of weights. Returns how many. */
+static inline int p2l_depthwise_taps(const p2l_depthwise_row_args *a, int ox, size_t *in_offset,
+                                     const float **tap_weights) {
+    int taps = 0;
+    for (int ky = 0; ky < a->KH; ky++) {
+        const int iy = a->oy * a->stride_h - a->pad_h + ky * a->dilation_h;
+        if (iy < 0 || iy >= a->H) continue;
+        for (int kx = 0; kx < a->KW; kx++) {
+            const int ix = ox * a->stride_w - a->pad_w + kx * a->dilation_w;
+            if (ix < 0 || ix >= a->W) continue;
+            in_offset[taps] = ((size_t)iy * (size_t)a->W + (size_t)ix) * a->C;
+            tap_weights[taps] = a->weights + (size_t)(ky * a->KW + kx) * a->padded_c;
+            taps++;
+        }
+    }
+    return taps;
+}
+
+/* out[i] = op(a[i * sa], b[i * sb]) for i < n, then the clamp; sa, sb are 1 (advance) or 0 (repeat). */
+typedef void (*p2l_binary_row_fn)(const float *a, size_t sa, const float *b, size_t sb, float *out, size_t n,
+                                  const p2l_clamp *clamp);
+enum {
+    P2L_BINARY_ADD, P2L_BINARY_SUB, P2L_BINARY_MUL, P2L_BINARY_DIV, P2L_BINARY_MAX, P2L_BINARY_MIN, P2L_BINARY_KINDS
+};
+
+typedef void (*p2l_unary_row_fn)(const float *in, float *out, size_t n);
+enum {
+    P2L_UNARY_RELU, P2L_UNARY_RELU6, P2L_UNARY_RELU_N1_TO_1, P2L_UNARY_HARD_SWISH, P2L_UNARY_LOGISTIC,
+    P2L_UNARY_TANH, P2L_UNARY_GELU, P2L_UNARY_GELU_TANH, P2L_UNARY_KINDS
+};
+
+/* SOFTMAX of one row of n > 0 floats: exp((x - max) * beta) / sum. */
+typedef void (*p2l_softmax_row_fn)(const float *in, float *out, size_t n, float beta);
+
+/* One output row of MAX_POOL_2D or AVERAGE_POOL_2D; the window's rows [ys, ye) are clipped to the
+ * input already, its columns are clipped per pixel; the average divides by the elements inside. */
+typedef struct p2l_pool_row_args {
+    const float *in; /* image n */
+    float *out;      /* the output row */
+    int W, OW, ys, ye;
+    int stride_w, pad_w, filter_w;
+    size_t C;
+    bool average;
+    const p2l_clamp *clamp;
+} p2l_pool_row_args;
+typedef void (*p2l_pool_row_fn)(const p2l_pool_row_args *a);
+
+/* MEAN over the last axis: out[r] = mean of the `length` floats at in + r * length, r < rows. */
+typedef void (*p2l_mean_rows_fn)(const float *in, float *out, size_t rows, size_t length);
+/* MEAN over the pixels: channels [0, width) (width <= P2L_MEAN_BLOCK) of `pixels` pixels of C
+ * channels each, each channel summed in pixel order, divided by the pixel count. */
+typedef void (*p2l_channel_means_fn)(const float *in, size_t pixels, size_t C, size_t width, float *out);
+enum { P2L_MEAN_BLOCK = 64 };
+
+/* One ISA's micro-kernels (x86/isa.c, arm/isa.c). */
+typedef struct p2l_fast_isa {
+    const char *name;
+    p2l_gemm_fn gemm;
+    p2l_depthwise_row_fn depthwise_row;
+    int depthwise_lanes;                  /* depthwise weights are padded to a multiple of this */
+    const p2l_binary_row_fn *binary_rows; /* [P2L_BINARY_KINDS] */
+    const p2l_unary_row_fn *unary_rows;   /* [P2L_UNARY_KINDS] */
+    p2l_softmax_row_fn softmax_row;
+    p2l_pool_row_fn pool_row;
+    p2l_mean_rows_fn mean_rows;
+    p2l_channel_means_fn channel_means;
+} p2l_fast_isa;
+
+/* The table registry.c chose for this CPU, or NULL where the fast kernels are off. */
+const p2l_fast_isa *p2l_fast_isa_active(void);
+
+#endif

@@ -1,0 +1,101 @@
+/* GEMM parts every ISA shares: the packing of B into panels (fast.h), the loop of tiles over the
+ * panels and the split of a GEMM into tasks. The tiles that read the panels are per ISA
+ * (x86/gemm*.c, arm/gemm.c). */
+#include "kernels/fast/fast.h"
+
+bool p2l_clamp_of(int activation, p2l_clamp *clamp) {
+    *clamp = (p2l_clamp){-__builtin_inff(), __builtin_inff(), true, P2L_EPILOGUE_NONE};
+    switch (activation) {
+    case P2L_ACT_NONE: clamp->on = false; return true;
+    case P2L_ACT_RELU: clamp->lo = 0; return true;
+    case P2L_ACT_RELU_N1_TO_1: clamp->lo = -1, clamp->hi = 1; return true;
+    case P2L_ACT_RELU6: clamp->lo = 0, clamp->hi = 6; return true;
+    default: return false;
+    }
+}
+
+int p2l_gemm_padded_n(int n) {
+    int full = n / P2L_GEMM_NR * P2L_GEMM_NR, rest = n - full;
+    return rest == 0 ? full : rest <= 8 ? full + 8 : full + P2L_GEMM_NR;
+}
+
+void p2l_gemm_pack_into(p2l_gemm_b *b, float *data, float *bias_out, const float *src, size_t k_stride,
+                        size_t n_stride, int k, int n, const float *bias) {
+    const int padded = p2l_gemm_padded_n(n);
+    *b = (p2l_gemm_b){data, bias_out, k, n, padded, p2l_gemm_panels(n)};
+    for (int col = 0; col < padded; col += P2L_GEMM_NR) {
+        const int width = padded - col < P2L_GEMM_NR ? padded - col : P2L_GEMM_NR;
+        float *panel = data + (size_t)col * (size_t)k;
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < width; j++)
+                panel[(size_t)kk * width + j] = col + j < n ? src[(size_t)kk * k_stride + (size_t)(col + j) * n_stride] : 0.0f;
+    }
+    for (int j = 0; j < padded; j++) bias_out[j] = bias && j < n ? bias[j] : 0.0f;
+}
+
+static void *arena_alloc_aligned(p2l_arena *arena, size_t bytes) {
+    uint8_t *p = p2l_arena_alloc(arena, bytes + 64);
+    return p ? (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63) : NULL;
+}
+
+p2l_status p2l_gemm_pack(p2l_node *node, p2l_gemm_b *b, const float *src, size_t k_stride, size_t n_stride, int k,
+                         int n, const float *bias) {
+    size_t floats;
+    if (!p2l_mul_size((size_t)k, (size_t)p2l_gemm_padded_n(n), &floats) || floats > SIZE_MAX / 8)
+        return p2l_fail(P2L_ERROR_LIMIT, "packed weights of %d x %d are too large", k, n);
+    float *data = arena_alloc_aligned(node->arena, floats * sizeof(float));
+    float *bias_out = arena_alloc_aligned(node->arena, (size_t)p2l_gemm_padded_n(n) * sizeof(float));
+    if (!data || !bias_out) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory packing weights");
+    p2l_gemm_pack_into(b, data, bias_out, src, k_stride, n_stride, k, n, bias);
+    return P2L_OK;
+}
+
+void p2l_gemm_run_tiles(const p2l_gemm_tile_fn tiles[2][P2L_GEMM_MR + 1], const p2l_gemm_b *b, size_t m,
+                        const float *a, size_t lda, float *c, size_t ldc, int panel_begin, int panel_end,
+                        const p2l_clamp *clamp) {
+    const size_t k = (size_t)b->k;
+    for (int panel = panel_begin; panel < panel_end; panel++) {
+        const int col = panel * P2L_GEMM_NR;
+        const int width = b->padded_n - col < P2L_GEMM_NR ? b->padded_n - col : P2L_GEMM_NR;
+        const int nc = b->n - col < width ? b->n - col : width;
+        const float *bp = b->data + (size_t)col * k, *bias = b->bias + col;
+        const p2l_gemm_tile_fn *row = tiles[width == P2L_GEMM_NR];
+        size_t i = 0;
+        for (; i + P2L_GEMM_MR <= m; i += P2L_GEMM_MR)
+            row[P2L_GEMM_MR](k, a + i * lda, lda, bp, bias, c + i * ldc + col, ldc, nc, clamp);
+        if (i < m) row[m - i](k, a + i * lda, lda, bp, bias, c + i * ldc + col, ldc, nc, clamp);
+    }
+}
+
+void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split) {
+    p2l_gemm_plan_tasks(m, k, panels, threads, max_block_bytes, P2L_GEMM_TASKS_PER_THREAD, split);
+}
+
+void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_block_bytes, int tasks_per_thread,
+                         p2l_gemm_split *split) {
+    size_t row_bytes = (size_t)(k > 0 ? k : 1) * sizeof(float);
+    /* Below P2L_MIN_PARALLEL_WORK multiply-adds, waking another thread costs more than it saves. */
+    if ((double)m * (double)k * (double)panels * P2L_GEMM_NR < P2L_MIN_PARALLEL_WORK) threads = 1;
+    size_t rows = max_block_bytes / row_bytes / P2L_GEMM_MR * P2L_GEMM_MR;
+    if (rows < P2L_GEMM_MR) rows = P2L_GEMM_MR;
+    if (threads > 1) {
+        /* Several tasks per thread, so a thread slowed by the machine does not hold up the op: the
+         * last one to finish is small. Smaller row blocks cost little, as B is streamed once per
+         * tile of rows anyway. */
+        size_t want = (size_t)threads * (size_t)tasks_per_thread;
+        size_t fair = (m + want - 1) / want;
+        fair = (fair + P2L_GEMM_MR - 1) / P2L_GEMM_MR * P2L_GEMM_MR;
+        if (fair < P2L_GEMM_MR) fair = P2L_GEMM_MR;
+        if (fair < rows) rows = fair;
+    }
+    size_t blocks = m ? (m + rows - 1) / rows : 0;
+    int chunks = 1;
+    if (threads > 1 && blocks < (size_t)threads * (size_t)tasks_per_thread && panels > 1) {
+        size_t c = ((size_t)threads * (size_t)tasks_per_thread + blocks - 1) / (blocks ? blocks : 1);
+        chunks = c > (size_t)panels ? panels : (int)c;
+    }
+    int per_chunk = panels > 0 ? (panels + chunks - 1) / chunks : 0;
+    if (per_chunk > 1 && per_chunk % 2) per_chunk++; /* whole pairs of panels (the AVX-512 tiles) */
+    if (per_chunk > 0) chunks = (panels + per_chunk - 1) / per_chunk;
+    *split = (p2l_gemm_split){rows, blocks, per_chunk, chunks};
+}
