@@ -73,6 +73,9 @@ enum { P2L_GEMM_TASKS_PER_THREAD = 8 };
 void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split);
 void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_block_bytes, int tasks_per_thread,
                          p2l_gemm_split *split);
+/* The most rows of C a GEMM call over `panels` panels should cover: more, and the rows written for
+ * the first panel have left the cache before the last one (split larger GEMMs into such blocks). */
+size_t p2l_gemm_c_block_rows(int panels);
 /* Task `task` of the split of m rows and `panels` panels: rows [row0, row0 + rows) of panels
  * [panel_begin, panel_end). */
 typedef struct p2l_gemm_task {

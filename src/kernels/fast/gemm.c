@@ -67,6 +67,16 @@ void p2l_gemm_run_tiles(const p2l_gemm_tile_fn tiles[2][P2L_GEMM_MR + 1], const 
     }
 }
 
+/* The tiles go down one panel of a row block, then the next: the block's rows of C must stay in
+ * cache until its last panel, or each panel's pass fetches them again (attention's 1500 x 1500
+ * scores with k = 32 took twice as long as one pass over C). */
+enum { MAX_C_BLOCK_BYTES = 512 * 1024 };
+
+size_t p2l_gemm_c_block_rows(int panels) {
+    const size_t rows = MAX_C_BLOCK_BYTES / ((size_t)(panels > 0 ? panels : 1) * P2L_GEMM_NR * sizeof(float));
+    return rows < P2L_GEMM_MR ? P2L_GEMM_MR : rows / P2L_GEMM_MR * P2L_GEMM_MR;
+}
+
 void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split) {
     p2l_gemm_plan_tasks(m, k, panels, threads, max_block_bytes, P2L_GEMM_TASKS_PER_THREAD, split);
 }
@@ -76,7 +86,10 @@ void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_bl
     size_t row_bytes = (size_t)(k > 0 ? k : 1) * sizeof(float);
     /* Below P2L_MIN_PARALLEL_WORK multiply-adds, waking another thread costs more than it saves. */
     if ((double)m * (double)k * (double)panels * P2L_GEMM_NR < P2L_MIN_PARALLEL_WORK) threads = 1;
-    size_t rows = max_block_bytes / row_bytes / P2L_GEMM_MR * P2L_GEMM_MR;
+    size_t rows = max_block_bytes / row_bytes;
+    const size_t c_rows = p2l_gemm_c_block_rows(panels);
+    if (c_rows < rows) rows = c_rows;
+    rows = rows / P2L_GEMM_MR * P2L_GEMM_MR;
     if (rows < P2L_GEMM_MR) rows = P2L_GEMM_MR;
     if (threads > 1) {
         /* Several tasks per thread, so a thread slowed by the machine does not hold up the op: the

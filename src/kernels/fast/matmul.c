@@ -151,8 +151,11 @@ static void batch_task(void *ctx, size_t task, int thread) {
     p2l_gemm_b b;
     pack_b(&b, p2l_node_scratch(job->node, thread), (const float *)job->node->inputs[1]->data + batch * k * n, st->k,
            st->n, st->adj_y);
-    st->gemm(&b, rows, (const float *)job->node->inputs[0]->data + (batch * st->rows + row0) * k, k,
-             (float *)job->node->outputs[0]->data + (batch * st->rows + row0) * n, n, 0, b.panels, &st->clamp);
+    const float *a = (const float *)job->node->inputs[0]->data + (batch * st->rows + row0) * k;
+    float *c = (float *)job->node->outputs[0]->data + (batch * st->rows + row0) * n;
+    const size_t block = p2l_gemm_c_block_rows(b.panels);
+    for (size_t r = 0; r < rows; r += block)
+        st->gemm(&b, rows - r < block ? rows - r : block, a + r * k, k, c + r * n, n, 0, b.panels, &st->clamp);
 }
 
 static p2l_status batch_matmul_prepare(p2l_node *node) {
