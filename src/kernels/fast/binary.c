@@ -15,11 +15,8 @@ typedef struct binary_state {
 } binary_state;
 
 static p2l_status binary_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_binary.prepare(node));
-    binary_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    binary_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_binary, sizeof *st, (void **)&st));
     const p2l_tensor *a = node->inputs[0], *b = node->inputs[1], *y = node->outputs[0];
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (!isa || a->dtype != P2L_FLOAT32) return P2L_OK;

@@ -27,6 +27,11 @@ extern const p2l_kernel p2l_kernel_pool_fast;
 extern const p2l_kernel p2l_kernel_softmax_fast;
 extern const p2l_kernel p2l_kernel_pad_fast;
 
+/* The opening of every fast kernel's prepare: the reference kernel's prepare, then a zeroed state of
+ * `size` bytes for the node, whose first member (a void *) keeps the reference kernel's state, so
+ * that nodes the fast path does not cover run p2l_invoke_reference with it. */
+p2l_status p2l_fast_prepare(p2l_node *node, const p2l_kernel *reference, size_t size, void **state);
+
 /* ------------------------------------------------------------ fused activation as a clamp */
 typedef struct p2l_clamp {
     float lo, hi;

@@ -3,17 +3,6 @@
  * (x86/gemm*.c, arm/gemm.c). */
 #include "kernels/fast/fast.h"
 
-bool p2l_clamp_of(int activation, p2l_clamp *clamp) {
-    *clamp = (p2l_clamp){-__builtin_inff(), __builtin_inff(), true, P2L_EPILOGUE_NONE};
-    switch (activation) {
-    case P2L_ACT_NONE: clamp->on = false; return true;
-    case P2L_ACT_RELU: clamp->lo = 0; return true;
-    case P2L_ACT_RELU_N1_TO_1: clamp->lo = -1, clamp->hi = 1; return true;
-    case P2L_ACT_RELU6: clamp->lo = 0, clamp->hi = 6; return true;
-    default: return false;
-    }
-}
-
 int p2l_gemm_padded_n(int n) {
     int full = n / P2L_GEMM_NR * P2L_GEMM_NR, rest = n - full;
     return rest == 0 ? full : rest <= 8 ? full + 8 : full + P2L_GEMM_NR;

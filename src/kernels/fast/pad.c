@@ -19,11 +19,8 @@ typedef struct pad_state {
 } pad_state;
 
 static p2l_status pad_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_pad.prepare(node));
-    pad_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    pad_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_pad, sizeof *st, (void **)&st));
     const p2l_tensor *x = node->inputs[0], *y = node->outputs[0];
     if (node->input_count > 2 && node->inputs[2]) {
         const p2l_tensor *v = node->inputs[2];

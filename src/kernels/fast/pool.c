@@ -9,11 +9,8 @@ typedef struct pool_state {
 } pool_state;
 
 static p2l_status pool_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_pool.prepare(node));
-    pool_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    pool_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_pool, sizeof *st, (void **)&st));
     const p2l_pool_params *p = st->reference_state;
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (isa && p2l_clamp_of(p->activation, &st->clamp)) st->row = isa->pool_row;

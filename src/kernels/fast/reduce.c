@@ -16,11 +16,8 @@ typedef struct mean_state {
 } mean_state;
 
 static p2l_status reduce_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_reduce.prepare(node));
-    mean_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    mean_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_reduce, sizeof *st, (void **)&st));
     const p2l_tensor *x = node->inputs[0];
     st->isa = p2l_fast_isa_active();
     if (!st->isa || node->op != P2L_OP_MEAN || x->dtype != P2L_FLOAT32 || x->rank < 1 || x->count == 0) return P2L_OK;

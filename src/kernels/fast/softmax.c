@@ -9,11 +9,8 @@ typedef struct softmax_state {
 } softmax_state;
 
 static p2l_status softmax_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_softmax.prepare(node));
-    softmax_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    softmax_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_softmax, sizeof *st, (void **)&st));
     const p2l_tensor *x = node->inputs[0];
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (isa && node->op == P2L_OP_SOFTMAX && x->dims[x->rank - 1] > 0) st->row = isa->softmax_row;

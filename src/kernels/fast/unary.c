@@ -10,11 +10,8 @@ typedef struct unary_state {
 } unary_state;
 
 static p2l_status unary_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_unary.prepare(node));
-    unary_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    unary_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_unary, sizeof *st, (void **)&st));
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (!isa || node->inputs[0]->dtype != P2L_FLOAT32) return P2L_OK;
     const p2l_unary_row_fn *rows = isa->unary_rows;

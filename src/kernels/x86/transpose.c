@@ -20,11 +20,8 @@ typedef struct transpose_state {
 } transpose_state;
 
 static p2l_status transpose_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_transpose.prepare(node));
-    transpose_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    transpose_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_transpose, sizeof *st, (void **)&st));
     const p2l_tensor *y = node->outputs[0];
     if (p2l_dtype_size(y->dtype) != 4 || y->count == 0) return P2L_OK;
     p2l_view *v = &st->view;
