@@ -7,7 +7,9 @@
 typedef struct reduce_state {
     size_t out_strides[P2L_MAX_DIMS]; /* per input dim, 0 for reduced dims */
     size_t reduced;                   /* elements folded into each output */
-    double *sums;                     /* float MEAN/SUM: sums in double, so a million terms keep fp32 accuracy */
+    bool sums;                        /* float MEAN/SUM: sums in double (in the node's scratch memory, which
+                                       * the runtime checks against its limits), so a million terms keep
+                                       * fp32 accuracy */
     /* When the reduced axes form one block (all axes, the last ones, a middle run: nearly every
      * model's MEAN), the input is [outer, reduced, inner] and float MEAN/SUM run as plain loops. */
     bool blocked;
@@ -72,8 +74,9 @@ static p2l_status reduce_prepare(p2l_node *node) {
         }
     }
     if (x->dtype == P2L_FLOAT32 && (op == P2L_OP_MEAN || op == P2L_OP_SUM)) {
-        st->sums = p2l_arena_alloc(node->arena, sizeof(double) * (stride ? stride : 1));
-        if (!st->sums) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        st->sums = true;
+        if (!p2l_mul_size(sizeof(double), stride ? stride : 1, &node->scratch_bytes))
+            return p2l_fail(P2L_ERROR_LIMIT, "sums of %zu outputs are too large", stride);
     }
     return p2l_set_output_dims(node, 0, rank, dims);
 }
@@ -114,11 +117,10 @@ static inline int64_t add_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t
 static inline int32_t mul_i32(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
 static inline int64_t mul_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
-/* st->sums = the sums of x as [outer, reduced, inner], in double. Runs of one output (inner 1) use
+/* sums = the sums of x as [outer, reduced, inner], in double. Runs of one output (inner 1) use
  * four accumulators: one would chain every addition on the last one's latency. */
-static void sum_blocks(const reduce_state *st, const float *x, size_t count) {
+static void sum_blocks(const reduce_state *st, const float *x, double *sums, size_t count) {
     const size_t R = st->reduced, inner = st->inner;
-    double *sums = st->sums;
     if (inner == 1) {
         for (size_t o = 0; o < st->outer; o++, x += R) {
             double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -142,11 +144,12 @@ static p2l_status reduce_invoke(p2l_node *node) {
     switch (x->dtype) {
     case P2L_FLOAT32:
         if (st->sums) {
-            if (st->blocked) sum_blocks(st, x->data, y->count);
-            else REDUCE_INTO(float, double, st->sums, 0, acc + v);
+            double *sums = p2l_node_scratch(node, 0); /* the reference kernel runs on the calling thread */
+            if (st->blocked) sum_blocks(st, x->data, sums, y->count);
+            else REDUCE_INTO(float, double, sums, 0, acc + v);
             const double divisor = node->op == P2L_OP_MEAN ? (double)st->reduced : 1.0;
             float *out = y->data;
-            for (size_t i = 0; i < y->count; i++) out[i] = (float)(st->sums[i] / divisor);
+            for (size_t i = 0; i < y->count; i++) out[i] = (float)(sums[i] / divisor);
             break;
         }
         REDUCE_TYPED(float, -INFINITY, INFINITY)
