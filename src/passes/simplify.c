@@ -5,6 +5,7 @@
  *    bmm's flattened batches and the [batch, heads, ...] views around them;
  *  - RESHAPE [..., K] -> [M, K], FULLY_CONNECTED, RESHAPE [M, N] -> [..., N] (how torch.export
  *    writes nn.Linear on a sequence: view, addmm, view) is one FULLY_CONNECTED with keep_num_dims;
+ *  - BATCH_MATMUL by a constant that repeats one matrix over the batch is FULLY_CONNECTED;
  *  - x + 0 and x - 0 with an all-zero constant that does not broadcast x to a larger shape (an
  *    attention mask that is constant and masks nothing is such a zero once folded);
  *  - the guard torch's scaled_dot_product_attention decomposition puts around SOFTMAX so that a
@@ -214,6 +215,56 @@ static p2l_status fully_connected_keep_dims(p2l_graph *g, bool *changed) {
     return P2L_OK;
 }
 
+/* BATCH_MATMUL(A, B) with a constant B whose batches are all the same matrix (a weight that
+ * torch.export expanded over the batch for bmm: nn.Linear on a transposed activation) is
+ * FULLY_CONNECTED with keep_num_dims and that one matrix as [N, K] weights, when A already has the
+ * output's batch dims. Both runtimes' matrix paths take it; a batched constant B is a slow path. */
+static p2l_status matmul_with_repeated_weight(p2l_graph *g, bool *changed) {
+    for (size_t n = 0; n < g->nodes.len; n++) {
+        const p2l_node *bmm = &g->nodes.items[n];
+        if (bmm->dead || bmm->op != P2L_OP_BATCH_MATMUL || bmm->ninputs != 2 || p2l_get_option(g, (int)n, "adj_x"))
+            continue;
+        const p2l_tensor *a = &g->tensors.items[bmm->inputs[0]], *b = &g->tensors.items[bmm->inputs[1]];
+        const p2l_tensor *y = &g->tensors.items[bmm->outputs[0]];
+        if (!p2l_is_const(g, bmm->inputs[1]) || b->dtype != P2L_FLOAT32 || a->dtype != P2L_FLOAT32 || b->rank < 3 ||
+            a->rank < 2 || y->rank != a->rank)
+            continue;
+        bool batch_dims_kept = true; /* A's batch dims are the output's: FULLY_CONNECTED broadcasts none */
+        for (int d = 0; d < a->rank - 1 && batch_dims_kept; d++) batch_dims_kept = a->dims[d] >= 0 && a->dims[d] == y->dims[d];
+        const bool adj_y = p2l_get_option(g, (int)n, "adj_y");
+        const int64_t rows = b->dims[b->rank - 2], cols = b->dims[b->rank - 1];
+        const int64_t k = adj_y ? cols : rows, units = adj_y ? rows : cols, batches = p2l_tensor_numel(b) / (rows * cols);
+        if (!batch_dims_kept || rows <= 0 || cols <= 0 || a->dims[a->rank - 1] != k) continue;
+        const float *w = b->data;
+        const size_t matrix = (size_t)(rows * cols);
+        bool repeated = true;
+        for (int64_t i = 1; i < batches && repeated; i++) repeated = memcmp(w, w + (size_t)i * matrix, matrix * 4) == 0;
+        if (!repeated) continue;
+        float *weights = p2l_alloc(matrix * sizeof(float)), *bias = p2l_alloc_zero((size_t)units * sizeof(float));
+        if (!weights || !bias) {
+            p2l_release(weights);
+            p2l_release(bias);
+            return P2L_ERROR_OUT_OF_MEMORY;
+        }
+        for (int64_t u = 0; u < units; u++) /* [N, K]: B's rows as they are (adj_y) or transposed */
+            for (int64_t i = 0; i < k; i++) weights[u * k + i] = adj_y ? w[u * k + i] : w[i * units + u];
+        const int64_t wdims[2] = {units, k};
+        const char *name = g->tensors.items[bmm->inputs[1]].name;
+        const int wt = p2l_add_const(g, name, P2L_FLOAT32, 2, wdims, weights, true);
+        const int bt = p2l_add_const(g, name, P2L_FLOAT32, 1, &units, bias, true);
+        if (wt < 0 || bt < 0) return P2L_ERROR_OUT_OF_MEMORY;
+        p2l_node *fc = &g->nodes.items[n];
+        memset(fc->options, 0, sizeof fc->options);
+        fc->op = P2L_OP_FULLY_CONNECTED;
+        fc->ninputs = 3;
+        fc->inputs[1] = wt;
+        fc->inputs[2] = bt;
+        p2l_set_option(g, (int)n, "keep_num_dims", 1);
+        *changed = true;
+    }
+    return P2L_OK;
+}
+
 /* Whether `node` computes each output element from the same element of its first input and of a
  * constant that broadcasts the same way before and after the RESHAPE x -> a (a scalar, or one
  * whose dims are trailing dims the reshape keeps: an attention mask), so that it commutes with the
@@ -288,6 +339,7 @@ static p2l_status sink_reshapes(p2l_graph *g, bool *changed) {
 p2l_status p2l_pass_simplify(p2l_graph *g, bool *changed) {
     P2L_TRY(sink_reshapes(g, changed));
     P2L_TRY(fully_connected_keep_dims(g, changed));
+    P2L_TRY(matmul_with_repeated_weight(g, changed));
     P2L_TRY(drop_zero_add(g, changed));
     return drop_softmax_guard(g, changed);
 }

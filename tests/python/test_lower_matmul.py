@@ -159,3 +159,29 @@ def test_softmax_delegates_to_xnnpack():
     edge = check_module(Fn(lambda x: torch.softmax(x, -1)), (torch.randn(4, 10),))
     delegated, total = xnnpack_delegation(edge.model_content())
     assert delegated == total
+
+
+class _RepeatedWeight(nn.Module):
+    """bmm by a weight expanded over the batch (what torch.export writes for nn.Linear on some
+    transposed activations, e.g. MobileViT's attention): one FULLY_CONNECTED, no BATCH_MATMUL."""
+
+    def __init__(self, transposed):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(24, 16) if transposed else torch.randn(16, 24))
+        self.transposed = transposed
+
+    def forward(self, x):
+        w = self.w.t() if self.transposed else self.w
+        return torch.bmm(x, w.expand(x.shape[0], 16, 24))
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["kn", "nk"])
+def test_bmm_by_weight_repeated_over_batch_is_fully_connected(transposed):
+    edge = check_module(_RepeatedWeight(transposed).eval(), (torch.randn(4, 10, 16),))
+    assert "FULLY_CONNECTED" in ops(edge) and "BATCH_MATMUL" not in ops(edge), ops(edge)
+
+
+def test_bmm_by_constant_of_different_matrices_stays_batched():
+    w = torch.randn(3, 16, 8)
+    edge = check_module(Fn(lambda x: torch.bmm(x, w)), (torch.randn(3, 5, 16),))
+    assert "BATCH_MATMUL" in ops(edge), ops(edge)
