@@ -167,12 +167,13 @@ static spec new_spec(p2l_op op, int inputs) {
     return s;
 }
 
-static void conv_case(bool depthwise, int n, int h, int w, int c, int oc, int kh, int kw, int stride, int dilation,
-                      int padding, int activation, bool bias) {
+/* A convolution; groups > 1: CONV_2D with a filter of c / groups input channels. */
+static void grouped_conv_case(bool depthwise, int groups, int n, int h, int w, int c, int oc, int kh, int kw,
+                              int stride, int dilation, int padding, int activation, bool bias) {
     spec s = new_spec(depthwise ? P2L_OP_DEPTHWISE_CONV_2D : P2L_OP_CONV_2D, bias ? 3 : 2);
     tensor(&s.in[0], 4, (int32_t[]){n, h, w, c}, false, 1);
     if (depthwise) tensor(&s.in[1], 4, (int32_t[]){1, kh, kw, oc}, true, 1);
-    else tensor(&s.in[1], 4, (int32_t[]){oc, kh, kw, c}, true, 1);
+    else tensor(&s.in[1], 4, (int32_t[]){oc, kh, kw, c / groups}, true, 1);
     if (bias) tensor(&s.in[2], 1, (int32_t[]){oc}, true, 1);
     set_option(&s, "stride_h", stride);
     set_option(&s, "stride_w", stride == 1 ? 1 : stride + 1 - 1);
@@ -182,9 +183,15 @@ static void conv_case(bool depthwise, int n, int h, int w, int c, int oc, int kh
     set_option(&s, "fused_activation_function", activation);
     if (depthwise) set_option(&s, "depth_multiplier", oc / c);
     char what[160];
-    snprintf(what, sizeof what, "%s n%d %dx%dx%d -> %d k%dx%d s%d d%d pad%d act%d bias%d",
-             depthwise ? "depthwise" : "conv", n, h, w, c, oc, kh, kw, stride, dilation, padding, activation, bias);
+    snprintf(what, sizeof what, "%s n%d %dx%dx%d -> %d groups %d k%dx%d s%d d%d pad%d act%d bias%d",
+             depthwise ? "depthwise" : "conv", n, h, w, c, oc, groups, kh, kw, stride, dilation, padding, activation,
+             bias);
     compare(what, &s);
+}
+
+static void conv_case(bool depthwise, int n, int h, int w, int c, int oc, int kh, int kw, int stride, int dilation,
+                      int padding, int activation, bool bias) {
+    grouped_conv_case(depthwise, 1, n, h, w, c, oc, kh, kw, stride, dilation, padding, activation, bias);
 }
 
 static void test_conv(void) {
@@ -219,6 +226,36 @@ static void test_conv(void) {
     conv_case(false, 2, 9, 9, 2, 8, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true); /* 2 channels per tap */
 }
 
+static void test_grouped_conv(void) {
+    /* Channels per group in and out (Cg, OCg) around the panel widths, equal and not: 1x1 in place,
+     * 1x1 strided (im2col), 3x3 with padding, stride 2, dilation 2, batch 2, every clamp. */
+    const int widths[] = {1, 4, 8, 16, 24}, groups[] = {2, 4, 32};
+    for (size_t gi = 0; gi < sizeof groups / sizeof *groups; gi++)
+        for (size_t i = 0; i < sizeof widths / sizeof *widths; i++)
+            for (int other = 0; other < 2; other++) {
+                const int g = groups[gi], c = g * widths[i], oc = g * widths[(i + 2 * (size_t)other) % 5];
+                grouped_conv_case(false, g, 1, 5, 7, c, oc, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_RELU6, true);
+                grouped_conv_case(false, g, 1, 7, 6, c, oc, 1, 1, 2, 1, P2L_PAD_VALID, P2L_ACT_NONE, other);
+                grouped_conv_case(false, g, 2, 6, 5, c, oc, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+                grouped_conv_case(false, g, 1, 9, 8, c, oc, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+                grouped_conv_case(false, g, 1, 8, 9, c, oc, 3, 3, 1, 2, P2L_PAD_SAME, P2L_ACT_RELU_N1_TO_1, true);
+                grouped_conv_case(false, g, 1, 7, 7, c, oc, 3, 3, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, false);
+            }
+    /* Many rows (row blocks over both threads), groups of several panels on few rows (a chunk of
+     * panels that ends inside a group), ResNeXt / RegNet-like layers, a 1 x K filter (wav2vec2's
+     * positional convolution), a single pixel (split attention), TANH (reference path). */
+    grouped_conv_case(false, 4, 1, 30, 29, 32, 32, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+    grouped_conv_case(false, 2, 1, 40, 40, 16, 16, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);
+    grouped_conv_case(false, 2, 1, 3, 3, 40, 80, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+    grouped_conv_case(false, 3, 1, 4, 3, 12, 120, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU6, true);
+    grouped_conv_case(false, 3, 1, 2, 2, 48, 105, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);
+    grouped_conv_case(false, 32, 1, 14, 14, 128, 128, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+    grouped_conv_case(false, 13, 1, 14, 14, 104, 104, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+    grouped_conv_case(false, 16, 1, 1, 50, 64, 64, 1, 17, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+    grouped_conv_case(false, 2, 1, 1, 1, 64, 128, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_RELU, true);
+    grouped_conv_case(false, 4, 1, 5, 5, 16, 16, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_TANH, true);
+}
+
 static void test_depthwise(void) {
     /* around the vector widths 4 (NEON), 8 (AVX2), 16 (AVX-512, NEON blocks) and 32 (AVX2 blocks) */
     const int channels[] = {1, 3, 6, 8, 13, 23, 32, 37, 40, 72};
@@ -244,8 +281,8 @@ static void test_depthwise(void) {
 /* Fusion offers: a zero PAD in front (the kernel reads the unpadded input; the padded one is all NaN
  * so reading it would show) and SiLU / HARD_SWISH after; compared with the reference kernel on the
  * padded input followed by the element-wise op in double precision. */
-static void fused_case(bool depthwise, int h, int w, int c, int oc, int k, int stride, int padding, int activation,
-                       const int pads[4], int epilogue) {
+static void fused_case(bool depthwise, int groups, int h, int w, int c, int oc, int k, int stride, int padding,
+                       int activation, const int pads[4], int epilogue) {
     cases++;
     spec s = new_spec(depthwise ? P2L_OP_DEPTHWISE_CONV_2D : P2L_OP_CONV_2D, 3);
     p2l_tensor unpadded;
@@ -262,7 +299,7 @@ static void fused_case(bool depthwise, int h, int w, int c, int oc, int k, int s
                 nan_padded[((size_t)y * pw + x) * c + ch] = NAN;
             }
     if (depthwise) tensor(&s.in[1], 4, (int32_t[]){1, k, k, oc}, true, 1);
-    else tensor(&s.in[1], 4, (int32_t[]){oc, k, k, c}, true, 1);
+    else tensor(&s.in[1], 4, (int32_t[]){oc, k, k, c / groups}, true, 1);
     tensor(&s.in[2], 1, (int32_t[]){oc}, true, 1);
     set_option(&s, "stride_h", stride);
     set_option(&s, "stride_w", stride);
@@ -272,9 +309,9 @@ static void fused_case(bool depthwise, int h, int w, int c, int oc, int k, int s
     set_option(&s, "fused_activation_function", activation);
     if (depthwise) set_option(&s, "depth_multiplier", 1);
     char what[200];
-    snprintf(what, sizeof what, "fused %s %dx%dx%d -> %d k%d s%d pad%d act%d pads %d,%d,%d,%d epilogue %d",
-             depthwise ? "depthwise" : "conv", h, w, c, oc, k, stride, padding, activation, pads[0], pads[1], pads[2],
-             pads[3], epilogue);
+    snprintf(what, sizeof what, "fused %s %dx%dx%d -> %d groups %d k%d s%d pad%d act%d pads %d,%d,%d,%d epilogue %d",
+             depthwise ? "depthwise" : "conv", h, w, c, oc, groups, k, stride, padding, activation, pads[0], pads[1],
+             pads[2], pads[3], epilogue);
     p2l_tensor ref_out, fast_out;
     float *expect = run(&s, p2l_reference_kernel_of(s.op), 1, &ref_out);
     CHECK(expect != NULL);
@@ -333,13 +370,17 @@ static void test_fusions(void) {
     for (int e = P2L_EPILOGUE_NONE; e <= P2L_EPILOGUE_HARD_SWISH; e++)
         for (size_t p = 0; p < 4; p++) {
             const int *pads = all_pads[p];
-            fused_case(false, 9, 8, 5, 19, 3, 1, P2L_PAD_VALID, P2L_ACT_NONE, pads, e);
-            fused_case(false, 11, 10, 3, 32, 3, 2, P2L_PAD_VALID, P2L_ACT_RELU6, pads, e);
-            fused_case(false, 7, 7, 16, 40, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, pads, e); /* 1x1: in place if unpadded */
-            fused_case(false, 6, 6, 8, 9, 3, 1, P2L_PAD_SAME, P2L_ACT_RELU, pads, e);
-            fused_case(true, 12, 11, 37, 37, 3, 2, P2L_PAD_VALID, P2L_ACT_NONE, pads, e);
-            fused_case(true, 9, 9, 72, 72, 5, 1, P2L_PAD_SAME, P2L_ACT_RELU6, pads, e);
-            fused_case(true, 8, 8, 16, 16, 3, 1, P2L_PAD_VALID, P2L_ACT_RELU, pads, e);
+            fused_case(false, 1, 9, 8, 5, 19, 3, 1, P2L_PAD_VALID, P2L_ACT_NONE, pads, e);
+            fused_case(false, 1, 11, 10, 3, 32, 3, 2, P2L_PAD_VALID, P2L_ACT_RELU6, pads, e);
+            fused_case(false, 1, 7, 7, 16, 40, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, pads, e); /* 1x1: in place unpadded */
+            fused_case(false, 1, 6, 6, 8, 9, 3, 1, P2L_PAD_SAME, P2L_ACT_RELU, pads, e);
+            fused_case(false, 4, 9, 8, 16, 32, 3, 1, P2L_PAD_VALID, P2L_ACT_NONE, pads, e); /* grouped */
+            fused_case(false, 2, 11, 10, 48, 48, 3, 2, P2L_PAD_VALID, P2L_ACT_RELU6, pads, e);
+            fused_case(false, 32, 7, 7, 128, 64, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, pads, e);
+            fused_case(false, 8, 6, 6, 64, 64, 3, 1, P2L_PAD_SAME, P2L_ACT_RELU, pads, e);
+            fused_case(true, 1, 12, 11, 37, 37, 3, 2, P2L_PAD_VALID, P2L_ACT_NONE, pads, e);
+            fused_case(true, 1, 9, 9, 72, 72, 5, 1, P2L_PAD_SAME, P2L_ACT_RELU6, pads, e);
+            fused_case(true, 1, 8, 8, 16, 16, 3, 1, P2L_PAD_VALID, P2L_ACT_RELU, pads, e);
         }
 }
 
@@ -565,6 +606,7 @@ static void test_pad(void) {
 
 int main(void) {
     RUN(test_conv);
+    RUN(test_grouped_conv);
     RUN(test_depthwise);
     RUN(test_fully_connected);
     RUN(test_batch_matmul);

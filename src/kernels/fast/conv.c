@@ -5,13 +5,23 @@
  * channel), the filter's OHWI order, so the weights pack straight into GEMM panels at prepare. A 1x1
  * convolution with stride 1 and no padding uses the input as A in place; any other one builds the
  * im2col rows of one block of output pixels at a time in the thread's scratch (a block small enough
- * to stay in L2, or in L1 when k is short), so memory does not grow with the image.
+ * to stay in L2, or in L1 when k is short), so memory does not grow with the image. A grouped
+ * convolution is one such GEMM per group g: k over the window's (ky, kx) and the group's input
+ * channels [g * Cg, (g + 1) * Cg), columns its output channels [g * OCg, (g + 1) * OCg), each group's
+ * filter rows packed on their own; A is the input in place at column g * Cg (1x1) or the group's
+ * im2col rows, C the output at column g * OCg. The tasks cut the rows into blocks and the groups'
+ * panels, listed group after group, into chunks, as p2l_gemm_plan cuts one GEMM's panels (large
+ * images: one task per row block, all groups). A task builds the im2col rows of all its groups in
+ * one pass over the input (one matrix per group; each input pixel's channels are scattered to the
+ * groups, Cg floats each), then runs the groups' GEMMs. With 4 or 8 channels per group most of a
+ * panel's lanes are padding; packing several groups into one panel (block-diagonal B) would not
+ * help, as the zeros between the groups cost the same multiply-adds as the padding.
  *
  * DEPTHWISE_CONV_2D (depth multiplier 1) runs directly on NHWC, one output row (or a chunk of its
  * channels) per call of the ISA's row function. Weights are padded at prepare to a multiple of the
  * ISA's vector width in channels. Work is split over output rows, and for small images (7x7,
- * 14x14) over chunks of channels too. Other cases (groups, depth multipliers, TANH, weights
- * computed at run time) use the reference kernels.
+ * 14x14) over chunks of channels too. Other cases (depth multipliers, TANH, weights computed at run
+ * time) use the reference kernels.
  *
  * Both fast paths take the runtime's fusion offers (kernels.h, p2l_fusion): a zero PAD in front is
  * read as more implicit padding of the unpadded input, and SiLU / HARD_SWISH after is applied to
@@ -39,8 +49,10 @@ typedef struct conv_state {
     p2l_tensor *y;         /* output 0, or the fused epilogue's output */
     bool fast, direct;
     p2l_clamp clamp;
-    p2l_gemm_b b;
-    p2l_gemm_split split;
+    p2l_gemm_b *b;        /* [groups]: each group's filter rows (k = KH * KW * Cg, n = OCg) */
+    const float *zeros;   /* C floats (groups > 1): im2col's input pixel outside the image */
+    int groups, units;    /* units: the groups' panels, group after group (groups * b->panels) */
+    p2l_gemm_split split; /* over rows and units */
     size_t m;
 } conv_state;
 
@@ -65,11 +77,8 @@ static void take_fusions(p2l_node *node, p2l_conv_params *p, const p2l_tensor **
 }
 
 static p2l_status conv_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_conv_2d.prepare(node));
-    conv_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    conv_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_conv_2d, sizeof *st, (void **)&st));
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (!isa) return P2L_OK;
     st->gemm = isa->gemm;
@@ -77,25 +86,43 @@ static p2l_status conv_prepare(p2l_node *node) {
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
-    if (p->groups != 1 || !w->known || (bias && !bias->known) || !p2l_clamp_of(p->activation, &st->clamp))
+    if (p->groups < 1 || !w->known || (bias && !bias->known) || !p2l_clamp_of(p->activation, &st->clamp))
         return P2L_OK;
-    const int kh = w->dims[1], kw = w->dims[2], ic = w->dims[3], oc = w->dims[0];
-    const int64_t k = (int64_t)kh * kw * ic;
-    if (k <= 0 || k > INT32_MAX / 16 || oc <= 0 || kh > MAX_KERNEL_ROWS) return P2L_OK;
-    P2L_TRY(p2l_gemm_pack(node, &st->b, w->data, 1, (size_t)k, (int)k, oc, bias ? bias->data : NULL));
+    /* The reference prepare checked that the groups divide the input and output channels. */
+    const int kh = w->dims[1], kw = w->dims[2], cg = w->dims[3], groups = p->groups, ocg = w->dims[0] / groups;
+    const int64_t k = (int64_t)kh * kw * cg;
+    if (k <= 0 || k > INT32_MAX / 16 || ocg <= 0 || kh > MAX_KERNEL_ROWS ||
+        (int64_t)groups * p2l_gemm_panels(ocg) > INT32_MAX / 2)
+        return P2L_OK;
+    st->b = p2l_arena_alloc(node->arena, (size_t)groups * sizeof *st->b);
+    if (!st->b) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    const float *wd = w->data, *bd = bias ? bias->data : NULL;
+    for (int g = 0; g < groups; g++) {
+        const size_t first = (size_t)g * (size_t)ocg; /* the group's first output channel */
+        P2L_TRY(p2l_gemm_pack(node, &st->b[g], wd + first * (size_t)k, 1, (size_t)k, (int)k, ocg,
+                              bd ? bd + first : NULL));
+    }
+    st->groups = groups;
+    st->units = groups * st->b[0].panels;
+    if (groups > 1 && !(st->zeros = p2l_arena_alloc(node->arena, (size_t)groups * (size_t)cg * sizeof(float))))
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     take_fusions(node, &st->p, &st->x, &st->y, &st->clamp);
     const p2l_tensor *x = st->x;
     st->direct = kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
                  x->dims[1] == y->dims[1] && x->dims[2] == y->dims[2];
     st->m = (size_t)y->dims[0] * (size_t)y->dims[1] * (size_t)y->dims[2];
-    const bool short_k = (size_t)k * sizeof(float) * IM2COL_L1_MIN_ROWS <= IM2COL_L1_BYTES;
+    /* A task's block holds the rows of all its groups (all of them, unless rows are too few):
+     * blocked as the rows of a convolution without groups, k * groups floats each. */
+    const bool short_k = (size_t)k * (size_t)groups * sizeof(float) * IM2COL_L1_MIN_ROWS <= IM2COL_L1_BYTES;
     /* Every task builds the im2col rows of its row block: fewer, larger tasks, so that a block is
      * rarely cut into column chunks that would build the same rows again (28x28 and 14x14 layers of
      * ResNet at 2 threads). */
-    p2l_gemm_plan_tasks(st->m, (int)k, st->b.panels, p2l_node_threads(node),
-                        st->direct ? DIRECT_BLOCK_BYTES : short_k ? IM2COL_L1_BYTES : IM2COL_BLOCK_BYTES,
+    p2l_gemm_plan_tasks(st->m, (int)k, st->units, p2l_node_threads(node),
+                        (st->direct ? DIRECT_BLOCK_BYTES : short_k ? IM2COL_L1_BYTES : IM2COL_BLOCK_BYTES) /
+                            (size_t)groups,
                         st->direct ? P2L_GEMM_TASKS_PER_THREAD : IM2COL_TASKS_PER_THREAD, &st->split);
-    if (!st->direct) node->scratch_bytes = (st->split.block_rows * (size_t)k + IM2COL_SLACK) * sizeof(float);
+    if (!st->direct)
+        node->scratch_bytes = (st->split.block_rows * (size_t)k * (size_t)groups + IM2COL_SLACK) * sizeof(float);
     st->fast = true;
     return P2L_OK;
 }
@@ -121,17 +148,33 @@ static inline void zero_floats(float *dst, size_t n) {
     else memset(dst, 0, 16 * sizeof(float));
 }
 
+/* Grouped im2col: the channels of one input pixel go to `count` groups, Cg floats to each, the
+ * group at dst + g * stride. The usual group widths have a constant Cg here, which the compiler
+ * copies with a fixed number of vector moves instead of a call per group. */
+#define SCATTER_(CG) for (size_t g = 0; g < count; g++) memcpy(dst + g * stride, src + g * (CG), (CG) * sizeof(float))
+static void scatter_pixel(float *dst, size_t stride, const float *src, size_t Cg, size_t count) {
+    switch (Cg) {
+    case 4: SCATTER_(4); break;
+    case 8: SCATTER_(8); break;
+    case 16: SCATTER_(16); break;
+    default: SCATTER_(Cg); break;
+    }
+}
+#undef SCATTER_
+
 /* The im2col rows of output pixels [row0, row0 + rows): each row is the (ky, kx, c) window of one
  * output pixel, zeros where the window leaves the input. The pixel's (n, oy, ox) is stepped, not
  * divided out of its index for every row, and the input row of each ky is found once per output
- * row. */
-static void im2col(const p2l_node *node, const conv_state *st, size_t row0, size_t rows, float *a) {
+ * row. With groups, the rows of groups [g0, g0 + count) (c over the group's Cg channels), one
+ * matrix of rows x K per group, `stride` floats apart. */
+static void im2col(const p2l_node *node, const conv_state *st, size_t g0, size_t count, size_t row0, size_t rows,
+                   float *a, size_t stride) {
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *x = st->x, *w = node->inputs[1], *y = node->outputs[0];
     const float *in = x->data, *in_end = in + x->count;
-    const int H = x->dims[1], W = x->dims[2], C = x->dims[3];
+    const int H = x->dims[1], W = x->dims[2], C = x->dims[3], Cg = w->dims[3];
     const int KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
-    const size_t window_row = (size_t)KW * (size_t)C;
+    const size_t window_row = (size_t)KW * (size_t)Cg, c0 = g0 * (size_t)Cg;
     int ox = (int)(row0 % (size_t)OW), oy = (int)(row0 / (size_t)OW % (size_t)OH);
     size_t n = row0 / ((size_t)OW * (size_t)OH);
     const float *src[MAX_KERNEL_ROWS]; /* input row of each ky for the current output row, NULL outside */
@@ -147,7 +190,14 @@ static void im2col(const p2l_node *node, const conv_state *st, size_t row0, size
         const int x0 = ox * p->stride_w - p->pad_w;
         const bool row_inside = x0 >= 0 && x0 + (KW - 1) * p->dilation_w < W && p->dilation_w == 1;
         for (int ky = 0; ky < KH; ky++, a += window_row) {
-            if (!src[ky]) {
+            if (st->groups > 1) { /* pixels outside the input read a row of zeros */
+                for (int kx = 0; kx < KW; kx++) {
+                    const int ix = x0 + kx * p->dilation_w;
+                    const bool inside = src[ky] && ix >= 0 && ix < W;
+                    scatter_pixel(a + (size_t)kx * (size_t)Cg, stride,
+                                  inside ? src[ky] + (size_t)ix * (size_t)C + c0 : st->zeros, (size_t)Cg, count);
+                }
+            } else if (!src[ky]) {
                 zero_floats(a, window_row);
             } else if (row_inside) { /* the whole window row is contiguous in NHWC */
                 copy_floats(a, src[ky] + (size_t)x0 * (size_t)C, window_row, in_end);
@@ -171,17 +221,26 @@ static void conv_task(void *ctx, size_t task, int thread) {
     const conv_job *job = ctx;
     const conv_state *st = job->st;
     const p2l_node *node = job->node;
-    const p2l_gemm_task t = p2l_gemm_task_of(&st->split, st->m, st->b.panels, task);
-    const size_t K = (size_t)st->b.k, OC = (size_t)st->b.n;
-    const float *a;
-    if (st->direct) {
-        a = (const float *)st->x->data + t.row0 * K;
-    } else {
-        float *scratch = p2l_node_scratch(node, thread);
-        im2col(node, st, t.row0, t.rows, scratch);
-        a = scratch;
+    const p2l_gemm_task t = p2l_gemm_task_of(&st->split, st->m, st->units, task);
+    const int panels = st->b[0].panels; /* per group */
+    const size_t K = (size_t)st->b[0].k, Cg = (size_t)node->inputs[1]->dims[3], OCg = (size_t)st->b[0].n;
+    const size_t C = Cg * (size_t)st->groups, OC = OCg * (size_t)st->groups;
+    float *out = (float *)st->y->data + t.row0 * OC;
+    /* The groups [g0, g_end) whose panels the task's units [panel_begin, panel_end) cover. */
+    const int g0 = t.panel_begin / panels, g_end = (t.panel_end + panels - 1) / panels;
+    const size_t stride = t.rows * K; /* between the groups' im2col matrices */
+    float *scratch = st->direct ? NULL : p2l_node_scratch(node, thread);
+    if (scratch) im2col(node, st, (size_t)g0, (size_t)(g_end - g0), t.row0, t.rows, scratch, stride);
+    for (int g = g0; g < g_end; g++) {
+        const int begin = t.panel_begin > g * panels ? t.panel_begin - g * panels : 0;
+        const int end = t.panel_end < (g + 1) * panels ? t.panel_end - g * panels : panels;
+        if (scratch)
+            st->gemm(&st->b[g], t.rows, scratch + (size_t)(g - g0) * stride, K, out + (size_t)g * OCg, OC, begin, end,
+                     &st->clamp);
+        else
+            st->gemm(&st->b[g], t.rows, (const float *)st->x->data + t.row0 * C + (size_t)g * Cg, C,
+                     out + (size_t)g * OCg, OC, begin, end, &st->clamp);
     }
-    st->gemm(&st->b, t.rows, a, K, (float *)st->y->data + t.row0 * OC, OC, t.panel_begin, t.panel_end, &st->clamp);
 }
 
 static p2l_status conv_invoke(p2l_node *node) {
@@ -216,11 +275,8 @@ typedef struct depthwise_state {
 } depthwise_state;
 
 static p2l_status depthwise_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_depthwise_conv_2d.prepare(node));
-    depthwise_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    st->reference_state = node->state;
-    node->state = st;
+    depthwise_state *st;
+    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_depthwise_conv_2d, sizeof *st, (void **)&st));
     st->p = *(const p2l_conv_params *)st->reference_state;
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *w = node->inputs[1];
