@@ -39,6 +39,10 @@ enum {
     MAX_KERNEL_ROWS = 64,             /* convolution fast path: im2col's input row per ky on the stack */
     IM2COL_SLACK = 16,                /* floats after the im2col block (copy_floats) */
     IM2COL_TASKS_PER_THREAD = 4,      /* p2l_gemm_plan_tasks for im2col convolutions */
+    /* Every row block streams all of B past its rows. Where B does not stay in cache (a 3x3 over
+     * hundreds of channels; DeepLab's dilated ASPP has k = 8640, 8.8 MB of weights), blocks of
+     * at least this many rows, however long k is, make each fetch of B serve that many rows. */
+    LARGE_B_BYTES = 1024 * 1024, LARGE_B_MIN_ROWS = 64,
 };
 
 typedef struct conv_state {
@@ -117,9 +121,12 @@ static p2l_status conv_prepare(p2l_node *node) {
     /* Every task builds the im2col rows of its row block: fewer, larger tasks, so that a block is
      * rarely cut into column chunks that would build the same rows again (28x28 and 14x14 layers of
      * ResNet at 2 threads). */
-    p2l_gemm_plan_tasks(st->m, (int)k, st->units, p2l_node_threads(node),
-                        (st->direct ? DIRECT_BLOCK_BYTES : short_k ? IM2COL_L1_BYTES : IM2COL_BLOCK_BYTES) /
-                            (size_t)groups,
+    size_t block_bytes = st->direct ? DIRECT_BLOCK_BYTES : short_k ? IM2COL_L1_BYTES : IM2COL_BLOCK_BYTES;
+    const size_t row_bytes = (size_t)k * (size_t)groups * sizeof(float);
+    if (!st->direct && row_bytes / (size_t)groups * (size_t)ocg > LARGE_B_BYTES &&
+        block_bytes < LARGE_B_MIN_ROWS * row_bytes)
+        block_bytes = LARGE_B_MIN_ROWS * row_bytes;
+    p2l_gemm_plan_tasks(st->m, (int)k, st->units, p2l_node_threads(node), block_bytes / (size_t)groups,
                         st->direct ? P2L_GEMM_TASKS_PER_THREAD : IM2COL_TASKS_PER_THREAD, &st->split);
     if (!st->direct)
         node->scratch_bytes = (st->split.block_rows * (size_t)k * (size_t)groups + IM2COL_SLACK) * sizeof(float);
