@@ -304,10 +304,14 @@ def headline(rows):
 
 
 def source_version():
-    """The commit the measured library was built from (with -dirty for uncommitted changes)."""
+    """The commit the measured library was built from, with -dirty for uncommitted changes other than
+    the zoo's own output files (this run rewrites them as it goes)."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
+        commit = git("rev-parse", "--short", "HEAD") or "unknown"
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/zoo.csv", ":!docs/zoo.md")
+        return commit + ("-dirty" if changed else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
