@@ -224,6 +224,10 @@ static void test_conv(void) {
     conv_case(false, 1, 67, 61, 3, 16, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_RELU6, true);
     conv_case(false, 1, 64, 64, 3, 24, 3, 3, 2, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);
     conv_case(false, 2, 9, 9, 2, 8, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true); /* 2 channels per tap */
+    /* Weights over P2L_GEMM_LARGE_B_BYTES (1.3 MB): tall row blocks, and threads split the columns;
+     * 13x11 rows do not divide evenly into the blocks. */
+    conv_case(false, 1, 13, 11, 144, 256, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+    conv_case(false, 1, 7, 7, 160, 232, 3, 3, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);
 }
 
 static void test_grouped_conv(void) {

@@ -42,7 +42,7 @@ enum {
     /* Every row block streams all of B past its rows. Where B does not stay in cache (a 3x3 over
      * hundreds of channels; DeepLab's dilated ASPP has k = 8640, 8.8 MB of weights), blocks of
      * at least this many rows, however long k is, make each fetch of B serve that many rows. */
-    LARGE_B_BYTES = 1024 * 1024, LARGE_B_MIN_ROWS = 64,
+    LARGE_B_MIN_ROWS = 64, /* where B > P2L_GEMM_LARGE_B_BYTES */
 };
 
 typedef struct conv_state {
@@ -123,7 +123,7 @@ static p2l_status conv_prepare(p2l_node *node) {
      * ResNet at 2 threads). */
     size_t block_bytes = st->direct ? DIRECT_BLOCK_BYTES : short_k ? IM2COL_L1_BYTES : IM2COL_BLOCK_BYTES;
     const size_t row_bytes = (size_t)k * (size_t)groups * sizeof(float);
-    if (!st->direct && row_bytes / (size_t)groups * (size_t)ocg > LARGE_B_BYTES &&
+    if (!st->direct && row_bytes / (size_t)groups * (size_t)ocg > P2L_GEMM_LARGE_B_BYTES &&
         block_bytes < LARGE_B_MIN_ROWS * row_bytes)
         block_bytes = LARGE_B_MIN_ROWS * row_bytes;
     p2l_gemm_plan_tasks(st->m, (int)k, st->units, p2l_node_threads(node), block_bytes / (size_t)groups,

@@ -75,6 +75,9 @@ typedef struct p2l_gemm_split {
  * P2L_GEMM_TASKS_PER_THREAD tasks per thread (p2l_gemm_plan_tasks: tasks_per_thread), cutting the
  * columns into chunks only where the row blocks are too few. */
 enum { P2L_GEMM_TASKS_PER_THREAD = 8 };
+/* Weights (B) above this size do not stay in cache between row blocks: planning then favours tall
+ * row blocks, and column chunks over threads. */
+enum { P2L_GEMM_LARGE_B_BYTES = 1024 * 1024 };
 void p2l_gemm_plan(size_t m, int k, int panels, int threads, size_t max_block_bytes, p2l_gemm_split *split);
 void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_block_bytes, int tasks_per_thread,
                          p2l_gemm_split *split);
