@@ -7,15 +7,14 @@
 #include "lower/lower.h"
 
 /* The layout of the first tensor argument among `names` that is an activation of the output's
- * rank (weights and scalars adapt to it), preferring one of the output's full shape: an operand that
+ * (`out`'s) rank (weights and scalars adapt to it), preferring one of the output's full shape: an operand that
  * broadcasts (a PReLU slope expanded to [1, 1, 1], a mask) adapts as cheaply as a weight does. */
-static p2l_layout pick_layout(p2l_lower_ctx *ctx, const char *const *names, int count, int rank) {
-    const p2l_value *out = p2l_output_value(ctx, 0);
+static p2l_layout pick_layout(p2l_lower_ctx *ctx, const char *const *names, int count, const p2l_value *out) {
     for (int full = 1; full >= 0; full--)
         for (int i = 0; i < count; i++) {
             const p2l_value *v = p2l_value_of(ctx, names[i]);
-            if (!v || v->rank != rank || v->data) continue;
-            if (full && (!out || memcmp(v->dims, out->dims, (size_t)rank * sizeof *v->dims) != 0)) continue;
+            if (!v || v->rank != out->rank || v->data) continue;
+            if (full && memcmp(v->dims, out->dims, (size_t)out->rank * sizeof *v->dims) != 0) continue;
             p2l_layout l;
             if (p2l_input_any(ctx, names[i], &l) >= 0) return l;
         }
@@ -40,7 +39,7 @@ static int binary(p2l_lower_ctx *ctx, p2l_op op, const char *a, const char *b, p
     const p2l_value *out_v = p2l_output_value(ctx, 0);
     if (!out_v) return -1;
     const char *names[2] = {a, b};
-    p2l_layout l = pick_layout(ctx, names, 2, out_v->rank);
+    p2l_layout l = pick_layout(ctx, names, 2, out_v);
     int x = operand(ctx, a, &l, operand_dtype, out_v->rank);
     int y = operand(ctx, b, &l, operand_dtype, out_v->rank);
     int out = p2l_output(ctx, 0, &l);

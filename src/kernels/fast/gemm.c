@@ -80,27 +80,20 @@ void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_bl
     if (c_rows < rows) rows = c_rows;
     rows = rows / P2L_GEMM_MR * P2L_GEMM_MR;
     if (rows < P2L_GEMM_MR) rows = P2L_GEMM_MR;
+    /* B larger than the cache: every row block streams all of it (or of its column chunk) past its
+     * rows, so keep the row blocks as tall as the budget allows, evened out, and give the threads
+     * chunks of columns instead, two per thread (ResNet's last 3x3 layers, 9 MB of weights for 49
+     * rows, streamed them five times over at 2 threads). */
     const double b_bytes = (double)(k > 0 ? k : 1) * (double)panels * P2L_GEMM_NR * sizeof(float);
-    if (threads > 1 && b_bytes > P2L_GEMM_LARGE_B_BYTES && panels >= 2 * threads) {
-        /* B does not stay in cache, and every row block streams all of it (or of its column chunk)
-         * past its rows: keep the row blocks as tall as the budget allows, evened out, and give the
-         * threads chunks of columns instead, two per thread (ResNet's last 3x3 layers, 9 MB of
-         * weights for 49 rows, streamed them five times over at 2 threads). */
-        size_t blocks = m ? (m + rows - 1) / rows : 0;
-        if (blocks) rows = ((m + blocks - 1) / blocks + P2L_GEMM_MR - 1) / P2L_GEMM_MR * P2L_GEMM_MR;
-        blocks = m ? (m + rows - 1) / rows : 0;
-        const size_t want = 2 * (size_t)threads, c = blocks ? (want + blocks - 1) / blocks : 1;
-        int per_chunk = (panels + (int)(c > (size_t)panels ? (size_t)panels : c) - 1) /
-                        (int)(c > (size_t)panels ? (size_t)panels : c);
-        if (per_chunk > 1 && per_chunk % 2) per_chunk++; /* whole pairs of panels (the AVX-512 tiles) */
-        *split = (p2l_gemm_split){rows, blocks, per_chunk, (panels + per_chunk - 1) / per_chunk};
-        return;
-    }
-    if (threads > 1) {
+    const bool large_b = threads > 1 && b_bytes > P2L_GEMM_LARGE_B_BYTES && panels >= 2 * threads;
+    const size_t want = (size_t)threads * (size_t)(large_b ? 2 : tasks_per_thread);
+    if (large_b && m) {
+        const size_t blocks = (m + rows - 1) / rows;
+        rows = ((m + blocks - 1) / blocks + P2L_GEMM_MR - 1) / P2L_GEMM_MR * P2L_GEMM_MR;
+    } else if (threads > 1) {
         /* Several tasks per thread, so a thread slowed by the machine does not hold up the op: the
          * last one to finish is small. Smaller row blocks cost little, as B is streamed once per
          * tile of rows anyway. */
-        size_t want = (size_t)threads * (size_t)tasks_per_thread;
         size_t fair = (m + want - 1) / want;
         fair = (fair + P2L_GEMM_MR - 1) / P2L_GEMM_MR * P2L_GEMM_MR;
         if (fair < P2L_GEMM_MR) fair = P2L_GEMM_MR;
@@ -108,8 +101,8 @@ void p2l_gemm_plan_tasks(size_t m, int k, int panels, int threads, size_t max_bl
     }
     size_t blocks = m ? (m + rows - 1) / rows : 0;
     int chunks = 1;
-    if (threads > 1 && blocks < (size_t)threads * (size_t)tasks_per_thread && panels > 1) {
-        size_t c = ((size_t)threads * (size_t)tasks_per_thread + blocks - 1) / (blocks ? blocks : 1);
+    if (threads > 1 && blocks < want && panels > 1) {
+        size_t c = (want + blocks - 1) / (blocks ? blocks : 1);
         chunks = c > (size_t)panels ? panels : (int)c;
     }
     int per_chunk = panels > 0 ? (panels + chunks - 1) / chunks : 0;
