@@ -18,7 +18,7 @@ extern "C" {
 #define P2L_API __attribute__((visibility("default")))
 #endif
 
-#define P2L_VERSION "0.1.0"
+#include "pt2lite_config.h" /* P2L_VERSION*, P2L_HAVE_CONVERTER, P2L_HAVE_RUNTIME */
 
 typedef enum p2l_status {
     P2L_OK = 0,
@@ -54,7 +54,6 @@ P2L_API const char *p2l_version(void);
 P2L_API void p2l_free(void *ptr);
 
 /* ---------------------------------------------------------------- resource limits
- * (owned by the hostile-input work, issue 6)
  *
  * pt2lite reads files from the internet: every size a file declares is checked against a limit
  * before it is used to allocate or loop. The defaults are generous for real models (multi-GB LLMs
@@ -86,7 +85,9 @@ P2L_API p2l_limits p2l_limits_resolve(const p2l_limits *limits);
 
 /* ------------------------------------------------------------ end resource limits */
 
-/* ---------------------------------------------------------------- converter */
+/* ---------------------------------------------------------------- converter
+ * Declared only where the library contains it (P2L_HAVE_CONVERTER, from pt2lite_config.h). */
+#ifdef P2L_HAVE_CONVERTER
 
 typedef struct p2l_convert_options {
     /* Reserved for later options (channels-last IO, quantization, ...); zero-initialize. */
@@ -105,9 +106,9 @@ P2L_API p2l_status p2l_convert_file(const char *pt2_path, const char *tflite_pat
 
 /* Peak bytes the converter held on the heap during the last p2l_convert() on this thread. */
 P2L_API size_t p2l_convert_peak_bytes(void);
+#endif /* P2L_HAVE_CONVERTER */
 
-/* ---------------------------------------------------------------- runtime */
-/* (owned by the runtime: src/runtime, src/kernels)
+/* ---------------------------------------------------------------- runtime
  *
  * A p2l_model is a verified, read-only .tflite file; any number of interpreters (on any threads)
  * may share one. An interpreter holds the tensors and memory of one execution and is used by one

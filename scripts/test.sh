@@ -16,6 +16,10 @@ cmake -S "$root" -B "$root/build/runtime-only" -DP2L_BUILD_CONVERTER=OFF -DCMAKE
 cmake --build "$root/build/runtime-only" -j"$(nproc)" >/dev/null
 ctest --test-dir "$root/build/runtime-only" --output-on-failure
 
+# Installed as a C developer gets it: cmake --install, then a consumer via find_package, pkg-config and
+# add_subdirectory, each run on a model and compared with PyTorch.
+"$root/scripts/test_install.sh"
+
 # The C tests again built for aarch64, on the NEON kernels, under qemu (skipped, saying why, without it).
 "$root/scripts/test_arm.sh"
 

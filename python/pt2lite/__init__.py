@@ -7,11 +7,11 @@
     it = pt2lite.Interpreter(model_path="model.tflite")   # drop-in for ai_edge_litert's Interpreter
 """
 
-from ._native import Pt2liteError
+from ._native import Pt2liteError, lib
 from .convert import convert, convert_pt2
 from .interpreter import Interpreter, SignatureRunner
 from .model import EdgeModel, load
 
-__version__ = "0.1.0"
+__version__ = lib.p2l_version().decode()  # the C library's (CMakeLists.txt's project version)
 __all__ = ["convert", "convert_pt2", "load", "EdgeModel", "Interpreter", "SignatureRunner", "Pt2liteError",
            "__version__"]
