@@ -171,6 +171,18 @@ P2L_API p2l_status p2l_model_signature_io(const p2l_model *model, int signature,
 P2L_API p2l_status p2l_model_signature_find_io(const p2l_model *model, int signature, int is_output,
                                                const char *name, int *tensor);
 
+/* The bytes of the metadata entry named `name` (TFLite Model.metadata: a name and a buffer), e.g.
+ * "pt2lite_output_structure", which the converter writes (see README). *data points into the model and
+ * stays valid while it lives (NULL when the entry is empty). Fails with P2L_ERROR_INVALID_ARGUMENT when
+ * the model has no such entry. */
+P2L_API p2l_status p2l_model_metadata(const p2l_model *model, const char *name, const void **data, size_t *size);
+
+/* Whether `dims` (rank dims) is a shape the model accepts for input i of a signature: the same rank as
+ * the tensor's shape_signature and the same size in every dim not marked dynamic (-1). Otherwise fails
+ * with P2L_ERROR_INVALID_ARGUMENT and a message naming the input, the shape_signature and `dims`. */
+P2L_API p2l_status p2l_model_signature_check_input(const p2l_model *model, int signature, int i, int rank,
+                                                   const int64_t *dims);
+
 typedef struct p2l_interpreter_options {
     int num_threads; /* 0: default (1 for now) */
 } p2l_interpreter_options;
