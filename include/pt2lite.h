@@ -132,6 +132,9 @@ typedef struct p2l_interpreter p2l_interpreter;
 /* Flags for p2l_model_load. */
 enum {
     P2L_MODEL_COPY = 1, /* copy the bytes; otherwise the caller keeps them alive and unchanged */
+    /* Verify the file but skip the check that pt2lite has a kernel for every op: for callers that only
+     * read the model (signatures, metadata) and run it elsewhere. p2l_interpreter_create refuses it. */
+    P2L_MODEL_VERIFY_ONLY = 2,
 };
 
 /* Verifies the whole file, then keeps a reference to `data` (zero-copy) or a copy. */

@@ -13,6 +13,7 @@ import numpy as np
 from ._native import Pt2liteError, lib
 
 BACKENDS = ("pt2lite", "litert")
+_VERIFY_ONLY = 2  # P2L_MODEL_VERIFY_ONLY
 OUTPUT_STRUCTURE = "pt2lite_output_structure"  # the metadata entry the converter writes (README: Outputs)
 
 
@@ -46,7 +47,9 @@ class _VerifiedModel:
         del interpreter
         self._bytes = flatbuffer  # zero-copy: the C model points into these bytes
         handle = ctypes.c_void_p()
-        status = lib.p2l_model_load(flatbuffer, len(flatbuffer), 0, ctypes.byref(handle))
+        # Verified whole; kernels are checked by the pt2lite runtime when it runs the model, so a
+        # file with an op only LiteRT has still loads for backend="litert".
+        status = lib.p2l_model_load(flatbuffer, len(flatbuffer), _VERIFY_ONLY, ctypes.byref(handle))
         if status != 0:
             message = lib.p2l_last_error().decode("utf-8", "replace")
             raise Pt2liteError(status, f"cannot load {what}: {message}")

@@ -48,7 +48,7 @@ static p2l_status check_ops(const p2l_tfl_model *m) {
 
 static p2l_status finish_load(const void *data, size_t size, p2l_model *m, p2l_model **out) {
     p2l_status s = p2l_tfl_read_limited(data, size, &m->limits, &m->tfl);
-    if (!s) s = check_ops(&m->tfl);
+    if (!s && !m->verify_only) s = check_ops(&m->tfl);
     if (s) {
         atomic_store(&m->refs, 1);
         p2l_model_free(m);
@@ -76,6 +76,7 @@ p2l_status p2l_model_load_ex(const void *data, size_t size, const p2l_model_load
     p2l_model *m = p2l_alloc_zero(sizeof *m);
     if (!m) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory loading a model");
     m->limits = limits;
+    m->verify_only = (flags & P2L_MODEL_VERIFY_ONLY) != 0;
     if (flags & P2L_MODEL_COPY) {
         m->owned = p2l_alloc(size ? size : 1);
         if (!m->owned) {

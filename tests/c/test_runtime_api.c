@@ -138,6 +138,14 @@ static void test_metadata_by_name(void) {
     CHECK(data == NULL && data_size == 0);
     CHECK_EQ_INT(p2l_model_metadata(model, NULL, &data, &data_size), P2L_ERROR_INVALID_ARGUMENT);
     p2l_model_free(model);
+    /* a model loaded to be read only (its ops unchecked) gives its metadata but runs nowhere */
+    CHECK_EQ_INT(p2l_model_load(bytes, size, P2L_MODEL_VERIFY_ONLY, &model), P2L_OK);
+    CHECK_EQ_INT(p2l_model_metadata(model, "pt2lite_output_structure", &data, &data_size), P2L_OK);
+    p2l_interpreter *it = NULL;
+    CHECK_EQ_INT(p2l_interpreter_create(model, NULL, &it), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("P2L_MODEL_VERIFY_ONLY");
+    CHECK(it == NULL);
+    p2l_model_free(model);
     free(bytes);
 }
 
