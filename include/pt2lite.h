@@ -133,6 +133,9 @@ typedef struct p2l_interpreter p2l_interpreter;
 /* Flags for p2l_model_load. */
 enum {
     P2L_MODEL_COPY = 1, /* copy the bytes; otherwise the caller keeps them alive and unchanged */
+    /* Verify the file but skip the check that pt2lite has a kernel for every op: for callers that only
+     * read the model (signatures, metadata) and run it elsewhere. p2l_interpreter_create refuses it. */
+    P2L_MODEL_VERIFY_ONLY = 2,
 };
 
 /* Verifies the whole file, then keeps a reference to `data` (zero-copy) or a copy. */
@@ -171,6 +174,18 @@ P2L_API p2l_status p2l_model_signature_io(const p2l_model *model, int signature,
                                           const char **name, int *tensor);
 P2L_API p2l_status p2l_model_signature_find_io(const p2l_model *model, int signature, int is_output,
                                                const char *name, int *tensor);
+
+/* The bytes of the metadata entry named `name` (TFLite Model.metadata: a name and a buffer), e.g.
+ * "pt2lite_output_structure", which the converter writes (see README). *data points into the model and
+ * stays valid while it lives (NULL when the entry is empty). Fails with P2L_ERROR_INVALID_ARGUMENT when
+ * the model has no such entry. */
+P2L_API p2l_status p2l_model_metadata(const p2l_model *model, const char *name, const void **data, size_t *size);
+
+/* Whether `dims` (rank dims) is a shape the model accepts for input i of a signature: the same rank as
+ * the tensor's shape_signature and the same size in every dim not marked dynamic (-1). Otherwise fails
+ * with P2L_ERROR_INVALID_ARGUMENT and a message naming the input, the shape_signature and `dims`. */
+P2L_API p2l_status p2l_model_signature_check_input(const p2l_model *model, int signature, int i, int rank,
+                                                   const int64_t *dims);
 
 typedef struct p2l_interpreter_options {
     int num_threads; /* 0: default (1 for now) */

@@ -5,6 +5,7 @@ the graph, lowering, optimizing and writing the .tflite happen in C (p2l_convert
 
 import ctypes
 import io
+import warnings
 
 from ._native import check, lib
 from ._record import record_ops
@@ -33,14 +34,20 @@ def export_archive(module, sample_args, sample_kwargs=None, dynamic_shapes=None)
 
     if not isinstance(sample_args, tuple):
         sample_args = (sample_args,)
-    was_training = getattr(module, "training", False)
-    if was_training:
-        module.eval()  # inference graphs: batch norm uses running stats, dropout is off
+    # Inference graphs: batch norm uses running statistics, dropout is off. A module (or a submodule)
+    # left in training mode is converted in eval mode, with a warning, and its modes restored after.
+    modules = list(module.modules()) if hasattr(module, "modules") else []
+    training = [m for m in modules if m.training]
+    if training:
+        warnings.warn(f"{type(module).__name__} is in training mode ({len(training)} of its modules): pt2lite "
+                      "converts it as after module.eval() (dropout off, batch norm with running statistics); call "
+                      "module.eval() before converting to silence this warning", UserWarning, stacklevel=3)
+        module.eval()
     try:
         program = torch.export.export(module, sample_args, sample_kwargs or {}, dynamic_shapes=dynamic_shapes)
     finally:
-        if was_training:
-            module.train()
+        for m in training:
+            m.training = True
     program = program.run_decompositions()
     buffer = io.BytesIO()
     torch.export.save(program, buffer)

@@ -6,6 +6,7 @@ and marshals numpy arrays."""
 
 import ctypes
 import os
+import weakref
 
 import numpy as np
 
@@ -66,6 +67,14 @@ _declare("p2l_interpreter_get_tensor", _st, _vp, _int, _int, _vp, ctypes.c_size_
 _declare("p2l_interpreter_tensor_data", _st, _vp, _int, _int, ctypes.POINTER(_vp))
 _declare("p2l_interpreter_resize_tensor", _st, _vp, _int, _int, _int, ctypes.POINTER(ctypes.c_int32))
 _declare("p2l_interpreter_invoke_subgraph", _st, _vp, _int)
+_declare("p2l_model_metadata", _st, _vp, ctypes.c_char_p, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_size_t))
+_declare("p2l_model_signature_check_input", _st, _vp, _int, _int, _int, ctypes.POINTER(ctypes.c_int64))
+
+# LiteRT's words (interpreter.py, _ensure_safe) for a reallocation while tensor() views are alive.
+_VIEWS_ALIVE = """There is at least 1 reference to internal data
+      in the interpreter in the form of a numpy array or slice. Be sure to
+      only hold the function returned from tensor() if you are using raw
+      data access."""
 
 class InterpreterError(Pt2liteError, ValueError):
     """An error of pt2lite's runtime: a model it refuses at load (malformed or unsupported), a bad
@@ -122,6 +131,7 @@ class Interpreter:
             raise ValueError("pass exactly one of model_path and model_content")
         model = ctypes.c_void_p()
         self._handle = None
+        self._views = []  # weak references to the buffers behind tensor() views
         if model_path is not None:
             _check(lib.p2l_model_load_file(os.fsencode(model_path), ctypes.byref(model)))
         else:
@@ -181,7 +191,15 @@ class Interpreter:
             indices.append(tensor.value)
         return indices
 
+    def _ensure_no_views(self):
+        """Refuses what may move tensor memory while a tensor() view (or a slice of one) is alive:
+        the view would point into freed memory (LiteRT refuses the same calls with the same words)."""
+        self._views = [ref for ref in self._views if ref() is not None]
+        if self._views:
+            raise RuntimeError(_VIEWS_ALIVE)
+
     def allocate_tensors(self):
+        self._ensure_no_views()
         check(lib.p2l_interpreter_allocate(self._handle))
 
     def get_input_details(self):
@@ -217,8 +235,9 @@ class Interpreter:
         return self._get(tensor_index, subgraph_index)
 
     def tensor(self, tensor_index):
-        """A function returning a numpy view of the tensor's memory (valid until the next
-        allocation), like LiteRT's."""
+        """A function returning a numpy view of the tensor's memory, like LiteRT's. While a view (or a
+        slice of one) is alive, allocate_tensors(), resize_tensor_input() and invoke() raise
+        RuntimeError: hold the function, not the array."""
 
         def view():
             info = self._info(tensor_index)
@@ -226,14 +245,17 @@ class Interpreter:
             _check(lib.p2l_interpreter_tensor_data(self._handle, 0, int(tensor_index), ctypes.byref(data)))
             dtype = np.dtype(_DTYPES.get(info.dtype))
             shape = tuple(info.dims[: info.rank])
-            buffer = (ctypes.c_uint8 * info.bytes).from_address(data.value) if info.bytes else bytearray()
-            return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+            buffer = (ctypes.c_uint8 * max(info.bytes, 1)).from_address(data.value) if data.value else \
+                (ctypes.c_uint8 * 1)()
+            self._views.append(weakref.ref(buffer))  # every view and slice keeps its buffer alive
+            return np.frombuffer(buffer, dtype=dtype, count=info.bytes // dtype.itemsize).reshape(shape)
 
         return view
 
     def resize_tensor_input(self, input_index, tensor_size, strict=False):
         """New shape for an input; strict=True allows changing only the dims that the model declares
         dynamic (-1 in shape_signature), as in LiteRT."""
+        self._ensure_no_views()
         if strict:
             info = self._info(input_index)
             signature = list(info.dims_signature[: info.rank])
@@ -252,6 +274,7 @@ class Interpreter:
             raise _last_error(status)
 
     def invoke(self):
+        self._ensure_no_views()
         check(lib.p2l_interpreter_invoke_subgraph(self._handle, 0))
 
     def reset_all_variables(self):
@@ -325,6 +348,7 @@ class SignatureRunner:
             info = it._info(tensor, self._subgraph)
             array = _as_input(value, _DTYPES.get(info.dtype), tensor)
             if array.shape != tuple(info.dims[: info.rank]):
+                it._ensure_no_views()  # a new shape reallocates the tensors the views point into
                 it._resize(tensor, array.shape, self._subgraph)
             arrays[name] = array
         for name, array in arrays.items():

@@ -3,9 +3,18 @@
 Two runtimes can run it: pt2lite's own C runtime (``backend="pt2lite"``, the default: no TensorFlow
 or LiteRT needed) and the official LiteRT runtime (``backend="litert"``, needs ai_edge_litert)."""
 
+import ctypes
+import json
+import os
+import warnings
+
 import numpy as np
 
+from ._native import Pt2liteError, lib
+
 BACKENDS = ("pt2lite", "litert")
+_VERIFY_ONLY = 2  # P2L_MODEL_VERIFY_ONLY
+OUTPUT_STRUCTURE = "pt2lite_output_structure"  # the metadata entry the converter writes (README: Outputs)
 
 
 def _interpreter(backend, content, num_threads=None):
@@ -28,21 +37,88 @@ def _check_backend(backend):
     return backend
 
 
+class _VerifiedModel:
+    """The C runtime's verified view of the file (p2l_model_load checks every byte at load): the
+    signature's input and output order, shape signatures and the recorded output structure."""
+
+    def __init__(self, flatbuffer, what):
+        from . import interpreter  # declares the p2l_model_* functions
+
+        del interpreter
+        self._bytes = flatbuffer  # zero-copy: the C model points into these bytes
+        handle = ctypes.c_void_p()
+        # Verified whole; kernels are checked by the pt2lite runtime when it runs the model, so a
+        # file with an op only LiteRT has still loads for backend="litert".
+        status = lib.p2l_model_load(flatbuffer, len(flatbuffer), _VERIFY_ONLY, ctypes.byref(handle))
+        if status != 0:
+            message = lib.p2l_last_error().decode("utf-8", "replace")
+            raise Pt2liteError(status, f"cannot load {what}: {message}")
+        self._handle = handle
+        count = lib.p2l_model_signature_count(handle)
+        found = ctypes.c_int()
+        if count == 1:
+            self.signature = 0
+        elif lib.p2l_model_find_signature(handle, b"serving_default", ctypes.byref(found)) == 0:
+            self.signature = found.value
+        else:
+            raise Pt2liteError(1, f"cannot load {what}: the model has {count} SignatureDefs and none is "
+                                  "'serving_default'; use pt2lite.Interpreter to pick one")
+        self.key = lib.p2l_model_signature_key(handle, self.signature).decode("utf-8", "replace")
+        self.inputs = self._names(False)
+        self.outputs = self._names(True)
+
+    def _names(self, outputs):
+        names = []
+        for i in range(lib.p2l_model_signature_io_count(self._handle, self.signature, int(outputs))):
+            name = ctypes.c_char_p()
+            lib.p2l_model_signature_io(self._handle, self.signature, int(outputs), i, ctypes.byref(name), None)
+            names.append(name.value.decode("utf-8", "replace"))
+        return names
+
+    def check_input_shape(self, i, shape):
+        """ValueError naming the input, the shape the model was converted for and the given one,
+        unless `shape` differs from the file's shape_signature only in dynamic (-1) dims."""
+        dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
+        if lib.p2l_model_signature_check_input(self._handle, self.signature, i, len(shape), dims) != 0:
+            raise ValueError(lib.p2l_last_error().decode("utf-8", "replace"))
+
+    def metadata(self, name):
+        """The bytes of a metadata entry, or None when the file has none of that name."""
+        data, size = ctypes.c_void_p(), ctypes.c_size_t()
+        if lib.p2l_model_metadata(self._handle, name.encode(), ctypes.byref(data), ctypes.byref(size)) != 0:
+            return None
+        return ctypes.string_at(data, size.value) if size.value else b""
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            lib.p2l_model_free(self._handle)
+            self._handle = None
+
+
 class EdgeModel:
     """A .tflite model. Call it with the same arguments as the PyTorch module; get torch tensors
     back in the structure the module returned.
 
     ``backend`` picks the runtime: "pt2lite" (default, pt2lite's C runtime) or "litert" (the
     official ai_edge_litert runtime). It can be changed later: ``edge.backend = "litert"``.
-    ``num_threads`` is passed to the runtime (None: its default)."""
+    ``num_threads`` is passed to the runtime (None: its default).
+
+    The file is verified when the EdgeModel is made (a truncated or corrupt file raises Pt2liteError
+    here, not at the first call). Inputs are fed in the order of the file's signature; outputs come
+    back in the structure recorded in the file (see README, "Outputs"), else as a tensor or a tuple.
+    Inputs must have the shape the model was converted for (dims marked dynamic may change) and its
+    dtype, or a dtype that converts to it without loss (README, "Input types")."""
 
     def __init__(self, flatbuffer: bytes, in_spec=None, out_spec=None, backend="pt2lite", num_threads=None,
-                 none_outputs=()):
+                 none_outputs=(), *, name="the model"):
         self._flatbuffer = bytes(flatbuffer)
+        self._backend = _check_backend(backend)
+        self._model = _VerifiedModel(self._flatbuffer, name)
         self._in_spec = in_spec
+        if out_spec is None:
+            out_spec, none_outputs = _recorded_output_structure(self._model)
         self._out_spec = out_spec
         self._none_outputs = tuple(none_outputs)  # positions of None among the module's outputs
-        self._backend = _check_backend(backend)
         self._num_threads = num_threads
         self._runner = None
 
@@ -87,7 +163,7 @@ class EdgeModel:
 
     def _signature_runner(self):
         if self._runner is None:
-            runner = self.interpreter().get_signature_runner("serving_default")
+            runner = self.interpreter().get_signature_runner(self._model.key)
             self._input_details = runner.get_input_details()
             self._runner = runner
         return self._runner
@@ -95,15 +171,16 @@ class EdgeModel:
     def __call__(self, *args, **kwargs):
         runner = self._signature_runner()
         leaves = _flatten_inputs(args, kwargs)
-        names = sorted(self._input_details, key=lambda n: int(n.split("_")[-1]))
+        names = self._model.inputs
         if len(leaves) != len(names):
             raise TypeError(f"the model takes {len(names)} tensor inputs, got {len(leaves)}")
         feed = {}
-        for name, value in zip(names, leaves):
-            dtype = self._input_details[name]["dtype"]
-            feed[name] = np.ascontiguousarray(_to_numpy(value), dtype=dtype)
+        for i, (name, value) in enumerate(zip(names, leaves)):
+            array = _as_model_input(name, _to_numpy(value), self._input_details[name]["dtype"])
+            self._model.check_input_shape(i, array.shape)
+            feed[name] = np.ascontiguousarray(array)
         result = runner(**feed)
-        outputs = [result[k] for k in sorted(result, key=lambda n: int(n.split("_")[-1]))]
+        outputs = [result[name] for name in self._model.outputs]
         return _unflatten_outputs(outputs, self._out_spec, self._none_outputs)
 
     def __repr__(self):
@@ -111,10 +188,65 @@ class EdgeModel:
 
 
 def load(path, backend="pt2lite", num_threads=None) -> EdgeModel:
-    """Loads a .tflite file as an EdgeModel (outputs come back as a tensor or a tuple).
+    """Loads a .tflite file as an EdgeModel, verified now (Pt2liteError naming the file if it is
+    truncated or corrupt). Outputs come back in the structure the converted module returned when
+    the file records it (files pt2lite wrote), else as a tensor or a tuple.
     backend: "pt2lite" (default) or "litert", as for convert()."""
     with open(path, "rb") as f:
-        return EdgeModel(f.read(), backend=backend, num_threads=num_threads)
+        return EdgeModel(f.read(), backend=backend, num_threads=num_threads, name=f"'{os.fspath(path)}'")
+
+
+def _recorded_output_structure(model):
+    """(out_spec, none_outputs) from the file's metadata; (None, ()) when it has none."""
+    recorded = model.metadata(OUTPUT_STRUCTURE)
+    if recorded is None:
+        return None, ()
+    try:
+        structure = json.loads(recorded)
+        none_outputs = [int(i) for i in structure.get("none_outputs", [])]
+        spec = structure.get("out_spec")
+    except (ValueError, TypeError, AttributeError) as e:
+        raise Pt2liteError(3, f"metadata '{OUTPUT_STRUCTURE}' is not valid: {e}") from None
+    if spec is None:
+        return None, none_outputs
+    try:
+        from torch.utils import _pytree as pytree
+    except ImportError:  # plain numpy use: outputs come back flat
+        return None, none_outputs
+    try:
+        out_spec = pytree.treespec_loads(spec)
+    except Exception as e:  # e.g. a namedtuple type this process does not know
+        warnings.warn(f"the output structure recorded in the file cannot be rebuilt here ({e}); outputs come "
+                      "back as a tuple", stacklevel=3)
+        return None, none_outputs
+    if out_spec.num_leaves != len(model.outputs) + len(none_outputs):
+        raise Pt2liteError(3, f"metadata '{OUTPUT_STRUCTURE}' describes {out_spec.num_leaves} outputs, but the "
+                              f"model has {len(model.outputs)} (and {len(none_outputs)} None)")
+    return out_spec, none_outputs
+
+
+def _as_model_input(name, array, dtype):
+    """The array in the model's dtype, converted only when no value can change: a dtype that holds
+    every value of the given one (int32 -> int64, float16 -> float32, bool -> int), or a narrower
+    integer type when every value fits (int64 -> int32). Anything else (float64 -> float32,
+    float -> int) raises, naming the input and both dtypes."""
+    dtype = np.dtype(dtype)
+    if array.dtype == dtype:
+        return array
+    if np.can_cast(array.dtype, dtype, "safe"):
+        return array.astype(dtype)
+    if array.dtype.kind in "iu" and dtype.kind in "iu":
+        limits = np.iinfo(dtype)
+        if array.size:
+            low, high = array.min(), array.max()
+            bad = low if low < limits.min else high if high > limits.max else None
+            if bad is not None:
+                raise ValueError(f"input '{name}': value {bad} does not fit the model's {dtype} input (range "
+                                 f"{limits.min} to {limits.max}); the model was converted with {dtype} for this "
+                                 "input")
+        return array.astype(dtype)
+    raise TypeError(f"input '{name}' is {array.dtype}, but the model takes {dtype}: converting would change values, "
+                    f"so pt2lite does not do it (convert the input yourself, e.g. x.to(torch.{dtype}))")
 
 
 def _to_numpy(value):

@@ -19,6 +19,45 @@ static _Thread_local size_t last_peak;
 
 size_t p2l_convert_peak_bytes(void) { return last_peak; }
 
+/* Appends `text` as a JSON string literal to out (room for 6 bytes per input byte plus quotes). */
+static size_t json_string(char *out, const char *text) {
+    size_t n = 0;
+    out[n++] = '"';
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*c;
+        } else if (*c < 0x20) {
+            n += (size_t)snprintf(out + n, 7, "\\u%04x", *c);
+        } else {
+            out[n++] = (char)*c;
+        }
+    }
+    out[n++] = '"';
+    return n;
+}
+
+/* Metadata "pt2lite_output_structure" = {"out_spec": <the module's serialized output pytree, or null>,
+ * "none_outputs": [positions of None among its leaves]}: the file has no tensor for a returned None,
+ * and a loaded file gives back the module's structure (tuple, list, dict, None) as convert() does. */
+static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *ep) {
+    size_t spec_len = ep->out_spec ? strlen(ep->out_spec) : 0, cap;
+    if (spec_len > (SIZE_MAX - 64) / 6 - 16 * ep->none_outputs.len)
+        return p2l_fail(P2L_ERROR_LIMIT, "the module's output structure is too large to record");
+    cap = 6 * spec_len + 16 * ep->none_outputs.len + 64;
+    char *json = p2l_arena_alloc(&model->arena, cap);
+    if (!json) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory recording the output structure");
+    size_t n = (size_t)snprintf(json, cap, "{\"out_spec\": ");
+    if (ep->out_spec) n += json_string(json + n, ep->out_spec);
+    else n += (size_t)snprintf(json + n, cap - n, "null");
+    n += (size_t)snprintf(json + n, cap - n, ", \"none_outputs\": [");
+    for (size_t i = 0; i < ep->none_outputs.len; i++)
+        n += (size_t)snprintf(json + n, cap - n, "%s%d", i ? ", " : "", ep->none_outputs.items[i]);
+    n += (size_t)snprintf(json + n, cap - n, "]}");
+    p2l_metadata_entry entry = {"pt2lite_output_structure", json, n};
+    return P2L_VEC_PUSH(&model->metadata, entry);
+}
+
 p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options, void **tflite_out,
                        size_t *tflite_size) {
     if (!pt2 || !tflite_out || !tflite_size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert: NULL argument");
@@ -43,6 +82,7 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     p2l_graph *g = NULL;
     p2l_status s = p2l_model_ir_add_graph(&model, "serving_default", &g);
     if (s == P2L_OK) s = p2l_lower(&ep, g);
+    if (s == P2L_OK) s = add_output_structure(&model, &ep);
     if (s == P2L_OK) s = p2l_optimize(g);
     if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
     p2l_model_ir_free(&model);

@@ -32,6 +32,7 @@ static void graph_free(p2l_graph *g) {
 void p2l_model_ir_free(p2l_model_ir *m) {
     for (size_t i = 0; i < m->graphs.len; i++) graph_free(m->graphs.items[i]);
     P2L_VEC_FREE(&m->graphs);
+    P2L_VEC_FREE(&m->metadata);
     p2l_arena_free(&m->arena);
 }
 

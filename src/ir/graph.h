@@ -59,10 +59,18 @@ typedef struct p2l_graph {
     p2l_arena *arena;          /* the model's arena: names, index arrays */
 } p2l_graph;
 
+/* A TFLite Model.metadata entry: a name and bytes (in the model's arena). */
+typedef struct p2l_metadata_entry {
+    const char *name;
+    const void *data;
+    size_t size;
+} p2l_metadata_entry;
+
 typedef struct p2l_model_ir {
     p2l_arena arena;
     P2L_VEC(p2l_graph *) graphs;
     const char *description;
+    P2L_VEC(p2l_metadata_entry) metadata;
 } p2l_model_ir;
 
 p2l_status p2l_model_ir_init(p2l_model_ir *m);

@@ -80,6 +80,11 @@ typedef struct p2l_exported {
     P2L_VEC(p2l_aten_node) nodes;
     P2L_VEC(int) user_inputs;  /* value ids, in forward() order */
     P2L_VEC(int) user_outputs; /* value ids */
+    /* The module's output structure: positions of None among the returned leaves (outputs that are no
+     * tensor of the model), and the serialized pytree spec of the whole (module_call_graph's root
+     * out_spec; NULL when the archive has none). */
+    P2L_VEC(int) none_outputs;
+    const char *out_spec;
     p2l_strmap value_ids;      /* name -> value id */
     const char *torch_version;
 } p2l_exported;

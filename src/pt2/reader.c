@@ -454,7 +454,11 @@ static p2l_status read_signature(reader *r, const p2l_json *gm) {
         const p2l_json *arg = p2l_json_get(&spec->items[0], "arg");
         /* A None in the returned structure (torchaudio's (features, lengths=None)) is no tensor of
          * the model; the Python front door puts it back in place. */
-        if (arg && arg->type == P2L_JSON_OBJECT && arg->length == 1 && strcmp(arg->keys[0], "as_none") == 0) continue;
+        if (arg && arg->type == P2L_JSON_OBJECT && arg->length == 1 && strcmp(arg->keys[0], "as_none") == 0) {
+            int position = (int)(ep->user_outputs.len + ep->none_outputs.len);
+            P2L_TRY(P2L_VEC_PUSH(&ep->none_outputs, position));
+            continue;
+        }
         if (!get_typed(arg, "as_tensor", P2L_JSON_OBJECT))
             return p2l_fail(P2L_ERROR_UNSUPPORTED, "output %zu is not a tensor; pt2lite models return tensors only", i);
         int id;
@@ -663,6 +667,21 @@ static p2l_status read_node(reader *r, const p2l_json *jn, size_t index) {
     return P2L_VEC_PUSH(&ep->nodes, node);
 }
 
+/* The root entry of module_call_graph (fqn "") holds the module's serialized output pytree. */
+static p2l_status read_out_spec(p2l_exported *ep, const p2l_json *gm) {
+    const p2l_json *calls = get_typed(gm, "module_call_graph", P2L_JSON_ARRAY);
+    for (size_t i = 0; calls && i < calls->length; i++) {
+        const p2l_json *fqn = get_typed(&calls->items[i], "fqn", P2L_JSON_STRING);
+        if (!fqn || fqn->length != 0) continue;
+        const p2l_json *sig = get_typed(&calls->items[i], "signature", P2L_JSON_OBJECT);
+        const p2l_json *spec = get_typed(sig, "out_spec", P2L_JSON_STRING);
+        if (!spec) return P2L_OK;
+        ep->out_spec = p2l_arena_strdup(&ep->arena, spec->string);
+        return ep->out_spec ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
+    return P2L_OK;
+}
+
 static p2l_status check_archive(reader *r) {
     if (r->zip.count == 0) return p2l_fail(P2L_ERROR_MALFORMED, "the archive is empty");
     /* Every entry sits under one root folder, named after the archive. */
@@ -722,6 +741,7 @@ p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *ep) {
     s = P2L_CHECK_LIMIT(p2l_limits_thread(), max_nodes, nodes->length, "the graph's node count");
     if (s == P2L_OK) s = read_values(&r, graph);
     if (s == P2L_OK) s = read_signature(&r, gm);
+    if (s == P2L_OK) s = read_out_spec(ep, gm);
     for (size_t i = 0; s == P2L_OK && i < nodes->length; i++) s = read_node(&r, &nodes->items[i], i);
 done:
     p2l_arena_free(&r.scratch);
@@ -735,6 +755,7 @@ void p2l_exported_free(p2l_exported *ep) {
     P2L_VEC_FREE(&ep->nodes);
     P2L_VEC_FREE(&ep->user_inputs);
     P2L_VEC_FREE(&ep->user_outputs);
+    P2L_VEC_FREE(&ep->none_outputs);
     p2l_strmap_free(&ep->value_ids);
     p2l_arena_free(&ep->arena);
 }

@@ -466,6 +466,9 @@ static void print_profile(const double *profile) {
 p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_options *options,
                                   p2l_interpreter **interpreter) {
     if (!model || !interpreter) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_create: NULL argument");
+    if (model->verify_only)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_create: the model was loaded with "
+                        "P2L_MODEL_VERIFY_ONLY (its ops were not checked against the kernels)");
     *interpreter = NULL;
     p2l_interpreter *it = p2l_alloc_zero(sizeof *it);
     if (!it) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");

@@ -48,7 +48,7 @@ static p2l_status check_ops(const p2l_tfl_model *m) {
 
 static p2l_status finish_load(const void *data, size_t size, p2l_model *m, p2l_model **out) {
     p2l_status s = p2l_tfl_read_limited(data, size, &m->limits, &m->tfl);
-    if (!s) s = check_ops(&m->tfl);
+    if (!s && !m->verify_only) s = check_ops(&m->tfl);
     if (s) {
         atomic_store(&m->refs, 1);
         p2l_model_free(m);
@@ -76,6 +76,7 @@ p2l_status p2l_model_load_ex(const void *data, size_t size, const p2l_model_load
     p2l_model *m = p2l_alloc_zero(sizeof *m);
     if (!m) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory loading a model");
     m->limits = limits;
+    m->verify_only = (flags & P2L_MODEL_VERIFY_ONLY) != 0;
     if (flags & P2L_MODEL_COPY) {
         m->owned = p2l_alloc(size ? size : 1);
         if (!m->owned) {
@@ -253,4 +254,50 @@ p2l_status p2l_model_signature_find_io(const p2l_model *model, int signature, in
         }
     return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has no %s named '%s'", sig->key,
                     is_output ? "output" : "input", name);
+}
+
+p2l_status p2l_model_metadata(const p2l_model *model, const char *name, const void **data, size_t *size) {
+    if (!model || !name || !data || !size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_metadata: NULL argument");
+    for (int i = 0; i < model->tfl.metadata_count; i++)
+        if (strcmp(model->tfl.metadata[i].name, name) == 0) {
+            *data = model->tfl.metadata[i].data;
+            *size = model->tfl.metadata[i].size;
+            return P2L_OK;
+        }
+    *data = NULL;
+    *size = 0;
+    return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "the model has no metadata '%s'", name);
+}
+
+/* "[1, -1, 32]" into buf. */
+static const char *format_dims64(const int64_t *dims, int rank, char *buf, size_t cap) {
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < rank && used < cap; d++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", d ? ", " : "", (long long)dims[d]);
+    if (used < cap) snprintf(buf + used, cap - used, "]");
+    return buf;
+}
+
+p2l_status p2l_model_signature_check_input(const p2l_model *model, int signature, int i, int rank,
+                                           const int64_t *dims) {
+    const p2l_tfl_signature *sig = signature_of(model, signature);
+    if (!sig) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    if (i < 0 || i >= sig->input_count)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d inputs; index %d is out of range", sig->key,
+                        sig->input_count, i);
+    if (rank < 0 || (rank > 0 && !dims)) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "input '%s': no dims given",
+                                                        sig->inputs[i].name);
+    const p2l_tfl_tensor *t = &model->tfl.subgraphs[sig->subgraph].tensors[sig->inputs[i].tensor];
+    bool fits = rank == t->rank;
+    for (int d = 0; fits && d < rank; d++)
+        fits = dims[d] >= 0 && (t->shape_signature[d] == -1 ? dims[d] <= INT32_MAX : dims[d] == t->shape_signature[d]);
+    if (fits) return P2L_OK;
+    int64_t signature_dims[P2L_MAX_DIMS];
+    for (int d = 0; d < t->rank; d++) signature_dims[d] = t->shape_signature[d];
+    char want[P2L_MAX_DIMS * 24 + 4], got[64 * 24 + 4];
+    format_dims64(signature_dims, t->rank, want, sizeof want);
+    format_dims64(dims, rank < 64 ? rank : 64, got, sizeof got);
+    return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "input '%s' has shape %s, but the model was converted for shape %s "
+                    "(its shape_signature: -1 marks a dynamic dim, the others are fixed)", sig->inputs[i].name, got,
+                    want);
 }

@@ -14,6 +14,7 @@ struct p2l_model {
     void *mapping;         /* p2l_model_load_file: munmap()ed */
     size_t mapping_size;
     p2l_limits limits;     /* resolved at load (p2l_model_load_ex); interpreters plan within them */
+    bool verify_only;      /* P2L_MODEL_VERIFY_ONLY: ops not checked against the kernels */
 };
 
 void p2l_model_retain(p2l_model *model);

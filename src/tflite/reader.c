@@ -639,6 +639,10 @@ static p2l_status decode_signatures(decoder *d, const fb_table *root) {
 static p2l_status decode_metadata(decoder *d, const fb_table *root) {
     fb_vector v;
     P2L_TRY(fb_vector_field(&d->r, root, 6, 4, &v));
+    P2L_TRY(P2L_CHECK_LIMIT(&d->limits, max_tensors, v.count, "the number of metadata entries"));
+    if (v.count > INT32_MAX) return p2l_fail(P2L_ERROR_LIMIT, "too many metadata entries");
+    d->model->metadata = arena_array(d, v.count, sizeof *d->model->metadata);
+    if (!d->model->metadata) return oom("metadata");
     for (size_t i = 0; i < v.count; i++) {
         fb_table t;
         const char *name;
@@ -649,6 +653,10 @@ static p2l_status decode_metadata(decoder *d, const fb_table *root) {
         if (buffer >= d->buffer_count && buffer != 0)
             return p2l_fail(P2L_ERROR_MALFORMED, "metadata %zu ('%s') names buffer %u, out of range (%zu buffers)", i,
                             str_or_empty(name), buffer, d->buffer_count);
+        p2l_tfl_metadata *entry = &d->model->metadata[d->model->metadata_count++];
+        entry->name = str_or_empty(name);
+        entry->data = buffer ? d->buffers[buffer].data : NULL;
+        entry->size = buffer ? d->buffers[buffer].size : 0;
     }
     fb_vector mb;
     P2L_TRY(fb_vector_field(&d->r, root, 5, 4, &mb));

@@ -67,12 +67,20 @@ typedef struct p2l_tfl_signature {
     p2l_tfl_tensor_map *inputs, *outputs;
 } p2l_tfl_signature;
 
+/* A Model.metadata entry: a name and the bytes of the buffer it names (NULL, 0 when empty). */
+typedef struct p2l_tfl_metadata {
+    const char *name;
+    const uint8_t *data;
+    size_t size;
+} p2l_tfl_metadata;
+
 typedef struct p2l_tfl_model {
     uint32_t version;
     const char *description;
-    int subgraph_count, signature_count;
+    int subgraph_count, signature_count, metadata_count;
     p2l_tfl_subgraph *subgraphs;
     p2l_tfl_signature *signatures;
+    p2l_tfl_metadata *metadata;
     p2l_arena arena; /* owns every decoded array */
 } p2l_tfl_model;
 

@@ -15,6 +15,7 @@ enum { OPCODE_DEPRECATED_BUILTIN, OPCODE_CUSTOM, OPCODE_VERSION, OPCODE_BUILTIN 
 enum { BUFFER_DATA };
 enum { QUANT_MIN, QUANT_MAX, QUANT_SCALE, QUANT_ZERO_POINT, QUANT_DETAILS_TYPE, QUANT_DETAILS, QUANT_DIMENSION };
 enum { SIGNATURE_INPUTS, SIGNATURE_OUTPUTS, SIGNATURE_KEY, SIGNATURE_SUBGRAPH_INDEX = 4 };
+enum { METADATA_NAME, METADATA_BUFFER };
 enum { TENSORMAP_NAME, TENSORMAP_TENSOR_INDEX };
 
 int p2l_tflite_op_version(const p2l_graph *g, const p2l_node *node) {
@@ -214,6 +215,26 @@ static p2l_fb_ref write_signature(p2l_fb *fb, const p2l_graph *g, int index) {
     return p2l_fb_table_end(fb);
 }
 
+/* Model.metadata: entry i names buffer first_buffer + i (written after the constants). */
+static p2l_fb_ref write_metadata(p2l_fb *fb, const p2l_model_ir *m, size_t first_buffer, p2l_status *status) {
+    if (m->metadata.len == 0) return 0;
+    p2l_fb_ref *refs = p2l_alloc(sizeof(p2l_fb_ref) * m->metadata.len);
+    if (!refs) {
+        *status = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        return 0;
+    }
+    for (size_t i = 0; i < m->metadata.len; i++) {
+        p2l_fb_ref name = p2l_fb_string(fb, m->metadata.items[i].name);
+        p2l_fb_table_start(fb);
+        p2l_fb_add_ref(fb, METADATA_NAME, name);
+        p2l_fb_add_u32(fb, METADATA_BUFFER, (uint32_t)(first_buffer + i));
+        refs[i] = p2l_fb_table_end(fb);
+    }
+    p2l_fb_ref vec = p2l_fb_ref_vector(fb, refs, m->metadata.len);
+    p2l_release(refs);
+    return vec;
+}
+
 p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out, size_t *size) {
     size_t estimate = 65536;
     for (size_t gi = 0; gi < m->graphs.len; gi++) {
@@ -230,6 +251,13 @@ p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out,
     p2l_fb_ref *signatures = p2l_alloc_zero(sizeof(p2l_fb_ref) * (ng + 1));
     p2l_status s = tensor_buffer && subgraphs && signatures ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     if (s == P2L_OK) s = write_buffers(&w, tensor_buffer);
+    size_t first_metadata_buffer = w.buffers.len;
+    for (size_t i = 0; s == P2L_OK && i < m->metadata.len; i++) {
+        p2l_fb_ref data = p2l_fb_vector(w.fb, m->metadata.items[i].data, m->metadata.items[i].size, 1, 16);
+        p2l_fb_table_start(w.fb);
+        p2l_fb_add_ref(w.fb, BUFFER_DATA, data);
+        s = P2L_VEC_PUSH(&w.buffers, p2l_fb_table_end(w.fb));
+    }
     for (size_t gi = 0; s == P2L_OK && gi < ng; gi++)
         subgraphs[gi] = write_subgraph(&w, m->graphs.items[gi], tensor_buffer[gi], &s);
     for (size_t gi = 0; s == P2L_OK && gi < ng; gi++) signatures[gi] = write_signature(w.fb, m->graphs.items[gi], (int)gi);
@@ -251,6 +279,7 @@ p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out,
             p2l_fb_ref buffers = p2l_fb_ref_vector(fb, w.buffers.items, w.buffers.len);
             p2l_fb_ref signature_vec = p2l_fb_ref_vector(fb, signatures, ng);
             p2l_fb_ref description = p2l_fb_string(fb, m->description ? m->description : "pt2lite " P2L_VERSION);
+            p2l_fb_ref metadata_vec = write_metadata(fb, m, first_metadata_buffer, &s);
             p2l_fb_table_start(fb);
             p2l_fb_add_u32(fb, MODEL_VERSION, 3);
             p2l_fb_add_ref(fb, MODEL_OPERATOR_CODES, opcodes);
@@ -258,8 +287,9 @@ p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out,
             p2l_fb_add_ref(fb, MODEL_DESCRIPTION, description);
             p2l_fb_add_ref(fb, MODEL_BUFFERS, buffers);
             p2l_fb_add_ref(fb, MODEL_SIGNATURE_DEFS, signature_vec);
+            p2l_fb_add_ref(fb, MODEL_METADATA, metadata_vec);
             p2l_fb_ref root = p2l_fb_table_end(fb);
-            s = p2l_fb_finish(fb, root, "TFL3", out, size);
+            if (s == P2L_OK) s = p2l_fb_finish(fb, root, "TFL3", out, size);
         }
         p2l_release(codes);
     }

@@ -120,6 +120,55 @@ static void test_file_signatures_resize(void) {
     p2l_interpreter_free(it);
 }
 
+/* A Model.metadata entry read back by name (the converter records the module's output structure so). */
+static void test_metadata_by_name(void) {
+    tm_model m = chain_model();
+    m.metadata_name = "pt2lite_output_structure";
+    m.metadata = "{\"none_outputs\": [1]}";
+    size_t size;
+    uint8_t *bytes = tm_build(&m, &size);
+    p2l_model *model = NULL;
+    CHECK_EQ_INT(p2l_model_load(bytes, size, 0, &model), P2L_OK);
+    const void *data = NULL;
+    size_t data_size = 0;
+    CHECK_EQ_INT(p2l_model_metadata(model, "pt2lite_output_structure", &data, &data_size), P2L_OK);
+    CHECK(data_size == strlen(m.metadata) && memcmp(data, m.metadata, data_size) == 0);
+    CHECK_EQ_INT(p2l_model_metadata(model, "min_runtime_version", &data, &data_size), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("min_runtime_version");
+    CHECK(data == NULL && data_size == 0);
+    CHECK_EQ_INT(p2l_model_metadata(model, NULL, &data, &data_size), P2L_ERROR_INVALID_ARGUMENT);
+    p2l_model_free(model);
+    /* a model loaded to be read only (its ops unchecked) gives its metadata but runs nowhere */
+    CHECK_EQ_INT(p2l_model_load(bytes, size, P2L_MODEL_VERIFY_ONLY, &model), P2L_OK);
+    CHECK_EQ_INT(p2l_model_metadata(model, "pt2lite_output_structure", &data, &data_size), P2L_OK);
+    p2l_interpreter *it = NULL;
+    CHECK_EQ_INT(p2l_interpreter_create(model, NULL, &it), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("P2L_MODEL_VERIFY_ONLY");
+    CHECK(it == NULL);
+    p2l_model_free(model);
+    free(bytes);
+}
+
+/* An input shape is checked against the file's shape_signature: -1 dims may change, others not. */
+static void test_signature_check_input(void) {
+    tm_model m = chain_model(); /* x: shape_signature [-1, 4] */
+    size_t size;
+    uint8_t *bytes = tm_build(&m, &size);
+    p2l_model *model = NULL;
+    CHECK_EQ_INT(p2l_model_load(bytes, size, 0, &model), P2L_OK);
+    CHECK_EQ_INT(p2l_model_signature_check_input(model, 0, 0, 2, (int64_t[]){7, 4}), P2L_OK);
+    CHECK_EQ_INT(p2l_model_signature_check_input(model, 0, 0, 2, (int64_t[]){7, 5}), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("input 'x' has shape [7, 5], but the model was converted for shape [-1, 4]");
+    CHECK_EQ_INT(p2l_model_signature_check_input(model, 0, 0, 3, (int64_t[]){1, 7, 4}), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("[1, 7, 4]");
+    CHECK_EQ_INT(p2l_model_signature_check_input(model, 0, 0, 2, (int64_t[]){(int64_t)1 << 40, 4}),
+                 P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(p2l_model_signature_check_input(model, 0, 1, 2, (int64_t[]){1, 4}), P2L_ERROR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(p2l_model_signature_check_input(model, 1, 0, 2, (int64_t[]){1, 4}), P2L_ERROR_INVALID_ARGUMENT);
+    p2l_model_free(model);
+    free(bytes);
+}
+
 /* ------------------------------------------------------------ kernels with golden values */
 
 /* Runs model m with input 0 = x; output 0 into y. */
@@ -249,6 +298,8 @@ const char *__asan_default_options(void) { return "allocator_may_return_null=1";
 int main(void) {
     RUN(test_load_run_share);
     RUN(test_file_signatures_resize);
+    RUN(test_metadata_by_name);
+    RUN(test_signature_check_input);
     RUN(test_average_pool_same_counts_valid_only);
     RUN(test_integer_division_by_zero_is_an_error);
     RUN(test_gather_index_out_of_range_is_an_error);

@@ -126,6 +126,8 @@ typedef struct tm_model {
     const char *signature_key;     /* adds one signature over all inputs/outputs */
     int extra_buffers;             /* empty buffers appended */
     bool nonempty_buffer0;
+    const char *metadata_name;     /* adds one Model.metadata entry naming an extra buffer ... */
+    const char *metadata;          /* ... that holds this string (without its NUL) */
 } tm_model;
 
 static size_t tm_ints(tb *b, const int32_t *v, int n) { return tb_vector(b, v, (uint32_t)n, 4, 4); }
@@ -156,7 +158,7 @@ static void tm_options(tb *b, size_t op_table, const tm_op *op) {
 static uint8_t *tm_build(const tm_model *m, size_t *size) {
     tb b = {0};
     tb_bytes(&b, "\0\0\0\0TFL3", 8);
-    size_t model = tb_table(&b, 8, 1u << 5 | 1u << 6 | (m->signature_key ? 0 : 1u << 7));
+    size_t model = tb_table(&b, 8, 1u << 5 | (m->metadata_name ? 0 : 1u << 6) | (m->signature_key ? 0 : 1u << 7));
     tb_u32_at(&b, 0, (uint32_t)model);
     uint32_t version = m->version ? m->version : 3;
     tb_set(&b, model, 0, &version, 4);
@@ -177,6 +179,7 @@ static uint8_t *tm_build(const tm_model *m, size_t *size) {
     int n_buffers = 1 + m->extra_buffers, buffer_of[TM_MAX] = {0};
     for (int i = 0; i < m->n_tensors; i++)
         if (m->t[i].data) buffer_of[i] = n_buffers++;
+    int metadata_buffer = m->metadata_name ? n_buffers++ : 0;
     size_t buffers = tb_refs(&b, (uint32_t)n_buffers);
     tb_link(&b, model, 4, buffers);
     for (int i = 0; i < n_buffers; i++) {
@@ -187,6 +190,7 @@ static uint8_t *tm_build(const tm_model *m, size_t *size) {
         for (int t = 0; t < m->n_tensors; t++)
             if (buffer_of[t] == i && i > 0) data = m->t[t].data, n = m->t[t].data_size;
         if (i == 0 && m->nonempty_buffer0) data = "abcd", n = 4;
+        if (i > 0 && i == metadata_buffer) data = m->metadata, n = strlen(m->metadata);
         tb_link(&b, bt, 0, tb_vector(&b, data, (uint32_t)n, 1, 16));
     }
     /* one subgraph */
@@ -243,6 +247,15 @@ static uint8_t *tm_build(const tm_model *m, size_t *size) {
                 tb_link(&b, mt, 0, tb_string(&b, name));
             }
         }
+    }
+    if (m->metadata_name) {
+        size_t entries = tb_refs(&b, 1);
+        tb_link(&b, model, 6, entries);
+        size_t et = tb_table(&b, 2, 0);
+        tb_ref_item(&b, entries, 0, et);
+        tb_link(&b, et, 0, tb_string(&b, m->metadata_name));
+        uint32_t buffer = (uint32_t)metadata_buffer;
+        tb_set(&b, et, 1, &buffer, 4);
     }
     *size = b.len;
     uint8_t *out = aligned_alloc(16, (b.len + 15) & ~(size_t)15);
