@@ -8,6 +8,7 @@
  * Numbers are converted by our own code (no strtod), so the C locale cannot change the result,
  * and the result is the correctly rounded double. */
 #include "base/json.h"
+#include "base/strmap.h"
 
 #include <float.h>
 #include <math.h>
@@ -676,9 +677,8 @@ static p2l_status check_duplicate_keys(parser *p, const key_entry *keys, size_t 
     size_t *slots = p->hash_slots.items; /* 0 = empty, else key index + 1 */
     memset(slots, 0, capacity * sizeof *slots);
     for (size_t i = 0; i < count; i++) {
-        uint64_t hash = UINT64_C(14695981039346656037); /* FNV-1a */
-        for (size_t k = 0; k < keys[i].length; k++) hash = (hash ^ (unsigned char)keys[i].text[k]) * UINT64_C(1099511628211);
-        size_t slot = (size_t)(hash ^ (hash >> 32)) & (capacity - 1);
+        /* keyed: crafted keys cannot share one probe chain (base/strmap.h) */
+        size_t slot = (size_t)p2l_hash_bytes(keys[i].text, keys[i].length) & (capacity - 1);
         while (slots[slot]) {
             const key_entry *other = &keys[slots[slot] - 1];
             if (same_key(other, &keys[i])) return fail_duplicate(p, other, &keys[i]);

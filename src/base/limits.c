@@ -17,6 +17,7 @@ p2l_limits p2l_limits_resolve(const p2l_limits *limits) {
 
 static _Thread_local p2l_limits thread_limits;
 static _Thread_local int thread_limits_set;
+static _Thread_local uint64_t thread_tensor_bytes;
 
 const p2l_limits *p2l_limits_thread(void) {
     if (!thread_limits_set) {
@@ -29,6 +30,18 @@ const p2l_limits *p2l_limits_thread(void) {
 void p2l_limits_set_thread(const p2l_limits *limits) {
     thread_limits = p2l_limits_resolve(limits);
     thread_limits_set = 1;
+    thread_tensor_bytes = 0;
+}
+
+p2l_status p2l_limits_charge_tensor_bytes(uint64_t bytes, const char *what) {
+    uint64_t total;
+    const p2l_limits *limits = p2l_limits_thread();
+    if (__builtin_add_overflow(thread_tensor_bytes, bytes, &total) || total > limits->max_tensor_bytes)
+        return p2l_limit_fail("max_tensor_bytes", limits->max_tensor_bytes,
+                              "the bytes of the weights and constants reach %llu with %s",
+                              (unsigned long long)total, what);
+    thread_tensor_bytes = total;
+    return P2L_OK;
 }
 
 p2l_status p2l_limit_fail(const char *name, uint64_t value, const char *fmt, ...) {

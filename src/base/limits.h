@@ -16,6 +16,13 @@ const p2l_limits *p2l_limits_thread(void);
 /* Sets this thread's limits (resolved: zero fields become defaults); NULL restores the defaults. */
 void p2l_limits_set_thread(const p2l_limits *limits);
 
+/* The largest dim a tensor may have: TFLite stores shapes as int32. */
+#define P2L_MAX_DIM INT32_MAX
+
+/* Counts `bytes` more tensor bytes the converter holds (weights, constants, folded values) against
+ * this thread's max_tensor_bytes; p2l_limits_set_thread starts the count again at zero. */
+p2l_status p2l_limits_charge_tensor_bytes(uint64_t bytes, const char *what);
+
 /* Fails with P2L_ERROR_LIMIT: "limit <name> = <value> exceeded: <what>". */
 p2l_status p2l_limit_fail(const char *name, uint64_t value, const char *fmt, ...) P2L_PRINTF(3, 4);
 

@@ -9,6 +9,9 @@
 /* Each block carries its size in a 16-byte header so release() can account for it. */
 enum { HEADER = 16 };
 static atomic_size_t heap_live, heap_peak;
+/* This thread's share: bytes it allocated minus bytes it released (a block released on another
+ * thread than the one that allocated it moves bytes between the two, hence signed). */
+static _Thread_local int64_t thread_live, thread_peak;
 
 static void account(size_t add, size_t sub) {
     size_t now = atomic_fetch_add(&heap_live, add) + add;
@@ -17,6 +20,8 @@ static void account(size_t add, size_t sub) {
     size_t peak = atomic_load(&heap_peak);
     while (now > peak && !atomic_compare_exchange_weak(&heap_peak, &peak, now)) {
     }
+    thread_live += (int64_t)add - (int64_t)sub;
+    if (thread_live > thread_peak) thread_peak = thread_live;
 }
 
 void *p2l_alloc(size_t size) {
@@ -62,6 +67,16 @@ void p2l_free(void *ptr) { p2l_release(ptr); }
 size_t p2l_heap_bytes(void) { return atomic_load(&heap_live); }
 size_t p2l_heap_peak(void) { return atomic_load(&heap_peak); }
 void p2l_heap_reset_peak(void) { atomic_store(&heap_peak, atomic_load(&heap_live)); }
+int64_t p2l_thread_heap_bytes(void) { return thread_live; }
+int64_t p2l_thread_heap_peak(void) { return thread_peak; }
+void p2l_thread_heap_reset_peak(void) { thread_peak = thread_live; }
+
+bool p2l_round_up_size(size_t size, size_t alignment, size_t *out) {
+    size_t sum;
+    if (!p2l_add_size(size, alignment - 1, &sum)) return false;
+    *out = sum & ~(alignment - 1);
+    return true;
+}
 
 /* ------------------------------------------------------------------ arena */
 
@@ -72,12 +87,13 @@ struct p2l_arena_block {
 };
 
 void *p2l_arena_alloc(p2l_arena *a, size_t size) {
-    size = (size + 15) & ~(size_t)15;
+    if (!p2l_round_up_size(size, 16, &size)) return NULL;
     if (size == 0) size = 16;
     if (size > 16384) {
         /* Large requests get a block of their own, linked behind the head, so the head's free
          * space stays usable for small ones. */
-        p2l_arena_block *b = p2l_alloc(sizeof *b + size);
+        size_t block_bytes;
+        p2l_arena_block *b = p2l_add_size(sizeof *b, size, &block_bytes) ? p2l_alloc(block_bytes) : NULL;
         if (!b) return NULL;
         if (a->head) {
             b->next = a->head->next;
@@ -106,7 +122,7 @@ void *p2l_arena_alloc(p2l_arena *a, size_t size) {
 }
 
 char *p2l_arena_strndup(p2l_arena *a, const char *s, size_t n) {
-    char *p = p2l_arena_alloc(a, n + 1);
+    char *p = n < SIZE_MAX ? p2l_arena_alloc(a, n + 1) : NULL;
     if (p) {
         memcpy(p, s, n);
         p[n] = 0;

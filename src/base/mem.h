@@ -18,6 +18,11 @@ void p2l_release(void *ptr);                /* NULL is fine */
 size_t p2l_heap_bytes(void);                /* bytes live now, all threads */
 size_t p2l_heap_peak(void);
 void p2l_heap_reset_peak(void);
+/* This thread's net heap bytes (allocated minus released by it) and their peak: what one
+ * conversion, which runs on one thread, holds, whatever other threads do meanwhile. */
+int64_t p2l_thread_heap_bytes(void);
+int64_t p2l_thread_heap_peak(void);
+void p2l_thread_heap_reset_peak(void);
 
 /* Overflow-checked size arithmetic: false when the result does not fit. */
 static inline bool p2l_mul_size(size_t a, size_t b, size_t *out) {
@@ -26,6 +31,9 @@ static inline bool p2l_mul_size(size_t a, size_t b, size_t *out) {
 static inline bool p2l_add_size(size_t a, size_t b, size_t *out) {
     return !__builtin_add_overflow(a, b, out);
 }
+
+/* size rounded up to a multiple of `alignment` (a power of two); false when that overflows. */
+bool p2l_round_up_size(size_t size, size_t alignment, size_t *out);
 
 /* Arena: many small allocations freed together (graph nodes, names, parsed JSON). */
 typedef struct p2l_arena_block p2l_arena_block;

@@ -6,16 +6,22 @@
 
 enum { ERROR_CAPACITY = 16384 };
 static _Thread_local char error_message[ERROR_CAPACITY];
+static _Thread_local p2l_status error_status;
 
 const char *p2l_last_error(void) { return error_message; }
+p2l_status p2l_last_status(void) { return error_status; }
 
-void p2l_clear_error(void) { error_message[0] = 0; }
+void p2l_clear_error(void) {
+    error_message[0] = 0;
+    error_status = P2L_OK;
+}
 
 p2l_status p2l_fail(p2l_status status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(error_message, sizeof error_message, fmt, ap);
     va_end(ap);
+    error_status = status;
     return status;
 }
 
@@ -35,6 +41,7 @@ p2l_status p2l_fail_context(p2l_status status, const char *fmt, ...) {
         memcpy(error_message + used + 2, old, old_len);
         error_message[used + 2 + old_len] = 0;
     }
+    error_status = status;
     return status;
 }
 

@@ -16,6 +16,9 @@ p2l_status p2l_fail(p2l_status status, const char *fmt, ...) P2L_PRINTF(2, 3);
 /* Prepends context to the current message: "while reading weights: <old message>". */
 p2l_status p2l_fail_context(p2l_status status, const char *fmt, ...) P2L_PRINTF(2, 3);
 void p2l_clear_error(void);
+/* The status of the last p2l_fail / p2l_fail_context on this thread (P2L_OK after p2l_clear_error):
+ * what a function that returns only -1 or NULL failed with. */
+p2l_status p2l_last_status(void);
 
 #define P2L_TRY(expr)                        \
     do {                                     \

@@ -69,8 +69,9 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     P2L_TRY(P2L_CHECK_LIMIT(&limits, max_file_bytes, pt2_size, "the .pt2 file's size in bytes"));
     p2l_limits saved = *p2l_limits_thread();
     p2l_limits_set_thread(&limits);
-    size_t base = p2l_heap_bytes();
-    p2l_heap_reset_peak();
+    /* This thread's counters: conversions on other threads do not count (pt2lite.h). */
+    int64_t base = p2l_thread_heap_bytes();
+    p2l_thread_heap_reset_peak();
     p2l_exported ep;
     p2l_status read_status = p2l_pt2_read(pt2, pt2_size, &ep);
     if (read_status != P2L_OK) {
@@ -88,8 +89,8 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     p2l_model_ir_free(&model);
     p2l_exported_free(&ep);
     p2l_limits_set_thread(&saved);
-    size_t peak = p2l_heap_peak();
-    last_peak = peak > base ? peak - base : 0;
+    int64_t peak = p2l_thread_heap_peak();
+    last_peak = peak > base ? (size_t)(peak - base) : 0;
     return s;
 }
 

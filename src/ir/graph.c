@@ -1,5 +1,7 @@
 #include "ir/graph.h"
 
+#include "base/limits.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,21 @@ int p2l_add_tensor(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, co
         p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has rank %d; at most %d is supported", name, rank, P2L_MAX_RANK);
         return -1;
     }
+    /* Every dim fits TFLite's int32 shapes and every static tensor's byte count fits the limit, so
+     * nothing downstream (element counts, reshape values, the writer) can overflow or truncate. */
+    uint64_t bytes = p2l_dtype_size(dtype);
+    bool dynamic = false;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < -1 || dims[i] > P2L_MAX_DIM) {
+            p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has size %lld in dim %d; TFLite shapes hold sizes up to %d",
+                     name ? name : "", (long long)dims[i], i, P2L_MAX_DIM);
+            return -1;
+        }
+        dynamic = dynamic || dims[i] < 0;
+        if (dims[i] >= 0 && __builtin_mul_overflow(bytes, (uint64_t)dims[i], &bytes)) bytes = UINT64_MAX;
+    }
+    if (!dynamic && P2L_CHECK_LIMIT(p2l_limits_thread(), max_tensor_bytes, bytes, name ? name : "a tensor's bytes") != P2L_OK)
+        return -1;
     p2l_tensor t = {0};
     t.name = p2l_arena_strdup(g->arena, name ? name : "");
     t.dtype = dtype;
@@ -73,14 +90,23 @@ int p2l_add_const(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, con
     tt->data = data;
     tt->owned = take ? (void *)data : NULL;
     tt->nbytes = p2l_tensor_bytes(tt);
+    /* bytes made here (not the archive's, counted when read) count against max_tensor_bytes */
+    if (take && p2l_limits_charge_tensor_bytes(tt->nbytes, tt->name) != P2L_OK) {
+        p2l_release_const(tt);
+        return -1;
+    }
     return t;
 }
 
 static int add_const_copy(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
                           const void *values) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= dims[i];
-    size_t bytes = (size_t)n * p2l_dtype_size(dtype);
+    size_t bytes = p2l_dtype_size(dtype);
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0 || !p2l_mul_size(bytes, (size_t)dims[i], &bytes)) {
+            p2l_fail(P2L_ERROR_UNSUPPORTED, "constant %s has a dynamic or too large shape", name ? name : "");
+            return -1;
+        }
+    }
     void *copy = p2l_alloc(bytes ? bytes : 1);
     if (!copy) {
         p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory adding constant %s", name);
@@ -166,8 +192,7 @@ void p2l_set_const_data(p2l_graph *g, int tensor, void *owned_data, size_t nbyte
 int64_t p2l_tensor_numel(const p2l_tensor *t) {
     int64_t n = 1;
     for (int i = 0; i < t->rank; i++) {
-        if (t->dims[i] < 0) return -1;
-        n *= t->dims[i];
+        if (t->dims[i] < 0 || __builtin_mul_overflow(n, t->dims[i], &n)) return -1;
     }
     return n;
 }

@@ -101,7 +101,7 @@ void p2l_set_const_data(p2l_graph *g, int tensor, void *owned_data, size_t nbyte
 void p2l_release_const(p2l_tensor *t);
 
 static inline bool p2l_is_const(const p2l_graph *g, int t) { return t >= 0 && g->tensors.items[t].data; }
-int64_t p2l_tensor_numel(const p2l_tensor *t);      /* -1 if dynamic */
+int64_t p2l_tensor_numel(const p2l_tensor *t);      /* -1 if dynamic (or, never for tensors p2l_add_tensor made, too large) */
 size_t p2l_tensor_bytes(const p2l_tensor *t);       /* 0 if dynamic */
 
 /* Recomputes producer and consumer counts (after rewrites). */

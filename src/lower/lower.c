@@ -215,6 +215,33 @@ int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm) {
     return p2l_emit(ctx, P2L_OP_TRANSPOSE, 2, ins, 1, &out) < 0 ? -1 : out;
 }
 
+/* ------------------------------------------------------------ narrowing */
+
+bool p2l_fits_dtype(p2l_lower_ctx *ctx, p2l_dtype dtype, double value, const char *what) {
+    double low, high;
+    switch (dtype) {
+    case P2L_INT32: low = INT32_MIN, high = INT32_MAX; break;
+    case P2L_INT16: low = INT16_MIN, high = INT16_MAX; break;
+    case P2L_INT8: low = INT8_MIN, high = INT8_MAX; break;
+    case P2L_UINT8: low = 0, high = UINT8_MAX; break;
+    default: return true; /* floats round, bools test != 0 */
+    }
+    if (!isnan(value) && trunc(value) >= low && trunc(value) <= high) return true;
+    p2l_unsupported(ctx, "%s %.17g does not fit %s%s", what, value, p2l_dtype_name(dtype),
+                    dtype == P2L_INT32 ? " (pt2lite computes int64 values as int32)" : "");
+    return false;
+}
+
+bool p2l_narrow_i32(p2l_lower_ctx *ctx, int64_t value, const char *what, int32_t *out) {
+    if (value < INT32_MIN || value > INT32_MAX) {
+        p2l_unsupported(ctx, "%s %lld does not fit int32 (pt2lite computes int64 values as int32)", what,
+                        (long long)value);
+        return false;
+    }
+    *out = (int32_t)value;
+    return true;
+}
+
 /* ------------------------------------------------------------ constants */
 
 int p2l_const_scalar(p2l_lower_ctx *ctx, p2l_dtype dtype, double value) {
@@ -224,6 +251,7 @@ int p2l_const_scalar(p2l_lower_ctx *ctx, p2l_dtype dtype, double value) {
         uint8_t b;
         uint16_t h;
     } v;
+    if (dtype != P2L_BOOL && !p2l_fits_dtype(ctx, dtype, value, "the scalar")) return -1;
     switch (dtype) {
     case P2L_FLOAT32: v.f = (float)value; break;
     case P2L_INT32: v.i = (int32_t)value; break;
@@ -410,6 +438,13 @@ int p2l_input_broadcast(p2l_lower_ctx *ctx, const char *name, int rank, const p2
 
 /* ------------------------------------------------------------ driver */
 
+/* The real status behind a helper's -1 (helpers set it with p2l_fail: out of memory, a limit, an
+ * unsupported shape...; p2l_clear_error runs before each step so it is never stale). */
+static p2l_status failure_status(const char *where) {
+    p2l_status s = p2l_last_status();
+    return s != P2L_OK ? s : p2l_fail(P2L_ERROR_INTERNAL, "%s failed without saying why", where);
+}
+
 static p2l_status lower_user_inputs(p2l_lower_ctx *ctx) {
     const p2l_exported *ep = ctx->ep;
     for (size_t i = 0; i < ep->user_inputs.len; i++) {
@@ -418,14 +453,15 @@ static p2l_status lower_user_inputs(p2l_lower_ctx *ctx) {
         if (v->dtype == (p2l_dtype)-1)
             return p2l_fail(P2L_ERROR_UNSUPPORTED, "input '%s' has a dtype pt2lite does not support", v->name);
         /* int64 and float64 inputs keep their type at the model boundary and are cast inside. */
+        p2l_clear_error();
         int t = p2l_add_tensor(ctx->g, v->name, v->dtype, v->rank, v->dims);
-        if (t < 0) return p2l_last_error()[0] ? P2L_ERROR_UNSUPPORTED : P2L_ERROR_OUT_OF_MEMORY;
+        if (t < 0) return failure_status(v->name);
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->inputs, t));
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->input_names, p2l_arena_printf(ctx->g->arena, "args_%zu", i)));
         if (p2l_ir_dtype(v->dtype) != v->dtype) {
             int cast = p2l_add_tensor(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/cast", v->name), p2l_ir_dtype(v->dtype),
                                       v->rank, v->dims);
-            if (p2l_emit1(ctx, P2L_OP_CAST, t, cast) < 0) return P2L_ERROR_OUT_OF_MEMORY;
+            if (p2l_emit1(ctx, P2L_OP_CAST, t, cast) < 0) return failure_status(v->name);
             t = cast;
         }
         P2L_TRY(remember(ctx, id, t, NULL));
@@ -441,12 +477,18 @@ static p2l_status lower_user_outputs(p2l_lower_ctx *ctx) {
         int id = ep->user_outputs.items[i];
         const p2l_value *v = &ep->values.items[id];
         ctx->naming = v->name;
+        p2l_clear_error();
+        int before = ctx->error_count;
         int t = p2l_value_input(ctx, id, NULL);
-        if (t < 0) continue; /* already reported */
+        if (t < 0) {
+            /* a reason recorded (here or when its producer failed) is reported with the others */
+            if (ctx->error_count > before || !ctx->values[id] || p2l_last_status() == P2L_OK) continue;
+            return failure_status(v->name);
+        }
         if (p2l_ir_dtype(v->dtype) != v->dtype && v->dtype != (p2l_dtype)-1) {
             int cast = p2l_add_tensor(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/cast", v->name), v->dtype, v->rank,
                                       v->dims);
-            if (p2l_emit1(ctx, P2L_OP_CAST, t, cast) < 0) return P2L_ERROR_OUT_OF_MEMORY;
+            if (p2l_emit1(ctx, P2L_OP_CAST, t, cast) < 0) return failure_status(v->name);
             t = cast;
         }
         /* A graph input or an output listed twice gets its own tensor: TFLite wants each output
@@ -458,7 +500,7 @@ static p2l_status lower_user_outputs(p2l_lower_ctx *ctx) {
             int64_t dims[P2L_MAX_RANK];
             memcpy(dims, tt.dims, sizeof dims);
             t = p2l_reshape(ctx, t, tt.rank, dims);
-            if (t < 0) return P2L_ERROR_OUT_OF_MEMORY;
+            if (t < 0) return failure_status(v->name);
         }
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->outputs, t));
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->output_names, p2l_arena_printf(ctx->g->arena, "output_%zu", i)));
@@ -486,8 +528,9 @@ static p2l_status stand_in_outputs(p2l_lower_ctx *ctx) {
         int id = ctx->node->outputs[i];
         if (id < 0 || ctx->values[id]) continue;
         const p2l_value *v = &ctx->ep->values.items[id];
+        p2l_clear_error();
         int t = p2l_add_tensor(ctx->g, v->name, p2l_ir_dtype(v->dtype), v->rank, v->dims);
-        if (t < 0) return P2L_ERROR_OUT_OF_MEMORY;
+        if (t < 0) return failure_status(v->name);
         P2L_TRY(remember(ctx, id, t, NULL));
     }
     return P2L_OK;
@@ -518,7 +561,12 @@ p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g) {
         ctx.node = node;
         ctx.origin = p2l_arena_strdup(g->arena, p2l_node_describe(node, where, sizeof where));
         int before = ctx.error_count;
+        p2l_clear_error();
         p2l_status ls = lw->fn(&ctx, node);
+        /* Lowerings end with p2l_emitted(-1) == UNSUPPORTED whatever made a helper fail: a failure
+         * other than "unsupported" (out of memory, a limit) is the real status. */
+        p2l_status cause = p2l_last_status();
+        if (ls == P2L_ERROR_UNSUPPORTED && cause != P2L_OK && cause != P2L_ERROR_UNSUPPORTED) ls = cause;
         if (ls == P2L_ERROR_UNSUPPORTED && ctx.error_count == before)
             p2l_unsupported(&ctx, "%s", p2l_last_error());
         else if (ls != P2L_OK && ls != P2L_ERROR_UNSUPPORTED)

@@ -104,6 +104,14 @@ int p2l_norm_dim(int64_t dim, int rank);
 /* The physical position of logical axis `axis` in `layout`. */
 int p2l_physical_axis(const p2l_layout *layout, int rank, int axis);
 
+/* Narrowing checks. The IR computes int64 values as int32 (p2l_ir_dtype): every int64 number a
+ * lowering writes into the model (scalars, filled constants, repeat counts, steps, pads) goes
+ * through these, so a value outside int32 is an error naming the node, `what` and the value, never
+ * a wrapped number. (Dims need no check: p2l_add_tensor bounds every dim to int32, so values taken
+ * from dims fit.) Each returns false with the reason recorded (p2l_unsupported). */
+bool p2l_fits_dtype(p2l_lower_ctx *ctx, p2l_dtype dtype, double value, const char *what);
+bool p2l_narrow_i32(p2l_lower_ctx *ctx, int64_t value, const char *what, int32_t *out);
+
 /* The number a Scalar argument holds (int, float or bool), or `fallback` when it is absent. */
 double p2l_arg_number(p2l_lower_ctx *ctx, const char *name, double fallback);
 /* Whether a value is known at conversion time (parameter, buffer or constant). */

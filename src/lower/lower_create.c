@@ -38,11 +38,12 @@ static int output_dtype(p2l_lower_ctx *ctx, int index) {
     return (int)d;
 }
 
+/* false for a dynamic dim; *numel saturates (the tensor made from it is then refused by its size) */
 static bool dims_static(const int64_t *dims, int rank, int64_t *numel) {
     *numel = 1;
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0) return false;
-        *numel *= dims[i];
+        if (__builtin_mul_overflow(*numel, dims[i], numel)) *numel = INT64_MAX;
     }
     return true;
 }
@@ -58,6 +59,7 @@ static int filled(p2l_lower_ctx *ctx, p2l_dtype dtype, int rank, const int64_t *
         p2l_unsupported(ctx, "creating an empty tensor (TFLite has no empty tensors)");
         return -1;
     }
+    if (!p2l_fits_dtype(ctx, dtype, value, "the fill value")) return -1;
     if (numel > MAX_CONSTANT_FILL) {
         int32_t shape[P2L_MAX_RANK];
         for (int i = 0; i < rank; i++) shape[i] = (int32_t)dims[i];
@@ -152,8 +154,9 @@ p2l_status p2l_lower_arange(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (v->rank != 1 || v->dims[0] < 0) return p2l_unsupported(ctx, "arange of a dynamic length");
     int64_t n = v->dims[0];
     if (n == 0) return p2l_unsupported(ctx, "an empty arange (TFLite has no empty tensors)");
-    if (v->dtype == P2L_INT64 && (start + step * (double)(n - 1) > 2147483647.0 || start < -2147483648.0))
-        return p2l_unsupported(ctx, "arange values beyond int32 (int64 becomes int32 inside)");
+    if (!p2l_fits_dtype(ctx, (p2l_dtype)dtype, start, "the arange start") ||
+        !p2l_fits_dtype(ctx, (p2l_dtype)dtype, start + step * (double)(n - 1), "the last arange value"))
+        return P2L_ERROR_UNSUPPORTED;
     size_t esize = p2l_dtype_size((p2l_dtype)dtype);
     void *data = p2l_alloc((size_t)n * esize);
     if (!data) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");

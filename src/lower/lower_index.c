@@ -887,8 +887,8 @@ p2l_status p2l_lower_repeat(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int64_t dims[P2L_MAX_RANK];
     const p2l_tensor xt = *tensor_of(ctx, x);
     for (int i = 0; i < rank; i++) {
-        mult[i] = (int32_t)reps->ints[l.perm[i]];
-        dims[i] = xt.dims[i] < 0 ? -1 : xt.dims[i] * mult[i];
+        if (!p2l_narrow_i32(ctx, reps->ints[l.perm[i]], "the repeat count", &mult[i])) return P2L_ERROR_UNSUPPORTED;
+        dims[i] = xt.dims[i] < 0 ? -1 : xt.dims[i] * mult[i]; /* |dim * int32| < 2^62; p2l_temp bounds it */
     }
     int ins[2] = {x, p2l_const_i32(ctx, rank, mult)};
     int y = p2l_temp(ctx, "tile", xt.dtype, rank, dims);

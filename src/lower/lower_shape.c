@@ -406,7 +406,7 @@ static int slice_axis(p2l_lower_ctx *ctx, int x, const p2l_layout *l, int axis, 
     }
     begin[p] = clamp_i32(start);
     stop[p] = clamp_i32(end);
-    strides[p] = (int32_t)step;
+    if (!p2l_narrow_i32(ctx, step, "the slice step", &strides[p])) return -1;
     return emit_strided_slice(ctx, x, begin, stop, strides, end_mask, out);
 }
 
@@ -479,7 +479,8 @@ p2l_status p2l_lower_constant_pad_nd(p2l_lower_ctx *ctx, const p2l_aten_node *no
         int axis = rank - 1 - k / 2, side = k % 2;
         int p = p2l_physical_axis(&l, rank, axis);
         int64_t amount = pad->ints[k];
-        if (amount > 0) grow[p][side] = (int32_t)amount, any_grow = true;
+        if (amount > 0 && !p2l_narrow_i32(ctx, amount, "the pad amount", &grow[p][side])) return P2L_ERROR_UNSUPPORTED;
+        if (amount > 0) any_grow = true;
         if (amount < 0) crop[p][side] = -amount, any_crop = true;
     }
     for (int i = 0; i < rank; i++) {

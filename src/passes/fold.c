@@ -168,8 +168,8 @@ static bool binary_float(p2l_op op, float x, float y, double *out) {
 }
 
 /* op(x, y) for int32 operands, in 64 bits; false on a zero divisor or a result outside int32
- * (whose run-time value would be a wrap-around the converter does not promise). */
-static bool binary_int(p2l_op op, int64_t x, int64_t y, double *out) {
+ * (*overflow set: torch computes these int64 values exactly, the model would wrap them). */
+static bool binary_int(p2l_op op, int64_t x, int64_t y, double *out, int64_t *overflow) {
     int64_t r;
     switch (op) {
     case P2L_OP_ADD: r = x + y; break;
@@ -177,10 +177,7 @@ static bool binary_int(p2l_op op, int64_t x, int64_t y, double *out) {
     case P2L_OP_MUL: r = x * y; break;
     case P2L_OP_MAXIMUM: r = x < y ? y : x; break;
     case P2L_OP_MINIMUM: r = y < x ? y : x; break;
-    case P2L_OP_SQUARED_DIFFERENCE:
-        if (x - y > 46340 || x - y < -46340) return false; /* the square would leave int32 */
-        r = (x - y) * (x - y);
-        break;
+    case P2L_OP_SQUARED_DIFFERENCE: r = (x - y) * (x - y); break; /* |x - y| < 2^32: exact */
     case P2L_OP_DIV: /* truncates, as C */
         if (y == 0) return false;
         r = x / y;
@@ -196,7 +193,10 @@ static bool binary_int(p2l_op op, int64_t x, int64_t y, double *out) {
         break;
     default: return false;
     }
-    if (!fits_int32(r)) return false;
+    if (!fits_int32(r)) {
+        *overflow = r;
+        return false;
+    }
     *out = (double)r;
     return true;
 }
@@ -314,7 +314,7 @@ static uint64_t fold_limit(const p2l_graph *g, const p2l_node *node) {
 }
 
 /* Evaluates element-wise node n over its constant inputs into a new constant. */
-static bool fold_elementwise(p2l_graph *g, int n) {
+static bool fold_elementwise(p2l_graph *g, int n, p2l_status *status) {
     p2l_node *node = &g->nodes.items[n];
     int arity = elementwise_arity(node->op);
     if (!arity || node->ninputs != arity) return false;
@@ -350,9 +350,17 @@ static bool fold_elementwise(p2l_graph *g, int n) {
             r = compare(node->op, v[0], v[1]), ok = true;
         else if (out->dtype == P2L_FLOAT32)
             ok = binary_float(node->op, (float)v[0], (float)v[1], &r);
-        else if (out->dtype == P2L_INT32)
-            ok = binary_int(node->op, (int64_t)v[0], (int64_t)v[1], &r);
-        else
+        else if (out->dtype == P2L_INT32) {
+            int64_t overflow = 0;
+            ok = binary_int(node->op, (int64_t)v[0], (int64_t)v[1], &r, &overflow);
+            if (overflow) {
+                *status = p2l_fail(P2L_ERROR_UNSUPPORTED,
+                                   "%s: %s of the constants %lld and %lld is %lld, which does not fit int32 "
+                                   "(pt2lite computes int64 values as int32)",
+                                   node->origin ? node->origin : "a node", p2l_op_info_of(node->op)->name,
+                                   (long long)v[0], (long long)v[1], (long long)overflow);
+            }
+        } else
             ok = binary_bool(node->op, v[0] != 0, v[1] != 0, &r);
         if (!ok) {
             p2l_release(dst);
@@ -693,7 +701,12 @@ p2l_status p2l_pass_fold_constants(p2l_graph *g, bool *changed) {
         case P2L_OP_MEAN: case P2L_OP_SUM: folded = fold_reduce(g, (int)n); break;
         case P2L_OP_CONCATENATION: folded = fold_concatenation(g, (int)n); break;
         case P2L_OP_CUMSUM: folded = fold_cumsum(g, (int)n); break;
-        default: folded = fold_elementwise(g, (int)n); break;
+        default: {
+            p2l_status s = P2L_OK;
+            folded = fold_elementwise(g, (int)n, &s);
+            P2L_TRY(s);
+            break;
+        }
         }
         *changed = *changed || folded;
     }

@@ -253,6 +253,9 @@ static p2l_status read_tensor_meta(const p2l_json *meta, const char *name, p2l_v
     for (int d = 0; d < v->rank; d++) {
         v->dims[d] = sym_int(&sizes->items[d], NULL);
         if (v->dims[d] < -1) return p2l_fail(P2L_ERROR_MALFORMED, "tensor %s has a negative size", name);
+        if (v->dims[d] > P2L_MAX_DIM)
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has size %lld in dim %d; TFLite shapes hold sizes up to %d",
+                            name, (long long)v->dims[d], d, P2L_MAX_DIM);
     }
     return P2L_OK;
 }
@@ -306,12 +309,11 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     if (numel > 0 && (!p2l_mul_size((size_t)last + 1, elem, &need) || need > e->size))
         return p2l_fail(P2L_ERROR_MALFORMED, "'%s' needs %lld elements of %s but %s holds %llu bytes", fqn,
                         (long long)last + 1, p2l_dtype_name(m.dtype), e->name, (unsigned long long)e->size);
-    const p2l_limits *limits = p2l_limits_thread();
     uint64_t nbytes, total;
     if (__builtin_mul_overflow((uint64_t)numel, (uint64_t)elem, &nbytes) ||
         __builtin_add_overflow(nbytes, (uint64_t)r->weight_bytes, &total))
         return p2l_fail(P2L_ERROR_MALFORMED, "'%s' is too large", fqn);
-    P2L_TRY(P2L_CHECK_LIMIT(limits, max_tensor_bytes, total, "the bytes of the weights and constants"));
+    P2L_TRY(p2l_limits_charge_tensor_bytes(nbytes, fqn));
     r->weight_bytes = (size_t)total;
     v->dtype = m.dtype;
     v->torch_dtype = m.torch_dtype;

@@ -74,6 +74,23 @@ static p2l_fb_ref int_vector(p2l_fb *fb, const int *values, size_t count) {
     return p2l_fb_vector(fb, values, count, 4, 4); /* int is 32-bit on every supported platform */
 }
 
+/* Options narrower than int64 in the schema must hold their value exactly: the file never gets a
+ * truncated one. */
+static p2l_status check_options(const p2l_node *node) {
+    const p2l_options_info *info = p2l_options_info_of(p2l_op_info_of(node->op)->options);
+    for (int f = 0; f < info->field_count; f++) {
+        int64_t v = node->options[f];
+        bool fits = info->fields[f].type == P2L_FIELD_I8    ? v >= INT8_MIN && v <= INT8_MAX
+                    : info->fields[f].type == P2L_FIELD_I32 ? v >= INT32_MIN && v <= INT32_MAX
+                                                            : true;
+        if (!fits)
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s: option %s of %s is %lld, which does not fit its type",
+                            node->origin ? node->origin : "a node", info->fields[f].name ? info->fields[f].name : "?",
+                            p2l_op_info_of(node->op)->name, (long long)v);
+    }
+    return P2L_OK;
+}
+
 static p2l_fb_ref write_options(writer *w, const p2l_node *node, int *union_code) {
     const p2l_options_info *info = p2l_options_info_of(p2l_op_info_of(node->op)->options);
     *union_code = info->union_code;
@@ -81,7 +98,7 @@ static p2l_fb_ref write_options(writer *w, const p2l_node *node, int *union_code
     p2l_fb *fb = w->fb;
     p2l_fb_table_start(fb);
     for (int f = 0; f < info->field_count; f++) {
-        int64_t v = node->options[f];
+        int64_t v = node->options[f]; /* in range: check_options */
         switch (info->fields[f].type) {
         case P2L_FIELD_I8: p2l_fb_add_i8(fb, f, (int8_t)v); break;
         case P2L_FIELD_I32: p2l_fb_add_i32(fb, f, (int32_t)v); break;
@@ -140,6 +157,12 @@ static p2l_fb_ref write_subgraph(writer *w, const p2l_graph *g, const int *tenso
         int32_t shape[P2L_MAX_RANK], signature[P2L_MAX_RANK];
         bool dynamic = false;
         for (int d = 0; d < tensor->rank; d++) {
+            if (tensor->dims[d] < -1 || tensor->dims[d] > INT32_MAX) {
+                p2l_release(refs);
+                *status = p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has size %lld in dim %d; TFLite shapes hold int32",
+                                   tensor->name, (long long)tensor->dims[d], d);
+                return 0;
+            }
             dynamic = dynamic || tensor->dims[d] < 0;
             shape[d] = tensor->dims[d] < 0 ? 1 : (int32_t)tensor->dims[d];
             signature[d] = (int32_t)tensor->dims[d];
@@ -160,6 +183,10 @@ static p2l_fb_ref write_subgraph(writer *w, const p2l_graph *g, const int *tenso
     p2l_fb_ref tensors = p2l_fb_ref_vector(fb, refs, nt);
     for (size_t n = 0; n < nn; n++) {
         const p2l_node *node = &g->nodes.items[n];
+        if ((*status = check_options(node)) != P2L_OK) {
+            p2l_release(refs);
+            return 0;
+        }
         int code = p2l_op_info_of(node->op)->builtin_code;
         int opcode = opcode_index(w, code, p2l_tflite_op_version(g, node));
         int union_code = 0;
@@ -190,9 +217,15 @@ static p2l_fb_ref write_subgraph(writer *w, const p2l_graph *g, const int *tenso
     return p2l_fb_table_end(fb);
 }
 
-static p2l_fb_ref write_tensor_maps(p2l_fb *fb, const int *tensors, const char *const *names, size_t count) {
-    p2l_fb_ref refs[1024];
-    if (count > 1024) count = 1024;
+/* Every input / output gets its entry: a signature never silently drops any. */
+static p2l_fb_ref write_tensor_maps(p2l_fb *fb, const int *tensors, const char *const *names, size_t count,
+                                    p2l_status *status) {
+    size_t bytes;
+    p2l_fb_ref *refs = p2l_mul_size(count + 1, sizeof *refs, &bytes) ? p2l_alloc(bytes) : NULL;
+    if (!refs) {
+        *status = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory writing a signature of %zu tensors", count);
+        return 0;
+    }
     for (size_t i = 0; i < count; i++) {
         p2l_fb_ref name = p2l_fb_string(fb, names[i]);
         p2l_fb_table_start(fb);
@@ -200,12 +233,17 @@ static p2l_fb_ref write_tensor_maps(p2l_fb *fb, const int *tensors, const char *
         p2l_fb_add_u32(fb, TENSORMAP_TENSOR_INDEX, (uint32_t)tensors[i]);
         refs[i] = p2l_fb_table_end(fb);
     }
-    return p2l_fb_ref_vector(fb, refs, count);
+    p2l_fb_ref vector = p2l_fb_ref_vector(fb, refs, count);
+    p2l_release(refs);
+    return vector;
 }
 
-static p2l_fb_ref write_signature(p2l_fb *fb, const p2l_graph *g, int index) {
-    p2l_fb_ref ins = write_tensor_maps(fb, g->inputs.items, g->input_names.items, g->inputs.len);
-    p2l_fb_ref outs = write_tensor_maps(fb, g->outputs.items, g->output_names.items, g->outputs.len);
+static p2l_fb_ref write_signature(p2l_fb *fb, const p2l_graph *g, int index, p2l_status *status) {
+    p2l_fb_ref ins = write_tensor_maps(fb, g->inputs.items, g->input_names.items, g->inputs.len, status);
+    p2l_fb_ref outs = *status == P2L_OK
+                          ? write_tensor_maps(fb, g->outputs.items, g->output_names.items, g->outputs.len, status)
+                          : 0;
+    if (*status != P2L_OK) return 0;
     p2l_fb_ref key = p2l_fb_string(fb, g->name);
     p2l_fb_table_start(fb);
     p2l_fb_add_ref(fb, SIGNATURE_INPUTS, ins);
@@ -260,7 +298,7 @@ p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out,
     }
     for (size_t gi = 0; s == P2L_OK && gi < ng; gi++)
         subgraphs[gi] = write_subgraph(&w, m->graphs.items[gi], tensor_buffer[gi], &s);
-    for (size_t gi = 0; s == P2L_OK && gi < ng; gi++) signatures[gi] = write_signature(w.fb, m->graphs.items[gi], (int)gi);
+    for (size_t gi = 0; s == P2L_OK && gi < ng; gi++) signatures[gi] = write_signature(w.fb, m->graphs.items[gi], (int)gi, &s);
     if (s == P2L_OK) {
         p2l_fb *fb = w.fb;
         p2l_fb_ref *codes = p2l_alloc(sizeof(p2l_fb_ref) * (w.opcodes.len + 1));

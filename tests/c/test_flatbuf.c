@@ -12,7 +12,9 @@
 #include "base/mem.h"
 #include "check.h"
 #include "fb_read.h"
+#include "ir/graph.h"
 #include "tflite/flatbuf.h"
+#include "tflite/writer.h"
 
 static const char TFL3[4] = {'T', 'F', 'L', '3'};
 
@@ -779,6 +781,64 @@ static void test_tflite_model(void) {
     p2l_release(block);
 }
 
+
+/* A graph of `count` inputs, each an output too (no ops: the writer does not care). */
+static void build_wide_graph(p2l_model_ir *m, int count) {
+    p2l_graph *g;
+    p2l_model_ir_init(m);
+    CHECK_EQ_INT(p2l_model_ir_add_graph(m, "serving_default", &g), P2L_OK);
+    int64_t dims[1] = {2};
+    for (int i = 0; i < count; i++) {
+        int t = p2l_add_tensor(g, p2l_arena_printf(&m->arena, "x%d", i), P2L_FLOAT32, 1, dims);
+        CHECK(t >= 0);
+        CHECK_EQ_INT(P2L_VEC_PUSH(&g->inputs, t), P2L_OK);
+        CHECK_EQ_INT(P2L_VEC_PUSH(&g->input_names, p2l_arena_printf(&m->arena, "args_%d", i)), P2L_OK);
+        CHECK_EQ_INT(P2L_VEC_PUSH(&g->outputs, t), P2L_OK);
+        CHECK_EQ_INT(P2L_VEC_PUSH(&g->output_names, p2l_arena_printf(&m->arena, "output_%d", i)), P2L_OK);
+    }
+}
+
+/* The signature lists every input and output (it stopped at 1024 without a word). */
+static void test_writer_signature_over_1024(void) {
+    enum { COUNT = 1500 };
+    p2l_model_ir m;
+    build_wide_graph(&m, COUNT);
+    void *out = NULL;
+    size_t size = 0;
+    CHECK_EQ_INT(p2l_tflite_write(&m, true, &out, &size), P2L_OK);
+    fb_reader r = fb_open(out, size);
+    size_t count, ins_count = 0, outs_count = 0;
+    size_t signatures = fb_get_vector(&r, fb_root(&r), MODEL_SIGNATURE_DEFS, 4, &count);
+    CHECK_EQ_INT(count, 1);
+    if (count == 1) {
+        size_t signature = fb_vector_ref(&r, signatures, count, 0);
+        fb_get_vector(&r, signature, SIGNATURE_INPUTS, 4, &ins_count);
+        fb_get_vector(&r, signature, SIGNATURE_OUTPUTS, 4, &outs_count);
+    }
+    CHECK_EQ_INT(ins_count, COUNT);
+    CHECK_EQ_INT(outs_count, COUNT);
+    p2l_free(out);
+    p2l_model_ir_free(&m);
+}
+
+/* Dims beyond int32 never reach the file truncated: the IR refuses them, and the writer fails on
+ * one that got in anyway. */
+static void test_writer_refuses_int64_dims(void) {
+    p2l_model_ir m;
+    build_wide_graph(&m, 1);
+    p2l_graph *g = m.graphs.items[0];
+    int64_t big[2] = {3, (int64_t)1 << 33};
+    CHECK_EQ_INT(p2l_add_tensor(g, "big", P2L_FLOAT32, 2, big), -1);
+    CHECK_ERROR_MENTIONS("8589934592");
+    g->tensors.items[0].dims[0] = ((int64_t)1 << 32) + 2; /* would have been written as 2 */
+    void *out = NULL;
+    size_t size = 0;
+    CHECK_EQ_INT(p2l_tflite_write(&m, true, &out, &size), P2L_ERROR_UNSUPPORTED);
+    CHECK(out == NULL);
+    CHECK_ERROR_MENTIONS("4294967298");
+    p2l_model_ir_free(&m);
+}
+
 int main(int argc, char **argv) {
     model_path = argc > 1 ? argv[1] : getenv("P2L_FLATBUF_TEST_MODEL");
     size_t base = p2l_heap_bytes();
@@ -797,6 +857,8 @@ int main(int argc, char **argv) {
     RUN(test_determinism);
     RUN(test_misuse_is_sticky);
     RUN(test_tflite_model);
+    RUN(test_writer_signature_over_1024);
+    RUN(test_writer_refuses_int64_dims);
     CHECK_EQ_INT(p2l_heap_bytes(), base);
     return check_summary();
 }
