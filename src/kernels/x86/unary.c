@@ -4,11 +4,15 @@
 
 /* exp by range reduction: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for exactness),
  * exp(r) by its degree-6 Taylor polynomial (truncation error below 1.2e-7 relative), then 2^n
- * built in the exponent bits. x is clamped to [-87, 88] so 2^n stays a normal float. */
+ * built in the exponent bits. x is clamped to [-100, 88]; below the normal range (n < -126) 2^n's
+ * biased exponent is clamped to 0, which makes it +0, so exp(-inf) (softmax's masked entries,
+ * sigmoid(-inf)) is exactly 0. The clamp has x as the second operand, which max_ps / min_ps
+ * return when either is NaN: NaN goes through, so exp, sigmoid, tanh and softmax give NaN for NaN
+ * as PyTorch does, at no cost. (+inf gives exp(88): every caller's argument is <= 0.) */
 __m256 p2l_exp8(__m256 x) {
     const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
     const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-100.0f), x));
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, ln2_hi, x);
     r = _mm256_fnmadd_ps(n, ln2_lo, r);
@@ -19,7 +23,9 @@ __m256 p2l_exp8(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    const __m256i biased = _mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
+                                            _mm256_setzero_si256());
+    const __m256i bits = _mm256_slli_epi32(biased, 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
@@ -81,7 +87,8 @@ enum { GELU_TANH = P2L_OP_GELU + 100000 }; /* a row instance of its own for the 
 static inline __m256 apply(int op, __m256 x) { /* a p2l_op, or GELU_TANH */
     const __m256 zero = _mm256_setzero_ps();
     switch (op) {
-    /* max(0, x) then min(6, x): NaN (second operand) passes through as in the reference. */
+    /* max(0, x) then min(6, x): NaN (the second operand) passes through, as in the reference and
+     * PyTorch. */
     case P2L_OP_RELU: return _mm256_max_ps(zero, x);
     case P2L_OP_RELU6: return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(zero, x));
     case P2L_OP_RELU_N1_TO_1: return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_set1_ps(-1.0f), x));
