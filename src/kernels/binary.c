@@ -45,13 +45,14 @@ static inline float fmod_floor(float x, float y) {
     return r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
 }
 
-/* Float rows. MAXIMUM/MINIMUM follow LiteRT's reference (std::max/std::min argument order). */
+/* Float rows. MAXIMUM/MINIMUM: x on ties (signed zeros), as torch.maximum/minimum and LiteRT's
+ * std::max/std::min; a NaN in either operand gives NaN, as in PyTorch. */
 ROW(add_f32, float, float, x + y)
 ROW(sub_f32, float, float, x - y)
 ROW(mul_f32, float, float, x * y)
 ROW(div_f32, float, float, x / y)
-ROW(max_f32, float, float, x < y ? y : x)
-ROW(min_f32, float, float, y < x ? y : x)
+ROW(max_f32, float, float, x < y || y != y ? y : x)
+ROW(min_f32, float, float, y < x || y != y ? y : x)
 ROW(pow_f32, float, float, powf(x, y))
 ROW(sqdiff_f32, float, float, (x - y) * (x - y))
 ROW(floordiv_f32, float, float, floorf(x / y))

@@ -1,6 +1,14 @@
 /* CAST between float32/64, int8/16/32/64, uint8 and bool. Integers go through int64 and floats
- * through double, so int64 values keep every bit; float -> integer saturates (C leaves
- * out-of-range conversions undefined); anything -> bool is "!= 0". */
+ * through double, so int64 values keep every bit; anything -> bool is "!= 0" (NaN is true), as in
+ * PyTorch.
+ *
+ * float -> integer truncates toward zero, as PyTorch does for values the target type holds. For the
+ * others (out of range, +-inf, NaN) PyTorch's documentation says the result is undefined, and it
+ * differs by platform (x86-64 eager: int32 gets INT32_MIN and int8/uint8 the low bits of that or of
+ * the int32 value, so 300.0 -> int8 is 44; aarch64 saturates to int32 first). pt2lite saturates to
+ * the target type's range on every platform (300.0 -> int8 is 127, -1.0 -> uint8 is 0, inf ->
+ * int32 is INT32_MAX) and maps NaN to 0. integer -> narrower integer wraps (keeps the low bits), as
+ * PyTorch does. */
 #include "kernels/kernels.h"
 
 #define CAST_TYPES(X) \
@@ -31,12 +39,30 @@ static void load(p2l_dtype t, const void *p, size_t i, double *f, int64_t *n) {
     }
 }
 
+/* The range of an integer type as int64 (int64: the whole of it). */
+static void int_range(p2l_dtype t, int64_t *lo, int64_t *hi) {
+    switch (t) {
+    case P2L_INT8: *lo = INT8_MIN, *hi = INT8_MAX; return;
+    case P2L_INT16: *lo = INT16_MIN, *hi = INT16_MAX; return;
+    case P2L_INT32: *lo = INT32_MIN, *hi = INT32_MAX; return;
+    case P2L_UINT8: *lo = 0, *hi = UINT8_MAX; return;
+    default: *lo = INT64_MIN, *hi = INT64_MAX; return;
+    }
+}
+
+/* float -> integer type t: truncated, saturated to t's range, NaN -> 0 (see the top of the file). */
+static int64_t float_to_int(double f, p2l_dtype t) {
+    int64_t lo, hi, n = p2l_float_to_i64(f);
+    int_range(t, &lo, &hi);
+    return n < lo ? lo : n > hi ? hi : n;
+}
+
 static void store(p2l_dtype t, void *p, size_t i, double f, int64_t n, bool from_float) {
     if (t == P2L_BOOL) {
         ((uint8_t *)p)[i] = from_float ? f != 0 : n != 0;
         return;
     }
-    if (!is_float(t) && from_float) n = p2l_float_to_i64(f);
+    if (!is_float(t) && from_float) n = float_to_int(f, t);
     switch (t) {
 #define X(code, T, fl)                                        \
     case code:                                                \
@@ -64,10 +90,7 @@ static p2l_status cast_invoke(p2l_node *node) {
     if (x->dtype == P2L_FLOAT32 && y->dtype == P2L_INT32) { /* the common case, without dispatch */
         const float *in = x->data;
         int32_t *out = y->data;
-        for (size_t i = 0; i < x->count; i++) {
-            int64_t v = p2l_float_to_i64(in[i]);
-            out[i] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v);
-        }
+        for (size_t i = 0; i < x->count; i++) out[i] = (int32_t)float_to_int(in[i], P2L_INT32);
         return P2L_OK;
     }
     for (size_t i = 0; i < x->count; i++) {

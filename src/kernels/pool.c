@@ -64,7 +64,7 @@ static p2l_status pool_invoke(p2l_node *node) {
                         for (int ix = xs; ix < xe; ix++) {
                             float v = in[(((size_t)n * H + iy) * W + ix) * C + c];
                             if (average) acc += v;
-                            else acc = v > acc ? v : acc;
+                            else acc = v > acc || v != v ? v : acc; /* NaN wins, as in PyTorch */
                         }
                     int count = (ye - ys) * (xe - xs);
                     op[c] = average ? (count > 0 ? acc / (float)count : 0.0f) : acc;

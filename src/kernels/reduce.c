@@ -106,8 +106,8 @@ static p2l_status reduce_prepare(p2l_node *node) {
     switch (node->op) {                                                                  \
     case P2L_OP_SUM: REDUCE_LOOP(T, 0, acc + v); break;                                  \
     case P2L_OP_REDUCE_PROD: REDUCE_LOOP(T, 1, acc * v); break;                          \
-    case P2L_OP_REDUCE_MAX: REDUCE_LOOP(T, LOWEST, v > acc ? v : acc); break;            \
-    case P2L_OP_REDUCE_MIN: REDUCE_LOOP(T, HIGHEST, v < acc ? v : acc); break;           \
+    case P2L_OP_REDUCE_MAX: REDUCE_LOOP(T, LOWEST, v > acc || v != v ? v : acc); break;  \
+    case P2L_OP_REDUCE_MIN: REDUCE_LOOP(T, HIGHEST, v < acc || v != v ? v : acc); break; \
     default: break;                                                                      \
     }
 

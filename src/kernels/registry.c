@@ -176,7 +176,12 @@ static const p2l_fast_isa *detect_isa(void) {
 #endif
 }
 
+/* p2l_fast_isa_select's table, when one is selected. */
+static const p2l_fast_isa *selected_isa;
+static bool isa_selected;
+
 const p2l_fast_isa *p2l_fast_isa_active(void) {
+    if (__atomic_load_n(&isa_selected, __ATOMIC_ACQUIRE)) return __atomic_load_n(&selected_isa, __ATOMIC_RELAXED);
     static const p2l_fast_isa *isa;
     static bool known; /* benign race: every thread computes the same answer */
     if (!__atomic_load_n(&known, __ATOMIC_ACQUIRE)) {
@@ -184,6 +189,31 @@ const p2l_fast_isa *p2l_fast_isa_active(void) {
         __atomic_store_n(&known, true, __ATOMIC_RELEASE);
     }
     return __atomic_load_n(&isa, __ATOMIC_RELAXED);
+}
+
+int p2l_fast_isa_supported(const p2l_fast_isa **tables, int max) {
+    int count = 0;
+#if defined(P2L_HAVE_X86_KERNELS)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        if (count < max) tables[count] = &p2l_isa_avx2;
+        count++;
+        if (__builtin_cpu_supports("avx512f")) {
+            if (count < max) tables[count] = &p2l_isa_avx512;
+            count++;
+        }
+    }
+#elif defined(P2L_HAVE_ARM_KERNELS)
+    if (count < max) tables[count] = &p2l_isa_neon;
+    count++;
+#endif
+    (void)tables, (void)max;
+    return count;
+}
+
+void p2l_fast_isa_select(const p2l_fast_isa *isa, bool selected) {
+    __atomic_store_n(&selected_isa, isa, __ATOMIC_RELAXED);
+    __atomic_store_n(&isa_selected, selected, __ATOMIC_RELEASE);
 }
 
 bool p2l_fast_kernels_enabled(void) { return p2l_fast_isa_active() != NULL; }

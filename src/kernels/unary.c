@@ -6,9 +6,11 @@
 
 typedef int64_t (*int_fn)(int64_t x);
 
-static float relu(float x, float p) { return x > 0 ? x : 0; }
-static float relu6(float x, float p) { return x > 0 ? (x < 6 ? x : 6) : 0; }
-static float relu_n1_to_1(float x, float p) { return x > -1 ? (x < 1 ? x : 1) : -1; }
+/* The clamps test for "out of range", so NaN fails both tests and passes through, as in PyTorch
+ * (torch.relu(nan) is nan), and -0 stays -0 as in torch.relu. */
+static float relu(float x, float p) { return x < 0 ? 0 : x; }
+static float relu6(float x, float p) { return x < 0 ? 0 : x > 6 ? 6 : x; }
+static float relu_n1_to_1(float x, float p) { return x < -1 ? -1 : x > 1 ? 1 : x; }
 static float logistic(float x, float p) { return 1.0f / (1.0f + expf(-x)); }
 static float tanh_(float x, float p) { return tanhf(x); }
 static float hard_swish(float x, float p) { return x * relu6(x + 3.0f, 0) / 6.0f; }

@@ -1,9 +1,12 @@
 /* The fast kernels (x86: AVX2/FMA, AVX-512; aarch64: NEON; threads) against the portable reference
- * kernels, on many shapes: odd sizes, edges, strides, dilations, padding, 1x1, depthwise
+ * kernels, on many shapes: odd sizes, edges, unequal strides, dilations, padding, 1x1, depthwise
  * multipliers, batch > 1, broadcasting, activations, row tails of every length modulo the vector
- * widths; each with 1, 2 and 3 threads. On a CPU without them the registry hands out the reference
- * kernels and the comparison is trivially exact: P2L_EXPECT_FAST_KERNELS=1 makes that a failure
- * (scripts/test_arm.sh sets it, so that NEON cannot be silently off). */
+ * widths, empty tensors, NaN and +-inf (which must give what PyTorch gives); each with 1, 2 and 3
+ * threads, and once per ISA table the CPU supports (an AVX-512 CPU runs the AVX2 table too).
+ * Where the build has fast kernels for a CPU that supports them (x86 with AVX2 and FMA, aarch64),
+ * a run on which no fast kernel ran fails; P2L_EXPECT_FAST_KERNELS=1 demands fast kernels on any
+ * CPU (scripts/test_arm.sh sets it). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -17,7 +20,10 @@ typedef struct spec {
     int inputs;
     p2l_tensor in[MAX_IO];
     int64_t options[MAX_OPTIONS];
-    double tolerance; /* relative to the output's largest magnitude */
+    /* Element i passes when |got - expect| <= tolerance |expect| + abs_fraction * M, M the largest
+     * finite |expect| of the output: sums of many products can cancel to near zero while their
+     * rounding errors are relative to the larger terms. Element-wise ops use abs_fraction 0. */
+    double tolerance, abs_fraction;
 } spec;
 
 static uint32_t rng_state = 12345;
@@ -115,13 +121,41 @@ static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_ten
 
 static int cases, fast_cases;
 
-/* The largest magnitude (NaNs skipped). A comparison, not fmax: aarch64 gcc 12 crashes
- * vectorizing an fmax reduction (internal compiler error in vect_transform_reduction). */
+static const char *current_isa(void) {
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    return isa ? isa->name : "reference";
+}
+
+/* The largest finite magnitude (NaN and +-inf skipped). A comparison, not fmax: aarch64 gcc 12
+ * crashes vectorizing an fmax reduction (internal compiler error in vect_transform_reduction). */
 static double max_abs(const float *v, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++)
-        if (fabs(v[i]) > m) m = fabs(v[i]);
+        if (isfinite(v[i]) && fabs(v[i]) > m) m = fabs(v[i]);
     return m;
+}
+
+/* Compares got with expect (spec's tolerance rule): NaN must meet NaN, an infinity the same one;
+ * counts and reports the elements that differ. */
+static void check_close(const char *what, int threads, const float *expect, const float *got, size_t count,
+                        double tolerance, double abs_fraction) {
+    /* results below the normal range may flush to zero (the vector exp does) */
+    const double atol = abs_fraction * max_abs(expect, count) + FLT_MIN;
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < count; i++) {
+        const double e = expect[i], g = got[i];
+        const bool ok = isnan(e) ? isnan(g) : isinf(e) ? g == e : fabs(e - g) <= tolerance * fabs(e) + atol;
+        if (!ok) {
+            if (!bad) first = i;
+            bad++;
+        }
+    }
+    check_count++;
+    if (bad) {
+        check_failures++;
+        fprintf(stderr, "%s (%s, %d threads): %zu of %zu differ, first at %zu: %g vs reference %g\n", what,
+                current_isa(), threads, bad, count, first, got[first], expect[first]);
+    }
 }
 
 static void compare(const char *what, spec *s) {
@@ -136,22 +170,9 @@ static void compare(const char *what, spec *s) {
         CHECK(got != NULL);
         if (!got) continue;
         CHECK_EQ_INT(fast_out.count, ref_out.count);
-        const double scale = max_abs(expect, ref_out.count);
-        double tol = s->tolerance * (scale > 1 ? scale : 1);
-        size_t bad = 0, first = 0;
-        for (size_t i = 0; i < ref_out.count && i < fast_out.count; i++) {
-            bool same_nan = isnan(expect[i]) && isnan(got[i]);
-            if (!same_nan && !(fabs((double)expect[i] - got[i]) <= tol)) {
-                if (!bad) first = i;
-                bad++;
-            }
-        }
-        if (bad) {
-            check_failures++;
-            fprintf(stderr, "%s (%d threads): %zu of %zu differ, first at %zu: %g vs reference %g\n", what, threads,
-                    bad, ref_out.count, first, got[first], expect[first]);
-        }
-        check_count++;
+        CHECK_EQ_INT(fast_out.rank, ref_out.rank);
+        check_close(what, threads, expect, got, ref_out.count < fast_out.count ? ref_out.count : fast_out.count,
+                    s->tolerance, s->abs_fraction);
         free(got);
     }
     free(expect);
@@ -164,29 +185,37 @@ static spec new_spec(p2l_op op, int inputs) {
     s.op = op;
     s.inputs = inputs;
     s.tolerance = 2e-5;
+    s.abs_fraction = 2e-5;
     return s;
 }
 
-/* A convolution; groups > 1: CONV_2D with a filter of c / groups input channels. */
-static void grouped_conv_case(bool depthwise, int groups, int n, int h, int w, int c, int oc, int kh, int kw,
-                              int stride, int dilation, int padding, int activation, bool bias) {
+/* A convolution; groups > 1: CONV_2D with a filter of c / groups input channels. Strides and
+ * dilations per axis. */
+static void conv_case_hw(bool depthwise, int groups, int n, int h, int w, int c, int oc, int kh, int kw, int stride_h,
+                         int stride_w, int dilation_h, int dilation_w, int padding, int activation, bool bias) {
     spec s = new_spec(depthwise ? P2L_OP_DEPTHWISE_CONV_2D : P2L_OP_CONV_2D, bias ? 3 : 2);
     tensor(&s.in[0], 4, (int32_t[]){n, h, w, c}, false, 1);
     if (depthwise) tensor(&s.in[1], 4, (int32_t[]){1, kh, kw, oc}, true, 1);
     else tensor(&s.in[1], 4, (int32_t[]){oc, kh, kw, c / groups}, true, 1);
     if (bias) tensor(&s.in[2], 1, (int32_t[]){oc}, true, 1);
-    set_option(&s, "stride_h", stride);
-    set_option(&s, "stride_w", stride == 1 ? 1 : stride + 1 - 1);
-    set_option(&s, "dilation_h_factor", dilation);
-    set_option(&s, "dilation_w_factor", dilation);
+    set_option(&s, "stride_h", stride_h);
+    set_option(&s, "stride_w", stride_w);
+    set_option(&s, "dilation_h_factor", dilation_h);
+    set_option(&s, "dilation_w_factor", dilation_w);
     set_option(&s, "padding", padding);
     set_option(&s, "fused_activation_function", activation);
-    if (depthwise) set_option(&s, "depth_multiplier", oc / c);
+    if (depthwise) set_option(&s, "depth_multiplier", c ? oc / c : 1);
     char what[160];
-    snprintf(what, sizeof what, "%s n%d %dx%dx%d -> %d groups %d k%dx%d s%d d%d pad%d act%d bias%d",
-             depthwise ? "depthwise" : "conv", n, h, w, c, oc, groups, kh, kw, stride, dilation, padding, activation,
-             bias);
+    snprintf(what, sizeof what, "%s n%d %dx%dx%d -> %d groups %d k%dx%d s%dx%d d%dx%d pad%d act%d bias%d",
+             depthwise ? "depthwise" : "conv", n, h, w, c, oc, groups, kh, kw, stride_h, stride_w, dilation_h,
+             dilation_w, padding, activation, bias);
     compare(what, &s);
+}
+
+static void grouped_conv_case(bool depthwise, int groups, int n, int h, int w, int c, int oc, int kh, int kw,
+                              int stride, int dilation, int padding, int activation, bool bias) {
+    conv_case_hw(depthwise, groups, n, h, w, c, oc, kh, kw, stride, stride, dilation, dilation, padding, activation,
+                 bias);
 }
 
 static void conv_case(bool depthwise, int n, int h, int w, int c, int oc, int kh, int kw, int stride, int dilation,
@@ -282,6 +311,21 @@ static void test_depthwise(void) {
     conv_case(true, 1, 12, 13, 20, 20, 4, 4, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
 }
 
+static void test_unequal_strides(void) {
+    /* stride h != w and dilation h != w: a kernel that used one for the other differs */
+    for (int depthwise = 0; depthwise <= 1; depthwise++) {
+        const int c = depthwise ? 24 : 5, oc = depthwise ? 24 : 17;
+        conv_case_hw(depthwise, 1, 1, 13, 11, c, oc, 3, 3, 1, 2, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+        conv_case_hw(depthwise, 1, 2, 12, 13, c, oc, 3, 3, 2, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_RELU, true);
+        conv_case_hw(depthwise, 1, 1, 15, 14, c, oc, 3, 2, 3, 2, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU6, true);
+        conv_case_hw(depthwise, 1, 1, 14, 15, c, oc, 3, 3, 1, 1, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+        conv_case_hw(depthwise, 1, 1, 14, 15, c, oc, 3, 3, 1, 2, 1, 3, P2L_PAD_VALID, P2L_ACT_NONE, false);
+    }
+    conv_case_hw(false, 1, 1, 13, 11, 8, 16, 1, 1, 1, 2, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true); /* 1x1 strided */
+    conv_case_hw(false, 1, 1, 13, 11, 8, 16, 1, 1, 2, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, true);
+    conv_case_hw(false, 4, 1, 9, 10, 16, 32, 3, 3, 2, 1, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true); /* grouped */
+}
+
 /* Fusion offers: a zero PAD in front (the kernel reads the unpadded input; the padded one is all NaN
  * so reading it would show) and SiLU / HARD_SWISH after; compared with the reference kernel on the
  * padded input followed by the element-wise op in double precision. */
@@ -345,21 +389,9 @@ static void fused_case(bool depthwise, int groups, int h, int w, int c, int oc, 
                 else if (epilogue == P2L_EPILOGUE_HARD_SWISH) v = v * fmin(6.0, fmax(0.0, v + 3.0)) / 6.0;
                 got[i] = (float)v;
             }
-        const double scale = max_abs(expect, ref_out.count);
-        const double tol = 2e-5 * (scale > 1 ? scale : 1);
-        size_t bad = 0, first = 0;
-        for (size_t i = 0; i < ref_out.count && i < fast_out.count; i++)
-            if (!(fabs((double)expect[i] - got[i]) <= tol)) {
-                if (!bad) first = i;
-                bad++;
-            }
         CHECK_EQ_INT(fast_out.count, ref_out.count);
-        if (bad) {
-            check_failures++;
-            fprintf(stderr, "%s (%d threads): %zu of %zu differ, first at %zu: %g vs %g\n", what, threads, bad,
-                    ref_out.count, first, got[first], expect[first]);
-        }
-        check_count++;
+        check_close(what, threads, expect, got, ref_out.count < fast_out.count ? ref_out.count : fast_out.count, 2e-5,
+                    2e-5);
         free(got);
     }
     free(expect);
@@ -405,7 +437,7 @@ static void test_transpose(void) {
     };
     for (size_t i = 0; i < sizeof cases_ / sizeof *cases_; i++) {
         spec s = new_spec(P2L_OP_TRANSPOSE, 2);
-        s.tolerance = 0;
+        s.tolerance = s.abs_fraction = 0;
         tensor(&s.in[0], cases_[i].rank, cases_[i].dims, false, 1);
         int_tensor(&s.in[1], cases_[i].rank, cases_[i].perm);
         compare("transpose", &s);
@@ -480,6 +512,7 @@ static void test_binary(void) {
             spec s = new_spec(ops[o], 2);
             tensor(&s.in[0], 4, shapes[i][0], false, 2);
             tensor(&s.in[1], 4, shapes[i][1], false, 2);
+            s.abs_fraction = 0; /* element-wise, the same operations as the reference */
             if (ops[o] == P2L_OP_DIV) /* keep divisors away from zero */
                 for (size_t k = 0; k < s.in[1].count; k++) ((float *)s.in[1].data)[k] += 3.0f;
             if (p2l_option_field(ops[o], "fused_activation_function") >= 0)
@@ -500,8 +533,10 @@ static void test_unary(void) {
             const bool approximate = ops[o] == P2L_OP_GELU && o + 1 == sizeof ops / sizeof *ops;
             spec s = new_spec(ops[o], 1);
             tensor(&s.in[0], 1, &sizes[i], false, ops[o] == P2L_OP_LOGISTIC ? 30 : 8);
-            /* LOGISTIC: relative accuracy on the tails too (values down to ~1e-13). */
-            if (ops[o] == P2L_OP_LOGISTIC) s.tolerance = 1e-6;
+            /* Element-wise: relative error, LOGISTIC's on the tails too (values down to ~1e-13). GELU's
+             * erf has an absolute error of ~1.5e-7, so GELU's is absolute where erf is near -1. */
+            s.abs_fraction = ops[o] == P2L_OP_GELU ? 1e-7 : 0;
+            if (ops[o] == P2L_OP_LOGISTIC) s.tolerance = 2e-6;
             if (ops[o] == P2L_OP_GELU) set_option(&s, "approximate", approximate);
             char what[64];
             snprintf(what, sizeof what, "%s%s x%d", p2l_op_info_of(ops[o])->name, approximate ? " (tanh)" : "",
@@ -575,8 +610,22 @@ static void test_pool(void) {
                 set_option(&s, "padding", padding);
                 set_option(&s, "fused_activation_function",
                            c == 5 ? P2L_ACT_RELU : c == 3 ? P2L_ACT_RELU6 : P2L_ACT_NONE);
+                if (ops[o] == P2L_OP_MAX_POOL_2D) s.abs_fraction = 0; /* exact */
                 compare(p2l_op_info_of(ops[o])->name, &s);
             }
+    /* unequal strides and filter sides */
+    const int geometry[][4] = {{1, 2, 2, 3}, {2, 1, 3, 2}, {3, 2, 3, 3}, {2, 3, 1, 4}}; /* stride h, w; filter h, w */
+    for (size_t o = 0; o < 2; o++)
+        for (size_t g = 0; g < sizeof geometry / sizeof *geometry; g++) {
+            spec s = new_spec(ops[o], 1);
+            tensor(&s.in[0], 4, (int32_t[]){2, 13, 11, 19}, false, 1);
+            set_option(&s, "stride_h", geometry[g][0]);
+            set_option(&s, "stride_w", geometry[g][1]);
+            set_option(&s, "filter_height", geometry[g][2]);
+            set_option(&s, "filter_width", geometry[g][3]);
+            set_option(&s, "padding", (int)g % 2 ? P2L_PAD_SAME : P2L_PAD_VALID);
+            compare(p2l_op_info_of(ops[o])->name, &s);
+        }
 }
 
 static void test_softmax(void) {
@@ -587,6 +636,7 @@ static void test_softmax(void) {
             tensor(&s.in[0], 2, shapes[i], false, 5);
             set_option(&s, "beta", (int64_t)p2l_f32_bits(b ? 0.5f : 1.0f));
             s.tolerance = 1e-6;
+            s.abs_fraction = 0;
             compare("softmax", &s);
         }
 }
@@ -608,10 +658,279 @@ static void test_pad(void) {
     }
 }
 
-int main(void) {
+/* ------------------------------------------------------------ NaN, +-inf and empty tensors */
+
+static const float specials[] = {NAN,   INFINITY, -INFINITY, 0.0f,   -0.0f,  1.0f,   -1.0f,   3.0f,
+                                 -3.0f, 6.0f,     7.0f,      -7.0f,  100.0f, -100.0f, 88.5f,  -88.5f,
+                                 1e-30f, -1e-30f, 3.0e38f,   -3.0e38f};
+enum { SPECIALS = sizeof specials / sizeof *specials };
+
+/* Every `every`-th element of t (from `start`) becomes the next special value. */
+static void sprinkle(p2l_tensor *t, size_t start, size_t every) {
+    float *d = t->data;
+    for (size_t i = start, k = 0; i < t->count; i += every, k++) d[i] = specials[k % SPECIALS];
+}
+
+/* Runs op on one row of values with a kernel; returns the output (malloc'ed). */
+static float *run_values(p2l_op op, const float *values, size_t n, int approximate, bool fast) {
+    spec s = new_spec(op, 1);
+    tensor(&s.in[0], 1, (int32_t[]){(int32_t)n}, false, 1);
+    memcpy(s.in[0].data, values, n * sizeof(float));
+    if (op == P2L_OP_GELU) set_option(&s, "approximate", approximate);
+    if (op == P2L_OP_SOFTMAX) set_option(&s, "beta", (int64_t)p2l_f32_bits(1.0f));
+    p2l_tensor out;
+    float *got = run(&s, fast ? p2l_kernel_of(op, NULL) : p2l_reference_kernel_of(op), 1, &out);
+    free(s.in[0].data);
+    return got;
+}
+
+static bool same_value(float got, float expect) {
+    return isnan(expect) ? isnan(got) : got == expect || fabs((double)got - expect) <= 1e-6 * fabs((double)expect);
+}
+
+/* What PyTorch gives (torch 2.x eager: torch.relu, F.relu6, F.hardtanh, F.hardswish, torch.sigmoid,
+ * torch.tanh, F.gelu both forms) for NaN, +inf, -inf: NaN goes through every one, and x * 0 at -inf
+ * makes hardswish and gelu NaN there. Checked on both kernels, the values in the vector body and in
+ * the tail of a row. */
+static void test_special_values_pytorch(void) {
+    const struct {
+        p2l_op op;
+        int approximate;
+        float nan_, inf_, minus_inf;
+    } cases_[] = {
+        {P2L_OP_RELU, 0, NAN, INFINITY, 0.0f},       {P2L_OP_RELU6, 0, NAN, 6.0f, 0.0f},
+        {P2L_OP_RELU_N1_TO_1, 0, NAN, 1.0f, -1.0f},  {P2L_OP_HARD_SWISH, 0, NAN, INFINITY, NAN},
+        {P2L_OP_LOGISTIC, 0, NAN, 1.0f, 0.0f},       {P2L_OP_TANH, 0, NAN, 1.0f, -1.0f},
+        {P2L_OP_GELU, 0, NAN, INFINITY, NAN},        {P2L_OP_GELU, 1, NAN, INFINITY, NAN},
+        {P2L_OP_EXP, 0, NAN, INFINITY, 0.0f},
+    };
+    for (size_t c = 0; c < sizeof cases_ / sizeof *cases_; c++)
+        for (int fast = 0; fast <= 1; fast++) {
+            float in[37];
+            for (int i = 0; i < 37; i++) in[i] = 0.25f * (float)(i % 5);
+            const int at[2] = {3, 34}; /* the vector body, the tail */
+            for (int k = 0; k < 2; k++) in[at[k]] = NAN, in[at[k] + 1] = INFINITY, in[at[k] + 2] = -INFINITY;
+            float *got = run_values(cases_[c].op, in, 37, cases_[c].approximate, fast);
+            CHECK(got != NULL);
+            for (int k = 0; got && k < 2; k++) {
+                const float expect[3] = {cases_[c].nan_, cases_[c].inf_, cases_[c].minus_inf};
+                for (int j = 0; j < 3; j++)
+                    if (!same_value(got[at[k] + j], expect[j])) {
+                        check_failures++;
+                        fprintf(stderr, "%s%s (%s) of %g: %g, PyTorch gives %g\n", p2l_op_info_of(cases_[c].op)->name,
+                                cases_[c].approximate ? " (tanh)" : "", fast ? current_isa() : "reference",
+                                in[at[k] + j], got[at[k] + j], expect[j]);
+                    }
+            }
+            check_count++;
+            free(got);
+        }
+    /* SOFTMAX rows as PyTorch: a NaN or +inf anywhere makes the row NaN; -inf entries give 0; all
+     * -inf is NaN. Rows of 3 and of 21 (vector body and tail), the special value at each place. */
+    for (int fast = 0; fast <= 1; fast++)
+        for (size_t n = 3; n <= 21; n += 18)
+            for (size_t at = 0; at < n; at += n == 3 ? 1 : 4) {
+                const float special[3] = {NAN, INFINITY, -INFINITY};
+                for (int k = 0; k < 3; k++) {
+                    float in[21];
+                    for (size_t i = 0; i < n; i++) in[i] = (float)(i % 3);
+                    in[at] = special[k];
+                    float *got = run_values(P2L_OP_SOFTMAX, in, n, 0, fast);
+                    CHECK(got != NULL);
+                    for (size_t i = 0; got && i < n; i++) {
+                        const bool want_nan = k < 2;
+                        CHECK(want_nan ? isnan(got[i]) : i == at ? got[i] == 0.0f : got[i] > 0.0f && got[i] < 1.0f);
+                    }
+                    free(got);
+                }
+                float in[21];
+                for (size_t i = 0; i < n; i++) in[i] = -INFINITY;
+                float *got = run_values(P2L_OP_SOFTMAX, in, n, 0, fast);
+                CHECK(got != NULL);
+                for (size_t i = 0; got && i < n; i++) CHECK(isnan(got[i]));
+                free(got);
+            }
+}
+
+/* The fast kernels against the reference on inputs with NaN and +-inf among ordinary values: the
+ * NaNs must land in the same places and the infinities be the same. */
+static void test_special_values(void) {
+    const p2l_op unary[] = {P2L_OP_RELU, P2L_OP_RELU6, P2L_OP_RELU_N1_TO_1, P2L_OP_HARD_SWISH, P2L_OP_LOGISTIC,
+                            P2L_OP_TANH, P2L_OP_GELU, P2L_OP_GELU};
+    for (size_t o = 0; o < sizeof unary / sizeof *unary; o++)
+        for (int32_t n = 1; n <= 1001; n += 125) {
+            spec s = new_spec(unary[o], 1);
+            s.abs_fraction = unary[o] == P2L_OP_GELU ? 1e-7 : 0;
+            if (unary[o] == P2L_OP_LOGISTIC) s.tolerance = 2e-6;
+            tensor(&s.in[0], 1, &n, false, 8);
+            sprinkle(&s.in[0], (size_t)n % 7, 3);
+            if (unary[o] == P2L_OP_GELU) set_option(&s, "approximate", o + 1 == sizeof unary / sizeof *unary);
+            compare("unary with NaN and inf", &s);
+        }
+    const p2l_op binary[] = {P2L_OP_ADD, P2L_OP_SUB, P2L_OP_MUL, P2L_OP_DIV, P2L_OP_MAXIMUM, P2L_OP_MINIMUM};
+    const int32_t shapes[][2][2] = {{{7, 19}, {7, 19}}, {{6, 37}, {1, 37}}, {{6, 37}, {1, 1}}, {{1, 1}, {6, 37}}};
+    for (size_t o = 0; o < sizeof binary / sizeof *binary; o++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            for (int which = 0; which < 3; which++) { /* NaN and inf in a, in b, in both */
+                spec s = new_spec(binary[o], 2);
+                s.abs_fraction = 0;
+                tensor(&s.in[0], 2, shapes[i][0], false, 4);
+                tensor(&s.in[1], 2, shapes[i][1], false, 4);
+                if (which != 1) sprinkle(&s.in[0], 0, s.in[0].count > 1 ? 5 : 1);
+                if (which != 0) sprinkle(&s.in[1], 2, s.in[1].count > 1 ? 3 : 1);
+                if (p2l_option_field(binary[o], "fused_activation_function") >= 0)
+                    set_option(&s, "fused_activation_function", which == 2 ? P2L_ACT_RELU6 : P2L_ACT_RELU);
+                char what[80];
+                snprintf(what, sizeof what, "%s with NaN and inf, shape pair %zu, operand %d",
+                         p2l_op_info_of(binary[o])->name, i, which);
+                compare(what, &s);
+            }
+    /* PyTorch's maximum / minimum: NaN from either side, the first operand on ties */
+    const float a[] = {NAN, 1.0f, NAN, -INFINITY, INFINITY, -0.0f, 0.0f, 2.0f};
+    const float b[] = {1.0f, NAN, NAN, 1.0f, 1.0f, 0.0f, -0.0f, 3.0f};
+    const float max_expect[] = {NAN, NAN, NAN, 1.0f, INFINITY, -0.0f, 0.0f, 3.0f};
+    const float min_expect[] = {NAN, NAN, NAN, -INFINITY, 1.0f, -0.0f, 0.0f, 2.0f};
+    for (int fast = 0; fast <= 1; fast++)
+        for (int max = 0; max <= 1; max++) {
+            spec s = new_spec(max ? P2L_OP_MAXIMUM : P2L_OP_MINIMUM, 2);
+            tensor(&s.in[0], 1, (int32_t[]){8}, false, 1);
+            tensor(&s.in[1], 1, (int32_t[]){8}, false, 1);
+            memcpy(s.in[0].data, a, sizeof a);
+            memcpy(s.in[1].data, b, sizeof b);
+            p2l_tensor out;
+            float *got = run(&s, fast ? p2l_kernel_of(s.op, NULL) : p2l_reference_kernel_of(s.op), 1, &out);
+            CHECK(got != NULL);
+            for (int i = 0; got && i < 8; i++) {
+                const float e = max ? max_expect[i] : min_expect[i];
+                CHECK(isnan(e) ? isnan(got[i]) : got[i] == e && signbit(got[i]) == signbit(e));
+            }
+            free(got);
+            free(s.in[0].data);
+            free(s.in[1].data);
+        }
+    /* pooling: a NaN anywhere in a window makes it NaN (max and average), every channel lane */
+    for (int o = 0; o < 2; o++)
+        for (int c = 1; c <= 19; c += 9) {
+            spec s = new_spec(o ? P2L_OP_AVERAGE_POOL_2D : P2L_OP_MAX_POOL_2D, 1);
+            if (o == 0) s.abs_fraction = 0;
+            tensor(&s.in[0], 4, (int32_t[]){1, 9, 10, c}, false, 1);
+            sprinkle(&s.in[0], 4, 23);
+            set_option(&s, "stride_h", 2);
+            set_option(&s, "stride_w", 3);
+            set_option(&s, "filter_height", 3);
+            set_option(&s, "filter_width", 2);
+            set_option(&s, "padding", P2L_PAD_SAME);
+            set_option(&s, "fused_activation_function", c == 10 ? P2L_ACT_RELU : P2L_ACT_NONE);
+            compare(o ? "average pool with NaN and inf" : "max pool with NaN and inf", &s);
+        }
+    for (int fast = 0; fast <= 1; fast++) { /* PyTorch: max_pool2d of [[1, nan], [3, 4]] is nan */
+        spec s = new_spec(P2L_OP_MAX_POOL_2D, 1);
+        tensor(&s.in[0], 4, (int32_t[]){1, 2, 2, 9}, false, 1);
+        float *d = s.in[0].data;
+        for (int ch = 0; ch < 9; ch++) d[ch] = 1, d[9 + ch] = ch % 2 ? NAN : 2, d[18 + ch] = 3, d[27 + ch] = ch % 3 ? 4 : NAN;
+        set_option(&s, "stride_h", 2);
+        set_option(&s, "stride_w", 2);
+        set_option(&s, "filter_height", 2);
+        set_option(&s, "filter_width", 2);
+        set_option(&s, "padding", P2L_PAD_VALID);
+        p2l_tensor out;
+        float *got = run(&s, fast ? p2l_kernel_of(s.op, NULL) : p2l_reference_kernel_of(s.op), 1, &out);
+        CHECK(got != NULL);
+        for (int ch = 0; got && ch < 9; ch++) CHECK(ch % 2 || ch % 3 == 0 ? isnan(got[ch]) : got[ch] == 4);
+        free(got);
+        free(s.in[0].data);
+    }
+    /* softmax rows with NaN / inf against the reference */
+    for (int32_t n = 3; n <= 1003; n += 200) {
+        spec s = new_spec(P2L_OP_SOFTMAX, 1);
+        s.tolerance = 1e-6, s.abs_fraction = 0;
+        tensor(&s.in[0], 2, (int32_t[]){4, n}, false, 5);
+        float *d = s.in[0].data;
+        d[1] = NAN, d[n + 2] = INFINITY, d[2 * n] = -INFINITY, d[3 * n + n - 1] = -INFINITY;
+        set_option(&s, "beta", (int64_t)p2l_f32_bits(1.0f));
+        compare("softmax with NaN and inf", &s);
+    }
+    /* convolutions and matrix products with NaN / inf inputs and clamps: NaN stays NaN */
+    for (int act = P2L_ACT_NONE; act <= P2L_ACT_RELU6; act++) {
+        if (act == 2) continue; /* RELU_N1_TO_1 is 2 only in TFLite's numbering below; the loop visits 0, 1, 3 */
+        spec s = new_spec(P2L_OP_CONV_2D, 3);
+        tensor(&s.in[0], 4, (int32_t[]){1, 9, 8, 5}, false, 1);
+        sprinkle(&s.in[0], 11, 37);
+        tensor(&s.in[1], 4, (int32_t[]){17, 3, 3, 5}, true, 1);
+        tensor(&s.in[2], 1, (int32_t[]){17}, true, 1);
+        set_option(&s, "stride_h", 1), set_option(&s, "stride_w", 1);
+        set_option(&s, "dilation_h_factor", 1), set_option(&s, "dilation_w_factor", 1);
+        set_option(&s, "padding", P2L_PAD_SAME);
+        set_option(&s, "fused_activation_function", act);
+        compare("conv with NaN and inf", &s);
+        spec d = new_spec(P2L_OP_DEPTHWISE_CONV_2D, 3);
+        tensor(&d.in[0], 4, (int32_t[]){1, 9, 8, 21}, false, 1);
+        sprinkle(&d.in[0], 5, 41);
+        tensor(&d.in[1], 4, (int32_t[]){1, 3, 3, 21}, true, 1);
+        tensor(&d.in[2], 1, (int32_t[]){21}, true, 1);
+        set_option(&d, "stride_h", 1), set_option(&d, "stride_w", 1);
+        set_option(&d, "dilation_h_factor", 1), set_option(&d, "dilation_w_factor", 1);
+        set_option(&d, "padding", P2L_PAD_SAME);
+        set_option(&d, "depth_multiplier", 1);
+        set_option(&d, "fused_activation_function", act);
+        compare("depthwise with NaN and inf", &d);
+        for (int rows = 1; rows <= 7; rows += 6) {
+            spec f = new_spec(P2L_OP_FULLY_CONNECTED, 3);
+            tensor(&f.in[0], 2, (int32_t[]){rows, 33}, false, 1);
+            sprinkle(&f.in[0], 3, 29);
+            tensor(&f.in[1], 2, (int32_t[]){40, 33}, true, 1);
+            tensor(&f.in[2], 1, (int32_t[]){40}, true, 1);
+            set_option(&f, "fused_activation_function", act);
+            compare("fully_connected with NaN and inf", &f);
+        }
+    }
+}
+
+/* Empty tensors: nothing to compute, and nothing may fail or be touched. */
+static void test_empty(void) {
+    const p2l_op unary[] = {P2L_OP_RELU, P2L_OP_LOGISTIC, P2L_OP_TANH, P2L_OP_GELU};
+    for (size_t o = 0; o < sizeof unary / sizeof *unary; o++) {
+        spec s = new_spec(unary[o], 1);
+        tensor(&s.in[0], 2, (int32_t[]){0, 5}, false, 1);
+        compare("empty unary", &s);
+    }
+    const int32_t shapes[][2][2] = {{{0, 5}, {0, 5}}, {{0, 5}, {1, 5}}, {{3, 0}, {1, 1}}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        spec s = new_spec(P2L_OP_ADD, 2);
+        tensor(&s.in[0], 2, shapes[i][0], false, 1);
+        tensor(&s.in[1], 2, shapes[i][1], false, 1);
+        compare("empty add", &s);
+    }
+    spec s = new_spec(P2L_OP_SOFTMAX, 1);
+    tensor(&s.in[0], 2, (int32_t[]){0, 10}, false, 1);
+    set_option(&s, "beta", (int64_t)p2l_f32_bits(1.0f));
+    compare("empty softmax", &s);
+    for (int o = 0; o < 2; o++) {
+        spec p = new_spec(o ? P2L_OP_AVERAGE_POOL_2D : P2L_OP_MAX_POOL_2D, 1);
+        tensor(&p.in[0], 4, (int32_t[]){0, 6, 6, 3}, false, 1);
+        set_option(&p, "stride_h", 2), set_option(&p, "stride_w", 2);
+        set_option(&p, "filter_height", 2), set_option(&p, "filter_width", 2);
+        set_option(&p, "padding", P2L_PAD_VALID);
+        compare("empty pool", &p);
+    }
+    conv_case(false, 0, 5, 5, 3, 8, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, true);
+    conv_case(true, 0, 5, 5, 8, 8, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, true);
+    spec f = new_spec(P2L_OP_FULLY_CONNECTED, 3);
+    tensor(&f.in[0], 2, (int32_t[]){0, 16}, false, 1);
+    tensor(&f.in[1], 2, (int32_t[]){8, 16}, true, 1);
+    tensor(&f.in[2], 1, (int32_t[]){8}, true, 1);
+    compare("empty fully_connected", &f);
+    spec m = new_spec(P2L_OP_MEAN, 2);
+    tensor(&m.in[0], 3, (int32_t[]){0, 4, 6}, false, 1);
+    int_tensor(&m.in[1], 1, (int32_t[]){2});
+    compare("empty mean", &m);
+}
+
+static void run_all(void) {
     RUN(test_conv);
     RUN(test_grouped_conv);
     RUN(test_depthwise);
+    RUN(test_unequal_strides);
     RUN(test_fully_connected);
     RUN(test_batch_matmul);
     RUN(test_binary);
@@ -622,15 +941,46 @@ int main(void) {
     RUN(test_pad);
     RUN(test_fusions);
     RUN(test_transpose);
-    const p2l_fast_isa *isa = p2l_fast_isa_active();
-    printf("%d cases, %d on fast kernels (%s)\n", cases, fast_cases,
-           isa ? isa->name : "fast kernels off: not built, not for this CPU, or P2L_REFERENCE_KERNELS");
-    const char *expect = getenv("P2L_EXPECT_FAST_KERNELS");
-    if (expect && *expect && strcmp(expect, "0") != 0) {
-        if (!p2l_fast_kernels_enabled() || fast_cases == 0)
-            fprintf(stderr, "P2L_EXPECT_FAST_KERNELS is set, but the fast kernels are off (build or CPU)\n");
-        CHECK(p2l_fast_kernels_enabled());
+    RUN(test_special_values_pytorch);
+    RUN(test_special_values);
+    RUN(test_empty);
+}
+
+static bool env_set(const char *name) {
+    const char *env = getenv(name);
+    return env && *env && strcmp(env, "0") != 0;
+}
+
+int main(void) {
+    /* Once per ISA table this build has and this CPU supports, each table selected in turn. */
+    const p2l_fast_isa *tables[8];
+    const int table_count = p2l_fast_isa_supported(tables, 8);
+    for (int t = 0; t < table_count && t < 8; t++) {
+        p2l_fast_isa_select(tables[t], true);
+        cases = fast_cases = 0;
+        fprintf(stderr, "== the %s table\n", tables[t]->name);
+        run_all();
+        printf("%s: %d cases, %d on fast kernels\n", tables[t]->name, cases, fast_cases);
         CHECK(fast_cases > 0);
+    }
+    p2l_fast_isa_select(NULL, false);
+    if (table_count == 0) { /* nothing fast here: the reference against itself, which must still run */
+        run_all();
+        printf("%d cases, fast kernels off (not built, or not for this CPU)\n", cases);
+    }
+    /* Where the build has the x86 kernels and the CPU can run them, at least one table must have run,
+     * and the registry must hand them out by default (unless P2L_REFERENCE_KERNELS asks otherwise). */
+    bool expect_fast = env_set("P2L_EXPECT_FAST_KERNELS");
+#if defined(P2L_HAVE_X86_KERNELS)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) expect_fast = true;
+#elif defined(P2L_HAVE_ARM_KERNELS)
+    expect_fast = true;
+#endif
+    if (expect_fast) {
+        if (table_count == 0) fprintf(stderr, "fast kernels were expected, but none ran (build or CPU)\n");
+        CHECK(table_count > 0);
+        if (!env_set("P2L_REFERENCE_KERNELS")) CHECK(p2l_fast_kernels_enabled());
     }
     return check_summary();
 }

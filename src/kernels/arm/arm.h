@@ -32,6 +32,13 @@ static inline float32x4_t p2l_max4(float32x4_t a, float32x4_t b) { return vbslq_
 static inline float32x4_t p2l_min4(float32x4_t a, float32x4_t b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
 static inline float p2l_maxf(float a, float b) { return a > b ? a : b; }
 static inline float p2l_minf(float a, float b) { return a < b ? a : b; }
+/* All ones (a NaN) in the lanes where v is NaN, as x86's cmp_ps(v, v, _CMP_UNORD_Q). */
+static inline float32x4_t p2l_nan_mask4(float32x4_t v) {
+    return vreinterpretq_f32_u32(vmvnq_u32(vceqq_f32(v, v)));
+}
+static inline float32x4_t p2l_or4(float32x4_t a, float32x4_t b) {
+    return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
+}
 
 /* The first n (0..4) lanes from / to memory, for the tails of rows (other lanes load as zero). */
 static inline float32x4_t p2l_load_partial4(const float *p, size_t n) {
@@ -52,10 +59,11 @@ static inline float p2l_hsum8(float32x4_t lo, float32x4_t hi) {
 }
 
 /* exp(x), as p2l_exp8: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for exactness), exp(r)
- * by its degree-6 Taylor polynomial, 2^n built in the exponent bits; x clamped to [-87, 88].
+ * by its degree-6 Taylor polynomial, 2^n built in the exponent bits; x clamped to [-100, 88] with x
+ * second (NaN goes through), 2^n's biased exponent clamped to 0 (so exp(-inf) is 0).
  * Inline, as the AVX-512 versions: a call would spill a GEMM tile's accumulators. */
 static inline float32x4_t p2l_exp4(float32x4_t x) {
-    x = p2l_min4(p2l_max4(x, vdupq_n_f32(-87.0f)), vdupq_n_f32(88.0f));
+    x = p2l_min4(vdupq_n_f32(88.0f), p2l_max4(vdupq_n_f32(-100.0f), x));
     const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
     float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
     r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
@@ -66,7 +74,8 @@ static inline float32x4_t p2l_exp4(float32x4_t x) {
     p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
     p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
     p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    const int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    const int32x4_t biased = vmaxq_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), vdupq_n_s32(0));
+    const int32x4_t bits = vshlq_n_s32(biased, 23);
     return vmulq_f32(p, vreinterpretq_f32_s32(bits));
 }
 

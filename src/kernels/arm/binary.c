@@ -10,9 +10,9 @@ static inline float32x4_t op4(int kind, float32x4_t x, float32x4_t y) {
     case P2L_BINARY_SUB: return vsubq_f32(x, y);
     case P2L_BINARY_MUL: return vmulq_f32(x, y);
     case P2L_BINARY_DIV: return vdivq_f32(x, y);
-    /* The reference's x < y ? y : x and y < x ? y : x, NaN and signed zeros included. */
-    case P2L_BINARY_MAX: return p2l_max4(y, x);
-    case P2L_BINARY_MIN: return p2l_min4(y, x);
+    /* As x86/binary.c: x on ties and when x is NaN, a NaN y OR-ed in. */
+    case P2L_BINARY_MAX: return p2l_or4(p2l_max4(y, x), p2l_nan_mask4(y));
+    case P2L_BINARY_MIN: return p2l_or4(p2l_min4(y, x), p2l_nan_mask4(y));
     default: return x;
     }
 }

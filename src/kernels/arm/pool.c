@@ -18,13 +18,19 @@ void p2l_pool_row_neon(const p2l_pool_row_args *a) {
         size_t c = 0;
         for (; c + 4 <= C; c += 4) {
             float32x4_t acc = vdupq_n_f32(average ? 0.0f : -__builtin_inff());
+            float32x4_t nan = vdupq_n_f32(0.0f); /* max: all ones in lanes that saw a NaN */
             for (int iy = ys; iy < ye; iy++)
                 for (int ix = xs; ix < xe; ix++) {
                     const float32x4_t v = vld1q_f32(in + ((size_t)iy * (size_t)W + (size_t)ix) * C + c);
-                    /* The reference's v > acc ? v : acc keeps the first NaN out. */
-                    acc = average ? vaddq_f32(acc, v) : p2l_max4(v, acc);
+                    if (average) {
+                        acc = vaddq_f32(acc, v);
+                    } else { /* as x86/pool.c: p2l_max4 drops a NaN v, the mask keeps it */
+                        acc = p2l_max4(v, acc);
+                        nan = p2l_or4(nan, p2l_nan_mask4(v));
+                    }
                 }
             if (average) acc = count > 0 ? vdivq_f32(acc, vdupq_n_f32((float)count)) : vdupq_n_f32(0.0f);
+            else acc = p2l_or4(acc, nan);
             vst1q_f32(out + c, clamp ? p2l_min4(hi, p2l_max4(lo, acc)) : acc);
         }
         for (; c < C; c++) {
@@ -32,7 +38,7 @@ void p2l_pool_row_neon(const p2l_pool_row_args *a) {
             for (int iy = ys; iy < ye; iy++)
                 for (int ix = xs; ix < xe; ix++) {
                     const float v = in[((size_t)iy * (size_t)W + (size_t)ix) * C + c];
-                    acc = average ? acc + v : p2l_maxf(v, acc);
+                    acc = average ? acc + v : v > acc || v != v ? v : acc; /* NaN wins */
                 }
             if (average) acc = count > 0 ? acc / (float)count : 0.0f;
             out[c] = clamp ? p2l_minf(a->clamp->hi, p2l_maxf(a->clamp->lo, acc)) : acc;

@@ -52,7 +52,8 @@ static inline float32x4_t gelu_tanh4(float32x4_t x) {
 static inline float32x4_t apply(int kind, float32x4_t x) {
     const float32x4_t zero = vdupq_n_f32(0.0f);
     switch (kind) {
-    /* max(0, x) then min(6, x): NaN (second operand) passes through as in the reference. */
+    /* max(0, x) then min(6, x): NaN (the second operand) passes through, as in the reference and
+     * PyTorch. */
     case P2L_UNARY_RELU: return p2l_max4(zero, x);
     case P2L_UNARY_RELU6: return p2l_min4(vdupq_n_f32(6.0f), p2l_max4(zero, x));
     case P2L_UNARY_RELU_N1_TO_1: return p2l_min4(vdupq_n_f32(1.0f), p2l_max4(vdupq_n_f32(-1.0f), x));

@@ -312,7 +312,7 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     const size_t vectors = (C + vector - 1) / vector, threads = (size_t)p2l_node_threads(node);
     st->work = (double)rows * (double)y->dims[2] * (double)C * (double)taps;
     size_t chunks = 1;
-    if (threads > 1 && rows < 4 * threads) chunks = (4 * threads + rows - 1) / rows;
+    if (threads > 1 && rows > 0 && rows < 4 * threads) chunks = (4 * threads + rows - 1) / rows; /* rows 0: empty batch */
     if (chunks > vectors) chunks = vectors;
     const size_t per_chunk = (vectors + chunks - 1) / chunks;
     st->chunk_c = per_chunk * vector;

@@ -219,7 +219,16 @@ typedef struct p2l_fast_isa {
     p2l_channel_means_fn channel_means;
 } p2l_fast_isa;
 
-/* The table registry.c chose for this CPU, or NULL where the fast kernels are off. */
+/* The table registry.c chose for this CPU, or NULL where the fast kernels are off; or the one that
+ * p2l_fast_isa_select selected. */
 const p2l_fast_isa *p2l_fast_isa_active(void);
+/* For tests, so that every table the CPU can run is compared with the reference kernels (an AVX-512
+ * CPU would otherwise only ever run the AVX-512 table): the tables this build has and this CPU
+ * supports, best last, whatever the environment says. Stores up to max in tables; returns how many. */
+int p2l_fast_isa_supported(const p2l_fast_isa **tables, int max);
+/* selected: from now on p2l_fast_isa_active() returns isa (NULL: reference kernels), for kernels
+ * prepared after the call; false: back to the CPU's table. Not for use while other threads
+ * prepare nodes. */
+void p2l_fast_isa_select(const p2l_fast_isa *isa, bool selected);
 
 #endif

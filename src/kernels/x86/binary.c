@@ -10,9 +10,10 @@ static inline __m256 op8(p2l_op op, __m256 x, __m256 y) {
     case P2L_OP_SUB: return _mm256_sub_ps(x, y);
     case P2L_OP_MUL: return _mm256_mul_ps(x, y);
     case P2L_OP_DIV: return _mm256_div_ps(x, y);
-    /* The reference's x < y ? y : x and y < x ? y : x, NaN and signed zeros included. */
-    case P2L_OP_MAXIMUM: return _mm256_max_ps(y, x);
-    case P2L_OP_MINIMUM: return _mm256_min_ps(y, x);
+    /* The reference's x < y || y != y ? y : x and y < x || y != y ? y : x: max_ps(y, x) gives x on
+     * ties (signed zeros) and when x is NaN; a NaN y is OR-ed in (all ones is a NaN). */
+    case P2L_OP_MAXIMUM: return _mm256_or_ps(_mm256_max_ps(y, x), _mm256_cmp_ps(y, y, _CMP_UNORD_Q));
+    case P2L_OP_MINIMUM: return _mm256_or_ps(_mm256_min_ps(y, x), _mm256_cmp_ps(y, y, _CMP_UNORD_Q));
     default: return x;
     }
 }

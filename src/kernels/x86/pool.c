@@ -19,13 +19,19 @@ void p2l_pool_row_avx2(const p2l_pool_row_args *a) {
         for (size_t c = 0; c < C; c += 8) {
             const __m256i mask = p2l_tail_mask(C - c < 8 ? C - c : 8);
             __m256 acc = average ? _mm256_setzero_ps() : _mm256_set1_ps(-__builtin_inff());
+            __m256 nan = _mm256_setzero_ps(); /* max: all ones in lanes that saw a NaN */
             for (int iy = ys; iy < ye; iy++)
                 for (int ix = xs; ix < xe; ix++) {
                     const __m256 v = _mm256_maskload_ps(in + ((size_t)iy * (size_t)W + (size_t)ix) * C + c, mask);
-                    /* The reference's v > acc ? v : acc keeps the first NaN out; max_ps(v, acc) is the same. */
-                    acc = average ? _mm256_add_ps(acc, v) : _mm256_max_ps(v, acc);
+                    if (average) {
+                        acc = _mm256_add_ps(acc, v);
+                    } else { /* max_ps drops a NaN v; the reference (and PyTorch) keep it */
+                        acc = _mm256_max_ps(v, acc);
+                        nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                    }
                 }
             if (average) acc = count > 0 ? _mm256_div_ps(acc, divisor) : _mm256_setzero_ps();
+            else acc = _mm256_or_ps(acc, nan); /* all ones is a NaN */
             if (clamp) acc = _mm256_min_ps(hi, _mm256_max_ps(lo, acc));
             _mm256_maskstore_ps(out + c, mask, acc);
         }

@@ -23,7 +23,7 @@ static inline __m512 tanh16(__m512 x) {
 static inline __m512 gelu16(__m512 x) {
     const __m512 one = _mm512_set1_ps(1.0f);
     const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-    const __m512 az = _mm512_min_ps(_mm512_abs_ps(z), _mm512_set1_ps(30.0f)); /* erf is 1 long before */
+    const __m512 az = _mm512_min_ps(_mm512_set1_ps(30.0f), _mm512_abs_ps(z)); /* erf is 1 long before; NaN goes through */
     const __m512 t = p2l_reciprocal16(_mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), az, one));
     __m512 p = _mm512_set1_ps(1.061405429f);
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
@@ -47,6 +47,7 @@ static inline __m512 gelu_tanh16(__m512 x) {
 static inline __m512 apply16(int kind, __m512 x) { /* a P2L_UNARY_* */
     const __m512 zero = _mm512_setzero_ps();
     switch (kind) {
+    /* x second: NaN passes through (x86/unary.c) */
     case P2L_UNARY_RELU: return _mm512_max_ps(zero, x);
     case P2L_UNARY_RELU6: return _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(zero, x));
     case P2L_UNARY_RELU_N1_TO_1: return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_set1_ps(-1.0f), x));

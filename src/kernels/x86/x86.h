@@ -29,7 +29,8 @@ void p2l_channel_means_avx2(const float *in, size_t pixels, size_t C, size_t wid
 
 /* ------------------------------------------------------------ vector math (unary.c) */
 #if defined(__AVX2__) /* the kernel files; registry.c sees only the tables */
-/* exp(x) for 8 floats, relative error about 1e-7 for x in [-87, 88]; clamped outside. */
+/* exp(x) for 8 floats, relative error about 1e-7 for x in [-87, 88]; 0 below about -87.3 (also for
+ * -inf), exp(88) above; NaN for NaN. */
 #include <immintrin.h>
 __m256 p2l_exp8(__m256 x);
 /* 1 / (1 + exp(-x)), accurate in relative terms on both tails. */
@@ -62,7 +63,10 @@ static inline __m256i p2l_tail_mask(size_t n) {
 static inline __m512 p2l_exp16(__m512 x) {
     const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
     const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    /* x second: NaN goes through (p2l_exp8). From -110, 2^n is below the smallest denormal and
+     * scalef gives 0, so exp(-inf) is 0 as in p2l_exp8 (between about -87.3 and -103 this one gives
+     * the denormal, p2l_exp8 0). */
+    x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-110.0f), x));
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
     r = _mm512_fnmadd_ps(n, ln2_lo, r);
