@@ -126,6 +126,7 @@ typedef struct tm_model {
     const char *signature_key;     /* adds one signature over all inputs/outputs */
     int extra_buffers;             /* empty buffers appended */
     bool nonempty_buffer0;
+    int subgraph_copies;           /* 0 or 1: one subgraph; n: the same subgraph n times */
 } tm_model;
 
 static size_t tm_ints(tb *b, const int32_t *v, int n) { return tb_vector(b, v, (uint32_t)n, 4, 4); }
@@ -189,11 +190,13 @@ static uint8_t *tm_build(const tm_model *m, size_t *size) {
         if (i == 0 && m->nonempty_buffer0) data = "abcd", n = 4;
         tb_link(&b, bt, 0, tb_vector(&b, data, (uint32_t)n, 1, 16));
     }
-    /* one subgraph */
-    size_t subgraphs = tb_refs(&b, 1);
+    /* the subgraph, subgraph_copies times */
+    const int copies = m->subgraph_copies > 1 ? m->subgraph_copies : 1;
+    size_t subgraphs = tb_refs(&b, (uint32_t)copies);
     tb_link(&b, model, 2, subgraphs);
+    for (int copy = 0; copy < copies; copy++) {
     size_t sg = tb_table(&b, 5, 0);
-    tb_ref_item(&b, subgraphs, 0, sg);
+    tb_ref_item(&b, subgraphs, (uint32_t)copy, sg);
     tb_link(&b, sg, 1, tm_ints(&b, m->in, m->n_in));
     tb_link(&b, sg, 2, tm_ints(&b, m->out, m->n_out));
     tb_link(&b, sg, 4, tb_string(&b, "main"));
@@ -221,6 +224,7 @@ static uint8_t *tm_build(const tm_model *m, size_t *size) {
         tb_link(&b, ot, 1, tm_ints(&b, op->in, op->n_in));
         tb_link(&b, ot, 2, tm_ints(&b, op->out, op->n_out));
         tm_options(&b, ot, op);
+    }
     }
     if (m->signature_key) {
         size_t sigs = tb_refs(&b, 1);

@@ -219,6 +219,15 @@ static void test_buffer0_must_be_empty(void) {
     CHECK_ERROR_MENTIONS("buffer 0");
 }
 
+/* A subgraph input backed by a constant buffer: the caller could resize it and the kernels would
+ * read past the file's bytes. x takes c's buffer (16 bytes, the same size). */
+static void test_constant_subgraph_input_rejected(void) {
+    tm_model m = add_model();
+    m.t[0].buffer = 1;
+    CHECK_EQ_INT(build_and_load(&m), P2L_ERROR_MALFORMED);
+    CHECK_ERROR_MENTIONS("input 0, tensor 0 'x', has constant data");
+}
+
 static void test_tensor_both_input_and_output(void) {
     tm_model m = add_model();
     m.ops[0].out[0] = 0;
@@ -334,6 +343,7 @@ int main(void) {
     RUN(test_negative_and_huge_dims);
     RUN(test_constant_size_mismatch);
     RUN(test_buffer0_must_be_empty);
+    RUN(test_constant_subgraph_input_rejected);
     RUN(test_tensor_both_input_and_output);
     RUN(test_dataflow);
     RUN(test_optional_inputs);
