@@ -291,9 +291,10 @@ p2l_status p2l_plan_memory(p2l_plan_item *items, size_t count, size_t alignment,
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
         items[i].offset = 0;
-        if (items[i].size && items[i].first >= 0) n++;
+        if (!items[i].size || items[i].first < 0) continue;
         if (items[i].size > SIZE_MAX - alignment)
             return p2l_fail(P2L_ERROR_LIMIT, "a tensor of %zu bytes is too large", items[i].size);
+        n++;
     }
     if (n == 0) return P2L_OK;
     p.n = n;

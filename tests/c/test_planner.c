@@ -157,9 +157,23 @@ static void test_million_overlapping_tensors_plan_fast(void) {
     free(items);
 }
 
+/* Sizes near the address space: a clear P2L_ERROR_LIMIT, never a wrapped offset. */
+static void test_huge_sizes_are_a_limit_error(void) {
+    p2l_plan_item items[2] = {{.size = SIZE_MAX - 10, .first = 0, .last = 1}, {.size = 8, .first = 0, .last = 0}};
+    size_t arena = 0;
+    CHECK_EQ_INT(p2l_plan_memory(items, 2, ALIGN, &arena), P2L_ERROR_LIMIT);
+    items[0].size = items[1].size = (SIZE_MAX >> 1) + 64; /* each fits, both alive at once do not */
+    items[1].last = 1;
+    CHECK_EQ_INT(p2l_plan_memory(items, 2, ALIGN, &arena), P2L_ERROR_LIMIT);
+    items[1].first = items[1].last = 2; /* one after the other: they share memory */
+    CHECK_EQ_INT(p2l_plan_memory(items, 2, ALIGN, &arena), P2L_OK);
+    CHECK(items[0].offset == 0 && items[1].offset == 0);
+}
+
 int main(void) {
     RUN(test_same_plan_as_greedy_by_size);
     RUN(test_overlapping_graph_valid);
     RUN(test_million_overlapping_tensors_plan_fast);
+    RUN(test_huge_sizes_are_a_limit_error);
     return check_summary();
 }
