@@ -140,7 +140,12 @@ enum {
 
 /* Verifies the whole file, then keeps a reference to `data` (zero-copy) or a copy. */
 P2L_API p2l_status p2l_model_load(const void *data, size_t size, unsigned flags, p2l_model **model);
-/* Maps the file read-only (zero-copy); falls back to reading it where mapping is unavailable. */
+/* Maps the file read-only (zero-copy); falls back to reading it where mapping is unavailable.
+ * Contract: the file must stay unchanged while the model (or an interpreter created from it) lives.
+ * The model's structure is verified and decoded at load, but constant data is read from the mapping
+ * when kernels run: if another process truncates the file, touching the lost pages raises SIGBUS; if
+ * it rewrites the file in place, the weights may change under the model. Where the file can change,
+ * read it into memory yourself and call p2l_model_load with P2L_MODEL_COPY. */
 P2L_API p2l_status p2l_model_load_file(const char *path, p2l_model **model);
 
 /* Load with options (resource limits). options may be NULL (flags 0, default limits). The model keeps

@@ -163,13 +163,13 @@ static p2l_status reserve_scratch(graph *g, size_t per_thread) {
     int threads = p2l_threadpool_threads(e->pool);
     if (stride < per_thread || !p2l_mul_size(stride, (size_t)threads, &total) || !p2l_add_size(total, 64, &total))
         return p2l_fail(P2L_ERROR_LIMIT, "scratch memory of %zu bytes per thread is too large", per_thread);
-    void **block = &g->ctx->scratch_block;
-    p2l_release(*block);
-    e->scratch = NULL;
-    e->scratch_stride = 0;
-    if (!(*block = p2l_alloc(total)))
-        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of scratch memory", total);
-    e->scratch = (uint8_t *)(((uintptr_t)*block + 63) & ~(uintptr_t)63);
+    /* Allocate before releasing: other subgraphs of the interpreter stay prepared with the old block
+     * if this fails. */
+    void *block = p2l_alloc(total);
+    if (!block) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of scratch memory", total);
+    p2l_release(g->ctx->scratch_block);
+    g->ctx->scratch_block = block;
+    e->scratch = (uint8_t *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     e->scratch_stride = stride;
     return P2L_OK;
 }
@@ -219,7 +219,9 @@ static bool zero_spatial_pad(const graph *g, int p, int *top, int *left) {
     if (!u || u->dtype != P2L_FLOAT32 || u->rank != 4 || !paddings || !paddings->known) return false;
     if (pad->input_count > 2 && pad->inputs[2]) {
         const p2l_tensor *v = pad->inputs[2];
-        if (!v->known || v->dtype != P2L_FLOAT32 || v->count != 1 || *(const uint32_t *)v->data != 0) return false;
+        uint32_t bits = 1;
+        if (v->known && v->dtype == P2L_FLOAT32 && v->count == 1) memcpy(&bits, v->data, sizeof bits);
+        if (bits != 0) return false; /* pads with +0.0 only */
     }
     int64_t v[8];
     size_t count = 0;
@@ -285,7 +287,18 @@ static bool inputs_known(const p2l_node *n) {
     return true;
 }
 
+static p2l_status graph_plan(graph *g);
+
+/* Kernels run in the same float mode at prepare time (folding) as at invoke, so a value folded by
+ * p2l_interpreter_allocate equals the one invoke would compute. */
 static p2l_status graph_prepare(graph *g) {
+    const unsigned float_mode = p2l_flush_denormals_begin();
+    const p2l_status status = graph_plan(g);
+    p2l_flush_denormals_end(float_mode);
+    return status;
+}
+
+static p2l_status graph_plan(graph *g) {
     graph_release_plan(g);
     const p2l_tfl_subgraph *sg = g->sg;
     for (int t = 0; t < sg->tensor_count; t++) {

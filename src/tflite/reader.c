@@ -483,8 +483,17 @@ static p2l_status check_dataflow(decoder *d, p2l_tfl_subgraph *sg, int sg_index)
     enum { UNWRITTEN = -3, GRAPH_INPUT = -2, CONSTANT = -1 };
     for (int t = 0; t < sg->tensor_count; t++)
         writer[t] = sg->tensors[t].data || sg->tensors[t].is_variable ? CONSTANT : UNWRITTEN;
-    for (int i = 0; i < sg->input_count; i++) writer[sg->inputs[i]] = GRAPH_INPUT;
     char label[160];
+    for (int i = 0; i < sg->input_count; i++) {
+        /* The caller sets and may resize an input: one backed by the file's bytes would be read past
+         * its buffer after a resize (and could not be set). */
+        if (sg->tensors[sg->inputs[i]].data)
+            return p2l_fail(P2L_ERROR_MALFORMED, "subgraph %d: input %d, %s, has constant data (buffer %u); a "
+                            "subgraph input is set by the caller and cannot be a constant", sg_index, i,
+                            p2l_tfl_tensor_label(sg, sg->inputs[i], label, sizeof label),
+                            sg->tensors[sg->inputs[i]].buffer);
+        writer[sg->inputs[i]] = GRAPH_INPUT;
+    }
     for (int o = 0; o < sg->op_count; o++) {
         const p2l_tfl_operator *op = &sg->ops[o];
         const char *op_name = p2l_op_info_of(op->op)->name;

@@ -18,7 +18,25 @@
 #include "pt2/pt2.h"
 #endif
 
-static const char *const ROOT = "tests/data/regress";
+/* Found from the source tree (CMake passes it), so the test finds its files from any directory. */
+#ifndef P2L_SOURCE_DIR
+#error "P2L_SOURCE_DIR (the source tree) must be defined"
+#endif
+static const char *const ROOT = P2L_SOURCE_DIR "/tests/data/regress";
+
+/* The interpreter API harness itself (its models and call sequence; it aborts on a wrong result). */
+#define LLVMFuzzerInitialize fuzz_interpreter_api_init
+#define LLVMFuzzerTestOneInput fuzz_interpreter_api_one
+#include "../../fuzz/fuzz_interpreter_api.c"
+#undef LLVMFuzzerInitialize
+#undef LLVMFuzzerTestOneInput
+
+static p2l_status run_interpreter_api(const uint8_t *data, size_t size) {
+    static bool ready;
+    if (!ready) fuzz_interpreter_api_init(NULL, NULL);
+    ready = true;
+    return (p2l_status)fuzz_interpreter_api_one(data, size);
+}
 
 /* The limits the fuzzers run with (fuzz/fuzz_*.c). */
 #ifdef P2L_HAVE_CONVERTER
@@ -124,6 +142,7 @@ static const harness harnesses[] = {
 #endif
     {"fuzz_tflite_load", run_tflite_load},
     {"fuzz_tflite_run", run_tflite_run},
+    {"fuzz_interpreter_api", run_interpreter_api},
 };
 
 static uint8_t *read_file(const char *path, size_t *size) {
@@ -142,14 +161,14 @@ static uint8_t *read_file(const char *path, size_t *size) {
 static int files_run;
 
 static void run_folder(const harness *h) {
-    char folder[512];
+    char folder[1024];
     snprintf(folder, sizeof folder, "%s/%s", ROOT, h->name);
     DIR *dir = opendir(folder);
-    if (!dir) return;
+    if (!dir) return; /* no regression input for this harness yet */
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
         if (e->d_name[0] == '.') continue;
-        char path[1024];
+        char path[1536];
         snprintf(path, sizeof path, "%s/%s", folder, e->d_name);
         size_t size = 0;
         uint8_t *data = read_file(path, &size);
@@ -168,8 +187,12 @@ static void run_folder(const harness *h) {
 }
 
 static void test_regressions(void) {
+    DIR *root = opendir(ROOT);
+    CHECK(root != NULL); /* the folder exists in the source tree */
+    if (root) closedir(root);
     for (size_t i = 0; i < sizeof harnesses / sizeof harnesses[0]; i++) run_folder(&harnesses[i]);
-    fprintf(stderr, "  %d regression inputs\n", files_run);
+    fprintf(stderr, "  %d regression inputs from %s\n", files_run, ROOT);
+    CHECK(files_run > 0);
 }
 
 

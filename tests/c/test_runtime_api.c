@@ -292,6 +292,86 @@ static void test_planner_reuses_memory(void) {
     free(bytes);
 }
 
+/* Two copies of x[n,1] -> SUM over axis 1 -> y[n] (SUM adds in per-thread scratch memory). A failed
+ * prepare of subgraph 1 (scratch memory too large to allocate) must leave subgraph 0, prepared before,
+ * with its scratch: the old block is released only once a new one exists. */
+static void test_scratch_kept_when_growing_it_fails(void) {
+    static const int32_t axis[1] = {1};
+    tm_model m = {0};
+    int x = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){4, 1}, "x");
+    int a = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){1}, axis, sizeof axis, "axis");
+    int y = tm_tensor_add(&m, P2L_FLOAT32, 1, (int32_t[]){4}, "y");
+    tm_op *sum = tm_op_add(&m, 74 /* SUM */, 2, (int32_t[]){x, a}, 1, (int32_t[]){y});
+    tm_option(sum, "keep_dims", 0);
+    m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = y;
+    m.subgraph_copies = 2;
+    size_t size;
+    uint8_t *bytes = tm_build(&m, &size);
+    p2l_limits limits = {.max_arena_bytes = SIZE_MAX, .max_tensor_bytes = SIZE_MAX};
+    p2l_model *model = NULL;
+    p2l_interpreter *it = NULL;
+    CHECK_EQ_INT(p2l_model_load_ex(bytes, size, &(p2l_model_load_options){.limits = &limits}, &model), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_create(model, NULL, &it), P2L_OK);
+    const float in[4] = {1, 2, 3, 4};
+    float out[4] = {0};
+    CHECK_EQ_INT(p2l_interpreter_set_tensor(it, 0, x, in, sizeof in), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_invoke_subgraph(it, 0), P2L_OK);
+    /* [2^21, 1, 2^22] -> 2^43 sums of 8 bytes: no allocator grants 64 TiB */
+    CHECK_EQ_INT(p2l_interpreter_resize_tensor(it, 1, x, 3, (int32_t[]){1 << 21, 1, 1 << 22}), P2L_OK);
+    p2l_status s = p2l_interpreter_invoke_subgraph(it, 1);
+    CHECK(s == P2L_ERROR_OUT_OF_MEMORY);
+    CHECK_ERROR_MENTIONS("scratch");
+    CHECK_EQ_INT(p2l_interpreter_set_tensor(it, 0, x, (float[]){5, 6, 7, 8}, sizeof in), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_invoke_subgraph(it, 0), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_get_tensor(it, 0, y, out, sizeof out), P2L_OK);
+    CHECK(out[0] == 5 && out[1] == 6 && out[2] == 7 && out[3] == 8);
+    p2l_interpreter_free(it);
+    p2l_model_free(model);
+    free(bytes);
+}
+
+/* y = MUL(a, b): folded at prepare time when a and b are constants, computed at invoke when a is an
+ * input. 1e-20 * 1e-20 = 1e-40 is a denormal: both paths must give the same bits, whether the fold
+ * happens in p2l_interpreter_allocate (on the caller's float mode) or in the first invoke. */
+static uint32_t denormal_product(bool a_is_input, bool allocate_first) {
+    static const float tiny[1] = {1e-20f};
+    tm_model m = {0};
+    int a = a_is_input ? tm_tensor_add(&m, P2L_FLOAT32, 1, (int32_t[]){1}, "a")
+                       : tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){1}, tiny, sizeof tiny, "a");
+    int b = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){1}, tiny, sizeof tiny, "b");
+    int y = tm_tensor_add(&m, P2L_FLOAT32, 1, (int32_t[]){1}, "y");
+    tm_op_add(&m, 18 /* MUL */, 2, (int32_t[]){a, b}, 1, (int32_t[]){y});
+    if (a_is_input) m.n_in = 1, m.in[0] = a;
+    m.n_out = 1, m.out[0] = y;
+    size_t size;
+    uint8_t *bytes = tm_build(&m, &size);
+    p2l_model *model = NULL;
+    p2l_interpreter *it = NULL;
+    float out = -1;
+    CHECK_EQ_INT(p2l_model_load(bytes, size, 0, &model), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_create(model, NULL, &it), P2L_OK);
+    if (allocate_first) CHECK_EQ_INT(p2l_interpreter_allocate(it), P2L_OK);
+    if (a_is_input) CHECK_EQ_INT(p2l_interpreter_set_input(it, 0, tiny, sizeof tiny), P2L_OK);
+    if (!allocate_first || a_is_input) CHECK_EQ_INT(p2l_interpreter_invoke(it), P2L_OK);
+    CHECK_EQ_INT(p2l_interpreter_get_output(it, 0, &out, sizeof out), P2L_OK);
+    p2l_interpreter_free(it);
+    p2l_model_free(model);
+    free(bytes);
+    uint32_t bits;
+    memcpy(&bits, &out, sizeof bits);
+    return bits;
+}
+
+static void test_folding_uses_the_invoke_float_mode(void) {
+    const uint32_t at_invoke = denormal_product(true, false);
+    CHECK_EQ_INT(denormal_product(false, true), at_invoke);  /* folded by allocate */
+    CHECK_EQ_INT(denormal_product(false, false), at_invoke); /* folded by the first invoke */
+    CHECK_EQ_INT(denormal_product(true, true), at_invoke);
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+    CHECK_EQ_INT(at_invoke, 0); /* flushed to zero where the runtime sets the mode */
+#endif
+}
+
 __attribute__((visibility("default"), used)) const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
@@ -306,5 +386,7 @@ int main(void) {
     RUN(test_constant_subgraph_folded_at_prepare);
     RUN(test_strided_slice_reverse_and_shrink);
     RUN(test_planner_reuses_memory);
+    RUN(test_scratch_kept_when_growing_it_fails);
+    RUN(test_folding_uses_the_invoke_float_mode);
     return check_summary();
 }

@@ -128,7 +128,13 @@ typedef struct tm_model {
     bool nonempty_buffer0;
     const char *metadata_name;     /* adds one Model.metadata entry naming an extra buffer ... */
     const char *metadata;          /* ... that holds this string (without its NUL) */
+    int subgraph_copies;           /* 0 or 1: one subgraph; n: the same subgraph n times */
 } tm_model;
+
+/* Where the last tm_build wrote each op's input tensor indices (int32s), for tests that mutate them. */
+static size_t tm_op_inputs_at[TM_MAX];
+/* ... and each op's options table (field i at + 8 + 8 i), 0 for none. */
+static size_t tm_options_at, tm_op_options_at[TM_MAX];
 
 static size_t tm_ints(tb *b, const int32_t *v, int n) { return tb_vector(b, v, (uint32_t)n, 4, 4); }
 
@@ -142,6 +148,7 @@ static void tm_options(tb *b, size_t op_table, const tm_op *op) {
     for (int i = 0; i < info->field_count; i++)
         if (info->fields[i].type == P2L_FIELD_NONE) absent |= 1u << i;
     size_t t = tb_table(b, info->field_count, absent);
+    tm_options_at = t;
     tb_link(b, op_table, 4, t);
     for (int i = 0; i < info->field_count; i++) {
         int64_t v = op->options[i];
@@ -193,11 +200,13 @@ static uint8_t *tm_build(const tm_model *m, size_t *size) {
         if (i > 0 && i == metadata_buffer) data = m->metadata, n = strlen(m->metadata);
         tb_link(&b, bt, 0, tb_vector(&b, data, (uint32_t)n, 1, 16));
     }
-    /* one subgraph */
-    size_t subgraphs = tb_refs(&b, 1);
+    /* the subgraph, subgraph_copies times */
+    const int copies = m->subgraph_copies > 1 ? m->subgraph_copies : 1;
+    size_t subgraphs = tb_refs(&b, (uint32_t)copies);
     tb_link(&b, model, 2, subgraphs);
+    for (int copy = 0; copy < copies; copy++) {
     size_t sg = tb_table(&b, 5, 0);
-    tb_ref_item(&b, subgraphs, 0, sg);
+    tb_ref_item(&b, subgraphs, (uint32_t)copy, sg);
     tb_link(&b, sg, 1, tm_ints(&b, m->in, m->n_in));
     tb_link(&b, sg, 2, tm_ints(&b, m->out, m->n_out));
     tb_link(&b, sg, 4, tb_string(&b, "main"));
@@ -222,9 +231,14 @@ static uint8_t *tm_build(const tm_model *m, size_t *size) {
         tb_ref_item(&b, ops, (uint32_t)i, ot);
         uint32_t index = (uint32_t)i;
         tb_set(&b, ot, 0, &index, 4);
-        tb_link(&b, ot, 1, tm_ints(&b, op->in, op->n_in));
+        const size_t inputs_at = tm_ints(&b, op->in, op->n_in);
+        if (copy == 0) tm_op_inputs_at[i] = inputs_at + 4;
+        tb_link(&b, ot, 1, inputs_at);
         tb_link(&b, ot, 2, tm_ints(&b, op->out, op->n_out));
+        tm_options_at = 0;
         tm_options(&b, ot, op);
+        if (copy == 0) tm_op_options_at[i] = tm_options_at;
+    }
     }
     if (m->signature_key) {
         size_t sigs = tb_refs(&b, 1);
