@@ -191,6 +191,13 @@ P2L_API p2l_status p2l_model_metadata(const p2l_model *model, const char *name, 
  * with P2L_ERROR_INVALID_ARGUMENT and a message naming the input, the shape_signature and `dims`. */
 P2L_API p2l_status p2l_model_signature_check_input(const p2l_model *model, int signature, int i, int rank,
                                                    const int64_t *dims);
+/* Checks the values of input i of a signature (`bytes` of the input's dtype) against what the model
+ * can compute exactly: an int64 input that the model narrows to int32 (pt2lite's converter computes
+ * integers in int32) must hold int32 values. P2L_OK, or P2L_ERROR_INVALID_ARGUMENT naming the input,
+ * the value and its position. pt2lite's runtime makes the same check when it runs the model; this
+ * call lets a caller check before handing the data to another runtime. */
+P2L_API p2l_status p2l_model_signature_check_input_values(const p2l_model *model, int signature, int i,
+                                                          const void *data, size_t bytes);
 
 typedef struct p2l_interpreter_options {
     int num_threads; /* 0: default (1 for now) */

@@ -69,6 +69,7 @@ _declare("p2l_interpreter_resize_tensor", _st, _vp, _int, _int, _int, ctypes.POI
 _declare("p2l_interpreter_invoke_subgraph", _st, _vp, _int)
 _declare("p2l_model_metadata", _st, _vp, ctypes.c_char_p, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_size_t))
 _declare("p2l_model_signature_check_input", _st, _vp, _int, _int, _int, ctypes.POINTER(ctypes.c_int64))
+_declare("p2l_model_signature_check_input_values", _st, _vp, _int, _int, _vp, ctypes.c_size_t)
 
 # LiteRT's words (interpreter.py, _ensure_safe) for a reallocation while tensor() views are alive.
 _VIEWS_ALIVE = """There is at least 1 reference to internal data

@@ -82,6 +82,13 @@ class _VerifiedModel:
         if lib.p2l_model_signature_check_input(self._handle, self.signature, i, len(shape), dims) != 0:
             raise ValueError(lib.p2l_last_error().decode("utf-8", "replace"))
 
+    def check_input_values(self, i, array):
+        """ValueError naming the input and the value when the model cannot compute it exactly (an
+        int64 input the model narrows to int32 holding a value beyond int32): the C core decides."""
+        if lib.p2l_model_signature_check_input_values(self._handle, self.signature, i, array.ctypes.data,
+                                                      array.nbytes) != 0:
+            raise ValueError(lib.p2l_last_error().decode("utf-8", "replace"))
+
     def metadata(self, name):
         """The bytes of a metadata entry, or None when the file has none of that name."""
         data, size = ctypes.c_void_p(), ctypes.c_size_t()
@@ -179,6 +186,7 @@ class EdgeModel:
             array = _as_model_input(name, _to_numpy(value), self._input_details[name]["dtype"])
             self._model.check_input_shape(i, array.shape)
             feed[name] = np.ascontiguousarray(array)
+            self._model.check_input_values(i, feed[name])
         result = runner(**feed)
         outputs = [result[name] for name in self._model.outputs]
         return _unflatten_outputs(outputs, self._out_spec, self._none_outputs)

@@ -8,7 +8,9 @@
  * the int32 value, so 300.0 -> int8 is 44; aarch64 saturates to int32 first). pt2lite saturates to
  * the target type's range on every platform (300.0 -> int8 is 127, -1.0 -> uint8 is 0, inf ->
  * int32 is INT32_MAX) and maps NaN to 0. integer -> narrower integer wraps (keeps the low bits), as
- * PyTorch does. */
+ * PyTorch does, except int64 -> int32: pt2lite's converter computes integers in int32 and narrows
+ * int64 model inputs with exactly this CAST, so a value outside int32 would come out wrapped, a
+ * plausible wrong answer. That CAST refuses such values instead (p2l_check_int32_range). */
 #include "kernels/kernels.h"
 
 #define CAST_TYPES(X) \
@@ -87,6 +89,13 @@ static p2l_status cast_invoke(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     p2l_tensor *y = node->outputs[0];
     bool from_float = is_float(x->dtype);
+    if (x->dtype == P2L_INT64 && y->dtype == P2L_INT32) {
+        size_t bad = p2l_first_outside_int32(x->data, x->count);
+        if (bad < x->count)
+            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s holds %lld at element %zu, outside the int32 range "
+                            "this model computes in (the converter narrowed this int64 value to int32)",
+                            P2L_LABEL(x), (long long)((const int64_t *)x->data)[bad], bad);
+    }
     if (x->dtype == P2L_FLOAT32 && y->dtype == P2L_INT32) { /* the common case, without dispatch */
         const float *in = x->data;
         int32_t *out = y->data;
@@ -100,6 +109,12 @@ static p2l_status cast_invoke(p2l_node *node) {
         store(y->dtype, y->data, i, f, n, from_float);
     }
     return P2L_OK;
+}
+
+size_t p2l_first_outside_int32(const int64_t *values, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        if (values[i] < INT32_MIN || values[i] > INT32_MAX) return i;
+    return count;
 }
 
 const p2l_kernel p2l_kernel_cast = {

@@ -197,6 +197,8 @@ p2l_status p2l_read_ints(const p2l_tensor *t, int64_t *values, size_t cap, size_
 p2l_status p2l_normalize_axis(int64_t axis, int rank, int *out);
 
 size_t p2l_dims_count(int rank, const int32_t *dims);
+/* Index of the first value outside int32 (count if none): the int64 -> int32 CAST refuses those. */
+size_t p2l_first_outside_int32(const int64_t *values, size_t count);
 
 /* Options by field name (options.def); the names are checked by the kernel tests. */
 int64_t p2l_option(const p2l_node *node, const char *name);

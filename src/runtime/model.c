@@ -301,3 +301,36 @@ p2l_status p2l_model_signature_check_input(const p2l_model *model, int signature
                     "(its shape_signature: -1 marks a dynamic dim, the others are fixed)", sig->inputs[i].name, got,
                     want);
 }
+
+/* True when subgraph input tensor `tensor` (int64) is narrowed to int32 by a CAST: pt2lite's converter
+ * computes integers in int32 and narrows int64 model inputs so (see src/kernels/cast.c). */
+static bool input_narrowed_to_int32(const p2l_tfl_subgraph *g, int tensor) {
+    if (g->tensors[tensor].dtype != P2L_INT64) return false;
+    for (int o = 0; o < g->op_count; o++) {
+        const p2l_tfl_operator *op = &g->ops[o];
+        if (op->op == P2L_OP_CAST && op->input_count > 0 && op->inputs[0] == tensor && op->output_count > 0 &&
+            op->outputs[0] >= 0 && g->tensors[op->outputs[0]].dtype == P2L_INT32)
+            return true;
+    }
+    return false;
+}
+
+p2l_status p2l_model_signature_check_input_values(const p2l_model *model, int signature, int i, const void *data,
+                                                  size_t bytes) {
+    const p2l_tfl_signature *sig = signature_of(model, signature);
+    if (!sig) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    if (i < 0 || i >= sig->input_count)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d inputs; index %d is out of range", sig->key,
+                        sig->input_count, i);
+    const p2l_tfl_subgraph *g = &model->tfl.subgraphs[sig->subgraph];
+    if (!input_narrowed_to_int32(g, sig->inputs[i].tensor)) return P2L_OK;
+    if (!data && bytes) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "input '%s': data is NULL", sig->inputs[i].name);
+    const size_t count = bytes / sizeof(int64_t);
+    const size_t bad = p2l_first_outside_int32(data, count);
+    if (bad == count) return P2L_OK;
+    int64_t value;
+    memcpy(&value, (const char *)data + bad * sizeof value, sizeof value);
+    return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "input '%s' holds %lld at element %zu, outside the int32 range "
+                    "(%d to %d) that this model computes it in: pt2lite converts int64 values to int32",
+                    sig->inputs[i].name, (long long)value, bad, INT32_MIN, INT32_MAX);
+}

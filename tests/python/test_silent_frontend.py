@@ -79,6 +79,35 @@ def test_int64_value_beyond_an_int32_input_is_refused(backend):
         edge(torch.tensor([-(2**31) - 1], dtype=torch.int64))
 
 
+class Affine64(torch.nn.Module):
+    def forward(self, ids):
+        return ids * 2 + 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int64_model_input_beyond_int32_is_refused(backend):
+    """An int64 input stays int64 in the file, but the model computes it in int32 (the converter's
+    CAST): before, 3_000_000_000 came back wrapped (1705032705 for 6000000001) on both runtimes."""
+    edge = pt2lite.convert(Affine64().eval(), (torch.tensor([1, 2]),), backend=backend)
+    ok = torch.tensor([-(2**30), 2**30 - 1], dtype=torch.int64)
+    assert edge(ok).tolist() == Affine64()(ok).tolist()
+    with pytest.raises(ValueError, match=r"input 'args_0' holds 3000000000 at element 1, outside the int32 range"):
+        edge(torch.tensor([1, 3_000_000_000], dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"holds -2147483649 at element 0"):
+        edge(torch.tensor([-(2**31) - 1, 0], dtype=torch.int64))
+
+
+def test_int64_input_beyond_int32_is_refused_by_pt2lite_s_runtime():
+    """The same refusal from pt2lite's runtime itself (the narrowing CAST), for callers that do not go
+    through the EdgeModel: an error naming the tensor and the value, never a wrapped number."""
+    content = pt2lite.convert(Affine64().eval(), (torch.tensor([1, 2]),)).model_content()
+    it = pt2lite.Interpreter(model_content=content)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], np.array([1, 3_000_000_000], dtype=np.int64))
+    with pytest.raises(pt2lite.Pt2liteError, match=r"holds 3000000000 at element 1, outside the int32 range"):
+        it.invoke()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_lossy_input_dtype_is_refused_lossless_is_converted(backend):
     x = torch.randn(2, 3)
