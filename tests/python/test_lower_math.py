@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import pt2lite
-from conftest import Fn, check_both_runtimes, check_module, run_litert, run_pt2lite, tflite_ops, xnnpack_delegation
+from conftest import Fn, assert_outputs_close, check_both_runtimes, check_module, run_litert, run_pt2lite, tflite_ops, xnnpack_delegation
 
 
 def randn(*shape, seed=0, scale=1.0):
@@ -37,7 +37,7 @@ def delegated(content):
 
 
 def check_special(module, args, rtol=1e-5, atol=1e-6):
-    """NaN/inf-aware comparison (assert_close measures a max error, which NaN defeats): both runtimes."""
+    """Both runtimes against PyTorch, element by element (NaN and inf included)."""
     module = module.eval()
     with torch.no_grad():
         expected = module(*args)
@@ -45,13 +45,7 @@ def check_special(module, args, rtol=1e-5, atol=1e-6):
     content = pt2lite.convert(module, args).model_content()
     inputs = [a.numpy() for a in args]
     for name, got in (("LiteRT", run_litert(content, inputs)), ("pt2lite", run_pt2lite(content, inputs))):
-        for g, e in zip(got, expected):
-            e = e.numpy()
-            assert g.dtype == e.dtype or (e.dtype == np.int64 and g.dtype == np.int64), f"{name}: {g.dtype} vs {e.dtype}"
-            if np.issubdtype(e.dtype, np.floating):
-                np.testing.assert_allclose(g, e, rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
-            else:
-                np.testing.assert_array_equal(g, e, err_msg=name)
+        assert_outputs_close(got, expected, rtol, atol, what=name)
     return content
 
 
