@@ -35,6 +35,14 @@ def pytest_collectstart(collector):
         seed_everything(collector.nodeid)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef, request):
+    # a module- or session-scoped fixture is set up by whichever test needs it first: seed it from its own
+    # name and scope (request.node is the module or session), not from the state that test left
+    if fixturedef.scope != "function":
+        seed_everything(f"{request.node.nodeid}::{fixturedef.argname}")
+
+
 def pytest_runtest_logreport(report):
     # docs/ops.md counts an op as tested only when a test that converted it passed (xfails do not count)
     if report.when == "call" and report.passed and not hasattr(report, "wasxfail"):

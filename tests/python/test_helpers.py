@@ -105,3 +105,33 @@ def test_different_tests_get_different_inputs(request):
     other = torch.randn(4)
     seed_everything(request.node.nodeid)
     assert not torch.equal(other, torch.randn(4))
+
+
+def test_draws_do_not_depend_on_which_tests_ran_before(tmp_path):
+    """Import-time draws, a module-scoped fixture's draws and a test's own draws are the same when the test
+    runs alone, after its file's other tests, or after another file (a pytest run in a scratch dir)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    (tmp_path / "conftest.py").write_text(open(os.path.join(here, "conftest.py")).read())
+    body = ("import pytest, torch\nAT_IMPORT = torch.randn(3)\n"
+            "@pytest.fixture(scope='module')\ndef shared():\n    return torch.randn(2)\n"
+            "def test_first(shared):\n    torch.randn(100)\n"
+            "def test_second(shared):\n    print('DRAWS', AT_IMPORT.tolist(), shared.tolist(), torch.randn(2).tolist())\n")
+    (tmp_path / "test_a.py").write_text(body)
+    (tmp_path / "test_0.py").write_text(body.replace("DRAWS", "OTHER"))
+
+    def draws(*args):
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *args],
+                           cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return re.findall(r"DRAWS .*", r.stdout)
+
+    alone = draws("test_a.py::test_second")
+    assert len(alone) == 1
+    assert draws("test_a.py") == alone
+    assert draws("test_0.py", "test_a.py") == alone
