@@ -5,7 +5,9 @@ pt2lite lowers it, the TFLite ops it becomes, the dtypes and the tests that prov
     python scripts/gen_ops_doc.py --run-tests  # first re-record which tests convert which ops
 
 The coverage record comes from running the op tests with PT2LITE_RECORD_OPS set: pt2lite.convert
-then appends, per test, the ATen targets (and their output dtypes) of each exported program.
+then appends, per test, the ATen targets (and their output dtypes) of each program it converted, and
+the tests' report hook the ids of the tests that passed; an op counts as tested only by a test that
+passed. If any op test fails, the script exits with an error and changes nothing.
 tests/python/test_ops_doc.py fails when this file and the code disagree."""
 import argparse
 import collections
@@ -20,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COVERAGE = os.path.join(ROOT, "docs", "ops_coverage.json")
 OUTPUT = os.path.join(ROOT, "docs", "ops.md")
 DELEGATION_KEY = "#xnnpack"  # in the coverage record: TFLite op -> [ops XNNPACK took, ops emitted]
+RECORDED_KEY, RECORDED_FROM = "#recorded", "conversions by tests that passed"  # tells this record from older ones
 
 # Non-core overloads that exported graphs commonly keep (listed even when not lowered).
 NOTABLE_EXTRAS = [
@@ -46,28 +49,41 @@ def schema_table():
 
 
 def record_coverage():
-    """Runs the op tests with recording on; returns {target: {"tests": [...], "dtypes": [...]}}."""
+    """Runs the op tests with recording on; returns {target: {"tests": [...], "dtypes": [...]}} counting
+    only the conversions of tests that passed. Exits (writing nothing) if any op test fails."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as f:
         path = f.name
     env = dict(os.environ, PT2LITE_RECORD_OPS=path)
     tests = sorted(os.path.join("tests", "python", n) for n in os.listdir(os.path.join(ROOT, "tests", "python"))
                    if n.startswith("test_lower_"))
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT, env=env)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        os.unlink(path)
+        sys.exit(f"gen_ops_doc.py: the op tests failed (pytest exit status {result.returncode}); "
+                 "docs/ops_coverage.json and docs/ops.md are left as they were")
+    with open(path) as f:
+        entries = [json.loads(line) for line in f]
+    os.unlink(path)
+    # only what tests that passed converted counts (the conftest hook appends {"passed": node id})
+    passed = {entry["passed"] for entry in entries if "passed" in entry}
     coverage = collections.defaultdict(lambda: {"tests": set(), "dtypes": set()})
     delegation = collections.defaultdict(lambda: [0, 0])  # TFLite op -> [taken by XNNPACK, emitted]
-    with open(path) as f:
-        for line in f:
-            entry = json.loads(line)
-            test = entry["test"].split(" ")[0].split("[")[0]
-            for target, dtypes in entry.get("ops", {}).items():
-                coverage[target]["tests"].add(test)
-                coverage[target]["dtypes"].update(dtypes)
-            for op, taken in entry.get("tflite_ops", []):
-                delegation[op][0] += bool(taken)
-                delegation[op][1] += 1
-    os.unlink(path)
+    for entry in entries:
+        if "test" not in entry:
+            continue
+        nodeid = entry["test"].rsplit(" (", 1)[0]  # PYTEST_CURRENT_TEST: "<node id> (call)"
+        if nodeid not in passed:
+            continue
+        test = nodeid.split("[")[0]
+        for target, dtypes in entry.get("ops", {}).items():
+            coverage[target]["tests"].add(test)
+            coverage[target]["dtypes"].update(dtypes)
+        for op, taken in entry.get("tflite_ops", []):
+            delegation[op][0] += bool(taken)
+            delegation[op][1] += 1
     result = {t: {"tests": sorted(v["tests"]), "dtypes": sorted(v["dtypes"])} for t, v in sorted(coverage.items())}
     result[DELEGATION_KEY] = {op: counts for op, counts in sorted(delegation.items())}
+    result[RECORDED_KEY] = RECORDED_FROM
     return result
 
 

@@ -60,8 +60,8 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
     sample_args/sample_kwargs are example inputs, as for torch.export.export. backend is the runtime
     that calling the EdgeModel uses: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert)."""
     archive, program = export_archive(module, sample_args, sample_kwargs, dynamic_shapes)
-    record_ops(program)  # no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md coverage)
     flatbuffer = convert_pt2(archive)
+    record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
     none_outputs = [i for i, name in enumerate(program.graph_signature.user_outputs) if name is None]
     return EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=program.call_spec.out_spec,
                      backend=backend, none_outputs=none_outputs)

@@ -3,17 +3,57 @@ runtime and pt2lite's own), compare each with PyTorch eager."""
 
 import json
 import os
+import random
+import zlib
 
 import numpy as np
 import pytest
 import torch
 
 import pt2lite
+from pt2lite._record import record_passed
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 from ai_edge_litert import schema_py_generated as tfl_schema  # noqa: E402
 
 _OP_NAMES = {v: k for k, v in vars(tfl_schema.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def seed_everything(text):
+    """Seeds torch's, numpy's and Python's global generators from `text` (crc32: stable across runs,
+    unlike the salted hash())."""
+    seed = zlib.crc32(text.encode())
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def pytest_collectstart(collector):
+    # a test file's import-time draws (module-level inputs, parametrize values) depend only on that file,
+    # not on which files were collected before it
+    if isinstance(collector, pytest.Module):
+        seed_everything(collector.nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef, request):
+    # a module- or session-scoped fixture is set up by whichever test needs it first: seed it from its own
+    # name and scope (request.node is the module or session), not from the state that test left
+    if fixturedef.scope != "function":
+        seed_everything(f"{request.node.nodeid}::{fixturedef.argname}")
+
+
+def pytest_runtest_logreport(report):
+    # docs/ops.md counts an op as tested only when a test that converted it passed (xfails do not count)
+    if report.when == "call" and report.passed and not hasattr(report, "wasxfail"):
+        record_passed(report.nodeid)
+
+
+@pytest.fixture(autouse=True)
+def seed_per_test(request):
+    """Every test draws from generators seeded by its own node id: its inputs do not depend on which tests
+    ran before it, so a failure reproduces when the test runs alone."""
+    seed_everything(request.node.nodeid)
 
 
 def tflite_ops(content):
@@ -98,34 +138,58 @@ def flat_tensors(value):
     return [x for x in leaves if isinstance(x, torch.Tensor)]
 
 
-def assert_close(actual, expected, rel=1e-4, what="output"):
-    """max |a - e| <= rel * max |e|: fp32 error relative to the output's magnitude (random-weight
-    models can have outputs of 1e-9; a floor of 1e-6 keeps all-zero outputs meaningful)."""
+# The dtype a PyTorch result may have in a .tflite (README, "dtypes"): int64 and float64 become int32 and
+# float32 inside the model; every other dtype is kept. A result in any other dtype is wrong.
+CONVERTED_DTYPE = {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.float32)}
+
+# Default tolerance, element by element: fp32 results of a few ops on O(1) inputs. A test that needs
+# more (long sums, deep models, large magnitudes) sets its own, with a comment saying why.
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def assert_close(actual, expected, rtol=RTOL, atol=ATOL, what="output"):
+    """Every element: |a - e| <= atol + rtol * |e| (numpy.isclose), NaN where PyTorch has NaN, infinities
+    equal; the shape exactly; the dtype that of PyTorch's result or its documented conversion
+    (CONVERTED_DTYPE). Integers and bools compare exactly, without casting either side."""
     actual = np.asarray(actual)
     expected = np.asarray(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    if expected.dtype == np.bool_ or np.issubdtype(expected.dtype, np.integer):
-        np.testing.assert_array_equal(actual, expected.astype(actual.dtype), err_msg=what)
-        return
-    scale = max(1e-6, float(np.max(np.abs(expected))) if expected.size else 1.0)
-    err = float(np.max(np.abs(actual.astype(np.float64) - expected))) if expected.size else 0.0
-    assert err <= rel * scale, f"{what}: max abs error {err:.3g} > {rel * scale:.3g}"
+    allowed = {expected.dtype, CONVERTED_DTYPE.get(expected.dtype, expected.dtype)}
+    assert actual.dtype in allowed, f"{what}: dtype {actual.dtype}, expected {' or '.join(sorted(map(str, allowed)))}"
+    if not np.issubdtype(expected.dtype, np.floating):
+        wrong = actual != expected  # int32 vs int64 compares values, not wrapped bits
+    else:
+        wrong = ~np.isclose(actual.astype(np.float64), expected.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True)
+    if np.any(wrong):
+        where = np.argwhere(wrong)
+        shown = ", ".join(f"{tuple(int(i) for i in w)}: {actual[tuple(w)]!r} vs {expected[tuple(w)]!r}" for w in where[:5])
+        with np.errstate(invalid="ignore"):  # inf - inf where the infinities' signs differ
+            diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))[wrong]
+        largest = float(np.max(np.where(np.isnan(diff), np.inf, diff)))  # NaN where a number was expected
+        raise AssertionError(f"{what}: {len(where)} of {expected.size} elements differ beyond atol {atol:g} + "
+                             f"rtol {rtol:g} * |expected| (largest difference {largest:.3g}); {shown}")
 
 
-def check_pt2lite_runtime(content, inputs, expected, rel=1e-4):
+def assert_outputs_close(got, expected, rtol=RTOL, atol=ATOL, what="output"):
+    """assert_close on each output, after checking that there are as many outputs as expected."""
+    got, expected = list(got), list(expected)
+    assert len(got) == len(expected), f"{what}: {len(got)} outputs, expected {len(expected)}"
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert_close(g, e.numpy() if isinstance(e, torch.Tensor) else e, rtol, atol, what=f"{what} {i}")
+
+
+def check_pt2lite_runtime(content, inputs, expected, rtol=RTOL, atol=ATOL):
     """pt2lite's runtime against PyTorch eager with the same tolerance as LiteRT; any failure (an error
     from the runtime or a mismatch) becomes Pt2liteRuntimeFailure. Returns the outputs."""
     try:
         got = run_pt2lite(content, inputs)
-        assert len(got) == len(expected), f"{len(got)} outputs, expected {len(expected)}"
-        for i, (g, e) in enumerate(zip(got, expected)):
-            assert_close(g, e, rel, what=f"pt2lite runtime output {i}")
+        assert_outputs_close(got, expected, rtol, atol, what="pt2lite runtime output")
     except (AssertionError, pt2lite.Pt2liteError, ValueError) as e:
         raise Pt2liteRuntimeFailure(f"pt2lite runtime: {type(e).__name__}: {e}") from e
     return got
 
 
-def check_module(module, args, kwargs=None, rel=1e-4):
+def check_module(module, args, kwargs=None, rtol=RTOL, atol=ATOL):
     """Converts `module`, runs the .tflite on LiteRT and on pt2lite's runtime, compares every output of
     each with PyTorch eager (same tolerance). LiteRT is checked first: a converter bug fails as an
     AssertionError; a gap of pt2lite's runtime alone as Pt2liteRuntimeFailure.
@@ -138,19 +202,14 @@ def check_module(module, args, kwargs=None, rel=1e-4):
     edge = pt2lite.convert(module, args, kwargs)
     record_delegation(edge.model_content())
     inputs = [t.numpy() for t in flat_tensors((args, kwargs or {}))]
-    got = run_litert(edge.model_content(), inputs)
-    assert len(got) == len(expected), f"{len(got)} outputs, expected {len(expected)}"
-    for i, (g, e) in enumerate(zip(got, expected)):
-        assert_close(g, e.numpy(), rel, what=f"LiteRT output {i}")
-    check_pt2lite_runtime(edge.model_content(), inputs, [e.numpy() for e in expected], rel)
+    assert_outputs_close(run_litert(edge.model_content(), inputs), expected, rtol, atol, what="LiteRT output")
+    check_pt2lite_runtime(edge.model_content(), inputs, [e.numpy() for e in expected], rtol, atol)
     # the EdgeModel call path (both backends) must agree too (structure and values)
     for backend in ("litert", "pt2lite"):
         edge.backend = backend
         with torch.no_grad():
             called = flat_tensors(edge(*args, **(kwargs or {})))
-        assert len(called) == len(expected), f"EdgeModel ({backend}): {len(called)} outputs"
-        for i, (c, e) in enumerate(zip(called, expected)):
-            assert_close(c.numpy(), e.numpy(), rel, what=f"EdgeModel ({backend}) output {i}")
+        assert_outputs_close([c.numpy() for c in called], expected, rtol, atol, what=f"EdgeModel ({backend}) output")
     edge.backend = "pt2lite"
     return edge
 

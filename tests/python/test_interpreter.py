@@ -225,7 +225,7 @@ def test_edge_model_backends(model_bytes):
     ours = edge(x, y)
     edge.backend = "litert"
     theirs = edge(x, y)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="unknown backend"):
         edge.backend = "tensorflow"

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import pt2lite
-from conftest import Fn, check_module, run_litert, run_pt2lite, tflite_ops
+from conftest import Fn, assert_outputs_close, check_module, run_litert, run_pt2lite, tflite_ops
 
 
 def randn(*shape, seed=0, scale=1.0):
@@ -31,10 +31,7 @@ def run_both(module, args):
     content = pt2lite.convert(module, args).model_content()
     inputs = [a.numpy() for a in args]
     for name, got in (("LiteRT", run_litert(content, inputs)), ("pt2lite", run_pt2lite(content, inputs))):
-        for g, e in zip(got, expected):
-            e = e.numpy()
-            assert g.dtype == e.dtype, f"{name}: {g.dtype} != {e.dtype}"
-            np.testing.assert_array_equal(g, e, err_msg=name)
+        assert_outputs_close(got, expected, rtol=0, atol=0, what=name)
     return content
 
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import pt2lite
-from conftest import Fn, check_both_runtimes, check_module, run_litert, run_pt2lite, tflite_ops, xnnpack_delegation
+from conftest import Fn, assert_outputs_close, check_both_runtimes, check_module, run_litert, run_pt2lite, tflite_ops, xnnpack_delegation
 
 
 def randn(*shape, seed=0, scale=1.0):
@@ -37,7 +37,7 @@ def delegated(content):
 
 
 def check_special(module, args, rtol=1e-5, atol=1e-6):
-    """NaN/inf-aware comparison (assert_close measures a max error, which NaN defeats): both runtimes."""
+    """Both runtimes against PyTorch, element by element (NaN and inf included)."""
     module = module.eval()
     with torch.no_grad():
         expected = module(*args)
@@ -45,13 +45,7 @@ def check_special(module, args, rtol=1e-5, atol=1e-6):
     content = pt2lite.convert(module, args).model_content()
     inputs = [a.numpy() for a in args]
     for name, got in (("LiteRT", run_litert(content, inputs)), ("pt2lite", run_pt2lite(content, inputs))):
-        for g, e in zip(got, expected):
-            e = e.numpy()
-            assert g.dtype == e.dtype or (e.dtype == np.int64 and g.dtype == np.int64), f"{name}: {g.dtype} vs {e.dtype}"
-            if np.issubdtype(e.dtype, np.floating):
-                np.testing.assert_allclose(g, e, rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
-            else:
-                np.testing.assert_array_equal(g, e, err_msg=name)
+        assert_outputs_close(got, expected, rtol, atol, what=name)
     return content
 
 
@@ -151,12 +145,18 @@ def test_trunc_and_rounding_special_values():
     check_special(Fn(lambda a: (torch.trunc(a), torch.floor(a), torch.ceil(a), torch.round(a))), (x,), rtol=0, atol=0)
 
 
+# Fails on 958fd56 too (before the stricter helpers), in this environment's ai-edge-litert: LiteRT's LOG
+# kernel returns log(FLT_MAX) = 88.38 for log(+inf) (so log1p, asinh, log2, log10 of inf and atanh(1) are
+# finite); PyTorch gives inf, and pt2lite's runtime agrees with PyTorch.
+LITERT_LOG_OF_INF = "LiteRT's LOG gives 88.38 for log(+inf) (PyTorch: inf); pt2lite's runtime is right"
+
 SPECIAL = torch.tensor([-math.inf, -100.0, -2.0, -1.0, -1e-3, -1e-7, 0.0, 1e-7, 1e-3, 0.5, 1.0, 2.0, 80.0, math.inf])
 
 
 @pytest.mark.parametrize("fns,x", [
     pytest.param([torch.log1p, torch.erf, torch.atan, torch.asinh, torch.tan, torch.sqrt, torch.rsqrt, torch.reciprocal,
-                  torch.log, torch.log2, torch.log10, torch.sign, torch.abs], SPECIAL, id="all"),
+                  torch.log, torch.log2, torch.log10, torch.sign, torch.abs], SPECIAL, id="all",
+                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=LITERT_LOG_OF_INF)),
     # exp(x) overflows before sinh(x) does near 89: those stay below 85 (and take +-inf)
     pytest.param([torch.sinh, torch.cosh], SPECIAL[(SPECIAL.abs() < 85) | SPECIAL.isinf()], id="hyperbolic"),
     pytest.param([torch.exp, torch.expm1], SPECIAL[SPECIAL.abs() < 85], id="exp"),
@@ -165,6 +165,7 @@ def test_special_values(fns, x):
     check_special(Fn(lambda a: tuple(f(a) for f in fns)), (x,), rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LITERT_LOG_OF_INF)
 def test_inverse_functions_at_domain_edges():
     x = torch.tensor([-1.0, -0.9999, -0.5, 0.0, 0.5, 0.9999, 1.0, 1.5, -1.5])
     check_special(Fn(lambda a: (torch.asin(a), torch.acos(a), torch.atanh(a))), (x,), rtol=2e-5, atol=2e-6)
@@ -196,6 +197,7 @@ def test_erf_whole_range():
     check_special(Fn(torch.erf), (x,), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LITERT_LOG_OF_INF)
 def test_log1p_large_and_near_minus_one():
     x = torch.tensor([-1.0, -0.9999999, -0.75, 1e10, 1e30, math.inf])
     check_special(Fn(torch.log1p), (x,), rtol=1e-6, atol=0)

@@ -163,7 +163,7 @@ def test_float_sum_of_a_million_terms_keeps_fp32_accuracy(op):
     edge = pt2lite.convert(Fn(lambda t: getattr(t, op)(1)), (x,))
     expected = getattr(x.double(), op)(1).numpy()
     got = run_pt2lite(edge.model_content(), [x.numpy()])[0]
-    assert_close(got, expected, rel=1e-6)
+    assert_close(got, expected, rtol=1e-6, atol=0)  # one sum of ~1e8: relative error only
 
 
 @pytest.mark.parametrize("ord, dim, keepdim", [(2, None, False), (2, (1, 2), True), (1, 1, False),
@@ -184,10 +184,10 @@ def test_vector_norm(ord, dim, keepdim, conv):
     program = torch.export.export(module, (X4,)).run_decompositions(table)
     targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
     assert "aten.linalg_vector_norm.default" in targets, targets
-    record_ops(program)
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
     content = pt2lite.convert_pt2(buffer.getvalue())
+    record_ops(program)
     with torch.no_grad():
         expected = module(X4).numpy()
     for run in (run_litert, run_pt2lite):

@@ -132,9 +132,9 @@ def compare(g, outputs, rtol=1e-5, atol=1e-5):
     checks pt2lite against LiteRT."""
     content, outs = g.build(outputs)
     expected = run_litert(content, g.feeds, outs)
-    content, outs = g.build(outputs, {t: e.shape for t, e in zip(outs, expected)})
+    content, outs = g.build(outputs, {t: e.shape for t, e in zip(outs, expected, strict=True)})
     got = run_pt2lite(content, g.feeds, outs)
-    for e, r in zip(expected, got):
+    for e, r in zip(expected, got, strict=True):
         assert r.shape == e.shape and r.dtype == e.dtype, (r.shape, e.shape, r.dtype, e.dtype)
         if np.issubdtype(e.dtype, np.floating):
             np.testing.assert_allclose(r, e, rtol=rtol, atol=atol)

@@ -63,3 +63,18 @@ def test_rows_merge_and_render(tmp_path):
     text = (tmp_path / "zoo.md").read_text()
     assert "| recurrent | 2 | 2 | 1 |" in text
     assert "- **gru** (mismatch): litert: a / b" in text
+
+
+def test_test_extra_installs_what_the_ci_models_need():
+    # `pip install .[test]` must run every CI model, not skip the timm and HuggingFace ones; the pins
+    # are requirements-dev.txt's
+    import re
+    import tomllib
+
+    root = os.path.dirname(BENCH)
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        extra = tomllib.load(f)["project"]["optional-dependencies"]["test"]
+    with open(os.path.join(root, "requirements-dev.txt")) as f:
+        pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", f.read(), re.M))
+    for package in ("timm", "transformers"):
+        assert f"{package}=={pins[package]}" in extra, f"the test extra lacks {package}=={pins[package]}: {extra}"
