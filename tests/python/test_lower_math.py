@@ -36,17 +36,32 @@ def delegated(content):
     return d == total
 
 
-def check_special(module, args, rtol=1e-5, atol=1e-6):
-    """Both runtimes against PyTorch, element by element (NaN and inf included)."""
+def check_special(module, args, rtol=1e-5, atol=1e-6, litert_log_of_inf=False):
+    """Both runtimes against PyTorch, element by element (NaN and inf included). litert_log_of_inf:
+    LiteRT's LOG may give a finite log(+inf) (see LITERT_LOG_OF_INF): where PyTorch has +-inf, LiteRT
+    may have a finite value of that sign and above 30 (the smallest such stand-in is log10(inf) = 38.4;
+    atanh(1) = log(inf) / 2 = 44.2).
+    pt2lite's runtime is always held to PyTorch's values."""
     module = module.eval()
     with torch.no_grad():
         expected = module(*args)
     expected = expected if isinstance(expected, tuple) else (expected,)
     content = pt2lite.convert(module, args).model_content()
     inputs = [a.numpy() for a in args]
-    for name, got in (("LiteRT", run_litert(content, inputs)), ("pt2lite", run_pt2lite(content, inputs))):
-        assert_outputs_close(got, expected, rtol, atol, what=name)
+    litert_got = run_litert(content, inputs)
+    if litert_log_of_inf:
+        litert_got = [_accept_finite_log_of_inf(g, e.numpy()) for g, e in zip(litert_got, expected)]
+    assert_outputs_close(litert_got, expected, rtol, atol, what="LiteRT")
+    assert_outputs_close(run_pt2lite(content, inputs), expected, rtol, atol, what="pt2lite")
     return content
+
+
+def _accept_finite_log_of_inf(got, expected):
+    """LiteRT's output with the finite stand-ins for PyTorch's +-inf replaced by the infinity."""
+    if got.shape != expected.shape or not np.issubdtype(got.dtype, np.floating):
+        return got  # the comparison reports it
+    stand_in = np.isinf(expected) & np.isfinite(got) & (np.sign(got) == np.sign(expected)) & (np.abs(got) > 30.0)
+    return np.where(stand_in, expected, got).astype(got.dtype)
 
 
 X = randn(2, 3, 4, 5, scale=2)
@@ -148,27 +163,27 @@ def test_trunc_and_rounding_special_values():
 # Fails on 958fd56 too (before the stricter helpers), in this environment's ai-edge-litert: LiteRT's LOG
 # kernel returns log(FLT_MAX) = 88.38 for log(+inf) (so log1p, asinh, log2, log10 of inf and atanh(1) are
 # finite); PyTorch gives inf, and pt2lite's runtime agrees with PyTorch.
-LITERT_LOG_OF_INF = "LiteRT's LOG gives 88.38 for log(+inf) (PyTorch: inf); pt2lite's runtime is right"
+LITERT_LOG_OF_INF = ("LiteRT's LOG gives 88.38 for log(+inf) (PyTorch: inf) with ai-edge-litert 2.3.0 on an AVX2 "
+                     "AMD EPYC (earlier runs on an AVX-512 Xeon gave inf); pt2lite's runtime is right")
 
 SPECIAL = torch.tensor([-math.inf, -100.0, -2.0, -1.0, -1e-3, -1e-7, 0.0, 1e-7, 1e-3, 0.5, 1.0, 2.0, 80.0, math.inf])
 
 
 @pytest.mark.parametrize("fns,x", [
     pytest.param([torch.log1p, torch.erf, torch.atan, torch.asinh, torch.tan, torch.sqrt, torch.rsqrt, torch.reciprocal,
-                  torch.log, torch.log2, torch.log10, torch.sign, torch.abs], SPECIAL, id="all",
-                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=LITERT_LOG_OF_INF)),
+                  torch.log, torch.log2, torch.log10, torch.sign, torch.abs], SPECIAL, id="all"),
     # exp(x) overflows before sinh(x) does near 89: those stay below 85 (and take +-inf)
     pytest.param([torch.sinh, torch.cosh], SPECIAL[(SPECIAL.abs() < 85) | SPECIAL.isinf()], id="hyperbolic"),
     pytest.param([torch.exp, torch.expm1], SPECIAL[SPECIAL.abs() < 85], id="exp"),
 ])
 def test_special_values(fns, x):
-    check_special(Fn(lambda a: tuple(f(a) for f in fns)), (x,), rtol=2e-5, atol=1e-6)
+    check_special(Fn(lambda a: tuple(f(a) for f in fns)), (x,), rtol=2e-5, atol=1e-6, litert_log_of_inf=True)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LITERT_LOG_OF_INF)
 def test_inverse_functions_at_domain_edges():
     x = torch.tensor([-1.0, -0.9999, -0.5, 0.0, 0.5, 0.9999, 1.0, 1.5, -1.5])
-    check_special(Fn(lambda a: (torch.asin(a), torch.acos(a), torch.atanh(a))), (x,), rtol=2e-5, atol=2e-6)
+    check_special(Fn(lambda a: (torch.asin(a), torch.acos(a), torch.atanh(a))), (x,), rtol=2e-5, atol=2e-6,
+                  litert_log_of_inf=True)
     y = torch.tensor([0.5, 1.0, 1.0001, 1.5, 10.0, 1e6])
     check_special(Fn(torch.acosh), (y,), rtol=2e-5, atol=2e-6)
 
@@ -197,10 +212,9 @@ def test_erf_whole_range():
     check_special(Fn(torch.erf), (x,), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LITERT_LOG_OF_INF)
 def test_log1p_large_and_near_minus_one():
     x = torch.tensor([-1.0, -0.9999999, -0.75, 1e10, 1e30, math.inf])
-    check_special(Fn(torch.log1p), (x,), rtol=1e-6, atol=0)
+    check_special(Fn(torch.log1p), (x,), rtol=1e-6, atol=0, litert_log_of_inf=True)
 
 
 # ---------------------------------------------------------------- after a conv: NHWC inside
