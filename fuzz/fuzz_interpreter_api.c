@@ -23,27 +23,6 @@ static uint8_t *models[MODEL_COUNT];
 static size_t model_sizes[MODEL_COUNT];
 static const float chain_c[4] = {1, -2, 3, -4};
 
-/* x[n,4] + c -> RELU -> * 2 -> y (n dynamic). */
-static tm_model chain_model(void) {
-    static const float two[1] = {2};
-    tm_model m = {0};
-    int x = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "x");
-    m.t[x].has_signature = true;
-    m.t[x].signature[0] = -1, m.t[x].signature[1] = 4;
-    int c = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){4}, chain_c, sizeof chain_c, "c");
-    int k = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){1}, two, sizeof two, "two");
-    int a = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "a");
-    int r = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "r");
-    int y = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "y");
-    tm_op_add(&m, 0 /* ADD */, 2, (int32_t[]){x, c}, 1, (int32_t[]){a});
-    tm_op_add(&m, 19 /* RELU */, 1, (int32_t[]){a}, 1, (int32_t[]){r});
-    tm_op_add(&m, 18 /* MUL */, 2, (int32_t[]){r, k}, 1, (int32_t[]){y});
-    m.n_in = 1, m.in[0] = x;
-    m.n_out = 1, m.out[0] = y;
-    m.signature_key = "serving_default";
-    return m;
-}
-
 /* x[1,5,5,2] -> PAD 1 -> CONV_2D 3x3 VALID -> SiLU (LOGISTIC, MUL) -> MEAN over H,W -> y: the
  * runtime fuses the PAD and the SiLU into the convolution. */
 static tm_model conv_model(void) {
@@ -115,7 +94,7 @@ static tm_model two_subgraph_model(void) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    tm_model built[MODEL_COUNT] = {chain_model(), conv_model(), shape_model(), two_subgraph_model()};
+    tm_model built[MODEL_COUNT] = {tm_chain_model(chain_c), conv_model(), shape_model(), two_subgraph_model()};
     for (int i = 0; i < MODEL_COUNT; i++) models[i] = tm_build(&built[i], &model_sizes[i]);
     return 0;
 }

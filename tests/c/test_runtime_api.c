@@ -9,29 +9,8 @@
 
 static const float ramp4[4] = {1, 2, 3, 4};
 
-/* x[n,4] (dynamic n) -> ADD c -> RELU -> MUL 2 -> y ; a chain whose intermediates can share memory. */
-static tm_model chain_model(void) {
-    static const float two[1] = {2};
-    tm_model m = {0};
-    int x = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "x");
-    m.t[x].has_signature = true;
-    m.t[x].signature[0] = -1, m.t[x].signature[1] = 4;
-    int c = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){4}, ramp4, sizeof ramp4, "c");
-    int k = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){1}, two, sizeof two, "two");
-    int a = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "a");
-    int r = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "r");
-    int y = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "y");
-    tm_op_add(&m, 0 /* ADD */, 2, (int32_t[]){x, c}, 1, (int32_t[]){a});
-    tm_op_add(&m, 19 /* RELU */, 1, (int32_t[]){a}, 1, (int32_t[]){r});
-    tm_op_add(&m, 18 /* MUL */, 2, (int32_t[]){r, k}, 1, (int32_t[]){y});
-    m.n_in = 1, m.in[0] = x;
-    m.n_out = 1, m.out[0] = y;
-    m.signature_key = "serving_default";
-    return m;
-}
-
 static void test_load_run_share(void) {
-    tm_model m = chain_model();
+    tm_model m = tm_chain_model(ramp4);
     size_t size;
     uint8_t *bytes = tm_build(&m, &size);
     p2l_model *model = NULL;
@@ -68,7 +47,7 @@ static void test_load_run_share(void) {
 }
 
 static void test_file_signatures_resize(void) {
-    tm_model m = chain_model();
+    tm_model m = tm_chain_model(ramp4);
     size_t size;
     uint8_t *bytes = tm_build(&m, &size);
     char path[] = "/tmp/p2l_runtime_testXXXXXX";
@@ -122,7 +101,7 @@ static void test_file_signatures_resize(void) {
 
 /* A Model.metadata entry read back by name (the converter records the module's output structure so). */
 static void test_metadata_by_name(void) {
-    tm_model m = chain_model();
+    tm_model m = tm_chain_model(ramp4);
     m.metadata_name = "pt2lite_output_structure";
     m.metadata = "{\"none_outputs\": [1]}";
     size_t size;
@@ -151,7 +130,7 @@ static void test_metadata_by_name(void) {
 
 /* An input shape is checked against the file's shape_signature: -1 dims may change, others not. */
 static void test_signature_check_input(void) {
-    tm_model m = chain_model(); /* x: shape_signature [-1, 4] */
+    tm_model m = tm_chain_model(ramp4); /* x: shape_signature [-1, 4] */
     size_t size;
     uint8_t *bytes = tm_build(&m, &size);
     p2l_model *model = NULL;

@@ -318,4 +318,26 @@ static void tm_option(tm_op *op, const char *name, int64_t value) {
     op->options[id] = value;
 }
 
+/* x[n,4] (dynamic n) -> ADD c -> RELU -> MUL 2 -> y: a chain whose intermediates can share memory.
+ * `c` (4 floats) must outlive the built file. */
+static inline tm_model tm_chain_model(const float *c_values) {
+    static const float two[1] = {2};
+    tm_model m = {0};
+    int x = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "x");
+    m.t[x].has_signature = true;
+    m.t[x].signature[0] = -1, m.t[x].signature[1] = 4;
+    int c = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){4}, c_values, 4 * sizeof(float), "c");
+    int k = tm_const_add(&m, P2L_FLOAT32, 1, (int32_t[]){1}, two, sizeof two, "two");
+    int a = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "a");
+    int r = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "r");
+    int y = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){1, 4}, "y");
+    tm_op_add(&m, 0 /* ADD */, 2, (int32_t[]){x, c}, 1, (int32_t[]){a});
+    tm_op_add(&m, 19 /* RELU */, 1, (int32_t[]){a}, 1, (int32_t[]){r});
+    tm_op_add(&m, 18 /* MUL */, 2, (int32_t[]){r, k}, 1, (int32_t[]){y});
+    m.n_in = 1, m.in[0] = x;
+    m.n_out = 1, m.out[0] = y;
+    m.signature_key = "serving_default";
+    return m;
+}
+
 #endif
