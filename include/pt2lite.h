@@ -241,6 +241,11 @@ enum {
     P2L_INTERPRETER_KNOWN_FLAGS = P2L_INTERPRETER_NO_FUSION | P2L_INTERPRETER_PROFILE,
 };
 
+/* Environment variables, overrides for tools and debugging (docs/embedding.md, "Environment variables");
+ * set to anything but "" or "0", they add to the options, never remove: P2L_PROFILE=1 (profile, printed to
+ * stderr per op type when the interpreter is freed; =2 also per op), P2L_NO_FUSION (as
+ * P2L_INTERPRETER_NO_FUSION), P2L_REFERENCE_KERNELS (as P2L_KERNELS_REFERENCE, process-wide, read once),
+ * P2L_NO_AVX512 (AVX2 kernels on an AVX-512 CPU, process-wide, read once). */
 typedef struct p2l_interpreter_options {
     size_t size;     /* sizeof(p2l_interpreter_options), or 0 (see "option structs") */
     int num_threads; /* threads that run one invoke, the caller's included: 1 to P2L_MAX_THREADS; 0: the
