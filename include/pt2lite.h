@@ -232,6 +232,10 @@ enum { P2L_MAX_THREADS = 1024 }; /* num_threads above this is refused */
 enum {
     P2L_KERNELS_AUTO = 0,      /* the fastest kernels this CPU supports (AVX-512, AVX2+FMA, NEON, else portable) */
     P2L_KERNELS_REFERENCE = 1, /* the portable reference kernels only: slower, for checking results */
+    /* One ISA's kernels; P2L_ERROR_UNSUPPORTED at create where the build or the CPU lacks it. */
+    P2L_KERNELS_AVX2 = 2,      /* x86-64 AVX2 + FMA */
+    P2L_KERNELS_AVX512 = 3,    /* x86-64 AVX-512F */
+    P2L_KERNELS_NEON = 4,      /* aarch64 */
 };
 
 /* Flags for p2l_interpreter_options.flags; unknown bits are refused. */
@@ -244,8 +248,8 @@ enum {
 /* Environment variables, overrides for tools and debugging (docs/embedding.md, "Environment variables");
  * set to anything but "" or "0", they add to the options, never remove: P2L_PROFILE=1 (profile, printed to
  * stderr per op type when the interpreter is freed; =2 also per op), P2L_NO_FUSION (as
- * P2L_INTERPRETER_NO_FUSION), P2L_REFERENCE_KERNELS (as P2L_KERNELS_REFERENCE, process-wide, read once),
- * P2L_NO_AVX512 (AVX2 kernels on an AVX-512 CPU, process-wide, read once). */
+ * P2L_INTERPRETER_NO_FUSION), P2L_REFERENCE_KERNELS (P2L_KERNELS_REFERENCE for every interpreter, whatever
+ * its kernels), P2L_NO_AVX512 (AVX2 kernels where AVX-512 ones would run, P2L_KERNELS_AVX512 included). */
 typedef struct p2l_interpreter_options {
     size_t size;     /* sizeof(p2l_interpreter_options), or 0 (see "option structs") */
     int num_threads; /* threads that run one invoke, the caller's included: 1 to P2L_MAX_THREADS; 0: the

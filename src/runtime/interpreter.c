@@ -22,7 +22,7 @@ typedef struct exec_context {
     bool profile;        /* P2L_INTERPRETER_PROFILE or P2L_PROFILE: time every node */
     int print_profile;   /* P2L_PROFILE=1: per op type to stderr when freed; 2: and per node of subgraph 0 */
     bool no_fusion;      /* P2L_INTERPRETER_NO_FUSION or P2L_NO_FUSION=1: run every op as written */
-    bool reference;      /* P2L_KERNELS_REFERENCE: the portable kernels only */
+    p2l_kernel_selection kernels; /* p2l_interpreter_options.kernels */
     atomic_bool cancel;  /* p2l_interpreter_cancel: stop the running (or next) invoke between nodes */
 } exec_context;
 
@@ -124,7 +124,7 @@ static p2l_status graph_init(graph *g, const p2l_tfl_subgraph *sg, int index) {
             if (op->inputs[i] >= 0) g->readers[op->inputs[i]]++;
         for (int i = 0; i < op->output_count; i++) g->producer[op->outputs[i]] = o;
         /* model.c checked that every op has a kernel; the reference table has every op the fast one has */
-        g->kernels[o] = g->ctx->reference ? p2l_reference_kernel_of(op->op) : p2l_kernel_of(op->op, NULL);
+        g->kernels[o] = p2l_kernel_selected(&g->ctx->kernels, op->op);
     }
     return P2L_OK;
 }
@@ -320,7 +320,9 @@ static p2l_status graph_plan(graph *g);
  * p2l_interpreter_allocate equals the one invoke would compute. */
 static p2l_status graph_prepare(graph *g) {
     const unsigned float_mode = p2l_flush_denormals_begin();
+    p2l_kernel_selection_begin(&g->ctx->kernels);
     const p2l_status status = graph_plan(g);
+    p2l_kernel_selection_end();
     p2l_flush_denormals_end(float_mode);
     return status;
 }
@@ -533,9 +535,7 @@ static p2l_status read_options(const p2l_interpreter_options *options, p2l_inter
     if (o.num_threads < 0 || o.num_threads > P2L_MAX_THREADS)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "num_threads is %d; expected 1 to %d, or 0 for the default (1)",
                         o.num_threads, P2L_MAX_THREADS);
-    if (o.kernels != P2L_KERNELS_AUTO && o.kernels != P2L_KERNELS_REFERENCE)
-        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "kernels is %d; expected P2L_KERNELS_AUTO (%d) or "
-                        "P2L_KERNELS_REFERENCE (%d)", o.kernels, P2L_KERNELS_AUTO, P2L_KERNELS_REFERENCE);
+    P2L_TRY(p2l_kernel_select(o.kernels, &it->ctx.kernels));
     if (o.flags & ~(unsigned)P2L_INTERPRETER_KNOWN_FLAGS)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "unknown flags 0x%x (known: P2L_INTERPRETER_NO_FUSION 0x%x, "
                         "P2L_INTERPRETER_PROFILE 0x%x)", o.flags & ~(unsigned)P2L_INTERPRETER_KNOWN_FLAGS,
@@ -546,7 +546,6 @@ static p2l_status read_options(const p2l_interpreter_options *options, p2l_inter
     it->ctx.profile = (o.flags & P2L_INTERPRETER_PROFILE) || profile;
     it->ctx.print_profile = profile ? (strcmp(profile, "2") == 0 ? 2 : 1) : 0;
     it->ctx.no_fusion = (o.flags & P2L_INTERPRETER_NO_FUSION) || env_override("P2L_NO_FUSION");
-    it->ctx.reference = o.kernels == P2L_KERNELS_REFERENCE; /* P2L_REFERENCE_KERNELS acts in the registry */
     return P2L_OK;
 }
 

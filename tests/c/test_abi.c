@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "kernels/fast/fast.h"
 #include "kernels/kernels.h"
 #include "pt2lite.h"
 #include "test_runtime_builder.h"
@@ -322,11 +323,35 @@ static void test_fusion_kernels_and_profile_options(void) {
         CHECK_EQ_INT(profiled_run(model, P2L_KERNELS_AUTO, 0, 1, ops), 2);
         unsetenv("P2L_NO_FUSION");
     }
+    /* one ISA's kernels: accepted exactly where this build and CPU have them, and used even where the
+     * process-wide choice is the reference kernels (they fuse, which the reference kernels do not) */
+    const p2l_fast_isa *tables[8];
+    const int supported = p2l_fast_isa_supported(tables, 8);
+    static const struct { int kernels; const char *name; } isas[] = {
+        {P2L_KERNELS_AVX2, "avx2"}, {P2L_KERNELS_AVX512, "avx512"}, {P2L_KERNELS_NEON, "neon"}};
+    p2l_fast_isa_select(NULL, true);
+    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++) {
+        bool have = false;
+        for (int t = 0; t < supported && t < 8; t++) have |= strcmp(tables[t]->name, isas[i].name) == 0;
+        if (env_set("P2L_REFERENCE_KERNELS") || (isas[i].kernels == P2L_KERNELS_AVX512 && env_set("P2L_NO_AVX512")))
+            continue;
+        const int ran = profiled_run(model, isas[i].kernels, 0, 1, ops);
+        if (have) {
+            CHECK_EQ_INT(ran, env_set("P2L_NO_FUSION") ? 2 : 1);
+        } else {
+            CHECK_EQ_INT(ran, -1);
+            CHECK_EQ_INT(p2l_last_status(), P2L_ERROR_UNSUPPORTED);
+            CHECK_ERROR_MENTIONS(isas[i].name);
+        }
+    }
+    p2l_fast_isa_select(NULL, false);
     /* bad values are refused; no profile without the flag */
     p2l_interpreter *it = NULL;
     CHECK_EQ_INT(p2l_interpreter_create(model, &(p2l_interpreter_options){.kernels = 7}, &it),
                  P2L_ERROR_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("kernels is 7");
+    CHECK_EQ_INT(p2l_interpreter_create(model, &(p2l_interpreter_options){.kernels = -1}, &it),
+                 P2L_ERROR_INVALID_ARGUMENT);
     CHECK_EQ_INT(p2l_interpreter_create(model, &(p2l_interpreter_options){.flags = 0x100}, &it),
                  P2L_ERROR_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("unknown flags 0x100");
