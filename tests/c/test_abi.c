@@ -163,6 +163,7 @@ static void test_error_reporter(void) {
                  P2L_ERROR_INVALID_ARGUMENT);
     CHECK(strcmp(r.message, p2l_last_error()) == 0);
     CHECK(strstr(r.message, "p2l_interpreter_create") != NULL);
+    p2l_model_free(model);
     p2l_set_error_reporter(NULL, NULL);
     const int before = r.count;
     CHECK_EQ_INT(p2l_model_load_file("/nonexistent/p2l_abi.tflite", &model), P2L_ERROR_IO);
