@@ -29,6 +29,7 @@ typedef enum p2l_status {
     P2L_ERROR_OUT_OF_MEMORY = 5,
     P2L_ERROR_LIMIT = 6,            /* a resource limit was exceeded (the message names it) */
     P2L_ERROR_INTERNAL = 7,         /* a bug in pt2lite */
+    P2L_ERROR_CANCELLED = 8,        /* p2l_interpreter_cancel stopped an invoke (the interpreter stays usable) */
 } p2l_status;
 
 /* Element types. The values are TFLite's TensorType codes, so a dtype read from a .tflite
@@ -50,6 +51,29 @@ typedef enum p2l_dtype {
 P2L_API const char *p2l_last_error(void);
 P2L_API const char *p2l_status_name(p2l_status status);
 P2L_API const char *p2l_version(void);
+/* P2L_VERSION_NUMBER of the library that runs (the header's macro is the one compiled against). */
+P2L_API int p2l_version_number(void);
+
+/* Error reporter: when set, fn(status, message, user) is called each time pt2lite records an error on
+ * any thread, before the failing call returns; message is what p2l_last_error() would return then
+ * (valid only during the call). An error gains context as it travels outward ("subgraph 0, op 3
+ * (ADD): ..."), and each step is reported, so the last report before a call returns is its final
+ * message; a few internal attempts that pt2lite recovers from are reported too. fn may run on several
+ * threads at once, must not call pt2lite, and should be cheap. Set it (or NULL to remove it) while no
+ * other thread is inside pt2lite: the pair (fn, user) is not swapped atomically with running calls. */
+typedef void (*p2l_error_reporter)(p2l_status status, const char *message, void *user);
+P2L_API void p2l_set_error_reporter(p2l_error_reporter fn, void *user);
+
+/* ---------------------------------------------------------------- option structs (ABI)
+ *
+ * Every options struct starts with `size`: set it to sizeof the struct, e.g.
+ *   p2l_interpreter_options o = {.size = sizeof o, .num_threads = 4};
+ * so a library newer than the header knows which fields the caller has, and an older library refuses
+ * fields it does not know (P2L_ERROR_INVALID_ARGUMENT naming the sizes) instead of ignoring them.
+ * size 0 is accepted and means the first layout with a size field (pt2lite 0.1: every field declared
+ * below today), so zero-initialized structs written before `size` existed keep working; fields added
+ * after that layout are read only when size covers them. A size between 1 and the first layout's is
+ * refused (e.g. a positional initializer {4} meant for the old num_threads). */
 /* Frees memory that pt2lite returned to the caller (converted model bytes, strings). */
 P2L_API void p2l_free(void *ptr);
 
@@ -90,8 +114,7 @@ P2L_API p2l_limits p2l_limits_resolve(const p2l_limits *limits);
 #ifdef P2L_HAVE_CONVERTER
 
 typedef struct p2l_convert_options {
-    /* Reserved for later options (channels-last IO, quantization, ...); zero-initialize. */
-    int reserved;
+    size_t size;              /* sizeof(p2l_convert_options), or 0 (see "option structs") */
     const p2l_limits *limits; /* NULL: the defaults (see p2l_limits) */
 } p2l_convert_options;
 
@@ -136,6 +159,8 @@ enum {
     /* Verify the file but skip the check that pt2lite has a kernel for every op: for callers that only
      * read the model (signatures, metadata) and run it elsewhere. p2l_interpreter_create refuses it. */
     P2L_MODEL_VERIFY_ONLY = 2,
+    /* Every flag this version knows; p2l_model_load* refuse others (P2L_ERROR_INVALID_ARGUMENT). */
+    P2L_MODEL_KNOWN_FLAGS = P2L_MODEL_COPY | P2L_MODEL_VERIFY_ONLY,
 };
 
 /* Verifies the whole file, then keeps a reference to `data` (zero-copy) or a copy. */
@@ -151,7 +176,9 @@ P2L_API p2l_status p2l_model_load_file(const char *path, p2l_model **model);
 /* Load with options (resource limits). options may be NULL (flags 0, default limits). The model keeps
  * a copy of the limits: interpreters created from it plan within max_arena_bytes / max_tensor_bytes. */
 typedef struct p2l_model_load_options {
-    unsigned flags;           /* P2L_MODEL_COPY (ignored by p2l_model_load_file_ex) */
+    size_t size;              /* sizeof(p2l_model_load_options), or 0 (see "option structs") */
+    unsigned flags;           /* P2L_MODEL_* (P2L_MODEL_COPY is ignored by p2l_model_load_file_ex); unknown
+                                 bits are refused */
     const p2l_limits *limits; /* NULL: the defaults */
 } p2l_model_load_options;
 P2L_API p2l_status p2l_model_load_ex(const void *data, size_t size, const p2l_model_load_options *options,
@@ -199,14 +226,45 @@ P2L_API p2l_status p2l_model_signature_check_input(const p2l_model *model, int s
 P2L_API p2l_status p2l_model_signature_check_input_values(const p2l_model *model, int signature, int i,
                                                           const void *data, size_t bytes);
 
+enum { P2L_MAX_THREADS = 1024 }; /* num_threads above this is refused */
+
+/* Kernel selection (p2l_interpreter_options.kernels). */
+enum {
+    P2L_KERNELS_AUTO = 0,      /* the fastest kernels this CPU supports (AVX-512, AVX2+FMA, NEON, else portable) */
+    P2L_KERNELS_REFERENCE = 1, /* the portable reference kernels only: slower, for checking results */
+    /* One ISA's kernels; P2L_ERROR_UNSUPPORTED at create where the build or the CPU lacks it. */
+    P2L_KERNELS_AVX2 = 2,      /* x86-64 AVX2 + FMA */
+    P2L_KERNELS_AVX512 = 3,    /* x86-64 AVX-512F */
+    P2L_KERNELS_NEON = 4,      /* aarch64 */
+};
+
+/* Flags for p2l_interpreter_options.flags; unknown bits are refused. */
+enum {
+    P2L_INTERPRETER_NO_FUSION = 1, /* run every op as written (no PAD / activation fused into convolutions) */
+    P2L_INTERPRETER_PROFILE = 2,   /* time every op; read with p2l_interpreter_profile */
+    P2L_INTERPRETER_KNOWN_FLAGS = P2L_INTERPRETER_NO_FUSION | P2L_INTERPRETER_PROFILE,
+};
+
+/* Environment variables, overrides for tools and debugging (docs/embedding.md, "Environment variables");
+ * set to anything but "" or "0", they add to the options, never remove: P2L_PROFILE=1 (profile, printed to
+ * stderr per op type when the interpreter is freed; =2 also per op), P2L_NO_FUSION (as
+ * P2L_INTERPRETER_NO_FUSION), P2L_REFERENCE_KERNELS (P2L_KERNELS_REFERENCE for every interpreter, whatever
+ * its kernels), P2L_NO_AVX512 (AVX2 kernels where AVX-512 ones would run, P2L_KERNELS_AVX512 included). */
 typedef struct p2l_interpreter_options {
-    int num_threads; /* 0: default (1 for now) */
+    size_t size;     /* sizeof(p2l_interpreter_options), or 0 (see "option structs") */
+    int num_threads; /* threads that run one invoke, the caller's included: 1 to P2L_MAX_THREADS; 0: the
+                        default (1). Negative or larger values fail with P2L_ERROR_INVALID_ARGUMENT. */
+    int kernels;     /* P2L_KERNELS_*; 0: auto */
+    unsigned flags;  /* P2L_INTERPRETER_* */
 } p2l_interpreter_options;
 
 /* options may be NULL. Checks that every op has a kernel; shapes and memory are planned lazily
  * (p2l_interpreter_allocate, or the first call that needs them). */
 P2L_API p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_options *options,
                                           p2l_interpreter **interpreter);
+/* Frees the interpreter (NULL is fine). Every p2l_interpreter_* call checks that its interpreter is live:
+ * a freed one is refused with P2L_ERROR_INVALID_ARGUMENT "not a live interpreter" (and freeing it again
+ * does nothing) while its memory has not been reused. A debugging aid, not a promise: do not rely on it. */
 P2L_API void p2l_interpreter_free(p2l_interpreter *interpreter);
 P2L_API const p2l_model *p2l_interpreter_model(const p2l_interpreter *interpreter);
 
@@ -246,6 +304,27 @@ P2L_API p2l_status p2l_interpreter_resize_tensor(p2l_interpreter *interpreter, i
                                                  int rank, const int32_t *dims);
 /* Runs a subgraph (allocating first if needed). */
 P2L_API p2l_status p2l_interpreter_invoke_subgraph(p2l_interpreter *interpreter, int subgraph);
+
+/* Asks the running invoke of this interpreter to stop; callable from any thread (an atomic store). The
+ * invoke checks between ops and returns P2L_ERROR_CANCELLED; output values are then undefined, and the
+ * interpreter stays usable (the next invoke runs in full). If no invoke is running, the next one is
+ * cancelled before its first op: a request is consumed by the invoke it stops. The interpreter must
+ * stay alive during the call (free it only after the cancelling thread is done with it). */
+P2L_API void p2l_interpreter_cancel(p2l_interpreter *interpreter);
+
+/* Profile of an interpreter created with P2L_INTERPRETER_PROFILE: one entry per op that has run
+ * (ops computed at allocation or fused into another are not listed), in subgraph and op order, summed
+ * over all invokes since creation. The table belongs to the interpreter and stays valid until the next
+ * p2l_interpreter_profile call or p2l_interpreter_free. */
+typedef struct p2l_profile_entry {
+    int subgraph, node;  /* the op's subgraph and index in it */
+    const char *op;      /* builtin op name, e.g. "CONV_2D" */
+    long runs;           /* invokes that ran it */
+    double seconds;      /* wall-clock seconds, summed over the runs */
+    double min_seconds;  /* the fastest run */
+} p2l_profile_entry;
+P2L_API p2l_status p2l_interpreter_profile(p2l_interpreter *interpreter, const p2l_profile_entry **entries,
+                                           int *count);
 
 /* Conveniences for subgraph 0, inputs and outputs by position. */
 P2L_API p2l_status p2l_interpreter_input_info(p2l_interpreter *interpreter, int i, p2l_tensor_info *info);

@@ -471,7 +471,7 @@ static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out
     p2l_model *model = NULL;
     p2l_status s = p2l_model_load_file(a->model, &model);
     if (s) return fail(cmd, s);
-    p2l_interpreter_options options = {.num_threads = a->threads};
+    p2l_interpreter_options options = {.size = sizeof options, .num_threads = a->threads};
     p2l_interpreter *it = NULL;
     s = p2l_interpreter_create(model, &options, &it);
     int inputs = p2l_model_subgraph_input_count(model, 0);

@@ -23,6 +23,8 @@ lib.p2l_last_error.restype = ctypes.c_char_p
 lib.p2l_status_name.restype = ctypes.c_char_p
 lib.p2l_status_name.argtypes = [ctypes.c_int]
 lib.p2l_version.restype = ctypes.c_char_p
+lib.p2l_version_number.restype = ctypes.c_int
+lib.p2l_version_number.argtypes = []
 lib.p2l_free.argtypes = [ctypes.c_void_p]
 lib.p2l_free.restype = None
 

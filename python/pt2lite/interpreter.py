@@ -33,7 +33,13 @@ class _TensorInfo(ctypes.Structure):
 
 
 class _InterpreterOptions(ctypes.Structure):
-    _fields_ = [("num_threads", ctypes.c_int)]
+    # pt2lite.h's p2l_interpreter_options; `size` is set to this struct's size (see "option structs").
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("num_threads", ctypes.c_int),
+        ("kernels", ctypes.c_int),
+        ("flags", ctypes.c_uint),
+    ]
 
 
 def _declare(name, restype, *argtypes):
@@ -139,7 +145,10 @@ class Interpreter:
             # Zero-copy: the C model points into these bytes, which this object keeps alive.
             self._content = bytes(model_content)
             _check(lib.p2l_model_load(self._content, len(self._content), 0, ctypes.byref(model)))
-        options = _InterpreterOptions(int(num_threads) if num_threads else 0)
+        # LiteRT's -1 ("implementation-defined") and 0 (no multithreading) are the C default (1 thread);
+        # other values go to C, which refuses negative and absurd counts.
+        threads = 0 if num_threads is None or int(num_threads) == -1 else int(num_threads)
+        options = _InterpreterOptions(size=ctypes.sizeof(_InterpreterOptions), num_threads=threads)
         handle = ctypes.c_void_p()
         status = lib.p2l_interpreter_create(model, ctypes.byref(options), ctypes.byref(handle))
         lib.p2l_model_free(model)  # the interpreter holds its own reference

@@ -1,12 +1,27 @@
 #include "base/status.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 enum { ERROR_CAPACITY = 16384 };
 static _Thread_local char error_message[ERROR_CAPACITY];
 static _Thread_local p2l_status error_status;
+
+/* p2l_set_error_reporter's pair; atomics so that reading them while another thread fails is defined. */
+static p2l_error_reporter _Atomic reporter_fn;
+static void *_Atomic reporter_user;
+
+void p2l_set_error_reporter(p2l_error_reporter fn, void *user) {
+    atomic_store(&reporter_user, user);
+    atomic_store(&reporter_fn, fn);
+}
+
+static void report(p2l_status status) {
+    p2l_error_reporter fn = atomic_load_explicit(&reporter_fn, memory_order_relaxed);
+    if (fn) fn(status, error_message, atomic_load(&reporter_user));
+}
 
 const char *p2l_last_error(void) { return error_message; }
 p2l_status p2l_last_status(void) { return error_status; }
@@ -22,6 +37,7 @@ p2l_status p2l_fail(p2l_status status, const char *fmt, ...) {
     vsnprintf(error_message, sizeof error_message, fmt, ap);
     va_end(ap);
     error_status = status;
+    report(status);
     return status;
 }
 
@@ -42,6 +58,7 @@ p2l_status p2l_fail_context(p2l_status status, const char *fmt, ...) {
         error_message[used + 2 + old_len] = 0;
     }
     error_status = status;
+    report(status);
     return status;
 }
 
@@ -55,9 +72,20 @@ const char *p2l_status_name(p2l_status status) {
         [P2L_ERROR_OUT_OF_MEMORY] = "out of memory",
         [P2L_ERROR_LIMIT] = "resource limit exceeded",
         [P2L_ERROR_INTERNAL] = "internal error",
+        [P2L_ERROR_CANCELLED] = "cancelled",
     };
     if ((unsigned)status < sizeof names / sizeof names[0] && names[status]) return names[status];
     return "unknown status";
 }
 
 const char *p2l_version(void) { return P2L_VERSION; }
+int p2l_version_number(void) { return P2L_VERSION_NUMBER; }
+
+p2l_status p2l_check_options_size(const char *what, size_t size, size_t first_size, size_t known_size) {
+    if (size == 0 || (size >= first_size && size <= known_size)) return P2L_OK;
+    if (size > known_size)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s.size is %zu, larger than the %zu bytes this pt2lite %s knows "
+                        "(built against a newer pt2lite.h?)", what, size, known_size, P2L_VERSION);
+    return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s.size is %zu; set it to sizeof(%s) (%zu) or 0", what, size, what,
+                    known_size);
+}

@@ -20,6 +20,11 @@ void p2l_clear_error(void);
  * what a function that returns only -1 or NULL failed with. */
 p2l_status p2l_last_status(void);
 
+/* The `size` field of a public options struct (pt2lite.h, "option structs"): 0, or from first_size
+ * (the first layout with a size field) to known_size (this library's sizeof). Otherwise fails naming
+ * the struct `what` and the sizes. Fields beyond `size` must then be read as zero. */
+p2l_status p2l_check_options_size(const char *what, size_t size, size_t first_size, size_t known_size);
+
 #define P2L_TRY(expr)                        \
     do {                                     \
         p2l_status p2l_try_s_ = (expr);      \

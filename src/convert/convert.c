@@ -64,6 +64,8 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     *tflite_out = NULL;
     *tflite_size = 0;
     p2l_clear_error();
+    if (options)
+        P2L_TRY(p2l_check_options_size("p2l_convert_options", options->size, sizeof *options, sizeof *options));
     /* The caller's limits hold for this conversion on this thread (base/limits.h). */
     p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
     P2L_TRY(P2L_CHECK_LIMIT(&limits, max_file_bytes, pt2_size, "the .pt2 file's size in bytes"));

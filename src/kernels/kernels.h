@@ -141,6 +141,21 @@ const p2l_kernel *p2l_reference_kernel_of(p2l_op op);
 /* Whether fast kernels are in use (CPU support and no P2L_REFERENCE_KERNELS). */
 bool p2l_fast_kernels_enabled(void);
 
+/* One interpreter's kernels (p2l_interpreter_options.kernels, P2L_KERNELS_*). Auto follows the process-
+ * wide choice above; any other value pins the interpreter's kernels: the reference ones, or the fast
+ * ones over one ISA's micro-kernels (P2L_ERROR_UNSUPPORTED where the build or CPU lacks it). */
+typedef struct p2l_kernel_selection {
+    const struct p2l_fast_isa *isa; /* pinned, not reference: the micro-kernel table */
+    bool reference;                 /* pinned to the reference kernels */
+    bool pinned;                    /* false: auto */
+} p2l_kernel_selection;
+p2l_status p2l_kernel_select(int kernels, p2l_kernel_selection *selection);
+const p2l_kernel *p2l_kernel_selected(const p2l_kernel_selection *selection, p2l_op op);
+/* Fast kernels pick their micro-kernels at prepare: between begin and end, on this thread, they get
+ * the selection's (nothing changes for auto). */
+void p2l_kernel_selection_begin(const p2l_kernel_selection *selection);
+void p2l_kernel_selection_end(void);
+
 /* Kernel structs, one per family (defined in the family's file). */
 #define P2L_KERNELS(X)                                                                                   \
     X(conv_2d) X(depthwise_conv_2d) X(transpose_conv) X(fully_connected) X(batch_matmul) X(pool)        \

@@ -180,7 +180,12 @@ static const p2l_fast_isa *detect_isa(void) {
 static const p2l_fast_isa *selected_isa;
 static bool isa_selected;
 
+/* An interpreter's kernel selection while it prepares on this thread (p2l_kernel_selection_begin). */
+static _Thread_local const p2l_fast_isa *interpreter_isa;
+static _Thread_local bool interpreter_isa_set;
+
 const p2l_fast_isa *p2l_fast_isa_active(void) {
+    if (interpreter_isa_set) return interpreter_isa;
     if (__atomic_load_n(&isa_selected, __ATOMIC_ACQUIRE)) return __atomic_load_n(&selected_isa, __ATOMIC_RELAXED);
     static const p2l_fast_isa *isa;
     static bool known; /* benign race: every thread computes the same answer */
@@ -222,6 +227,48 @@ const p2l_kernel *p2l_reference_kernel_of(p2l_op op) {
     if ((unsigned)op >= P2L_OP_COUNT) return NULL;
     return registry[op].kernel;
 }
+
+static const char *const kernels_names[] = {"auto", "reference", "avx2", "avx512", "neon"};
+
+p2l_status p2l_kernel_select(int kernels, p2l_kernel_selection *selection) {
+    *selection = (p2l_kernel_selection){NULL, false, false};
+    if (kernels < 0 || kernels >= (int)(sizeof kernels_names / sizeof *kernels_names))
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "kernels is %d; expected a P2L_KERNELS_* value (0 to %d)", kernels,
+                        (int)(sizeof kernels_names / sizeof *kernels_names) - 1);
+    if (kernels == P2L_KERNELS_AUTO) return P2L_OK; /* the process-wide choice (detect_isa) */
+    /* P2L_REFERENCE_KERNELS overrides every request, P2L_NO_AVX512 an AVX-512 one (for tools). */
+    if (kernels == P2L_KERNELS_REFERENCE || env_set("P2L_REFERENCE_KERNELS")) {
+        selection->reference = selection->pinned = true;
+        return P2L_OK;
+    }
+    const char *name = kernels_names[kernels];
+    if (kernels == P2L_KERNELS_AVX512 && env_set("P2L_NO_AVX512")) name = "avx2";
+    const p2l_fast_isa *tables[8];
+    int count = p2l_fast_isa_supported(tables, 8);
+    for (int i = 0; i < count && i < 8; i++)
+        if (strcmp(tables[i]->name, name) == 0) {
+            selection->isa = tables[i];
+            selection->pinned = true;
+            return P2L_OK;
+        }
+    return p2l_fail(P2L_ERROR_UNSUPPORTED, "kernels %s: this build or CPU has no %s kernels", kernels_names[kernels],
+                    name);
+}
+
+const p2l_kernel *p2l_kernel_selected(const p2l_kernel_selection *selection, p2l_op op) {
+    if (!selection->pinned) return p2l_kernel_of(op, NULL);
+    if ((unsigned)op >= P2L_OP_COUNT) return NULL;
+    if (!selection->reference && fast[op]) return fast[op];
+    return registry[op].kernel;
+}
+
+void p2l_kernel_selection_begin(const p2l_kernel_selection *selection) {
+    if (!selection->pinned) return;
+    interpreter_isa = selection->reference ? NULL : selection->isa;
+    interpreter_isa_set = true;
+}
+
+void p2l_kernel_selection_end(void) { interpreter_isa_set = false; }
 
 const p2l_kernel *p2l_kernel_of(p2l_op op, int *max_version) {
     if ((unsigned)op >= P2L_OP_COUNT || !registry[op].kernel) return NULL;

@@ -19,10 +19,17 @@ enum { TENSOR_ALIGNMENT = 64 };
 typedef struct exec_context {
     p2l_exec exec;
     void *scratch_block; /* exec.scratch before alignment */
-    double *profile;     /* seconds per op type when P2L_PROFILE is set */
-    bool profile_nodes;  /* P2L_PROFILE=2: also seconds per node of subgraph 0 */
-    bool no_fusion;      /* P2L_NO_FUSION=1: run every op as written (to measure or test fusions) */
+    bool profile;        /* P2L_INTERPRETER_PROFILE or P2L_PROFILE: time every node */
+    int print_profile;   /* P2L_PROFILE=1: per op type to stderr when freed; 2: and per node of subgraph 0 */
+    bool no_fusion;      /* P2L_INTERPRETER_NO_FUSION or P2L_NO_FUSION=1: run every op as written */
+    p2l_kernel_selection kernels; /* p2l_interpreter_options.kernels */
+    atomic_bool cancel;  /* p2l_interpreter_cancel: stop the running (or next) invoke between nodes */
 } exec_context;
+
+typedef struct node_profile {
+    double seconds, min_seconds;
+    long runs;
+} node_profile;
 
 typedef struct graph {
     int index;
@@ -33,7 +40,8 @@ typedef struct graph {
     bool *skipped;          /* node absorbed into another by a fusion, or a view sharing its input's memory */
     bool *is_input;         /* tensor is a subgraph input */
     bool *is_output;        /* tensor is a subgraph output */
-    double *node_seconds;   /* P2L_PROFILE=2: per node, summed over invokes, then the fastest one */
+    const p2l_kernel **kernels; /* per node: the kernel this interpreter runs it with */
+    node_profile *profile;  /* per node, when profiling */
     long invokes;
     int *readers;           /* per tensor: how many op inputs name it */
     int *producer;          /* per tensor: the op that writes it, -1 for none */
@@ -52,7 +60,21 @@ struct p2l_interpreter {
     exec_context ctx;
     int graph_count;
     graph *graphs;
+    p2l_profile_entry *profile_table; /* p2l_interpreter_profile's answer */
+    /* LIVE_INTERPRETER while the interpreter lives, cleared by p2l_interpreter_free: catches most uses
+     * after free. Last, away from the allocator's own bookkeeping at the start of a freed block. */
+    uint64_t live;
 };
+
+#define LIVE_INTERPRETER UINT64_C(0x70326c6c69766521) /* "p2llive!" */
+
+/* Every entry point's first check: NULL, or not (any longer) an interpreter. */
+static p2l_status check_live(const p2l_interpreter *it, const char *fn) {
+    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s: interpreter is NULL", fn);
+    if (it->live != LIVE_INTERPRETER)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s: not a live interpreter (freed already, or not one)", fn);
+    return P2L_OK;
+}
 
 static p2l_status op_context(p2l_status s, const graph *g, int node) {
     return p2l_fail_context(s, "subgraph %d, op %d (%s)", g->index, node, p2l_op_info_of(g->nodes[node].op)->name);
@@ -76,8 +98,10 @@ static p2l_status graph_init(graph *g, const p2l_tfl_subgraph *sg, int index) {
     g->is_output = p2l_alloc_zero((size_t)sg->tensor_count + 1);
     g->readers = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *g->readers + 1);
     g->producer = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *g->producer + 1);
+    g->kernels = p2l_alloc_zero((size_t)sg->op_count * sizeof *g->kernels + 1);
+    if (g->ctx->profile) g->profile = p2l_alloc_zero((size_t)sg->op_count * sizeof *g->profile + 1);
     if (!g->tensors || !g->nodes || !g->folded || !g->skipped || !g->is_input || !g->is_output || !g->readers ||
-        !g->producer)
+        !g->producer || !g->kernels || (g->ctx->profile && !g->profile))
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
     for (int t = 0; t < sg->tensor_count; t++) {
         const p2l_tfl_tensor *src = &sg->tensors[t];
@@ -99,6 +123,8 @@ static p2l_status graph_init(graph *g, const p2l_tfl_subgraph *sg, int index) {
         for (int i = 0; i < op->input_count; i++)
             if (op->inputs[i] >= 0) g->readers[op->inputs[i]]++;
         for (int i = 0; i < op->output_count; i++) g->producer[op->outputs[i]] = o;
+        /* model.c checked that every op has a kernel; the reference table has every op the fast one has */
+        g->kernels[o] = p2l_kernel_selected(&g->ctx->kernels, op->op);
     }
     return P2L_OK;
 }
@@ -150,7 +176,8 @@ static void graph_free(graph *g) {
     p2l_release(g->is_output);
     p2l_release(g->readers);
     p2l_release(g->producer);
-    p2l_release(g->node_seconds);
+    p2l_release(g->kernels);
+    p2l_release(g->profile);
 }
 
 /* Grows the scratch block to the largest per-thread need of any node prepared so far; the contents
@@ -293,7 +320,9 @@ static p2l_status graph_plan(graph *g);
  * p2l_interpreter_allocate equals the one invoke would compute. */
 static p2l_status graph_prepare(graph *g) {
     const unsigned float_mode = p2l_flush_denormals_begin();
+    p2l_kernel_selection_begin(&g->ctx->kernels);
     const p2l_status status = graph_plan(g);
+    p2l_kernel_selection_end();
     p2l_flush_denormals_end(float_mode);
     return status;
 }
@@ -312,7 +341,7 @@ static p2l_status graph_plan(graph *g) {
     size_t folded_bytes = 0; /* values computed at prepare time count against max_arena_bytes */
     for (int o = 0; o < sg->op_count; o++) {
         p2l_node *n = &g->nodes[o];
-        const p2l_kernel *k = p2l_kernel_of(n->op, NULL);
+        const p2l_kernel *k = g->kernels[o];
         n->state = NULL;
         n->arena = &g->prepare_arena;
         n->exec = &g->ctx->exec;
@@ -380,7 +409,7 @@ static p2l_status graph_plan(graph *g) {
             p2l_plan_item *it = x ? &items[owner[x->index]] : NULL;
             if (it && it->first >= 0 && it->last < o) it->last = o;
         }
-        if ((p2l_kernel_of(n->op, NULL)->flags & P2L_KERNEL_VIEW) && items[owner[n->inputs[0]->index]].first >= 0 &&
+        if ((g->kernels[o]->flags & P2L_KERNEL_VIEW) && items[owner[n->inputs[0]->index]].first >= 0 &&
             n->outputs[0]->bytes == n->inputs[0]->bytes) {
             owner[n->outputs[0]->index] = owner[n->inputs[0]->index];
             g->skipped[o] = true;
@@ -420,8 +449,7 @@ static p2l_status graph_plan(graph *g) {
     return P2L_OK;
 }
 
-/* P2L_PROFILE=1: time spent per op type, printed to stderr when the interpreter is freed (2: and per
- * node). */
+/* Profiling (P2L_INTERPRETER_PROFILE, or P2L_PROFILE for tools): seconds per node. */
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -430,82 +458,125 @@ static double now_seconds(void) {
 
 static p2l_status graph_invoke(graph *g) {
     if (!g->prepared) P2L_TRY(graph_prepare(g));
-    double *profile = g->ctx->profile;
+    node_profile *profile = g->profile;
+    atomic_bool *cancel = &g->ctx->cancel;
     for (int o = 0; o < g->sg->op_count; o++) {
         if (g->folded[o] || g->skipped[o]) continue;
+        if (atomic_load_explicit(cancel, memory_order_relaxed)) {
+            atomic_store(cancel, false);
+            return p2l_fail(P2L_ERROR_CANCELLED, "subgraph %d: invoke cancelled before op %d (%s)", g->index, o,
+                            p2l_op_info_of(g->nodes[o].op)->name);
+        }
         p2l_node *n = &g->nodes[o];
         double start = profile ? now_seconds() : 0;
-        p2l_status s = p2l_kernel_of(n->op, NULL)->invoke(n);
+        p2l_status s = g->kernels[o]->invoke(n);
         if (s) return op_context(s, g, o);
         if (profile) {
             const double seconds = now_seconds() - start;
-            profile[n->op] += seconds;
-            if (g->node_seconds) {
-                double *best = &g->node_seconds[g->sg->op_count + o];
-                g->node_seconds[o] += seconds;
-                if (g->invokes == 0 || seconds < *best) *best = seconds;
-            }
+            node_profile *p = &profile[o];
+            if (p->runs == 0 || seconds < p->min_seconds) p->min_seconds = seconds;
+            p->seconds += seconds;
+            p->runs++;
         }
     }
     g->invokes++;
     return P2L_OK;
 }
 
-/* P2L_PROFILE=2: per node, mean and fastest microseconds per invoke, with the output's shape (the
- * fastest is what the machine's noise does not reach). */
+/* P2L_PROFILE=2: per node of subgraph 0, mean and fastest microseconds per run, with the output's
+ * shape (the fastest is what the machine's noise does not reach). */
 static void print_node_profile(const graph *g) {
-    if (!g->node_seconds || !g->invokes) return;
+    if (!g->profile) return;
     for (int o = 0; o < g->sg->op_count; o++) {
-        if (g->folded[o] || g->skipped[o]) continue;
+        const node_profile *p = &g->profile[o];
+        if (!p->runs) continue;
         const p2l_tensor *y = g->nodes[o].outputs[0];
         fprintf(stderr, "p2l node %4d %-20s %9.1f us mean %9.1f us min  [", o, p2l_op_info_of(g->nodes[o].op)->name,
-                g->node_seconds[o] * 1e6 / (double)g->invokes, g->node_seconds[g->sg->op_count + o] * 1e6);
+                p->seconds * 1e6 / (double)p->runs, p->min_seconds * 1e6);
         for (int d = 0; d < y->rank; d++) fprintf(stderr, d ? ",%d" : "%d", y->dims[d]);
         fprintf(stderr, "]\n");
     }
 }
 
-static void print_profile(const double *profile) {
-    double total = 0;
-    for (int op = 0; op < P2L_OP_COUNT; op++) total += profile[op];
+/* P2L_PROFILE=1: seconds per op type over all subgraphs. */
+static void print_profile(const p2l_interpreter *it) {
+    double by_op[P2L_OP_COUNT] = {0}, total = 0;
+    for (int i = 0; i < it->graph_count; i++) {
+        const graph *g = &it->graphs[i];
+        for (int o = 0; g->profile && o < g->sg->op_count; o++) {
+            by_op[g->nodes[o].op] += g->profile[o].seconds;
+            total += g->profile[o].seconds;
+        }
+    }
     for (int op = 0; op < P2L_OP_COUNT; op++)
-        if (profile[op] > 0)
-            fprintf(stderr, "p2l profile: %-24s %9.2f ms %5.1f%%\n", p2l_op_info_of((p2l_op)op)->name, profile[op] * 1e3,
-                    100.0 * profile[op] / total);
+        if (by_op[op] > 0)
+            fprintf(stderr, "p2l profile: %-24s %9.2f ms %5.1f%%\n", p2l_op_info_of((p2l_op)op)->name, by_op[op] * 1e3,
+                    100.0 * by_op[op] / total);
 }
 
 /* ------------------------------------------------------------ public API */
 
+/* The first layout with a size field (pt2lite.h, "option structs"): today's whole struct. */
+static const size_t interpreter_options_first_size = sizeof(p2l_interpreter_options);
+
+/* An environment variable that tools set to override the options: set and not "0". */
+static const char *env_override(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0 ? v : NULL;
+}
+
+static p2l_status read_options(const p2l_interpreter_options *options, p2l_interpreter *it) {
+    p2l_interpreter_options o = {0};
+    if (options) {
+        P2L_TRY(p2l_check_options_size("p2l_interpreter_options", options->size, interpreter_options_first_size,
+                                       sizeof o));
+        o = *options; /* every field is in the first layout */
+    }
+    if (o.num_threads < 0 || o.num_threads > P2L_MAX_THREADS)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "num_threads is %d; expected 1 to %d, or 0 for the default (1)",
+                        o.num_threads, P2L_MAX_THREADS);
+    P2L_TRY(p2l_kernel_select(o.kernels, &it->ctx.kernels));
+    if (o.flags & ~(unsigned)P2L_INTERPRETER_KNOWN_FLAGS)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "unknown flags 0x%x (known: P2L_INTERPRETER_NO_FUSION 0x%x, "
+                        "P2L_INTERPRETER_PROFILE 0x%x)", o.flags & ~(unsigned)P2L_INTERPRETER_KNOWN_FLAGS,
+                        (unsigned)P2L_INTERPRETER_NO_FUSION, (unsigned)P2L_INTERPRETER_PROFILE);
+    it->num_threads = o.num_threads > 0 ? o.num_threads : 1;
+    /* The environment variables override the options, for tools (pt2lite.h, "Environment variables"). */
+    const char *profile = env_override("P2L_PROFILE");
+    it->ctx.profile = (o.flags & P2L_INTERPRETER_PROFILE) || profile;
+    it->ctx.print_profile = profile ? (strcmp(profile, "2") == 0 ? 2 : 1) : 0;
+    it->ctx.no_fusion = (o.flags & P2L_INTERPRETER_NO_FUSION) || env_override("P2L_NO_FUSION");
+    return P2L_OK;
+}
+
 p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_options *options,
                                   p2l_interpreter **interpreter) {
-    if (!model || !interpreter) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_create: NULL argument");
+    if (!interpreter) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_create: interpreter is NULL");
+    *interpreter = NULL;
+    if (!model) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_create: the model is NULL");
     if (model->verify_only)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_create: the model was loaded with "
                         "P2L_MODEL_VERIFY_ONLY (its ops were not checked against the kernels)");
-    *interpreter = NULL;
     p2l_interpreter *it = p2l_alloc_zero(sizeof *it);
     if (!it) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
+    p2l_status s = read_options(options, it);
+    if (s) {
+        p2l_release(it);
+        return p2l_fail_context(s, "p2l_interpreter_create");
+    }
     p2l_model_retain(model);
     it->model = model;
-    it->num_threads = options && options->num_threads > 0 ? options->num_threads : 1;
+    it->live = LIVE_INTERPRETER;
+    atomic_init(&it->ctx.cancel, false);
     it->graph_count = model->tfl.subgraph_count;
     it->graphs = p2l_alloc_zero((size_t)it->graph_count * sizeof *it->graphs);
-    p2l_status s = it->graphs ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
+    s = it->graphs ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
     if (!s) s = p2l_threadpool_create(it->num_threads, &it->ctx.exec.pool);
-    const char *profile = getenv("P2L_PROFILE");
-    if (!s && profile && *profile && strcmp(profile, "0") != 0) {
-        it->ctx.profile = p2l_alloc_zero(P2L_OP_COUNT * sizeof *it->ctx.profile);
-        it->ctx.profile_nodes = strcmp(profile, "2") == 0;
-    }
-    const char *no_fusion = getenv("P2L_NO_FUSION");
-    it->ctx.no_fusion = no_fusion && *no_fusion && strcmp(no_fusion, "0") != 0;
     for (int i = 0; i < it->graph_count && !s; i++) {
         it->graphs[i].ctx = &it->ctx;
         it->graphs[i].limits = &model->limits;
         s = graph_init(&it->graphs[i], &model->tfl.subgraphs[i], i);
         if (!s) s = graph_init_nodes(&it->graphs[i]);
-        if (!s && i == 0 && it->ctx.profile_nodes)
-            it->graphs[i].node_seconds = p2l_alloc_zero(2 * (size_t)it->graphs[i].sg->op_count * sizeof(double) + 1);
     }
     if (s) {
         p2l_interpreter_free(it);
@@ -516,29 +587,66 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
 }
 
 void p2l_interpreter_free(p2l_interpreter *it) {
-    if (!it) return;
-    if (it->graphs && it->graph_count > 0) print_node_profile(&it->graphs[0]);
+    if (!it || it->live != LIVE_INTERPRETER) return; /* NULL, or freed already (see check_live) */
+    it->live = 0;
+    if (it->ctx.print_profile == 2 && it->graphs && it->graph_count > 0) print_node_profile(&it->graphs[0]);
+    if (it->ctx.print_profile && it->graphs) print_profile(it);
     for (int i = 0; it->graphs && i < it->graph_count; i++) graph_free(&it->graphs[i]);
     p2l_release(it->graphs);
-    if (it->ctx.profile) print_profile(it->ctx.profile);
-    p2l_release(it->ctx.profile);
+    p2l_release(it->profile_table);
     p2l_threadpool_free(it->ctx.exec.pool);
     p2l_release(it->ctx.scratch_block);
     p2l_model_free(it->model);
     p2l_release(it);
 }
 
-const p2l_model *p2l_interpreter_model(const p2l_interpreter *it) { return it ? it->model : NULL; }
+const p2l_model *p2l_interpreter_model(const p2l_interpreter *it) {
+    return check_live(it, "p2l_interpreter_model") ? NULL : it->model;
+}
+
+void p2l_interpreter_cancel(p2l_interpreter *it) {
+    if (!check_live(it, "p2l_interpreter_cancel")) atomic_store(&it->ctx.cancel, true);
+}
+
+p2l_status p2l_interpreter_profile(p2l_interpreter *it, const p2l_profile_entry **entries, int *count) {
+    P2L_TRY(check_live(it, "p2l_interpreter_profile"));
+    if (!entries || !count) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_profile: NULL argument");
+    *entries = NULL;
+    *count = 0;
+    if (!it->ctx.profile)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_profile: the interpreter was created without "
+                        "P2L_INTERPRETER_PROFILE");
+    size_t total = 0;
+    for (int i = 0; i < it->graph_count; i++) total += (size_t)it->graphs[i].sg->op_count;
+    p2l_release(it->profile_table);
+    it->profile_table = p2l_alloc_zero(total * sizeof *it->profile_table + 1);
+    if (!it->profile_table) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory building the profile");
+    int n = 0;
+    for (int i = 0; i < it->graph_count; i++) {
+        const graph *g = &it->graphs[i];
+        for (int o = 0; o < g->sg->op_count; o++) {
+            const node_profile *p = &g->profile[o];
+            if (!p->runs) continue;
+            it->profile_table[n++] = (p2l_profile_entry){.subgraph = i, .node = o,
+                                                         .op = p2l_op_info_of(g->nodes[o].op)->name,
+                                                         .runs = p->runs, .seconds = p->seconds,
+                                                         .min_seconds = p->min_seconds};
+        }
+    }
+    *entries = it->profile_table;
+    *count = n;
+    return P2L_OK;
+}
 
 p2l_status p2l_interpreter_allocate(p2l_interpreter *it) {
-    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_interpreter_allocate: interpreter is NULL");
+    P2L_TRY(check_live(it, "p2l_interpreter_allocate"));
     for (int i = 0; i < it->graph_count; i++)
         if (!it->graphs[i].prepared) P2L_TRY(graph_prepare(&it->graphs[i]));
     return P2L_OK;
 }
 
 static p2l_status find_tensor(p2l_interpreter *it, int subgraph, int tensor, graph **g, p2l_tensor **t) {
-    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "interpreter is NULL");
+    P2L_TRY(check_live(it, "p2l_interpreter"));
     if (subgraph < 0 || subgraph >= it->graph_count)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d is out of range (%d subgraphs)", subgraph, it->graph_count);
     *g = &it->graphs[subgraph];
@@ -623,8 +731,9 @@ p2l_status p2l_interpreter_resize_tensor(p2l_interpreter *it, int subgraph, int 
     if (!g->is_input[tensor])
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d: %s is not an input; only inputs can be resized",
                         subgraph, P2L_LABEL(t));
-    if (rank < 0 || rank > P2L_MAX_DIMS || (rank && !dims))
+    if (rank < 0 || rank > P2L_MAX_DIMS)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "rank %d is not supported (0 to %d)", rank, P2L_MAX_DIMS);
+    if (rank && !dims) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "dims is NULL (rank %d)", rank);
     size_t count = 1, bytes;
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "dim %d is negative (%d)", i, dims[i]);
@@ -633,6 +742,10 @@ p2l_status p2l_interpreter_resize_tensor(p2l_interpreter *it, int subgraph, int 
     }
     if (!p2l_mul_size(count, p2l_dtype_size(t->dtype), &bytes))
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "the new shape's byte size overflows");
+    /* Refused here rather than at the next allocation, where it would surface from whichever op first
+     * computes a size from it. */
+    p2l_status limit = P2L_CHECK_LIMIT(g->limits, max_tensor_bytes, bytes, "the resized input's size in bytes");
+    if (limit) return p2l_fail_context(limit, "subgraph %d: resizing %s", subgraph, P2L_LABEL(t));
     if (rank == t->rank && memcmp(dims, t->dims, (size_t)rank * sizeof *dims) == 0) return P2L_OK;
     set_dims(t, rank, dims);
     graph_release_plan(g);
@@ -640,7 +753,7 @@ p2l_status p2l_interpreter_resize_tensor(p2l_interpreter *it, int subgraph, int 
 }
 
 p2l_status p2l_interpreter_invoke_subgraph(p2l_interpreter *it, int subgraph) {
-    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "interpreter is NULL");
+    P2L_TRY(check_live(it, "p2l_interpreter_invoke"));
     if (subgraph < 0 || subgraph >= it->graph_count)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d is out of range (%d subgraphs)", subgraph, it->graph_count);
     const unsigned float_mode = p2l_flush_denormals_begin();
@@ -651,7 +764,7 @@ p2l_status p2l_interpreter_invoke_subgraph(p2l_interpreter *it, int subgraph) {
 }
 
 static p2l_status io_tensor(p2l_interpreter *it, int i, bool output, int *tensor) {
-    if (!it) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "interpreter is NULL");
+    P2L_TRY(check_live(it, "p2l_interpreter"));
     return output ? p2l_model_subgraph_output(it->model, 0, i, tensor) : p2l_model_subgraph_input(it->model, 0, i, tensor);
 }
 
@@ -688,6 +801,6 @@ p2l_status p2l_interpreter_resize_input(p2l_interpreter *it, int i, int rank, co
 p2l_status p2l_interpreter_invoke(p2l_interpreter *it) { return p2l_interpreter_invoke_subgraph(it, 0); }
 
 size_t p2l_interpreter_arena_bytes(const p2l_interpreter *it, int subgraph) {
-    if (!it || subgraph < 0 || subgraph >= it->graph_count) return 0;
+    if (check_live(it, "p2l_interpreter_arena_bytes") || subgraph < 0 || subgraph >= it->graph_count) return 0;
     return it->graphs[subgraph].arena_size;
 }

@@ -59,6 +59,22 @@ static p2l_status finish_load(const void *data, size_t size, p2l_model *m, p2l_m
     return P2L_OK;
 }
 
+/* The first layout with a size field (pt2lite.h, "option structs"): today's whole struct. A field added
+ * later is read only when options->size covers it. */
+static const size_t load_options_first_size = sizeof(p2l_model_load_options);
+
+static p2l_status check_load_options(const p2l_model_load_options *options, const char *fn) {
+    if (!options) return P2L_OK;
+    p2l_status s = p2l_check_options_size("p2l_model_load_options", options->size, load_options_first_size,
+                                          sizeof *options);
+    if (s) return p2l_fail_context(s, "%s", fn);
+    if (options->flags & ~(unsigned)P2L_MODEL_KNOWN_FLAGS)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s: unknown flags 0x%x (known: P2L_MODEL_COPY 0x%x, "
+                        "P2L_MODEL_VERIFY_ONLY 0x%x)", fn, options->flags & ~(unsigned)P2L_MODEL_KNOWN_FLAGS,
+                        (unsigned)P2L_MODEL_COPY, (unsigned)P2L_MODEL_VERIFY_ONLY);
+    return P2L_OK;
+}
+
 p2l_status p2l_model_load(const void *data, size_t size, unsigned flags, p2l_model **model) {
     p2l_model_load_options options = {.flags = flags};
     return p2l_model_load_ex(data, size, &options, model);
@@ -69,6 +85,7 @@ p2l_status p2l_model_load_ex(const void *data, size_t size, const p2l_model_load
     if (!model) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load: model is NULL");
     *model = NULL;
     if (!data) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load: data is NULL");
+    P2L_TRY(check_load_options(options, "p2l_model_load"));
     unsigned flags = options ? options->flags : 0;
     p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
     /* Before the copy: a file over the size limit is not copied either. */
@@ -93,6 +110,8 @@ p2l_status p2l_model_load_file(const char *path, p2l_model **model) { return p2l
 
 p2l_status p2l_model_load_file_ex(const char *path, const p2l_model_load_options *options, p2l_model **model) {
     if (!model || !path) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_model_load_file: NULL argument");
+    *model = NULL;
+    P2L_TRY(check_load_options(options, "p2l_model_load_file"));
     p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
     *model = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -114,6 +133,7 @@ p2l_status p2l_model_load_file_ex(const char *path, const p2l_model_load_options
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory loading '%s'", path);
     }
     m->limits = limits;
+    m->verify_only = options && (options->flags & P2L_MODEL_VERIFY_ONLY);
     const void *data = NULL;
     if (size > 0) {
         void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -167,6 +187,11 @@ static const p2l_tfl_signature *signature_of(const p2l_model *m, int signature) 
     return &m->tfl.signatures[signature];
 }
 
+static p2l_status no_signature(const p2l_model *m, int signature) {
+    if (!m) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "the model is NULL");
+    return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d (the model has %d)", signature, m->tfl.signature_count);
+}
+
 int p2l_model_subgraph_count(const p2l_model *model) { return model ? model->tfl.subgraph_count : 0; }
 
 int p2l_model_subgraph_input_count(const p2l_model *model, int subgraph) {
@@ -181,7 +206,10 @@ int p2l_model_subgraph_output_count(const p2l_model *model, int subgraph) {
 
 static p2l_status subgraph_io(const p2l_model *model, int subgraph, int i, int *tensor, bool output) {
     const p2l_tfl_subgraph *sg = subgraph_of(model, subgraph);
-    if (!sg || !tensor) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no subgraph %d", subgraph);
+    if (!model) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "the model is NULL");
+    if (!tensor) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "tensor is NULL");
+    if (!sg) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no subgraph %d (the model has %d)", subgraph,
+                             model->tfl.subgraph_count);
     int count = output ? sg->output_count : sg->input_count;
     if (i < 0 || i >= count)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d has %d %s; index %d is out of range", subgraph, count,
@@ -217,7 +245,8 @@ p2l_status p2l_model_find_signature(const p2l_model *model, const char *key, int
 
 p2l_status p2l_model_signature_subgraph(const p2l_model *model, int signature, int *subgraph) {
     const p2l_tfl_signature *sig = signature_of(model, signature);
-    if (!sig || !subgraph) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    if (!sig) return no_signature(model, signature);
+    if (!subgraph) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph is NULL");
     *subgraph = sig->subgraph;
     return P2L_OK;
 }
@@ -230,7 +259,7 @@ int p2l_model_signature_io_count(const p2l_model *model, int signature, int is_o
 p2l_status p2l_model_signature_io(const p2l_model *model, int signature, int is_output, int i, const char **name,
                                   int *tensor) {
     const p2l_tfl_signature *sig = signature_of(model, signature);
-    if (!sig) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    if (!sig) return no_signature(model, signature);
     int count = is_output ? sig->output_count : sig->input_count;
     if (i < 0 || i >= count)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d %s; index %d is out of range", sig->key,
@@ -244,7 +273,8 @@ p2l_status p2l_model_signature_io(const p2l_model *model, int signature, int is_
 p2l_status p2l_model_signature_find_io(const p2l_model *model, int signature, int is_output, const char *name,
                                        int *tensor) {
     const p2l_tfl_signature *sig = signature_of(model, signature);
-    if (!sig || !name) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    if (!sig) return no_signature(model, signature);
+    if (!name) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "name is NULL");
     int count = is_output ? sig->output_count : sig->input_count;
     const p2l_tfl_tensor_map *maps = is_output ? sig->outputs : sig->inputs;
     for (int i = 0; i < count; i++)
@@ -281,7 +311,7 @@ static const char *format_dims64(const int64_t *dims, int rank, char *buf, size_
 p2l_status p2l_model_signature_check_input(const p2l_model *model, int signature, int i, int rank,
                                            const int64_t *dims) {
     const p2l_tfl_signature *sig = signature_of(model, signature);
-    if (!sig) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    if (!sig) return no_signature(model, signature);
     if (i < 0 || i >= sig->input_count)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d inputs; index %d is out of range", sig->key,
                         sig->input_count, i);
@@ -318,7 +348,7 @@ static bool input_narrowed_to_int32(const p2l_tfl_subgraph *g, int tensor) {
 p2l_status p2l_model_signature_check_input_values(const p2l_model *model, int signature, int i, const void *data,
                                                   size_t bytes) {
     const p2l_tfl_signature *sig = signature_of(model, signature);
-    if (!sig) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "no signature %d", signature);
+    if (!sig) return no_signature(model, signature);
     if (i < 0 || i >= sig->input_count)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d inputs; index %d is out of range", sig->key,
                         sig->input_count, i);
