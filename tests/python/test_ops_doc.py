@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+import pt2lite
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
@@ -42,7 +44,9 @@ def test_coverage_counts_only_passing_tests(tmp_path, monkeypatch):
         "@pytest.mark.xfail(strict=True)\ndef test_xfail():\n    record({'xfailed.default': []}); assert False\n"
         "def test_bad():\n    record({'bad.default': []})\n    assert FAIL\n")
     monkeypatch.setattr(gen_ops_doc, "ROOT", str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([os.path.join(ROOT, "python"), os.environ.get("PYTHONPATH", "")]))
+    # the scratch suite imports the pt2lite this process runs (installed, or a source tree on PYTHONPATH)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(pt2lite.__file__)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([package_parent, os.environ.get("PYTHONPATH", "")]))
     with pytest.raises(SystemExit, match="pytest exit status 1"):
         gen_ops_doc.record_coverage()
     (tests / "test_lower_fake.py").write_text((tests / "test_lower_fake.py").read_text().replace("FAIL", "True"))
