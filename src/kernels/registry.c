@@ -176,17 +176,18 @@ static const p2l_fast_isa *detect_isa(void) {
 #endif
 }
 
-/* p2l_fast_isa_select's table, when one is selected. */
-static const p2l_fast_isa *selected_isa;
-static bool isa_selected;
-
-/* An interpreter's kernel selection while it prepares on this thread (p2l_kernel_selection_begin). */
-static _Thread_local const p2l_fast_isa *interpreter_isa;
-static _Thread_local bool interpreter_isa_set;
+/* A table chosen instead of the CPU's, on this thread: a test's (p2l_fast_isa_select) or, while it
+ * prepares, an interpreter's pinned selection (p2l_kernel_selection_begin, which restores the
+ * previous override at its end). Kernels read the table at prepare, so only the preparing thread
+ * needs to see it. */
+typedef struct isa_override {
+    const p2l_fast_isa *isa;
+    bool set;
+} isa_override;
+static _Thread_local isa_override override, override_before_selection;
 
 const p2l_fast_isa *p2l_fast_isa_active(void) {
-    if (interpreter_isa_set) return interpreter_isa;
-    if (__atomic_load_n(&isa_selected, __ATOMIC_ACQUIRE)) return __atomic_load_n(&selected_isa, __ATOMIC_RELAXED);
+    if (override.set) return override.isa;
     static const p2l_fast_isa *isa;
     static bool known; /* benign race: every thread computes the same answer */
     if (!__atomic_load_n(&known, __ATOMIC_ACQUIRE)) {
@@ -216,10 +217,7 @@ int p2l_fast_isa_supported(const p2l_fast_isa **tables, int max) {
     return count;
 }
 
-void p2l_fast_isa_select(const p2l_fast_isa *isa, bool selected) {
-    __atomic_store_n(&selected_isa, isa, __ATOMIC_RELAXED);
-    __atomic_store_n(&isa_selected, selected, __ATOMIC_RELEASE);
-}
+void p2l_fast_isa_select(const p2l_fast_isa *isa, bool selected) { override = (isa_override){isa, selected}; }
 
 bool p2l_fast_kernels_enabled(void) { return p2l_fast_isa_active() != NULL; }
 
@@ -263,12 +261,11 @@ const p2l_kernel *p2l_kernel_selected(const p2l_kernel_selection *selection, p2l
 }
 
 void p2l_kernel_selection_begin(const p2l_kernel_selection *selection) {
-    if (!selection->pinned) return;
-    interpreter_isa = selection->reference ? NULL : selection->isa;
-    interpreter_isa_set = true;
+    override_before_selection = override;
+    if (selection->pinned) override = (isa_override){selection->reference ? NULL : selection->isa, true};
 }
 
-void p2l_kernel_selection_end(void) { interpreter_isa_set = false; }
+void p2l_kernel_selection_end(void) { override = override_before_selection; }
 
 const p2l_kernel *p2l_kernel_of(p2l_op op, int *max_version) {
     if ((unsigned)op >= P2L_OP_COUNT || !registry[op].kernel) return NULL;

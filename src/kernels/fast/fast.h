@@ -226,9 +226,9 @@ const p2l_fast_isa *p2l_fast_isa_active(void);
  * CPU would otherwise only ever run the AVX-512 table): the tables this build has and this CPU
  * supports, best last, whatever the environment says. Stores up to max in tables; returns how many. */
 int p2l_fast_isa_supported(const p2l_fast_isa **tables, int max);
-/* selected: from now on p2l_fast_isa_active() returns isa (NULL: reference kernels), for kernels
- * prepared after the call; false: back to the CPU's table. Not for use while other threads
- * prepare nodes. */
+/* selected: from now on p2l_fast_isa_active() returns isa (NULL: reference kernels) on this thread,
+ * for kernels it prepares after the call; false: back to the CPU's table. The same per-thread
+ * override an interpreter's pinned kernel selection uses while it prepares. */
 void p2l_fast_isa_select(const p2l_fast_isa *isa, bool selected);
 
 #endif
