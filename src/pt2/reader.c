@@ -175,7 +175,6 @@ typedef struct reader {
     p2l_arena scratch; /* parsed JSON */
     p2l_exported *ep;
     const p2l_json *weights_config, *constants_config;
-    size_t weight_bytes; /* bytes of the weights and constants read so far (limit max_tensor_bytes) */
 } reader;
 
 static const p2l_json *get_typed(const p2l_json *obj, const char *key, p2l_json_type type) {
@@ -309,12 +308,11 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     if (numel > 0 && (!p2l_mul_size((size_t)last + 1, elem, &need) || need > e->size))
         return p2l_fail(P2L_ERROR_MALFORMED, "'%s' needs %lld elements of %s but %s holds %llu bytes", fqn,
                         (long long)last + 1, p2l_dtype_name(m.dtype), e->name, (unsigned long long)e->size);
-    uint64_t nbytes, total;
-    if (__builtin_mul_overflow((uint64_t)numel, (uint64_t)elem, &nbytes) ||
-        __builtin_add_overflow(nbytes, (uint64_t)r->weight_bytes, &total))
+    uint64_t nbytes;
+    if (__builtin_mul_overflow((uint64_t)numel, (uint64_t)elem, &nbytes) || nbytes > SIZE_MAX)
         return p2l_fail(P2L_ERROR_MALFORMED, "'%s' is too large", fqn);
+    /* the running total of weights and constants, checked against max_tensor_bytes (base/limits.h) */
     P2L_TRY(p2l_limits_charge_tensor_bytes(nbytes, fqn));
-    r->weight_bytes = (size_t)total;
     v->dtype = m.dtype;
     v->torch_dtype = m.torch_dtype;
     v->nbytes = (size_t)nbytes;
