@@ -113,7 +113,6 @@ p2l_status p2l_model_load_file_ex(const char *path, const p2l_model_load_options
     *model = NULL;
     P2L_TRY(check_load_options(options, "p2l_model_load_file"));
     p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
-    *model = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return p2l_fail(P2L_ERROR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
@@ -308,13 +307,20 @@ static const char *format_dims64(const int64_t *dims, int rank, char *buf, size_
     return buf;
 }
 
+/* The signature, when it exists and has an input i. */
+static p2l_status signature_input(const p2l_model *model, int signature, int i, const p2l_tfl_signature **sig) {
+    *sig = signature_of(model, signature);
+    if (!*sig) return no_signature(model, signature);
+    if (i < 0 || i >= (*sig)->input_count)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d inputs; index %d is out of range",
+                        (*sig)->key, (*sig)->input_count, i);
+    return P2L_OK;
+}
+
 p2l_status p2l_model_signature_check_input(const p2l_model *model, int signature, int i, int rank,
                                            const int64_t *dims) {
-    const p2l_tfl_signature *sig = signature_of(model, signature);
-    if (!sig) return no_signature(model, signature);
-    if (i < 0 || i >= sig->input_count)
-        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d inputs; index %d is out of range", sig->key,
-                        sig->input_count, i);
+    const p2l_tfl_signature *sig;
+    P2L_TRY(signature_input(model, signature, i, &sig));
     if (rank < 0 || (rank > 0 && !dims)) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "input '%s': no dims given",
                                                         sig->inputs[i].name);
     const p2l_tfl_tensor *t = &model->tfl.subgraphs[sig->subgraph].tensors[sig->inputs[i].tensor];
@@ -347,11 +353,8 @@ static bool input_narrowed_to_int32(const p2l_tfl_subgraph *g, int tensor) {
 
 p2l_status p2l_model_signature_check_input_values(const p2l_model *model, int signature, int i, const void *data,
                                                   size_t bytes) {
-    const p2l_tfl_signature *sig = signature_of(model, signature);
-    if (!sig) return no_signature(model, signature);
-    if (i < 0 || i >= sig->input_count)
-        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "signature '%s' has %d inputs; index %d is out of range", sig->key,
-                        sig->input_count, i);
+    const p2l_tfl_signature *sig;
+    P2L_TRY(signature_input(model, signature, i, &sig));
     const p2l_tfl_subgraph *g = &model->tfl.subgraphs[sig->subgraph];
     if (!input_narrowed_to_int32(g, sig->inputs[i].tensor)) return P2L_OK;
     if (!data && bytes) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "input '%s': data is NULL", sig->inputs[i].name);
