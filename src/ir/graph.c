@@ -39,8 +39,8 @@ void p2l_model_ir_free(p2l_model_ir *m) {
 }
 
 int p2l_add_tensor(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims) {
-    if (rank < 0 || rank > P2L_MAX_RANK) {
-        p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has rank %d; at most %d is supported", name, rank, P2L_MAX_RANK);
+    if (rank < 0 || rank > P2L_MAX_DIMS) {
+        p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has rank %d; at most %d is supported", name, rank, P2L_MAX_DIMS);
         return -1;
     }
     /* Every dim fits TFLite's int32 shapes and every static tensor's byte count fits the limit, so
@@ -58,7 +58,7 @@ int p2l_add_tensor(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, co
     }
     if (!dynamic && P2L_CHECK_LIMIT(p2l_limits_thread(), max_tensor_bytes, bytes, name ? name : "a tensor's bytes") != P2L_OK)
         return -1;
-    p2l_tensor t = {0};
+    p2l_ir_tensor t = {0};
     t.name = p2l_arena_strdup(g->arena, name ? name : "");
     t.dtype = dtype;
     t.rank = rank;
@@ -86,7 +86,7 @@ int p2l_add_const(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, con
         if (take) p2l_release((void *)data);
         return -1;
     }
-    p2l_tensor *tt = &g->tensors.items[t];
+    p2l_ir_tensor *tt = &g->tensors.items[t];
     tt->data = data;
     tt->owned = take ? (void *)data : NULL;
     tt->nbytes = p2l_tensor_bytes(tt);
@@ -126,7 +126,7 @@ int p2l_add_const_f32(p2l_graph *g, const char *name, int rank, const int64_t *d
 
 int p2l_add_node(p2l_graph *g, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs,
                  const char *origin) {
-    p2l_node n = {0};
+    p2l_ir_node n = {0};
     n.op = op;
     n.ninputs = ninputs;
     n.noutputs = noutputs;
@@ -174,7 +174,7 @@ int64_t p2l_get_option(const p2l_graph *g, int node, const char *field) {
     return g->nodes.items[node].options[field_or_abort(g, node, field)];
 }
 
-void p2l_release_const(p2l_tensor *t) {
+void p2l_release_const(p2l_ir_tensor *t) {
     p2l_release(t->owned);
     t->owned = NULL;
     t->data = NULL;
@@ -182,14 +182,14 @@ void p2l_release_const(p2l_tensor *t) {
 }
 
 void p2l_set_const_data(p2l_graph *g, int tensor, void *owned_data, size_t nbytes) {
-    p2l_tensor *t = &g->tensors.items[tensor];
+    p2l_ir_tensor *t = &g->tensors.items[tensor];
     p2l_release_const(t);
     t->data = owned_data;
     t->owned = owned_data;
     t->nbytes = nbytes;
 }
 
-int64_t p2l_tensor_numel(const p2l_tensor *t) {
+int64_t p2l_tensor_numel(const p2l_ir_tensor *t) {
     int64_t n = 1;
     for (int i = 0; i < t->rank; i++) {
         if (t->dims[i] < 0 || __builtin_mul_overflow(n, t->dims[i], &n)) return -1;
@@ -197,7 +197,7 @@ int64_t p2l_tensor_numel(const p2l_tensor *t) {
     return n;
 }
 
-size_t p2l_tensor_bytes(const p2l_tensor *t) {
+size_t p2l_tensor_bytes(const p2l_ir_tensor *t) {
     int64_t n = p2l_tensor_numel(t);
     return n < 0 ? 0 : (size_t)n * p2l_dtype_size(t->dtype);
 }
@@ -208,7 +208,7 @@ void p2l_graph_count_uses(p2l_graph *g) {
         g->tensors.items[i].producer = -1;
     }
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead) continue;
         for (int i = 0; i < node->ninputs; i++)
             if (node->inputs[i] >= 0) g->tensors.items[node->inputs[i]].consumers++;
@@ -220,7 +220,7 @@ void p2l_graph_count_uses(p2l_graph *g) {
 
 void p2l_graph_replace_uses(p2l_graph *g, int from, int to) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead) continue;
         for (int i = 0; i < node->ninputs; i++)
             if (node->inputs[i] == from) node->inputs[i] = to;
@@ -238,7 +238,7 @@ p2l_status p2l_graph_compact(p2l_graph *g) {
     for (size_t i = 0; i < g->outputs.len; i++) remap[g->outputs.items[i]] = 1;
     size_t live = 0;
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead) continue;
         for (int i = 0; i < node->ninputs; i++)
             if (node->inputs[i] >= 0) remap[node->inputs[i]] = 1;
@@ -259,7 +259,7 @@ p2l_status p2l_graph_compact(p2l_graph *g) {
     }
     g->tensors.len = kept;
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         for (int i = 0; i < node->ninputs; i++)
             if (node->inputs[i] >= 0) node->inputs[i] = remap[node->inputs[i]];
         for (int i = 0; i < node->noutputs; i++)
@@ -276,7 +276,7 @@ p2l_status p2l_graph_toposort(p2l_graph *g) {
     size_t nn = g->nodes.len, nt = g->tensors.len;
     char *ready = p2l_alloc_zero(nt + 1);
     char *placed = p2l_alloc_zero(nn + 1);
-    p2l_node *order = p2l_alloc(sizeof(p2l_node) * (nn + 1));
+    p2l_ir_node *order = p2l_alloc(sizeof(p2l_ir_node) * (nn + 1));
     p2l_status status = P2L_OK;
     if (!ready || !placed || !order) {
         status = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -291,7 +291,7 @@ p2l_status p2l_graph_toposort(p2l_graph *g) {
         size_t before = count;
         for (size_t n = 0; n < nn; n++) {
             if (placed[n]) continue;
-            p2l_node *node = &g->nodes.items[n];
+            p2l_ir_node *node = &g->nodes.items[n];
             bool ok = true;
             for (int i = 0; i < node->ninputs && ok; i++) ok = node->inputs[i] < 0 || ready[node->inputs[i]];
             if (!ok) continue;
@@ -305,7 +305,7 @@ p2l_status p2l_graph_toposort(p2l_graph *g) {
             goto done;
         }
     }
-    if (nn) memcpy(g->nodes.items, order, sizeof(p2l_node) * nn); /* items is NULL in an empty graph */
+    if (nn) memcpy(g->nodes.items, order, sizeof(p2l_ir_node) * nn); /* items is NULL in an empty graph */
     p2l_graph_count_uses(g);
 done:
     p2l_release(ready);
@@ -316,7 +316,7 @@ done:
 
 void p2l_permute_bytes(void *dst, const void *src, size_t elem_size, int rank, const int64_t *src_dims,
                        const int *perm) {
-    int64_t src_stride[P2L_MAX_RANK], step[P2L_MAX_RANK], dims[P2L_MAX_RANK], index[P2L_MAX_RANK] = {0};
+    int64_t src_stride[P2L_MAX_DIMS], step[P2L_MAX_DIMS], dims[P2L_MAX_DIMS], index[P2L_MAX_DIMS] = {0};
     int64_t s = 1, numel = 1;
     for (int d = rank - 1; d >= 0; d--) {
         src_stride[d] = s;
@@ -348,20 +348,20 @@ void p2l_graph_print(const p2l_graph *g, void *file) {
     FILE *f = file;
     fprintf(f, "graph %s: %zu tensors, %zu nodes\n", g->name, g->tensors.len, g->nodes.len);
     for (size_t n = 0; n < g->nodes.len; n++) {
-        const p2l_node *node = &g->nodes.items[n];
+        const p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead) continue;
         fprintf(f, "  %-3zu %-22s", n, p2l_op_info_of(node->op)->name);
         for (int i = 0; i < node->ninputs; i++) {
             int t = node->inputs[i];
             if (t < 0) { fprintf(f, " -"); continue; }
-            const p2l_tensor *tt = &g->tensors.items[t];
+            const p2l_ir_tensor *tt = &g->tensors.items[t];
             fprintf(f, " %s%d[", tt->data ? "c" : "t", t);
             for (int d = 0; d < tt->rank; d++) fprintf(f, "%s%lld", d ? "," : "", (long long)tt->dims[d]);
             fprintf(f, "]");
         }
         fprintf(f, " ->");
         for (int i = 0; i < node->noutputs; i++) {
-            const p2l_tensor *tt = &g->tensors.items[node->outputs[i]];
+            const p2l_ir_tensor *tt = &g->tensors.items[node->outputs[i]];
             fprintf(f, " t%d[", node->outputs[i]);
             for (int d = 0; d < tt->rank; d++) fprintf(f, "%s%lld", d ? "," : "", (long long)tt->dims[d]);
             fprintf(f, "]");

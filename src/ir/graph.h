@@ -11,9 +11,10 @@
 #include <stdint.h>
 
 #include "base/mem.h"
+#include "pt2lite.h"
 #include "tflite/schema.h"
 
-enum { P2L_MAX_RANK = 8 };
+/* P2L_MAX_DIMS (pt2lite.h) bounds ranks here as in the runtime: one limit for the whole product. */
 
 /* Quantization parameters: per-tensor (count 1) or per-channel along `axis`. */
 typedef struct p2l_quant {
@@ -23,11 +24,11 @@ typedef struct p2l_quant {
     int64_t *zero_points;
 } p2l_quant;
 
-typedef struct p2l_tensor {
+typedef struct p2l_ir_tensor {
     const char *name;
     p2l_dtype dtype;
     int rank;
-    int64_t dims[P2L_MAX_RANK]; /* -1: dynamic */
+    int64_t dims[P2L_MAX_DIMS]; /* -1: dynamic */
     /* Constant data (NULL for activations). `owned` is set when the graph allocated the bytes
      * (p2l_alloc) and must release them; otherwise they live in the input archive. */
     const void *data;
@@ -36,9 +37,9 @@ typedef struct p2l_tensor {
     p2l_quant *quant;
     int producer;  /* node index, or -1 (graph input or constant) */
     int consumers; /* number of node inputs reading it (kept by p2l_graph_count_uses) */
-} p2l_tensor;
+} p2l_ir_tensor;
 
-typedef struct p2l_node {
+typedef struct p2l_ir_node {
     p2l_op op;
     int ninputs, noutputs;
     int *inputs;  /* tensor indices; -1 = omitted optional input */
@@ -46,12 +47,12 @@ typedef struct p2l_node {
     int64_t options[P2L_MAX_OPTION_FIELDS]; /* builtin options by schema field id */
     const char *origin; /* where the node came from, for messages: "conv2d_3 (aten.convolution)" */
     bool dead;
-} p2l_node;
+} p2l_ir_node;
 
 typedef struct p2l_graph {
     const char *name;          /* subgraph / signature key, e.g. "serving_default" */
-    P2L_VEC(p2l_tensor) tensors;
-    P2L_VEC(p2l_node) nodes;
+    P2L_VEC(p2l_ir_tensor) tensors;
+    P2L_VEC(p2l_ir_node) nodes;
     P2L_VEC(int) inputs;
     P2L_VEC(int) outputs;
     P2L_VEC(const char *) input_names;  /* signature names, parallel to inputs ("args_0") */
@@ -98,11 +99,11 @@ int64_t p2l_get_option(const p2l_graph *g, int node, const char *field);
 
 /* Replaces a tensor's constant data (releasing old owned bytes). */
 void p2l_set_const_data(p2l_graph *g, int tensor, void *owned_data, size_t nbytes);
-void p2l_release_const(p2l_tensor *t);
+void p2l_release_const(p2l_ir_tensor *t);
 
 static inline bool p2l_is_const(const p2l_graph *g, int t) { return t >= 0 && g->tensors.items[t].data; }
-int64_t p2l_tensor_numel(const p2l_tensor *t);      /* -1 if dynamic (or, never for tensors p2l_add_tensor made, too large) */
-size_t p2l_tensor_bytes(const p2l_tensor *t);       /* 0 if dynamic */
+int64_t p2l_tensor_numel(const p2l_ir_tensor *t);      /* -1 if dynamic (or, never for tensors p2l_add_tensor made, too large) */
+size_t p2l_tensor_bytes(const p2l_ir_tensor *t);       /* 0 if dynamic */
 
 /* Recomputes producer and consumer counts (after rewrites). */
 void p2l_graph_count_uses(p2l_graph *g);

@@ -32,7 +32,7 @@ struct p2l_lowered {
 
 p2l_layout p2l_identity_layout(void) {
     p2l_layout l;
-    for (int i = 0; i < P2L_MAX_RANK; i++) l.perm[i] = (int8_t)i;
+    for (int i = 0; i < P2L_MAX_DIMS; i++) l.perm[i] = (int8_t)i;
     return l;
 }
 
@@ -148,7 +148,7 @@ int p2l_output(p2l_lower_ctx *ctx, int index, const p2l_layout *layout) {
     const p2l_value *v = p2l_output_value(ctx, index);
     if (!v) return -1;
     p2l_layout l = layout ? *layout : p2l_identity_layout();
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     for (int i = 0; i < v->rank; i++) {
         /* A hostile archive can give an output another rank than its input, whose layout it inherits
          * (or a caller can pass the layout of an input that failed to lower): never index with it. */
@@ -171,7 +171,7 @@ p2l_status p2l_alias_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l
 
 int p2l_reshape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims) {
     if (tensor < 0) return -1;
-    int32_t shape[P2L_MAX_RANK];
+    int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < rank; i++) shape[i] = (int32_t)dims[i];
     int64_t n = rank;
     int shape_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, name_base(ctx), "shape"), 1,
@@ -183,10 +183,10 @@ int p2l_reshape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims) {
 
 int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm) {
     if (tensor < 0) return -1;
-    const p2l_tensor t = ctx->g->tensors.items[tensor];
+    const p2l_ir_tensor t = ctx->g->tensors.items[tensor];
     int rank = t.rank;
-    int64_t dims[P2L_MAX_RANK];
-    int32_t p32[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
+    int32_t p32[P2L_MAX_DIMS];
     bool identity = true;
     for (int i = 0; i < rank; i++) {
         if (perm[i] < 0 || perm[i] >= rank) { /* a layout of another rank (hostile shapes) */
@@ -303,7 +303,7 @@ int p2l_value_const(p2l_lower_ctx *ctx, int value_id, int rank, const p2l_layout
     if (rank < v->rank) rank = v->rank;
     p2l_layout l = layout ? *layout : p2l_identity_layout();
     /* logical dims aligned to `rank` (leading 1s), then the physical order */
-    int64_t logical[P2L_MAX_RANK], dims[P2L_MAX_RANK];
+    int64_t logical[P2L_MAX_DIMS], dims[P2L_MAX_DIMS];
     int pad = rank - v->rank;
     for (int i = 0; i < rank; i++) logical[i] = i < pad ? 1 : v->dims[i - pad];
     int64_t s = 1;
@@ -343,7 +343,7 @@ int p2l_value_const(p2l_lower_ctx *ctx, int value_id, int rank, const p2l_layout
         p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory converting %s", v->name);
         return -1;
     }
-    int perm[P2L_MAX_RANK];
+    int perm[P2L_MAX_DIMS];
     for (int d = 0; d < rank; d++) perm[d] = l.perm[d];
     p2l_permute_bytes(out, src, esize, rank, logical, perm);
     p2l_release(converted);
@@ -375,7 +375,7 @@ int p2l_value_input(p2l_lower_ctx *ctx, int value_id, const p2l_layout *layout) 
     const p2l_lowered *first = ctx->values[value_id];
     if (!first) return -1; /* its producer failed to lower; already reported */
     /* physical out[i] = in[t[i]] where in's physical axis t[i] holds logical want[i] */
-    int8_t perm[P2L_MAX_RANK];
+    int8_t perm[P2L_MAX_DIMS];
     for (int i = 0; i < v->rank; i++) perm[i] = (int8_t)p2l_physical_axis(&first->layout, v->rank, want.perm[i]);
     int t = p2l_transpose(ctx, first->tensor, perm);
     if (t >= 0 && remember(ctx, value_id, t, &want) != P2L_OK) return -1;
@@ -429,7 +429,7 @@ int p2l_input_broadcast(p2l_lower_ctx *ctx, const char *name, int rank, const p2
     /* lower rank: reshape to `rank` with leading 1s (logical), then lay out */
     int t = p2l_value_input(ctx, (int)a->i, NULL);
     if (t < 0) return -1;
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     int pad = rank - v->rank;
     for (int i = 0; i < rank; i++) dims[i] = i < pad ? 1 : v->dims[i - pad];
     t = p2l_reshape(ctx, t, rank, dims);
@@ -496,8 +496,8 @@ static p2l_status lower_user_outputs(p2l_lower_ctx *ctx) {
         bool taken = ctx->g->tensors.items[t].producer < 0;
         for (size_t k = 0; k < ctx->g->outputs.len; k++) taken = taken || ctx->g->outputs.items[k] == t;
         if (taken) {
-            const p2l_tensor tt = ctx->g->tensors.items[t];
-            int64_t dims[P2L_MAX_RANK];
+            const p2l_ir_tensor tt = ctx->g->tensors.items[t];
+            int64_t dims[P2L_MAX_DIMS];
             memcpy(dims, tt.dims, sizeof dims);
             t = p2l_reshape(ctx, t, tt.rank, dims);
             if (t < 0) return failure_status(v->name);
@@ -600,7 +600,7 @@ p2l_status p2l_emitted(int index) { return index < 0 ? P2L_ERROR_UNSUPPORTED : P
 
 int p2l_cast(p2l_lower_ctx *ctx, int t, p2l_dtype dtype) {
     if (t < 0) return -1;
-    const p2l_tensor tt = ctx->g->tensors.items[t];
+    const p2l_ir_tensor tt = ctx->g->tensors.items[t];
     if (tt.dtype == dtype) return t;
     int out = p2l_temp(ctx, "cast", dtype, tt.rank, tt.dims);
     int n = p2l_emit1(ctx, P2L_OP_CAST, t, out);
@@ -612,9 +612,9 @@ int p2l_cast(p2l_lower_ctx *ctx, int t, p2l_dtype dtype) {
 
 int p2l_binary(p2l_lower_ctx *ctx, p2l_op op, int a, int b, p2l_dtype dtype) {
     if (a < 0 || b < 0) return -1;
-    const p2l_tensor ta = ctx->g->tensors.items[a], tb = ctx->g->tensors.items[b];
+    const p2l_ir_tensor ta = ctx->g->tensors.items[a], tb = ctx->g->tensors.items[b];
     int rank = ta.rank > tb.rank ? ta.rank : tb.rank;
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     for (int i = 0; i < rank; i++) {
         int ia = i - (rank - ta.rank), ib = i - (rank - tb.rank);
         int64_t da = ia >= 0 ? ta.dims[ia] : 1, db = ib >= 0 ? tb.dims[ib] : 1;
@@ -627,16 +627,16 @@ int p2l_binary(p2l_lower_ctx *ctx, p2l_op op, int a, int b, p2l_dtype dtype) {
 
 int p2l_unary(p2l_lower_ctx *ctx, p2l_op op, int x) {
     if (x < 0) return -1;
-    const p2l_tensor tx = ctx->g->tensors.items[x];
+    const p2l_ir_tensor tx = ctx->g->tensors.items[x];
     int out = p2l_temp(ctx, p2l_op_info_of(op)->name, tx.dtype, tx.rank, tx.dims);
     return p2l_emit1(ctx, op, x, out) < 0 ? -1 : out;
 }
 
 int p2l_reduce(p2l_lower_ctx *ctx, p2l_op op, int x, unsigned axes, bool keep_dims) {
     if (x < 0) return -1;
-    const p2l_tensor tx = ctx->g->tensors.items[x];
-    int32_t list[P2L_MAX_RANK];
-    int64_t dims[P2L_MAX_RANK];
+    const p2l_ir_tensor tx = ctx->g->tensors.items[x];
+    int32_t list[P2L_MAX_DIMS];
+    int64_t dims[P2L_MAX_DIMS];
     int n = 0, rank = 0;
     for (int i = 0; i < tx.rank; i++) {
         if (axes & (1u << i)) {
@@ -655,7 +655,7 @@ int p2l_reduce(p2l_lower_ctx *ctx, p2l_op op, int x, unsigned axes, bool keep_di
 }
 
 p2l_layout p2l_layout_without_axes(const p2l_layout *l, int rank, const bool *removed) {
-    int shift[P2L_MAX_RANK], dropped = 0;
+    int shift[P2L_MAX_DIMS], dropped = 0;
     for (int i = 0; i < rank; i++) {
         shift[i] = dropped;
         dropped += removed[i];
@@ -687,7 +687,7 @@ p2l_status p2l_set_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_l
     const p2l_value *v = p2l_output_value(ctx, index);
     if (tensor < 0) return P2L_ERROR_UNSUPPORTED;
     if (!v) return P2L_OK;
-    p2l_tensor *t = &ctx->g->tensors.items[tensor];
+    p2l_ir_tensor *t = &ctx->g->tensors.items[tensor];
     int producer = t->producer;
     if (producer >= 0 && ctx->g->nodes.items[producer].origin == ctx->origin)
         t->name = tensor_name(ctx, v->name, NULL);
@@ -697,7 +697,7 @@ p2l_status p2l_set_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_l
 /* Pads the spatial axes of NHWC tensor x: zeros (PAD) or `value` (PADV2). */
 int p2l_pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const int64_t after[2], float value) {
     if (x < 0) return -1;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int32_t pads[8] = {0, 0, (int32_t)before[0], (int32_t)after[0], (int32_t)before[1], (int32_t)after[1], 0, 0};
     int64_t pad_dims[2] = {4, 2};
     int64_t dims[4] = {xt.dims[0], xt.dims[1] + before[0] + after[0], xt.dims[2] + before[1] + after[1], xt.dims[3]};

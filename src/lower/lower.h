@@ -14,7 +14,7 @@
 #include "pt2/pt2.h"
 
 typedef struct p2l_layout {
-    int8_t perm[P2L_MAX_RANK];
+    int8_t perm[P2L_MAX_DIMS];
 } p2l_layout;
 
 typedef struct p2l_lowered p2l_lowered; /* one materialization of a value; see lower.c */

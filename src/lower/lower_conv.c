@@ -49,7 +49,7 @@ static int bias_input(p2l_lower_ctx *ctx, int64_t channels) {
 
 /* 1-D tensors ride through the 2-D ops as N,1,L,C. */
 static int as_4d(p2l_lower_ctx *ctx, int x) {
-    const p2l_tensor t = ctx->g->tensors.items[x];
+    const p2l_ir_tensor t = ctx->g->tensors.items[x];
     if (t.rank == 4) return x;
     int64_t dims[4] = {t.dims[0], 1, t.dims[1], t.dims[2]};
     return p2l_reshape(ctx, x, 4, dims);
@@ -65,7 +65,7 @@ static p2l_status lower_conv3d(p2l_lower_ctx *ctx, const conv_params *p, const p
 static int emit_conv2d(p2l_lower_ctx *ctx, const conv_params *p, int x, int filter, bool depthwise,
                        const int64_t out_hw[2], int out) {
     if (x < 0 || filter < 0 || out < 0) return -1;
-    const p2l_tensor xt = ctx->g->tensors.items[x], ft = ctx->g->tensors.items[filter];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x], ft = ctx->g->tensors.items[filter];
     const int64_t in_hw[2] = {xt.dims[1], xt.dims[2]}, k[2] = {ft.dims[1], ft.dims[2]};
     const int64_t in_c = xt.dims[3], out_c = depthwise ? ft.dims[3] : ft.dims[0];
     int padding = P2L_PAD_VALID;
@@ -100,7 +100,7 @@ static int filter_input(p2l_lower_ctx *ctx, const p2l_value *w, const p2l_layout
  * shape for a constant, a RESHAPE for a computed one. */
 static int reshape_filter(p2l_lower_ctx *ctx, int filter, const int64_t dims[4]) {
     if (filter < 0) return -1;
-    p2l_tensor *ft = &ctx->g->tensors.items[filter];
+    p2l_ir_tensor *ft = &ctx->g->tensors.items[filter];
     if (!p2l_is_const(ctx->g, filter)) return p2l_reshape(ctx, filter, 4, dims);
     memcpy(ft->dims, dims, sizeof(int64_t) * 4);
     ft->rank = 4;
@@ -153,7 +153,7 @@ p2l_status p2l_lower_convolution(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
         l = w_rank == 4 ? (p2l_layout){{1, 2, 3, 0}} : (p2l_layout){{1, 2, 0}};
     int filter = filter_input(ctx, w_v, &l);
     if (filter >= 0 && w_rank == 3) { /* 1-D filters gain the unit H axis */
-        const p2l_tensor *ft = &ctx->g->tensors.items[filter];
+        const p2l_ir_tensor *ft = &ctx->g->tensors.items[filter];
         filter = reshape_filter(ctx, filter, (int64_t[]){ft->dims[0], 1, ft->dims[1], ft->dims[2]});
     }
     if (filter < 0) return P2L_ERROR_UNSUPPORTED;
@@ -169,7 +169,7 @@ p2l_status p2l_lower_convolution(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
 /* SLICE of x from `begin` with `size` (explicit sizes: XNNPACK refuses -1), into a fresh tensor. */
 static int slice(p2l_lower_ctx *ctx, int x, int rank, const int32_t *begin, const int32_t *size) {
     if (x < 0) return -1;
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     for (int i = 0; i < rank; i++) dims[i] = size[i];
     int out = p2l_temp(ctx, "slice", ctx->g->tensors.items[x].dtype, rank, dims);
     int ins[3] = {x, p2l_const_i32(ctx, rank, begin), p2l_const_i32(ctx, rank, size)};
@@ -190,7 +190,7 @@ static p2l_status lower_conv3d(p2l_lower_ctx *ctx, const conv_params *p, const p
     p2l_layout cl = p2l_channels_last_layout(5);
     int x = p2l_input(ctx, "input", &cl);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     for (int i = 0; i < 5; i++)
         if (xt.dims[i] < 0) return p2l_unsupported(ctx, "3-D convolution of a dynamic shape");
     const int64_t n = xt.dims[0], h = xt.dims[2], wd = xt.dims[3], out_d = out_v->dims[2], sd = p->stride[0];
@@ -260,7 +260,7 @@ static p2l_status lower_transposed(p2l_lower_ctx *ctx, const conv_params *p, int
                                    const p2l_value *out_v) {
     if (p->groups != 1) return p2l_unsupported(ctx, "transposed convolution with groups=%lld", (long long)p->groups);
     if (p->dilation[0] != 1 || p->dilation[1] != 1) return p2l_unsupported(ctx, "dilated transposed convolution");
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int64_t k[2] = {p->spatial == 2 ? w->dims[2] : 1, w->dims[p->spatial == 2 ? 3 : 2]};
     int64_t out_c = w->dims[1];
     int64_t full[2], want[2] = {p->spatial == 2 ? out_v->dims[2] : 1, out_v->dims[p->spatial == 2 ? 3 : 2]};
@@ -274,7 +274,7 @@ static p2l_status lower_transposed(p2l_lower_ctx *ctx, const conv_params *p, int
     p2l_layout l = w->rank == 4 ? (p2l_layout){{1, 2, 3, 0}} : (p2l_layout){{1, 2, 0}};
     int filter = filter_input(ctx, w, &l);
     if (filter >= 0 && w->rank == 3) {
-        const p2l_tensor *ft = &ctx->g->tensors.items[filter];
+        const p2l_ir_tensor *ft = &ctx->g->tensors.items[filter];
         filter = reshape_filter(ctx, filter, (int64_t[]){ft->dims[0], 1, ft->dims[1], ft->dims[2]});
     }
     if (filter < 0) return P2L_ERROR_UNSUPPORTED;
@@ -355,14 +355,14 @@ p2l_status p2l_lower_batch_norm(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     p2l_layout layout;
     int x = p2l_input_any(ctx, "input", &layout);
     /* constants shaped [1,C,1,...] in logical order, then laid out like x */
-    int64_t logical[P2L_MAX_RANK], dims[P2L_MAX_RANK];
+    int64_t logical[P2L_MAX_DIMS], dims[P2L_MAX_DIMS];
     for (int i = 0; i < in_v->rank; i++) logical[i] = i == 1 ? c : 1;
     for (int i = 0; i < in_v->rank; i++) dims[i] = logical[layout.perm[i]];
     int scale_t = p2l_const_f32(ctx, in_v->rank, dims, w);
     int shift_t = p2l_const_f32(ctx, in_v->rank, dims, b);
     p2l_release(buf);
     if (x < 0 || scale_t < 0 || shift_t < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int scaled = p2l_temp(ctx, "scaled", P2L_FLOAT32, xt.rank, xt.dims);
     int out = p2l_output(ctx, 0, &layout);
     int mul_in[2] = {x, scale_t}, add_in[2] = {scaled, shift_t};

@@ -61,7 +61,7 @@ static int filled(p2l_lower_ctx *ctx, p2l_dtype dtype, int rank, const int64_t *
     }
     if (!p2l_fits_dtype(ctx, dtype, value, "the fill value")) return -1;
     if (numel > MAX_CONSTANT_FILL) {
-        int32_t shape[P2L_MAX_RANK];
+        int32_t shape[P2L_MAX_DIMS];
         for (int i = 0; i < rank; i++) shape[i] = (int32_t)dims[i];
         int ins[2] = {p2l_const_i32(ctx, rank, shape), p2l_const_scalar(ctx, dtype, value)};
         int out = p2l_temp(ctx, "fill", dtype, rank, dims);
@@ -185,7 +185,7 @@ static p2l_status random_op(p2l_lower_ctx *ctx, p2l_op op) {
         if (n < 0) return P2L_ERROR_UNSUPPORTED;
         return p2l_alias_output(ctx, 0, p2l_reshape(ctx, t, 0, NULL), NULL);
     }
-    int32_t shape[P2L_MAX_RANK];
+    int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < v->rank; i++) shape[i] = (int32_t)v->dims[i];
     int ins[1] = {p2l_const_i32(ctx, v->rank, shape)};
     int y = p2l_output(ctx, 0, NULL);
@@ -242,7 +242,7 @@ p2l_status p2l_lower_copy(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (!dims_static(out_v->dims, out_v->rank, &numel)) return p2l_unsupported(ctx, "copy broadcasting to a dynamic shape");
     int x = p2l_cast(ctx, p2l_input_broadcast(ctx, "src", out_v->rank, NULL, (p2l_dtype)dtype), (p2l_dtype)dtype);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    int32_t shape[P2L_MAX_RANK];
+    int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < out_v->rank; i++) shape[i] = (int32_t)out_v->dims[i];
     int ins[2] = {x, p2l_const_i32(ctx, out_v->rank, shape)};
     int y = p2l_output(ctx, 0, NULL);

@@ -24,7 +24,7 @@ static p2l_layout pick_layout(p2l_lower_ctx *ctx, const char *const *names, int 
 /* Casts tensor t to dtype when it differs (int + float promotes in torch). */
 static int cast_to(p2l_lower_ctx *ctx, int t, p2l_dtype dtype) {
     if (t < 0 || ctx->g->tensors.items[t].dtype == dtype) return t;
-    const p2l_tensor tt = ctx->g->tensors.items[t];
+    const p2l_ir_tensor tt = ctx->g->tensors.items[t];
     int out = p2l_temp(ctx, "cast", dtype, tt.rank, tt.dims);
     return p2l_emit1(ctx, P2L_OP_CAST, t, out) < 0 ? -1 : out;
 }
@@ -133,7 +133,7 @@ static p2l_status clamp(p2l_lower_ctx *ctx, bool has_lo, double lo, bool has_hi,
     p2l_dtype dtype = out_dtype(ctx);
     int x = cast_to(ctx, p2l_input_any(ctx, "self", &l), dtype);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     if (has_lo) {
         int y = has_hi ? p2l_temp(ctx, "lower", dtype, xt.rank, xt.dims) : p2l_output(ctx, 0, &l);
         int ins[2] = {x, p2l_const_scalar(ctx, dtype, lo)};
@@ -170,7 +170,7 @@ p2l_status p2l_lower_silu(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int s = p2l_temp(ctx, "sigmoid", xt.dtype, xt.rank, xt.dims);
     int out = p2l_output(ctx, 0, &l);
     int ins[2] = {x, s};
@@ -184,7 +184,7 @@ p2l_status p2l_lower_hardsigmoid(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int shifted = p2l_temp(ctx, "shifted", xt.dtype, xt.rank, xt.dims);
     int clipped = p2l_temp(ctx, "clipped", xt.dtype, xt.rank, xt.dims);
     int out = p2l_output(ctx, 0, &l);

@@ -29,7 +29,7 @@ static int64_t numel_of(const int64_t *dims, int rank) {
     return n;
 }
 
-static const p2l_tensor *tensor_of(p2l_lower_ctx *ctx, int t) { return &ctx->g->tensors.items[t]; }
+static const p2l_ir_tensor *tensor_of(p2l_lower_ctx *ctx, int t) { return &ctx->g->tensors.items[t]; }
 
 static int const_i32_dims(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const int32_t *values) {
     return p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/indices", ctx->node->name), rank, dims, values);
@@ -52,7 +52,7 @@ static int index_tensor(p2l_lower_ctx *ctx, int value_id, int64_t wrap_size) {
     }
     int t = p2l_cast(ctx, p2l_value_input(ctx, value_id, NULL), P2L_INT32);
     if (t < 0) return -1;
-    const p2l_tensor *tt = tensor_of(ctx, t);
+    const p2l_ir_tensor *tt = tensor_of(ctx, t);
     if (p2l_is_const(ctx->g, t)) {
         int64_t n = p2l_tensor_numel(tt);
         int32_t *vals = p2l_alloc(sizeof(int32_t) * (size_t)(n + 1));
@@ -72,7 +72,7 @@ static int index_tensor(p2l_lower_ctx *ctx, int value_id, int64_t wrap_size) {
             }
             vals[i] = (int32_t)k;
         }
-        int64_t dims[P2L_MAX_RANK];
+        int64_t dims[P2L_MAX_DIMS];
         memcpy(dims, tt->dims, sizeof dims);
         int r = changed ? const_i32_dims(ctx, tt->rank, dims, vals) : t;
         p2l_release(vals);
@@ -85,10 +85,10 @@ static int index_tensor(p2l_lower_ctx *ctx, int value_id, int64_t wrap_size) {
 /* GATHER(params, indices, axis) into a fresh tensor. */
 static int gather(p2l_lower_ctx *ctx, int params, int indices, int axis) {
     if (params < 0 || indices < 0) return -1;
-    const p2l_tensor p = *tensor_of(ctx, params), i = *tensor_of(ctx, indices);
-    int64_t dims[P2L_MAX_RANK];
+    const p2l_ir_tensor p = *tensor_of(ctx, params), i = *tensor_of(ctx, indices);
+    int64_t dims[P2L_MAX_DIMS];
     int r = 0;
-    if (p.rank - 1 + i.rank > P2L_MAX_RANK) {
+    if (p.rank - 1 + i.rank > P2L_MAX_DIMS) {
         p2l_unsupported(ctx, "a gather result of rank %d", p.rank - 1 + i.rank);
         return -1;
     }
@@ -122,9 +122,9 @@ static p2l_layout gathered_layout(const p2l_layout *l, int rank, int d, int nb) 
 /* x (physical) with axis p sliced to [begin, end) into a fresh tensor. */
 static int slice_axis(p2l_lower_ctx *ctx, int x, int p, int64_t begin, int64_t end) {
     if (x < 0) return -1;
-    const p2l_tensor xt = *tensor_of(ctx, x);
-    int32_t b[P2L_MAX_RANK], e[P2L_MAX_RANK], s[P2L_MAX_RANK];
-    int64_t dims[P2L_MAX_RANK];
+    const p2l_ir_tensor xt = *tensor_of(ctx, x);
+    int32_t b[P2L_MAX_DIMS], e[P2L_MAX_DIMS], s[P2L_MAX_DIMS];
+    int64_t dims[P2L_MAX_DIMS];
     for (int i = 0; i < xt.rank; i++) {
         b[i] = 0, e[i] = (int32_t)xt.dims[i], s[i] = 1, dims[i] = xt.dims[i];
     }
@@ -140,8 +140,8 @@ static int concat(p2l_lower_ctx *ctx, int n, const int *parts, int p) {
     for (int i = 0; i < n; i++)
         if (parts[i] < 0) return -1;
     if (n == 1) return parts[0];
-    const p2l_tensor first = *tensor_of(ctx, parts[0]);
-    int64_t dims[P2L_MAX_RANK];
+    const p2l_ir_tensor first = *tensor_of(ctx, parts[0]);
+    int64_t dims[P2L_MAX_DIMS];
     memcpy(dims, first.dims, sizeof dims);
     dims[p] = 0;
     for (int i = 0; i < n; i++) dims[p] += tensor_of(ctx, parts[i])->dims[p];
@@ -155,9 +155,9 @@ static int concat(p2l_lower_ctx *ctx, int n, const int *parts, int p) {
 /* t reshaped to `rank` dims with leading 1s. */
 static int align_rank(p2l_lower_ctx *ctx, int t, int rank) {
     if (t < 0) return -1;
-    const p2l_tensor tt = *tensor_of(ctx, t);
+    const p2l_ir_tensor tt = *tensor_of(ctx, t);
     if (tt.rank == rank) return t;
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     int pad = rank - tt.rank;
     for (int i = 0; i < rank; i++) dims[i] = i < pad ? 1 : tt.dims[i - pad];
     return p2l_reshape(ctx, t, rank, dims);
@@ -168,7 +168,7 @@ static p2l_status logical_output(p2l_lower_ctx *ctx, int index, int t) {
     const p2l_value *v = p2l_output_value(ctx, index);
     if (t < 0) return P2L_ERROR_UNSUPPORTED;
     if (!v) return P2L_OK;
-    const p2l_tensor tt = *tensor_of(ctx, t);
+    const p2l_ir_tensor tt = *tensor_of(ctx, t);
     if (tt.rank != v->rank || memcmp(tt.dims, v->dims, sizeof(int64_t) * (size_t)v->rank) != 0) {
         t = p2l_reshape(ctx, t, v->rank, v->dims);
         if (t < 0) return P2L_ERROR_UNSUPPORTED;
@@ -216,12 +216,12 @@ p2l_status p2l_lower_index_select(p2l_lower_ctx *ctx, const p2l_aten_node *node)
  * iota_d * stride_d (a constant) + idx * stride_dim. */
 static int dim_linear_index(p2l_lower_ctx *ctx, int idx, const int64_t *dims, int rank, int dim) {
     if (idx < 0) return -1;
-    const p2l_tensor it = *tensor_of(ctx, idx);
+    const p2l_ir_tensor it = *tensor_of(ctx, idx);
     if (!dims_static(it.dims, it.rank) || !dims_static(dims, rank)) {
         p2l_unsupported(ctx, "gather/scatter with dynamic shapes");
         return -1;
     }
-    int64_t strides[P2L_MAX_RANK], s = 1;
+    int64_t strides[P2L_MAX_DIMS], s = 1;
     for (int d = rank - 1; d >= 0; d--) strides[d] = s, s *= dims[d];
     if (s > INT32_MAX) {
         p2l_unsupported(ctx, "a tensor of %lld elements indexed linearly (above int32)", (long long)s);
@@ -253,7 +253,7 @@ static int dim_linear_index(p2l_lower_ctx *ctx, int idx, const int64_t *dims, in
         }
         base[e] = (int32_t)off;
     }
-    int64_t idims[P2L_MAX_RANK];
+    int64_t idims[P2L_MAX_DIMS];
     memcpy(idims, it.dims, sizeof idims);
     int b = const_i32_dims(ctx, it.rank, idims, base);
     p2l_release(base);
@@ -266,7 +266,7 @@ static int dim_linear_index(p2l_lower_ctx *ctx, int idx, const int64_t *dims, in
 
 static int flatten(p2l_lower_ctx *ctx, int t) {
     if (t < 0) return -1;
-    const p2l_tensor tt = *tensor_of(ctx, t);
+    const p2l_ir_tensor tt = *tensor_of(ctx, t);
     int64_t n = numel_of(tt.dims, tt.rank);
     if (tt.rank == 1) return t;
     return p2l_reshape(ctx, t, 1, &n);
@@ -291,11 +291,11 @@ p2l_status p2l_lower_gather(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
 typedef struct index_plan {
     int rank;                 /* of self */
     int count;                /* index tensors */
-    int dims[P2L_MAX_RANK];   /* the indexed dims, in order */
-    int ids[P2L_MAX_RANK];    /* their value ids */
+    int dims[P2L_MAX_DIMS];   /* the indexed dims, in order */
+    int ids[P2L_MAX_DIMS];    /* their value ids */
     bool adjacent;
     int brank;                /* rank of the broadcast index shape */
-    int64_t bdims[P2L_MAX_RANK];
+    int64_t bdims[P2L_MAX_DIMS];
 } index_plan;
 
 static bool plan_indices(p2l_lower_ctx *ctx, const p2l_value *self_v, index_plan *plan) {
@@ -354,9 +354,9 @@ static int plan_linear_index(p2l_lower_ctx *ctx, const p2l_value *self_v, const 
         return -1;
     }
     /* every index may be smaller than the broadcast shape: make the result exactly that shape */
-    const p2l_tensor lt = *tensor_of(ctx, lin);
+    const p2l_ir_tensor lt = *tensor_of(ctx, lin);
     if (memcmp(lt.dims, plan->bdims, sizeof(int64_t) * (size_t)plan->brank) != 0 && dims_static(plan->bdims, plan->brank)) {
-        int32_t shape[P2L_MAX_RANK];
+        int32_t shape[P2L_MAX_DIMS];
         for (int i = 0; i < plan->brank; i++) shape[i] = (int32_t)plan->bdims[i];
         int ins[2] = {lin, p2l_const_i32(ctx, plan->brank, shape)};
         int out = p2l_temp(ctx, "broadcast", P2L_INT32, plan->brank, plan->bdims);
@@ -371,14 +371,14 @@ static int plan_linear_index(p2l_lower_ctx *ctx, const p2l_value *self_v, const 
 static int merged_self(p2l_lower_ctx *ctx, const p2l_value *self_v, const index_plan *plan, bool front, int *axis,
                        int8_t *perm_out) {
     int rank = self_v->rank;
-    int8_t perm[P2L_MAX_RANK];
+    int8_t perm[P2L_MAX_DIMS];
     int n = 0;
     if (front) {
-        for (int k = 0; k < plan->count && n < P2L_MAX_RANK; k++) perm[n++] = (int8_t)plan->dims[k];
+        for (int k = 0; k < plan->count && n < P2L_MAX_DIMS; k++) perm[n++] = (int8_t)plan->dims[k];
         for (int d = 0; d < rank; d++) {
             bool indexed = false;
             for (int k = 0; k < plan->count; k++) indexed = indexed || plan->dims[k] == d;
-            if (!indexed && n < P2L_MAX_RANK) perm[n++] = (int8_t)d;
+            if (!indexed && n < P2L_MAX_DIMS) perm[n++] = (int8_t)d;
         }
     } else {
         for (int d = 0; d < rank; d++) perm[d] = (int8_t)d;
@@ -387,8 +387,8 @@ static int merged_self(p2l_lower_ctx *ctx, const p2l_value *self_v, const index_
     int x = p2l_transpose(ctx, p2l_input(ctx, "self", NULL), perm);
     if (x < 0) return -1;
     int first = front ? 0 : plan->dims[0];
-    const p2l_tensor xt = *tensor_of(ctx, x);
-    int64_t dims[P2L_MAX_RANK];
+    const p2l_ir_tensor xt = *tensor_of(ctx, x);
+    int64_t dims[P2L_MAX_DIMS];
     int r = 0;
     for (int d = 0; d < xt.rank; d++) {
         if (d > first && d < first + plan->count) {
@@ -438,7 +438,7 @@ typedef enum scatter_mode { SCATTER_SET, SCATTER_ADD, SCATTER_SUM_NO_SELF, SCATT
 /* Whether a constant linear index tensor holds each value at most once. */
 static bool const_unique(p2l_lower_ctx *ctx, int lin, int64_t range) {
     if (!p2l_is_const(ctx->g, lin)) return false;
-    const p2l_tensor lt = *tensor_of(ctx, lin);
+    const p2l_ir_tensor lt = *tensor_of(ctx, lin);
     int64_t n = p2l_tensor_numel(&lt);
     uint8_t *seen = p2l_alloc_zero((size_t)range + 1);
     if (!seen) return false;
@@ -456,7 +456,7 @@ static bool const_unique(p2l_lower_ctx *ctx, int lin, int64_t range) {
  * Returns x with the updates applied as `mode` says, by SCATTER_ND. */
 static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter_mode mode) {
     if (x < 0 || lin < 0 || updates < 0) return -1;
-    const p2l_tensor xt = *tensor_of(ctx, x), lt = *tensor_of(ctx, lin);
+    const p2l_ir_tensor xt = *tensor_of(ctx, x), lt = *tensor_of(ctx, lin);
     if (!dims_static(xt.dims, xt.rank) || !dims_static(lt.dims, lt.rank)) {
         p2l_unsupported(ctx, "a scatter with dynamic shapes");
         return -1;
@@ -471,14 +471,14 @@ static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter
         return -1;
     }
     p2l_dtype sdtype = dtype == P2L_BOOL ? P2L_INT32 : dtype;
-    int64_t cdims[P2L_MAX_RANK];
+    int64_t cdims[P2L_MAX_DIMS];
     memcpy(cdims, lt.dims, sizeof cdims);
     cdims[lt.rank] = 1;
     int coords = p2l_reshape(ctx, lin, lt.rank + 1, cdims);
-    int32_t shape[P2L_MAX_RANK];
+    int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < xt.rank; i++) shape[i] = (int32_t)xt.dims[i];
     int ins[3] = {coords, p2l_cast(ctx, updates, sdtype), p2l_const_i32(ctx, xt.rank, shape)};
-    int64_t sdims[P2L_MAX_RANK];
+    int64_t sdims[P2L_MAX_DIMS];
     memcpy(sdims, xt.dims, sizeof sdims);
     int s = p2l_temp(ctx, "scatter", sdtype, xt.rank, sdims);
     if (ins[1] < 0 || p2l_emit(ctx, P2L_OP_SCATTER_ND, 3, ins, 1, &s) < 0) return -1;
@@ -489,7 +489,7 @@ static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter
         return p2l_binary(ctx, P2L_OP_ADD, x, s, dtype);
     }
     /* how many updates each position received: SCATTER_ND of ones, shaped [P, 1, ...] */
-    int64_t pdims[P2L_MAX_RANK];
+    int64_t pdims[P2L_MAX_DIMS];
     for (int i = 0; i < xt.rank; i++) pdims[i] = i == 0 ? xt.dims[0] : 1;
     int mask, count = -1;
     if (mode == SCATTER_SET && const_unique(ctx, lin, xt.dims[0])) {
@@ -499,7 +499,7 @@ static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter
         mask = p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/mask", ctx->node->name), P2L_BOOL, xt.rank,
                              pdims, m, true);
     } else {
-        int64_t ndims[P2L_MAX_RANK];
+        int64_t ndims[P2L_MAX_DIMS];
         memcpy(ndims, lt.dims, sizeof ndims);
         int64_t n = numel_of(lt.dims, lt.rank);
         int32_t *ones = p2l_alloc(sizeof(int32_t) * (size_t)n);
@@ -547,11 +547,11 @@ p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
         return p2l_unsupported(ctx, "index_put with dynamic shapes");
     int rank = self_v->rank;
     int axis;
-    int8_t perm[P2L_MAX_RANK];
+    int8_t perm[P2L_MAX_DIMS];
     int x = merged_self(ctx, self_v, &plan, true, &axis, perm);
     int lin = plan_linear_index(ctx, self_v, &plan);
     /* values -> the shape of self[indices]: pre + B + post (adjacent) or B + rest, then B first */
-    int64_t rdims[P2L_MAX_RANK];
+    int64_t rdims[P2L_MAX_DIMS];
     int rr = 0, first = plan.dims[0];
     int pre = plan.adjacent ? first : 0;
     for (int d = 0; d < pre; d++) rdims[rr++] = self_v->dims[d];
@@ -561,12 +561,12 @@ p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
         for (int k = 0; k < plan.count; k++) indexed = indexed || plan.dims[k] == d;
         if (!indexed && !(plan.adjacent && d < first)) rdims[rr++] = self_v->dims[d];
     }
-    if (rr > P2L_MAX_RANK) return p2l_unsupported(ctx, "index_put result of rank %d", rr);
+    if (rr > P2L_MAX_DIMS) return p2l_unsupported(ctx, "index_put result of rank %d", rr);
     p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
     int v = p2l_cast(ctx, align_rank(ctx, p2l_input(ctx, "values", NULL), rr), dtype);
     if (v < 0) return P2L_ERROR_UNSUPPORTED;
     if (memcmp(tensor_of(ctx, v)->dims, rdims, sizeof(int64_t) * (size_t)rr) != 0) {
-        int32_t shape[P2L_MAX_RANK];
+        int32_t shape[P2L_MAX_DIMS];
         for (int i = 0; i < rr; i++) shape[i] = (int32_t)rdims[i];
         int ins[2] = {v, p2l_const_i32(ctx, rr, shape)};
         int b = p2l_temp(ctx, "values", dtype, rr, rdims);
@@ -574,7 +574,7 @@ p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
         v = b;
     }
     if (plan.adjacent && pre > 0) { /* pre + B + post -> B + pre + post */
-        int8_t vp[P2L_MAX_RANK];
+        int8_t vp[P2L_MAX_DIMS];
         int n = 0;
         for (int d = 0; d < plan.brank; d++) vp[n++] = (int8_t)(pre + d);
         for (int d = 0; d < pre; d++) vp[n++] = (int8_t)d;
@@ -585,10 +585,10 @@ p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int y = scatter_into(ctx, x, lin, v, accumulate ? SCATTER_ADD : SCATTER_SET);
     if (y < 0) return P2L_ERROR_UNSUPPORTED;
     /* back: split the merged axis, undo the transpose */
-    int64_t tdims[P2L_MAX_RANK];
+    int64_t tdims[P2L_MAX_DIMS];
     for (int d = 0; d < rank; d++) tdims[d] = self_v->dims[perm[d]];
     y = p2l_reshape(ctx, y, rank, tdims);
-    int8_t inverse[P2L_MAX_RANK];
+    int8_t inverse[P2L_MAX_DIMS];
     for (int d = 0; d < rank; d++) inverse[perm[d]] = (int8_t)d;
     return logical_output(ctx, 0, p2l_transpose(ctx, y, inverse));
 }
@@ -607,7 +607,7 @@ static p2l_status dim_scatter(p2l_lower_ctx *ctx, scatter_mode mode) {
     p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
     int i = index_tensor(ctx, (int)idx->i, 0);
     if (i < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor it = *tensor_of(ctx, i);
+    const p2l_ir_tensor it = *tensor_of(ctx, i);
     if (it.rank != rank) return p2l_unsupported(ctx, "scatter index of rank %d for a rank-%d tensor", it.rank, rank);
     int lin = dim_linear_index(ctx, i, self_v->dims, rank, d);
     int upd;
@@ -623,7 +623,7 @@ static p2l_status dim_scatter(p2l_lower_ctx *ctx, scatter_mode mode) {
         float *vals = p2l_alloc(sizeof(float) * (size_t)(n + 1));
         if (!vals) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
         for (int64_t k = 0; k < n; k++) vals[k] = (float)value;
-        int64_t idims[P2L_MAX_RANK];
+        int64_t idims[P2L_MAX_DIMS];
         memcpy(idims, it.dims, sizeof idims);
         upd = p2l_cast(ctx, p2l_const_f32(ctx, it.rank, idims, vals), dtype);
         p2l_release(vals);
@@ -667,7 +667,7 @@ p2l_status p2l_lower_select_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *nod
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
-    int64_t logical[P2L_MAX_RANK];
+    int64_t logical[P2L_MAX_DIMS];
     memcpy(logical, self_v->dims, sizeof logical);
     logical[d] = 1;
     int s = p2l_transpose(ctx, p2l_reshape(ctx, p2l_cast(ctx, p2l_input(ctx, "src", NULL), dtype), rank, logical), l.perm);
@@ -739,7 +739,7 @@ p2l_status p2l_lower_masked_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *nod
     int rank = out_v->rank;
     if (!dims_static(out_v->dims, rank) || !dims_static(src_v->dims, src_v->rank))
         return p2l_unsupported(ctx, "masked_scatter with dynamic shapes");
-    int32_t shape[P2L_MAX_RANK];
+    int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < rank; i++) shape[i] = (int32_t)out_v->dims[i];
     int64_t n = numel_of(out_v->dims, rank);
     p2l_dtype dtype = p2l_ir_dtype(out_v->dtype);
@@ -747,10 +747,10 @@ p2l_status p2l_lower_masked_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *nod
     const char *names[2] = {"self", "mask"};
     for (int k = 0; k < 2; k++) {
         int t = p2l_input_broadcast(ctx, names[k], rank, NULL, k ? P2L_BOOL : dtype);
-        const p2l_tensor tt = t >= 0 ? *tensor_of(ctx, t) : (p2l_tensor){0};
+        const p2l_ir_tensor tt = t >= 0 ? *tensor_of(ctx, t) : (p2l_ir_tensor){0};
         if (t >= 0 && (tt.rank != rank || memcmp(tt.dims, out_v->dims, sizeof(int64_t) * (size_t)rank) != 0)) {
             int ins[2] = {t, p2l_const_i32(ctx, rank, shape)};
-            int64_t dims[P2L_MAX_RANK];
+            int64_t dims[P2L_MAX_DIMS];
             memcpy(dims, out_v->dims, sizeof dims);
             int b = p2l_temp(ctx, "broadcast", tt.dtype, rank, dims);
             t = p2l_emit(ctx, P2L_OP_BROADCAST_TO, 2, ins, 1, &b) < 0 ? -1 : b;
@@ -799,8 +799,8 @@ static p2l_status top_k(p2l_lower_ctx *ctx, int d, int64_t k, bool largest) {
         return p2l_unsupported(ctx, "sort/topk of a %s tensor (float32 and integers are supported)", p2l_dtype_name(dtype));
     if (!largest) x = p2l_unary(ctx, P2L_OP_NEG, x);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = *tensor_of(ctx, x);
-    int64_t dims[P2L_MAX_RANK];
+    const p2l_ir_tensor xt = *tensor_of(ctx, x);
+    int64_t dims[P2L_MAX_DIMS];
     memcpy(dims, xt.dims, sizeof dims);
     dims[rank - 1] = k;
     int outs[2] = {p2l_temp(ctx, "values", dtype, rank, dims), p2l_temp(ctx, "indices", P2L_INT32, rank, dims)};
@@ -846,7 +846,7 @@ p2l_status p2l_lower_flip(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    bool flipped[P2L_MAX_RANK] = {0};
+    bool flipped[P2L_MAX_DIMS] = {0};
     for (int k = 0; k < dims->count; k++) {
         int d = p2l_norm_dim(dims->ints[k], rank);
         if (d < 0) return p2l_unsupported(ctx, "flip dim %lld is out of range", (long long)dims->ints[k]);
@@ -858,7 +858,7 @@ p2l_status p2l_lower_flip(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
         if (!flipped[p]) continue;
         int32_t axis = p;
         int ins[2] = {y, p2l_const_i32(ctx, 1, &axis)};
-        const p2l_tensor yt = *tensor_of(ctx, y);
+        const p2l_ir_tensor yt = *tensor_of(ctx, y);
         int out = p2l_temp(ctx, "reverse", yt.dtype, yt.rank, yt.dims);
         if (p2l_emit(ctx, P2L_OP_REVERSE_V2, 2, ins, 1, &out) < 0) return P2L_ERROR_UNSUPPORTED;
         y = out;
@@ -883,9 +883,9 @@ p2l_status p2l_lower_repeat(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int x = rank == self_v->rank ? p2l_input_any(ctx, "self", &l) : align_rank(ctx, p2l_input(ctx, "self", NULL), rank);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
     if (ones) return p2l_alias_output(ctx, 0, x, &l); /* a rank change at most */
-    int32_t mult[P2L_MAX_RANK];
-    int64_t dims[P2L_MAX_RANK];
-    const p2l_tensor xt = *tensor_of(ctx, x);
+    int32_t mult[P2L_MAX_DIMS];
+    int64_t dims[P2L_MAX_DIMS];
+    const p2l_ir_tensor xt = *tensor_of(ctx, x);
     for (int i = 0; i < rank; i++) {
         if (!p2l_narrow_i32(ctx, reps->ints[l.perm[i]], "the repeat count", &mult[i])) return P2L_ERROR_UNSUPPORTED;
         dims[i] = xt.dims[i] < 0 ? -1 : xt.dims[i] * mult[i]; /* |dim * int32| < 2^62; p2l_temp bounds it */
@@ -909,7 +909,7 @@ p2l_status p2l_lower_diagonal(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (a < 0 || b < 0) return p2l_unsupported(ctx, "diagonal of dynamic dims");
     int64_t len = offset >= 0 ? (a < b - offset ? a : b - offset) : (a + offset < b ? a + offset : b);
     if (len <= 0) return p2l_unsupported(ctx, "an empty diagonal (TFLite has no empty tensors)");
-    int8_t perm[P2L_MAX_RANK];
+    int8_t perm[P2L_MAX_DIMS];
     int n = 0;
     for (int d = 0; d < rank; d++)
         if (d != d1 && d != d2) perm[n++] = (int8_t)d;
@@ -917,7 +917,7 @@ p2l_status p2l_lower_diagonal(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     perm[n++] = (int8_t)d2;
     int x = p2l_transpose(ctx, p2l_input(ctx, "self", NULL), perm);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     for (int d = 0; d < rank - 2; d++) dims[d] = tensor_of(ctx, x)->dims[d];
     dims[rank - 2] = a * b;
     x = p2l_reshape(ctx, x, rank - 1, dims);
@@ -948,7 +948,7 @@ p2l_status p2l_lower_split_with_sizes(p2l_lower_ctx *ctx, const p2l_aten_node *n
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
     if (count == 1) return p2l_alias_output(ctx, 0, x, &l);
     int p = p2l_physical_axis(&l, rank, d);
-    const p2l_tensor xt = *tensor_of(ctx, x);
+    const p2l_ir_tensor xt = *tensor_of(ctx, x);
     int32_t split[64];
     int outs[64];
     for (int i = 0; i < count; i++) {
@@ -956,7 +956,7 @@ p2l_status p2l_lower_split_with_sizes(p2l_lower_ctx *ctx, const p2l_aten_node *n
         if (node->outputs[i] >= 0) {
             outs[i] = p2l_output(ctx, i, &l);
         } else {
-            int64_t dims[P2L_MAX_RANK];
+            int64_t dims[P2L_MAX_DIMS];
             memcpy(dims, xt.dims, sizeof dims);
             dims[p] = sizes->ints[i];
             outs[i] = p2l_temp(ctx, "piece", xt.dtype, rank, dims);
@@ -1017,7 +1017,7 @@ p2l_status p2l_lower_as_strided(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
         p2l_release(pos);
         return logical_output(ctx, 0, x);
     }
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     for (int i = 0; i < size->count; i++) dims[i] = size->ints[i];
     int idx = size->count ? const_i32_dims(ctx, size->count, dims, pos) : p2l_const_scalar(ctx, P2L_INT32, pos[0]);
     p2l_release(pos);

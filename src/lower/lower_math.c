@@ -295,9 +295,9 @@ static bool get_operands(p2l_lower_ctx *ctx, const char *a, const char *b, p2l_d
 static int broadcast_to_output(p2l_lower_ctx *ctx, int t, const p2l_layout *layout) {
     const p2l_value *v = p2l_output_value(ctx, 0);
     if (t < 0 || !v) return -1;
-    const p2l_tensor tt = ctx->g->tensors.items[t];
-    int64_t dims[P2L_MAX_RANK];
-    int32_t shape[P2L_MAX_RANK];
+    const p2l_ir_tensor tt = ctx->g->tensors.items[t];
+    int64_t dims[P2L_MAX_DIMS];
+    int32_t shape[P2L_MAX_DIMS];
     bool same = tt.rank == v->rank;
     for (int i = 0; i < v->rank; i++) {
         dims[i] = v->dims[layout->perm[i]];
@@ -440,7 +440,7 @@ p2l_status p2l_lower_div_mode(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
             int zero = p2l_binary(ctx, P2L_OP_EQUAL, b, p2l_const_scalar(ctx, P2L_FLOAT32, 0), P2L_BOOL);
             int ins[3] = {zero, op2(ctx, P2L_OP_DIV, a, b), r};
             if (zero < 0 || ins[1] < 0 || r < 0) return P2L_ERROR_UNSUPPORTED;
-            const p2l_tensor rt = ctx->g->tensors.items[r];
+            const p2l_ir_tensor rt = ctx->g->tensors.items[r];
             int sel = p2l_temp(ctx, "SELECT_V2", P2L_FLOAT32, rt.rank, rt.dims);
             r = p2l_emit(ctx, P2L_OP_SELECT_V2, 3, ins, 1, &sel) < 0 ? -1 : sel;
         }

@@ -88,7 +88,7 @@ static int fused_bias(p2l_lower_ctx *ctx, int64_t n) {
         return -2;
     int t = p2l_value_const(ctx, (int)a->i, b->rank, NULL);
     if (t >= 0) { /* a fresh tensor over the same bytes: view [1, n] as [n] */
-        p2l_tensor *tt = &ctx->g->tensors.items[t];
+        p2l_ir_tensor *tt = &ctx->g->tensors.items[t];
         tt->rank = 1;
         tt->dims[0] = n;
     }
@@ -128,7 +128,7 @@ p2l_status p2l_lower_addmm(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int b = p2l_input_broadcast(ctx, "self", 2, NULL, P2L_FLOAT32);
     if (b < 0) return P2L_ERROR_UNSUPPORTED;
     if (beta != 1) {
-        const p2l_tensor bt = ctx->g->tensors.items[b];
+        const p2l_ir_tensor bt = ctx->g->tensors.items[b];
         int scaled_bias = p2l_temp(ctx, "scaled_bias", P2L_FLOAT32, bt.rank, bt.dims);
         if (emit_scale(ctx, b, beta, scaled_bias) < 0) return P2L_ERROR_UNSUPPORTED;
         b = scaled_bias;

@@ -40,7 +40,7 @@ static int channel_operand(p2l_lower_ctx *ctx, const char *name, int rank, const
         p2l_unsupported(ctx, "'%s' must be a 1-D tensor", name);
         return -1;
     }
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     for (int i = 0; i < rank; i++) dims[i] = l->perm[i] == axis ? v->dims[0] : 1;
     int t = p2l_cast(ctx, p2l_input(ctx, name, NULL), P2L_FLOAT32);
     return rank == 1 ? t : p2l_reshape(ctx, t, rank, dims);
@@ -64,7 +64,7 @@ static bool float_input(p2l_lower_ctx *ctx, const p2l_value *v) {
 static p2l_status reshaped_output(p2l_lower_ctx *ctx, int index, int t) {
     const p2l_value *v = p2l_output_value(ctx, index);
     if (!v || t < 0) return t < 0 ? P2L_ERROR_UNSUPPORTED : P2L_OK;
-    const p2l_tensor tt = ctx->g->tensors.items[t];
+    const p2l_ir_tensor tt = ctx->g->tensors.items[t];
     bool same = tt.rank == v->rank && memcmp(tt.dims, v->dims, sizeof(int64_t) * (size_t)v->rank) == 0;
     int r = same ? t : p2l_reshape(ctx, t, v->rank, v->dims);
     return r < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, index, r, NULL);
@@ -119,7 +119,7 @@ p2l_status p2l_lower_group_norm(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     }
     x = p2l_cast(ctx, x, P2L_FLOAT32);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int64_t n = xt.dims[0];
     int64_t grouped[4] = {n, hw, groups, c / groups};
     unsigned axes = (1u << 1) | (1u << 3);
@@ -130,7 +130,7 @@ p2l_status p2l_lower_group_norm(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int xg = p2l_reshape(ctx, x, channels_last ? 4 : 3, grouped);
     int mean, rstd;
     int y = normalize(ctx, xg, axes, p2l_arg_of(ctx, "eps")->f, &mean, &rstd);
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     memcpy(dims, xt.dims, sizeof dims);
     y = p2l_reshape(ctx, y, rank, dims);
     int w = absent(ctx, "weight") ? -2 : channel_operand(ctx, "weight", rank, &l, 1);

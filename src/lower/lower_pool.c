@@ -220,7 +220,7 @@ static p2l_status average_pool(p2l_lower_ctx *ctx, int x, const pool_axis axes[2
         if (padded) x = p2l_pad_spatial(ctx, x, before, after, 0);
         int pooled = y;
         if (scale && x >= 0) {
-            const p2l_tensor xt = ctx->g->tensors.items[x];
+            const p2l_ir_tensor xt = ctx->g->tensors.items[x];
             int64_t dims[4] = {xt.dims[0], axes[0].out, axes[1].out, xt.dims[3]};
             pooled = p2l_temp(ctx, "pool", P2L_FLOAT32, 4, dims);
         }
@@ -401,7 +401,7 @@ static p2l_status edge_pad(p2l_lower_ctx *ctx, bool replicate) {
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    int32_t amounts[P2L_MAX_RANK][2] = {{0}};
+    int32_t amounts[P2L_MAX_DIMS][2] = {{0}};
     bool any = false;
     for (int k = 0; k < pad->count; k++) {
         int axis = rank - 1 - k / 2, p = p2l_physical_axis(&l, rank, axis);
@@ -426,7 +426,7 @@ static p2l_status edge_pad(p2l_lower_ctx *ctx, bool replicate) {
     }
     for (int p = 0; p < rank; p++) {
         if (!amounts[p][0] && !amounts[p][1]) continue;
-        const p2l_tensor xt = ctx->g->tensors.items[x];
+        const p2l_ir_tensor xt = ctx->g->tensors.items[x];
         int64_t size = xt.dims[p], n = size + amounts[p][0] + amounts[p][1];
         int32_t *pos = p2l_alloc(sizeof(int32_t) * (size_t)n);
         if (!pos) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -436,7 +436,7 @@ static p2l_status edge_pad(p2l_lower_ctx *ctx, bool replicate) {
         }
         int idx = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/positions", ctx->node->name), 1, &n, pos);
         p2l_release(pos);
-        int64_t dims[P2L_MAX_RANK];
+        int64_t dims[P2L_MAX_DIMS];
         memcpy(dims, xt.dims, sizeof dims);
         dims[p] = n;
         int out = p2l_temp(ctx, "replicate", xt.dtype, rank, dims);
@@ -464,7 +464,7 @@ static p2l_status pool3d(p2l_lower_ctx *ctx, p2l_op op, const pool_axis axes[3],
     p2l_layout ndhwc = p2l_channels_last_layout(5);
     int x = p2l_input(ctx, "self", &ndhwc);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int64_t n = xt.dims[0], c = xt.dims[4], padded[3];
     int32_t pads[10] = {0};
     bool any_pad = false;
@@ -630,10 +630,10 @@ static bool dims_static_5(const p2l_value *v) {
  * broadcasting (a[..., :, None, :] - b[..., None, :, :]) and reducing the last axis. */
 static int direct_distances(p2l_lower_ctx *ctx, int a, int b, double p) {
     if (a < 0 || b < 0) return -1;
-    const p2l_tensor at = ctx->g->tensors.items[a], bt = ctx->g->tensors.items[b];
+    const p2l_ir_tensor at = ctx->g->tensors.items[a], bt = ctx->g->tensors.items[b];
     int rank = at.rank;
     /* a: [..., P, 1, M]; b: [..., 1, R, M] */
-    int64_t a5[P2L_MAX_RANK], b5[P2L_MAX_RANK];
+    int64_t a5[P2L_MAX_DIMS], b5[P2L_MAX_DIMS];
     for (int i = 0; i < rank - 2; i++) a5[i] = at.dims[i], b5[i] = bt.dims[i];
     a5[rank - 2] = at.dims[rank - 2], a5[rank - 1] = 1, a5[rank] = at.dims[rank - 1];
     b5[rank - 2] = 1, b5[rank - 1] = bt.dims[rank - 2], b5[rank] = bt.dims[rank - 1];
@@ -656,9 +656,9 @@ static int direct_distances(p2l_lower_ctx *ctx, int a, int b, double p) {
  * inputs (compute_mode), so the rounding is torch's too. */
 static int matmul_distances(p2l_lower_ctx *ctx, int a, int b) {
     if (a < 0 || b < 0) return -1;
-    const p2l_tensor at = ctx->g->tensors.items[a], bt = ctx->g->tensors.items[b];
+    const p2l_ir_tensor at = ctx->g->tensors.items[a], bt = ctx->g->tensors.items[b];
     int rank = at.rank;
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     for (int i = 0; i < rank - 2; i++) dims[i] = at.dims[i] > bt.dims[i] ? at.dims[i] : bt.dims[i];
     dims[rank - 2] = at.dims[rank - 2], dims[rank - 1] = bt.dims[rank - 2];
     int ab = p2l_temp(ctx, "ab", P2L_FLOAT32, rank, dims);
@@ -670,7 +670,7 @@ static int matmul_distances(p2l_lower_ctx *ctx, int a, int b) {
     int a2 = p2l_reduce(ctx, P2L_OP_SUM, p2l_binary(ctx, P2L_OP_MUL, a, a, P2L_FLOAT32), last, true); /* [.., P, 1] */
     int b2 = p2l_reduce(ctx, P2L_OP_SUM, p2l_binary(ctx, P2L_OP_MUL, b, b, P2L_FLOAT32), last, false); /* [.., R] */
     if (b2 < 0) return -1;
-    int64_t bdims[P2L_MAX_RANK];
+    int64_t bdims[P2L_MAX_DIMS];
     memcpy(bdims, ctx->g->tensors.items[b2].dims, sizeof bdims);
     bdims[rank - 1] = bdims[rank - 2], bdims[rank - 2] = 1;
     b2 = p2l_reshape(ctx, b2, rank, bdims);
@@ -685,7 +685,7 @@ static int matmul_distances(p2l_lower_ctx *ctx, int a, int b) {
  * p (0, 1, inf, any) broadcast the differences. */
 p2l_status p2l_lower_cdist(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_value *a_v = p2l_value_of(ctx, "x1"), *b_v = p2l_value_of(ctx, "x2");
-    if (!a_v || !b_v || a_v->rank < 2 || a_v->rank != b_v->rank || a_v->rank >= P2L_MAX_RANK)
+    if (!a_v || !b_v || a_v->rank < 2 || a_v->rank != b_v->rank || a_v->rank >= P2L_MAX_DIMS)
         return p2l_unsupported(ctx, "cdist of tensors of ranks other than two equal ranks >= 2");
     if (!dims_static_5(a_v) || !dims_static_5(b_v)) return p2l_unsupported(ctx, "cdist of dynamic shapes");
     double p = p2l_arg_number(ctx, "p", 2);
@@ -697,7 +697,7 @@ p2l_status p2l_lower_cdist(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int y = use_mm ? matmul_distances(ctx, a, b) : direct_distances(ctx, a, b, p);
     const p2l_value *out_v = p2l_output_value(ctx, 0);
     if (y >= 0 && out_v && memcmp(ctx->g->tensors.items[y].dims, out_v->dims, sizeof(int64_t) * (size_t)out_v->rank) != 0) {
-        int32_t shape[P2L_MAX_RANK];
+        int32_t shape[P2L_MAX_DIMS];
         for (int i = 0; i < out_v->rank; i++) shape[i] = (int32_t)out_v->dims[i];
         int ins[2] = {y, p2l_const_i32(ctx, out_v->rank, shape)};
         int out = p2l_output(ctx, 0, NULL);

@@ -12,7 +12,7 @@
 /* Marks the axes a reduction's `dim` argument names (an int, a list, or None / [] for all). */
 static bool reduced_axes(p2l_lower_ctx *ctx, int rank, bool *removed) {
     const p2l_arg *dim = p2l_arg_of(ctx, "dim");
-    memset(removed, 0, sizeof(bool) * P2L_MAX_RANK);
+    memset(removed, 0, sizeof(bool) * P2L_MAX_DIMS);
     int count = dim->kind == P2L_ARG_INTS ? dim->count : dim->kind == P2L_ARG_INT ? 1 : 0;
     for (int i = 0; i < rank && count == 0; i++) removed[i] = true;
     for (int k = 0; k < count; k++) {
@@ -34,21 +34,21 @@ static p2l_status lower_reduction(p2l_lower_ctx *ctx, p2l_op op) {
     if (!in_v || !out_v) return P2L_ERROR_UNSUPPORTED;
     if (out_v->dtype == (p2l_dtype)-1) return p2l_unsupported(ctx, "a reduction to a dtype TFLite does not have");
     int rank = in_v->rank;
-    bool removed[P2L_MAX_RANK];
+    bool removed[P2L_MAX_DIMS];
     if (!reduced_axes(ctx, rank, removed)) return P2L_ERROR_UNSUPPORTED;
     bool keepdim = p2l_arg_of(ctx, "keepdim")->i != 0;
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
     p2l_dtype want = p2l_ir_dtype(out_v->dtype);
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     if (xt.dtype != want) {
         int cast = p2l_temp(ctx, "cast", want, xt.rank, xt.dims);
         if (p2l_emit1(ctx, P2L_OP_CAST, x, cast) < 0) return P2L_ERROR_UNSUPPORTED;
         x = cast;
     }
     if (rank == 0) return p2l_alias_output(ctx, 0, x, &l);
-    int32_t axes[P2L_MAX_RANK];
+    int32_t axes[P2L_MAX_DIMS];
     int n = 0;
     for (int i = 0; i < rank; i++)
         if (removed[l.perm[i]]) axes[n++] = i;
@@ -95,7 +95,7 @@ p2l_status p2l_lower_var(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (in_v->dtype != P2L_FLOAT32 && in_v->dtype != P2L_FLOAT64)
         return p2l_unsupported(ctx, "var of a %s tensor", p2l_dtype_name(in_v->dtype));
     int rank = in_v->rank;
-    bool removed[P2L_MAX_RANK];
+    bool removed[P2L_MAX_DIMS];
     if (!reduced_axes(ctx, rank, removed)) return P2L_ERROR_UNSUPPORTED;
     const p2l_arg *dim = p2l_arg_of(ctx, "dim");
     if (dim->kind == P2L_ARG_INTS && dim->count == 0)
@@ -144,7 +144,7 @@ p2l_status p2l_lower_vector_norm(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
     const double ord = p2l_arg_number(ctx, "ord", 2);
     if (ord == 0) return p2l_unsupported(ctx, "vector norm of order 0 (a count of non-zeros)");
     const int rank = in_v->rank;
-    bool removed[P2L_MAX_RANK];
+    bool removed[P2L_MAX_DIMS];
     if (!reduced_axes(ctx, rank, removed)) return P2L_ERROR_UNSUPPORTED;
     const bool keepdim = p2l_arg_of(ctx, "keepdim")->i != 0;
     p2l_layout l;
@@ -200,8 +200,8 @@ static p2l_status arg_reduction(p2l_lower_ctx *ctx, p2l_op op, int index, bool d
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
     p2l_dtype dt = ctx->g->tensors.items[x].dtype;
     if (dt == P2L_BOOL) x = p2l_cast(ctx, x, P2L_INT32);
-    const p2l_tensor xt = ctx->g->tensors.items[x];
-    int64_t dims[P2L_MAX_RANK];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
+    int64_t dims[P2L_MAX_DIMS];
     int r = 0;
     for (int i = 0; i < xt.rank; i++)
         if (i != axis) dims[r++] = xt.dims[i];
@@ -215,13 +215,13 @@ static p2l_status arg_reduction(p2l_lower_ctx *ctx, p2l_op op, int index, bool d
         if (out_v->rank == 0) return p2l_alias_output(ctx, index, y, NULL);
         return p2l_alias_output(ctx, index, p2l_reshape(ctx, y, out_v->rank, out_v->dims), NULL);
     }
-    bool removed[P2L_MAX_RANK] = {0};
+    bool removed[P2L_MAX_DIMS] = {0};
     removed[l.perm[axis]] = true;
     if (!keepdim) {
         p2l_layout out_l = p2l_layout_without_axes(&l, rank, removed);
         return p2l_alias_output(ctx, index, y, &out_l);
     }
-    int64_t kept[P2L_MAX_RANK];
+    int64_t kept[P2L_MAX_DIMS];
     memcpy(kept, xt.dims, sizeof kept);
     kept[axis] = 1;
     return p2l_alias_output(ctx, index, p2l_reshape(ctx, y, rank, kept), &l);

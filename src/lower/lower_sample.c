@@ -53,7 +53,7 @@ static int clamp(p2l_lower_ctx *ctx, int x, double lo, double hi) {
 /* Channel `c` of the logical grid [N, Ho, Wo, 2] as [N, Ho, Wo, 1] (STRIDED_SLICE). */
 static int grid_channel(p2l_lower_ctx *ctx, int grid, int c) {
     if (grid < 0) return -1;
-    const p2l_tensor gt = ctx->g->tensors.items[grid];
+    const p2l_ir_tensor gt = ctx->g->tensors.items[grid];
     int32_t begin[4] = {0, 0, 0, c}, end[4] = {(int32_t)gt.dims[0], (int32_t)gt.dims[1], (int32_t)gt.dims[2], c + 1};
     int32_t strides[4] = {1, 1, 1, 1};
     int64_t dims[4] = {gt.dims[0], gt.dims[1], gt.dims[2], 1};
@@ -109,10 +109,10 @@ static int corner_index(p2l_lower_ctx *ctx, int base, int offset, int64_t size, 
  * numeric dtype holding whole numbers): [N, Ho, Wo, C]. */
 static int gather_rows(p2l_lower_ctx *ctx, int rows, int index) {
     if (rows < 0 || index < 0) return -1;
-    const p2l_tensor it = ctx->g->tensors.items[index];
+    const p2l_ir_tensor it = ctx->g->tensors.items[index];
     int64_t idims[3] = {it.dims[0], it.dims[1], it.dims[2]};
     int flat = p2l_reshape(ctx, p2l_cast(ctx, index, P2L_INT32), 3, idims);
-    const p2l_tensor rt = ctx->g->tensors.items[rows];
+    const p2l_ir_tensor rt = ctx->g->tensors.items[rows];
     int64_t dims[4] = {it.dims[0], it.dims[1], it.dims[2], rt.dims[1]};
     int out = p2l_temp(ctx, "corner", rt.dtype, 4, dims);
     int ins[2] = {rows, flat};

@@ -31,9 +31,9 @@ static int tensor_arg_id(p2l_lower_ctx *ctx, const char *name) {
 /* RESHAPE of x into the existing tensor `out`, whose dims give the shape (at most one dynamic). */
 static int emit_reshape_into(p2l_lower_ctx *ctx, int x, int out) {
     if (x < 0 || out < 0) return -1;
-    const p2l_tensor *t = &ctx->g->tensors.items[out];
+    const p2l_ir_tensor *t = &ctx->g->tensors.items[out];
     int rank = t->rank, dynamic = 0;
-    int32_t shape[P2L_MAX_RANK];
+    int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < rank; i++) {
         shape[i] = t->dims[i] < 0 ? -1 : (int32_t)t->dims[i];
         dynamic += t->dims[i] < 0;
@@ -55,8 +55,8 @@ static int emit_reshape_into(p2l_lower_ctx *ctx, int x, int out) {
  * needs the data reordered. */
 static bool plan_physical_reshape(const int64_t *a, int ra, const p2l_layout *in, const int64_t *b, int rb,
                                   p2l_layout *out) {
-    int an[P2L_MAX_RANK], bn[P2L_MAX_RANK], na = 0, nb = 0; /* axes of size != 1 */
-    int group_of[P2L_MAX_RANK], rank_in_an[P2L_MAX_RANK], group_b_start[P2L_MAX_RANK + 1], ng = 0;
+    int an[P2L_MAX_DIMS], bn[P2L_MAX_DIMS], na = 0, nb = 0; /* axes of size != 1 */
+    int group_of[P2L_MAX_DIMS], rank_in_an[P2L_MAX_DIMS], group_b_start[P2L_MAX_DIMS + 1], ng = 0;
     int dynamic_a = 0, dynamic_b = 0;
     for (int i = 0; i < ra; i++) {
         if (a[i] == 0) return false;
@@ -93,7 +93,7 @@ static bool plan_physical_reshape(const int64_t *a, int ra, const p2l_layout *in
     }
     if (i != na || j != nb) return false;
     group_b_start[ng] = nb;
-    int order[P2L_MAX_RANK], n = 0, prev = -1;
+    int order[P2L_MAX_DIMS], n = 0, prev = -1;
     for (int p = 0; p < ra; p++) {
         int ax = in->perm[p];
         if (a[ax] == 1) continue;
@@ -134,7 +134,7 @@ static p2l_status reshape_to_output(p2l_lower_ctx *ctx, int x, const p2l_layout 
         if (value_id >= 0) {
             x = p2l_value_input(ctx, value_id, NULL);
         } else {
-            int8_t to_logical[P2L_MAX_RANK];
+            int8_t to_logical[P2L_MAX_DIMS];
             physical_positions(l, ra, to_logical);
             x = p2l_transpose(ctx, x, to_logical);
         }
@@ -165,7 +165,7 @@ static int emit_strided_slice(p2l_lower_ctx *ctx, int x, const int32_t *begin, c
 }
 
 /* A full-tensor slice spec over physical dims: begin 0, end = size (or masked when dynamic), stride 1. */
-static int full_slice(const p2l_tensor *t, int32_t *begin, int32_t *end, int32_t *strides) {
+static int full_slice(const p2l_ir_tensor *t, int32_t *begin, int32_t *end, int32_t *strides) {
     int end_mask = 0;
     for (int i = 0; i < t->rank; i++) {
         begin[i] = 0;
@@ -210,8 +210,8 @@ p2l_status p2l_lower_permute(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (!in_v || dims->kind != P2L_ARG_INTS || dims->count != in_v->rank)
         return p2l_unsupported(ctx, "permute needs a tensor and one dim per axis");
     int rank = in_v->rank;
-    int8_t inverse[P2L_MAX_RANK];
-    bool seen[P2L_MAX_RANK] = {0};
+    int8_t inverse[P2L_MAX_DIMS];
+    bool seen[P2L_MAX_DIMS] = {0};
     for (int j = 0; j < rank; j++) {
         int d = p2l_norm_dim(dims->ints[j], rank);
         if (d < 0 || seen[d]) return p2l_unsupported(ctx, "permute dims entry %lld is invalid", (long long)dims->ints[j]);
@@ -287,9 +287,9 @@ p2l_status p2l_lower_expand(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
     if (in_v->rank == out_v->rank && memcmp(in_v->dims, out_v->dims, sizeof(int64_t) * (size_t)in_v->rank) == 0)
         return p2l_alias_output(ctx, 0, x, &l);
-    int32_t shape[P2L_MAX_RANK];
+    int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < out_v->rank; i++) shape[i] = (int32_t)out_v->dims[l.perm[i]];
-    const p2l_tensor *xt = &ctx->g->tensors.items[x];
+    const p2l_ir_tensor *xt = &ctx->g->tensors.items[x];
     bool by_concat = in_v->rank == out_v->rank && !p2l_is_const(ctx->g, x);
     for (int i = 0; i < out_v->rank && by_concat; i++)
         by_concat = xt->dims[i] == shape[i] || (xt->dims[i] == 1 && shape[i] <= EXPAND_BY_CONCAT);
@@ -300,7 +300,7 @@ p2l_status p2l_lower_expand(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
             bool last = true; /* the last axis to repeat writes the output */
             for (int k = 0; k < shape[i]; k++) copies[k] = x;
             for (int j = i + 1; j < out_v->rank; j++) last = last && ctx->g->tensors.items[x].dims[j] == shape[j];
-            int64_t dims[P2L_MAX_RANK];
+            int64_t dims[P2L_MAX_DIMS];
             memcpy(dims, ctx->g->tensors.items[x].dims, sizeof(int64_t) * (size_t)out_v->rank);
             dims[i] = shape[i];
             int y = last ? p2l_output(ctx, 0, &l) : p2l_temp(ctx, "repeat", ctx->g->tensors.items[x].dtype, out_v->rank, dims);
@@ -325,8 +325,8 @@ static int concat_tree(p2l_lower_ctx *ctx, int *ins, int n, int axis, int y) {
         int groups = 0;
         for (int k = 0; k < n; k += CONCAT_GROUP, groups++) {
             const int count = n - k < CONCAT_GROUP ? n - k : CONCAT_GROUP;
-            const p2l_tensor *first = &ctx->g->tensors.items[ins[k]];
-            int64_t dims[P2L_MAX_RANK];
+            const p2l_ir_tensor *first = &ctx->g->tensors.items[ins[k]];
+            int64_t dims[P2L_MAX_DIMS];
             memcpy(dims, first->dims, sizeof(int64_t) * (size_t)first->rank);
             dims[axis] = 0;
             for (int j = 0; j < count; j++) {
@@ -390,9 +390,9 @@ p2l_status p2l_lower_cat(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
 static int slice_axis(p2l_lower_ctx *ctx, int x, const p2l_layout *l, int axis, int64_t start, int64_t end,
                       int64_t step, int out) {
     if (x < 0) return -1;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int p = p2l_physical_axis(l, xt.rank, axis);
-    int32_t begin[P2L_MAX_RANK], stop[P2L_MAX_RANK], strides[P2L_MAX_RANK];
+    int32_t begin[P2L_MAX_DIMS], stop[P2L_MAX_DIMS], strides[P2L_MAX_DIMS];
     int end_mask = full_slice(&xt, begin, stop, strides);
     int64_t size = xt.dims[p];
     if (size >= 0) {
@@ -447,7 +447,7 @@ p2l_status p2l_lower_select(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    int64_t logical[P2L_MAX_RANK], physical[P2L_MAX_RANK];
+    int64_t logical[P2L_MAX_DIMS], physical[P2L_MAX_DIMS];
     memcpy(logical, in_v->dims, sizeof logical);
     logical[dim] = 1;
     for (int i = 0; i < rank; i++) physical[i] = logical[l.perm[i]];
@@ -471,9 +471,9 @@ p2l_status p2l_lower_constant_pad_nd(p2l_lower_ctx *ctx, const p2l_aten_node *no
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_tensor xt = ctx->g->tensors.items[x];
-    int32_t grow[P2L_MAX_RANK][2] = {{0}};
-    int64_t crop[P2L_MAX_RANK][2] = {{0}}, padded[P2L_MAX_RANK];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
+    int32_t grow[P2L_MAX_DIMS][2] = {{0}};
+    int64_t crop[P2L_MAX_DIMS][2] = {{0}}, padded[P2L_MAX_DIMS];
     bool any_grow = false, any_crop = false;
     for (int k = 0; k < pad->count; k++) {
         int axis = rank - 1 - k / 2, side = k % 2;
@@ -502,7 +502,7 @@ p2l_status p2l_lower_constant_pad_nd(p2l_lower_ctx *ctx, const p2l_aten_node *no
             return P2L_ERROR_UNSUPPORTED;
     }
     if (!any_crop) return P2L_OK;
-    int32_t begin[P2L_MAX_RANK], end[P2L_MAX_RANK], strides[P2L_MAX_RANK];
+    int32_t begin[P2L_MAX_DIMS], end[P2L_MAX_DIMS], strides[P2L_MAX_DIMS];
     for (int i = 0; i < rank; i++) {
         begin[i] = (int32_t)crop[i][0];
         end[i] = (int32_t)(padded[i] - crop[i][1]);

@@ -23,8 +23,8 @@
 
 /* Turns node n's output into a constant with `data` (owned unless borrowed) and kills n. */
 static void become_constant(p2l_graph *g, int n, const void *data, bool owned, size_t nbytes) {
-    p2l_node *node = &g->nodes.items[n];
-    p2l_tensor *out = &g->tensors.items[node->outputs[0]];
+    p2l_ir_node *node = &g->nodes.items[n];
+    p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     out->data = data;
     out->owned = owned ? (void *)data : NULL;
     out->nbytes = nbytes;
@@ -33,9 +33,9 @@ static void become_constant(p2l_graph *g, int n, const void *data, bool owned, s
 }
 
 static bool fold_reshape(p2l_graph *g, int n) {
-    p2l_node *node = &g->nodes.items[n];
-    const p2l_tensor *in = &g->tensors.items[node->inputs[0]];
-    const p2l_tensor *out = &g->tensors.items[node->outputs[0]];
+    p2l_ir_node *node = &g->nodes.items[n];
+    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]];
+    const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     if (p2l_tensor_numel(out) < 0 || p2l_tensor_bytes(out) != in->nbytes) return false;
     /* Borrow bytes the archive owns; copy bytes another tensor owns (lifetimes differ). */
     if (!in->owned) {
@@ -50,15 +50,15 @@ static bool fold_reshape(p2l_graph *g, int n) {
 }
 
 static bool fold_transpose(p2l_graph *g, int n) {
-    p2l_node *node = &g->nodes.items[n];
-    const p2l_tensor *in = &g->tensors.items[node->inputs[0]];
-    const p2l_tensor *perm_t = &g->tensors.items[node->inputs[1]];
+    p2l_ir_node *node = &g->nodes.items[n];
+    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]];
+    const p2l_ir_tensor *perm_t = &g->tensors.items[node->inputs[1]];
     if (perm_t->dtype != P2L_INT32 || p2l_tensor_numel(perm_t) != in->rank || p2l_tensor_numel(in) < 0) return false;
-    int32_t perm[P2L_MAX_RANK];
+    int32_t perm[P2L_MAX_DIMS];
     memcpy(perm, perm_t->data, sizeof(int32_t) * (size_t)in->rank);
     uint8_t *out = p2l_alloc(in->nbytes ? in->nbytes : 1);
     if (!out) return false;
-    int p[P2L_MAX_RANK];
+    int p[P2L_MAX_DIMS];
     for (int d = 0; d < in->rank; d++) {
         if (perm[d] < 0 || perm[d] >= in->rank) {
             p2l_release(out);
@@ -79,11 +79,11 @@ enum { FOLD_MAX_BYTES = 4 << 20 };
 /* A constant read at the positions of an output it broadcasts to: element strides per output axis,
  * 0 where the constant repeats (ranks aligned to the right, as numpy). */
 typedef struct broadcast_read {
-    const p2l_tensor *t;
-    int64_t strides[P2L_MAX_RANK];
+    const p2l_ir_tensor *t;
+    int64_t strides[P2L_MAX_DIMS];
 } broadcast_read;
 
-static bool broadcast_to_output(const p2l_tensor *in, const p2l_tensor *out, broadcast_read *r) {
+static bool broadcast_to_output(const p2l_ir_tensor *in, const p2l_ir_tensor *out, broadcast_read *r) {
     if (in->rank > out->rank || p2l_tensor_numel(in) < 0) return false;
     r->t = in;
     int64_t stride = 1;
@@ -102,7 +102,7 @@ static bool foldable_dtype(p2l_dtype d) { return d == P2L_FLOAT32 || d == P2L_IN
 static bool castable_dtype(p2l_dtype d) { return foldable_dtype(d) || d == P2L_INT8 || d == P2L_UINT8; }
 
 /* Element i of a float32 / int32 / int8 / uint8 / bool constant; exact in a double. */
-static double load_value(const p2l_tensor *t, int64_t i) {
+static double load_value(const p2l_ir_tensor *t, int64_t i) {
     switch (t->dtype) {
     case P2L_FLOAT32: { float f; memcpy(&f, (const float *)t->data + i, 4); return f; }
     case P2L_INT32: { int32_t v; memcpy(&v, (const int32_t *)t->data + i, 4); return v; }
@@ -290,7 +290,7 @@ static int elementwise_arity(p2l_op op) {
 
 /* The dtypes op accepts: comparisons read any one dtype and write bool; SELECT_V2 reads a bool
  * condition and two values of the output's dtype; CAST converts; the rest keep their dtype. */
-static bool dtypes_agree(p2l_op op, const p2l_tensor *const *in, int n, p2l_dtype out) {
+static bool dtypes_agree(p2l_op op, const p2l_ir_tensor *const *in, int n, p2l_dtype out) {
     if (op == P2L_OP_CAST) return castable_dtype(in[0]->dtype) && castable_dtype(out);
     for (int i = 0; i < n; i++)
         if (!foldable_dtype(in[i]->dtype)) return false;
@@ -305,7 +305,7 @@ static bool dtypes_agree(p2l_op op, const p2l_tensor *const *in, int n, p2l_dtyp
 /* The largest result worth folding: FOLD_MAX_BYTES, or the largest input when that is larger (a
  * result no larger than a constant already in the file, which it usually replaces: a conv filter
  * computed from its parameter). */
-static uint64_t fold_limit(const p2l_graph *g, const p2l_node *node) {
+static uint64_t fold_limit(const p2l_graph *g, const p2l_ir_node *node) {
     uint64_t limit = FOLD_MAX_BYTES;
     for (int i = 0; i < node->ninputs; i++)
         if (node->inputs[i] >= 0 && g->tensors.items[node->inputs[i]].nbytes > limit)
@@ -315,18 +315,18 @@ static uint64_t fold_limit(const p2l_graph *g, const p2l_node *node) {
 
 /* Evaluates element-wise node n over its constant inputs into a new constant. */
 static bool fold_elementwise(p2l_graph *g, int n, p2l_status *status) {
-    p2l_node *node = &g->nodes.items[n];
+    p2l_ir_node *node = &g->nodes.items[n];
     int arity = elementwise_arity(node->op);
     if (!arity || node->ninputs != arity) return false;
     /* a fused activation clamps the result afterwards: leave those to run */
     if ((node->op == P2L_OP_ADD || node->op == P2L_OP_SUB || node->op == P2L_OP_MUL || node->op == P2L_OP_DIV) &&
         p2l_get_option(g, n, "fused_activation_function") != 0)
         return false;
-    const p2l_tensor *out = &g->tensors.items[node->outputs[0]];
+    const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     int64_t numel = p2l_tensor_numel(out);
     size_t esize = p2l_dtype_size(out->dtype);
     if (numel < 0 || !esize || (uint64_t)numel * esize > fold_limit(g, node)) return false;
-    const p2l_tensor *in[3];
+    const p2l_ir_tensor *in[3];
     broadcast_read reads[3];
     for (int i = 0; i < arity; i++) {
         in[i] = &g->tensors.items[node->inputs[i]];
@@ -336,7 +336,7 @@ static bool fold_elementwise(p2l_graph *g, int n, p2l_status *status) {
 
     uint8_t *dst = p2l_alloc(numel ? (size_t)numel * esize : 1);
     if (!dst) return false;
-    int64_t pos[P2L_MAX_RANK] = {0};
+    int64_t pos[P2L_MAX_DIMS] = {0};
     int64_t offset[3] = {0, 0, 0};
     for (int64_t e = 0; e < numel; e++) {
         double v[3], r = 0;
@@ -382,12 +382,12 @@ static bool fold_elementwise(p2l_graph *g, int n, p2l_status *status) {
 /* PAD / PADV2 of a constant (zeros, or PADV2's constant scalar): decompositions pad constant
  * iotas (affine_grid's base grid is built from padded aranges). Bytes are copied, any dtype. */
 static bool fold_pad(p2l_graph *g, int n) {
-    p2l_node *node = &g->nodes.items[n];
+    p2l_ir_node *node = &g->nodes.items[n];
     if (node->ninputs < 2) return false;
-    const p2l_tensor *in = &g->tensors.items[node->inputs[0]];
-    const p2l_tensor *pads = &g->tensors.items[node->inputs[1]];
-    const p2l_tensor *out = &g->tensors.items[node->outputs[0]];
-    const p2l_tensor *fill = node->op == P2L_OP_PADV2 && node->ninputs > 2 && node->inputs[2] >= 0
+    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]];
+    const p2l_ir_tensor *pads = &g->tensors.items[node->inputs[1]];
+    const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
+    const p2l_ir_tensor *fill = node->op == P2L_OP_PADV2 && node->ninputs > 2 && node->inputs[2] >= 0
                                  ? &g->tensors.items[node->inputs[2]]
                                  : NULL;
     int64_t numel = p2l_tensor_numel(out);
@@ -397,7 +397,7 @@ static bool fold_pad(p2l_graph *g, int n) {
         p2l_tensor_numel(pads) != 2 * (int64_t)in->rank)
         return false;
     if (fill && (fill->dtype != out->dtype || p2l_tensor_numel(fill) != 1)) return false;
-    int64_t before[P2L_MAX_RANK];
+    int64_t before[P2L_MAX_DIMS];
     for (int d = 0; d < in->rank; d++) {
         int32_t b, a;
         memcpy(&b, (const int32_t *)pads->data + 2 * d, 4);
@@ -407,7 +407,7 @@ static bool fold_pad(p2l_graph *g, int n) {
     }
     uint8_t *dst = p2l_alloc(numel ? (size_t)numel * esize : 1);
     if (!dst) return false;
-    int64_t pos[P2L_MAX_RANK] = {0};
+    int64_t pos[P2L_MAX_DIMS] = {0};
     for (int64_t e = 0; e < numel; e++) {
         /* the input element at pos - before, when inside the input; else the pad value */
         int64_t src = 0;
@@ -439,11 +439,11 @@ static bool fold_pad(p2l_graph *g, int n) {
  * (negative begin counts from the end, clamped into the axis), and every position read is checked
  * to lie inside the input. */
 static bool fold_strided_slice(p2l_graph *g, int n) {
-    p2l_node *node = &g->nodes.items[n];
+    p2l_ir_node *node = &g->nodes.items[n];
     if (node->ninputs != 4) return false;
-    const p2l_tensor *in = &g->tensors.items[node->inputs[0]];
-    const p2l_tensor *out = &g->tensors.items[node->outputs[0]];
-    const p2l_tensor *spec[3] = {&g->tensors.items[node->inputs[1]], &g->tensors.items[node->inputs[2]],
+    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]];
+    const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
+    const p2l_ir_tensor *spec[3] = {&g->tensors.items[node->inputs[1]], &g->tensors.items[node->inputs[2]],
                                  &g->tensors.items[node->inputs[3]]};
     int rank = in->rank;
     for (int k = 0; k < 3; k++)
@@ -457,7 +457,7 @@ static bool fold_strided_slice(p2l_graph *g, int n) {
     if (numel < 0 || !esize || in->dtype != out->dtype || p2l_tensor_numel(in) < 0 ||
         (uint64_t)numel * esize > FOLD_MAX_BYTES)
         return false;
-    int64_t start[P2L_MAX_RANK], step[P2L_MAX_RANK], count[P2L_MAX_RANK];
+    int64_t start[P2L_MAX_DIMS], step[P2L_MAX_DIMS], count[P2L_MAX_DIMS];
     int kept = 0;
     for (int d = 0; d < rank; d++) {
         int32_t b, s;
@@ -483,7 +483,7 @@ static bool fold_strided_slice(p2l_graph *g, int n) {
     if (kept != out->rank) return false;
     uint8_t *dst = p2l_alloc(numel ? (size_t)numel * esize : 1);
     if (!dst) return false;
-    int64_t pos[P2L_MAX_RANK] = {0};
+    int64_t pos[P2L_MAX_DIMS] = {0};
     for (int64_t e = 0; e < numel; e++) {
         int64_t src = 0;
         for (int d = 0; d < rank; d++) src = src * in->dims[d] + start[d] + pos[d] * step[d];
@@ -501,8 +501,8 @@ static bool fold_strided_slice(p2l_graph *g, int n) {
 
 /* BROADCAST_TO of a constant (an attention mask built from a constant row). Any dtype. */
 static bool fold_broadcast_to(p2l_graph *g, int n) {
-    const p2l_node *node = &g->nodes.items[n];
-    const p2l_tensor *in = &g->tensors.items[node->inputs[0]], *out = &g->tensors.items[node->outputs[0]];
+    const p2l_ir_node *node = &g->nodes.items[n];
+    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]], *out = &g->tensors.items[node->outputs[0]];
     const int64_t numel = p2l_tensor_numel(out);
     const size_t esize = p2l_dtype_size(out->dtype);
     broadcast_read r;
@@ -511,7 +511,7 @@ static bool fold_broadcast_to(p2l_graph *g, int n) {
         return false;
     uint8_t *dst = p2l_alloc(numel ? (size_t)numel * esize : 1);
     if (!dst) return false;
-    int64_t pos[P2L_MAX_RANK] = {0}, offset = 0;
+    int64_t pos[P2L_MAX_DIMS] = {0}, offset = 0;
     for (int64_t e = 0; e < numel; e++) {
         memcpy(dst + (size_t)e * esize, (const uint8_t *)in->data + (size_t)offset * esize, esize);
         for (int d = out->rank - 1; d >= 0; d--) {
@@ -528,10 +528,10 @@ static bool fold_broadcast_to(p2l_graph *g, int n) {
 /* GATHER of constant rows at constant indices (position embeddings at positions 0..n-1, token type
  * embeddings of a fixed type). batch_dims 0; an index out of range is left to run (and fail). */
 static bool fold_gather(p2l_graph *g, int n) {
-    const p2l_node *node = &g->nodes.items[n];
+    const p2l_ir_node *node = &g->nodes.items[n];
     if (node->ninputs != 2 || p2l_get_option(g, n, "batch_dims")) return false;
-    const p2l_tensor *params = &g->tensors.items[node->inputs[0]], *idx = &g->tensors.items[node->inputs[1]];
-    const p2l_tensor *out = &g->tensors.items[node->outputs[0]];
+    const p2l_ir_tensor *params = &g->tensors.items[node->inputs[0]], *idx = &g->tensors.items[node->inputs[1]];
+    const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     const int64_t numel = p2l_tensor_numel(out), count = p2l_tensor_numel(idx);
     const size_t esize = p2l_dtype_size(out->dtype);
     int64_t axis = p2l_get_option(g, n, "axis");
@@ -563,8 +563,8 @@ static bool fold_gather(p2l_graph *g, int n) {
 
 /* CONCATENATION of constants (the shifted position ids of HuggingFace's mask code). Any dtype. */
 static bool fold_concatenation(p2l_graph *g, int n) {
-    const p2l_node *node = &g->nodes.items[n];
-    const p2l_tensor *out = &g->tensors.items[node->outputs[0]];
+    const p2l_ir_node *node = &g->nodes.items[n];
+    const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     const int64_t numel = p2l_tensor_numel(out);
     const size_t esize = p2l_dtype_size(out->dtype);
     int64_t axis = p2l_get_option(g, n, "axis");
@@ -576,7 +576,7 @@ static bool fold_concatenation(p2l_graph *g, int n) {
     for (int d = 0; d < axis; d++) outer *= out->dims[d];
     for (int d = (int)axis + 1; d < out->rank; d++) inner *= out->dims[d];
     for (int i = 0; i < node->ninputs; i++) {
-        const p2l_tensor *in = &g->tensors.items[node->inputs[i]];
+        const p2l_ir_tensor *in = &g->tensors.items[node->inputs[i]];
         if (in->dtype != out->dtype || in->rank != out->rank || p2l_tensor_numel(in) < 0) return false;
         total += in->dims[axis];
     }
@@ -585,7 +585,7 @@ static bool fold_concatenation(p2l_graph *g, int n) {
     if (!dst) return false;
     for (int64_t o = 0; o < outer; o++)
         for (int i = 0; i < node->ninputs; i++) {
-            const p2l_tensor *in = &g->tensors.items[node->inputs[i]];
+            const p2l_ir_tensor *in = &g->tensors.items[node->inputs[i]];
             const size_t block = (size_t)(in->dims[axis] * inner) * esize;
             memcpy(w, (const uint8_t *)in->data + (size_t)o * block, block);
             w += block;
@@ -597,9 +597,9 @@ static bool fold_concatenation(p2l_graph *g, int n) {
 /* CUMSUM of an int32 constant along a constant axis (exclusive / reverse as the options say);
  * int32 overflow leaves it to run. */
 static bool fold_cumsum(p2l_graph *g, int n) {
-    const p2l_node *node = &g->nodes.items[n];
-    const p2l_tensor *in = &g->tensors.items[node->inputs[0]], *ax = &g->tensors.items[node->inputs[1]];
-    const p2l_tensor *out = &g->tensors.items[node->outputs[0]];
+    const p2l_ir_node *node = &g->nodes.items[n];
+    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]], *ax = &g->tensors.items[node->inputs[1]];
+    const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     const int64_t numel = p2l_tensor_numel(out);
     if (in->dtype != P2L_INT32 || out->dtype != P2L_INT32 || p2l_tensor_numel(ax) != 1 || ax->dtype != P2L_INT32 ||
         numel < 0 || numel != p2l_tensor_numel(in) || (uint64_t)numel * 4 > FOLD_MAX_BYTES)
@@ -637,14 +637,14 @@ static bool fold_cumsum(p2l_graph *g, int n) {
 /* MEAN / SUM of a float constant over constant axes (weight standardization and weight norm compute
  * conv filters from parameters this way), summed in double. */
 static bool fold_reduce(p2l_graph *g, int n) {
-    const p2l_node *node = &g->nodes.items[n];
-    const p2l_tensor *in = &g->tensors.items[node->inputs[0]], *axes = &g->tensors.items[node->inputs[1]];
-    const p2l_tensor *out = &g->tensors.items[node->outputs[0]];
+    const p2l_ir_node *node = &g->nodes.items[n];
+    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]], *axes = &g->tensors.items[node->inputs[1]];
+    const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     const int64_t numel = p2l_tensor_numel(out), in_numel = p2l_tensor_numel(in), naxes = p2l_tensor_numel(axes);
     if (in->dtype != P2L_FLOAT32 || out->dtype != P2L_FLOAT32 || axes->dtype != P2L_INT32 || numel <= 0 ||
         in_numel <= 0 || naxes < 0 || (uint64_t)numel * 4 > FOLD_MAX_BYTES)
         return false;
-    bool reduced[P2L_MAX_RANK] = {false};
+    bool reduced[P2L_MAX_DIMS] = {false};
     for (int64_t i = 0; i < naxes; i++) {
         int32_t a;
         memcpy(&a, (const int32_t *)axes->data + i, 4);
@@ -653,7 +653,7 @@ static bool fold_reduce(p2l_graph *g, int n) {
         reduced[a] = true;
     }
     /* output element of each input element: strides over the kept axes */
-    int64_t strides[P2L_MAX_RANK], stride = 1;
+    int64_t strides[P2L_MAX_DIMS], stride = 1;
     for (int d = in->rank - 1; d >= 0; d--) {
         strides[d] = reduced[d] ? 0 : stride;
         if (!reduced[d]) stride *= in->dims[d];
@@ -666,7 +666,7 @@ static bool fold_reduce(p2l_graph *g, int n) {
         p2l_release(dst);
         return false;
     }
-    int64_t pos[P2L_MAX_RANK] = {0}, o = 0;
+    int64_t pos[P2L_MAX_DIMS] = {0}, o = 0;
     for (int64_t e = 0; e < in_numel; e++) {
         sums[o] += load_value(in, e);
         for (int d = in->rank - 1; d >= 0; d--) {
@@ -685,7 +685,7 @@ static bool fold_reduce(p2l_graph *g, int n) {
 
 p2l_status p2l_pass_fold_constants(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || node->noutputs != 1) continue;
         bool all_const = node->ninputs > 0;
         for (int i = 0; i < node->ninputs && all_const; i++) all_const = p2l_is_const(g, node->inputs[i]);

@@ -14,14 +14,14 @@
 
 /* The op that produced t, if t has no other reader. */
 static int sole_producer(const p2l_graph *g, int t) {
-    const p2l_tensor *tt = &g->tensors.items[t];
+    const p2l_ir_tensor *tt = &g->tensors.items[t];
     if (tt->producer < 0 || tt->consumers != 1 || p2l_is_graph_output(g, t)) return -1;
     return g->nodes.items[tt->producer].dead ? -1 : tt->producer;
 }
 
 /* Makes `producer` write the output of `node` directly and removes `node`. */
 static void absorb(p2l_graph *g, int producer, int node) {
-    p2l_node *p = &g->nodes.items[producer], *n = &g->nodes.items[node];
+    p2l_ir_node *p = &g->nodes.items[producer], *n = &g->nodes.items[node];
     p->outputs[0] = n->outputs[0];
     g->tensors.items[n->outputs[0]].producer = producer;
     n->dead = true;
@@ -31,7 +31,7 @@ static void absorb(p2l_graph *g, int producer, int node) {
  * repeated) or `channels` with every other dim 1. */
 static bool channel_constant(const p2l_graph *g, int t, int64_t channels, float *out) {
     if (t < 0 || !p2l_is_const(g, t)) return false;
-    const p2l_tensor *c = &g->tensors.items[t];
+    const p2l_ir_tensor *c = &g->tensors.items[t];
     if (c->dtype != P2L_FLOAT32) return false;
     int64_t numel = p2l_tensor_numel(c);
     if (numel == 1) {
@@ -48,12 +48,12 @@ static bool channel_constant(const p2l_graph *g, int t, int64_t channels, float 
 /* Constant t ready to be modified: t itself when the graph owns its bytes and this is its only
  * reader (no extra copy of the weights), else a private owned copy (shared weights stay intact). */
 static int writable_const(p2l_graph *g, int t) {
-    const p2l_tensor *c = &g->tensors.items[t];
+    const p2l_ir_tensor *c = &g->tensors.items[t];
     if (c->owned && c->consumers == 1) return t;
     float *copy = p2l_alloc(c->nbytes ? c->nbytes : 1);
     if (!copy) return -1;
     memcpy(copy, c->data, c->nbytes);
-    int64_t dims[P2L_MAX_RANK];
+    int64_t dims[P2L_MAX_DIMS];
     memcpy(dims, c->dims, sizeof dims);
     return p2l_add_const(g, c->name, c->dtype, c->rank, dims, copy, true);
 }
@@ -83,12 +83,12 @@ static const affine_target *affine_target_of(p2l_op op) {
 /* Folds y = op(conv(x), c) into the conv's filter/bias. */
 static bool fold_affine(p2l_graph *g, int conv, const affine_target *at, affine_kind kind, const float *c,
                         int64_t channels) {
-    p2l_node *node = &g->nodes.items[conv];
+    p2l_ir_node *node = &g->nodes.items[conv];
     if (node->ninputs <= at->bias_input) return false;
     int filter_in = node->inputs[at->filter_input], bias_in = node->inputs[at->bias_input];
     if (bias_in < 0 || !p2l_is_const(g, filter_in) || !p2l_is_const(g, bias_in)) return false;
     if (p2l_get_option(g, conv, "fused_activation_function") != P2L_ACT_NONE) return false;
-    const p2l_tensor *bias_t = &g->tensors.items[bias_in];
+    const p2l_ir_tensor *bias_t = &g->tensors.items[bias_in];
     if (bias_t->dtype != P2L_FLOAT32 || p2l_tensor_numel(bias_t) != channels) return false;
     if (g->tensors.items[filter_in].dtype != P2L_FLOAT32) return false;
     int bias = writable_const(g, bias_in);
@@ -97,7 +97,7 @@ static bool fold_affine(p2l_graph *g, int conv, const affine_target *at, affine_
     if (kind == AFFINE_SCALE) {
         int filter = writable_const(g, filter_in);
         if (filter < 0) return false;
-        const p2l_tensor *ft = &g->tensors.items[filter];
+        const p2l_ir_tensor *ft = &g->tensors.items[filter];
         float *f = ft->owned;
         int64_t inner = p2l_tensor_numel(ft) / channels;
         if (at->channels_last) {
@@ -117,7 +117,7 @@ static bool fold_affine(p2l_graph *g, int conv, const affine_target *at, affine_
 }
 
 static int64_t last_dim(const p2l_graph *g, int t) {
-    const p2l_tensor *tt = &g->tensors.items[t];
+    const p2l_ir_tensor *tt = &g->tensors.items[t];
     return tt->rank ? tt->dims[tt->rank - 1] : -1;
 }
 
@@ -138,7 +138,7 @@ static int affine_source(const p2l_graph *g, int x, int *via) {
 
 p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || node->ninputs != 2) continue;
         affine_kind kind;
         if (node->op == P2L_OP_MUL) kind = AFFINE_SCALE;
@@ -152,7 +152,7 @@ p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed) {
             int conv = affine_source(g, x, &via);
             if (conv < 0) continue;
             /* the result must keep x's shape (no broadcast growth) */
-            const p2l_tensor *xt = &g->tensors.items[x], *yt = &g->tensors.items[node->outputs[0]];
+            const p2l_ir_tensor *xt = &g->tensors.items[x], *yt = &g->tensors.items[node->outputs[0]];
             if (xt->rank != yt->rank || memcmp(xt->dims, yt->dims, sizeof(int64_t) * (size_t)xt->rank) != 0) continue;
             int64_t channels = last_dim(g, g->nodes.items[conv].outputs[0]);
             if (channels <= 0) continue;
@@ -173,7 +173,7 @@ p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed) {
 
 p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead) continue;
         int act = node->op == P2L_OP_RELU ? P2L_ACT_RELU
                   : node->op == P2L_OP_RELU6 ? P2L_ACT_RELU6
@@ -205,7 +205,7 @@ p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed) {
 /* Is node n `op(x, scalar)` (either order for commutative ops) with that scalar value? */
 static bool is_op_with_scalar(const p2l_graph *g, int n, p2l_op op, double value, int *other) {
     if (n < 0) return false;
-    const p2l_node *node = &g->nodes.items[n];
+    const p2l_ir_node *node = &g->nodes.items[n];
     if (node->dead || node->op != op || node->ninputs != 2) return false;
     if (p2l_option_field(op, "fused_activation_function") >= 0 &&
         p2l_get_option(g, n, "fused_activation_function") != P2L_ACT_NONE)
@@ -238,7 +238,7 @@ p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed) {
             int add = sole_producer(g, shifted);
             if (!is_op_with_scalar(g, add, P2L_OP_ADD, 3.0, &add_input) || add_input != x) continue;
             /* HARD_SWISH(x) writes the tail's output */
-            p2l_node *tail = &g->nodes.items[n];
+            p2l_ir_node *tail = &g->nodes.items[n];
             g->nodes.items[add].dead = g->nodes.items[relu6].dead = g->nodes.items[mul].dead = true;
             tail->op = P2L_OP_HARD_SWISH;
             tail->ninputs = 1;
@@ -253,10 +253,10 @@ p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed) {
 
 p2l_status p2l_pass_fuse_prelu(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        const p2l_node *node = &g->nodes.items[n];
+        const p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || node->op != P2L_OP_SELECT_V2) continue;
         const int x = node->inputs[1];
-        const p2l_tensor *xt = &g->tensors.items[x];
+        const p2l_ir_tensor *xt = &g->tensors.items[x];
         if (xt->dtype != P2L_FLOAT32 || xt->rank < 1 || !p2l_same_shape(xt, &g->tensors.items[node->outputs[0]]))
             continue;
         const int gt = sole_producer(g, node->inputs[0]);
@@ -268,7 +268,7 @@ p2l_status p2l_pass_fuse_prelu(p2l_graph *g, bool *changed) {
         if (mul < 0 || g->nodes.items[mul].op != P2L_OP_MUL ||
             p2l_get_option(g, mul, "fused_activation_function") != P2L_ACT_NONE)
             continue;
-        const p2l_node *m = &g->nodes.items[mul];
+        const p2l_ir_node *m = &g->nodes.items[mul];
         const int slope = m->inputs[0] == x ? m->inputs[1] : m->inputs[1] == x ? m->inputs[0] : -1;
         if (slope < 0 || !p2l_is_const(g, slope)) continue;
         const int64_t channels = xt->dims[xt->rank - 1], numel = p2l_tensor_numel(&g->tensors.items[slope]);
@@ -285,7 +285,7 @@ p2l_status p2l_pass_fuse_prelu(p2l_graph *g, bool *changed) {
             if (alpha_t < 0) return P2L_ERROR_OUT_OF_MEMORY;
         }
         g->nodes.items[gt].dead = g->nodes.items[mul].dead = true;
-        p2l_node *out = &g->nodes.items[n];
+        p2l_ir_node *out = &g->nodes.items[n];
         memset(out->options, 0, sizeof out->options);
         out->inputs[0] = x;
         if (numel == 1) {
@@ -310,7 +310,7 @@ p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed) {
         int relu = sole_producer(g, x);
         if (relu < 0 || g->nodes.items[relu].op != P2L_OP_RELU) continue;
         if (g->tensors.items[x].dtype != P2L_FLOAT32) continue;
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         node->op = P2L_OP_RELU6;
         node->ninputs = 1;
         node->inputs[0] = g->nodes.items[relu].inputs[0];
@@ -325,7 +325,7 @@ p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed) {
 static bool non_negative(const p2l_graph *g, int t) {
     int producer = g->tensors.items[t].producer;
     if (producer < 0) return false;
-    const p2l_node *p = &g->nodes.items[producer];
+    const p2l_ir_node *p = &g->nodes.items[producer];
     if (p->op == P2L_OP_RELU || p->op == P2L_OP_RELU6) return true;
     if (p2l_option_field(p->op, "fused_activation_function") < 0) return false;
     int64_t act = p2l_get_option(g, producer, "fused_activation_function");
@@ -334,7 +334,7 @@ static bool non_negative(const p2l_graph *g, int t) {
 
 p2l_status p2l_pass_zero_pad_max_pool(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         double pad_value;
         if (node->dead || node->op != P2L_OP_PADV2 || node->ninputs != 3) continue;
         if (!p2l_const_scalar_value(g, node->inputs[2], &pad_value) || pad_value > 0) continue;

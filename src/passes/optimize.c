@@ -40,7 +40,7 @@ p2l_status p2l_optimize(p2l_graph *g) {
 int p2l_sole_consumer(const p2l_graph *g, int t) {
     if (g->tensors.items[t].consumers != 1 || p2l_is_graph_output(g, t)) return -1;
     for (size_t n = 0; n < g->nodes.len; n++) {
-        const p2l_node *node = &g->nodes.items[n];
+        const p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead) continue;
         for (int i = 0; i < node->ninputs; i++)
             if (node->inputs[i] == t) return (int)n;
@@ -54,13 +54,13 @@ bool p2l_is_graph_output(const p2l_graph *g, int t) {
     return false;
 }
 
-bool p2l_same_shape(const p2l_tensor *a, const p2l_tensor *b) {
+bool p2l_same_shape(const p2l_ir_tensor *a, const p2l_ir_tensor *b) {
     return a->rank == b->rank && memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
 }
 
 bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out) {
     if (t < 0 || !p2l_is_const(g, t)) return false;
-    const p2l_tensor *tt = &g->tensors.items[t];
+    const p2l_ir_tensor *tt = &g->tensors.items[t];
     if (p2l_tensor_numel(tt) != 1) return false;
     switch (tt->dtype) {
     case P2L_FLOAT32: { float f; memcpy(&f, tt->data, 4); *out = f; return true; }
@@ -75,7 +75,7 @@ p2l_status p2l_pass_remove_dead(p2l_graph *g, bool *changed) {
     while (again) {
         again = false;
         for (size_t n = g->nodes.len; n-- > 0;) {
-            p2l_node *node = &g->nodes.items[n];
+            p2l_ir_node *node = &g->nodes.items[n];
             if (node->dead) continue;
             bool used = false;
             for (int i = 0; i < node->noutputs && !used; i++) used = g->tensors.items[node->outputs[i]].consumers > 0;

@@ -27,7 +27,7 @@ int p2l_sole_consumer(const p2l_graph *g, int t);
 /* Whether tensor t is one of the graph's outputs. */
 bool p2l_is_graph_output(const p2l_graph *g, int t);
 /* Whether two tensors have the same rank and dims. */
-bool p2l_same_shape(const p2l_tensor *a, const p2l_tensor *b);
+bool p2l_same_shape(const p2l_ir_tensor *a, const p2l_ir_tensor *b);
 /* Scalar value of a constant with one element (any float/int dtype), or false. */
 bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out);
 

@@ -35,14 +35,14 @@ static int produced_by(const p2l_graph *g, int t, p2l_op op) {
 }
 
 /* The rank of t without its leading 1s. */
-static int significant_rank(const p2l_tensor *t) {
+static int significant_rank(const p2l_ir_tensor *t) {
     int lead = 0;
     while (lead < t->rank && t->dims[lead] == 1) lead++;
     return t->rank - lead;
 }
 
 /* Whether the trailing `count` dims of a and b agree. */
-static bool same_trailing_dims(const p2l_tensor *a, const p2l_tensor *b, int count) {
+static bool same_trailing_dims(const p2l_ir_tensor *a, const p2l_ir_tensor *b, int count) {
     if (a->rank < count || b->rank < count) return false;
     return memcmp(a->dims + a->rank - count, b->dims + b->rank - count, sizeof(int64_t) * (size_t)count) == 0;
 }
@@ -50,7 +50,7 @@ static bool same_trailing_dims(const p2l_tensor *a, const p2l_tensor *b, int cou
 /* Whether float constant t holds only `value` (every element). */
 static bool const_all_equal(const p2l_graph *g, int t, float value) {
     if (!p2l_is_const(g, t) || g->tensors.items[t].dtype != P2L_FLOAT32) return false;
-    const p2l_tensor *c = &g->tensors.items[t];
+    const p2l_ir_tensor *c = &g->tensors.items[t];
     const int64_t n = p2l_tensor_numel(c);
     if (n < 0 || c->nbytes != (size_t)n * sizeof(float)) return false;
     for (int64_t i = 0; i < n; i++) {
@@ -63,14 +63,14 @@ static bool const_all_equal(const p2l_graph *g, int t, float value) {
 
 static p2l_status drop_zero_add(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *node = &g->nodes.items[n];
+        p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || (node->op != P2L_OP_ADD && node->op != P2L_OP_SUB) || node->ninputs != 2) continue;
         if (p2l_get_option(g, (int)n, "fused_activation_function") != P2L_ACT_NONE) continue;
         const int out = node->outputs[0];
         for (int zero_at = node->op == P2L_OP_SUB ? 1 : 0; zero_at < 2; zero_at++) {
             const int x = node->inputs[1 - zero_at];
             if (!const_all_equal(g, node->inputs[zero_at], 0.0f) || p2l_is_graph_output(g, out)) continue;
-            const p2l_tensor *xt = &g->tensors.items[x], *ot = &g->tensors.items[out];
+            const p2l_ir_tensor *xt = &g->tensors.items[x], *ot = &g->tensors.items[out];
             if (xt->dtype != ot->dtype || !p2l_same_shape(xt, ot)) continue;
             p2l_graph_replace_uses(g, out, x);
             node->dead = true;
@@ -86,7 +86,7 @@ static bool matmul_scores(const p2l_graph *g, int t) {
     for (int step = 0; step < 6; step++) {
         const int p = producer_of(g, t);
         if (p < 0) return false;
-        const p2l_node *node = &g->nodes.items[p];
+        const p2l_ir_node *node = &g->nodes.items[p];
         switch (node->op) {
         case P2L_OP_BATCH_MATMUL:
         case P2L_OP_FULLY_CONNECTED: return true;
@@ -108,7 +108,7 @@ static bool matmul_scores(const p2l_graph *g, int t) {
 /* Whether every row (along the last axis) of float constant c holds a value above -inf. */
 static bool every_row_unmasked(const p2l_graph *g, int c) {
     if (!p2l_is_const(g, c) || g->tensors.items[c].dtype != P2L_FLOAT32) return false;
-    const p2l_tensor *t = &g->tensors.items[c];
+    const p2l_ir_tensor *t = &g->tensors.items[c];
     const int64_t n = p2l_tensor_numel(t), row = t->rank ? t->dims[t->rank - 1] : 1;
     if (n <= 0 || row <= 0 || t->nbytes != (size_t)n * sizeof(float)) return false;
     for (int64_t r = 0; r < n / row; r++) {
@@ -132,7 +132,7 @@ static bool no_row_all_neg_inf(const p2l_graph *g, int x) {
     }
     const int p = producer_of(g, x);
     if (p < 0) return false;
-    const p2l_node *add = &g->nodes.items[p];
+    const p2l_ir_node *add = &g->nodes.items[p];
     if (add->op != P2L_OP_ADD || add->ninputs != 2 || p2l_get_option(g, p, "fused_activation_function") != P2L_ACT_NONE)
         return false;
     for (int c = 0; c < 2; c++)
@@ -147,12 +147,12 @@ static bool fully_masked_rows_of(const p2l_graph *g, int cond, int x) {
     const int not_eq = any < 0 ? -1 : produced_by(g, g->nodes.items[any].inputs[0], P2L_OP_LOGICAL_NOT);
     const int eq = not_eq < 0 ? -1 : produced_by(g, g->nodes.items[not_eq].inputs[0], P2L_OP_EQUAL);
     if (eq < 0) return false;
-    const p2l_node *e = &g->nodes.items[eq];
+    const p2l_ir_node *e = &g->nodes.items[eq];
     double v;
     const int other = e->inputs[0] == x ? 1 : e->inputs[1] == x ? 0 : -1;
     if (other < 0 || !p2l_const_scalar_value(g, e->inputs[other], &v) || v != -INFINITY) return false;
     /* the reduction runs over the last axis, as SOFTMAX does */
-    const p2l_node *r = &g->nodes.items[any];
+    const p2l_ir_node *r = &g->nodes.items[any];
     const int rank = g->tensors.items[x].rank;
     double axis;
     if (p2l_tensor_numel(&g->tensors.items[r->inputs[1]]) != 1 || !p2l_const_scalar_value(g, r->inputs[1], &axis))
@@ -170,7 +170,7 @@ static bool zeros(const p2l_graph *g, int t) {
 
 static p2l_status drop_softmax_guard(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *select = &g->nodes.items[n];
+        p2l_ir_node *select = &g->nodes.items[n];
         if (select->dead || select->op != P2L_OP_SELECT_V2 || select->ninputs != 3) continue;
         const int softmax = produced_by(g, select->inputs[2], P2L_OP_SOFTMAX);
         if (softmax < 0 || !zeros(g, select->inputs[1])) continue;
@@ -193,14 +193,14 @@ static int sole_reshape_reading(const p2l_graph *g, int t) {
 
 static p2l_status fully_connected_keep_dims(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *fc = &g->nodes.items[n];
+        p2l_ir_node *fc = &g->nodes.items[n];
         if (fc->dead || fc->op != P2L_OP_FULLY_CONNECTED || p2l_get_option(g, (int)n, "keep_num_dims")) continue;
         const int flat = fc->inputs[0], flat_out = fc->outputs[0];
         const int before = produced_by(g, flat, P2L_OP_RESHAPE), after = sole_reshape_reading(g, flat_out);
         if (before < 0 || after < 0 || p2l_sole_consumer(g, flat) != (int)n) continue;
         const int x = g->nodes.items[before].inputs[0], y = g->nodes.items[after].outputs[0];
-        const p2l_tensor *xt = &g->tensors.items[x], *yt = &g->tensors.items[y];
-        const p2l_tensor *ft = &g->tensors.items[flat], *ot = &g->tensors.items[flat_out];
+        const p2l_ir_tensor *xt = &g->tensors.items[x], *yt = &g->tensors.items[y];
+        const p2l_ir_tensor *ft = &g->tensors.items[flat], *ot = &g->tensors.items[flat_out];
         if (ft->rank != 2 || ot->rank != 2 || xt->rank < 3 || yt->rank != xt->rank) continue;
         bool same = xt->dims[xt->rank - 1] == ft->dims[1] && yt->dims[yt->rank - 1] == ot->dims[1];
         for (int d = 0; d < xt->rank - 1 && same; d++) same = xt->dims[d] >= 0 && xt->dims[d] == yt->dims[d];
@@ -221,11 +221,11 @@ static p2l_status fully_connected_keep_dims(p2l_graph *g, bool *changed) {
  * output's batch dims. Both runtimes' matrix paths take it; a batched constant B is a slow path. */
 static p2l_status matmul_with_repeated_weight(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        const p2l_node *bmm = &g->nodes.items[n];
+        const p2l_ir_node *bmm = &g->nodes.items[n];
         if (bmm->dead || bmm->op != P2L_OP_BATCH_MATMUL || bmm->ninputs != 2 || p2l_get_option(g, (int)n, "adj_x"))
             continue;
-        const p2l_tensor *a = &g->tensors.items[bmm->inputs[0]], *b = &g->tensors.items[bmm->inputs[1]];
-        const p2l_tensor *y = &g->tensors.items[bmm->outputs[0]];
+        const p2l_ir_tensor *a = &g->tensors.items[bmm->inputs[0]], *b = &g->tensors.items[bmm->inputs[1]];
+        const p2l_ir_tensor *y = &g->tensors.items[bmm->outputs[0]];
         if (!p2l_is_const(g, bmm->inputs[1]) || b->dtype != P2L_FLOAT32 || a->dtype != P2L_FLOAT32 || b->rank < 3 ||
             a->rank < 2 || y->rank != a->rank)
             continue;
@@ -253,7 +253,7 @@ static p2l_status matmul_with_repeated_weight(p2l_graph *g, bool *changed) {
         const int wt = p2l_add_const(g, name, P2L_FLOAT32, 2, wdims, weights, true);
         const int bt = p2l_add_const(g, name, P2L_FLOAT32, 1, &units, bias, true);
         if (wt < 0 || bt < 0) return P2L_ERROR_OUT_OF_MEMORY;
-        p2l_node *fc = &g->nodes.items[n];
+        p2l_ir_node *fc = &g->nodes.items[n];
         memset(fc->options, 0, sizeof fc->options);
         fc->op = P2L_OP_FULLY_CONNECTED;
         fc->ninputs = 3;
@@ -269,14 +269,14 @@ static p2l_status matmul_with_repeated_weight(p2l_graph *g, bool *changed) {
  * constant that broadcasts the same way before and after the RESHAPE x -> a (a scalar, or one
  * whose dims are trailing dims the reshape keeps: an attention mask), so that it commutes with the
  * RESHAPE; SOFTMAX does when the reshape keeps the last axis. */
-static bool commutes_with_reshape(const p2l_graph *g, const p2l_node *node, const p2l_tensor *x, const p2l_tensor *a) {
+static bool commutes_with_reshape(const p2l_graph *g, const p2l_ir_node *node, const p2l_ir_tensor *x, const p2l_ir_tensor *a) {
     switch (node->op) {
     case P2L_OP_ADD:
     case P2L_OP_SUB:
     case P2L_OP_MUL:
     case P2L_OP_DIV: {
         if (node->ninputs != 2 || !p2l_is_const(g, node->inputs[1])) return false;
-        const p2l_tensor *c = &g->tensors.items[node->inputs[1]];
+        const p2l_ir_tensor *c = &g->tensors.items[node->inputs[1]];
         const int rank = significant_rank(c);
         /* leading 1s above x's rank would broadcast the result to a higher rank: dropped from the
          * constant's shape below, which needs the constant to be this op's alone */
@@ -300,20 +300,20 @@ static bool commutes_with_reshape(const p2l_graph *g, const p2l_node *node, cons
  * RESHAPE, or an op it does not commute with. */
 static p2l_status sink_reshapes(p2l_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
-        p2l_node *reshape = &g->nodes.items[n];
+        p2l_ir_node *reshape = &g->nodes.items[n];
         if (reshape->dead || reshape->op != P2L_OP_RESHAPE) continue;
         const int x = reshape->inputs[0], a = reshape->outputs[0];
         const int op = p2l_sole_consumer(g, a);
         if (op < 0 || g->nodes.items[op].inputs[0] != a || g->nodes.items[op].noutputs != 1) continue;
-        p2l_node *node = &g->nodes.items[op];
+        p2l_ir_node *node = &g->nodes.items[op];
         const int b = node->outputs[0];
-        p2l_tensor *xt = &g->tensors.items[x], *at = &g->tensors.items[a];
+        p2l_ir_tensor *xt = &g->tensors.items[x], *at = &g->tensors.items[a];
         if (!commutes_with_reshape(g, node, xt, at) || p2l_tensor_numel(xt) < 0) continue;
         if (g->tensors.items[b].dtype != xt->dtype || at->dtype != xt->dtype) continue;
         for (int i = 1; i < node->ninputs; i++)
             if (node->inputs[i] == a) goto next; /* x * x: both operands would need the move */
         if (node->ninputs == 2 && g->tensors.items[node->inputs[1]].rank > xt->rank) {
-            p2l_tensor *c = &g->tensors.items[node->inputs[1]];
+            p2l_ir_tensor *c = &g->tensors.items[node->inputs[1]];
             const int rank = significant_rank(c);
             memmove(c->dims, c->dims + (c->rank - rank), sizeof(int64_t) * (size_t)rank);
             c->rank = rank;
@@ -325,7 +325,7 @@ static p2l_status sink_reshapes(p2l_graph *g, bool *changed) {
         reshape->inputs[0] = a;
         reshape->outputs[0] = b;
         /* swap the two nodes' places, which keeps the node list in topological order */
-        const p2l_node moved = *node;
+        const p2l_ir_node moved = *node;
         *node = *reshape;
         *reshape = moved;
         at->producer = (int)n;

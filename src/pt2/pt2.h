@@ -56,7 +56,7 @@ typedef struct p2l_value {
     p2l_dtype dtype;    /* -1 when the archive's dtype has no TFLite equivalent (see torch_dtype) */
     int torch_dtype;    /* the archive's ScalarType code */
     int rank;
-    int64_t dims[P2L_MAX_RANK]; /* -1 for a symbolic size */
+    int64_t dims[P2L_MAX_DIMS]; /* -1 for a symbolic size */
     const void *data;   /* parameters, buffers, constants */
     void *owned;        /* set when data had to be copied */
     size_t nbytes;

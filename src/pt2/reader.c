@@ -116,11 +116,11 @@ static p2l_status default_arg(p2l_arena *arena, const schema_arg *s, p2l_arg *ou
     const char *t = s->type;
     if (type_is_list(t)) {
         /* "[]", "[1, 1]" or a scalar broadcast to the list length ("int[2] padding=0"). */
-        int64_t values[P2L_MAX_RANK];
+        int64_t values[P2L_MAX_DIMS];
         int n = 0;
         if (d[0] == '[') {
             const char *q = d + 1;
-            while (*q && *q != ']' && n < P2L_MAX_RANK) {
+            while (*q && *q != ']' && n < P2L_MAX_DIMS) {
                 while (*q == ' ' || *q == ',') q++;
                 if (*q == ']') break;
                 values[n++] = strcmp(q, "True") == 0 ? 1 : strtoll(q, (char **)&q, 10);
@@ -130,7 +130,7 @@ static p2l_status default_arg(p2l_arena *arena, const schema_arg *s, p2l_arg *ou
             int len = type_list_length(t);
             if (len < 1) len = 1;
             int64_t v = strcmp(d, "True") == 0 ? 1 : strcmp(d, "False") == 0 ? 0 : strtoll(d, NULL, 10);
-            for (n = 0; n < len && n < P2L_MAX_RANK; n++) values[n] = v;
+            for (n = 0; n < len && n < P2L_MAX_DIMS; n++) values[n] = v;
         }
         bool floats = type_starts(t, "float");
         out->kind = floats ? P2L_ARG_FLOATS : type_starts(t, "bool") ? P2L_ARG_BOOLS : P2L_ARG_INTS;
@@ -245,9 +245,9 @@ static p2l_status read_tensor_meta(const p2l_json *meta, const char *name, p2l_v
     if (!dtype || !sizes) return missing("a tensor's dtype or sizes", meta);
     v->torch_dtype = (int)dtype->integer;
     v->dtype = dtype_from_torch(v->torch_dtype);
-    if (sizes->length > P2L_MAX_RANK)
+    if (sizes->length > P2L_MAX_DIMS)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has rank %zu; pt2lite supports at most %d", name,
-                        sizes->length, P2L_MAX_RANK);
+                        sizes->length, P2L_MAX_DIMS);
     v->rank = (int)sizes->length;
     for (int d = 0; d < v->rank; d++) {
         v->dims[d] = sym_int(&sizes->items[d], NULL);
@@ -289,7 +289,7 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     int64_t offset = offset_json ? sym_int(offset_json, NULL) : 0;
     /* Checked here, not only in the loop below, which a rank-0 tensor skips. */
     if (offset < 0) return p2l_fail(P2L_ERROR_MALFORMED, "'%s' has a negative or symbolic storage_offset", fqn);
-    int64_t stride[P2L_MAX_RANK], expect = 1, last = offset, numel = 1;
+    int64_t stride[P2L_MAX_DIMS], expect = 1, last = offset, numel = 1;
     bool contiguous = offset == 0;
     for (int d = m.rank - 1; d >= 0; d--) {
         stride[d] = strides && (int)strides->length == m.rank ? sym_int(&strides->items[d], NULL) : expect;
@@ -322,7 +322,7 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     }
     uint8_t *dst = p2l_alloc(v->nbytes);
     if (!dst) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory copying '%s'", fqn);
-    int64_t index[P2L_MAX_RANK] = {0};
+    int64_t index[P2L_MAX_DIMS] = {0};
     for (int64_t i = 0; i < numel; i++) {
         int64_t src = offset;
         for (int d = 0; d < m.rank; d++) src += index[d] * stride[d];

@@ -18,13 +18,13 @@ enum { SIGNATURE_INPUTS, SIGNATURE_OUTPUTS, SIGNATURE_KEY, SIGNATURE_SUBGRAPH_IN
 enum { METADATA_NAME, METADATA_BUFFER };
 enum { TENSORMAP_NAME, TENSORMAP_TENSOR_INDEX };
 
-int p2l_tflite_op_version(const p2l_graph *g, const p2l_node *node) {
+int p2l_tflite_op_version(const p2l_graph *g, const p2l_ir_node *node) {
     /* Versions mark when an op gained a feature; a runtime that knows the version runs it. */
 #define OPT(name) p2l_get_option(g, (int)(node - g->nodes.items), name)
     switch (node->op) {
     case P2L_OP_CONV_2D: {
         /* grouped: the filter sees fewer input channels than the input has */
-        const p2l_tensor *in = &g->tensors.items[node->inputs[0]], *filter = &g->tensors.items[node->inputs[1]];
+        const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]], *filter = &g->tensors.items[node->inputs[1]];
         if (in->rank == 4 && filter->rank == 4 && in->dims[3] != filter->dims[3]) return 6;
         return OPT("dilation_w_factor") != 1 || OPT("dilation_h_factor") != 1 ? 2 : 1;
     }
@@ -76,7 +76,7 @@ static p2l_fb_ref int_vector(p2l_fb *fb, const int *values, size_t count) {
 
 /* Options narrower than int64 in the schema must hold their value exactly: the file never gets a
  * truncated one. */
-static p2l_status check_options(const p2l_node *node) {
+static p2l_status check_options(const p2l_ir_node *node) {
     const p2l_options_info *info = p2l_options_info_of(p2l_op_info_of(node->op)->options);
     for (int f = 0; f < info->field_count; f++) {
         int64_t v = node->options[f];
@@ -91,7 +91,7 @@ static p2l_status check_options(const p2l_node *node) {
     return P2L_OK;
 }
 
-static p2l_fb_ref write_options(writer *w, const p2l_node *node, int *union_code) {
+static p2l_fb_ref write_options(writer *w, const p2l_ir_node *node, int *union_code) {
     const p2l_options_info *info = p2l_options_info_of(p2l_op_info_of(node->op)->options);
     *union_code = info->union_code;
     if (info->union_code == 0) return 0;
@@ -131,7 +131,7 @@ static p2l_status write_buffers(writer *w, int **tensor_buffer) {
         tensor_buffer[gi] = p2l_alloc_zero(sizeof(int) * (g->tensors.len + 1));
         if (!tensor_buffer[gi]) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
         for (size_t t = 0; t < g->tensors.len; t++) {
-            p2l_tensor *tensor = &g->tensors.items[t];
+            p2l_ir_tensor *tensor = &g->tensors.items[t];
             if (!tensor->data) continue;
             p2l_fb_ref data = p2l_fb_vector(fb, tensor->data, tensor->nbytes, 1, 16);
             if (w->release) p2l_release_const(tensor); /* the file holds it now; tensor_buffer remembers */
@@ -153,8 +153,8 @@ static p2l_fb_ref write_subgraph(writer *w, const p2l_graph *g, const int *tenso
         return 0;
     }
     for (size_t t = 0; t < nt; t++) {
-        const p2l_tensor *tensor = &g->tensors.items[t];
-        int32_t shape[P2L_MAX_RANK], signature[P2L_MAX_RANK];
+        const p2l_ir_tensor *tensor = &g->tensors.items[t];
+        int32_t shape[P2L_MAX_DIMS], signature[P2L_MAX_DIMS];
         bool dynamic = false;
         for (int d = 0; d < tensor->rank; d++) {
             if (tensor->dims[d] < -1 || tensor->dims[d] > INT32_MAX) {
@@ -182,7 +182,7 @@ static p2l_fb_ref write_subgraph(writer *w, const p2l_graph *g, const int *tenso
     }
     p2l_fb_ref tensors = p2l_fb_ref_vector(fb, refs, nt);
     for (size_t n = 0; n < nn; n++) {
-        const p2l_node *node = &g->nodes.items[n];
+        const p2l_ir_node *node = &g->nodes.items[n];
         if ((*status = check_options(node)) != P2L_OK) {
             p2l_release(refs);
             return 0;
