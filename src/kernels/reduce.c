@@ -52,6 +52,9 @@ static p2l_status reduce_prepare(p2l_node *node) {
         if (!mask[d]) dims[rank++] = x->dims[d];
         else if (keep) dims[rank++] = 1;
     }
+    /* The maximum of no values has no answer: torch.amax raises, and -inf would be a plausible wrong one. */
+    if ((op == P2L_OP_REDUCE_MAX || op == P2L_OP_REDUCE_MIN) && st->reduced == 0)
+        return p2l_fail(P2L_ERROR_MALFORMED, "cannot take the max/min over an empty axis");
     size_t stride = 1;
     for (int d = x->rank - 1; d >= 0; d--) {
         st->out_strides[d] = mask[d] ? 0 : stride;
@@ -244,7 +247,9 @@ static p2l_status arg_invoke(p2l_node *node) {
             double best_value = load_as_double(x, base);
             for (size_t k = 1; k < st->length; k++) {
                 double v = load_as_double(x, base + k * st->inner);
-                if (is_max ? v > best_value : v < best_value) best_value = v, best = k;
+                /* NaN is both the largest and the smallest value, and the first one wins, as in torch.argmax */
+                const bool better = v != v ? best_value == best_value : is_max ? v > best_value : v < best_value;
+                if (better) best_value = v, best = k;
             }
             size_t at = o * st->inner + i;
             if (y->dtype == P2L_INT32) ((int32_t *)y->data)[at] = (int32_t)best;
