@@ -42,8 +42,9 @@ static p2l_status topk_prepare(p2l_node *node) {
 /* Whether element a goes before element b: larger first, then lower index. */
 static bool before(p2l_dtype t, const void *row, int32_t a, int32_t b) {
     switch (t) {
-    case P2L_FLOAT32: {
+    case P2L_FLOAT32: { /* NaN is larger than any number, as in torch.topk (and a strict order for the sort) */
         float x = ((const float *)row)[a], y = ((const float *)row)[b];
+        if (x != x || y != y) return y == y || (x != x && a < b);
         return x > y || (x == y && a < b);
     }
     case P2L_INT32: {
