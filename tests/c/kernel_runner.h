@@ -79,11 +79,11 @@ static inline p2l_status op_fail(op_result *r, p2l_status s) {
     return s;
 }
 
-/* Runs `op` with the given inputs and options (NULL or an array ended by a NULL name); output i has
- * dtype output_dtypes[i]. The result holds the outputs' inferred shapes and values, or the status and
- * message of the first failing call. Free it with op_result_free. */
-static inline op_result run_op_n(p2l_op op, const op_option *options, int input_count, const op_tensor *inputs,
-                                 int output_count, const p2l_dtype *output_dtypes) {
+/* Runs `op` on `kernels` (P2L_KERNELS_*) with the given inputs and options (NULL or an array ended by a
+ * NULL name); output i has dtype output_dtypes[i]. The result holds the outputs' inferred shapes and
+ * values, or the status and message of the first failing call. Free it with op_result_free. */
+static inline op_result run_op_on_kernels(int kernels, p2l_op op, const op_option *options, int input_count,
+                                          const op_tensor *inputs, int output_count, const p2l_dtype *output_dtypes) {
     if (input_count > OP_MAX_INPUTS || output_count > OP_MAX_OUTPUTS) op_test_bug("too many tensors for run_op");
     op_result r = {.status = P2L_OK};
     tm_model m = {0};
@@ -114,9 +114,9 @@ static inline op_result run_op_n(p2l_op op, const op_option *options, int input_
     uint8_t *bytes = tm_build(&m, &size);
     p2l_model *model = NULL;
     p2l_interpreter *it = NULL;
-    const p2l_interpreter_options reference = {.size = sizeof reference, .kernels = P2L_KERNELS_REFERENCE};
+    const p2l_interpreter_options pinned = {.size = sizeof pinned, .kernels = kernels};
     p2l_status s = p2l_model_load(bytes, size, 0, &model);
-    if (!s) s = p2l_interpreter_create(model, &reference, &it);
+    if (!s) s = p2l_interpreter_create(model, &pinned, &it);
     if (!s) s = p2l_interpreter_allocate(it);
     for (int i = 0, input = 0; i < input_count && !s; i++) {
         const op_tensor *t = &inputs[i];
@@ -181,10 +181,19 @@ static inline op_tensor op_constant(op_tensor t) {
 /* Options: OP_OPTIONS({"axis", 1}, {"keep_dims", 1}). */
 #define OP_OPTIONS(...) ((const op_option[]){__VA_ARGS__, {NULL, 0}})
 
-/* One output of dtype out_dtype. */
-#define run_op(op, options, out_dtype, ...)                                                                  \
-    run_op_n((op), (options), (int)(sizeof((const op_tensor[]){__VA_ARGS__}) / sizeof(op_tensor)),          \
-             (const op_tensor[]){__VA_ARGS__}, 1, (const p2l_dtype[]){out_dtype})
+/* One output of dtype out_dtype, on the reference kernels or on `kernels`. */
+#define run_op(op, options, out_dtype, ...) run_op_on(P2L_KERNELS_REFERENCE, op, options, out_dtype, __VA_ARGS__)
+#define run_op_on(kernels, op, options, out_dtype, ...)                                                          \
+    run_op_on_kernels((kernels), (op), (options), (int)(sizeof((const op_tensor[]){__VA_ARGS__}) / sizeof(op_tensor)), \
+                      (const op_tensor[]){__VA_ARGS__}, 1, (const p2l_dtype[]){out_dtype})
+
+/* Several outputs: run_op_outputs(P2L_OP_TOPK_V2, NULL, OP_DTYPES(P2L_FLOAT32, P2L_INT32), x, k). */
+#define OP_DTYPES(...) \
+    (int)(sizeof((const p2l_dtype[]){__VA_ARGS__}) / sizeof(p2l_dtype)), (const p2l_dtype[]) { __VA_ARGS__ }
+#define run_op_outputs(op, options, dtypes, ...)                                                                 \
+    run_op_on_kernels(P2L_KERNELS_REFERENCE, (op), (options),                                                    \
+                      (int)(sizeof((const op_tensor[]){__VA_ARGS__}) / sizeof(op_tensor)), (const op_tensor[]){__VA_ARGS__}, \
+                      dtypes)
 
 /* ------------------------------------------------------------ checking outputs */
 

@@ -672,6 +672,48 @@ static void test_range_and_tile_edges(void) {
     op_result_free(&r);
 }
 
+/* ------------------------------------------------------------ ops with several outputs */
+
+static void test_topk_nan_ties_and_zero_k(void) {
+    /* torch.topk(tensor([1., nan, 3, -1]), 2) -> values [nan, 3], indices [1, 2]: NaN is the largest */
+    op_result r = run_op_outputs(P2L_OP_TOPK_V2, NULL, OP_DTYPES(P2L_FLOAT32, P2L_INT32),
+                                 OP_F32((2, 4), 1, NAN_F, 3, -1, 2, 5, 2, 5), OP_CONSTANT(OP_I32((), 2)));
+    /* row 2 has ties: the lower index first (LiteRT's order; torch.topk leaves ties unordered) */
+    CHECK_OP_OUTPUT(r, 0, P2L_FLOAT32, float, (2, 2), 0, NAN_F, 3, 5, 5);
+    CHECK_OP_OUTPUT(r, 1, P2L_INT32, int32_t, (2, 2), 0, 1, 2, 1, 3);
+    op_result_free(&r);
+    /* torch.topk(x, 0) is empty */
+    r = run_op_outputs(P2L_OP_TOPK_V2, NULL, OP_DTYPES(P2L_FLOAT32, P2L_INT32), OP_F32((3), 1, 2, 3),
+                       OP_CONSTANT(OP_I32((), 0)));
+    CHECK_OP_OUTPUT(r, 0, P2L_FLOAT32, float, (0), 0);
+    CHECK_OP_OUTPUT(r, 1, P2L_INT32, int32_t, (0), 0);
+    op_result_free(&r);
+    r = run_op_outputs(P2L_OP_TOPK_V2, NULL, OP_DTYPES(P2L_FLOAT32, P2L_INT32), OP_F32((3), 1, 2, 3),
+                       OP_CONSTANT(OP_I32((), 4)));
+    CHECK_OP_FAILS(r, P2L_ERROR_MALFORMED, "k=4 is out of range for a last dim of 3");
+    op_result_free(&r);
+}
+
+static void test_split_and_unpack_empty_pieces(void) {
+    /* torch.split(arange(6.).reshape(3, 2), [0, 3], 0) -> an empty [0, 2] piece and the whole */
+    op_result r = run_op_outputs(P2L_OP_SPLIT_V, OP_OPTIONS({"num_splits", 2}), OP_DTYPES(P2L_FLOAT32, P2L_FLOAT32),
+                                 OP_F32((3, 2), 0, 1, 2, 3, 4, 5), OP_CONSTANT(OP_I32((2), 0, 3)),
+                                 OP_CONSTANT(OP_I32((), 0)));
+    CHECK_OP_OUTPUT(r, 0, P2L_FLOAT32, float, (0, 2), 0);
+    CHECK_OP_OUTPUT(r, 1, P2L_FLOAT32, float, (3, 2), 0, 0, 1, 2, 3, 4, 5);
+    op_result_free(&r);
+    /* torch.unbind(zeros(2, 0)) -> two empty [0] tensors */
+    r = run_op_outputs(P2L_OP_UNPACK, OP_OPTIONS({"num", 2}, {"axis", 0}), OP_DTYPES(P2L_FLOAT32, P2L_FLOAT32),
+                       OP_F32((2, 0)));
+    CHECK_OP_OUTPUT(r, 0, P2L_FLOAT32, float, (0), 0);
+    CHECK_OP_OUTPUT(r, 1, P2L_FLOAT32, float, (0), 0);
+    op_result_free(&r);
+    r = run_op_outputs(P2L_OP_SPLIT_V, OP_OPTIONS({"num_splits", 2}), OP_DTYPES(P2L_FLOAT32, P2L_FLOAT32),
+                       OP_F32((3), 0, 1, 2), OP_CONSTANT(OP_I32((2), 1, 1)), OP_CONSTANT(OP_I32((), 0)));
+    CHECK_OP_FAILS(r, P2L_ERROR_MALFORMED, "split sizes add up to 2, not 3");
+    op_result_free(&r);
+}
+
 __attribute__((visibility("default"), used)) const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
@@ -712,5 +754,7 @@ int main(void) {
     RUN(test_transpose_edges);
     RUN(test_select_broadcasts_three_ways);
     RUN(test_range_and_tile_edges);
+    RUN(test_topk_nan_ties_and_zero_k);
+    RUN(test_split_and_unpack_empty_pieces);
     return check_summary();
 }

@@ -1,10 +1,12 @@
-/* The runtime's C API (load, share, signatures, resize, memory plan) and kernels with golden values. */
+/* The runtime's C API (load, share, signatures, resize, memory plan, folding at prepare) and a few kernels with
+ * golden values on both the reference and the fast kernels (edge cases of every op family: test_reference_kernels.c). */
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "pt2lite.h"
+#include "kernel_runner.h"
 #include "test_runtime_builder.h"
 
 static const float ramp4[4] = {1, 2, 3, 4};
@@ -167,50 +169,18 @@ static p2l_status run(tm_model *m, const void *x, size_t x_bytes, void *y, size_
     return s;
 }
 
+/* Both the reference kernels and the fast ones this CPU has. */
+static const int reference_and_auto[2] = {P2L_KERNELS_REFERENCE, P2L_KERNELS_AUTO};
+
 static void test_average_pool_same_counts_valid_only(void) {
-    tm_model m = {0};
-    int x = tm_tensor_add(&m, P2L_FLOAT32, 4, (int32_t[]){1, 2, 2, 1}, "x");
-    int y = tm_tensor_add(&m, P2L_FLOAT32, 4, (int32_t[]){1, 2, 2, 1}, "y");
-    tm_op *op = tm_op_add(&m, 1 /* AVERAGE_POOL_2D */, 1, (int32_t[]){x}, 1, (int32_t[]){y});
-    tm_option(op, "padding", P2L_PAD_SAME);
-    tm_option(op, "stride_w", 1);
-    tm_option(op, "stride_h", 1);
-    tm_option(op, "filter_width", 3);
-    tm_option(op, "filter_height", 3);
-    m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = y;
-    float in[4] = {1, 2, 3, 4}, out[4];
-    CHECK_EQ_INT(run(&m, in, sizeof in, out, sizeof out), P2L_OK);
-    for (int i = 0; i < 4; i++) CHECK(fabsf(out[i] - 2.5f) < 1e-6f);
-}
-
-static void test_integer_division_by_zero_is_an_error(void) {
-    static const int32_t zero_one[2] = {0, 1};
-    tm_model m = {0};
-    int x = tm_tensor_add(&m, P2L_INT32, 1, (int32_t[]){2}, "x");
-    int d = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){2}, zero_one, sizeof zero_one, "d");
-    int y = tm_tensor_add(&m, P2L_INT32, 1, (int32_t[]){2}, "y");
-    tm_op_add(&m, 90 /* FLOOR_DIV */, 2, (int32_t[]){x, d}, 1, (int32_t[]){y});
-    m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = y;
-    int32_t in[2] = {INT32_MIN, 7}, out[2];
-    CHECK_EQ_INT(run(&m, in, sizeof in, out, sizeof out), P2L_ERROR_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("division by zero");
-    CHECK_ERROR_MENTIONS("FLOOR_DIV");
-}
-
-static void test_gather_index_out_of_range_is_an_error(void) {
-    static const float table[6] = {1, 2, 3, 4, 5, 6};
-    tm_model m = {0};
-    int p = tm_const_add(&m, P2L_FLOAT32, 2, (int32_t[]){3, 2}, table, sizeof table, "table");
-    int i = tm_tensor_add(&m, P2L_INT32, 1, (int32_t[]){2}, "i");
-    int y = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){2, 2}, "y");
-    tm_op_add(&m, 36 /* GATHER */, 2, (int32_t[]){p, i}, 1, (int32_t[]){y});
-    m.n_in = 1, m.in[0] = i, m.n_out = 1, m.out[0] = y;
-    int32_t ok[2] = {2, 0}, bad[2] = {1, 3};
-    float out[4];
-    CHECK_EQ_INT(run(&m, ok, sizeof ok, out, sizeof out), P2L_OK);
-    CHECK(out[0] == 5 && out[1] == 6 && out[2] == 1 && out[3] == 2);
-    CHECK_EQ_INT(run(&m, bad, sizeof bad, out, sizeof out), P2L_ERROR_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("index 3 is out of range");
+    for (int k = 0; k < 2; k++) {
+        op_result r = run_op_on(reference_and_auto[k], P2L_OP_AVERAGE_POOL_2D,
+                                OP_OPTIONS({"padding", P2L_PAD_SAME}, {"stride_w", 1}, {"stride_h", 1},
+                                           {"filter_width", 3}, {"filter_height", 3}),
+                                P2L_FLOAT32, OP_F32((1, 2, 2, 1), 1, 2, 3, 4));
+        CHECK_OP_F32(r, (1, 2, 2, 1), 1e-6, 2.5f, 2.5f, 2.5f, 2.5f);
+        op_result_free(&r);
+    }
 }
 
 static void test_constant_subgraph_folded_at_prepare(void) {
@@ -229,20 +199,14 @@ static void test_constant_subgraph_folded_at_prepare(void) {
 }
 
 static void test_strided_slice_reverse_and_shrink(void) {
-    static const int32_t begin[2] = {-1, 1}, end[2] = {0, 2}, strides[2] = {-1, 1};
-    tm_model m = {0};
-    int x = tm_tensor_add(&m, P2L_FLOAT32, 2, (int32_t[]){3, 4}, "x");
-    int b = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){2}, begin, sizeof begin, "b");
-    int e = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){2}, end, sizeof end, "e");
-    int s = tm_const_add(&m, P2L_INT32, 1, (int32_t[]){2}, strides, sizeof strides, "s");
-    int y = tm_tensor_add(&m, P2L_FLOAT32, 1, (int32_t[]){2}, "y");
-    tm_op *op = tm_op_add(&m, 45 /* STRIDED_SLICE */, 4, (int32_t[]){x, b, e, s}, 1, (int32_t[]){y});
-    tm_option(op, "shrink_axis_mask", 2);
-    m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = y;
-    float in[12], out[2];
-    for (int i = 0; i < 12; i++) in[i] = (float)i;
-    CHECK_EQ_INT(run(&m, in, sizeof in, out, sizeof out), P2L_OK);
-    CHECK(out[0] == 9 && out[1] == 5); /* rows 2, 1 of column 1 */
+    const op_tensor x = OP_F32((3, 4), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+    for (int k = 0; k < 2; k++) {
+        op_result r = run_op_on(reference_and_auto[k], P2L_OP_STRIDED_SLICE, OP_OPTIONS({"shrink_axis_mask", 2}),
+                                P2L_FLOAT32, x, OP_CONSTANT(OP_I32((2), -1, 1)), OP_CONSTANT(OP_I32((2), 0, 2)),
+                                OP_CONSTANT(OP_I32((2), -1, 1)));
+        CHECK_OP_F32(r, (2), 0, 9, 5); /* rows 2, 1 of column 1 */
+        op_result_free(&r);
+    }
 }
 
 static void test_planner_reuses_memory(void) {
@@ -360,8 +324,6 @@ int main(void) {
     RUN(test_metadata_by_name);
     RUN(test_signature_check_input);
     RUN(test_average_pool_same_counts_valid_only);
-    RUN(test_integer_division_by_zero_is_an_error);
-    RUN(test_gather_index_out_of_range_is_an_error);
     RUN(test_constant_subgraph_folded_at_prepare);
     RUN(test_strided_slice_reverse_and_shrink);
     RUN(test_planner_reuses_memory);
