@@ -59,7 +59,7 @@ typedef struct p2l_exec {
     size_t scratch_stride; /* bytes per thread, a multiple of 64 */
 } p2l_exec;
 
-/* Fusions the runtime offers a kernel at prepare (runtime/interpreter.c decides when the graph allows
+/* Fusions the runtime offers a kernel at prepare (runtime/fusions.c decides when the graph allows
  * them: the intermediate tensors have no other reader and are not subgraph outputs). A kernel that
  * implements an offer sets its `taken` flag in prepare; the runtime then skips the absorbed ops. A
  * kernel that ignores the offers stays correct: the ops run as written. */

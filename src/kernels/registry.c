@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/env.h"
 #include "kernels/kernels.h"
 
 typedef struct registry_entry {
@@ -155,20 +156,15 @@ static const p2l_kernel *const fast[P2L_OP_COUNT] = {
 static const p2l_kernel *const fast[P2L_OP_COUNT]; /* this build has none */
 #endif
 
-static bool env_set(const char *name) {
-    const char *env = getenv(name);
-    return env && *env && strcmp(env, "0") != 0;
-}
-
 /* The micro-kernels for this CPU, or NULL (then the reference kernels run). Detection stays in this
  * file, which is compiled for the baseline ISA: the x86 folder is compiled with AVX2, which the
  * detecting code itself must not use. */
 static const p2l_fast_isa *detect_isa(void) {
-    if (env_set("P2L_REFERENCE_KERNELS")) return NULL;
+    if (p2l_env_flag("P2L_REFERENCE_KERNELS")) return NULL;
 #if defined(P2L_HAVE_X86_KERNELS)
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
-    return __builtin_cpu_supports("avx512f") && !env_set("P2L_NO_AVX512") ? &p2l_isa_avx512 : &p2l_isa_avx2;
+    return __builtin_cpu_supports("avx512f") && !p2l_env_flag("P2L_NO_AVX512") ? &p2l_isa_avx512 : &p2l_isa_avx2;
 #elif defined(P2L_HAVE_ARM_KERNELS)
     return &p2l_isa_neon; /* ASIMD is architectural on aarch64: nothing to detect for float32 */
 #else
@@ -235,12 +231,12 @@ p2l_status p2l_kernel_select(int kernels, p2l_kernel_selection *selection) {
                         (int)(sizeof kernels_names / sizeof *kernels_names) - 1);
     if (kernels == P2L_KERNELS_AUTO) return P2L_OK; /* the process-wide choice (detect_isa) */
     /* P2L_REFERENCE_KERNELS overrides every request, P2L_NO_AVX512 an AVX-512 one (for tools). */
-    if (kernels == P2L_KERNELS_REFERENCE || env_set("P2L_REFERENCE_KERNELS")) {
+    if (kernels == P2L_KERNELS_REFERENCE || p2l_env_flag("P2L_REFERENCE_KERNELS")) {
         selection->reference = selection->pinned = true;
         return P2L_OK;
     }
     const char *name = kernels_names[kernels];
-    if (kernels == P2L_KERNELS_AVX512 && env_set("P2L_NO_AVX512")) name = "avx2";
+    if (kernels == P2L_KERNELS_AVX512 && p2l_env_flag("P2L_NO_AVX512")) name = "avx2";
     const p2l_fast_isa *tables[8];
     int count = p2l_fast_isa_supported(tables, 8);
     for (int i = 0; i < count && i < 8; i++)

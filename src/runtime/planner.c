@@ -1,4 +1,5 @@
-/* Lifetime-based memory planner: greedy by size, best fit, with interval queries.
+/* Memory planning: a graph's tensor lifetimes (p2l_graph_plan_memory), placed by a lifetime-based
+ * planner: greedy by size, best fit, with interval queries (p2l_plan_memory).
  *
  * Tensors are placed largest first; each goes into the smallest gap, between tensors already placed
  * whose lifetimes overlap its own, that fits it (or above the highest of them). Tensors whose
@@ -14,7 +15,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "runtime/runtime.h"
+#include "base/limits.h"
+#include "runtime/interpreter.h"
 
 typedef struct planner {
     p2l_plan_item **items;   /* the tensors to place (size > 0, first >= 0) */
@@ -197,27 +199,23 @@ static uint32_t pop_edge(free_tree *f, uint32_t x, bool leftmost, uint32_t *node
     return x;
 }
 
+/* The block of *side nearest to `at` (its last block when !after, its first when after) leaves *side
+ * when it touches `at`; returns the far edge of the merged block: where it now starts / ends. */
+static size_t take_neighbour(free_tree *f, uint32_t *side, bool after, size_t at) {
+    if (!*side) return at;
+    uint32_t x = *side;
+    while (after ? f->left[x] : f->right[x]) x = after ? f->left[x] : f->right[x];
+    if ((after ? f->start[x] : f->end[x]) != at) return at;
+    uint32_t popped;
+    *side = pop_edge(f, *side, after, &popped);
+    return after ? f->end[popped] : f->start[popped];
+}
+
 static uint32_t release_block(free_tree *f, uint32_t root, size_t start, size_t end) {
     uint32_t lo, hi;
     split(f, root, start, &lo, &hi);
-    if (lo) {
-        uint32_t last = lo;
-        while (f->right[last]) last = f->right[last];
-        if (f->end[last] == start) {
-            uint32_t popped;
-            lo = pop_edge(f, lo, false, &popped);
-            start = f->start[popped];
-        }
-    }
-    if (hi) {
-        uint32_t first = hi;
-        while (f->left[first]) first = f->left[first];
-        if (f->start[first] == end) {
-            uint32_t popped;
-            hi = pop_edge(f, hi, true, &popped);
-            end = f->end[popped];
-        }
-    }
+    start = take_neighbour(f, &lo, false, start);
+    end = take_neighbour(f, &hi, true, end);
     return merge(f, merge(f, lo, new_block(f, start, end)), hi);
 }
 
@@ -324,5 +322,90 @@ p2l_status p2l_plan_memory(p2l_plan_item *items, size_t count, size_t alignment,
     p2l_release(p.latest_last);
     p2l_release(order);
     p2l_release(position);
+    return s;
+}
+
+/* ------------------------------------------------------------ a prepared graph's tensors */
+
+enum { TENSOR_ALIGNMENT = 64 };
+
+/* Lifetimes in node steps: subgraph inputs from before the first op, subgraph outputs until after
+ * the last; everything else from its producer to its last reader. The output of a view (RESHAPE)
+ * of a planned tensor gets no memory of its own: it is a second name for the input's buffer
+ * (owner[] maps a tensor to the one whose buffer it uses), which lives until the last reader of
+ * either, and the view node is skipped at invoke. A node with a fused epilogue writes the
+ * epilogue's output instead of output 0, which gets no memory. */
+static p2l_status lifetimes(p2l_graph *g, p2l_plan_item *items, int *owner) {
+    const p2l_tfl_subgraph *sg = g->sg;
+    const int steps = sg->op_count;
+    for (int t = 0; t < sg->tensor_count; t++) items[t].first = -1, owner[t] = t;
+    for (int i = 0; i < sg->input_count; i++) {
+        p2l_tensor *x = &g->tensors[sg->inputs[i]];
+        if (x->is_constant) continue;
+        items[x->index] = (p2l_plan_item){.size = x->bytes, .first = 0, .last = steps};
+    }
+    for (int o = 0; o < sg->op_count; o++) {
+        p2l_node *n = &g->nodes[o];
+        if (g->folded[o] || g->skipped[o]) continue;
+        for (int i = 0; i <= n->input_count; i++) {
+            p2l_tensor *x = i < n->input_count ? n->inputs[i] : n->fusion.unpadded; /* NULL unless taken */
+            p2l_plan_item *it = x ? &items[owner[x->index]] : NULL;
+            if (it && it->first >= 0 && it->last < o) it->last = o;
+        }
+        if ((g->kernels[o]->flags & P2L_KERNEL_VIEW) && items[owner[n->inputs[0]->index]].first >= 0 &&
+            n->outputs[0]->bytes == n->inputs[0]->bytes) {
+            owner[n->outputs[0]->index] = owner[n->inputs[0]->index];
+            g->skipped[o] = true;
+            continue;
+        }
+        for (int i = 0; i < n->output_count; i++) {
+            p2l_tensor *y = n->outputs[i];
+            if (i == 0 && n->fusion.epilogue_taken) {
+                y = n->fusion.epilogue_output;
+                if (y->bytes != n->outputs[0]->bytes)
+                    return p2l_graph_op_context(p2l_fail(P2L_ERROR_INTERNAL, "fused epilogue output has %zu bytes, "
+                                                         "expected %zu", y->bytes, n->outputs[0]->bytes), g, o);
+            }
+            items[y->index] = (p2l_plan_item){.size = y->bytes, .first = o, .last = o};
+        }
+    }
+    for (int i = 0; i < sg->output_count; i++) {
+        p2l_plan_item *it = &items[owner[sg->outputs[i]]];
+        if (it->first >= 0) it->last = steps;
+    }
+    return P2L_OK;
+}
+
+/* Places the tensors of the lifetimes in one block of memory and points them at it. */
+static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *owner) {
+    const p2l_tfl_subgraph *sg = g->sg;
+    size_t arena_size, tensor_bytes = 0;
+    for (int t = 0; t < sg->tensor_count; t++)
+        if (!p2l_add_size(tensor_bytes, g->tensors[t].bytes, &tensor_bytes)) tensor_bytes = SIZE_MAX;
+    P2L_TRY(P2L_CHECK_LIMIT(g->limits, max_tensor_bytes, tensor_bytes, "the bytes of the subgraph's tensors"));
+    P2L_TRY(p2l_plan_memory(items, (size_t)sg->tensor_count, TENSOR_ALIGNMENT, &arena_size));
+    P2L_TRY(P2L_CHECK_LIMIT(g->limits, max_arena_bytes, arena_size, "the planned tensor memory in bytes"));
+    size_t block_size;
+    if (!p2l_add_size(arena_size, TENSOR_ALIGNMENT, &block_size) || !(g->arena_block = p2l_alloc(block_size)))
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of tensor memory", arena_size);
+    uint8_t *base = (uint8_t *)(((uintptr_t)g->arena_block + TENSOR_ALIGNMENT - 1) & ~(uintptr_t)(TENSOR_ALIGNMENT - 1));
+    g->arena_size = arena_size;
+    for (int t = 0; t < sg->tensor_count; t++)
+        if (items[owner[t]].first >= 0) g->tensors[t].data = base + items[owner[t]].offset;
+    return P2L_OK;
+}
+
+p2l_status p2l_graph_plan_memory(p2l_graph *g) {
+    const p2l_tfl_subgraph *sg = g->sg;
+    p2l_plan_item *items = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *items + 1);
+    int *owner = p2l_alloc((size_t)sg->tensor_count * sizeof *owner + 1);
+    p2l_status s = items && owner ? lifetimes(g, items, owner)
+                                  : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory planning memory");
+    if (!s) {
+        s = place_tensors(g, items, owner);
+        if (s) s = p2l_fail_context(s, "subgraph %d", g->index);
+    }
+    p2l_release(items);
+    p2l_release(owner);
     return s;
 }

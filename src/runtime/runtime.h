@@ -1,4 +1,4 @@
-/* Runtime internals shared by model.c, interpreter.c and planner.c. */
+/* Runtime internals shared by the model (model.c) and the interpreter (interpreter.h and its files). */
 #ifndef P2L_RUNTIME_RUNTIME_H
 #define P2L_RUNTIME_RUNTIME_H
 

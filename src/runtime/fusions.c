@@ -1,0 +1,158 @@
+/* Prepare-time fusions: a table of patterns, one row per fusion.
+ *
+ * Before a CONV_2D or DEPTHWISE_CONV_2D is prepared, the runtime offers its kernel (node->fusion):
+ * - a zero PAD of H and W in front of it: the convolution reads the PAD's input with more implicit
+ *   padding and the PAD is skipped;
+ * - LOGISTIC + MUL (SiLU) or HARD_SWISH after it: applied in the convolution's store, both skipped.
+ * Only where the intermediate tensors have no other reader, are not subgraph outputs and are not
+ * computed at prepare time. A kernel that does not take an offer leaves the ops as they are. */
+#include <string.h>
+
+#include "runtime/fusions.h"
+
+static bool plain_intermediate(const p2l_graph *g, const p2l_tensor *t, int readers) {
+    return t && t->dtype == P2L_FLOAT32 && !t->is_constant && !t->known && g->readers[t->index] == readers &&
+           !g->is_output[t->index] && !g->is_input[t->index];
+}
+
+/* The one node after `after` that reads t other than `except`; -1 if none. */
+static int reader_after(const p2l_graph *g, const p2l_tensor *t, int after, int except) {
+    for (int o = after + 1; o < g->sg->op_count; o++) {
+        if (o == except) continue;
+        const p2l_node *n = &g->nodes[o];
+        for (int i = 0; i < n->input_count; i++)
+            if (n->inputs[i] == t) return o;
+    }
+    return -1;
+}
+
+static bool zero_spatial_pad(const p2l_graph *g, int p, int *top, int *left) {
+    const p2l_node *pad = &g->nodes[p];
+    if ((pad->op != P2L_OP_PAD && pad->op != P2L_OP_PADV2) || g->folded[p] || g->skipped[p]) return false;
+    const p2l_tensor *u = pad->inputs[0], *paddings = pad->inputs[1];
+    if (!u || u->dtype != P2L_FLOAT32 || u->rank != 4 || !paddings || !paddings->known) return false;
+    if (pad->input_count > 2 && pad->inputs[2]) {
+        const p2l_tensor *v = pad->inputs[2];
+        uint32_t bits = 1;
+        if (v->known && v->dtype == P2L_FLOAT32 && v->count == 1) memcpy(&bits, v->data, sizeof bits);
+        if (bits != 0) return false; /* pads with +0.0 only */
+    }
+    int64_t v[8];
+    size_t count = 0;
+    if (p2l_read_ints(paddings, v, 8, &count) != P2L_OK) {
+        p2l_clear_error();
+        return false;
+    }
+    if (count != 8 || v[0] || v[1] || v[6] || v[7]) return false;
+    for (int i = 2; i < 6; i++)
+        if (v[i] < 0 || v[i] > 1 << 20) return false;
+    *top = (int)v[2];
+    *left = (int)v[4];
+    return true;
+}
+
+/* A pattern around node o: on a match, the nodes it would absorb (and, for the PAD, its part of o's
+ * fusion). */
+typedef bool (*pattern_fn)(const p2l_graph *g, int o, p2l_fusion *f, int absorbed[2]);
+
+/* Input 0 is a zero spatial PAD's output read by nothing else. */
+static bool padded_input(const p2l_graph *g, int o, p2l_fusion *f, int absorbed[2]) {
+    const p2l_tensor *x = g->nodes[o].inputs[0];
+    if (!x || !plain_intermediate(g, x, 1)) return false;
+    const int p = g->producer[x->index];
+    if (p < 0 || p >= o || !zero_spatial_pad(g, p, &f->pad_top, &f->pad_left)) return false;
+    f->unpadded = g->nodes[p].inputs[0];
+    absorbed[0] = p;
+    return true;
+}
+
+/* Output 0 is read only by HARD_SWISH. */
+static bool hard_swish_output(const p2l_graph *g, int o, p2l_fusion *f, int absorbed[2]) {
+    (void)f;
+    const p2l_tensor *y = g->nodes[o].outputs[0];
+    const int r = plain_intermediate(g, y, 1) ? reader_after(g, y, o, -1) : -1;
+    if (r < 0 || g->nodes[r].op != P2L_OP_HARD_SWISH || g->skipped[r]) return false;
+    absorbed[0] = r;
+    return true;
+}
+
+/* Output 0 y is read only by s = LOGISTIC(y) and MUL(y, s) (either order) with no fused activation:
+ * SiLU. */
+static bool silu_output(const p2l_graph *g, int o, p2l_fusion *f, int absorbed[2]) {
+    (void)f;
+    const p2l_tensor *y = g->nodes[o].outputs[0];
+    if (!plain_intermediate(g, y, 2)) return false;
+    int l = reader_after(g, y, o, -1);
+    int m = l >= 0 ? reader_after(g, y, o, l) : -1;
+    if (l >= 0 && m >= 0 && g->nodes[l].op == P2L_OP_MUL) {
+        const int t = l;
+        l = m;
+        m = t;
+    }
+    if (l < 0 || m < 0 || g->nodes[l].op != P2L_OP_LOGISTIC || g->nodes[m].op != P2L_OP_MUL || g->skipped[l] ||
+        g->skipped[m])
+        return false;
+    const p2l_node *L = &g->nodes[l], *M = &g->nodes[m];
+    const p2l_tensor *s = L->outputs[0];
+    if (L->input_count != 1 || L->inputs[0] != y || !plain_intermediate(g, s, 1) || M->input_count != 2 ||
+        !((M->inputs[0] == y && M->inputs[1] == s) || (M->inputs[0] == s && M->inputs[1] == y)) ||
+        p2l_option_int(M, "fused_activation_function") != P2L_ACT_NONE)
+        return false;
+    absorbed[0] = l;
+    absorbed[1] = m;
+    return true;
+}
+
+/* One row per fusion: the ops offered it, the neighbour pattern, the kind of offer (each kind is made
+ * at most once per node: the first row that matches) and, for an epilogue, which one: its output is
+ * output 0 of the last node absorbed, and must be float. */
+static const struct fusion_row {
+    p2l_op ops[2];
+    pattern_fn pattern;
+    int offer;    /* P2L_OFFER_* */
+    int epilogue; /* P2L_EPILOGUE_*, for P2L_OFFER_EPILOGUE */
+} fusions[] = {
+    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, padded_input, P2L_OFFER_UNPADDED, P2L_EPILOGUE_NONE},
+    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, hard_swish_output, P2L_OFFER_EPILOGUE, P2L_EPILOGUE_HARD_SWISH},
+    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, silu_output, P2L_OFFER_EPILOGUE, P2L_EPILOGUE_SILU},
+};
+
+static bool offer_row(p2l_graph *g, int o, const struct fusion_row *row, int absorbed[2]) {
+    p2l_fusion *f = &g->nodes[o].fusion;
+    int nodes[2] = {-1, -1};
+    if (!row->pattern(g, o, f, nodes)) return false;
+    if (row->offer == P2L_OFFER_EPILOGUE) {
+        p2l_tensor *y = g->nodes[nodes[1] >= 0 ? nodes[1] : nodes[0]].outputs[0];
+        if (y->dtype != P2L_FLOAT32) return false;
+        f->epilogue = row->epilogue;
+        f->epilogue_output = y;
+    }
+    absorbed[0] = nodes[0];
+    absorbed[1] = nodes[1];
+    return true;
+}
+
+void p2l_fusions_offer(p2l_graph *g, int o, p2l_fusion_offers *offers) {
+    p2l_node *n = &g->nodes[o];
+    memset(&n->fusion, 0, sizeof n->fusion);
+    for (int k = 0; k < P2L_OFFER_KINDS; k++) offers->absorbed[k][0] = offers->absorbed[k][1] = -1;
+    /* a node computed at prepare time runs no kernel at invoke to fuse into */
+    if (g->ctx->no_fusion || g->skipped[o] || p2l_node_inputs_known(n)) return;
+    bool made[P2L_OFFER_KINDS] = {false};
+    for (size_t r = 0; r < sizeof fusions / sizeof *fusions; r++) {
+        const struct fusion_row *row = &fusions[r];
+        if ((n->op != row->ops[0] && n->op != row->ops[1]) || made[row->offer]) continue;
+        made[row->offer] = offer_row(g, o, row, offers->absorbed[row->offer]);
+    }
+}
+
+void p2l_fusions_apply(p2l_graph *g, int o, const p2l_fusion_offers *offers) {
+    p2l_fusion *f = &g->nodes[o].fusion;
+    const bool taken[P2L_OFFER_KINDS] = {[P2L_OFFER_UNPADDED] = f->unpadded_taken,
+                                         [P2L_OFFER_EPILOGUE] = f->epilogue_taken};
+    if (!f->unpadded_taken) f->unpadded = NULL;
+    if (!f->epilogue_taken) f->epilogue_output = NULL;
+    for (int k = 0; k < P2L_OFFER_KINDS; k++)
+        for (int i = 0; i < 2 && taken[k]; i++)
+            if (offers->absorbed[k][i] >= 0) g->skipped[offers->absorbed[k][i]] = true;
+}
