@@ -259,10 +259,7 @@ static p2l_status conv_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_conv_2d_fast = {
-    .prepare = conv_prepare, .invoke = conv_invoke,
-    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
-};
+const p2l_fast_driver p2l_fast_conv_2d = {conv_prepare, conv_invoke};
 
 /* ------------------------------------------------------------ depthwise */
 
@@ -357,7 +354,4 @@ static p2l_status depthwise_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_depthwise_conv_2d_fast = {
-    .prepare = depthwise_prepare, .invoke = depthwise_invoke,
-    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
-};
+const p2l_fast_driver p2l_fast_depthwise_conv_2d = {depthwise_prepare, depthwise_invoke};

@@ -89,10 +89,7 @@ static p2l_status fully_connected_invoke(p2l_node *node) {
     return run(node, st);
 }
 
-const p2l_kernel p2l_kernel_fully_connected_fast = {
-    .prepare = fully_connected_prepare, .invoke = fully_connected_invoke,
-    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
-};
+const p2l_fast_driver p2l_fast_fully_connected = {fully_connected_prepare, fully_connected_invoke};
 
 /* Packs B (k x n, or n x k with adj_y) into `data` for the GEMM. */
 static void pack_b(p2l_gemm_b *b, float *data, const float *src, int k, int n, bool adj_y) {
@@ -191,7 +188,4 @@ static p2l_status batch_matmul_invoke(p2l_node *node) {
     return run(node, st);
 }
 
-const p2l_kernel p2l_kernel_batch_matmul_fast = {
-    .prepare = batch_matmul_prepare, .invoke = batch_matmul_invoke,
-    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_batch_matmul = {batch_matmul_prepare, batch_matmul_invoke};

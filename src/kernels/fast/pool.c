@@ -48,7 +48,4 @@ static p2l_status pool_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_pool_fast = {
-    .prepare = pool_prepare, .invoke = pool_invoke,
-    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_pool = {pool_prepare, pool_invoke};

@@ -3,8 +3,9 @@
  * (masked tail). The average divides by the number of window elements inside the input, as the
  * reference does. */
 #include "kernels/x86/x86.h"
+#include "kernels/x86/vec_avx2.h"
 
-void p2l_pool_row_avx2(const p2l_pool_row_args *a) {
+void p2l_f32_pool_row__avx2(const p2l_pool_row_args *a) {
     const size_t C = a->C;
     const int W = a->W, ys = a->ys, ye = a->ye;
     const bool average = a->average, clamp = a->clamp->on;
