@@ -13,17 +13,6 @@
 
 extern const p2l_fast_isa p2l_isa_neon; /* isa.c */
 
-/* The micro-kernels. */
-P2L_DECLARE_BINARY_ROWS(neon)
-P2L_DECLARE_UNARY_ROWS(neon)
-void p2l_f32_gemm__neon(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
-                        int panel_begin, int panel_end, const p2l_clamp *clamp);
-void p2l_f32_depthwise_row__neon(const p2l_depthwise_row_args *a);
-void p2l_f32_softmax_row__neon(const float *in, float *out, size_t n, float beta);
-void p2l_f32_pool_row__neon(const p2l_pool_row_args *a);
-void p2l_f32_mean_rows__neon(const float *in, float *out, size_t rows, size_t length);
-void p2l_f32_channel_means__neon(const float *in, size_t pixels, size_t C, size_t width, float *out);
-void p2l_u32_transpose_blocks__neon(const uint32_t *in, int64_t col_stride, uint32_t *out, size_t out_stride,
-                                    size_t rows, size_t cols);
+P2L_DECLARE_ISA_KERNELS(neon)
 
 #endif

@@ -41,6 +41,12 @@ P2L_FAST_DRIVERS(P2L_DECLARE_FAST_DRIVER)
  * that nodes the fast path does not cover run p2l_invoke_reference with it. */
 p2l_status p2l_fast_prepare(p2l_node *node, const p2l_kernel *reference, size_t size, void **state);
 
+/* The job of a driver's tasks (p2l_parallel_for's ctx): the node and the driver's state. */
+typedef struct p2l_fast_job {
+    const p2l_node *node;
+    const void *state;
+} p2l_fast_job;
+
 /* ------------------------------------------------------------ fused activation as a clamp */
 typedef struct p2l_clamp {
     float lo, hi;
@@ -266,6 +272,24 @@ typedef struct p2l_fast_isa {
     p2l_interleave_3_fn interleave_3;   /* NULL: the driver's scalar loop */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
+
+/* Declarations of one ISA's micro-kernels, p2l_<dtype>_<what>__<isa>, one per slot of p2l_fast_isa
+ * (a table may take some slots from another ISA: those are declared and never defined). */
+#define P2L_DECLARE_ISA_KERNELS(isa)                                                                        \
+    P2L_DECLARE_BINARY_ROWS(isa)                                                                            \
+    P2L_DECLARE_UNARY_ROWS(isa)                                                                             \
+    void P2L_UKERNEL(f32, gemm, isa)(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c,  \
+                                     size_t ldc, int panel_begin, int panel_end, const p2l_clamp *clamp);   \
+    void P2L_UKERNEL(f32, depthwise_row, isa)(const p2l_depthwise_row_args *a);                             \
+    void P2L_UKERNEL(f32, softmax_row, isa)(const float *in, float *out, size_t n, float beta);             \
+    void P2L_UKERNEL(f32, pool_row, isa)(const p2l_pool_row_args *a);                                       \
+    void P2L_UKERNEL(f32, mean_rows, isa)(const float *in, float *out, size_t rows, size_t length);         \
+    void P2L_UKERNEL(f32, channel_means, isa)(const float *in, size_t pixels, size_t C, size_t width,       \
+                                              float *out);                                                  \
+    void P2L_UKERNEL(u32, transpose_blocks, isa)(const uint32_t *in, int64_t col_stride, uint32_t *out,     \
+                                                 size_t out_stride, size_t rows, size_t cols);              \
+    void P2L_UKERNEL(u32, interleave_3, isa)(const uint32_t *in, size_t channel_stride, uint32_t *out,      \
+                                             size_t r0, size_t r1);
 
 /* The table registry.c chose for this CPU, or NULL where the fast kernels are off; or the one that
  * p2l_fast_isa_select selected. */

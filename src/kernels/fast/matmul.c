@@ -29,14 +29,9 @@ typedef struct matmul_state {
     size_t packed_floats;   /* packed B then its zero bias, rounded up to 16 floats */
 } matmul_state;
 
-typedef struct matmul_job {
-    const p2l_node *node;
-    const matmul_state *st;
-} matmul_job;
-
 static void matmul_task(void *ctx, size_t task, int thread) {
-    const matmul_job *job = ctx;
-    const matmul_state *st = job->st;
+    const p2l_fast_job *job = ctx;
+    const matmul_state *st = job->state;
     const p2l_gemm_task t = p2l_gemm_task_of(&st->split, st->m, st->b.panels, task);
     const size_t K = (size_t)st->b.k, N = (size_t)st->b.n;
     st->gemm(&st->b, t.rows, (const float *)job->node->inputs[0]->data + t.row0 * K, K,
@@ -44,7 +39,7 @@ static void matmul_task(void *ctx, size_t task, int thread) {
 }
 
 static p2l_status run(p2l_node *node, const matmul_state *st) {
-    matmul_job job = {node, st};
+    p2l_fast_job job = {node, st};
     p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->split.row_blocks * (size_t)st->split.chunks, matmul_task,
                      &job);
     return P2L_OK;
@@ -139,8 +134,8 @@ static p2l_status prepare_runtime_b(p2l_node *node, matmul_state *st) {
 }
 
 static void batch_task(void *ctx, size_t task, int thread) {
-    const matmul_job *job = ctx;
-    const matmul_state *st = job->st;
+    const p2l_fast_job *job = ctx;
+    const matmul_state *st = job->state;
     const size_t batch = task / st->chunks, row0 = task % st->chunks * st->chunk_rows;
     if (row0 >= st->rows) return;
     const size_t rows = st->rows - row0 < st->chunk_rows ? st->rows - row0 : st->chunk_rows;
@@ -179,7 +174,7 @@ static p2l_status batch_matmul_prepare(p2l_node *node) {
 static p2l_status batch_matmul_invoke(p2l_node *node) {
     matmul_state *st = node->state;
     if (st->per_batch) {
-        matmul_job job = {node, st};
+        p2l_fast_job job = {node, st};
         p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->batches * st->chunks, batch_task, &job);
         return P2L_OK;
     }
