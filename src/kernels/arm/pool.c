@@ -13,9 +13,8 @@ void p2l_f32_pool_row__neon(const p2l_pool_row_args *a) {
     float *out = a->out;
     const float32x4_t lo = vdupq_n_f32(a->clamp->lo), hi = vdupq_n_f32(a->clamp->hi);
     for (int ox = 0; ox < a->OW; ox++, out += C) {
-        const int x0 = ox * a->stride_w - a->pad_w;
-        const int xs = x0 < 0 ? 0 : x0, xe = x0 + a->filter_w < W ? x0 + a->filter_w : W;
-        const int count = (ye - ys) * (xe - xs);
+        int xs, xe;
+        const int count = p2l_pool_window(a, ox, &xs, &xe);
         size_t c = 0;
         for (; c + 4 <= C; c += 4) {
             float32x4_t acc = vdupq_n_f32(average ? 0.0f : -__builtin_inff());

@@ -238,6 +238,14 @@ typedef struct p2l_pool_row_args {
     const p2l_clamp *clamp;
 } p2l_pool_row_args;
 typedef void (*p2l_pool_row_fn)(const p2l_pool_row_args *a);
+/* Output pixel ox's window columns clipped to the input, [*xs, *xe); returns how many elements of
+ * the window lie inside the input (the average's divisor). */
+static inline int p2l_pool_window(const p2l_pool_row_args *a, int ox, int *xs, int *xe) {
+    const int x0 = ox * a->stride_w - a->pad_w;
+    *xs = x0 < 0 ? 0 : x0;
+    *xe = x0 + a->filter_w < a->W ? x0 + a->filter_w : a->W;
+    return (a->ye - a->ys) * (*xe - *xs);
+}
 
 /* MEAN over the last axis: out[r] = mean of the `length` floats at in + r * length, r < rows. */
 typedef void (*p2l_mean_rows_fn)(const float *in, float *out, size_t rows, size_t length);
