@@ -116,6 +116,8 @@ static const registry_entry registry[P2L_OP_COUNT] = {
 /* Fast kernels by op: the shared drivers of src/kernels/fast over the micro-kernels of the ISA that
  * detect_isa() picks once, at run time, so one binary runs everywhere. Each falls back to the
  * reference kernel for nodes it does not cover. */
+#include <pthread.h>
+
 #include "kernels/fast/fast.h"
 #if defined(P2L_HAVE_X86_KERNELS)
 #include "kernels/x86/x86.h"
@@ -124,37 +126,56 @@ static const registry_entry registry[P2L_OP_COUNT] = {
 #endif
 
 #if defined(P2L_HAVE_X86_KERNELS) || defined(P2L_HAVE_ARM_KERNELS)
-static const p2l_kernel *const fast[P2L_OP_COUNT] = {
-    [P2L_OP_CONV_2D] = &p2l_kernel_conv_2d_fast,
-    [P2L_OP_DEPTHWISE_CONV_2D] = &p2l_kernel_depthwise_conv_2d_fast,
-    [P2L_OP_FULLY_CONNECTED] = &p2l_kernel_fully_connected_fast,
-    [P2L_OP_BATCH_MATMUL] = &p2l_kernel_batch_matmul_fast,
-    [P2L_OP_ADD] = &p2l_kernel_binary_fast,
-    [P2L_OP_SUB] = &p2l_kernel_binary_fast,
-    [P2L_OP_MUL] = &p2l_kernel_binary_fast,
-    [P2L_OP_DIV] = &p2l_kernel_binary_fast,
-    [P2L_OP_MAXIMUM] = &p2l_kernel_binary_fast,
-    [P2L_OP_MINIMUM] = &p2l_kernel_binary_fast,
-    [P2L_OP_RELU] = &p2l_kernel_unary_fast,
-    [P2L_OP_RELU6] = &p2l_kernel_unary_fast,
-    [P2L_OP_RELU_N1_TO_1] = &p2l_kernel_unary_fast,
-    [P2L_OP_LOGISTIC] = &p2l_kernel_unary_fast,
-    [P2L_OP_TANH] = &p2l_kernel_unary_fast,
-    [P2L_OP_GELU] = &p2l_kernel_unary_fast,
-    [P2L_OP_HARD_SWISH] = &p2l_kernel_unary_fast,
-    [P2L_OP_MEAN] = &p2l_kernel_reduce_fast,
-    [P2L_OP_AVERAGE_POOL_2D] = &p2l_kernel_pool_fast,
-    [P2L_OP_MAX_POOL_2D] = &p2l_kernel_pool_fast,
-    [P2L_OP_SOFTMAX] = &p2l_kernel_softmax_fast,
-    [P2L_OP_PAD] = &p2l_kernel_pad_fast,
-    [P2L_OP_PADV2] = &p2l_kernel_pad_fast,
-#if defined(P2L_HAVE_X86_KERNELS)
-    [P2L_OP_TRANSPOSE] = &p2l_kernel_transpose_x86, /* a whole kernel of its own, x86 only */
-#endif
+static const p2l_fast_driver *const fast_drivers[P2L_OP_COUNT] = {
+    [P2L_OP_CONV_2D] = &p2l_fast_conv_2d,
+    [P2L_OP_DEPTHWISE_CONV_2D] = &p2l_fast_depthwise_conv_2d,
+    [P2L_OP_FULLY_CONNECTED] = &p2l_fast_fully_connected,
+    [P2L_OP_BATCH_MATMUL] = &p2l_fast_batch_matmul,
+    [P2L_OP_ADD] = &p2l_fast_binary,
+    [P2L_OP_SUB] = &p2l_fast_binary,
+    [P2L_OP_MUL] = &p2l_fast_binary,
+    [P2L_OP_DIV] = &p2l_fast_binary,
+    [P2L_OP_MAXIMUM] = &p2l_fast_binary,
+    [P2L_OP_MINIMUM] = &p2l_fast_binary,
+    [P2L_OP_RELU] = &p2l_fast_unary,
+    [P2L_OP_RELU6] = &p2l_fast_unary,
+    [P2L_OP_RELU_N1_TO_1] = &p2l_fast_unary,
+    [P2L_OP_LOGISTIC] = &p2l_fast_unary,
+    [P2L_OP_TANH] = &p2l_fast_unary,
+    [P2L_OP_GELU] = &p2l_fast_unary,
+    [P2L_OP_HARD_SWISH] = &p2l_fast_unary,
+    [P2L_OP_MEAN] = &p2l_fast_reduce,
+    [P2L_OP_AVERAGE_POOL_2D] = &p2l_fast_pool,
+    [P2L_OP_MAX_POOL_2D] = &p2l_fast_pool,
+    [P2L_OP_SOFTMAX] = &p2l_fast_softmax,
+    [P2L_OP_PAD] = &p2l_fast_pad,
+    [P2L_OP_PADV2] = &p2l_fast_pad,
+    [P2L_OP_TRANSPOSE] = &p2l_fast_transpose,
 };
 #else
-static const p2l_kernel *const fast[P2L_OP_COUNT]; /* this build has none */
+static const p2l_fast_driver *const fast_drivers[P2L_OP_COUNT]; /* this build has none */
 #endif
+
+/* The fast kernel of each op that has a driver: the reference kernel's arity and flags (the same op,
+ * so the same inputs and outputs) with the driver's prepare and invoke. Made once, on first use. */
+static p2l_kernel fast_kernels[P2L_OP_COUNT];
+static pthread_once_t fast_kernels_once = PTHREAD_ONCE_INIT;
+
+static void make_fast_kernels(void) {
+    for (int op = 0; op < P2L_OP_COUNT; op++)
+        if (fast_drivers[op] && registry[op].kernel) {
+            fast_kernels[op] = *registry[op].kernel;
+            fast_kernels[op].prepare = fast_drivers[op]->prepare;
+            fast_kernels[op].invoke = fast_drivers[op]->invoke;
+        }
+}
+
+/* The fast kernel of op, or NULL (op in range). */
+static const p2l_kernel *fast_kernel(p2l_op op) {
+    if (!fast_drivers[op]) return NULL;
+    pthread_once(&fast_kernels_once, make_fast_kernels);
+    return &fast_kernels[op];
+}
 
 /* The micro-kernels for this CPU, or NULL (then the reference kernels run). Detection stays in this
  * file, which is compiled for the baseline ISA: the x86 folder is compiled with AVX2, which the
@@ -252,8 +273,8 @@ p2l_status p2l_kernel_select(int kernels, p2l_kernel_selection *selection) {
 const p2l_kernel *p2l_kernel_selected(const p2l_kernel_selection *selection, p2l_op op) {
     if (!selection->pinned) return p2l_kernel_of(op, NULL);
     if ((unsigned)op >= P2L_OP_COUNT) return NULL;
-    if (!selection->reference && fast[op]) return fast[op];
-    return registry[op].kernel;
+    const p2l_kernel *fast = selection->reference ? NULL : fast_kernel(op);
+    return fast ? fast : registry[op].kernel;
 }
 
 void p2l_kernel_selection_begin(const p2l_kernel_selection *selection) {
@@ -266,6 +287,6 @@ void p2l_kernel_selection_end(void) { override = override_before_selection; }
 const p2l_kernel *p2l_kernel_of(p2l_op op, int *max_version) {
     if ((unsigned)op >= P2L_OP_COUNT || !registry[op].kernel) return NULL;
     if (max_version) *max_version = registry[op].max_version;
-    if (fast[op] && p2l_fast_isa_active()) return fast[op];
-    return registry[op].kernel;
+    const p2l_kernel *fast = p2l_fast_isa_active() ? fast_kernel(op) : NULL;
+    return fast ? fast : registry[op].kernel;
 }

@@ -8,8 +8,10 @@
  * initializes the accumulators, each element is bias + its products in k order, fused, and the
  * clamp and the epilogue are applied before the only store, so the results are the AVX2 tile's. */
 #include "kernels/arm/arm.h"
+#include "kernels/arm/vec_neon.h"
+#include "kernels/fast/vec_rows.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define ALWAYS_INLINE P2L_VEC_INLINE
 
 /* Columns [0, W) (W = 16 or 8, the block's part of a panel NR wide; b, bias and c start at its
  * first column) of MR rows. nc: columns to store, counted from the first; at most W are. */
@@ -58,7 +60,7 @@ ALWAYS_INLINE void block(const int MR, const int W, const int NR, size_t k, cons
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[i][v] = p2l_finish4(acc[i][v], clamp, lo, hi);
+            for (int v = 0; v < NV; v++) acc[i][v] = p2l_vec_finish(acc[i][v], clamp, lo, hi);
     }
     /* Unrolled, so every index is a constant and the accumulators never leave the registers. */
 #pragma GCC unroll 6
@@ -82,4 +84,4 @@ ALWAYS_INLINE void tile(const int MR, const int NR, size_t k, const float *a, si
     }
 }
 
-P2L_DEFINE_GEMM(p2l_gemm_neon, tile)
+P2L_DEFINE_GEMM(p2l_f32_gemm__neon, tile)

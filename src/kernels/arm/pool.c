@@ -3,8 +3,9 @@
  * the last 1 to 3 one by one, with the AVX2 row's operations. The average divides by the number of
  * window elements inside the input, as the reference does. */
 #include "kernels/arm/arm.h"
+#include "kernels/arm/vec_neon.h"
 
-void p2l_pool_row_neon(const p2l_pool_row_args *a) {
+void p2l_f32_pool_row__neon(const p2l_pool_row_args *a) {
     const size_t C = a->C;
     const int W = a->W, ys = a->ys, ye = a->ye;
     const bool average = a->average, clamp = a->clamp->on;
@@ -12,9 +13,8 @@ void p2l_pool_row_neon(const p2l_pool_row_args *a) {
     float *out = a->out;
     const float32x4_t lo = vdupq_n_f32(a->clamp->lo), hi = vdupq_n_f32(a->clamp->hi);
     for (int ox = 0; ox < a->OW; ox++, out += C) {
-        const int x0 = ox * a->stride_w - a->pad_w;
-        const int xs = x0 < 0 ? 0 : x0, xe = x0 + a->filter_w < W ? x0 + a->filter_w : W;
-        const int count = (ye - ys) * (xe - xs);
+        int xs, xe;
+        const int count = p2l_pool_window(a, ox, &xs, &xe);
         size_t c = 0;
         for (; c + 4 <= C; c += 4) {
             float32x4_t acc = vdupq_n_f32(average ? 0.0f : -__builtin_inff());
@@ -26,11 +26,11 @@ void p2l_pool_row_neon(const p2l_pool_row_args *a) {
                         acc = vaddq_f32(acc, v);
                     } else { /* as x86/pool.c: p2l_max4 drops a NaN v, the mask keeps it */
                         acc = p2l_max4(v, acc);
-                        nan = p2l_or4(nan, p2l_nan_mask4(v));
+                        nan = p2l_vec_or(nan, p2l_vec_nan_mask(v));
                     }
                 }
             if (average) acc = count > 0 ? vdivq_f32(acc, vdupq_n_f32((float)count)) : vdupq_n_f32(0.0f);
-            else acc = p2l_or4(acc, nan);
+            else acc = p2l_vec_or(acc, nan);
             vst1q_f32(out + c, clamp ? p2l_min4(hi, p2l_max4(lo, acc)) : acc);
         }
         for (; c < C; c++) {

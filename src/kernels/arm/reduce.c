@@ -5,8 +5,9 @@
  *   accumulators in one pass over the pixels, each channel summed in pixel order; the last 1 to 3
  *   channels one by one. */
 #include "kernels/arm/arm.h"
+#include "kernels/arm/vec_neon.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define ALWAYS_INLINE P2L_VEC_INLINE
 
 /* Sum of n floats in 4 x 8 lanes: lane j of accumulator u holds x[32 q + 8 u + j] summed over q. */
 static float row_sum(const float *x, size_t n) {
@@ -31,7 +32,7 @@ static float row_sum(const float *x, size_t n) {
     return p2l_hsum8(lo, hi);
 }
 
-void p2l_mean_rows_neon(const float *in, float *out, size_t rows, size_t length) {
+void p2l_f32_mean_rows__neon(const float *in, float *out, size_t rows, size_t length) {
     for (size_t r = 0; r < rows; r++) out[r] = row_sum(in + r * length, length) / (float)length;
 }
 
@@ -49,7 +50,7 @@ ALWAYS_INLINE void mean_vectors(const int VECTORS, const float *in, size_t pixel
     for (int v = 0; v < VECTORS; v++) vst1q_f32(out + 4 * v, vdivq_f32(acc[v], count));
 }
 
-void p2l_channel_means_neon(const float *in, size_t pixels, size_t C, size_t width, float *out) {
+void p2l_f32_channel_means__neon(const float *in, size_t pixels, size_t C, size_t width, float *out) {
     const float32x4_t count = vdupq_n_f32((float)pixels);
     size_t c = 0;
     for (; c + 16 <= width; c += 16) mean_vectors(4, in + c, pixels, C, out + c, count);

@@ -3,17 +3,19 @@
  * vectors standing for x86's 8 lanes and are reduced in its order, so the results match the AVX2
  * row's. */
 #include "kernels/arm/arm.h"
+#include "kernels/arm/vec_neon.h"
+#include "kernels/fast/vec_rows.h"
 
 /* exp((x - m) * beta) of the first n (0..4) floats of in, stored to out; lanes past n are zero. */
 static inline float32x4_t exp_partial(const float *in, float *out, size_t n, float32x4_t m, float32x4_t beta) {
     float e[4];
-    vst1q_f32(e, p2l_exp4(vmulq_f32(vsubq_f32(p2l_load_partial4(in, n), m), beta)));
+    vst1q_f32(e, p2l_vec_exp(vmulq_f32(vsubq_f32(p2l_load_partial4(in, n), m), beta)));
     for (size_t j = n; j < 4; j++) e[j] = 0.0f;
     memcpy(out, e, n * sizeof(float));
     return vld1q_f32(e);
 }
 
-void p2l_softmax_row_neon(const float *in, float *out, size_t n, float beta) {
+void p2l_f32_softmax_row__neon(const float *in, float *out, size_t n, float beta) {
     float32x4_t max0 = vdupq_n_f32(in[0]), max1 = max0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -27,8 +29,8 @@ void p2l_softmax_row_neon(const float *in, float *out, size_t n, float beta) {
     const float32x4_t m = vdupq_n_f32(max), vbeta = vdupq_n_f32(beta);
     float32x4_t sum0 = vdupq_n_f32(0.0f), sum1 = sum0;
     for (i = 0; i + 8 <= n; i += 8) {
-        const float32x4_t e0 = p2l_exp4(vmulq_f32(vsubq_f32(vld1q_f32(in + i), m), vbeta));
-        const float32x4_t e1 = p2l_exp4(vmulq_f32(vsubq_f32(vld1q_f32(in + i + 4), m), vbeta));
+        const float32x4_t e0 = p2l_vec_exp(vmulq_f32(vsubq_f32(vld1q_f32(in + i), m), vbeta));
+        const float32x4_t e1 = p2l_vec_exp(vmulq_f32(vsubq_f32(vld1q_f32(in + i + 4), m), vbeta));
         vst1q_f32(out + i, e0);
         vst1q_f32(out + i + 4, e1);
         sum0 = vaddq_f32(sum0, e0);

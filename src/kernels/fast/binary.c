@@ -88,7 +88,4 @@ static p2l_status binary_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_binary_fast = {
-    .prepare = binary_prepare, .invoke = binary_invoke,
-    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_binary = {binary_prepare, binary_invoke};

@@ -134,11 +134,6 @@ static p2l_status conv_prepare(p2l_node *node) {
     return P2L_OK;
 }
 
-typedef struct conv_job {
-    const p2l_node *node;
-    const conv_state *st;
-} conv_job;
-
 /* memcpy / memset for the short window rows of few-channel convolutions (the first layer's 3x3
  * over 3 channels copies 9 floats at a time), where the call costs more than the copy. Rows of up
  * to 16 floats are copied as 16 whole floats, a fixed size that the compiler turns into a few
@@ -225,8 +220,8 @@ static void im2col(const p2l_node *node, const conv_state *st, size_t g0, size_t
 }
 
 static void conv_task(void *ctx, size_t task, int thread) {
-    const conv_job *job = ctx;
-    const conv_state *st = job->st;
+    const p2l_fast_job *job = ctx;
+    const conv_state *st = job->state;
     const p2l_node *node = job->node;
     const p2l_gemm_task t = p2l_gemm_task_of(&st->split, st->m, st->units, task);
     const int panels = st->b[0].panels; /* per group */
@@ -253,16 +248,13 @@ static void conv_task(void *ctx, size_t task, int thread) {
 static p2l_status conv_invoke(p2l_node *node) {
     conv_state *st = node->state;
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_conv_2d, st->reference_state);
-    conv_job job = {node, st};
+    p2l_fast_job job = {node, st};
     p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->split.row_blocks * (size_t)st->split.chunks, conv_task,
                      &job);
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_conv_2d_fast = {
-    .prepare = conv_prepare, .invoke = conv_invoke,
-    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
-};
+const p2l_fast_driver p2l_fast_conv_2d = {conv_prepare, conv_invoke};
 
 /* ------------------------------------------------------------ depthwise */
 
@@ -321,15 +313,10 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     return P2L_OK;
 }
 
-typedef struct depthwise_job {
-    const p2l_node *node;
-    const depthwise_state *st;
-} depthwise_job;
-
 /* Channels [c_begin, c_end) of one output row (n, oy). */
 static void depthwise_task(void *ctx, size_t task, int thread) {
-    const depthwise_job *job = ctx;
-    const depthwise_state *st = job->st;
+    const p2l_fast_job *job = ctx;
+    const depthwise_state *st = job->state;
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *x = st->x, *w = job->node->inputs[1], *y = job->node->outputs[0];
     const int H = x->dims[1], W = x->dims[2], OH = y->dims[1], OW = y->dims[2];
@@ -351,13 +338,10 @@ static p2l_status depthwise_invoke(p2l_node *node) {
     depthwise_state *st = node->state;
     if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_depthwise_conv_2d, st->reference_state);
     const p2l_tensor *y = node->outputs[0];
-    depthwise_job job = {node, st};
+    p2l_fast_job job = {node, st};
     p2l_parallel_for(p2l_node_pool(node, st->work), (size_t)y->dims[0] * (size_t)y->dims[1] * st->chunks,
                      depthwise_task, &job);
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_depthwise_conv_2d_fast = {
-    .prepare = depthwise_prepare, .invoke = depthwise_invoke,
-    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
-};
+const p2l_fast_driver p2l_fast_depthwise_conv_2d = {depthwise_prepare, depthwise_invoke};

@@ -2,35 +2,50 @@
  *
  *   src/kernels/         portable reference kernels, one file per op family (the correctness oracle)
  *   src/kernels/fast/    the fast kernels' drivers, in portable C: prepare (which nodes the fast path
- *                        covers, fusion offers, weight packing), im2col, broadcasting, task split
+ *                        covers, fusion offers, weight packing), im2col, broadcasting, task split;
+ *                        and vec_rows.h, the element-wise rows written once over a vector mapping
  *   src/kernels/x86/     x86-64 micro-kernels: AVX2/FMA, AVX-512F (compiled with those flags per file)
  *   src/kernels/arm/     aarch64 micro-kernels: NEON (ASIMD, float32)
  *
  * The drivers use no intrinsics: the inner loops they need are the function pointers of one
  * p2l_fast_isa table, which registry.c picks once for the CPU (p2l_fast_isa_active). So each driver
- * exists once, and an ISA is only its loops. Every kernel struct here runs the reference
- * kernel's prepare first and falls back to the reference invoke for nodes it does not cover. */
+ * exists once, and an ISA is only its loops. An ISA's micro-kernels are named
+ * p2l_<dtype>_<what>__<isa> (p2l_f32_add_row__avx2). The simple element-wise rows are not written
+ * per ISA: each ISA has a small vector-mapping header (x86/vec_avx2.h, x86/vec_avx512.h,
+ * arm/vec_neon.h: p2l_vec and its load, add, max, fma...) and instantiates fast/vec_rows.h over it;
+ * GEMM, softmax and pooling loops are hand-written per ISA. Every driver runs the reference
+ * kernel's prepare first and falls back to the reference invoke for nodes it does not cover; its
+ * arity and flags are the reference kernel's (registry.c combines them). */
 #ifndef P2L_KERNELS_FAST_FAST_H
 #define P2L_KERNELS_FAST_FAST_H
 
 #include "kernels/kernels.h"
 
+/* A fast kernel's own part: prepare and invoke. registry.c makes the p2l_kernel of an op from it
+ * and the op's reference kernel, whose arity and flags it takes (they are the same op). */
+typedef struct p2l_fast_driver {
+    p2l_kernel_fn prepare;
+    p2l_kernel_fn invoke;
+} p2l_fast_driver;
+
 /* The drivers, registered in registry.c for every ISA. */
-extern const p2l_kernel p2l_kernel_conv_2d_fast;
-extern const p2l_kernel p2l_kernel_depthwise_conv_2d_fast;
-extern const p2l_kernel p2l_kernel_fully_connected_fast;
-extern const p2l_kernel p2l_kernel_batch_matmul_fast;
-extern const p2l_kernel p2l_kernel_binary_fast;
-extern const p2l_kernel p2l_kernel_unary_fast;
-extern const p2l_kernel p2l_kernel_reduce_fast;
-extern const p2l_kernel p2l_kernel_pool_fast;
-extern const p2l_kernel p2l_kernel_softmax_fast;
-extern const p2l_kernel p2l_kernel_pad_fast;
+#define P2L_FAST_DRIVERS(X) \
+    X(conv_2d) X(depthwise_conv_2d) X(fully_connected) X(batch_matmul) X(binary) X(unary) X(reduce) X(pool) \
+    X(softmax) X(pad) X(transpose)
+#define P2L_DECLARE_FAST_DRIVER(name) extern const p2l_fast_driver p2l_fast_##name;
+P2L_FAST_DRIVERS(P2L_DECLARE_FAST_DRIVER)
+#undef P2L_DECLARE_FAST_DRIVER
 
 /* The opening of every fast kernel's prepare: the reference kernel's prepare, then a zeroed state of
  * `size` bytes for the node, whose first member (a void *) keeps the reference kernel's state, so
  * that nodes the fast path does not cover run p2l_invoke_reference with it. */
 p2l_status p2l_fast_prepare(p2l_node *node, const p2l_kernel *reference, size_t size, void **state);
+
+/* The job of a driver's tasks (p2l_parallel_for's ctx): the node and the driver's state. */
+typedef struct p2l_fast_job {
+    const p2l_node *node;
+    const void *state;
+} p2l_fast_job;
 
 /* ------------------------------------------------------------ fused activation as a clamp */
 typedef struct p2l_clamp {
@@ -169,18 +184,44 @@ static inline int p2l_depthwise_taps(const p2l_depthwise_row_args *a, int ox, si
     return taps;
 }
 
+/* ------------------------------------------------------------ element-wise rows: one key space
+ * The row kinds of every ISA, listed once: the enums P2L_BINARY_* and P2L_UNARY_* (the slots of
+ * p2l_fast_isa's row tables), the rows' names and their definitions (fast/vec_rows.h) all come from
+ * these lists. X(KIND, name, isa): the row is p2l_f32_<name>_row__<isa>. */
+#define P2L_F32_BINARY_ROWS(X, isa) \
+    X(ADD, add, isa) X(SUB, sub, isa) X(MUL, mul, isa) X(DIV, div, isa) X(MAX, max, isa) X(MIN, min, isa)
+/* GELU_TANH: GELU with approximate = true (the tanh form). */
+#define P2L_F32_UNARY_ROWS(X, isa)                                                                      \
+    X(RELU, relu, isa) X(RELU6, relu6, isa) X(RELU_N1_TO_1, relu_n1_to_1, isa) X(HARD_SWISH, hard_swish, isa) \
+    X(LOGISTIC, logistic, isa) X(TANH, tanh, isa) X(GELU, gelu, isa) X(GELU_TANH, gelu_tanh, isa)
+#define P2L_BINARY_KIND_(KIND, name, isa) P2L_BINARY_##KIND,
+#define P2L_UNARY_KIND_(KIND, name, isa) P2L_UNARY_##KIND,
+enum { P2L_F32_BINARY_ROWS(P2L_BINARY_KIND_, ) P2L_BINARY_KINDS };
+enum { P2L_F32_UNARY_ROWS(P2L_UNARY_KIND_, ) P2L_UNARY_KINDS };
+#undef P2L_BINARY_KIND_
+#undef P2L_UNARY_KIND_
+
+/* The names of one ISA's micro-kernels: p2l_<dtype>_<what>__<isa>. */
+#define P2L_UKERNEL(dtype, what, isa) P2L_UKERNEL_(dtype, what, isa)
+#define P2L_UKERNEL_(dtype, what, isa) p2l_##dtype##_##what##__##isa
+#define P2L_ROW_NAME(name, isa) P2L_ROW_NAME_(name, isa)
+#define P2L_ROW_NAME_(name, isa) p2l_f32_##name##_row__##isa
+
 /* out[i] = op(a[i * sa], b[i * sb]) for i < n, then the clamp; sa, sb are 1 (advance) or 0 (repeat). */
 typedef void (*p2l_binary_row_fn)(const float *a, size_t sa, const float *b, size_t sb, float *out, size_t n,
                                   const p2l_clamp *clamp);
-enum {
-    P2L_BINARY_ADD, P2L_BINARY_SUB, P2L_BINARY_MUL, P2L_BINARY_DIV, P2L_BINARY_MAX, P2L_BINARY_MIN, P2L_BINARY_KINDS
-};
-
 typedef void (*p2l_unary_row_fn)(const float *in, float *out, size_t n);
-enum {
-    P2L_UNARY_RELU, P2L_UNARY_RELU6, P2L_UNARY_RELU_N1_TO_1, P2L_UNARY_HARD_SWISH, P2L_UNARY_LOGISTIC,
-    P2L_UNARY_TANH, P2L_UNARY_GELU, P2L_UNARY_GELU_TANH, P2L_UNARY_KINDS
-};
+
+/* Declarations of an ISA's rows, and its row tables in enum order (for the p2l_fast_isa tables). */
+#define P2L_DECLARE_BINARY_ROW_(KIND, name, isa)                                                        \
+    void P2L_ROW_NAME(name, isa)(const float *a, size_t sa, const float *b, size_t sb, float *out, size_t n, \
+                                 const p2l_clamp *clamp);
+#define P2L_DECLARE_UNARY_ROW_(KIND, name, isa) void P2L_ROW_NAME(name, isa)(const float *in, float *out, size_t n);
+#define P2L_ROW_ENTRY_(KIND, name, isa) P2L_ROW_NAME(name, isa),
+#define P2L_DECLARE_BINARY_ROWS(isa) P2L_F32_BINARY_ROWS(P2L_DECLARE_BINARY_ROW_, isa)
+#define P2L_DECLARE_UNARY_ROWS(isa) P2L_F32_UNARY_ROWS(P2L_DECLARE_UNARY_ROW_, isa)
+#define P2L_BINARY_ROWS_OF(isa) {P2L_F32_BINARY_ROWS(P2L_ROW_ENTRY_, isa)}
+#define P2L_UNARY_ROWS_OF(isa) {P2L_F32_UNARY_ROWS(P2L_ROW_ENTRY_, isa)}
 
 /* SOFTMAX of one row of n > 0 floats: exp((x - max) * beta) / sum. */
 typedef void (*p2l_softmax_row_fn)(const float *in, float *out, size_t n, float beta);
@@ -197,6 +238,14 @@ typedef struct p2l_pool_row_args {
     const p2l_clamp *clamp;
 } p2l_pool_row_args;
 typedef void (*p2l_pool_row_fn)(const p2l_pool_row_args *a);
+/* Output pixel ox's window columns clipped to the input, [*xs, *xe); returns how many elements of
+ * the window lie inside the input (the average's divisor). */
+static inline int p2l_pool_window(const p2l_pool_row_args *a, int ox, int *xs, int *xe) {
+    const int x0 = ox * a->stride_w - a->pad_w;
+    *xs = x0 < 0 ? 0 : x0;
+    *xe = x0 + a->filter_w < a->W ? x0 + a->filter_w : a->W;
+    return (a->ye - a->ys) * (*xe - *xs);
+}
 
 /* MEAN over the last axis: out[r] = mean of the `length` floats at in + r * length, r < rows. */
 typedef void (*p2l_mean_rows_fn)(const float *in, float *out, size_t rows, size_t length);
@@ -205,19 +254,50 @@ typedef void (*p2l_mean_rows_fn)(const float *in, float *out, size_t rows, size_
 typedef void (*p2l_channel_means_fn)(const float *in, size_t pixels, size_t C, size_t width, float *out);
 enum { P2L_MEAN_BLOCK = 64 };
 
-/* One ISA's micro-kernels (x86/isa.c, arm/isa.c). */
+/* TRANSPOSE of 4-byte elements (fast/transpose.c): out[r * out_stride + c] = in[r + c * col_stride]
+ * for r < rows, c < cols, both multiples of transpose_lanes (the input's rows, one per c, are
+ * contiguous): blocks of transpose_lanes squared, transposed in registers. */
+typedef void (*p2l_transpose_blocks_fn)(const uint32_t *in, int64_t col_stride, uint32_t *out, size_t out_stride,
+                                        size_t rows, size_t cols);
+/* Rows [r0, r1) of a 3-column output whose columns are contiguous rows of the input, channel_stride
+ * apart (an RGB image's NCHW -> NHWC): out[3 r + j] = in[j * channel_stride + r]. */
+typedef void (*p2l_interleave_3_fn)(const uint32_t *in, size_t channel_stride, uint32_t *out, size_t r0, size_t r1);
+
+/* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
     const char *name;
     p2l_gemm_fn gemm;
     p2l_depthwise_row_fn depthwise_row;
-    int depthwise_lanes;                  /* depthwise weights are padded to a multiple of this */
-    const p2l_binary_row_fn *binary_rows; /* [P2L_BINARY_KINDS] */
-    const p2l_unary_row_fn *unary_rows;   /* [P2L_UNARY_KINDS] */
+    int depthwise_lanes; /* depthwise weights are padded to a multiple of this */
+    p2l_binary_row_fn binary_rows[P2L_BINARY_KINDS];
+    p2l_unary_row_fn unary_rows[P2L_UNARY_KINDS];
     p2l_softmax_row_fn softmax_row;
     p2l_pool_row_fn pool_row;
     p2l_mean_rows_fn mean_rows;
     p2l_channel_means_fn channel_means;
+    p2l_transpose_blocks_fn transpose_blocks;
+    int transpose_lanes;                /* the blocks' size; it divides P2L_TRANSPOSE_TILE */
+    p2l_interleave_3_fn interleave_3;   /* NULL: the driver's scalar loop */
 } p2l_fast_isa;
+enum { P2L_TRANSPOSE_TILE = 32 };
+
+/* Declarations of one ISA's micro-kernels, p2l_<dtype>_<what>__<isa>, one per slot of p2l_fast_isa
+ * (a table may take some slots from another ISA: those are declared and never defined). */
+#define P2L_DECLARE_ISA_KERNELS(isa)                                                                        \
+    P2L_DECLARE_BINARY_ROWS(isa)                                                                            \
+    P2L_DECLARE_UNARY_ROWS(isa)                                                                             \
+    void P2L_UKERNEL(f32, gemm, isa)(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c,  \
+                                     size_t ldc, int panel_begin, int panel_end, const p2l_clamp *clamp);   \
+    void P2L_UKERNEL(f32, depthwise_row, isa)(const p2l_depthwise_row_args *a);                             \
+    void P2L_UKERNEL(f32, softmax_row, isa)(const float *in, float *out, size_t n, float beta);             \
+    void P2L_UKERNEL(f32, pool_row, isa)(const p2l_pool_row_args *a);                                       \
+    void P2L_UKERNEL(f32, mean_rows, isa)(const float *in, float *out, size_t rows, size_t length);         \
+    void P2L_UKERNEL(f32, channel_means, isa)(const float *in, size_t pixels, size_t C, size_t width,       \
+                                              float *out);                                                  \
+    void P2L_UKERNEL(u32, transpose_blocks, isa)(const uint32_t *in, int64_t col_stride, uint32_t *out,     \
+                                                 size_t out_stride, size_t rows, size_t cols);              \
+    void P2L_UKERNEL(u32, interleave_3, isa)(const uint32_t *in, size_t channel_stride, uint32_t *out,      \
+                                             size_t r0, size_t r1);
 
 /* The table registry.c chose for this CPU, or NULL where the fast kernels are off; or the one that
  * p2l_fast_isa_select selected. */

@@ -29,14 +29,9 @@ typedef struct matmul_state {
     size_t packed_floats;   /* packed B then its zero bias, rounded up to 16 floats */
 } matmul_state;
 
-typedef struct matmul_job {
-    const p2l_node *node;
-    const matmul_state *st;
-} matmul_job;
-
 static void matmul_task(void *ctx, size_t task, int thread) {
-    const matmul_job *job = ctx;
-    const matmul_state *st = job->st;
+    const p2l_fast_job *job = ctx;
+    const matmul_state *st = job->state;
     const p2l_gemm_task t = p2l_gemm_task_of(&st->split, st->m, st->b.panels, task);
     const size_t K = (size_t)st->b.k, N = (size_t)st->b.n;
     st->gemm(&st->b, t.rows, (const float *)job->node->inputs[0]->data + t.row0 * K, K,
@@ -44,7 +39,7 @@ static void matmul_task(void *ctx, size_t task, int thread) {
 }
 
 static p2l_status run(p2l_node *node, const matmul_state *st) {
-    matmul_job job = {node, st};
+    p2l_fast_job job = {node, st};
     p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->split.row_blocks * (size_t)st->split.chunks, matmul_task,
                      &job);
     return P2L_OK;
@@ -89,10 +84,7 @@ static p2l_status fully_connected_invoke(p2l_node *node) {
     return run(node, st);
 }
 
-const p2l_kernel p2l_kernel_fully_connected_fast = {
-    .prepare = fully_connected_prepare, .invoke = fully_connected_invoke,
-    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
-};
+const p2l_fast_driver p2l_fast_fully_connected = {fully_connected_prepare, fully_connected_invoke};
 
 /* Packs B (k x n, or n x k with adj_y) into `data` for the GEMM. */
 static void pack_b(p2l_gemm_b *b, float *data, const float *src, int k, int n, bool adj_y) {
@@ -142,8 +134,8 @@ static p2l_status prepare_runtime_b(p2l_node *node, matmul_state *st) {
 }
 
 static void batch_task(void *ctx, size_t task, int thread) {
-    const matmul_job *job = ctx;
-    const matmul_state *st = job->st;
+    const p2l_fast_job *job = ctx;
+    const matmul_state *st = job->state;
     const size_t batch = task / st->chunks, row0 = task % st->chunks * st->chunk_rows;
     if (row0 >= st->rows) return;
     const size_t rows = st->rows - row0 < st->chunk_rows ? st->rows - row0 : st->chunk_rows;
@@ -182,7 +174,7 @@ static p2l_status batch_matmul_prepare(p2l_node *node) {
 static p2l_status batch_matmul_invoke(p2l_node *node) {
     matmul_state *st = node->state;
     if (st->per_batch) {
-        matmul_job job = {node, st};
+        p2l_fast_job job = {node, st};
         p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->batches * st->chunks, batch_task, &job);
         return P2L_OK;
     }
@@ -191,7 +183,4 @@ static p2l_status batch_matmul_invoke(p2l_node *node) {
     return run(node, st);
 }
 
-const p2l_kernel p2l_kernel_batch_matmul_fast = {
-    .prepare = batch_matmul_prepare, .invoke = batch_matmul_invoke,
-    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_batch_matmul = {batch_matmul_prepare, batch_matmul_invoke};

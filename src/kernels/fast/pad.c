@@ -96,7 +96,4 @@ static p2l_status pad_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_pad_fast = {
-    .prepare = pad_prepare, .invoke = pad_invoke,
-    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_pad = {pad_prepare, pad_invoke};

@@ -17,14 +17,9 @@ static p2l_status pool_prepare(p2l_node *node) {
     return P2L_OK;
 }
 
-typedef struct pool_job {
-    const p2l_node *node;
-    const pool_state *st;
-} pool_job;
-
 static void pool_task(void *ctx, size_t task, int thread) {
-    const pool_job *job = ctx;
-    const pool_state *st = job->st;
+    const p2l_fast_job *job = ctx;
+    const pool_state *st = job->state;
     const p2l_pool_params *p = st->reference_state;
     const p2l_tensor *x = job->node->inputs[0], *y = job->node->outputs[0];
     const int H = x->dims[1], W = x->dims[2], OH = y->dims[1], OW = y->dims[2];
@@ -42,13 +37,10 @@ static p2l_status pool_invoke(p2l_node *node) {
     pool_state *st = node->state;
     if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_pool, st->reference_state);
     const p2l_tensor *y = node->outputs[0];
-    pool_job job = {node, st};
+    p2l_fast_job job = {node, st};
     p2l_parallel_for(p2l_node_pool(node, (double)node->inputs[0]->count), (size_t)y->dims[0] * (size_t)y->dims[1],
                      pool_task, &job);
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_pool_fast = {
-    .prepare = pool_prepare, .invoke = pool_invoke,
-    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_pool = {pool_prepare, pool_invoke};

@@ -86,7 +86,4 @@ static p2l_status reduce_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_reduce_fast = {
-    .prepare = reduce_prepare, .invoke = reduce_invoke,
-    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_reduce = {reduce_prepare, reduce_invoke};

@@ -41,7 +41,4 @@ static p2l_status softmax_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_softmax_fast = {
-    .prepare = softmax_prepare, .invoke = softmax_invoke,
-    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_softmax = {softmax_prepare, softmax_invoke};

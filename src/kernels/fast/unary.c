@@ -49,7 +49,4 @@ static p2l_status unary_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
-const p2l_kernel p2l_kernel_unary_fast = {
-    .prepare = unary_prepare, .invoke = unary_invoke,
-    .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
-};
+const p2l_fast_driver p2l_fast_unary = {unary_prepare, unary_invoke};

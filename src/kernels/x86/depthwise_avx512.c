@@ -9,17 +9,12 @@
  * applies the clamp (and the fused epilogue) before the result is final, as the reference does.
  * Weights and bias are padded to a multiple of 16 channels at prepare, so only the input and output
  * need masks. */
-#include <immintrin.h>
-
 #include "kernels/x86/x86.h"
+#include "kernels/x86/vec_avx512.h"
+#include "kernels/fast/vec_rows.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define ALWAYS_INLINE P2L_VEC_INLINE
 enum { MAX_TAPS = P2L_DEPTHWISE_MAX_TAPS, MAX_UNROLLED = 5 };
-
-static inline __m512 finish(__m512 v, const p2l_clamp *cl, __m512 lo, __m512 hi) {
-    if (cl->on) v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
-    return cl->epilogue ? p2l_epilogue16(cl->epilogue, v) : v;
-}
 
 /* Output pixels [ox_lo, ox_hi) whose window lies inside the input: the first x inside is ox_lo. */
 static void interior_columns(const p2l_depthwise_row_args *a, int *ox_lo, int *ox_hi) {
@@ -103,7 +98,7 @@ ALWAYS_INLINE void block_row(const int KH, const int KW, const p2l_depthwise_row
     if (cl->epilogue)
         for (int ox = 0; ox < a->OW; ox++) {
             float *o = out + (size_t)ox * C;
-            _mm512_mask_storeu_ps(o, mask, p2l_epilogue16(cl->epilogue, _mm512_maskz_loadu_ps(mask, o)));
+            _mm512_mask_storeu_ps(o, mask, p2l_vec_epilogue(cl->epilogue, _mm512_maskz_loadu_ps(mask, o)));
         }
 }
 
@@ -122,11 +117,11 @@ static void block_row_any(const p2l_depthwise_row_args *a, size_t c0, __mmask16 
         for (int t = 0; t < taps; t++)
             acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a->in + in_offset[t] + c0),
                                   _mm512_loadu_ps(tap_weights[t] + c0), acc);
-        _mm512_mask_storeu_ps(out, mask, finish(acc, cl, lo, hi));
+        _mm512_mask_storeu_ps(out, mask, p2l_vec_finish(acc, cl, lo, hi));
     }
 }
 
-void p2l_depthwise_row_avx512(const p2l_depthwise_row_args *a) {
+void p2l_f32_depthwise_row__avx512(const p2l_depthwise_row_args *a) {
     int ox_lo, ox_hi;
     interior_columns(a, &ox_lo, &ox_hi);
     for (size_t c0 = a->c_begin; c0 < a->c_end; c0 += 16) {

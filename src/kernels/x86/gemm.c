@@ -6,12 +6,12 @@
  * them before the only store, so C is written once. Panels narrower than 16 columns (8) and blocks
  * of fewer than 6 rows get their own instances of the same inline body. */
 #include "kernels/x86/x86.h"
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#include "kernels/x86/vec_avx2.h"
+#include "kernels/fast/vec_rows.h"
 
 /* One MR x NR block of C. MR and NR are constants in every instance, so the loops over them unroll
  * and the accumulators live in registers. nc < NR: only the first nc columns are stored. */
-ALWAYS_INLINE void tile(const int MR, const int NR, size_t k, const float *a, size_t lda, const float *b,
+P2L_VEC_INLINE void tile(const int MR, const int NR, size_t k, const float *a, size_t lda, const float *b,
                         const float *bias, float *c, size_t ldc, int nc, const p2l_clamp *clamp) {
     __m256 acc0[P2L_GEMM_MR], acc1[P2L_GEMM_MR];
     const float *ap[P2L_GEMM_MR];
@@ -34,22 +34,7 @@ ALWAYS_INLINE void tile(const int MR, const int NR, size_t k, const float *a, si
             if (NR == 16) acc1[i] = _mm256_fmadd_ps(av, b1, acc1[i]);
         }
     }
-    if (clamp->on) {
-        /* max(lo, x) then min(hi, x): a NaN accumulator (second operand) passes through. */
-        const __m256 lo = _mm256_set1_ps(clamp->lo), hi = _mm256_set1_ps(clamp->hi);
-#pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
-            acc0[i] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc0[i]));
-            if (NR == 16) acc1[i] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc1[i]));
-        }
-    }
-    if (clamp->epilogue) {
-        const int epilogue = clamp->epilogue;
-        for (int i = 0; i < MR; i++) {
-            acc0[i] = p2l_epilogue8(epilogue, acc0[i]);
-            if (NR == 16) acc1[i] = p2l_epilogue8(epilogue, acc1[i]);
-        }
-    }
+    p2l_vec_finish_tile(MR, NR == 16, acc0, acc1, clamp);
     if (nc == NR) {
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
@@ -68,4 +53,4 @@ ALWAYS_INLINE void tile(const int MR, const int NR, size_t k, const float *a, si
     }
 }
 
-P2L_DEFINE_GEMM(p2l_gemm_avx2, tile)
+P2L_DEFINE_GEMM(p2l_f32_gemm__avx2, tile)

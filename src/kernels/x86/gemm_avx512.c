@@ -4,11 +4,11 @@
  * so each step of k costs 2 B loads and 6 broadcasts for 12 FMAs of 16 lanes. A panel left alone
  * uses 12 x 16, the 8-column tail panel a masked load. A single row of A (m == 1) has its own
  * matrix-vector loop. Tails of columns and the clamp are handled with AVX-512 masks. */
-#include <immintrin.h>
-
 #include "kernels/x86/x86.h"
+#include "kernels/x86/vec_avx512.h"
+#include "kernels/fast/vec_rows.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define ALWAYS_INLINE P2L_VEC_INLINE
 enum { MR = 6, MR_LONE = 12 };
 
 /* PANELS: 1 or 2 panels; W0, W1: their widths (16, or 8 for the tail panel, which is always the
@@ -43,22 +43,7 @@ ALWAYS_INLINE void tile(const int ROWS, const int PANELS, const int W0, const in
             if (PANELS == 2) acc1[i] = _mm512_fmadd_ps(av, v1, acc1[i]);
         }
     }
-    if (clamp->on) {
-        const __m512 lo = _mm512_set1_ps(clamp->lo), hi = _mm512_set1_ps(clamp->hi);
-#pragma GCC unroll 12
-        for (int i = 0; i < ROWS; i++) {
-            acc0[i] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc0[i]));
-            if (PANELS == 2) acc1[i] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc1[i]));
-        }
-    }
-    if (clamp->epilogue) {
-        const int epilogue = clamp->epilogue;
-#pragma GCC unroll 12
-        for (int i = 0; i < ROWS; i++) {
-            acc0[i] = p2l_epilogue16(epilogue, acc0[i]);
-            if (PANELS == 2) acc1[i] = p2l_epilogue16(epilogue, acc1[i]);
-        }
-    }
+    p2l_vec_finish_tile(ROWS, PANELS == 2, acc0, acc1, clamp);
     const int n0 = nc < 16 ? nc : 16, n1 = nc - 16;
     const __mmask16 m0 = (__mmask16)((1u << n0) - 1u);
     const __mmask16 m1 = PANELS == 2 ? (__mmask16)(n1 >= 16 ? 0xFFFFu : (1u << (n1 > 0 ? n1 : 0)) - 1u) : 0;
@@ -134,15 +119,7 @@ ALWAYS_INLINE void gemv_panels(const int PANELS, const int W, size_t k, const fl
     __m512 acc1 = _mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), _mm512_add_ps(s1[2], s1[3]));
     acc0 = _mm512_add_ps(_mm512_maskz_loadu_ps(wmask, bias), acc0);
     if (PANELS == 2) acc1 = _mm512_add_ps(_mm512_loadu_ps(bias + 16), acc1);
-    if (clamp->on) {
-        const __m512 lo = _mm512_set1_ps(clamp->lo), hi = _mm512_set1_ps(clamp->hi);
-        acc0 = _mm512_min_ps(hi, _mm512_max_ps(lo, acc0));
-        acc1 = _mm512_min_ps(hi, _mm512_max_ps(lo, acc1));
-    }
-    if (clamp->epilogue) {
-        acc0 = p2l_epilogue16(clamp->epilogue, acc0);
-        if (PANELS == 2) acc1 = p2l_epilogue16(clamp->epilogue, acc1);
-    }
+    p2l_vec_finish_tile(1, PANELS == 2, &acc0, &acc1, clamp);
     const int n0 = nc < 16 ? nc : 16, n1 = nc - 16;
     _mm512_mask_storeu_ps(c, (__mmask16)((1u << n0) - 1u), acc0);
     if (PANELS == 2) _mm512_mask_storeu_ps(c + 16, (__mmask16)(n1 >= 16 ? 0xFFFFu : (1u << (n1 > 0 ? n1 : 0)) - 1u), acc1);
@@ -164,8 +141,8 @@ static void gemv(const p2l_gemm_b *b, const float *a, float *c, int panel_begin,
     }
 }
 
-void p2l_gemm_avx512(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
-                         int panel_begin, int panel_end, const p2l_clamp *clamp) {
+void p2l_f32_gemm__avx512(const p2l_gemm_b *b, size_t m, const float *a, size_t lda, float *c, size_t ldc,
+                          int panel_begin, int panel_end, const p2l_clamp *clamp) {
     if (m == 1) {
         gemv(b, a, c, panel_begin, panel_end, clamp);
         return;

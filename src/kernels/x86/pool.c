@@ -3,8 +3,9 @@
  * (masked tail). The average divides by the number of window elements inside the input, as the
  * reference does. */
 #include "kernels/x86/x86.h"
+#include "kernels/x86/vec_avx2.h"
 
-void p2l_pool_row_avx2(const p2l_pool_row_args *a) {
+void p2l_f32_pool_row__avx2(const p2l_pool_row_args *a) {
     const size_t C = a->C;
     const int W = a->W, ys = a->ys, ye = a->ye;
     const bool average = a->average, clamp = a->clamp->on;
@@ -12,9 +13,8 @@ void p2l_pool_row_avx2(const p2l_pool_row_args *a) {
     float *out = a->out;
     const __m256 lo = _mm256_set1_ps(a->clamp->lo), hi = _mm256_set1_ps(a->clamp->hi);
     for (int ox = 0; ox < a->OW; ox++, out += C) {
-        const int x0 = ox * a->stride_w - a->pad_w;
-        const int xs = x0 < 0 ? 0 : x0, xe = x0 + a->filter_w < W ? x0 + a->filter_w : W;
-        const int count = (ye - ys) * (xe - xs);
+        int xs, xe;
+        const int count = p2l_pool_window(a, ox, &xs, &xe);
         const __m256 divisor = _mm256_set1_ps((float)count);
         for (size_t c = 0; c < C; c += 8) {
             const __m256i mask = p2l_tail_mask(C - c < 8 ? C - c : 8);

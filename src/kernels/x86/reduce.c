@@ -3,6 +3,7 @@
  * - over the pixels of an NHWC tensor (global average pooling): up to 64 channels at a time in up
  *   to 8 accumulators in one pass over the pixels, each channel summed in pixel order. */
 #include "kernels/x86/x86.h"
+#include "kernels/x86/vec_avx2.h"
 
 /* Sum of n floats in 4 x 8 lanes (then across them). */
 static float row_sum(const float *x, size_t n) {
@@ -23,7 +24,7 @@ static float row_sum(const float *x, size_t n) {
     return _mm_cvtss_f32(h);
 }
 
-void p2l_mean_rows_avx2(const float *in, float *out, size_t rows, size_t length) {
+void p2l_f32_mean_rows__avx2(const float *in, float *out, size_t rows, size_t length) {
     for (size_t r = 0; r < rows; r++) out[r] = row_sum(in + r * length, length) / (float)length;
 }
 
@@ -45,7 +46,7 @@ static inline __attribute__((always_inline)) void mean_vectors(const int VECTORS
     _mm256_maskstore_ps(out + 8 * (VECTORS - 1), tail, _mm256_div_ps(acc[VECTORS - 1], _mm256_set1_ps(count)));
 }
 
-void p2l_channel_means_avx2(const float *in, size_t pixels, size_t C, size_t width, float *out) {
+void p2l_f32_channel_means__avx2(const float *in, size_t pixels, size_t C, size_t width, float *out) {
     const float count = (float)pixels;
     const __m256i tail = p2l_tail_mask(width % 8 ? width % 8 : 8);
     switch ((width + 7) / 8) {
