@@ -149,6 +149,7 @@ static p2l_status graph_init_nodes(graph *g) {
         n->has_option_ints = op->has_option_ints;
         n->option_int_count = op->option_int_count;
         n->option_ints = op->option_ints;
+        p2l_parse_options(n);
         n->inputs = io;
         for (int i = 0; i < op->input_count; i++) *io++ = op->inputs[i] < 0 ? NULL : &g->tensors[op->inputs[i]];
         n->outputs = io;
@@ -298,7 +299,7 @@ static void offer_fusions(graph *g, int o, fusion_plan *plan) {
         const p2l_tensor *s = L->outputs[0];
         if (L->input_count != 1 || L->inputs[0] != y || !plain_intermediate(g, s, 1) || M->input_count != 2 ||
             !((M->inputs[0] == y && M->inputs[1] == s) || (M->inputs[0] == s && M->inputs[1] == y)) ||
-            p2l_option_int(M, "fused_activation_function") != P2L_ACT_NONE ||
+            M->opts.mul.fused_activation_function != P2L_ACT_NONE ||
             M->outputs[0]->dtype != P2L_FLOAT32)
             return;
         f->epilogue = P2L_EPILOGUE_SILU;
