@@ -151,8 +151,7 @@ static p2l_status binary_prepare(p2l_node *node) {
     if (!row)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s inputs are not supported", p2l_dtype_name(a->dtype));
     P2L_TRY(p2l_expect_dtype(out, is_comparison(node->op) ? P2L_BOOL : a->dtype));
-    int activation = p2l_option_field(node->op, "fused_activation_function") >= 0
-                         ? p2l_option_int(node, "fused_activation_function") : P2L_ACT_NONE;
+    int activation = p2l_fused_activation(node);
     P2L_TRY(p2l_check_activation(activation));
     if (activation != P2L_ACT_NONE && a->dtype != P2L_FLOAT32)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "a fused activation on %s is not supported", p2l_dtype_name(a->dtype));

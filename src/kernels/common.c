@@ -1,4 +1,4 @@
-/* Helpers shared by the kernels: shapes, dtypes, options, activations, broadcasting. */
+/* Helpers shared by the kernels: shapes, dtypes, activations, broadcasting. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,11 +83,6 @@ p2l_status p2l_normalize_axis(int64_t axis, int rank, int *out) {
         return p2l_fail(P2L_ERROR_MALFORMED, "axis %lld is out of range for rank %d", (long long)axis, rank);
     *out = (int)(axis < 0 ? axis + rank : axis);
     return P2L_OK;
-}
-
-int64_t p2l_option(const p2l_node *node, const char *name) {
-    int id = p2l_option_field(node->op, name);
-    return id < 0 ? 0 : node->options[id];
 }
 
 p2l_status p2l_check_activation(int activation) {

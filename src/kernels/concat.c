@@ -49,11 +49,11 @@ static p2l_status new_pieces(p2l_node *node, const p2l_tensor *whole, int axis, 
 
 static p2l_status concatenation_prepare(p2l_node *node) {
     const p2l_tensor *first = node->inputs[0];
-    int activation = p2l_option_int(node, "fused_activation_function");
-    P2L_TRY(p2l_check_activation(activation));
-    if (activation != P2L_ACT_NONE) P2L_TRY(p2l_expect_dtype(first, P2L_FLOAT32));
+    const p2l_concatenation_options *o = &node->opts.concatenation;
+    P2L_TRY(p2l_check_activation(o->fused_activation_function));
+    if (o->fused_activation_function != P2L_ACT_NONE) P2L_TRY(p2l_expect_dtype(first, P2L_FLOAT32));
     int axis;
-    P2L_TRY(p2l_normalize_axis(p2l_option_int(node, "axis"), first->rank, &axis));
+    P2L_TRY(p2l_normalize_axis(o->axis, first->rank, &axis));
     int32_t dims[P2L_MAX_DIMS];
     memcpy(dims, first->dims, sizeof dims);
     int64_t total = 0;
@@ -80,7 +80,7 @@ static p2l_status concatenation_prepare(p2l_node *node) {
 static p2l_status concatenation_invoke(p2l_node *node) {
     const pieces_state *st = node->state;
     join(&st->blocks, node->inputs, st->count, st->lengths, node->outputs[0]->data);
-    int activation = p2l_option_int(node, "fused_activation_function");
+    const p2l_activation activation = node->opts.concatenation.fused_activation_function;
     if (activation != P2L_ACT_NONE) p2l_apply_activation(activation, node->outputs[0]->data, node->outputs[0]->count);
     return P2L_OK;
 }
@@ -94,7 +94,7 @@ static p2l_status pack_prepare(p2l_node *node) {
     const p2l_tensor *first = node->inputs[0];
     if (first->rank >= P2L_MAX_DIMS) return p2l_fail(P2L_ERROR_UNSUPPORTED, "rank %d is too high to pack", first->rank);
     int axis;
-    P2L_TRY(p2l_normalize_axis(p2l_option_int(node, "axis"), first->rank + 1, &axis));
+    P2L_TRY(p2l_normalize_axis(node->opts.pack.axis, first->rank + 1, &axis));
     for (int i = 0; i < node->input_count; i++) {
         const p2l_tensor *t = node->inputs[i];
         P2L_TRY(p2l_expect_same_dtype(t, first));
@@ -148,7 +148,7 @@ static p2l_status set_piece_outputs(p2l_node *node, const p2l_tensor *whole, int
 static p2l_status unpack_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     int axis;
-    P2L_TRY(p2l_normalize_axis(p2l_option_int(node, "axis"), x->rank, &axis));
+    P2L_TRY(p2l_normalize_axis(node->opts.unpack.axis, x->rank, &axis));
     if (x->dims[axis] != node->output_count)
         return p2l_fail(P2L_ERROR_MALFORMED, "dim %d has size %d but the op has %d outputs", axis, x->dims[axis],
                         node->output_count);

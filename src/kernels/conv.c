@@ -35,15 +35,24 @@ static p2l_status expect_float(const p2l_node *node) {
     return p2l_expect_dtype(node->outputs[0], P2L_FLOAT32);
 }
 
-static conv_params *new_params(p2l_node *node) {
+/* Params from the options of CONV_2D, DEPTHWISE_CONV_2D or TRANSPOSE_CONV (no dilation). */
+static conv_params *new_params(p2l_node *node, int *padding) {
     conv_params *p = p2l_arena_alloc(node->arena, sizeof *p);
     if (!p) return NULL;
-    p->stride_h = p2l_option_int(node, "stride_h");
-    p->stride_w = p2l_option_int(node, "stride_w");
-    bool dilated = p2l_option_field(node->op, "dilation_h_factor") >= 0;
-    p->dilation_h = dilated ? p2l_option_int(node, "dilation_h_factor") : 1;
-    p->dilation_w = dilated ? p2l_option_int(node, "dilation_w_factor") : 1;
-    p->activation = p2l_option_int(node, "fused_activation_function");
+#define GEOMETRY(o, dilation_h_, dilation_w_)                                                  \
+    (p->stride_h = (o)->stride_h, p->stride_w = (o)->stride_w, p->dilation_h = (dilation_h_), \
+     p->dilation_w = (dilation_w_), *padding = (o)->padding)
+    if (node->op == P2L_OP_CONV_2D) {
+        const p2l_conv2d_options *o = &node->opts.conv2d;
+        GEOMETRY(o, o->dilation_h_factor, o->dilation_w_factor);
+    } else if (node->op == P2L_OP_DEPTHWISE_CONV_2D) {
+        const p2l_depthwise_conv2d_options *o = &node->opts.depthwise_conv2d;
+        GEOMETRY(o, o->dilation_h_factor, o->dilation_w_factor);
+    } else {
+        GEOMETRY(&node->opts.transpose_conv, 1, 1);
+    }
+#undef GEOMETRY
+    p->activation = p2l_fused_activation(node);
     node->state = p;
     return p;
 }
@@ -61,7 +70,8 @@ static p2l_status conv_prepare(p2l_node *node) {
     P2L_TRY(expect_float(node));
     P2L_TRY(p2l_expect_rank(x, 4));
     P2L_TRY(p2l_expect_rank(w, 4));
-    conv_params *p = new_params(node);
+    int padding;
+    conv_params *p = new_params(node, &padding);
     if (!p) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     P2L_TRY(p2l_check_activation(p->activation));
     int32_t in_c = x->dims[3], out_c = w->dims[0];
@@ -80,7 +90,6 @@ static p2l_status conv_prepare(p2l_node *node) {
         p->groups = in_c / filter_c;
     }
     P2L_TRY(check_bias(bias, out_c));
-    int padding = p2l_option_int(node, "padding");
     int32_t dims[4] = {x->dims[0], 0, 0, out_c};
     P2L_TRY(conv_geometry(padding, x->dims[1], w->dims[1], p->stride_h, p->dilation_h, &dims[1], &p->pad_h));
     P2L_TRY(conv_geometry(padding, x->dims[2], w->dims[2], p->stride_w, p->dilation_w, &dims[2], &p->pad_w));
@@ -185,10 +194,10 @@ static p2l_status transpose_conv_prepare(p2l_node *node) {
                         "do not agree", dims[0], dims[1], dims[2], dims[3], w->dims[0], w->dims[1], w->dims[2],
                         w->dims[3], x->dims[0], x->dims[1], x->dims[2], x->dims[3]);
     P2L_TRY(check_bias(bias, dims[3]));
-    conv_params *p = new_params(node);
+    int padding;
+    conv_params *p = new_params(node, &padding);
     if (!p) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     P2L_TRY(p2l_check_activation(p->activation));
-    int padding = p2l_option_int(node, "padding");
     int32_t unused;
     /* The padding of the forward convolution that maps the output back to the input. */
     P2L_TRY(conv_geometry(padding, dims[1], w->dims[1], p->stride_h, 1, &unused, &p->pad_h));

@@ -22,9 +22,9 @@ static p2l_status gather_prepare(p2l_node *node) {
     const p2l_tensor *params = node->inputs[0], *indices = node->inputs[1];
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], params));
     P2L_TRY(expect_indices(indices));
-    int batch_dims = p2l_option_int(node, "batch_dims"), axis;
+    int batch_dims = node->opts.gather.batch_dims, axis;
     if (batch_dims < 0) batch_dims += indices->rank;
-    P2L_TRY(p2l_normalize_axis(p2l_option_int(node, "axis"), params->rank, &axis));
+    P2L_TRY(p2l_normalize_axis(node->opts.gather.axis, params->rank, &axis));
     if (batch_dims < 0 || batch_dims > indices->rank || batch_dims > axis)
         return p2l_fail(P2L_ERROR_MALFORMED, "batch_dims %d is invalid for axis %d and rank-%d indices", batch_dims,
                         axis, indices->rank);

@@ -89,10 +89,13 @@ typedef struct p2l_node {
     int input_count, output_count;
     p2l_tensor **inputs;  /* NULL for an omitted optional input */
     p2l_tensor **outputs;
-    const int64_t *options;          /* options.def fields by id, defaults filled in */
-    bool has_option_ints;            /* RESHAPE new_shape / SQUEEZE squeeze_dims */
+    /* The options as the file has them, options.def fields by id with defaults filled in, and the
+     * int vector some carry (RESHAPE new_shape, SQUEEZE squeeze_dims): p2l_parse_options' input. */
+    const int64_t *options;
+    bool has_option_ints;
     int option_int_count;
     const int32_t *option_ints;
+    p2l_op_options opts;             /* typed options: what kernels read (p2l_parse_options) */
     void *state;                     /* kernel's prepared parameters */
     p2l_arena *arena;                /* prepare-time allocations, freed at the next prepare */
     p2l_exec *exec;                  /* threads and scratch; may be NULL (one thread, no scratch) */
@@ -215,12 +218,13 @@ size_t p2l_dims_count(int rank, const int32_t *dims);
 /* Index of the first value outside int32 (count if none): the int64 -> int32 CAST refuses those. */
 size_t p2l_first_outside_int32(const int64_t *values, size_t count);
 
-/* Options by field name (options.def); the names are checked by the kernel tests. */
-int64_t p2l_option(const p2l_node *node, const char *name);
-static inline int p2l_option_int(const p2l_node *node, const char *name) { return (int)p2l_option(node, name); }
-static inline float p2l_option_float(const p2l_node *node, const char *name) {
-    return p2l_bits_f32(p2l_option(node, name));
-}
+/* ------------------------------------------------------------ options (options.c) */
+
+/* Fills node->opts from node->options and the option ints (the table of node->op in options.def;
+ * all defaults when node->options is NULL). Whoever builds a node calls it once, before prepare. */
+void p2l_parse_options(p2l_node *node);
+/* The fused activation of a node whose options have one (ADD, CONV_2D, ...); P2L_ACT_NONE otherwise. */
+p2l_activation p2l_fused_activation(const p2l_node *node);
 
 /* Fused activations: NONE, RELU, RELU_N1_TO_1, RELU6, TANH. */
 p2l_status p2l_check_activation(int activation);

@@ -10,9 +10,10 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
     if (bias) P2L_TRY(p2l_expect_dtype(bias, P2L_FLOAT32));
     P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
     P2L_TRY(p2l_expect_rank(w, 2));
-    if (p2l_option_int(node, "weights_format") != 0)
+    const p2l_fully_connected_options *o = &node->opts.fully_connected;
+    if (o->weights_format != 0)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "shuffled weights formats are not supported");
-    P2L_TRY(p2l_check_activation(p2l_option_int(node, "fused_activation_function")));
+    P2L_TRY(p2l_check_activation(o->fused_activation_function));
     int32_t units = w->dims[0], depth = w->dims[1];
     if (bias && bias->count != (size_t)units)
         return p2l_fail(P2L_ERROR_MALFORMED, "bias %s has %zu elements, expected %d", P2L_LABEL(bias), bias->count, units);
@@ -20,7 +21,7 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
         return p2l_fail(P2L_ERROR_MALFORMED, "input %s (%zu elements) is not a whole number of rows of %d", P2L_LABEL(x),
                         x->count, depth);
     int32_t dims[P2L_MAX_DIMS];
-    if (p2l_option_int(node, "keep_num_dims")) {
+    if (o->keep_num_dims) {
         if (x->dims[x->rank - 1] != depth)
             return p2l_fail(P2L_ERROR_MALFORMED, "input %s's last dim is %d, weights expect %d", P2L_LABEL(x),
                             x->dims[x->rank - 1], depth);
@@ -49,7 +50,7 @@ static p2l_status fully_connected_invoke(p2l_node *node) {
             for (size_t k = 0; k < depth; k++) sum += row[k] * wr[k];
             out[b * units + u] = sum;
         }
-    p2l_apply_activation(p2l_option_int(node, "fused_activation_function"), out, y->count);
+    p2l_apply_activation(node->opts.fully_connected.fused_activation_function, out, y->count);
     return P2L_OK;
 }
 
@@ -76,8 +77,8 @@ static p2l_status batch_matmul_prepare(p2l_node *node) {
     matmul_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     node->state = st;
-    st->adj_x = p2l_option_int(node, "adj_x");
-    st->adj_y = p2l_option_int(node, "adj_y");
+    st->adj_x = node->opts.batch_matmul.adj_x;
+    st->adj_y = node->opts.batch_matmul.adj_y;
     int32_t am = a->dims[a->rank - 2], ak = a->dims[a->rank - 1];
     int32_t bk = b->dims[b->rank - 2], bn = b->dims[b->rank - 1];
     if (st->adj_x) { int32_t t = am; am = ak; ak = t; }

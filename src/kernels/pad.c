@@ -20,7 +20,7 @@ static p2l_status pad_common(p2l_node *node, bool mirror) {
     pad_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     node->state = st;
-    int mode = mirror ? p2l_option_int(node, "mode") : 0;
+    int mode = mirror ? (int)node->opts.mirror_pad.mode : 0;
     if (mirror && mode != P2L_MIRROR_REFLECT && mode != P2L_MIRROR_SYMMETRIC)
         return p2l_fail(P2L_ERROR_MALFORMED, "mirror pad mode %d is neither REFLECT nor SYMMETRIC", mode);
     int32_t dims[P2L_MAX_DIMS];
@@ -107,7 +107,7 @@ static p2l_status mirror_pad_invoke(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     p2l_tensor *y = node->outputs[0];
     const size_t size = p2l_dtype_size(x->dtype);
-    const bool reflect = p2l_option_int(node, "mode") == P2L_MIRROR_REFLECT;
+    const bool reflect = node->opts.mirror_pad.mode == P2L_MIRROR_REFLECT;
     int64_t in_strides[P2L_MAX_DIMS];
     p2l_dims_strides(x->rank, x->dims, in_strides);
     int32_t index[P2L_MAX_DIMS] = {0};

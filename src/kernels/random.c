@@ -36,7 +36,7 @@ static p2l_status random_prepare(p2l_node *node) {
     }
     random_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    uint64_t seed = (uint64_t)p2l_option(node, "seed"), seed2 = (uint64_t)p2l_option(node, "seed2");
+    uint64_t seed = (uint64_t)node->opts.random.seed, seed2 = (uint64_t)node->opts.random.seed2;
     if (seed == 0 && seed2 == 0) seed = (uint64_t)(uintptr_t)node ^ (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
     st->s = seed * 0x9E3779B97F4A7C15ull ^ seed2;
     node->state = st;

@@ -40,7 +40,7 @@ static p2l_status reduce_prepare(p2l_node *node) {
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
     bool mask[P2L_MAX_DIMS] = {0};
     P2L_TRY(read_axes(node->inputs[1], x->rank, mask));
-    bool keep = p2l_option_int(node, "keep_dims");
+    bool keep = node->opts.reducer.keep_dims;
     reduce_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     node->state = st;
@@ -304,7 +304,7 @@ static p2l_status cumsum_invoke(p2l_node *node) {
     const axis_state *st = node->state;
     const p2l_tensor *x = node->inputs[0];
     p2l_tensor *y = node->outputs[0];
-    bool exclusive = p2l_option_int(node, "exclusive"), reverse = p2l_option_int(node, "reverse");
+    bool exclusive = node->opts.cumsum.exclusive, reverse = node->opts.cumsum.reverse;
     if (x->dtype == P2L_FLOAT32) CUMSUM_LOOP(float, PLUS);
     else if (x->dtype == P2L_INT32) CUMSUM_LOOP(int32_t, add_i32);
     else CUMSUM_LOOP(int64_t, add_i64);

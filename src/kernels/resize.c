@@ -27,8 +27,13 @@ static p2l_status resize_prepare(p2l_node *node) {
     resize_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     node->state = st;
-    st->align_corners = p2l_option_int(node, "align_corners");
-    st->half_pixel = p2l_option_int(node, "half_pixel_centers");
+    if (node->op == P2L_OP_RESIZE_BILINEAR) {
+        st->align_corners = node->opts.resize_bilinear.align_corners;
+        st->half_pixel = node->opts.resize_bilinear.half_pixel_centers;
+    } else {
+        st->align_corners = node->opts.resize_nearest_neighbor.align_corners;
+        st->half_pixel = node->opts.resize_nearest_neighbor.half_pixel_centers;
+    }
     if (st->align_corners && st->half_pixel)
         return p2l_fail(P2L_ERROR_MALFORMED, "align_corners and half_pixel_centers cannot both be set");
     int32_t dims[4] = {x->dims[0], (int32_t)v[0], (int32_t)v[1], x->dims[3]};

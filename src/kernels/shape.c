@@ -14,20 +14,21 @@ static p2l_status reshape_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     const p2l_tensor *shape = node->input_count > 1 ? node->inputs[1] : NULL;
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
+    const p2l_option_ints *new_shape = &node->opts.reshape.new_shape;
     int64_t values[P2L_MAX_DIMS];
     size_t n = 0;
-    if (shape && (shape->known || !node->has_option_ints)) {
+    if (shape && (shape->known || !new_shape->present)) {
         P2L_TRY(p2l_expect_known(shape, "new shape"));
         if (shape->count > P2L_MAX_DIMS)
             return p2l_fail(P2L_ERROR_UNSUPPORTED, "new shape of rank %zu (at most %d supported)", shape->count,
                             P2L_MAX_DIMS);
         P2L_TRY(p2l_read_ints(shape, values, P2L_MAX_DIMS, &n));
-    } else if (node->has_option_ints) {
-        if (node->option_int_count > P2L_MAX_DIMS)
-            return p2l_fail(P2L_ERROR_UNSUPPORTED, "new shape of rank %d (at most %d supported)", node->option_int_count,
+    } else if (new_shape->present) {
+        if (new_shape->count > P2L_MAX_DIMS)
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "new shape of rank %d (at most %d supported)", new_shape->count,
                             P2L_MAX_DIMS);
-        n = (size_t)node->option_int_count;
-        for (size_t i = 0; i < n; i++) values[i] = node->option_ints[i];
+        n = (size_t)new_shape->count;
+        for (size_t i = 0; i < n; i++) values[i] = new_shape->values[i];
     } else {
         return p2l_fail(P2L_ERROR_MALFORMED, "no new shape: neither a shape input nor new_shape options");
     }
@@ -67,10 +68,11 @@ static p2l_status squeeze_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
     bool drop[P2L_MAX_DIMS] = {0};
-    if (node->option_int_count > 0) {
-        for (int i = 0; i < node->option_int_count; i++) {
+    const p2l_option_ints *squeeze_dims = &node->opts.squeeze.squeeze_dims;
+    if (squeeze_dims->count > 0) {
+        for (int i = 0; i < squeeze_dims->count; i++) {
             int axis;
-            P2L_TRY(p2l_normalize_axis(node->option_ints[i], x->rank, &axis));
+            P2L_TRY(p2l_normalize_axis(squeeze_dims->values[i], x->rank, &axis));
             if (x->dims[axis] != 1)
                 return p2l_fail(P2L_ERROR_MALFORMED, "cannot squeeze dim %d of size %d", axis, x->dims[axis]);
             drop[axis] = true;

@@ -61,11 +61,12 @@ static p2l_status strided_slice_prepare(p2l_node *node) {
     P2L_TRY(read_known_ints(node->inputs[3], "strides", step, MAX_SPARSE, &ns));
     if (ne != n || ns != n)
         return p2l_fail(P2L_ERROR_MALFORMED, "begin, end and strides differ in length (%zu, %zu, %zu)", n, ne, ns);
-    const int begin_mask = p2l_option_int(node, "begin_mask"), end_mask = p2l_option_int(node, "end_mask");
-    const int ellipsis_mask = p2l_option_int(node, "ellipsis_mask");
-    const int new_axis_mask = p2l_option_int(node, "new_axis_mask");
-    const int shrink_mask = p2l_option_int(node, "shrink_axis_mask");
-    const bool offset = p2l_option_int(node, "offset");
+    const p2l_strided_slice_options *o = &node->opts.strided_slice;
+    const int begin_mask = o->begin_mask, end_mask = o->end_mask;
+    const int ellipsis_mask = o->ellipsis_mask;
+    const int new_axis_mask = o->new_axis_mask;
+    const int shrink_mask = o->shrink_axis_mask;
+    const bool offset = o->offset;
     const int R = x->rank;
 
     /* Sparse spec (as written) -> one entry per input dim, plus where new axes go in the output. */

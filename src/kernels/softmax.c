@@ -8,7 +8,7 @@ static p2l_status last_axis_prepare(p2l_node *node) {
     P2L_TRY(p2l_expect_dtype(x, P2L_FLOAT32));
     P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
     if (x->rank < 1) return p2l_fail(P2L_ERROR_MALFORMED, "%s must have rank 1 or more", P2L_LABEL(x));
-    if (node->op == P2L_OP_L2_NORMALIZATION) P2L_TRY(p2l_check_activation(p2l_option_int(node, "fused_activation_function")));
+    if (node->op == P2L_OP_L2_NORMALIZATION) P2L_TRY(p2l_check_activation(node->opts.l2norm.fused_activation_function));
     return p2l_set_output_like(node, 0, x);
 }
 
@@ -18,7 +18,7 @@ static p2l_status softmax_invoke(p2l_node *node) {
     if (depth == 0) return P2L_OK;
     size_t rows = x->count / depth;
     bool log_softmax = node->op == P2L_OP_LOG_SOFTMAX;
-    float beta = log_softmax ? 1.0f : p2l_option_float(node, "beta");
+    float beta = log_softmax ? 1.0f : node->opts.softmax.beta;
     const float *in = x->data;
     float *out = node->outputs[0]->data;
     for (size_t r = 0; r < rows; r++, in += depth, out += depth) {
@@ -58,7 +58,7 @@ static p2l_status l2_normalization_invoke(p2l_node *node) {
         float scale = 1.0f / (norm > 1e-6f ? norm : 1e-6f);
         for (size_t i = 0; i < depth; i++) out[i] = in[i] * scale;
     }
-    p2l_apply_activation(p2l_option_int(node, "fused_activation_function"), node->outputs[0]->data,
+    p2l_apply_activation(node->opts.l2norm.fused_activation_function, node->outputs[0]->data,
                          node->outputs[0]->count);
     return P2L_OK;
 }

@@ -69,7 +69,8 @@ static p2l_status depth_space_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
     P2L_TRY(p2l_expect_rank(x, 4));
-    int b = p2l_option_int(node, "block_size");
+    int b = node->op == P2L_OP_DEPTH_TO_SPACE ? node->opts.depth_to_space.block_size
+                                              : node->opts.space_to_depth.block_size;
     if (b < 1) return p2l_fail(P2L_ERROR_MALFORMED, "block size %d must be at least 1", b);
     const int32_t N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
     p2l_view *v = p2l_new_view(node);

@@ -85,8 +85,8 @@ static p2l_status unary_prepare(p2l_node *node) {
     if (!ok) return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
     unary_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    if (node->op == P2L_OP_LEAKY_RELU) st->param = p2l_option_float(node, "alpha");
-    if (node->op == P2L_OP_GELU) st->param = p2l_option_int(node, "approximate") ? 1.0f : 0.0f;
+    if (node->op == P2L_OP_LEAKY_RELU) st->param = node->opts.leaky_relu.alpha;
+    if (node->op == P2L_OP_GELU) st->param = node->opts.gelu.approximate ? 1.0f : 0.0f;
     node->state = st;
     return p2l_set_output_like(node, 0, x);
 }

@@ -96,7 +96,7 @@ static bool silu_output(const p2l_graph *g, int o, p2l_fusion *f, int absorbed[2
     const p2l_tensor *s = L->outputs[0];
     if (L->input_count != 1 || L->inputs[0] != y || !plain_intermediate(g, s, 1) || M->input_count != 2 ||
         !((M->inputs[0] == y && M->inputs[1] == s) || (M->inputs[0] == s && M->inputs[1] == y)) ||
-        p2l_option_int(M, "fused_activation_function") != P2L_ACT_NONE)
+        M->opts.mul.fused_activation_function != P2L_ACT_NONE)
         return false;
     absorbed[0] = l;
     absorbed[1] = m;

@@ -55,6 +55,8 @@ static p2l_status init_nodes(p2l_graph *g) {
                                  .output_count = op->output_count, .options = op->options,
                                  .has_option_ints = op->has_option_ints, .option_int_count = op->option_int_count,
                                  .option_ints = op->option_ints, .inputs = io, .outputs = io + op->input_count};
+        /* Parsed for every node before any is prepared: the fusion offers read later nodes' options. */
+        p2l_parse_options(&g->nodes[o]);
         for (int i = 0; i < op->input_count; i++) {
             *io++ = op->inputs[i] < 0 ? NULL : &g->tensors[op->inputs[i]];
             if (op->inputs[i] >= 0) g->readers[op->inputs[i]]++;

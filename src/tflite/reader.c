@@ -382,12 +382,6 @@ static p2l_status check_index_list(const int32_t *items, int count, int limit, c
     return P2L_OK;
 }
 
-/* Which BuiltinOptions tables carry an int vector (field id + 1), read into option_ints. */
-static const int8_t option_ints_field[P2L_OPTIONS_COUNT] = {
-    [P2L_OPTIONS_RESHAPE] = 1,  /* new_shape */
-    [P2L_OPTIONS_SQUEEZE] = 1,  /* squeeze_dims */
-};
-
 static p2l_status decode_options(decoder *d, const fb_table *t, p2l_tfl_operator *op) {
     const p2l_op_info *info = p2l_op_info_of(op->op);
     const p2l_options_info *opts = p2l_options_info_of(info->options);
@@ -405,6 +399,15 @@ static p2l_status decode_options(decoder *d, const fb_table *t, p2l_tfl_operator
         static const size_t widths[] = {[P2L_FIELD_I8] = 1, [P2L_FIELD_BOOL] = 1, [P2L_FIELD_I32] = 4,
                                         [P2L_FIELD_F32] = 4, [P2L_FIELD_I64] = 8};
         const p2l_field *f = &opts->fields[i];
+        if (f->type == P2L_FIELD_I32S) {
+            size_t at;
+            P2L_TRY(fb_ref(&d->r, &o, i, &at));
+            if (at) {
+                op->has_option_ints = true;
+                P2L_TRY(fb_int32s(&d->r, &o, i, &d->model->arena, &op->option_ints, &op->option_int_count));
+            }
+            continue;
+        }
         if (f->type == P2L_FIELD_NONE) continue;
         size_t pos;
         P2L_TRY(fb_field(&d->r, &o, i, widths[f->type], &pos));
@@ -416,16 +419,7 @@ static p2l_status decode_options(decoder *d, const fb_table *t, p2l_tfl_operator
         case P2L_FIELD_I32: op->options[i] = (int32_t)load_u32(p); break;
         case P2L_FIELD_F32: op->options[i] = (int64_t)load_u32(p); break;
         case P2L_FIELD_I64: op->options[i] = (int64_t)load_u64(p); break;
-        case P2L_FIELD_NONE: break;
-        }
-    }
-    int vector_field = option_ints_field[info->options] - 1;
-    if (vector_field >= 0) {
-        size_t at;
-        P2L_TRY(fb_ref(&d->r, &o, vector_field, &at));
-        if (at) {
-            op->has_option_ints = true;
-            P2L_TRY(fb_int32s(&d->r, &o, vector_field, &d->model->arena, &op->option_ints, &op->option_int_count));
+        case P2L_FIELD_NONE: case P2L_FIELD_I32S: break;
         }
     }
     return P2L_OK;

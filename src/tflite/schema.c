@@ -10,56 +10,68 @@ static const p2l_op_info op_table[P2L_OP_COUNT] = {
 #undef X
 };
 
+/* options.def as data; float defaults become bit patterns once, in build_options_table. */
+typedef struct field_spec {
+    const char *name;
+    p2l_field_type type;
+    double default_value;
+} field_spec;
+
+#define FIELD(type, name) {#name, P2L_OPTION_STORAGE_##type, 0},
+#define FIELD_DEFAULT(type, name, value) {#name, P2L_OPTION_STORAGE_##type, value},
+#define DEPRECATED_FIELD(name) {NULL, P2L_FIELD_NONE, 0},
 static const struct {
     const char *name;
     int union_code;
-    const char *fields;
+    field_spec fields[P2L_MAX_OPTION_FIELDS];
 } options_spec[P2L_OPTIONS_COUNT] = {
-#define X(name, code, fields) [P2L_OPTIONS_##name] = {#name, code, fields},
+#define X(NAME, member, code, fields) [P2L_OPTIONS_##NAME] = {#NAME, code, {fields}},
+#define NO_FIELDS(NAME, code) [P2L_OPTIONS_##NAME] = {#NAME, code, {{0}}},
 #include "tflite/options.def"
 #undef X
+#undef NO_FIELDS
 };
+#undef FIELD
+#undef FIELD_DEFAULT
+#undef DEPRECATED_FIELD
+
+/* Field ids per table: each field adds one. */
+#define FIELD(type, name) +1
+#define FIELD_DEFAULT(type, name, value) +1
+#define DEPRECATED_FIELD(name) +1
+static const int8_t options_field_count[P2L_OPTIONS_COUNT] = {
+#define X(NAME, member, code, fields) [P2L_OPTIONS_##NAME] = 0 fields,
+#define NO_FIELDS(NAME, code) [P2L_OPTIONS_##NAME] = 0,
+#include "tflite/options.def"
+#undef X
+#undef NO_FIELDS
+};
+#undef FIELD
+#undef FIELD_DEFAULT
+#undef DEPRECATED_FIELD
 
 static p2l_options_info options_table[P2L_OPTIONS_COUNT];
 
-/* Parses the field strings of options.def once ("i:stride_w b:padding f:beta=1 _"). The table is
- * a compile-time constant, so a malformed row is a programming error caught by the unit tests. */
-static void parse_options_table(void) {
-    static char names[P2L_OPTIONS_COUNT][P2L_MAX_OPTION_FIELDS][48];
+static void build_options_table(void) {
     for (int k = 0; k < P2L_OPTIONS_COUNT; k++) {
         p2l_options_info *info = &options_table[k];
         info->name = options_spec[k].name;
         info->union_code = options_spec[k].union_code;
-        const char *s = options_spec[k].fields;
-        int id = 0;
-        while (*s && id < P2L_MAX_OPTION_FIELDS) {
-            while (*s == ' ') s++;
-            if (!*s) break;
-            size_t len = strcspn(s, " ");
+        info->field_count = options_field_count[k];
+        for (int id = 0; id < info->field_count; id++) {
+            const field_spec *spec = &options_spec[k].fields[id];
             p2l_field *f = &info->fields[id];
-            if (s[0] != '_') {
-                static const char codes[] = "biBfl";
-                static const p2l_field_type types[] = {P2L_FIELD_I8, P2L_FIELD_I32, P2L_FIELD_BOOL,
-                                                       P2L_FIELD_F32, P2L_FIELD_I64};
-                f->type = types[strchr(codes, s[0]) - codes];
-                size_t name_len = strcspn(s + 2, " =");
-                memcpy(names[k][id], s + 2, name_len < 47 ? name_len : 47);
-                f->name = names[k][id];
-                if (s[2 + name_len] == '=') {
-                    double v = strtod(s + 3 + name_len, NULL);
-                    f->default_value = f->type == P2L_FIELD_F32 ? p2l_f32_bits((float)v) : (int64_t)v;
-                }
-            }
-            id++;
-            s += len;
+            f->name = spec->name;
+            f->type = spec->type;
+            f->default_value = f->type == P2L_FIELD_F32 ? p2l_f32_bits((float)spec->default_value)
+                                                        : (int64_t)spec->default_value;
         }
-        info->field_count = id;
     }
 }
 
 static void ensure_tables(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, parse_options_table);
+    pthread_once(&once, build_options_table);
 }
 
 const p2l_op_info *p2l_op_info_of(p2l_op op) {

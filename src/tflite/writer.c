@@ -105,7 +105,7 @@ static p2l_fb_ref write_options(writer *w, const p2l_ir_node *node, int *union_c
         case P2L_FIELD_BOOL: p2l_fb_add_bool(fb, f, v != 0); break;
         case P2L_FIELD_F32: p2l_fb_add_f32(fb, f, p2l_bits_f32(v)); break;
         case P2L_FIELD_I64: p2l_fb_add_i64(fb, f, v); break;
-        case P2L_FIELD_NONE: break;
+        case P2L_FIELD_NONE: case P2L_FIELD_I32S: break; /* vectors: never set by the converter */
         }
     }
     return p2l_fb_table_end(fb);

@@ -25,21 +25,35 @@ def test_builtin_codes_match_litert_schema():
         assert getattr(schema.BuiltinOperator, name) == int(code), name
 
 
+def options_rows():
+    """(NAME, union code, [field name or None for a deprecated id]) per options.def row."""
+    text = read("src/tflite/options.def")
+    rows = [(name, int(code), []) for name, code in re.findall(r"^NO_FIELDS\((\w+), (\d+)\)$", text, re.M)]
+    for name, member, code, fields in re.findall(r"^X\((\w+), (\w+), (\d+), (.*)\)$", text, re.M):
+        assert member == name.lower() or member.replace("_", "") == name.replace("_", "").lower(), (name, member)
+        ids = []
+        for kind, args in re.findall(r"(DEPRECATED_FIELD|FIELD_DEFAULT|FIELD)\(([^)]*)\)", fields):
+            ids.append(None if kind == "DEPRECATED_FIELD" else args.split(",")[1].strip())
+        assert ids, name
+        rows.append((name, int(code), ids))
+    lines = [l for l in text.splitlines() if l.startswith(("X(", "NO_FIELDS("))]
+    assert len(rows) == len(lines), "a row of options.def does not parse"
+    return rows
+
+
 def test_options_union_codes_and_field_ids_match_litert_schema():
-    rows = re.findall(r'^X\((\w+), (\d+), "([^"]*)"\)', read("src/tflite/options.def"), re.M)
     table_of_code = {v: k for k, v in vars(schema.BuiltinOptions).items() if not k.startswith("_")}
     checked = 0
-    for name, code, fields in rows:
+    for name, code, fields in options_rows():
         if name == "NONE":
             continue
-        table = table_of_code[int(code)]
+        table = table_of_code[code]
         # the row names the table: CONV2D ~ Conv2DOptions, MAXIMUM_MINIMUM ~ MaximumMinimumOptions
         assert name.replace("_", "").lower() == table[: -len("Options")].lower(), (name, table)
         cls = getattr(schema, table)
-        for field_id, field in enumerate(fields.split()):
-            if field == "_":
+        for field_id, field_name in enumerate(fields):
+            if field_name is None:
                 continue
-            field_name = field.split(":")[1].split("=")[0]
             method = getattr(cls, "".join(p[:1].upper() + p[1:] for p in field_name.split("_")))
             offsets = [c for c in method.__code__.co_consts if isinstance(c, int) and c >= 4]
             assert 4 + 2 * field_id in offsets, (table, field_name, field_id, offsets)

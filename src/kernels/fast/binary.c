@@ -20,8 +20,7 @@ static p2l_status binary_prepare(p2l_node *node) {
     const p2l_tensor *a = node->inputs[0], *b = node->inputs[1], *y = node->outputs[0];
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (!isa || a->dtype != P2L_FLOAT32) return P2L_OK;
-    int activation = p2l_option_field(node->op, "fused_activation_function") >= 0
-                         ? p2l_option_int(node, "fused_activation_function") : P2L_ACT_NONE;
+    int activation = p2l_fused_activation(node);
     if (!p2l_clamp_of(activation, &st->clamp)) return P2L_OK;
     const p2l_tensor *operands[2] = {a, b};
     p2l_bcast_init(&st->bcast, 2, operands, y->rank, y->dims);

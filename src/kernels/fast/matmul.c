@@ -69,7 +69,7 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
     if (!st->gemm || !w->known || (bias && !bias->known) ||
-        !p2l_clamp_of(p2l_option_int(node, "fused_activation_function"), &st->clamp))
+        !p2l_clamp_of(node->opts.fully_connected.fused_activation_function, &st->clamp))
         return P2L_OK;
     const int units = w->dims[0], depth = w->dims[1];
     if (units <= 0 || depth <= 0 || depth > INT32_MAX / 16) return P2L_OK;
@@ -96,7 +96,7 @@ static void pack_b(p2l_gemm_b *b, float *data, const float *src, int k, int n, b
 static p2l_status prepare_runtime_b(p2l_node *node, matmul_state *st) {
     const p2l_tensor *a = node->inputs[0], *b = node->inputs[1];
     if (a->rank < 2 || b->rank < 2 || a->count == 0) return P2L_OK;
-    st->adj_y = p2l_option_int(node, "adj_y");
+    st->adj_y = node->opts.batch_matmul.adj_y;
     const int rows = b->dims[b->rank - 2], cols = b->dims[b->rank - 1];
     st->k = st->adj_y ? cols : rows;
     st->n = st->adj_y ? rows : cols;
@@ -156,11 +156,11 @@ static p2l_status batch_matmul_prepare(p2l_node *node) {
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     const p2l_tensor *a = node->inputs[0], *b = node->inputs[1];
     p2l_clamp_of(P2L_ACT_NONE, &st->clamp);
-    if (!st->gemm || p2l_option_int(node, "adj_x")) return P2L_OK;
+    if (!st->gemm || node->opts.batch_matmul.adj_x) return P2L_OK;
     if (!b->known) return prepare_runtime_b(node, st);
     for (int d = 0; d < b->rank - 2; d++)
         if (b->dims[d] != 1) return P2L_OK;
-    const bool adj_y = p2l_option_int(node, "adj_y");
+    const bool adj_y = node->opts.batch_matmul.adj_y;
     const int rows = b->dims[b->rank - 2], cols = b->dims[b->rank - 1];
     const int k = adj_y ? cols : rows, n = adj_y ? rows : cols;
     if (k <= 0 || n <= 0 || k > INT32_MAX / 16) return P2L_OK;

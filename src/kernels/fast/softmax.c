@@ -14,7 +14,7 @@ static p2l_status softmax_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (isa && node->op == P2L_OP_SOFTMAX && x->dims[x->rank - 1] > 0) st->row = isa->softmax_row;
-    st->beta = p2l_option_float(node, "beta");
+    st->beta = node->opts.softmax.beta;
     return P2L_OK;
 }
 

@@ -22,7 +22,7 @@ static p2l_status unary_prepare(p2l_node *node) {
     case P2L_OP_HARD_SWISH: st->row = rows[P2L_UNARY_HARD_SWISH]; break;
     case P2L_OP_LOGISTIC: st->row = rows[P2L_UNARY_LOGISTIC]; break;
     case P2L_OP_TANH: st->row = rows[P2L_UNARY_TANH]; break;
-    case P2L_OP_GELU: st->row = rows[p2l_option_int(node, "approximate") ? P2L_UNARY_GELU_TANH : P2L_UNARY_GELU]; break;
+    case P2L_OP_GELU: st->row = rows[node->opts.gelu.approximate ? P2L_UNARY_GELU_TANH : P2L_UNARY_GELU]; break;
     default: break;
     }
     return P2L_OK;
