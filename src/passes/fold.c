@@ -9,13 +9,13 @@
  * norm compute from parameters).
  *
  * This file only decides what folds: the values come from the runtime's reference kernels
- * (p2l_evaluate), so a folded constant is what pt2lite's runtime computes for the op. The decision
+ * (p2l_evaluate), so a folded constant is what pt2lite computes for the op at run time. The decision
  * leaves an op to run whenever that is not certain to be what LiteRT computes too, or what PyTorch
  * computed: int32 arithmetic whose exact (int64) result does not fit int32 (torch computes those
  * int64 values exactly, the model would wrap them: an error for binary ops), a zero divisor in a
  * float FLOOR_DIV/FLOOR_MOD, a value that a CAST to an integer cannot hold (C leaves it undefined;
- * the runtimes differ), a fused activation (LiteRT clamps NaN otherwise), dtypes other than
- * float32, int32 and bool (8-bit integers too for CAST), float CUMSUM (summation order). Where
+ * the runtimes differ), a fused activation, dtypes other than float32, int32 and bool (8-bit
+ * integers too for CAST), a float CUMSUM (its summation order need not be PyTorch's). Where
  * PyTorch and LiteRT disagree and pt2lite's kernel follows PyTorch, the fold does too: a NaN operand
  * of float MAXIMUM/MINIMUM gives NaN (LiteRT's std::max/std::min would give the other operand).
  * Outputs above FOLD_MAX_BYTES (or above the largest input, when that is larger, for element-wise
@@ -55,7 +55,6 @@ static bool fold_reshape(p2l_graph *g, int n) {
     return true;
 }
 
-
 /* The largest constant a fold may create (TRANSPOSE and RESHAPE excepted: they rearrange weights). */
 enum { FOLD_MAX_BYTES = 4 << 20 };
 
@@ -87,7 +86,7 @@ static int64_t *widen_int32(const p2l_ir_tensor *t, int64_t count) {
  * size is unknown or above `limit`, or the kernel refuses the node (then it fails at run time too,
  * with the runtime's message), or it computes another shape than the declared one. With `exact`,
  * int32 inputs and output are computed as int64, where int32 operands cannot overflow; the result
- * stays int64 (narrow_to_int32). */
+ * stays int64 (see narrow_to_int32). */
 static void *evaluate_node(const p2l_graph *g, const p2l_ir_node *node, uint64_t limit, bool exact) {
     const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     const int64_t numel = p2l_tensor_numel(out);
@@ -127,23 +126,25 @@ static void *evaluate_node(const p2l_graph *g, const p2l_ir_node *node, uint64_t
     return NULL;
 }
 
-/* Narrows `count` int64 values to int32 in place, when all fit; else returns the index of the first
- * that does not. */
-static int64_t narrow_to_int32(void *data, int64_t count) {
-    const int64_t *wide = data;
-    for (int64_t i = 0; i < count; i++)
-        if (wide[i] < INT32_MIN || wide[i] > INT32_MAX) return i;
-    int32_t *narrow = data;
-    for (int64_t i = 0; i < count; i++) narrow[i] = (int32_t)wide[i]; /* writes stay behind the reads */
-    return count;
+/* `count` int64 values as int32 (p2l_alloc'd), or NULL when one does not fit (or on OOM); releases
+ * `wide`. */
+static void *narrow_to_int32(void *wide, int64_t count) {
+    const bool fits = p2l_first_outside_int32(wide, (size_t)count) == (size_t)count;
+    int32_t *narrow = fits ? p2l_alloc(count ? (size_t)count * sizeof *narrow : 1) : NULL;
+    for (int64_t i = 0; narrow && i < count; i++) narrow[i] = (int32_t)((const int64_t *)wide)[i];
+    p2l_release(wide);
+    return narrow;
 }
 
-/* Folds node n into the constant evaluate_node computes. */
-static bool fold_evaluated(p2l_graph *g, int n, uint64_t limit) {
-    void *data = evaluate_node(g, &g->nodes.items[n], limit, false);
-    if (!data) return false;
-    become_constant(g, n, data, true, p2l_tensor_bytes(&g->tensors.items[g->nodes.items[n].outputs[0]]));
-    return true;
+/* Folds node n into the constant evaluate_node computes; with `exact`, only when every int32 value
+ * fits int32. */
+static bool fold_evaluated(p2l_graph *g, int n, uint64_t limit, bool exact) {
+    const p2l_ir_tensor *out = &g->tensors.items[g->nodes.items[n].outputs[0]];
+    const int64_t numel = p2l_tensor_numel(out);
+    void *data = evaluate_node(g, &g->nodes.items[n], limit, exact);
+    if (data && exact && out->dtype == P2L_INT32) data = narrow_to_int32(data, numel);
+    if (data) become_constant(g, n, data, true, p2l_tensor_bytes(out));
+    return data != NULL;
 }
 
 /* ------------------------------------------------------------ element-wise ops */
@@ -262,48 +263,21 @@ static bool fold_elementwise(p2l_graph *g, int n, p2l_status *status) {
     void *data = evaluate_node(g, node, fold_limit(g, node), exact);
     if (!data) return false;
     const int64_t numel = p2l_tensor_numel(out);
-    const int64_t bad = exact ? narrow_to_int32(data, numel) : numel;
-    if (bad < numel) {
-        if (arity == 2) {
-            const int64_t x = (int64_t)load_value(in[0], broadcast_source(in[0], out, bad));
-            const int64_t y = (int64_t)load_value(in[1], broadcast_source(in[1], out, bad));
-            *status = p2l_fail(P2L_ERROR_UNSUPPORTED,
-                               "%s: %s of the constants %lld and %lld is %lld, which does not fit int32 "
-                               "(pt2lite computes int64 values as int32)",
-                               node->origin ? node->origin : "a node", p2l_op_info_of(node->op)->name, (long long)x,
-                               (long long)y, (long long)((const int64_t *)data)[bad]);
-        }
+    const int64_t bad = exact ? (int64_t)p2l_first_outside_int32(data, (size_t)numel) : numel;
+    if (bad < numel && arity == 2) {
+        const int64_t x = (int64_t)load_value(in[0], broadcast_source(in[0], out, bad));
+        const int64_t y = (int64_t)load_value(in[1], broadcast_source(in[1], out, bad));
+        *status = p2l_fail(P2L_ERROR_UNSUPPORTED,
+                           "%s: %s of the constants %lld and %lld is %lld, which does not fit int32 "
+                           "(pt2lite computes int64 values as int32)",
+                           node->origin ? node->origin : "a node", p2l_op_info_of(node->op)->name, (long long)x,
+                           (long long)y, (long long)((const int64_t *)data)[bad]);
         p2l_release(data);
         return false;
     }
+    if (exact && !(data = narrow_to_int32(data, numel))) return false;
     become_constant(g, n, data, true, p2l_tensor_bytes(out));
     return true;
-}
-
-/* ------------------------------------------------------------ data movement and reductions */
-
-/* CUMSUM of an int32 constant along a constant axis; a sum outside int32 leaves it to run. */
-static bool fold_cumsum(p2l_graph *g, int n) {
-    const p2l_ir_node *node = &g->nodes.items[n];
-    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]], *out = &g->tensors.items[node->outputs[0]];
-    if (in->dtype != P2L_INT32 || out->dtype != P2L_INT32) return false;
-    void *data = evaluate_node(g, node, FOLD_MAX_BYTES, true);
-    if (!data) return false;
-    if (narrow_to_int32(data, p2l_tensor_numel(out)) < p2l_tensor_numel(out)) {
-        p2l_release(data);
-        return false;
-    }
-    become_constant(g, n, data, true, p2l_tensor_bytes(out));
-    return true;
-}
-
-/* MEAN / SUM of a float constant (weight standardization and weight norm compute conv filters from
- * parameters this way); not of nothing. */
-static bool fold_reduce(p2l_graph *g, int n) {
-    const p2l_ir_node *node = &g->nodes.items[n];
-    const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]], *out = &g->tensors.items[node->outputs[0]];
-    if (in->dtype != P2L_FLOAT32 || p2l_tensor_numel(in) <= 0 || p2l_tensor_numel(out) <= 0) return false;
-    return fold_evaluated(g, n, FOLD_MAX_BYTES);
 }
 
 p2l_status p2l_pass_fold_constants(p2l_graph *g, bool *changed) {
@@ -313,18 +287,26 @@ p2l_status p2l_pass_fold_constants(p2l_graph *g, bool *changed) {
         bool all_const = node->ninputs > 0;
         for (int i = 0; i < node->ninputs && all_const; i++) all_const = p2l_is_const(g, node->inputs[i]);
         if (!all_const) continue;
+        const p2l_ir_tensor *in0 = &g->tensors.items[node->inputs[0]], *out = &g->tensors.items[node->outputs[0]];
         bool folded = false;
         switch (node->op) {
         case P2L_OP_RESHAPE: folded = fold_reshape(g, (int)n); break;
-        case P2L_OP_TRANSPOSE: folded = fold_evaluated(g, (int)n, UINT64_MAX); break;
+        case P2L_OP_TRANSPOSE: folded = fold_evaluated(g, (int)n, UINT64_MAX, false); break;
         case P2L_OP_PAD: case P2L_OP_PADV2: case P2L_OP_STRIDED_SLICE: case P2L_OP_BROADCAST_TO: case P2L_OP_GATHER:
-            folded = fold_evaluated(g, (int)n, FOLD_MAX_BYTES);
+            folded = fold_evaluated(g, (int)n, FOLD_MAX_BYTES, false);
             break;
-        case P2L_OP_CONCATENATION:
-            folded = !p2l_get_option(g, (int)n, "fused_activation_function") && fold_evaluated(g, (int)n, FOLD_MAX_BYTES);
+        case P2L_OP_CONCATENATION: /* see fold_elementwise on fused activations */
+            folded = !p2l_get_option(g, (int)n, "fused_activation_function") &&
+                     fold_evaluated(g, (int)n, FOLD_MAX_BYTES, false);
             break;
-        case P2L_OP_MEAN: case P2L_OP_SUM: folded = fold_reduce(g, (int)n); break;
-        case P2L_OP_CUMSUM: folded = fold_cumsum(g, (int)n); break;
+        case P2L_OP_MEAN: case P2L_OP_SUM: /* float only, and not of nothing (weight standardization and weight
+                                            * norm compute conv filters from parameters this way) */
+            folded = in0->dtype == P2L_FLOAT32 && p2l_tensor_numel(in0) > 0 && p2l_tensor_numel(out) > 0 &&
+                     fold_evaluated(g, (int)n, FOLD_MAX_BYTES, false);
+            break;
+        case P2L_OP_CUMSUM: /* int32 only (a float sum's order need not be PyTorch's) */
+            folded = in0->dtype == P2L_INT32 && out->dtype == P2L_INT32 && fold_evaluated(g, (int)n, FOLD_MAX_BYTES, true);
+            break;
         default: {
             p2l_status s = P2L_OK;
             folded = fold_elementwise(g, (int)n, &s);
