@@ -280,4 +280,31 @@ static inline int64_t p2l_float_to_i64(double v) {
     return (int64_t)v;
 }
 
+/* ------------------------------------------------------------ one op outside an interpreter (evaluate.c)
+ *
+ * Runs one op with its reference kernel, prepared and invoked as the interpreter does, on the calling
+ * thread: constant folding in the converter (which so computes what the runtime computes) and the
+ * C tests use it. */
+typedef struct p2l_eval_tensor {
+    p2l_dtype dtype;
+    int rank;                   /* output: the declared shape before (as a model's), the computed one after */
+    int32_t dims[P2L_MAX_DIMS];
+    void *data;      /* input: its elements, row-major (only read). Output: memory of `capacity` bytes, or
+                      * NULL to have it allocated (p2l_alloc: the caller releases it with p2l_release) */
+    size_t capacity; /* output: bytes at data when the caller gives the memory */
+    size_t bytes;    /* output: set to the result's size */
+    bool allocated;  /* output: set when data was allocated */
+} p2l_eval_tensor;
+typedef struct p2l_eval_op {
+    p2l_op op;
+    const int64_t *options;     /* options.def fields by id, as p2l_node's; NULL: the defaults */
+    bool has_option_ints;       /* RESHAPE new_shape / SQUEEZE squeeze_dims, as p2l_node's */
+    int option_int_count;
+    const int32_t *option_ints;
+} p2l_eval_op;
+/* inputs[i] NULL: an omitted optional input. Output dtypes are the caller's (CAST's target, ARG_MAX's
+ * index type); on failure no output memory stays allocated and the message names the op. */
+p2l_status p2l_evaluate(const p2l_eval_op *op, int input_count, const p2l_eval_tensor *const *inputs,
+                        int output_count, p2l_eval_tensor *outputs);
+
 #endif
