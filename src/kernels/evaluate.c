@@ -1,6 +1,6 @@
 /* One op evaluated by its reference kernel outside an interpreter: the node and its tensors are
- * built as the interpreter builds them (runtime/interpreter.c: graph_init, graph_init_nodes,
- * graph_plan), then prepare and invoke run once on the calling thread. The converter's constant
+ * built as the interpreter builds them (runtime/interpreter.c: init_nodes, and the planner's
+ * scratch), then prepare and invoke run once on the calling thread. The converter's constant
  * folding computes with it exactly what the runtime computes, and C tests run single kernels with it.
  * The caller's float mode applies (the interpreter flushes denormals; this function leaves that to
  * the caller). */
@@ -50,7 +50,7 @@ static p2l_status check_shapes(const char *role, int count, const p2l_eval_tenso
 
 /* Prepares and invokes node (its tensors set up) with kernel k; fills outputs. */
 static p2l_status run(const p2l_kernel *k, p2l_node *node, p2l_eval_tensor *outputs, void **scratch_block) {
-    /* The typed-options parse the interpreter runs before prepare goes here too. */
+    p2l_parse_options(node);
     P2L_TRY(k->prepare(node));
     if (node->scratch_bytes) {
         size_t bytes;
