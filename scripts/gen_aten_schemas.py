@@ -82,9 +82,9 @@ def core_overloads():
 
 
 def lowered_overloads(root):
-    """Every target of src/lower/lowerings.def: a lowered op always has its defaults."""
+    """Every target of src/lower/lowerings.def (lowered or refused): a lowered op always has its defaults."""
     with open(os.path.join(root, "src", "lower", "lowerings.def")) as f:
-        return re.findall(r'^L\("([^"]+)"', f.read(), re.M)
+        return re.findall(r'^[LR]\("([^"]+)"', f.read(), re.M)
 
 
 def main(out_path, root):

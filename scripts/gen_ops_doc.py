@@ -38,8 +38,11 @@ def read(path):
 
 
 def lowerings():
-    """target -> TFLite ops, from src/lower/lowerings.def."""
-    return dict(re.findall(r'^L\("([^"]+)", \w+, "([^"]*)"\)', read("src/lower/lowerings.def"), re.M))
+    """target -> TFLite ops (for a refused op, R rows: "(unsupported: why)"), from src/lower/lowerings.def."""
+    table = read("src/lower/lowerings.def")
+    lowered = re.findall(r'^L\("([^"]+)", \w+, "([^"]*)"\)', table, re.M)
+    refused = re.findall(r'^R\("([^"]+)", "([^"]*)",', table, re.M)
+    return dict(lowered + refused)
 
 
 def schema_table():

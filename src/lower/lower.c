@@ -7,9 +7,11 @@
 #include <string.h>
 
 static const p2l_lowering lowering_table[] = {
-#define L(target, fn, ops) {target, fn, ops},
+#define L(target, fn, ops) {target, fn, ops, NULL},
+#define R(target, ops, reason) {target, NULL, ops, reason},
 #include "lower/lowerings.def"
 #undef L
+#undef R
 };
 enum { LOWERING_COUNT = sizeof lowering_table / sizeof lowering_table[0] };
 
@@ -118,6 +120,11 @@ static const char *tensor_name(p2l_lower_ctx *ctx, const char *value_name, const
 
 int p2l_temp(p2l_lower_ctx *ctx, const char *suffix, p2l_dtype dtype, int rank, const int64_t *dims) {
     return p2l_add_tensor(ctx->g, tensor_name(ctx, name_base(ctx), suffix), dtype, rank, dims);
+}
+
+int p2l_temp_like(p2l_lower_ctx *ctx, const char *suffix, int like) {
+    const p2l_ir_tensor t = ctx->g->tensors.items[like];
+    return p2l_temp(ctx, suffix, t.dtype, t.rank, t.dims);
 }
 
 int p2l_emit(p2l_lower_ctx *ctx, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs) {
@@ -562,7 +569,7 @@ p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g) {
         ctx.origin = p2l_arena_strdup(g->arena, p2l_node_describe(node, where, sizeof where));
         int before = ctx.error_count;
         p2l_clear_error();
-        p2l_status ls = lw->fn(&ctx, node);
+        p2l_status ls = lw->refusal ? p2l_unsupported(&ctx, "%s", lw->refusal) : lw->fn(&ctx, node);
         /* Lowerings end with p2l_emitted(-1) == UNSUPPORTED whatever made a helper fail: a failure
          * other than "unsupported" (out of memory, a limit) is the real status. */
         p2l_status cause = p2l_last_status();
@@ -627,8 +634,7 @@ int p2l_binary(p2l_lower_ctx *ctx, p2l_op op, int a, int b, p2l_dtype dtype) {
 
 int p2l_unary(p2l_lower_ctx *ctx, p2l_op op, int x) {
     if (x < 0) return -1;
-    const p2l_ir_tensor tx = ctx->g->tensors.items[x];
-    int out = p2l_temp(ctx, p2l_op_info_of(op)->name, tx.dtype, tx.rank, tx.dims);
+    int out = p2l_temp_like(ctx, p2l_op_info_of(op)->name, x);
     return p2l_emit1(ctx, op, x, out) < 0 ? -1 : out;
 }
 
@@ -683,6 +689,17 @@ int p2l_operand(p2l_lower_ctx *ctx, const char *name, int rank, const p2l_layout
     return p2l_cast(ctx, p2l_input_broadcast(ctx, name, rank, layout, dtype), dtype);
 }
 
+bool p2l_binary_operands(p2l_lower_ctx *ctx, const char *a, const char *b, p2l_dtype dtype, p2l_operands *o) {
+    const p2l_value *out = p2l_output_value(ctx, 0);
+    if (!out) return false;
+    const char *names[2] = {a, b};
+    o->rank = out->rank;
+    o->layout = p2l_operands_layout(ctx, names, 2, out->rank);
+    o->a = p2l_operand(ctx, a, out->rank, &o->layout, dtype);
+    o->b = p2l_operand(ctx, b, out->rank, &o->layout, dtype);
+    return o->a >= 0 && o->b >= 0;
+}
+
 p2l_status p2l_set_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_layout *layout) {
     const p2l_value *v = p2l_output_value(ctx, index);
     if (tensor < 0) return P2L_ERROR_UNSUPPORTED;
@@ -707,4 +724,73 @@ int p2l_pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const in
     int out = p2l_temp(ctx, "pad", xt.dtype, 4, dims);
     if (p2l_emit(ctx, value == 0 ? P2L_OP_PAD : P2L_OP_PADV2, value == 0 ? 2 : 3, ins, 1, &out) < 0) return -1;
     return out;
+}
+
+/* ------------------------------------------------------------ dims, gathers, logical outputs */
+
+bool p2l_dims_static(const int64_t *dims, int rank) {
+    for (int i = 0; i < rank; i++)
+        if (dims[i] < 0) return false;
+    return true;
+}
+
+int64_t p2l_dims_numel(const int64_t *dims, int rank) {
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n = dims[i] < 0 || n < 0 ? -1 : n * dims[i];
+    return n;
+}
+
+int p2l_const_indices(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const int32_t *values) {
+    return p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/indices", ctx->node->name), rank, dims, values);
+}
+
+int p2l_gather(p2l_lower_ctx *ctx, int params, int indices, int axis) {
+    if (params < 0 || indices < 0) return -1;
+    const p2l_ir_tensor p = ctx->g->tensors.items[params], i = ctx->g->tensors.items[indices];
+    int64_t dims[P2L_MAX_DIMS];
+    int r = 0;
+    if (p.rank - 1 + i.rank > P2L_MAX_DIMS) {
+        p2l_unsupported(ctx, "a gather result of rank %d", p.rank - 1 + i.rank);
+        return -1;
+    }
+    for (int d = 0; d < axis; d++) dims[r++] = p.dims[d];
+    for (int d = 0; d < i.rank; d++) dims[r++] = i.dims[d];
+    for (int d = axis + 1; d < p.rank; d++) dims[r++] = p.dims[d];
+    int out = p2l_temp(ctx, "gather", p.dtype, r, dims);
+    int ins[2] = {params, indices};
+    int n = p2l_emit(ctx, P2L_OP_GATHER, 2, ins, 1, &out);
+    if (n < 0) return -1;
+    p2l_set_option(ctx->g, n, "axis", axis);
+    p2l_set_option(ctx->g, n, "batch_dims", 0);
+    return out;
+}
+
+int p2l_align_rank(p2l_lower_ctx *ctx, int t, int rank) {
+    if (t < 0) return -1;
+    const p2l_ir_tensor tt = ctx->g->tensors.items[t];
+    if (tt.rank == rank) return t;
+    int64_t dims[P2L_MAX_DIMS];
+    int pad = rank - tt.rank;
+    for (int i = 0; i < rank; i++) dims[i] = i < pad ? 1 : tt.dims[i - pad];
+    return p2l_reshape(ctx, t, rank, dims);
+}
+
+int p2l_flatten(p2l_lower_ctx *ctx, int t) {
+    if (t < 0) return -1;
+    const p2l_ir_tensor tt = ctx->g->tensors.items[t];
+    int64_t n = p2l_dims_numel(tt.dims, tt.rank);
+    if (tt.rank == 1) return t;
+    return p2l_reshape(ctx, t, 1, &n);
+}
+
+p2l_status p2l_logical_output(p2l_lower_ctx *ctx, int index, int t) {
+    const p2l_value *v = p2l_output_value(ctx, index);
+    if (t < 0) return P2L_ERROR_UNSUPPORTED;
+    if (!v) return P2L_OK;
+    const p2l_ir_tensor tt = ctx->g->tensors.items[t];
+    if (tt.rank != v->rank || memcmp(tt.dims, v->dims, sizeof(int64_t) * (size_t)v->rank) != 0) {
+        t = p2l_reshape(ctx, t, v->rank, v->dims);
+        if (t < 0) return P2L_ERROR_UNSUPPORTED;
+    }
+    return p2l_alias_output(ctx, index, t, NULL);
 }

@@ -34,11 +34,12 @@ typedef p2l_status (*p2l_lower_fn)(p2l_lower_ctx *ctx, const p2l_aten_node *node
 
 typedef struct p2l_lowering {
     const char *target;     /* "convolution.default" */
-    p2l_lower_fn fn;
+    p2l_lower_fn fn;        /* NULL for a refused op */
     const char *tflite_ops; /* what it emits, for docs/ops.md: "CONV_2D DEPTHWISE_CONV_2D" */
+    const char *refusal;    /* a refused op: why, the message its nodes are reported with; else NULL */
 } p2l_lowering;
 
-/* The lowering table (lowerings.def), sorted by target. NULL when the op has no lowering. */
+/* The lowering table (lowerings.def), in its order. NULL when the op is not in it. */
 const p2l_lowering *p2l_find_lowering(const char *target);
 const p2l_lowering *p2l_lowering_at(int i); /* iterate; NULL past the end */
 
@@ -75,6 +76,8 @@ int p2l_value_input_any(p2l_lower_ctx *ctx, int value_id, p2l_layout *layout);
 int p2l_output(p2l_lower_ctx *ctx, int index, const p2l_layout *layout);
 /* An IR tensor with explicit physical dims, for intermediate results. */
 int p2l_temp(p2l_lower_ctx *ctx, const char *suffix, p2l_dtype dtype, int rank, const int64_t *dims);
+/* An IR tensor with the dtype and dims of tensor `like` (a valid index). */
+int p2l_temp_like(p2l_lower_ctx *ctx, const char *suffix, int like);
 /* Makes output `index` an alias of an existing IR tensor (no-op ops: clone, alias, dropout). */
 p2l_status p2l_alias_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_layout *layout);
 
@@ -140,6 +143,14 @@ p2l_layout p2l_layout_without_axes(const p2l_layout *l, int rank, const bool *re
 p2l_layout p2l_operands_layout(p2l_lower_ctx *ctx, const char *const *names, int count, int rank);
 /* Tensor-or-scalar argument `name` broadcast-aligned to `rank`, laid out as `layout`, cast to dtype. */
 int p2l_operand(p2l_lower_ctx *ctx, const char *name, int rank, const p2l_layout *layout, p2l_dtype dtype);
+/* Both operands `a` and `b` (tensor or scalar) of a binary op producing output 0, broadcast-aligned
+ * to its rank in a common layout (p2l_operands_layout) and cast to dtype. False when either fails. */
+typedef struct p2l_operands {
+    int a, b;
+    p2l_layout layout;
+    int rank;
+} p2l_operands;
+bool p2l_binary_operands(p2l_lower_ctx *ctx, const char *a, const char *b, p2l_dtype dtype, p2l_operands *o);
 /* Makes `tensor` (the last result of a composition) output `index` in physical layout `layout`;
  * an intermediate produced by this node takes the output value's name. P2L_ERROR_UNSUPPORTED when
  * tensor < 0 (the reason is already recorded). */
@@ -149,9 +160,26 @@ p2l_status p2l_set_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_l
  * value as PADV2. Returns the padded tensor or -1. */
 int p2l_pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const int64_t after[2], float value);
 
+/* Whether no dim is dynamic (< 0); the element count, -1 when a dim is dynamic. */
+bool p2l_dims_static(const int64_t *dims, int rank);
+int64_t p2l_dims_numel(const int64_t *dims, int rank);
+/* An int32 constant of positions with the given dims (named "<node>/indices"). */
+int p2l_const_indices(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const int32_t *values);
+/* GATHER(params, indices, axis) into a fresh tensor: params' dims with `axis` replaced by indices' dims. */
+int p2l_gather(p2l_lower_ctx *ctx, int params, int indices, int axis);
+/* t reshaped to `rank` dims with leading 1s (t itself when it has that rank). */
+int p2l_align_rank(p2l_lower_ctx *ctx, int t, int rank);
+/* t reshaped to 1-D (t itself when it is 1-D). */
+int p2l_flatten(p2l_lower_ctx *ctx, int t);
+/* Output `index` = t, a tensor holding the output's elements in logical order (reshaped when its
+ * dims differ from the output's). P2L_ERROR_UNSUPPORTED when t < 0. */
+p2l_status p2l_logical_output(p2l_lower_ctx *ctx, int index, int t);
+
 /* Lowering functions, declared from the table. */
 #define L(target, fn, ops) p2l_status fn(p2l_lower_ctx *ctx, const p2l_aten_node *node);
+#define R(target, ops, reason)
 #include "lower/lowerings.def"
 #undef L
+#undef R
 
 #endif

@@ -51,21 +51,6 @@ static p2l_dtype common_dtype(p2l_lower_ctx *ctx, const char *a, const char *b) 
     return ca == 1 ? (ta ? da : P2L_INT32) : (tb ? db : P2L_INT32);
 }
 
-typedef struct operands {
-    int a, b;
-    p2l_layout layout;
-} operands;
-
-static bool get_operands(p2l_lower_ctx *ctx, const char *a, const char *b, p2l_dtype dtype, operands *o) {
-    const p2l_value *out = p2l_output_value(ctx, 0);
-    if (!out) return false;
-    const char *names[2] = {a, b};
-    o->layout = p2l_operands_layout(ctx, names, 2, out->rank);
-    o->a = p2l_operand(ctx, a, out->rank, &o->layout, dtype);
-    o->b = p2l_operand(ctx, b, out->rank, &o->layout, dtype);
-    return o->a >= 0 && o->b >= 0;
-}
-
 static int op_c(p2l_lower_ctx *ctx, p2l_op op, int x, double c, p2l_dtype out) {
     return x < 0 ? -1 : p2l_binary(ctx, op, x, p2l_const_scalar(ctx, dtype_of(ctx, x), c), out);
 }
@@ -84,22 +69,17 @@ static int truth(p2l_lower_ctx *ctx, int x) {
 static p2l_status compare(p2l_lower_ctx *ctx, p2l_op op) {
     p2l_dtype dtype = common_dtype(ctx, "self", "other");
     if (dtype == P2L_BOOL && op != P2L_OP_EQUAL && op != P2L_OP_NOT_EQUAL) dtype = P2L_INT32;
-    operands o;
-    if (!get_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
+    p2l_operands o;
+    if (!p2l_binary_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
     return p2l_set_output(ctx, 0, p2l_binary(ctx, op, o.a, o.b, P2L_BOOL), &o.layout);
 }
 
-#define COMPARE(name, op)                                                        \
-    p2l_status p2l_lower_##name(p2l_lower_ctx *ctx, const p2l_aten_node *node) { \
-        (void)node;                                                              \
-        return compare(ctx, op);                                                 \
-    }
-COMPARE(eq, P2L_OP_EQUAL)
-COMPARE(ne, P2L_OP_NOT_EQUAL)
-COMPARE(lt, P2L_OP_LESS)
-COMPARE(le, P2L_OP_LESS_EQUAL)
-COMPARE(gt, P2L_OP_GREATER)
-COMPARE(ge, P2L_OP_GREATER_EQUAL)
+p2l_status p2l_lower_eq(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return compare(ctx, P2L_OP_EQUAL); }
+p2l_status p2l_lower_ne(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return compare(ctx, P2L_OP_NOT_EQUAL); }
+p2l_status p2l_lower_lt(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return compare(ctx, P2L_OP_LESS); }
+p2l_status p2l_lower_le(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return compare(ctx, P2L_OP_LESS_EQUAL); }
+p2l_status p2l_lower_gt(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return compare(ctx, P2L_OP_GREATER); }
+p2l_status p2l_lower_ge(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return compare(ctx, P2L_OP_GREATER_EQUAL); }
 
 /* ---------------------------------------------------------------- logical */
 
@@ -114,20 +94,10 @@ static p2l_status logical(p2l_lower_ctx *ctx, p2l_op op) {
     return p2l_set_output(ctx, 0, op2(ctx, op, a, b), &l);
 }
 
-p2l_status p2l_lower_logical_and(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return logical(ctx, P2L_OP_LOGICAL_AND);
-}
-p2l_status p2l_lower_logical_or(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return logical(ctx, P2L_OP_LOGICAL_OR);
-}
-p2l_status p2l_lower_logical_xor(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return logical(ctx, P2L_OP_NOT_EQUAL);
-}
+p2l_status p2l_lower_logical_and(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return logical(ctx, P2L_OP_LOGICAL_AND); }
+p2l_status p2l_lower_logical_or(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return logical(ctx, P2L_OP_LOGICAL_OR); }
+p2l_status p2l_lower_logical_xor(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return logical(ctx, P2L_OP_NOT_EQUAL); }
 p2l_status p2l_lower_logical_not(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     p2l_layout l;
     int x = truth(ctx, p2l_input_any(ctx, "self", &l));
     if (out_dtype(ctx) != P2L_BOOL) return p2l_unsupported(ctx, "a %s result", p2l_dtype_name(out_dtype(ctx)));
@@ -155,9 +125,9 @@ static int bit_and(p2l_lower_ctx *ctx, int a, int b) {
 
 static p2l_status bitwise(p2l_lower_ctx *ctx, char kind) {
     p2l_dtype dtype = out_dtype(ctx);
-    operands o;
+    p2l_operands o;
     if (dtype == P2L_BOOL) {
-        if (!get_operands(ctx, "self", "other", P2L_BOOL, &o)) return P2L_ERROR_UNSUPPORTED;
+        if (!p2l_binary_operands(ctx, "self", "other", P2L_BOOL, &o)) return P2L_ERROR_UNSUPPORTED;
         p2l_op op = kind == '&' ? P2L_OP_LOGICAL_AND : kind == '|' ? P2L_OP_LOGICAL_OR : P2L_OP_NOT_EQUAL;
         return p2l_set_output(ctx, 0, op2(ctx, op, o.a, o.b), &o.layout);
     }
@@ -175,7 +145,7 @@ static p2l_status bitwise(p2l_lower_ctx *ctx, char kind) {
         int x = p2l_cast(ctx, p2l_input_any(ctx, "self", &l), P2L_INT32);
         return p2l_set_output(ctx, 0, op2(ctx, P2L_OP_SUB, x, op_c(ctx, P2L_OP_FLOOR_MOD, x, (double)-mask, P2L_INT32)), &l);
     }
-    if (!get_operands(ctx, "self", "other", P2L_INT32, &o)) return P2L_ERROR_UNSUPPORTED;
+    if (!p2l_binary_operands(ctx, "self", "other", P2L_INT32, &o)) return P2L_ERROR_UNSUPPORTED;
     int r;
     if (kind == '^') r = op2(ctx, P2L_OP_BITWISE_XOR, o.a, o.b);
     else if (kind == '&') r = bit_and(ctx, o.a, o.b);
@@ -183,22 +153,12 @@ static p2l_status bitwise(p2l_lower_ctx *ctx, char kind) {
     return p2l_set_output(ctx, 0, r, &o.layout);
 }
 
-p2l_status p2l_lower_bitwise_and(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return bitwise(ctx, '&');
-}
-p2l_status p2l_lower_bitwise_or(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return bitwise(ctx, '|');
-}
-p2l_status p2l_lower_bitwise_xor(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return bitwise(ctx, '^');
-}
+p2l_status p2l_lower_bitwise_and(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return bitwise(ctx, '&'); }
+p2l_status p2l_lower_bitwise_or(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return bitwise(ctx, '|'); }
+p2l_status p2l_lower_bitwise_xor(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return bitwise(ctx, '^'); }
 
 /* ~x: LOGICAL_NOT for bool, -1 - x for ints (two's complement; no overflow). */
 p2l_status p2l_lower_bitwise_not(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
@@ -213,7 +173,6 @@ p2l_status p2l_lower_bitwise_not(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
 
 /* isnan(x) = x != x (false for every int). */
 p2l_status p2l_lower_isnan(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     return p2l_set_output(ctx, 0, x < 0 ? -1 : p2l_binary(ctx, P2L_OP_NOT_EQUAL, x, x, P2L_BOOL), &l);
@@ -221,7 +180,6 @@ p2l_status p2l_lower_isnan(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
 
 /* isinf(x) = |x| == inf; ints are never infinite (x != x). */
 p2l_status p2l_lower_isinf(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
@@ -233,7 +191,6 @@ p2l_status p2l_lower_isinf(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
 /* ---------------------------------------------------------------- where, maximum, minimum, clamp */
 
 p2l_status p2l_lower_where(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     const p2l_value *out = p2l_output_value(ctx, 0);
     if (!out) return P2L_ERROR_UNSUPPORTED;
     p2l_dtype dtype = out_dtype(ctx);
@@ -251,24 +208,17 @@ p2l_status p2l_lower_where(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
 /* maximum/minimum: MAXIMUM/MINIMUM in the promoted dtype; for bools, OR/AND. */
 static p2l_status extremum(p2l_lower_ctx *ctx, bool max) {
     p2l_dtype dtype = out_dtype(ctx);
-    operands o;
-    if (!get_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
+    p2l_operands o;
+    if (!p2l_binary_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
     p2l_op op = dtype == P2L_BOOL ? (max ? P2L_OP_LOGICAL_OR : P2L_OP_LOGICAL_AND) : max ? P2L_OP_MAXIMUM : P2L_OP_MINIMUM;
     return p2l_set_output(ctx, 0, op2(ctx, op, o.a, o.b), &o.layout);
 }
 
-p2l_status p2l_lower_maximum(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return extremum(ctx, true);
-}
-p2l_status p2l_lower_minimum(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return extremum(ctx, false);
-}
+p2l_status p2l_lower_maximum(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return extremum(ctx, true); }
+p2l_status p2l_lower_minimum(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return extremum(ctx, false); }
 
 /* clamp(x, min, max) with tensor bounds (either may be None) = minimum(maximum(x, min), max). */
 p2l_status p2l_lower_clamp_tensor(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     const p2l_value *out = p2l_output_value(ctx, 0);
     if (!out) return P2L_ERROR_UNSUPPORTED;
     p2l_dtype dtype = out_dtype(ctx);

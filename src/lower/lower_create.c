@@ -201,11 +201,6 @@ p2l_status p2l_lower_randn(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     return random_op(ctx, P2L_OP_RANDOM_STANDARD_NORMAL);
 }
 
-p2l_status p2l_lower_randperm(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    return p2l_unsupported(ctx, "randperm: TFLite has no random permutation op (a random shuffle cannot be "
-                                "composed from its builtins); pass the permutation in as an input");
-}
-
 /* native_dropout(input, p, train): in eval, the input itself and a mask of ones. */
 p2l_status p2l_lower_native_dropout(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_arg *train = p2l_arg_of(ctx, "train");

@@ -170,8 +170,7 @@ p2l_status p2l_lower_silu(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
-    int s = p2l_temp(ctx, "sigmoid", xt.dtype, xt.rank, xt.dims);
+    int s = p2l_temp_like(ctx, "sigmoid", x);
     int out = p2l_output(ctx, 0, &l);
     int ins[2] = {x, s};
     if (p2l_emit1(ctx, P2L_OP_LOGISTIC, x, s) < 0 || p2l_emit(ctx, P2L_OP_MUL, 2, ins, 1, &out) < 0)
@@ -184,9 +183,8 @@ p2l_status p2l_lower_hardsigmoid(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
-    int shifted = p2l_temp(ctx, "shifted", xt.dtype, xt.rank, xt.dims);
-    int clipped = p2l_temp(ctx, "clipped", xt.dtype, xt.rank, xt.dims);
+    int shifted = p2l_temp_like(ctx, "shifted", x);
+    int clipped = p2l_temp_like(ctx, "clipped", x);
     int out = p2l_output(ctx, 0, &l);
     int add_in[2] = {x, p2l_const_scalar(ctx, P2L_FLOAT32, 3)};
     int mul_in[2] = {clipped, p2l_const_scalar(ctx, P2L_FLOAT32, 1.0 / 6.0)};

@@ -1,6 +1,5 @@
-/* Indexing and data movement by index: gather/index_select/embedding, advanced indexing
- * (index.Tensor), the scatter family (index_put, scatter, scatter_add, scatter_reduce), select/slice
- * scatter, sort/topk, flip, repeat, diagonal, split_with_sizes, masked_scatter, as_strided.
+/* Indexing: gather/index_select/embedding, advanced indexing (index.Tensor), the scatter family
+ * (index_put, scatter, scatter_add, scatter_reduce), select/slice scatter and masked_scatter.
  *
  * Index tensors are int32 inside (int64 from torch is converted; constants are checked to fit).
  * Where torch allows negative indices (advanced indexing), constant indices are wrapped at
@@ -17,23 +16,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static bool dims_static(const int64_t *dims, int rank) {
-    for (int i = 0; i < rank; i++)
-        if (dims[i] < 0) return false;
-    return true;
-}
-
-static int64_t numel_of(const int64_t *dims, int rank) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n = dims[i] < 0 || n < 0 ? -1 : n * dims[i];
-    return n;
-}
-
 static const p2l_ir_tensor *tensor_of(p2l_lower_ctx *ctx, int t) { return &ctx->g->tensors.items[t]; }
-
-static int const_i32_dims(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const int32_t *values) {
-    return p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/indices", ctx->node->name), rank, dims, values);
-}
 
 /* An index value as a logical int32 tensor. With `wrap_size` > 0, negative indices count from the
  * end (constants are fixed now, computed ones get a FLOOR_MOD); constants out of range are refused. */
@@ -74,34 +57,12 @@ static int index_tensor(p2l_lower_ctx *ctx, int value_id, int64_t wrap_size) {
         }
         int64_t dims[P2L_MAX_DIMS];
         memcpy(dims, tt->dims, sizeof dims);
-        int r = changed ? const_i32_dims(ctx, tt->rank, dims, vals) : t;
+        int r = changed ? p2l_const_indices(ctx, tt->rank, dims, vals) : t;
         p2l_release(vals);
         return r;
     }
     if (wrap_size <= 0) return t;
     return p2l_binary(ctx, P2L_OP_FLOOR_MOD, t, p2l_const_scalar(ctx, P2L_INT32, (double)wrap_size), P2L_INT32);
-}
-
-/* GATHER(params, indices, axis) into a fresh tensor. */
-static int gather(p2l_lower_ctx *ctx, int params, int indices, int axis) {
-    if (params < 0 || indices < 0) return -1;
-    const p2l_ir_tensor p = *tensor_of(ctx, params), i = *tensor_of(ctx, indices);
-    int64_t dims[P2L_MAX_DIMS];
-    int r = 0;
-    if (p.rank - 1 + i.rank > P2L_MAX_DIMS) {
-        p2l_unsupported(ctx, "a gather result of rank %d", p.rank - 1 + i.rank);
-        return -1;
-    }
-    for (int d = 0; d < axis; d++) dims[r++] = p.dims[d];
-    for (int d = 0; d < i.rank; d++) dims[r++] = i.dims[d];
-    for (int d = axis + 1; d < p.rank; d++) dims[r++] = p.dims[d];
-    int out = p2l_temp(ctx, "gather", p.dtype, r, dims);
-    int ins[2] = {params, indices};
-    int n = p2l_emit(ctx, P2L_OP_GATHER, 2, ins, 1, &out);
-    if (n < 0) return -1;
-    p2l_set_option(ctx->g, n, "axis", axis);
-    p2l_set_option(ctx->g, n, "batch_dims", 0);
-    return out;
 }
 
 /* The layout of GATHER's output along physical axis p of a tensor in layout l (logical axis d),
@@ -152,50 +113,42 @@ static int concat(p2l_lower_ctx *ctx, int n, const int *parts, int p) {
     return out;
 }
 
-/* t reshaped to `rank` dims with leading 1s. */
-static int align_rank(p2l_lower_ctx *ctx, int t, int rank) {
-    if (t < 0) return -1;
-    const p2l_ir_tensor tt = *tensor_of(ctx, t);
-    if (tt.rank == rank) return t;
-    int64_t dims[P2L_MAX_DIMS];
-    int pad = rank - tt.rank;
-    for (int i = 0; i < rank; i++) dims[i] = i < pad ? 1 : tt.dims[i - pad];
-    return p2l_reshape(ctx, t, rank, dims);
-}
-
-/* Output `index` = logical tensor t (reshaped when its dims differ from the output's). */
-static p2l_status logical_output(p2l_lower_ctx *ctx, int index, int t) {
-    const p2l_value *v = p2l_output_value(ctx, index);
-    if (t < 0) return P2L_ERROR_UNSUPPORTED;
-    if (!v) return P2L_OK;
-    const p2l_ir_tensor tt = *tensor_of(ctx, t);
-    if (tt.rank != v->rank || memcmp(tt.dims, v->dims, sizeof(int64_t) * (size_t)v->rank) != 0) {
-        t = p2l_reshape(ctx, t, v->rank, v->dims);
-        if (t < 0) return P2L_ERROR_UNSUPPORTED;
-    }
-    return p2l_alias_output(ctx, index, t, NULL);
-}
-
 /* ------------------------------------------------------------ gathers */
+
+/* The "self", "dim" and "index" arguments of index_select or gather (`op`): self's value, the dim
+ * normalized, the index tensor's value id. False with the reason recorded when they are unusable. */
+static bool self_dim_index(p2l_lower_ctx *ctx, const char *op, const p2l_value **self_v, int *d, int *index_id) {
+    const p2l_arg *idx = p2l_arg_of(ctx, "index");
+    *self_v = p2l_value_of(ctx, "self");
+    if (!*self_v || idx->kind != P2L_ARG_TENSOR) {
+        p2l_unsupported(ctx, "%s needs tensors", op);
+        return false;
+    }
+    *d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, (*self_v)->rank);
+    if (*d < 0) {
+        p2l_unsupported(ctx, "dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
+        return false;
+    }
+    *index_id = (int)idx->i;
+    return true;
+}
 
 /* embedding(weight, indices, ...) -> GATHER(weight, indices, axis 0) */
 p2l_status p2l_lower_embedding(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_arg *idx = p2l_arg_of(ctx, "indices");
     if (idx->kind != P2L_ARG_TENSOR) return p2l_unsupported(ctx, "embedding without an index tensor");
     int w = p2l_input(ctx, "weight", NULL);
-    return logical_output(ctx, 0, gather(ctx, w, index_tensor(ctx, (int)idx->i, 0), 0));
+    return p2l_logical_output(ctx, 0, p2l_gather(ctx, w, index_tensor(ctx, (int)idx->i, 0), 0));
 }
 
 /* index_select(self, dim, index) -> GATHER along the dim's physical axis (a 0-d index keeps the
  * axis with size 1, as torch does). */
 p2l_status p2l_lower_index_select(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *in_v = p2l_value_of(ctx, "self");
-    const p2l_arg *idx = p2l_arg_of(ctx, "index");
-    if (!in_v || idx->kind != P2L_ARG_TENSOR) return p2l_unsupported(ctx, "index_select needs tensors");
+    const p2l_value *in_v;
+    int d, index_id;
+    if (!self_dim_index(ctx, "index_select", &in_v, &d, &index_id)) return P2L_ERROR_UNSUPPORTED;
     int rank = in_v->rank;
-    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
-    if (d < 0) return p2l_unsupported(ctx, "dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
-    int i = index_tensor(ctx, (int)idx->i, 0);
+    int i = index_tensor(ctx, index_id, 0);
     if (i >= 0 && tensor_of(ctx, i)->rank == 0) {
         int64_t one = 1;
         i = p2l_reshape(ctx, i, 1, &one);
@@ -203,11 +156,11 @@ p2l_status p2l_lower_index_select(p2l_lower_ctx *ctx, const p2l_aten_node *node)
     if (rank == 0) {
         int x = p2l_input(ctx, "self", NULL);
         int64_t one = 1;
-        return logical_output(ctx, 0, gather(ctx, p2l_reshape(ctx, x, 1, &one), i, 0));
+        return p2l_logical_output(ctx, 0, p2l_gather(ctx, p2l_reshape(ctx, x, 1, &one), i, 0));
     }
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);
-    int y = gather(ctx, x, i, p2l_physical_axis(&l, rank, d));
+    int y = p2l_gather(ctx, x, i, p2l_physical_axis(&l, rank, d));
     return y < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, y, &l);
 }
 
@@ -217,7 +170,7 @@ p2l_status p2l_lower_index_select(p2l_lower_ctx *ctx, const p2l_aten_node *node)
 static int dim_linear_index(p2l_lower_ctx *ctx, int idx, const int64_t *dims, int rank, int dim) {
     if (idx < 0) return -1;
     const p2l_ir_tensor it = *tensor_of(ctx, idx);
-    if (!dims_static(it.dims, it.rank) || !dims_static(dims, rank)) {
+    if (!p2l_dims_static(it.dims, it.rank) || !p2l_dims_static(dims, rank)) {
         p2l_unsupported(ctx, "gather/scatter with dynamic shapes");
         return -1;
     }
@@ -227,7 +180,7 @@ static int dim_linear_index(p2l_lower_ctx *ctx, int idx, const int64_t *dims, in
         p2l_unsupported(ctx, "a tensor of %lld elements indexed linearly (above int32)", (long long)s);
         return -1;
     }
-    int64_t n = numel_of(it.dims, it.rank);
+    int64_t n = p2l_dims_numel(it.dims, it.rank);
     int32_t *base = p2l_alloc(sizeof(int32_t) * (size_t)(n + 1));
     if (!base) {
         p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -255,7 +208,7 @@ static int dim_linear_index(p2l_lower_ctx *ctx, int idx, const int64_t *dims, in
     }
     int64_t idims[P2L_MAX_DIMS];
     memcpy(idims, it.dims, sizeof idims);
-    int b = const_i32_dims(ctx, it.rank, idims, base);
+    int b = p2l_const_indices(ctx, it.rank, idims, base);
     p2l_release(base);
     if (constant) return b;
     int scaled = strides[dim] == 1 ? idx
@@ -264,26 +217,16 @@ static int dim_linear_index(p2l_lower_ctx *ctx, int idx, const int64_t *dims, in
     return p2l_binary(ctx, P2L_OP_ADD, b, scaled, P2L_INT32);
 }
 
-static int flatten(p2l_lower_ctx *ctx, int t) {
-    if (t < 0) return -1;
-    const p2l_ir_tensor tt = *tensor_of(ctx, t);
-    int64_t n = numel_of(tt.dims, tt.rank);
-    if (tt.rank == 1) return t;
-    return p2l_reshape(ctx, t, 1, &n);
-}
-
 /* gather(self, dim, index): GATHER of the flattened input at linear positions (index shape). */
 p2l_status p2l_lower_gather(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *in_v = p2l_value_of(ctx, "self");
-    const p2l_arg *idx = p2l_arg_of(ctx, "index");
-    if (!in_v || idx->kind != P2L_ARG_TENSOR) return p2l_unsupported(ctx, "gather needs tensors");
+    const p2l_value *in_v;
+    int d, index_id;
+    if (!self_dim_index(ctx, "gather", &in_v, &d, &index_id)) return P2L_ERROR_UNSUPPORTED;
     int rank = in_v->rank;
-    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
-    if (d < 0) return p2l_unsupported(ctx, "dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
-    if (rank == 0) return logical_output(ctx, 0, p2l_input(ctx, "self", NULL));
-    int i = index_tensor(ctx, (int)idx->i, 0);
+    if (rank == 0) return p2l_logical_output(ctx, 0, p2l_input(ctx, "self", NULL));
+    int i = index_tensor(ctx, index_id, 0);
     int lin = dim_linear_index(ctx, i, in_v->dims, rank, d);
-    return logical_output(ctx, 0, gather(ctx, flatten(ctx, p2l_input(ctx, "self", NULL)), lin, 0));
+    return p2l_logical_output(ctx, 0, p2l_gather(ctx, p2l_flatten(ctx, p2l_input(ctx, "self", NULL)), lin, 0));
 }
 
 /* ------------------------------------------------------------ advanced indexing */
@@ -342,7 +285,7 @@ static int plan_linear_index(p2l_lower_ctx *ctx, const p2l_value *self_v, const 
     int lin = -1;
     for (int k = plan->count - 1; k >= 0; k--) {
         int64_t size = self_v->dims[plan->dims[k]];
-        int t = align_rank(ctx, index_tensor(ctx, plan->ids[k], size), plan->brank);
+        int t = p2l_align_rank(ctx, index_tensor(ctx, plan->ids[k], size), plan->brank);
         if (t >= 0 && stride != 1)
             t = p2l_binary(ctx, P2L_OP_MUL, t, p2l_const_scalar(ctx, P2L_INT32, (double)stride), P2L_INT32);
         lin = lin == -1 ? t : p2l_binary(ctx, P2L_OP_ADD, lin, t, P2L_INT32);
@@ -355,7 +298,7 @@ static int plan_linear_index(p2l_lower_ctx *ctx, const p2l_value *self_v, const 
     }
     /* every index may be smaller than the broadcast shape: make the result exactly that shape */
     const p2l_ir_tensor lt = *tensor_of(ctx, lin);
-    if (memcmp(lt.dims, plan->bdims, sizeof(int64_t) * (size_t)plan->brank) != 0 && dims_static(plan->bdims, plan->brank)) {
+    if (memcmp(lt.dims, plan->bdims, sizeof(int64_t) * (size_t)plan->brank) != 0 && p2l_dims_static(plan->bdims, plan->brank)) {
         int32_t shape[P2L_MAX_DIMS];
         for (int i = 0; i < plan->brank; i++) shape[i] = (int32_t)plan->bdims[i];
         int ins[2] = {lin, p2l_const_i32(ctx, plan->brank, shape)};
@@ -420,7 +363,7 @@ p2l_status p2l_lower_index_tensor(p2l_lower_ctx *ctx, const p2l_aten_node *node)
         p2l_layout l;
         int x = p2l_input_any(ctx, "self", &l);
         int i = index_tensor(ctx, plan.ids[0], self_v->dims[d]);
-        int y = gather(ctx, x, i, p2l_physical_axis(&l, self_v->rank, d));
+        int y = p2l_gather(ctx, x, i, p2l_physical_axis(&l, self_v->rank, d));
         if (y < 0) return P2L_ERROR_UNSUPPORTED;
         p2l_layout out_l = gathered_layout(&l, self_v->rank, d, tensor_of(ctx, i)->rank);
         return p2l_alias_output(ctx, 0, y, &out_l);
@@ -428,7 +371,7 @@ p2l_status p2l_lower_index_tensor(p2l_lower_ctx *ctx, const p2l_aten_node *node)
     int axis = 0;
     int x = merged_self(ctx, self_v, &plan, !plan.adjacent, &axis, NULL);
     int lin = plan_linear_index(ctx, self_v, &plan);
-    return logical_output(ctx, 0, gather(ctx, x, lin, axis));
+    return p2l_logical_output(ctx, 0, p2l_gather(ctx, x, lin, axis));
 }
 
 /* ------------------------------------------------------------ scatters */
@@ -457,7 +400,7 @@ static bool const_unique(p2l_lower_ctx *ctx, int lin, int64_t range) {
 static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter_mode mode) {
     if (x < 0 || lin < 0 || updates < 0) return -1;
     const p2l_ir_tensor xt = *tensor_of(ctx, x), lt = *tensor_of(ctx, lin);
-    if (!dims_static(xt.dims, xt.rank) || !dims_static(lt.dims, lt.rank)) {
+    if (!p2l_dims_static(xt.dims, xt.rank) || !p2l_dims_static(lt.dims, lt.rank)) {
         p2l_unsupported(ctx, "a scatter with dynamic shapes");
         return -1;
     }
@@ -501,12 +444,12 @@ static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter
     } else {
         int64_t ndims[P2L_MAX_DIMS];
         memcpy(ndims, lt.dims, sizeof ndims);
-        int64_t n = numel_of(lt.dims, lt.rank);
+        int64_t n = p2l_dims_numel(lt.dims, lt.rank);
         int32_t *ones = p2l_alloc(sizeof(int32_t) * (size_t)n);
         if (!ones) return -1;
         for (int64_t i = 0; i < n; i++) ones[i] = 1;
         int32_t p32 = (int32_t)xt.dims[0];
-        int cins[3] = {coords, const_i32_dims(ctx, lt.rank, ndims, ones), p2l_const_i32(ctx, 1, &p32)};
+        int cins[3] = {coords, p2l_const_indices(ctx, lt.rank, ndims, ones), p2l_const_i32(ctx, 1, &p32)};
         p2l_release(ones);
         int64_t one_dim = xt.dims[0];
         count = p2l_temp(ctx, "count", P2L_INT32, 1, &one_dim);
@@ -543,7 +486,7 @@ p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     index_plan plan;
     if (!plan_indices(ctx, self_v, &plan)) return P2L_ERROR_UNSUPPORTED;
     if (plan.count == 0) return p2l_unsupported(ctx, "index_put without an index tensor");
-    if (!dims_static(self_v->dims, self_v->rank) || !dims_static(plan.bdims, plan.brank))
+    if (!p2l_dims_static(self_v->dims, self_v->rank) || !p2l_dims_static(plan.bdims, plan.brank))
         return p2l_unsupported(ctx, "index_put with dynamic shapes");
     int rank = self_v->rank;
     int axis;
@@ -563,7 +506,7 @@ p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     }
     if (rr > P2L_MAX_DIMS) return p2l_unsupported(ctx, "index_put result of rank %d", rr);
     p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
-    int v = p2l_cast(ctx, align_rank(ctx, p2l_input(ctx, "values", NULL), rr), dtype);
+    int v = p2l_cast(ctx, p2l_align_rank(ctx, p2l_input(ctx, "values", NULL), rr), dtype);
     if (v < 0) return P2L_ERROR_UNSUPPORTED;
     if (memcmp(tensor_of(ctx, v)->dims, rdims, sizeof(int64_t) * (size_t)rr) != 0) {
         int32_t shape[P2L_MAX_DIMS];
@@ -590,7 +533,7 @@ p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     y = p2l_reshape(ctx, y, rank, tdims);
     int8_t inverse[P2L_MAX_DIMS];
     for (int d = 0; d < rank; d++) inverse[perm[d]] = (int8_t)d;
-    return logical_output(ctx, 0, p2l_transpose(ctx, y, inverse));
+    return p2l_logical_output(ctx, 0, p2l_transpose(ctx, y, inverse));
 }
 
 /* scatter / scatter_add / scatter_reduce along `dim`: flattened self, linear positions of the
@@ -603,7 +546,7 @@ static p2l_status dim_scatter(p2l_lower_ctx *ctx, scatter_mode mode) {
     if (rank == 0) return p2l_unsupported(ctx, "scatter into a 0-d tensor");
     int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
     if (d < 0) return p2l_unsupported(ctx, "dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
-    if (!dims_static(self_v->dims, rank)) return p2l_unsupported(ctx, "scatter into a dynamic shape");
+    if (!p2l_dims_static(self_v->dims, rank)) return p2l_unsupported(ctx, "scatter into a dynamic shape");
     p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
     int i = index_tensor(ctx, (int)idx->i, 0);
     if (i < 0) return P2L_ERROR_UNSUPPORTED;
@@ -619,7 +562,7 @@ static p2l_status dim_scatter(p2l_lower_ctx *ctx, scatter_mode mode) {
             if (src_v->dims[k] != it.dims[k]) upd = slice_axis(ctx, upd, k, 0, it.dims[k]);
     } else {
         double value = p2l_arg_number(ctx, "value", 0);
-        int64_t n = numel_of(it.dims, it.rank);
+        int64_t n = p2l_dims_numel(it.dims, it.rank);
         float *vals = p2l_alloc(sizeof(float) * (size_t)(n + 1));
         if (!vals) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
         for (int64_t k = 0; k < n; k++) vals[k] = (float)value;
@@ -628,8 +571,8 @@ static p2l_status dim_scatter(p2l_lower_ctx *ctx, scatter_mode mode) {
         upd = p2l_cast(ctx, p2l_const_f32(ctx, it.rank, idims, vals), dtype);
         p2l_release(vals);
     }
-    int x = flatten(ctx, p2l_input(ctx, "self", NULL));
-    return logical_output(ctx, 0, scatter_into(ctx, x, lin, upd, mode));
+    int x = p2l_flatten(ctx, p2l_input(ctx, "self", NULL));
+    return p2l_logical_output(ctx, 0, scatter_into(ctx, x, lin, upd, mode));
 }
 
 p2l_status p2l_lower_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
@@ -722,9 +665,9 @@ p2l_status p2l_lower_slice_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *node
             bool in = j >= start && j < end && (j - start) % step == 0 && (j - start) / step < m;
             pos[j] = (int32_t)(in ? size + (j - start) / step : j);
         }
-        int idx = const_i32_dims(ctx, 1, &size, pos);
+        int idx = p2l_const_indices(ctx, 1, &size, pos);
         p2l_release(pos);
-        y = gather(ctx, cat, idx, p);
+        y = p2l_gather(ctx, cat, idx, p);
     }
     return y < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, y, &l);
 }
@@ -737,11 +680,11 @@ p2l_status p2l_lower_masked_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *nod
     const p2l_value *src_v = p2l_value_of(ctx, "source");
     if (!self_v || !out_v || !src_v) return p2l_unsupported(ctx, "masked_scatter needs tensors");
     int rank = out_v->rank;
-    if (!dims_static(out_v->dims, rank) || !dims_static(src_v->dims, src_v->rank))
+    if (!p2l_dims_static(out_v->dims, rank) || !p2l_dims_static(src_v->dims, src_v->rank))
         return p2l_unsupported(ctx, "masked_scatter with dynamic shapes");
     int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < rank; i++) shape[i] = (int32_t)out_v->dims[i];
-    int64_t n = numel_of(out_v->dims, rank);
+    int64_t n = p2l_dims_numel(out_v->dims, rank);
     p2l_dtype dtype = p2l_ir_dtype(out_v->dtype);
     int to_full[2];
     const char *names[2] = {"self", "mask"};
@@ -755,7 +698,7 @@ p2l_status p2l_lower_masked_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *nod
             int b = p2l_temp(ctx, "broadcast", tt.dtype, rank, dims);
             t = p2l_emit(ctx, P2L_OP_BROADCAST_TO, 2, ins, 1, &b) < 0 ? -1 : b;
         }
-        to_full[k] = flatten(ctx, t);
+        to_full[k] = p2l_flatten(ctx, t);
     }
     int m = to_full[1];
     int counts = p2l_cast(ctx, m, P2L_INT32);
@@ -767,282 +710,13 @@ p2l_status p2l_lower_masked_scatter(p2l_lower_ctx *ctx, const p2l_aten_node *nod
     p2l_set_option(ctx->g, cn, "exclusive", 1);
     p2l_set_option(ctx->g, cn, "reverse", 0);
     /* exclusive cumsum = the source position; clamp to the source size for unmasked tail cells */
-    int64_t src_n = numel_of(src_v->dims, src_v->rank);
+    int64_t src_n = p2l_dims_numel(src_v->dims, src_v->rank);
     int pos = p2l_binary(ctx, P2L_OP_MINIMUM, cs, p2l_const_scalar(ctx, P2L_INT32, (double)(src_n - 1)), P2L_INT32);
-    int src = flatten(ctx, p2l_cast(ctx, p2l_input(ctx, "source", NULL), dtype));
-    int g = gather(ctx, src, pos, 0);
+    int src = p2l_flatten(ctx, p2l_cast(ctx, p2l_input(ctx, "source", NULL), dtype));
+    int g = p2l_gather(ctx, src, pos, 0);
     if (g < 0 || to_full[0] < 0) return P2L_ERROR_UNSUPPORTED;
     int ins[3] = {m, g, to_full[0]};
     int y = p2l_temp(ctx, "select", dtype, 1, &n);
     if (p2l_emit(ctx, P2L_OP_SELECT_V2, 3, ins, 1, &y) < 0) return P2L_ERROR_UNSUPPORTED;
-    return logical_output(ctx, 0, y);
-}
-
-/* ------------------------------------------------------------ sort, topk */
-
-/* TOPK_V2 along logical dim `d` of "self" (moved last physically when it is not), k largest or,
- * via NEG, k smallest. Outputs 0 (values) and 1 (indices, int32 inside). */
-static p2l_status top_k(p2l_lower_ctx *ctx, int d, int64_t k, bool largest) {
-    const p2l_value *self_v = p2l_value_of(ctx, "self");
-    int rank = self_v->rank;
-    p2l_layout l;
-    if (p2l_input_any(ctx, "self", &l) < 0) return P2L_ERROR_UNSUPPORTED;
-    p2l_layout want = p2l_identity_layout();
-    int n = 0;
-    for (int i = 0; i < rank; i++)
-        if (l.perm[i] != d) want.perm[n++] = l.perm[i];
-    want.perm[n] = (int8_t)d;
-    int x = p2l_input(ctx, "self", &want);
-    if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    p2l_dtype dtype = tensor_of(ctx, x)->dtype;
-    if (dtype != P2L_FLOAT32 && dtype != P2L_INT32)
-        return p2l_unsupported(ctx, "sort/topk of a %s tensor (float32 and integers are supported)", p2l_dtype_name(dtype));
-    if (!largest) x = p2l_unary(ctx, P2L_OP_NEG, x);
-    if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    const p2l_ir_tensor xt = *tensor_of(ctx, x);
-    int64_t dims[P2L_MAX_DIMS];
-    memcpy(dims, xt.dims, sizeof dims);
-    dims[rank - 1] = k;
-    int outs[2] = {p2l_temp(ctx, "values", dtype, rank, dims), p2l_temp(ctx, "indices", P2L_INT32, rank, dims)};
-    int ins[2] = {x, p2l_const_scalar(ctx, P2L_INT32, (double)k)};
-    if (p2l_emit(ctx, P2L_OP_TOPK_V2, 2, ins, 2, outs) < 0) return P2L_ERROR_UNSUPPORTED;
-    int values = largest ? outs[0] : p2l_unary(ctx, P2L_OP_NEG, outs[0]);
-    if (values < 0) return P2L_ERROR_UNSUPPORTED;
-    P2L_TRY(p2l_alias_output(ctx, 0, values, &want));
-    return p2l_alias_output(ctx, 1, outs[1], &want);
-}
-
-/* sort(self, dim, descending) = topk with k = the dim's size. Ties: TFLite's TOPK_V2 puts the
- * lower index first, as torch's stable sort does. */
-p2l_status p2l_lower_sort(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *self_v = p2l_value_of(ctx, "self");
-    if (!self_v || self_v->rank == 0) return p2l_unsupported(ctx, "sort of a 0-d tensor");
-    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->kind == P2L_ARG_INT ? p2l_arg_of(ctx, "dim")->i : -1, self_v->rank);
-    if (d < 0 || self_v->dims[d] < 0) return p2l_unsupported(ctx, "sort along a dynamic or invalid dim");
-    return top_k(ctx, d, self_v->dims[d], p2l_arg_of(ctx, "descending")->i != 0);
-}
-
-/* topk(self, k, dim, largest, sorted): TOPK_V2 (always sorted, which torch allows for sorted=False). */
-p2l_status p2l_lower_topk(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *self_v = p2l_value_of(ctx, "self");
-    if (!self_v || self_v->rank == 0) return p2l_unsupported(ctx, "topk of a 0-d tensor");
-    const p2l_arg *k = p2l_arg_of(ctx, "k");
-    if (k->symbolic || k->kind != P2L_ARG_INT) return p2l_unsupported(ctx, "a symbolic k");
-    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->kind == P2L_ARG_INT ? p2l_arg_of(ctx, "dim")->i : -1, self_v->rank);
-    if (d < 0) return p2l_unsupported(ctx, "topk dim out of range");
-    if (k->i < 1) return p2l_unsupported(ctx, "topk with k=%lld (TFLite has no empty tensors)", (long long)k->i);
-    const p2l_arg *largest = p2l_arg_of(ctx, "largest");
-    return top_k(ctx, d, k->i, largest->kind == P2L_ARG_NONE || largest->i != 0);
-}
-
-/* ------------------------------------------------------------ data movement */
-
-/* flip(self, dims) -> REVERSE_V2 over the dims' physical axes, in the input's layout. */
-p2l_status p2l_lower_flip(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *self_v = p2l_value_of(ctx, "self");
-    const p2l_arg *dims = p2l_arg_of(ctx, "dims");
-    if (!self_v || dims->kind != P2L_ARG_INTS) return p2l_unsupported(ctx, "flip needs dims");
-    int rank = self_v->rank;
-    p2l_layout l;
-    int x = p2l_input_any(ctx, "self", &l);
-    if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    bool flipped[P2L_MAX_DIMS] = {0};
-    for (int k = 0; k < dims->count; k++) {
-        int d = p2l_norm_dim(dims->ints[k], rank);
-        if (d < 0) return p2l_unsupported(ctx, "flip dim %lld is out of range", (long long)dims->ints[k]);
-        if (rank > 0 && self_v->dims[d] != 1) flipped[p2l_physical_axis(&l, rank, d)] = true;
-    }
-    /* one REVERSE_V2 per axis: LiteRT's kernel reverses a single axis */
-    int y = x;
-    for (int p = 0; p < rank; p++) {
-        if (!flipped[p]) continue;
-        int32_t axis = p;
-        int ins[2] = {y, p2l_const_i32(ctx, 1, &axis)};
-        const p2l_ir_tensor yt = *tensor_of(ctx, y);
-        int out = p2l_temp(ctx, "reverse", yt.dtype, yt.rank, yt.dims);
-        if (p2l_emit(ctx, P2L_OP_REVERSE_V2, 2, ins, 1, &out) < 0) return P2L_ERROR_UNSUPPORTED;
-        y = out;
-    }
-    return p2l_alias_output(ctx, 0, y, &l);
-}
-
-/* repeat(self, repeats) -> TILE; extra leading repeats add leading axes first (logical layout). */
-p2l_status p2l_lower_repeat(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *self_v = p2l_value_of(ctx, "self");
-    const p2l_arg *reps = p2l_arg_of(ctx, "repeats");
-    if (!self_v || reps->kind != P2L_ARG_INTS || reps->count < self_v->rank)
-        return p2l_unsupported(ctx, "repeat needs at least one repeat count per dim");
-    if (reps->symbolic) return p2l_unsupported(ctx, "symbolic repeat counts");
-    int rank = reps->count;
-    bool ones = true;
-    for (int i = 0; i < rank; i++) {
-        if (reps->ints[i] < 1) return p2l_unsupported(ctx, "repeat count %lld (TFLite has no empty tensors)", (long long)reps->ints[i]);
-        ones = ones && reps->ints[i] == 1;
-    }
-    p2l_layout l = p2l_identity_layout();
-    int x = rank == self_v->rank ? p2l_input_any(ctx, "self", &l) : align_rank(ctx, p2l_input(ctx, "self", NULL), rank);
-    if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    if (ones) return p2l_alias_output(ctx, 0, x, &l); /* a rank change at most */
-    int32_t mult[P2L_MAX_DIMS];
-    int64_t dims[P2L_MAX_DIMS];
-    const p2l_ir_tensor xt = *tensor_of(ctx, x);
-    for (int i = 0; i < rank; i++) {
-        if (!p2l_narrow_i32(ctx, reps->ints[l.perm[i]], "the repeat count", &mult[i])) return P2L_ERROR_UNSUPPORTED;
-        dims[i] = xt.dims[i] < 0 ? -1 : xt.dims[i] * mult[i]; /* |dim * int32| < 2^62; p2l_temp bounds it */
-    }
-    int ins[2] = {x, p2l_const_i32(ctx, rank, mult)};
-    int y = p2l_temp(ctx, "tile", xt.dtype, rank, dims);
-    if (p2l_emit(ctx, P2L_OP_TILE, 2, ins, 1, &y) < 0) return P2L_ERROR_UNSUPPORTED;
-    return p2l_alias_output(ctx, 0, y, &l);
-}
-
-/* diagonal(self, offset, dim1, dim2): the two dims moved last and merged, then a GATHER of the
- * diagonal's positions i*B + i + offset (constant). */
-p2l_status p2l_lower_diagonal(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *self_v = p2l_value_of(ctx, "self");
-    if (!self_v || self_v->rank < 2) return p2l_unsupported(ctx, "diagonal needs a tensor of rank >= 2");
-    int rank = self_v->rank;
-    int d1 = p2l_norm_dim(p2l_arg_of(ctx, "dim1")->i, rank), d2 = p2l_norm_dim(p2l_arg_of(ctx, "dim2")->i, rank);
-    int64_t offset = p2l_arg_of(ctx, "offset")->i;
-    if (d1 < 0 || d2 < 0 || d1 == d2) return p2l_unsupported(ctx, "diagonal dims must be two distinct dims");
-    int64_t a = self_v->dims[d1], b = self_v->dims[d2];
-    if (a < 0 || b < 0) return p2l_unsupported(ctx, "diagonal of dynamic dims");
-    int64_t len = offset >= 0 ? (a < b - offset ? a : b - offset) : (a + offset < b ? a + offset : b);
-    if (len <= 0) return p2l_unsupported(ctx, "an empty diagonal (TFLite has no empty tensors)");
-    int8_t perm[P2L_MAX_DIMS];
-    int n = 0;
-    for (int d = 0; d < rank; d++)
-        if (d != d1 && d != d2) perm[n++] = (int8_t)d;
-    perm[n++] = (int8_t)d1;
-    perm[n++] = (int8_t)d2;
-    int x = p2l_transpose(ctx, p2l_input(ctx, "self", NULL), perm);
-    if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    int64_t dims[P2L_MAX_DIMS];
-    for (int d = 0; d < rank - 2; d++) dims[d] = tensor_of(ctx, x)->dims[d];
-    dims[rank - 2] = a * b;
-    x = p2l_reshape(ctx, x, rank - 1, dims);
-    int32_t *pos = p2l_alloc(sizeof(int32_t) * (size_t)len);
-    if (!pos) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    for (int64_t i = 0; i < len; i++)
-        pos[i] = (int32_t)(offset >= 0 ? i * b + i + offset : (i - offset) * b + i);
-    int idx = const_i32_dims(ctx, 1, &len, pos);
-    p2l_release(pos);
-    return logical_output(ctx, 0, gather(ctx, x, idx, rank - 2));
-}
-
-/* split_with_sizes(self, split_sizes, dim) -> SPLIT_V along the dim's physical axis. */
-p2l_status p2l_lower_split_with_sizes(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *self_v = p2l_value_of(ctx, "self");
-    const p2l_arg *sizes = p2l_arg_of(ctx, "split_sizes");
-    if (!self_v || sizes->kind != P2L_ARG_INTS || self_v->rank == 0) return p2l_unsupported(ctx, "split needs sizes");
-    if (sizes->symbolic) return p2l_unsupported(ctx, "symbolic split sizes");
-    int rank = self_v->rank;
-    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
-    if (d < 0) return p2l_unsupported(ctx, "split dim out of range");
-    int count = sizes->count;
-    if (count > 64 || count != node->noutputs) return p2l_unsupported(ctx, "a split into %d pieces", count);
-    for (int i = 0; i < count; i++)
-        if (sizes->ints[i] < 1) return p2l_unsupported(ctx, "a split piece of size %lld (TFLite has no empty tensors)", (long long)sizes->ints[i]);
-    p2l_layout l;
-    int x = p2l_input_any(ctx, "self", &l);
-    if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    if (count == 1) return p2l_alias_output(ctx, 0, x, &l);
-    int p = p2l_physical_axis(&l, rank, d);
-    const p2l_ir_tensor xt = *tensor_of(ctx, x);
-    int32_t split[64];
-    int outs[64];
-    for (int i = 0; i < count; i++) {
-        split[i] = (int32_t)sizes->ints[i];
-        if (node->outputs[i] >= 0) {
-            outs[i] = p2l_output(ctx, i, &l);
-        } else {
-            int64_t dims[P2L_MAX_DIMS];
-            memcpy(dims, xt.dims, sizeof dims);
-            dims[p] = sizes->ints[i];
-            outs[i] = p2l_temp(ctx, "piece", xt.dtype, rank, dims);
-        }
-    }
-    /* equal pieces: SPLIT (axis first), which LiteRT's XNNPACK path takes; SPLIT_V otherwise */
-    bool equal = true;
-    for (int i = 1; i < count; i++) equal = equal && split[i] == split[0];
-    int n;
-    if (equal) {
-        int ins[2] = {p2l_const_scalar(ctx, P2L_INT32, p), x};
-        n = p2l_emit(ctx, P2L_OP_SPLIT, 2, ins, count, outs);
-    } else {
-        int ins[3] = {x, p2l_const_i32(ctx, count, split), p2l_const_scalar(ctx, P2L_INT32, p)};
-        n = p2l_emit(ctx, P2L_OP_SPLIT_V, 3, ins, count, outs);
-    }
-    if (n < 0) return P2L_ERROR_UNSUPPORTED;
-    p2l_set_option(ctx->g, n, "num_splits", count);
-    return P2L_OK;
-}
-
-/* as_strided(self, size, stride, storage_offset) over a contiguous self: element (i...) is
- * self.flatten()[offset + sum i_d * stride_d]. A RESHAPE when that is the identity order, else a
- * GATHER at constant positions (views such as unfold's overlapping windows included). */
-p2l_status p2l_lower_as_strided(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    const p2l_value *self_v = p2l_value_of(ctx, "self");
-    const p2l_arg *size = p2l_arg_of(ctx, "size"), *stride = p2l_arg_of(ctx, "stride");
-    const p2l_arg *offset_a = p2l_arg_of(ctx, "storage_offset");
-    if (!self_v || size->kind != P2L_ARG_INTS || stride->kind != P2L_ARG_INTS || size->count != stride->count)
-        return p2l_unsupported(ctx, "as_strided needs size and stride lists of one length");
-    if (size->symbolic || stride->symbolic || offset_a->symbolic || !dims_static(self_v->dims, self_v->rank))
-        return p2l_unsupported(ctx, "as_strided with symbolic sizes");
-    int64_t offset = offset_a->kind == P2L_ARG_INT ? offset_a->i : 0;
-    int64_t total = numel_of(self_v->dims, self_v->rank), n = 1;
-    for (int i = 0; i < size->count; i++) n *= size->ints[i];
-    if (n <= 0) return p2l_unsupported(ctx, "an empty as_strided view");
-    if (n > (1 << 24)) return p2l_unsupported(ctx, "an as_strided view of %lld elements", (long long)n);
-    int32_t *pos = p2l_alloc(sizeof(int32_t) * (size_t)n);
-    if (!pos) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    bool identity = true;
-    for (int64_t e = 0; e < n; e++) {
-        int64_t rem = e, off = offset;
-        for (int d = size->count - 1; d >= 0; d--) {
-            off += (rem % size->ints[d]) * stride->ints[d];
-            rem /= size->ints[d];
-        }
-        if (off < 0 || off >= total) {
-            p2l_release(pos);
-            return p2l_unsupported(ctx, "as_strided reads element %lld of a tensor of %lld elements (only views inside "
-                                        "a contiguous input are supported)",
-                                   (long long)off, (long long)total);
-        }
-        pos[e] = (int32_t)off;
-        identity = identity && off == e;
-    }
-    int x = flatten(ctx, p2l_input(ctx, "self", NULL));
-    if (identity && n == total) {
-        p2l_release(pos);
-        return logical_output(ctx, 0, x);
-    }
-    int64_t dims[P2L_MAX_DIMS];
-    for (int i = 0; i < size->count; i++) dims[i] = size->ints[i];
-    int idx = size->count ? const_i32_dims(ctx, size->count, dims, pos) : p2l_const_scalar(ctx, P2L_INT32, pos[0]);
-    p2l_release(pos);
-    return logical_output(ctx, 0, gather(ctx, x, idx, 0));
-}
-
-/* ------------------------------------------------------------ refused, with the reason */
-
-p2l_status p2l_lower_refused(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    static const struct {
-        const char *target, *reason;
-    } reasons[] = {
-        {"nonzero.default", "nonzero's output size depends on the input's values; TFLite needs every size before the "
-                            "op runs (use a mask with torch.where instead)"},
-        {"_local_scalar_dense.default", ".item() turns a tensor into a Python number at export time, which a TFLite "
-                                        "graph cannot express; keep the value a tensor"},
-        {"col2im.default", "fold/col2im sums overlapping patches into an image; TFLite has no builtin for it "
-                           "(TRANSPOSE_CONV with a one-hot filter could express it; not implemented)"},
-        {"_embedding_bag.default", "embedding_bag reduces variable-length bags given by offsets (data-dependent "
-                                  "segment sizes); use nn.Embedding and a sum/mean over a padded dim instead"},
-        {"_fft_r2c.default", "TFLite has no complex tensors in its builtin ops (RFFT2D is a float-to-complex "
-                             "custom op LiteRT lacks); FFTs are not supported"},
-        {"_fft_c2r.default", "TFLite has no complex tensors in its builtin ops; inverse FFTs are not supported"},
-    };
-    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
-        if (strcmp(node->target, reasons[i].target) == 0) return p2l_unsupported(ctx, "%s", reasons[i].reason);
-    return p2l_unsupported(ctx, "aten.%s is not supported", node->target);
+    return p2l_logical_output(ctx, 0, y);
 }

@@ -189,7 +189,6 @@ static p2l_status float_unary(p2l_lower_ctx *ctx, math_fn fn) {
 
 #define FLOAT_UNARY(name, fn)                                                       \
     p2l_status p2l_lower_##name(p2l_lower_ctx *ctx, const p2l_aten_node *node) {    \
-        (void)node;                                                                 \
         return float_unary(ctx, fn);                                                \
     }
 FLOAT_UNARY(sqrt, FN_SQRT)
@@ -231,18 +230,9 @@ static p2l_status same_dtype_unary(p2l_lower_ctx *ctx, p2l_op op) {
     return p2l_set_output(ctx, 0, op1(ctx, op, x), &l);
 }
 
-p2l_status p2l_lower_abs(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return same_dtype_unary(ctx, P2L_OP_ABS);
-}
-p2l_status p2l_lower_neg(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return same_dtype_unary(ctx, P2L_OP_NEG);
-}
-p2l_status p2l_lower_sign(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return same_dtype_unary(ctx, P2L_OP_SIGN);
-}
+p2l_status p2l_lower_abs(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return same_dtype_unary(ctx, P2L_OP_ABS); }
+p2l_status p2l_lower_neg(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return same_dtype_unary(ctx, P2L_OP_NEG); }
+p2l_status p2l_lower_sign(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return same_dtype_unary(ctx, P2L_OP_SIGN); }
 
 /* ceil, floor, round, trunc: integers are already whole (torch returns them unchanged). */
 static p2l_status rounding(p2l_lower_ctx *ctx, p2l_op op) {
@@ -253,43 +243,13 @@ static p2l_status rounding(p2l_lower_ctx *ctx, p2l_op op) {
     return p2l_set_output(ctx, 0, op == P2L_OP_COUNT ? trunc_f(ctx, x) : op1(ctx, op, x), &l);
 }
 
-p2l_status p2l_lower_ceil(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return rounding(ctx, P2L_OP_CEIL);
-}
-p2l_status p2l_lower_floor(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return rounding(ctx, P2L_OP_FLOOR);
-}
+p2l_status p2l_lower_ceil(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return rounding(ctx, P2L_OP_CEIL); }
+p2l_status p2l_lower_floor(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return rounding(ctx, P2L_OP_FLOOR); }
 /* ROUND rounds half to even, as torch.round does. */
-p2l_status p2l_lower_round(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return rounding(ctx, P2L_OP_ROUND);
-}
-p2l_status p2l_lower_trunc(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return rounding(ctx, P2L_OP_COUNT);
-}
+p2l_status p2l_lower_round(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return rounding(ctx, P2L_OP_ROUND); }
+p2l_status p2l_lower_trunc(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return rounding(ctx, P2L_OP_COUNT); }
 
 /* ---------------------------------------------------------------- binary ops */
-
-/* Both operands of a binary op (tensor or scalar) in a common layout, cast to dtype. */
-typedef struct operands {
-    int a, b;
-    p2l_layout layout;
-    int rank;
-} operands;
-
-static bool get_operands(p2l_lower_ctx *ctx, const char *a, const char *b, p2l_dtype dtype, operands *o) {
-    const p2l_value *out = p2l_output_value(ctx, 0);
-    if (!out) return false;
-    const char *names[2] = {a, b};
-    o->rank = out->rank;
-    o->layout = p2l_operands_layout(ctx, names, 2, out->rank);
-    o->a = p2l_operand(ctx, a, out->rank, &o->layout, dtype);
-    o->b = p2l_operand(ctx, b, out->rank, &o->layout, dtype);
-    return o->a >= 0 && o->b >= 0;
-}
 
 /* t broadcast to the physical dims of output 0 in `layout` (BROADCAST_TO), unless it has them. */
 static int broadcast_to_output(p2l_lower_ctx *ctx, int t, const p2l_layout *layout) {
@@ -316,10 +276,9 @@ static int broadcast_to_output(p2l_lower_ctx *ctx, int t, const p2l_layout *layo
 
 /* ATAN2: LiteRT's kernel wants both operands of the output's shape. */
 p2l_status p2l_lower_atan2(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    operands o;
+    p2l_operands o;
     if (out_dtype(ctx) != P2L_FLOAT32) return p2l_unsupported(ctx, "a %s result", p2l_dtype_name(out_dtype(ctx)));
-    if (!get_operands(ctx, "self", "other", P2L_FLOAT32, &o)) return P2L_ERROR_UNSUPPORTED;
+    if (!p2l_binary_operands(ctx, "self", "other", P2L_FLOAT32, &o)) return P2L_ERROR_UNSUPPORTED;
     int a = broadcast_to_output(ctx, o.a, &o.layout), b = broadcast_to_output(ctx, o.b, &o.layout);
     return p2l_set_output(ctx, 0, op2(ctx, P2L_OP_ATAN2, a, b), &o.layout);
 }
@@ -355,15 +314,12 @@ static p2l_status pow_common(p2l_lower_ctx *ctx) {
         if (x < 0) return P2L_ERROR_UNSUPPORTED;
         return p2l_set_output(ctx, 0, pow_const(ctx, x, e), &l);
     }
-    operands o;
-    if (!get_operands(ctx, "self", "exponent", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
+    p2l_operands o;
+    if (!p2l_binary_operands(ctx, "self", "exponent", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
     return p2l_set_output(ctx, 0, op2(ctx, P2L_OP_POW, o.a, o.b), &o.layout);
 }
 
-p2l_status p2l_lower_pow(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
-    return pow_common(ctx);
-}
+p2l_status p2l_lower_pow(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return pow_common(ctx); }
 
 /* fmod(a, b) = sign(a) * floor_mod(|a|, |b|): with both operands non-negative the floored and the
  * truncated remainders agree, and fmod takes the dividend's sign. Exact for ints and floats
@@ -377,21 +333,19 @@ static int fmod_of(p2l_lower_ctx *ctx, int a, int b) {
 }
 
 p2l_status p2l_lower_fmod(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     p2l_dtype dtype = out_dtype(ctx);
     if (dtype != P2L_FLOAT32 && dtype != P2L_INT32) return p2l_unsupported(ctx, "a %s result", p2l_dtype_name(dtype));
-    operands o;
-    if (!get_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
+    p2l_operands o;
+    if (!p2l_binary_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
     return p2l_set_output(ctx, 0, fmod_of(ctx, o.a, o.b), &o.layout);
 }
 
 /* remainder takes the divisor's sign: exactly FLOOR_MOD (ints and floats). */
 p2l_status p2l_lower_remainder(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     p2l_dtype dtype = out_dtype(ctx);
     if (dtype != P2L_FLOAT32 && dtype != P2L_INT32) return p2l_unsupported(ctx, "a %s result", p2l_dtype_name(dtype));
-    operands o;
-    if (!get_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
+    p2l_operands o;
+    if (!p2l_binary_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
     return p2l_set_output(ctx, 0, op2(ctx, P2L_OP_FLOOR_MOD, o.a, o.b), &o.layout);
 }
 
@@ -403,15 +357,14 @@ p2l_status p2l_lower_remainder(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
  *            floats: round((a - floor_mod(a, b)) / b), torch's own formula (1.0 // 0.1 is 9, not
  *            floor(10.000001) = 10), with a / b where b is 0. */
 p2l_status p2l_lower_div_mode(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     const p2l_arg *mode = p2l_arg_of(ctx, "rounding_mode");
     p2l_dtype dtype = out_dtype(ctx);
     if (dtype != P2L_FLOAT32 && dtype != P2L_INT32) return p2l_unsupported(ctx, "a %s result", p2l_dtype_name(dtype));
     bool trunc = mode->kind == P2L_ARG_STRING && strcmp(mode->s, "trunc") == 0;
     bool floor = mode->kind == P2L_ARG_STRING && strcmp(mode->s, "floor") == 0;
     if (mode->kind == P2L_ARG_STRING && !trunc && !floor) return p2l_unsupported(ctx, "rounding_mode '%s'", mode->s);
-    operands o;
-    if (!get_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
+    p2l_operands o;
+    if (!p2l_binary_operands(ctx, "self", "other", dtype, &o)) return P2L_ERROR_UNSUPPORTED;
     int a = o.a, b = o.b, r;
     double divisor = 0;
     bool scalar_divisor = scalar_arg(ctx, "other", &divisor);
@@ -453,7 +406,6 @@ p2l_status p2l_lower_div_mode(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
 /* elu(x) = scale * (x > 0 ? x : alpha * (exp(input_scale * x) - 1)): ELU itself for the defaults,
  * otherwise scale * max(x, 0) + scale * alpha * ELU(input_scale * min(x, 0)) (selu, celu). */
 p2l_status p2l_lower_elu(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     double alpha = p2l_arg_number(ctx, "alpha", 1), scale = p2l_arg_number(ctx, "scale", 1);
     double input_scale = p2l_arg_number(ctx, "input_scale", 1);
     p2l_layout l;
@@ -471,7 +423,6 @@ p2l_status p2l_lower_elu(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
 }
 
 p2l_status p2l_lower_leaky_relu(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
-    (void)node;
     double slope = p2l_arg_number(ctx, "negative_slope", 0.01);
     p2l_layout l;
     int x = p2l_input_any(ctx, "self", &l);

@@ -53,21 +53,23 @@ static int affine(p2l_lower_ctx *ctx, int y, int weight, int bias) {
     return y;
 }
 
+/* Outputs (y * weight + bias, mean, rstd) of a norm whose optional weight and bias are per channel
+ * (logical axis 1); y is in layout l, mean and rstd hold their elements in logical order. */
+static p2l_status channel_norm_outputs(p2l_lower_ctx *ctx, int y, int rank, const p2l_layout *l, int mean, int rstd) {
+    int w = absent(ctx, "weight") ? -2 : channel_operand(ctx, "weight", rank, l, 1);
+    int b = absent(ctx, "bias") ? -2 : channel_operand(ctx, "bias", rank, l, 1);
+    if (w == -1 || b == -1) return P2L_ERROR_UNSUPPORTED;
+    y = affine(ctx, y, w, b);
+    if (y < 0) return P2L_ERROR_UNSUPPORTED;
+    P2L_TRY(p2l_alias_output(ctx, 0, y, l));
+    P2L_TRY(p2l_logical_output(ctx, 1, mean));
+    return p2l_logical_output(ctx, 2, rstd);
+}
+
 static bool float_input(p2l_lower_ctx *ctx, const p2l_value *v) {
     if (v->dtype == P2L_FLOAT32 || v->dtype == P2L_FLOAT64) return true;
     p2l_unsupported(ctx, "normalization of a %s tensor (float32 is supported)", p2l_dtype_name(v->dtype));
     return false;
-}
-
-/* Output `index` = tensor t reshaped to that output's logical shape (t holds its elements in
- * logical order). */
-static p2l_status reshaped_output(p2l_lower_ctx *ctx, int index, int t) {
-    const p2l_value *v = p2l_output_value(ctx, index);
-    if (!v || t < 0) return t < 0 ? P2L_ERROR_UNSUPPORTED : P2L_OK;
-    const p2l_ir_tensor tt = ctx->g->tensors.items[t];
-    bool same = tt.rank == v->rank && memcmp(tt.dims, v->dims, sizeof(int64_t) * (size_t)v->rank) == 0;
-    int r = same ? t : p2l_reshape(ctx, t, v->rank, v->dims);
-    return r < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, index, r, NULL);
 }
 
 /* native_layer_norm(input, normalized_shape, weight, bias, eps) -> (y, mean, rstd): statistics
@@ -133,14 +135,7 @@ p2l_status p2l_lower_group_norm(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int64_t dims[P2L_MAX_DIMS];
     memcpy(dims, xt.dims, sizeof dims);
     y = p2l_reshape(ctx, y, rank, dims);
-    int w = absent(ctx, "weight") ? -2 : channel_operand(ctx, "weight", rank, &l, 1);
-    int b = absent(ctx, "bias") ? -2 : channel_operand(ctx, "bias", rank, &l, 1);
-    if (w == -1 || b == -1) return P2L_ERROR_UNSUPPORTED;
-    y = affine(ctx, y, w, b);
-    if (y < 0) return P2L_ERROR_UNSUPPORTED;
-    P2L_TRY(p2l_alias_output(ctx, 0, y, &l));
-    P2L_TRY(reshaped_output(ctx, 1, mean));
-    return reshaped_output(ctx, 2, rstd);
+    return channel_norm_outputs(ctx, y, rank, &l, mean, rstd);
 }
 
 /* Batch statistics: per channel (logical axis 1) over every other axis, in the input's layout.
@@ -159,14 +154,7 @@ static p2l_status batch_stats_norm(p2l_lower_ctx *ctx, bool running) {
     unsigned axes = ((1u << rank) - 1) & ~(1u << channel);
     int mean, rstd, var;
     int y = normalize_var(ctx, x, axes, p2l_arg_of(ctx, "eps")->f, &mean, &rstd, &var);
-    int w = absent(ctx, "weight") ? -2 : channel_operand(ctx, "weight", rank, &l, 1);
-    int b = absent(ctx, "bias") ? -2 : channel_operand(ctx, "bias", rank, &l, 1);
-    if (w == -1 || b == -1) return P2L_ERROR_UNSUPPORTED;
-    y = affine(ctx, y, w, b);
-    if (y < 0) return P2L_ERROR_UNSUPPORTED;
-    P2L_TRY(p2l_alias_output(ctx, 0, y, &l));
-    P2L_TRY(reshaped_output(ctx, 1, mean));
-    P2L_TRY(reshaped_output(ctx, 2, rstd));
+    P2L_TRY(channel_norm_outputs(ctx, y, rank, &l, mean, rstd));
     if (!running) return P2L_OK;
     double count = 1, momentum = p2l_arg_number(ctx, "momentum", 0.1);
     for (int i = 0; i < rank; i++)
@@ -181,7 +169,7 @@ static p2l_status batch_stats_norm(p2l_lower_ctx *ctx, bool running) {
         double unbias = k == 1 && count > 1 ? count / (count - 1) : 1;
         int a = p2l_binary(ctx, P2L_OP_MUL, old, p2l_const_scalar(ctx, P2L_FLOAT32, 1 - momentum), P2L_FLOAT32);
         int bb = p2l_binary(ctx, P2L_OP_MUL, now, p2l_const_scalar(ctx, P2L_FLOAT32, momentum * unbias), P2L_FLOAT32);
-        P2L_TRY(reshaped_output(ctx, 3 + k, p2l_binary(ctx, P2L_OP_ADD, a, bb, P2L_FLOAT32)));
+        P2L_TRY(p2l_logical_output(ctx, 3 + k, p2l_binary(ctx, P2L_OP_ADD, a, bb, P2L_FLOAT32)));
     }
     return P2L_OK;
 }

@@ -51,19 +51,26 @@ static bool same_padding_matches(const pool_axis *a) {
     return out == a->out && (total > 0 ? total : 0) / 2 == a->pad;
 }
 
+/* Whether the input v of a 2-D pooling or resizing (`what`) is a float N,C,H,W tensor; false with the
+ * reason recorded if not. */
+static bool float_nchw_input(p2l_lower_ctx *ctx, const p2l_value *v, const char *what) {
+    if (v->rank != 4) {
+        p2l_unsupported(ctx, "2-D %s of a rank-%d input (only batched N,C,H,W input is supported)", what, v->rank);
+        return false;
+    }
+    if (v->dtype != P2L_FLOAT32 && v->dtype != P2L_FLOAT64) {
+        p2l_unsupported(ctx, "%s of a %s tensor", what, p2l_dtype_name(v->dtype));
+        return false;
+    }
+    return true;
+}
+
 /* The geometry of a 2-D pooling node over input `name` (NCHW, static H and W). False with the
  * reason recorded for anything unsupported. */
 static bool pool_geometry(p2l_lower_ctx *ctx, const char *name, pool_axis axes[2], bool *ceil_mode) {
     const p2l_value *in_v = p2l_value_of(ctx, name), *out_v = p2l_output_value(ctx, 0);
     if (!in_v || !out_v) return false;
-    if (in_v->rank != 4) {
-        p2l_unsupported(ctx, "2-D pooling of a rank-%d input (only batched N,C,H,W input is supported)", in_v->rank);
-        return false;
-    }
-    if (in_v->dtype != P2L_FLOAT32 && in_v->dtype != P2L_FLOAT64) {
-        p2l_unsupported(ctx, "pooling of a %s tensor", p2l_dtype_name(in_v->dtype));
-        return false;
-    }
+    if (!float_nchw_input(ctx, in_v, "pooling")) return false;
     int64_t kernel[2], stride[2], pad[2], dilation[2];
     static const int64_t zero[2] = {0, 0}, one[2] = {1, 1};
     int_pair(ctx, "kernel_size", one, kernel);
@@ -296,14 +303,7 @@ static bool resize_geometry(p2l_lower_ctx *ctx, resize_params *r) {
     r->input = p2l_value_of(ctx, "input") ? "input" : "self";
     const p2l_value *in_v = p2l_value_of(ctx, r->input), *out_v = p2l_output_value(ctx, 0);
     if (!in_v || !out_v) return false;
-    if (in_v->rank != 4) {
-        p2l_unsupported(ctx, "2-D resizing of a rank-%d input", in_v->rank);
-        return false;
-    }
-    if (in_v->dtype != P2L_FLOAT32 && in_v->dtype != P2L_FLOAT64) {
-        p2l_unsupported(ctx, "resizing a %s tensor", p2l_dtype_name(in_v->dtype));
-        return false;
-    }
+    if (!float_nchw_input(ctx, in_v, "resizing")) return false;
     const p2l_arg *factors = p2l_arg_of(ctx, "scale_factors");
     const p2l_arg *per_axis[2] = {p2l_arg_of(ctx, "scales_h"), p2l_arg_of(ctx, "scales_w")};
     for (int i = 0; i < 2; i++) {
@@ -620,12 +620,6 @@ p2l_status p2l_lower_adaptive_avg_pool3d(p2l_lower_ctx *ctx, const p2l_aten_node
 
 /* ------------------------------------------------------------ pairwise distances */
 
-static bool dims_static_5(const p2l_value *v) {
-    for (int i = 0; i < v->rank; i++)
-        if (v->dims[i] < 0) return false;
-    return true;
-}
-
 /* p-norm distances between the rows of a [..., P, M] and b [..., R, M] -> [..., P, R] by
  * broadcasting (a[..., :, None, :] - b[..., None, :, :]) and reducing the last axis. */
 static int direct_distances(p2l_lower_ctx *ctx, int a, int b, double p) {
@@ -687,7 +681,7 @@ p2l_status p2l_lower_cdist(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_value *a_v = p2l_value_of(ctx, "x1"), *b_v = p2l_value_of(ctx, "x2");
     if (!a_v || !b_v || a_v->rank < 2 || a_v->rank != b_v->rank || a_v->rank >= P2L_MAX_DIMS)
         return p2l_unsupported(ctx, "cdist of tensors of ranks other than two equal ranks >= 2");
-    if (!dims_static_5(a_v) || !dims_static_5(b_v)) return p2l_unsupported(ctx, "cdist of dynamic shapes");
+    if (!p2l_dims_static(a_v->dims, a_v->rank) || !p2l_dims_static(b_v->dims, b_v->rank)) return p2l_unsupported(ctx, "cdist of dynamic shapes");
     double p = p2l_arg_number(ctx, "p", 2);
     const p2l_arg *mode = p2l_arg_of(ctx, "compute_mode");
     int64_t m = mode->kind == P2L_ARG_INT ? mode->i : 0;

@@ -1,5 +1,5 @@
 /* Shapes, copies and data movement: view/reshape, permute, squeeze/unsqueeze, cat, slice, select,
- * no-op copies, dtype casts, expand and constant padding.
+ * no-op copies, dtype casts, expand, constant padding, flip, repeat and split_with_sizes.
  *
  * These ops work in whatever physical layout their input already has whenever that is exact:
  * permute only relabels axes (no op at all), slices and pads map their axis through the layout,
@@ -10,12 +10,6 @@
 #include "lower/lower.h"
 
 /* ------------------------------------------------------------ shared helpers */
-
-static bool dims_static(const int64_t *dims, int rank) {
-    for (int i = 0; i < rank; i++)
-        if (dims[i] < 0) return false;
-    return true;
-}
 
 /* pos[logical axis] = its physical position in layout l (the permutation back to logical order). */
 static void physical_positions(const p2l_layout *l, int rank, int8_t *pos) {
@@ -125,7 +119,7 @@ static p2l_status reshape_to_output(p2l_lower_ctx *ctx, int x, const p2l_layout 
                                     int value_id) {
     const p2l_value *out_v = p2l_output_value(ctx, 0);
     if (x < 0 || !out_v) return P2L_ERROR_UNSUPPORTED;
-    bool same_shape = out_v->rank == ra && dims_static(a, ra) &&
+    bool same_shape = out_v->rank == ra && p2l_dims_static(a, ra) &&
                       memcmp(out_v->dims, a, sizeof(int64_t) * (size_t)ra) == 0;
     if (same_shape) return p2l_alias_output(ctx, 0, x, l);
     p2l_layout out_l;
@@ -281,7 +275,7 @@ enum { EXPAND_BY_CONCAT = 4 }; /* most copies along one axis written as CONCATEN
 p2l_status p2l_lower_expand(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_value *in_v = p2l_value_of(ctx, "self"), *out_v = p2l_output_value(ctx, 0);
     if (!in_v || !out_v) return P2L_ERROR_UNSUPPORTED;
-    if (!dims_static(out_v->dims, out_v->rank)) return p2l_unsupported(ctx, "expand to a dynamic shape");
+    if (!p2l_dims_static(out_v->dims, out_v->rank)) return p2l_unsupported(ctx, "expand to a dynamic shape");
     p2l_layout l = p2l_identity_layout();
     int x = in_v->rank == out_v->rank ? p2l_input_any(ctx, "self", &l) : p2l_input(ctx, "self", NULL);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
@@ -510,4 +504,112 @@ p2l_status p2l_lower_constant_pad_nd(p2l_lower_ctx *ctx, const p2l_aten_node *no
         if (end[i] <= begin[i]) return p2l_unsupported(ctx, "negative padding removes every element of an axis");
     }
     return p2l_emitted(emit_strided_slice(ctx, y, begin, end, strides, 0, p2l_output(ctx, 0, &l)));
+}
+
+/* ------------------------------------------------------------ reversing, tiling, splitting */
+
+/* flip(self, dims) -> REVERSE_V2 over the dims' physical axes, in the input's layout. */
+p2l_status p2l_lower_flip(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    const p2l_arg *dims = p2l_arg_of(ctx, "dims");
+    if (!self_v || dims->kind != P2L_ARG_INTS) return p2l_unsupported(ctx, "flip needs dims");
+    int rank = self_v->rank;
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    bool flipped[P2L_MAX_DIMS] = {0};
+    for (int k = 0; k < dims->count; k++) {
+        int d = p2l_norm_dim(dims->ints[k], rank);
+        if (d < 0) return p2l_unsupported(ctx, "flip dim %lld is out of range", (long long)dims->ints[k]);
+        if (rank > 0 && self_v->dims[d] != 1) flipped[p2l_physical_axis(&l, rank, d)] = true;
+    }
+    /* one REVERSE_V2 per axis: LiteRT's kernel reverses a single axis */
+    int y = x;
+    for (int p = 0; p < rank; p++) {
+        if (!flipped[p]) continue;
+        int32_t axis = p;
+        int ins[2] = {y, p2l_const_i32(ctx, 1, &axis)};
+        int out = p2l_temp_like(ctx, "reverse", y);
+        if (p2l_emit(ctx, P2L_OP_REVERSE_V2, 2, ins, 1, &out) < 0) return P2L_ERROR_UNSUPPORTED;
+        y = out;
+    }
+    return p2l_alias_output(ctx, 0, y, &l);
+}
+
+/* repeat(self, repeats) -> TILE; extra leading repeats add leading axes first (logical layout). */
+p2l_status p2l_lower_repeat(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    const p2l_arg *reps = p2l_arg_of(ctx, "repeats");
+    if (!self_v || reps->kind != P2L_ARG_INTS || reps->count < self_v->rank)
+        return p2l_unsupported(ctx, "repeat needs at least one repeat count per dim");
+    if (reps->symbolic) return p2l_unsupported(ctx, "symbolic repeat counts");
+    int rank = reps->count;
+    bool ones = true;
+    for (int i = 0; i < rank; i++) {
+        if (reps->ints[i] < 1) return p2l_unsupported(ctx, "repeat count %lld (TFLite has no empty tensors)", (long long)reps->ints[i]);
+        ones = ones && reps->ints[i] == 1;
+    }
+    p2l_layout l = p2l_identity_layout();
+    int x = rank == self_v->rank ? p2l_input_any(ctx, "self", &l) : p2l_align_rank(ctx, p2l_input(ctx, "self", NULL), rank);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    if (ones) return p2l_alias_output(ctx, 0, x, &l); /* a rank change at most */
+    int32_t mult[P2L_MAX_DIMS];
+    int64_t dims[P2L_MAX_DIMS];
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
+    for (int i = 0; i < rank; i++) {
+        if (!p2l_narrow_i32(ctx, reps->ints[l.perm[i]], "the repeat count", &mult[i])) return P2L_ERROR_UNSUPPORTED;
+        dims[i] = xt.dims[i] < 0 ? -1 : xt.dims[i] * mult[i]; /* |dim * int32| < 2^62; p2l_temp bounds it */
+    }
+    int ins[2] = {x, p2l_const_i32(ctx, rank, mult)};
+    int y = p2l_temp(ctx, "tile", xt.dtype, rank, dims);
+    if (p2l_emit(ctx, P2L_OP_TILE, 2, ins, 1, &y) < 0) return P2L_ERROR_UNSUPPORTED;
+    return p2l_alias_output(ctx, 0, y, &l);
+}
+
+/* split_with_sizes(self, split_sizes, dim) -> SPLIT_V along the dim's physical axis. */
+p2l_status p2l_lower_split_with_sizes(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    const p2l_value *self_v = p2l_value_of(ctx, "self");
+    const p2l_arg *sizes = p2l_arg_of(ctx, "split_sizes");
+    if (!self_v || sizes->kind != P2L_ARG_INTS || self_v->rank == 0) return p2l_unsupported(ctx, "split needs sizes");
+    if (sizes->symbolic) return p2l_unsupported(ctx, "symbolic split sizes");
+    int rank = self_v->rank;
+    int d = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, rank);
+    if (d < 0) return p2l_unsupported(ctx, "split dim out of range");
+    int count = sizes->count;
+    if (count > 64 || count != node->noutputs) return p2l_unsupported(ctx, "a split into %d pieces", count);
+    for (int i = 0; i < count; i++)
+        if (sizes->ints[i] < 1) return p2l_unsupported(ctx, "a split piece of size %lld (TFLite has no empty tensors)", (long long)sizes->ints[i]);
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    if (count == 1) return p2l_alias_output(ctx, 0, x, &l);
+    int p = p2l_physical_axis(&l, rank, d);
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
+    int32_t split[64];
+    int outs[64];
+    for (int i = 0; i < count; i++) {
+        split[i] = (int32_t)sizes->ints[i];
+        if (node->outputs[i] >= 0) {
+            outs[i] = p2l_output(ctx, i, &l);
+        } else {
+            int64_t dims[P2L_MAX_DIMS];
+            memcpy(dims, xt.dims, sizeof dims);
+            dims[p] = sizes->ints[i];
+            outs[i] = p2l_temp(ctx, "piece", xt.dtype, rank, dims);
+        }
+    }
+    /* equal pieces: SPLIT (axis first), which LiteRT's XNNPACK path takes; SPLIT_V otherwise */
+    bool equal = true;
+    for (int i = 1; i < count; i++) equal = equal && split[i] == split[0];
+    int n;
+    if (equal) {
+        int ins[2] = {p2l_const_scalar(ctx, P2L_INT32, p), x};
+        n = p2l_emit(ctx, P2L_OP_SPLIT, 2, ins, count, outs);
+    } else {
+        int ins[3] = {x, p2l_const_i32(ctx, count, split), p2l_const_scalar(ctx, P2L_INT32, p)};
+        n = p2l_emit(ctx, P2L_OP_SPLIT_V, 3, ins, count, outs);
+    }
+    if (n < 0) return P2L_ERROR_UNSUPPORTED;
+    p2l_set_option(ctx->g, n, "num_splits", count);
+    return P2L_OK;
 }

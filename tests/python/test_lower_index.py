@@ -1,5 +1,6 @@
-"""Indexing lowerings (src/lower/lower_index.c) against PyTorch eager on both runtimes: gathers,
-advanced indexing, scatters, sort/topk, flip, repeat, diagonal, split. Layout-sensitive ones also run
+"""Indexing lowerings against PyTorch eager on both runtimes: gathers, advanced indexing, scatters
+(src/lower/lower_index.c), sort/topk (lower_sort.c), flip, repeat, split (lower_shape.c), diagonal and
+as_strided (lower_strided.c). Layout-sensitive ones also run
 after a conv (NHWC inside); indices come as int64 model inputs (cast inside), as constants (checked
 and wrapped at conversion time) or computed in the graph."""
 
