@@ -1,13 +1,14 @@
 /* The interface between the runtime and the kernels.
  *
- * A kernel is a struct of function pointers (prepare, invoke), one per op family file, registered in
- * registry.c by p2l_op. prepare() validates the node's inputs and options, sets every output's dims
- * (shape inference) and may keep derived parameters in node->state; invoke() computes. The runtime
- * owns tensors and memory: kernels never allocate at invoke time.
+ * A kernel is a struct of function pointers (prepare, invoke), one per op family file (p2l_kernel_<name>
+ * in conv.c, binary.c, ...), registered in registry.c by p2l_op. prepare() validates the node's inputs
+ * and typed options (node->opts), sets every output's dims (shape inference) and may keep derived
+ * parameters in node->state; invoke() computes. The runtime owns tensors and memory: kernels never
+ * allocate at invoke time.
  *
- * Variants: a kernel struct is the portable C reference; faster variants (AVX2/FMA, NEON, int8, fp16)
- * slot in later as other structs registered for the same op and selected at prepare time, and are
- * tested against the reference one. */
+ * These portable C kernels are the reference: the semantics of every op, used by the runtime, by the
+ * converter's constant folding (p2l_evaluate) and as the oracle of the fast kernels (src/kernels/fast
+ * over one ISA's micro-kernels), which registry.c chooses instead where the CPU has them. */
 #ifndef P2L_KERNELS_KERNELS_H
 #define P2L_KERNELS_KERNELS_H
 
@@ -158,18 +159,6 @@ const p2l_kernel *p2l_kernel_selected(const p2l_kernel_selection *selection, p2l
  * the selection's (nothing changes for auto). */
 void p2l_kernel_selection_begin(const p2l_kernel_selection *selection);
 void p2l_kernel_selection_end(void);
-
-/* Kernel structs, one per family (defined in the family's file). */
-#define P2L_KERNELS(X)                                                                                   \
-    X(conv_2d) X(depthwise_conv_2d) X(transpose_conv) X(fully_connected) X(batch_matmul) X(pool)        \
-    X(reduce) X(arg_min_max) X(cumsum) X(binary) X(unary) X(cast) X(softmax) X(reshape) X(squeeze)       \
-    X(expand_dims) X(shape) X(transpose) X(concatenation) X(pack) X(unpack) X(split) X(split_v) X(pad) X(mirror_pad) \
-    X(strided_slice) X(slice) X(gather) X(gather_nd) X(resize) X(select_v2)       \
-    X(tile) X(broadcast_to) X(fill) X(zeros_like) X(range) X(reverse) X(add_n) X(depth_to_space)         \
-    X(space_to_depth) X(l2_normalization) X(topk_v2) X(scatter_nd) X(random) X(binary_math)
-#define P2L_DECLARE_KERNEL(name) extern const p2l_kernel p2l_kernel_##name;
-P2L_KERNELS(P2L_DECLARE_KERNEL)
-#undef P2L_DECLARE_KERNEL
 
 /* Prepared parameters of the convolution and pooling reference kernels (conv.c, pool.c), which the
  * fast variants reuse. */

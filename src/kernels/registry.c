@@ -7,110 +7,121 @@
 #include "base/env.h"
 #include "kernels/kernels.h"
 
+/* X(op, kernel, highest version): the kernel struct p2l_kernel_<kernel> is defined in the family's
+ * file (conv.c, binary.c, ...); a new op is one row here. */
+#define P2L_REGISTRY(X) \
+    X(CONV_2D, conv_2d, 8) \
+    X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 7) \
+    X(TRANSPOSE_CONV, transpose_conv, 5) \
+    X(FULLY_CONNECTED, fully_connected, 13) \
+    X(BATCH_MATMUL, batch_matmul, 4) \
+    X(AVERAGE_POOL_2D, pool, 3) \
+    X(MAX_POOL_2D, pool, 3) \
+    X(MEAN, reduce, 3) \
+    X(SUM, reduce, 2) \
+    X(REDUCE_PROD, reduce, 2) \
+    X(REDUCE_MAX, reduce, 3) \
+    X(REDUCE_MIN, reduce, 3) \
+    X(REDUCE_ANY, reduce, 1) \
+    X(REDUCE_ALL, reduce, 1) \
+    X(ARG_MAX, arg_min_max, 3) \
+    X(ARG_MIN, arg_min_max, 3) \
+    X(CUMSUM, cumsum, 1) \
+    X(ADD, binary, 5) \
+    X(SUB, binary, 5) \
+    X(MUL, binary, 7) \
+    X(DIV, binary, 2) \
+    X(MAXIMUM, binary, 4) \
+    X(MINIMUM, binary, 4) \
+    X(POW, binary, 1) \
+    X(SQUARED_DIFFERENCE, binary, 2) \
+    X(FLOOR_DIV, binary, 3) \
+    X(FLOOR_MOD, binary, 2) \
+    X(LESS, binary, 3) \
+    X(LESS_EQUAL, binary, 2) \
+    X(GREATER, binary, 2) \
+    X(GREATER_EQUAL, binary, 3) \
+    X(EQUAL, binary, 4) \
+    X(NOT_EQUAL, binary, 3) \
+    X(LOGICAL_AND, binary, 1) \
+    X(LOGICAL_OR, binary, 1) \
+    X(ATAN2, binary_math, 1) \
+    X(BITWISE_XOR, binary_math, 1) \
+    X(PRELU, binary, 1) \
+    X(RELU, unary, 3) \
+    X(RELU6, unary, 3) \
+    X(RELU_N1_TO_1, unary, 1) \
+    X(LOGISTIC, unary, 3) \
+    X(TANH, unary, 3) \
+    X(HARD_SWISH, unary, 1) \
+    X(GELU, unary, 2) \
+    X(EXP, unary, 2) \
+    X(LOG, unary, 2) \
+    X(SQRT, unary, 1) \
+    X(RSQRT, unary, 3) \
+    X(ABS, unary, 5) \
+    X(NEG, unary, 1) \
+    X(SIN, unary, 1) \
+    X(COS, unary, 1) \
+    X(FLOOR, unary, 1) \
+    X(CEIL, unary, 1) \
+    X(ROUND, unary, 1) \
+    X(SQUARE, unary, 1) \
+    X(SIGN, unary, 2) \
+    X(LEAKY_RELU, unary, 2) \
+    X(ELU, unary, 1) \
+    X(LOGICAL_NOT, unary, 1) \
+    X(CAST, cast, 6) \
+    X(SOFTMAX, softmax, 3) \
+    X(LOG_SOFTMAX, softmax, 2) \
+    X(L2_NORMALIZATION, l2_normalization, 2) \
+    X(RESHAPE, reshape, 1) \
+    X(SQUEEZE, squeeze, 2) \
+    X(EXPAND_DIMS, expand_dims, 1) \
+    X(SHAPE, shape, 1) \
+    X(TRANSPOSE, transpose, 6) \
+    X(CONCATENATION, concatenation, 4) \
+    X(PACK, pack, 4) \
+    X(UNPACK, unpack, 4) \
+    X(SPLIT, split, 4) \
+    X(SPLIT_V, split_v, 2) \
+    X(PAD, pad, 4) \
+    X(PADV2, pad, 4) \
+    X(MIRROR_PAD, mirror_pad, 3) \
+    X(STRIDED_SLICE, strided_slice, 8) \
+    X(SLICE, slice, 6) \
+    X(GATHER, gather, 7) \
+    X(GATHER_ND, gather_nd, 5) \
+    X(RESIZE_BILINEAR, resize, 4) \
+    X(RESIZE_NEAREST_NEIGHBOR, resize, 4) \
+    X(SELECT_V2, select_v2, 2) \
+    X(TILE, tile, 3) \
+    X(BROADCAST_TO, broadcast_to, 3) \
+    X(FILL, fill, 4) \
+    X(ZEROS_LIKE, zeros_like, 1) \
+    X(RANGE, range, 2) \
+    X(REVERSE_V2, reverse, 3) \
+    X(ADD_N, add_n, 1) \
+    X(DEPTH_TO_SPACE, depth_to_space, 2) \
+    X(SPACE_TO_DEPTH, space_to_depth, 2) \
+    X(TOPK_V2, topk_v2, 3) \
+    X(SCATTER_ND, scatter_nd, 4) \
+    X(RANDOM_UNIFORM, random, 1) \
+    X(RANDOM_STANDARD_NORMAL, random, 1)
+
+#define DECLARE_KERNEL(op, kernel, version) extern const p2l_kernel p2l_kernel_##kernel;
+P2L_REGISTRY(DECLARE_KERNEL)
+#undef DECLARE_KERNEL
+
 typedef struct registry_entry {
     const p2l_kernel *kernel;
     uint8_t max_version;
 } registry_entry;
 
 static const registry_entry registry[P2L_OP_COUNT] = {
-    [P2L_OP_CONV_2D] = {&p2l_kernel_conv_2d, 8},
-    [P2L_OP_DEPTHWISE_CONV_2D] = {&p2l_kernel_depthwise_conv_2d, 7},
-    [P2L_OP_TRANSPOSE_CONV] = {&p2l_kernel_transpose_conv, 5},
-    [P2L_OP_FULLY_CONNECTED] = {&p2l_kernel_fully_connected, 13},
-    [P2L_OP_BATCH_MATMUL] = {&p2l_kernel_batch_matmul, 4},
-    [P2L_OP_AVERAGE_POOL_2D] = {&p2l_kernel_pool, 3},
-    [P2L_OP_MAX_POOL_2D] = {&p2l_kernel_pool, 3},
-    [P2L_OP_MEAN] = {&p2l_kernel_reduce, 3},
-    [P2L_OP_SUM] = {&p2l_kernel_reduce, 2},
-    [P2L_OP_REDUCE_PROD] = {&p2l_kernel_reduce, 2},
-    [P2L_OP_REDUCE_MAX] = {&p2l_kernel_reduce, 3},
-    [P2L_OP_REDUCE_MIN] = {&p2l_kernel_reduce, 3},
-    [P2L_OP_REDUCE_ANY] = {&p2l_kernel_reduce, 1},
-    [P2L_OP_REDUCE_ALL] = {&p2l_kernel_reduce, 1},
-    [P2L_OP_ARG_MAX] = {&p2l_kernel_arg_min_max, 3},
-    [P2L_OP_ARG_MIN] = {&p2l_kernel_arg_min_max, 3},
-    [P2L_OP_CUMSUM] = {&p2l_kernel_cumsum, 1},
-    [P2L_OP_ADD] = {&p2l_kernel_binary, 5},
-    [P2L_OP_SUB] = {&p2l_kernel_binary, 5},
-    [P2L_OP_MUL] = {&p2l_kernel_binary, 7},
-    [P2L_OP_DIV] = {&p2l_kernel_binary, 2},
-    [P2L_OP_MAXIMUM] = {&p2l_kernel_binary, 4},
-    [P2L_OP_MINIMUM] = {&p2l_kernel_binary, 4},
-    [P2L_OP_POW] = {&p2l_kernel_binary, 1},
-    [P2L_OP_SQUARED_DIFFERENCE] = {&p2l_kernel_binary, 2},
-    [P2L_OP_FLOOR_DIV] = {&p2l_kernel_binary, 3},
-    [P2L_OP_FLOOR_MOD] = {&p2l_kernel_binary, 2},
-    [P2L_OP_LESS] = {&p2l_kernel_binary, 3},
-    [P2L_OP_LESS_EQUAL] = {&p2l_kernel_binary, 2},
-    [P2L_OP_GREATER] = {&p2l_kernel_binary, 2},
-    [P2L_OP_GREATER_EQUAL] = {&p2l_kernel_binary, 3},
-    [P2L_OP_EQUAL] = {&p2l_kernel_binary, 4},
-    [P2L_OP_NOT_EQUAL] = {&p2l_kernel_binary, 3},
-    [P2L_OP_LOGICAL_AND] = {&p2l_kernel_binary, 1},
-    [P2L_OP_LOGICAL_OR] = {&p2l_kernel_binary, 1},
-    [P2L_OP_ATAN2] = {&p2l_kernel_binary_math, 1},
-    [P2L_OP_BITWISE_XOR] = {&p2l_kernel_binary_math, 1},
-    [P2L_OP_PRELU] = {&p2l_kernel_binary, 1},
-    [P2L_OP_RELU] = {&p2l_kernel_unary, 3},
-    [P2L_OP_RELU6] = {&p2l_kernel_unary, 3},
-    [P2L_OP_RELU_N1_TO_1] = {&p2l_kernel_unary, 1},
-    [P2L_OP_LOGISTIC] = {&p2l_kernel_unary, 3},
-    [P2L_OP_TANH] = {&p2l_kernel_unary, 3},
-    [P2L_OP_HARD_SWISH] = {&p2l_kernel_unary, 1},
-    [P2L_OP_GELU] = {&p2l_kernel_unary, 2},
-    [P2L_OP_EXP] = {&p2l_kernel_unary, 2},
-    [P2L_OP_LOG] = {&p2l_kernel_unary, 2},
-    [P2L_OP_SQRT] = {&p2l_kernel_unary, 1},
-    [P2L_OP_RSQRT] = {&p2l_kernel_unary, 3},
-    [P2L_OP_ABS] = {&p2l_kernel_unary, 5},
-    [P2L_OP_NEG] = {&p2l_kernel_unary, 1},
-    [P2L_OP_SIN] = {&p2l_kernel_unary, 1},
-    [P2L_OP_COS] = {&p2l_kernel_unary, 1},
-    [P2L_OP_FLOOR] = {&p2l_kernel_unary, 1},
-    [P2L_OP_CEIL] = {&p2l_kernel_unary, 1},
-    [P2L_OP_ROUND] = {&p2l_kernel_unary, 1},
-    [P2L_OP_SQUARE] = {&p2l_kernel_unary, 1},
-    [P2L_OP_SIGN] = {&p2l_kernel_unary, 2},
-    [P2L_OP_LEAKY_RELU] = {&p2l_kernel_unary, 2},
-    [P2L_OP_ELU] = {&p2l_kernel_unary, 1},
-    [P2L_OP_LOGICAL_NOT] = {&p2l_kernel_unary, 1},
-    [P2L_OP_CAST] = {&p2l_kernel_cast, 6},
-    [P2L_OP_SOFTMAX] = {&p2l_kernel_softmax, 3},
-    [P2L_OP_LOG_SOFTMAX] = {&p2l_kernel_softmax, 2},
-    [P2L_OP_L2_NORMALIZATION] = {&p2l_kernel_l2_normalization, 2},
-    [P2L_OP_RESHAPE] = {&p2l_kernel_reshape, 1},
-    [P2L_OP_SQUEEZE] = {&p2l_kernel_squeeze, 2},
-    [P2L_OP_EXPAND_DIMS] = {&p2l_kernel_expand_dims, 1},
-    [P2L_OP_SHAPE] = {&p2l_kernel_shape, 1},
-    [P2L_OP_TRANSPOSE] = {&p2l_kernel_transpose, 6},
-    [P2L_OP_CONCATENATION] = {&p2l_kernel_concatenation, 4},
-    [P2L_OP_PACK] = {&p2l_kernel_pack, 4},
-    [P2L_OP_UNPACK] = {&p2l_kernel_unpack, 4},
-    [P2L_OP_SPLIT] = {&p2l_kernel_split, 4},
-    [P2L_OP_SPLIT_V] = {&p2l_kernel_split_v, 2},
-    [P2L_OP_PAD] = {&p2l_kernel_pad, 4},
-    [P2L_OP_PADV2] = {&p2l_kernel_pad, 4},
-    [P2L_OP_MIRROR_PAD] = {&p2l_kernel_mirror_pad, 3},
-    [P2L_OP_STRIDED_SLICE] = {&p2l_kernel_strided_slice, 8},
-    [P2L_OP_SLICE] = {&p2l_kernel_slice, 6},
-    [P2L_OP_GATHER] = {&p2l_kernel_gather, 7},
-    [P2L_OP_GATHER_ND] = {&p2l_kernel_gather_nd, 5},
-    [P2L_OP_RESIZE_BILINEAR] = {&p2l_kernel_resize, 4},
-    [P2L_OP_RESIZE_NEAREST_NEIGHBOR] = {&p2l_kernel_resize, 4},
-    [P2L_OP_SELECT_V2] = {&p2l_kernel_select_v2, 2},
-    [P2L_OP_TILE] = {&p2l_kernel_tile, 3},
-    [P2L_OP_BROADCAST_TO] = {&p2l_kernel_broadcast_to, 3},
-    [P2L_OP_FILL] = {&p2l_kernel_fill, 4},
-    [P2L_OP_ZEROS_LIKE] = {&p2l_kernel_zeros_like, 1},
-    [P2L_OP_RANGE] = {&p2l_kernel_range, 2},
-    [P2L_OP_REVERSE_V2] = {&p2l_kernel_reverse, 3},
-    [P2L_OP_ADD_N] = {&p2l_kernel_add_n, 1},
-    [P2L_OP_DEPTH_TO_SPACE] = {&p2l_kernel_depth_to_space, 2},
-    [P2L_OP_SPACE_TO_DEPTH] = {&p2l_kernel_space_to_depth, 2},
-    [P2L_OP_TOPK_V2] = {&p2l_kernel_topk_v2, 3},
-    [P2L_OP_SCATTER_ND] = {&p2l_kernel_scatter_nd, 4},
-    [P2L_OP_RANDOM_UNIFORM] = {&p2l_kernel_random, 1},
-    [P2L_OP_RANDOM_STANDARD_NORMAL] = {&p2l_kernel_random, 1},
+#define ENTRY(op, kernel, version) [P2L_OP_##op] = {&p2l_kernel_##kernel, version},
+    P2L_REGISTRY(ENTRY)
+#undef ENTRY
 };
 
 /* Fast kernels by op: the shared drivers of src/kernels/fast over the micro-kernels of the ISA that

@@ -16,7 +16,7 @@ typedef struct binary_state {
 
 static p2l_status binary_prepare(p2l_node *node) {
     binary_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_binary, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_tensor *a = node->inputs[0], *b = node->inputs[1], *y = node->outputs[0];
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (!isa || a->dtype != P2L_FLOAT32) return P2L_OK;
@@ -80,7 +80,7 @@ static void binary_task(void *ctx, size_t task, int thread) {
 
 static p2l_status binary_invoke(p2l_node *node) {
     binary_state *st = node->state;
-    if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_binary, st->reference_state);
+    if (!st->row) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     binary_job job = {st, node->inputs[0]->data, node->inputs[1]->data, node->outputs[0]->data};
     if (node->outputs[0]->count == 0) return P2L_OK;
     p2l_parallel_for(p2l_node_pool(node, (double)node->outputs[0]->count), st->tasks, binary_task, &job);

@@ -82,7 +82,7 @@ static void take_fusions(p2l_node *node, p2l_conv_params *p, const p2l_tensor **
 
 static p2l_status conv_prepare(p2l_node *node) {
     conv_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_conv_2d, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (!isa) return P2L_OK;
     st->gemm = isa->gemm;
@@ -247,7 +247,7 @@ static void conv_task(void *ctx, size_t task, int thread) {
 
 static p2l_status conv_invoke(p2l_node *node) {
     conv_state *st = node->state;
-    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_conv_2d, st->reference_state);
+    if (!st->fast) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     p2l_fast_job job = {node, st};
     p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->split.row_blocks * (size_t)st->split.chunks, conv_task,
                      &job);
@@ -275,7 +275,7 @@ typedef struct depthwise_state {
 
 static p2l_status depthwise_prepare(p2l_node *node) {
     depthwise_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_depthwise_conv_2d, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     st->p = *(const p2l_conv_params *)st->reference_state;
     const p2l_conv_params *p = &st->p;
     const p2l_tensor *w = node->inputs[1];
@@ -336,7 +336,7 @@ static void depthwise_task(void *ctx, size_t task, int thread) {
 
 static p2l_status depthwise_invoke(p2l_node *node) {
     depthwise_state *st = node->state;
-    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_depthwise_conv_2d, st->reference_state);
+    if (!st->fast) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     const p2l_tensor *y = node->outputs[0];
     p2l_fast_job job = {node, st};
     p2l_parallel_for(p2l_node_pool(node, st->work), (size_t)y->dims[0] * (size_t)y->dims[1] * st->chunks,

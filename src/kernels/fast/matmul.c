@@ -63,7 +63,7 @@ static void plan(p2l_node *node, matmul_state *st, size_t m) {
 }
 
 static p2l_status fully_connected_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_fully_connected.prepare(node));
+    P2L_TRY(p2l_reference_kernel_of(node->op)->prepare(node));
     matmul_state *st = new_state(node);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
@@ -80,7 +80,7 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
 
 static p2l_status fully_connected_invoke(p2l_node *node) {
     matmul_state *st = node->state;
-    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_fully_connected, st->reference_state);
+    if (!st->fast) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     return run(node, st);
 }
 
@@ -151,7 +151,7 @@ static void batch_task(void *ctx, size_t task, int thread) {
 }
 
 static p2l_status batch_matmul_prepare(p2l_node *node) {
-    P2L_TRY(p2l_kernel_batch_matmul.prepare(node));
+    P2L_TRY(p2l_reference_kernel_of(node->op)->prepare(node));
     matmul_state *st = new_state(node);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     const p2l_tensor *a = node->inputs[0], *b = node->inputs[1];
@@ -178,7 +178,7 @@ static p2l_status batch_matmul_invoke(p2l_node *node) {
         p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->batches * st->chunks, batch_task, &job);
         return P2L_OK;
     }
-    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_batch_matmul, st->reference_state);
+    if (!st->fast) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     if (st->pack_each_invoke) pack_b(&st->b, st->packed, node->inputs[1]->data, st->k, st->n, st->adj_y);
     return run(node, st);
 }

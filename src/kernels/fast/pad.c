@@ -20,7 +20,7 @@ typedef struct pad_state {
 
 static p2l_status pad_prepare(p2l_node *node) {
     pad_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_pad, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_tensor *x = node->inputs[0], *y = node->outputs[0];
     if (node->input_count > 2 && node->inputs[2]) {
         const p2l_tensor *v = node->inputs[2];
@@ -89,7 +89,7 @@ static void pad_task(void *ctx, size_t task, int thread) {
 
 static p2l_status pad_invoke(p2l_node *node) {
     pad_state *st = node->state;
-    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_pad, st->reference_state);
+    if (!st->fast) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     pad_job job = {st, node->inputs[0]->data, node->outputs[0]->data};
     p2l_parallel_for(p2l_node_pool(node, (double)node->outputs[0]->count), (st->rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK,
                      pad_task, &job);

@@ -10,7 +10,7 @@ typedef struct pool_state {
 
 static p2l_status pool_prepare(p2l_node *node) {
     pool_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_pool, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_pool_params *p = st->reference_state;
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (isa && p2l_clamp_of(p->activation, &st->clamp)) st->row = isa->pool_row;
@@ -35,7 +35,7 @@ static void pool_task(void *ctx, size_t task, int thread) {
 
 static p2l_status pool_invoke(p2l_node *node) {
     pool_state *st = node->state;
-    if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_pool, st->reference_state);
+    if (!st->row) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     const p2l_tensor *y = node->outputs[0];
     p2l_fast_job job = {node, st};
     p2l_parallel_for(p2l_node_pool(node, (double)node->inputs[0]->count), (size_t)y->dims[0] * (size_t)y->dims[1],

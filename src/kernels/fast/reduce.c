@@ -17,7 +17,7 @@ typedef struct mean_state {
 
 static p2l_status reduce_prepare(p2l_node *node) {
     mean_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_reduce, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_tensor *x = node->inputs[0];
     st->isa = p2l_fast_isa_active();
     if (!st->isa || node->op != P2L_OP_MEAN || x->dtype != P2L_FLOAT32 || x->rank < 1 || x->count == 0) return P2L_OK;
@@ -78,7 +78,7 @@ static p2l_status reduce_invoke(p2l_node *node) {
                          rows_task, &job);
         return P2L_OK;
     }
-    if (!st->fast) return p2l_invoke_reference(node, &p2l_kernel_reduce, st->reference_state);
+    if (!st->fast) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     const p2l_tensor *x = node->inputs[0];
     mean_job job = {st->isa, x->data, node->outputs[0]->data, (size_t)x->dims[1] * (size_t)x->dims[2],
                     (size_t)x->dims[3], ((size_t)x->dims[3] + P2L_MEAN_BLOCK - 1) / P2L_MEAN_BLOCK};

@@ -10,7 +10,7 @@ typedef struct softmax_state {
 
 static p2l_status softmax_prepare(p2l_node *node) {
     softmax_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_softmax, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_tensor *x = node->inputs[0];
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (isa && node->op == P2L_OP_SOFTMAX && x->dims[x->rank - 1] > 0) st->row = isa->softmax_row;
@@ -33,7 +33,7 @@ static void softmax_task(void *ctx, size_t row, int thread) {
 
 static p2l_status softmax_invoke(p2l_node *node) {
     softmax_state *st = node->state;
-    if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_softmax, st->reference_state);
+    if (!st->row) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     const p2l_tensor *x = node->inputs[0];
     softmax_job job = {st->row, x->data, node->outputs[0]->data, (size_t)x->dims[x->rank - 1], st->beta};
     /* exp per element: a few element-wise ops' worth of work each */

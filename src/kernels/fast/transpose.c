@@ -19,7 +19,7 @@ typedef struct transpose_state {
 
 static p2l_status transpose_prepare(p2l_node *node) {
     transpose_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_transpose, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_tensor *y = node->outputs[0];
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (!isa || p2l_dtype_size(y->dtype) != 4 || y->count == 0) return P2L_OK;
@@ -103,7 +103,7 @@ static void transpose_task(void *ctx, size_t task, int thread) {
 
 static p2l_status transpose_invoke(p2l_node *node) {
     transpose_state *st = node->state;
-    if (!st->isa) return p2l_invoke_reference(node, &p2l_kernel_transpose, st->reference_state);
+    if (!st->isa) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     transpose_job job = {st, node->inputs[0]->data, node->outputs[0]->data};
     p2l_parallel_for(p2l_node_pool(node, (double)node->outputs[0]->count), st->tasks, transpose_task, &job);
     return P2L_OK;

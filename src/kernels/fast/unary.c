@@ -11,7 +11,7 @@ typedef struct unary_state {
 
 static p2l_status unary_prepare(p2l_node *node) {
     unary_state *st;
-    P2L_TRY(p2l_fast_prepare(node, &p2l_kernel_unary, sizeof *st, (void **)&st));
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     if (!isa || node->inputs[0]->dtype != P2L_FLOAT32) return P2L_OK;
     const p2l_unary_row_fn *rows = isa->unary_rows;
@@ -43,7 +43,7 @@ static void unary_task(void *ctx, size_t task, int thread) {
 
 static p2l_status unary_invoke(p2l_node *node) {
     unary_state *st = node->state;
-    if (!st->row) return p2l_invoke_reference(node, &p2l_kernel_unary, st->reference_state);
+    if (!st->row) return p2l_invoke_reference(node, p2l_reference_kernel_of(node->op), st->reference_state);
     unary_job job = {st->row, node->inputs[0]->data, node->outputs[0]->data, node->inputs[0]->count};
     p2l_parallel_for(p2l_node_pool(node, (double)job.count), (job.count + CHUNK - 1) / CHUNK, unary_task, &job);
     return P2L_OK;
