@@ -46,6 +46,8 @@ typedef enum p2l_dtype {
     P2L_INT8 = 9,
     P2L_FLOAT64 = 10,
 } p2l_dtype;
+/* "float32", "int64", ...; "unknown" for a value that is not a p2l_dtype. */
+P2L_API const char *p2l_dtype_name(p2l_dtype dtype);
 
 /* Message of the last failed call on this thread ("" if none). Valid until the next call. */
 P2L_API const char *p2l_last_error(void);
@@ -153,6 +155,22 @@ enum { P2L_MAX_DIMS = 8 }; /* tensors of higher rank are rejected at load */
 typedef struct p2l_model p2l_model;
 typedef struct p2l_interpreter p2l_interpreter;
 
+/* A tensor as p2l_model_tensor_info (the file) or p2l_interpreter_tensor_info (now) describes it. */
+typedef struct p2l_tensor_info {
+    const char *name;                      /* valid while the model lives */
+    p2l_dtype dtype;
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];            /* interpreter: the current shape (after resizes and shape
+                                              inference); model: the file's shape */
+    int32_t dims_signature[P2L_MAX_DIMS];  /* the file's shape_signature: -1 = dynamic dim */
+    size_t bytes;                          /* dims product times element size */
+    int is_constant;                       /* data comes from the model file */
+    int quant_count;                       /* 0: not quantized; 1: per-tensor; >1: per-channel */
+    int quantized_dimension;
+    float scale;                           /* first scale / zero point */
+    int64_t zero_point;
+} p2l_tensor_info;
+
 /* Flags for p2l_model_load. */
 enum {
     P2L_MODEL_COPY = 1, /* copy the bytes; otherwise the caller keeps them alive and unchanged */
@@ -226,6 +244,22 @@ P2L_API p2l_status p2l_model_signature_check_input(const p2l_model *model, int s
 P2L_API p2l_status p2l_model_signature_check_input_values(const p2l_model *model, int signature, int i,
                                                           const void *data, size_t bytes);
 
+/* What the file holds, without an interpreter (pt2lite's `inspect` command prints these). */
+/* The schema version the file declares, and its description ("" when it has none). */
+P2L_API uint32_t p2l_model_schema_version(const p2l_model *model);
+P2L_API const char *p2l_model_description(const p2l_model *model);
+/* A subgraph's name ("" when it has none; NULL when subgraph is out of range), and how many tensors and
+ * ops it has (0 when out of range). */
+P2L_API const char *p2l_model_subgraph_name(const p2l_model *model, int subgraph);
+P2L_API int p2l_model_subgraph_tensor_count(const p2l_model *model, int subgraph);
+P2L_API int p2l_model_subgraph_op_count(const p2l_model *model, int subgraph);
+/* Op `op` (0 to op count - 1, in execution order) of a subgraph: the builtin operator's name, e.g.
+ * "CONV_2D", and its code in the TFLite schema (BuiltinOperator). Either output may be NULL. */
+P2L_API p2l_status p2l_model_op(const p2l_model *model, int subgraph, int op, const char **name, int *builtin_code);
+/* A tensor as the file declares it: dims and dims_signature are its shape and shape_signature, bytes
+ * its size at that shape, is_constant set when the file holds its data. */
+P2L_API p2l_status p2l_model_tensor_info(const p2l_model *model, int subgraph, int tensor, p2l_tensor_info *info);
+
 enum { P2L_MAX_THREADS = 1024 }; /* num_threads above this is refused */
 
 /* Kernel selection (p2l_interpreter_options.kernels). */
@@ -271,20 +305,6 @@ P2L_API const p2l_model *p2l_interpreter_model(const p2l_interpreter *interprete
 /* Shape inference for every op and the memory plan, for every subgraph. Needed again after a resize
  * (done automatically by the calls below). Input values set before a re-allocation are lost. */
 P2L_API p2l_status p2l_interpreter_allocate(p2l_interpreter *interpreter);
-
-typedef struct p2l_tensor_info {
-    const char *name;                      /* valid while the model lives */
-    p2l_dtype dtype;
-    int rank;
-    int32_t dims[P2L_MAX_DIMS];            /* current shape (after resizes and shape inference) */
-    int32_t dims_signature[P2L_MAX_DIMS];  /* the file's shape_signature: -1 = dynamic dim */
-    size_t bytes;                          /* dims product times element size */
-    int is_constant;                       /* data comes from the model file */
-    int quant_count;                       /* 0: not quantized; 1: per-tensor; >1: per-channel */
-    int quantized_dimension;
-    float scale;                           /* first scale / zero point */
-    int64_t zero_point;
-} p2l_tensor_info;
 
 /* Info of any tensor of any subgraph. Shapes of non-input tensors are those of the last
  * allocation (the file's shapes before the first). */

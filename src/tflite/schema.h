@@ -74,8 +74,7 @@ enum { P2L_ACT_NONE = 0, P2L_ACT_RELU = 1, P2L_ACT_RELU_N1_TO_1 = 2, P2L_ACT_REL
 enum { P2L_PAD_SAME = 0, P2L_PAD_VALID = 1 };
 enum { P2L_MIRROR_REFLECT = 0, P2L_MIRROR_SYMMETRIC = 1 };
 
-/* Tensor types (p2l_dtype values are the schema's codes). */
+/* Tensor types (p2l_dtype values are the schema's codes; p2l_dtype_name is in pt2lite.h). */
 size_t p2l_dtype_size(p2l_dtype dtype);      /* 0 for unknown or STRING */
-const char *p2l_dtype_name(p2l_dtype dtype); /* "float32"; "unknown" */
 
 #endif
