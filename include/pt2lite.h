@@ -25,7 +25,7 @@ typedef enum p2l_status {
     P2L_ERROR_INVALID_ARGUMENT = 1, /* the caller passed something wrong (NULL, bad index) */
     P2L_ERROR_IO = 2,               /* a file could not be read or written */
     P2L_ERROR_MALFORMED = 3,        /* the input is not a valid .pt2 / .tflite */
-    P2L_ERROR_UNSUPPORTED = 4,      /* valid input that pt2lite cannot handle (yet) */
+    P2L_ERROR_UNSUPPORTED = 4,      /* valid input that pt2lite does not support */
     P2L_ERROR_OUT_OF_MEMORY = 5,
     P2L_ERROR_LIMIT = 6,            /* a resource limit was exceeded (the message names it) */
     P2L_ERROR_INTERNAL = 7,         /* a bug in pt2lite */
@@ -55,6 +55,8 @@ P2L_API const char *p2l_status_name(p2l_status status);
 P2L_API const char *p2l_version(void);
 /* P2L_VERSION_NUMBER of the library that runs (the header's macro is the one compiled against). */
 P2L_API int p2l_version_number(void);
+/* Frees memory that pt2lite returned to the caller (converted model bytes, strings). */
+P2L_API void p2l_free(void *ptr);
 
 /* Error reporter: when set, fn(status, message, user) is called each time pt2lite records an error on
  * any thread, before the failing call returns; message is what p2l_last_error() would return then
@@ -72,12 +74,10 @@ P2L_API void p2l_set_error_reporter(p2l_error_reporter fn, void *user);
  *   p2l_interpreter_options o = {.size = sizeof o, .num_threads = 4};
  * so a library newer than the header knows which fields the caller has, and an older library refuses
  * fields it does not know (P2L_ERROR_INVALID_ARGUMENT naming the sizes) instead of ignoring them.
- * size 0 is accepted and means the first layout with a size field (pt2lite 0.1: every field declared
- * below today), so zero-initialized structs written before `size` existed keep working; fields added
- * after that layout are read only when size covers them. A size between 1 and the first layout's is
- * refused (e.g. a positional initializer {4} meant for the old num_threads). */
-/* Frees memory that pt2lite returned to the caller (converted model bytes, strings). */
-P2L_API void p2l_free(void *ptr);
+ * size 0 is accepted and means the struct as pt2lite 0.1 declared it, so zero-initialized structs keep
+ * working; fields added after 0.1 are read only when size covers them. A size between 1 and the 0.1
+ * struct's is refused (e.g. a positional initializer such as {4}, which sets size, not the first
+ * option). */
 
 /* ---------------------------------------------------------------- resource limits
  *
@@ -148,9 +148,12 @@ P2L_API size_t p2l_convert_peak_bytes(void);
  *   p2l_interpreter_free(it);
  *
  * Tensors are addressed as (subgraph, tensor index in that subgraph), the indices of the file; for
- * subgraph 0 these are the `index` values LiteRT's Python API reports. */
+ * subgraph 0 these are the `index` values LiteRT's Python API reports.
+ *
+ * Models (p2l_model_*: load, verify, read) are in every build; interpreters (p2l_interpreter_*) only
+ * where P2L_HAVE_RUNTIME is defined (pt2lite_config.h). */
 
-enum { P2L_MAX_DIMS = 8 }; /* tensors of higher rank are rejected at load */
+enum { P2L_MAX_DIMS = 8 }; /* the highest tensor rank pt2lite handles; higher ranks are refused */
 
 typedef struct p2l_model p2l_model;
 typedef struct p2l_interpreter p2l_interpreter;
@@ -175,7 +178,8 @@ typedef struct p2l_tensor_info {
 enum {
     P2L_MODEL_COPY = 1, /* copy the bytes; otherwise the caller keeps them alive and unchanged */
     /* Verify the file but skip the check that pt2lite has a kernel for every op: for callers that only
-     * read the model (signatures, metadata) and run it elsewhere. p2l_interpreter_create refuses it. */
+     * read the model (signatures, metadata, ops, tensors) and run it elsewhere. p2l_interpreter_create
+     * refuses it. */
     P2L_MODEL_VERIFY_ONLY = 2,
     /* Every flag this version knows; p2l_model_load* refuse others (P2L_ERROR_INVALID_ARGUMENT). */
     P2L_MODEL_KNOWN_FLAGS = P2L_MODEL_COPY | P2L_MODEL_VERIFY_ONLY,
