@@ -86,7 +86,7 @@ static bool print_subgraph(const p2l_model *model, int g) {
         if (p2l_model_subgraph_input(model, g, i, &tensor) == P2L_OK) print_tensor(model, g, "input", tensor);
     for (int i = 0, tensor; i < p2l_model_subgraph_output_count(model, g); i++)
         if (p2l_model_subgraph_output(model, g, i, &tensor) == P2L_OK) print_tensor(model, g, "output", tensor);
-    /* One row per distinct operator: at most one per op. */
+    /* One row per distinct operator, so at most as many rows as ops. */
     op_count *counts = calloc(op_total ? (size_t)op_total : 1, sizeof *counts);
     if (!counts) return false;
     int distinct = 0;
