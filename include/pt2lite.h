@@ -25,7 +25,7 @@ typedef enum p2l_status {
     P2L_ERROR_INVALID_ARGUMENT = 1, /* the caller passed something wrong (NULL, bad index) */
     P2L_ERROR_IO = 2,               /* a file could not be read or written */
     P2L_ERROR_MALFORMED = 3,        /* the input is not a valid .pt2 / .tflite */
-    P2L_ERROR_UNSUPPORTED = 4,      /* valid input that pt2lite cannot handle (yet) */
+    P2L_ERROR_UNSUPPORTED = 4,      /* valid input that pt2lite does not support */
     P2L_ERROR_OUT_OF_MEMORY = 5,
     P2L_ERROR_LIMIT = 6,            /* a resource limit was exceeded (the message names it) */
     P2L_ERROR_INTERNAL = 7,         /* a bug in pt2lite */
@@ -46,6 +46,8 @@ typedef enum p2l_dtype {
     P2L_INT8 = 9,
     P2L_FLOAT64 = 10,
 } p2l_dtype;
+/* "float32", "int64", ...; "unknown" for a value that is not a p2l_dtype. */
+P2L_API const char *p2l_dtype_name(p2l_dtype dtype);
 
 /* Message of the last failed call on this thread ("" if none). Valid until the next call. */
 P2L_API const char *p2l_last_error(void);
@@ -53,6 +55,8 @@ P2L_API const char *p2l_status_name(p2l_status status);
 P2L_API const char *p2l_version(void);
 /* P2L_VERSION_NUMBER of the library that runs (the header's macro is the one compiled against). */
 P2L_API int p2l_version_number(void);
+/* Frees memory that pt2lite returned to the caller (converted model bytes, strings). */
+P2L_API void p2l_free(void *ptr);
 
 /* Error reporter: when set, fn(status, message, user) is called each time pt2lite records an error on
  * any thread, before the failing call returns; message is what p2l_last_error() would return then
@@ -70,12 +74,10 @@ P2L_API void p2l_set_error_reporter(p2l_error_reporter fn, void *user);
  *   p2l_interpreter_options o = {.size = sizeof o, .num_threads = 4};
  * so a library newer than the header knows which fields the caller has, and an older library refuses
  * fields it does not know (P2L_ERROR_INVALID_ARGUMENT naming the sizes) instead of ignoring them.
- * size 0 is accepted and means the first layout with a size field (pt2lite 0.1: every field declared
- * below today), so zero-initialized structs written before `size` existed keep working; fields added
- * after that layout are read only when size covers them. A size between 1 and the first layout's is
- * refused (e.g. a positional initializer {4} meant for the old num_threads). */
-/* Frees memory that pt2lite returned to the caller (converted model bytes, strings). */
-P2L_API void p2l_free(void *ptr);
+ * size 0 is accepted and means the struct as pt2lite 0.1 declared it, so zero-initialized structs keep
+ * working; fields added after 0.1 are read only when size covers them. A size between 1 and the 0.1
+ * struct's is refused (e.g. a positional initializer such as {4}, which sets size, not the first
+ * option). */
 
 /* ---------------------------------------------------------------- resource limits
  *
@@ -146,18 +148,38 @@ P2L_API size_t p2l_convert_peak_bytes(void);
  *   p2l_interpreter_free(it);
  *
  * Tensors are addressed as (subgraph, tensor index in that subgraph), the indices of the file; for
- * subgraph 0 these are the `index` values LiteRT's Python API reports. */
+ * subgraph 0 these are the `index` values LiteRT's Python API reports.
+ *
+ * Models (p2l_model_*: load, verify, read) are in every build; interpreters (p2l_interpreter_*) only
+ * where P2L_HAVE_RUNTIME is defined (pt2lite_config.h). */
 
-enum { P2L_MAX_DIMS = 8 }; /* tensors of higher rank are rejected at load */
+enum { P2L_MAX_DIMS = 8 }; /* the highest tensor rank pt2lite handles; higher ranks are refused */
 
 typedef struct p2l_model p2l_model;
 typedef struct p2l_interpreter p2l_interpreter;
+
+/* A tensor as p2l_model_tensor_info (the file) or p2l_interpreter_tensor_info (now) describes it. */
+typedef struct p2l_tensor_info {
+    const char *name;                      /* valid while the model lives */
+    p2l_dtype dtype;
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];            /* interpreter: the current shape (after resizes and shape
+                                              inference); model: the file's shape */
+    int32_t dims_signature[P2L_MAX_DIMS];  /* the file's shape_signature: -1 = dynamic dim */
+    size_t bytes;                          /* dims product times element size */
+    int is_constant;                       /* data comes from the model file */
+    int quant_count;                       /* 0: not quantized; 1: per-tensor; >1: per-channel */
+    int quantized_dimension;
+    float scale;                           /* first scale / zero point */
+    int64_t zero_point;
+} p2l_tensor_info;
 
 /* Flags for p2l_model_load. */
 enum {
     P2L_MODEL_COPY = 1, /* copy the bytes; otherwise the caller keeps them alive and unchanged */
     /* Verify the file but skip the check that pt2lite has a kernel for every op: for callers that only
-     * read the model (signatures, metadata) and run it elsewhere. p2l_interpreter_create refuses it. */
+     * read the model (signatures, metadata, ops, tensors) and run it elsewhere. p2l_interpreter_create
+     * refuses it. */
     P2L_MODEL_VERIFY_ONLY = 2,
     /* Every flag this version knows; p2l_model_load* refuse others (P2L_ERROR_INVALID_ARGUMENT). */
     P2L_MODEL_KNOWN_FLAGS = P2L_MODEL_COPY | P2L_MODEL_VERIFY_ONLY,
@@ -226,6 +248,22 @@ P2L_API p2l_status p2l_model_signature_check_input(const p2l_model *model, int s
 P2L_API p2l_status p2l_model_signature_check_input_values(const p2l_model *model, int signature, int i,
                                                           const void *data, size_t bytes);
 
+/* What the file holds, without an interpreter (pt2lite's `inspect` command prints these). */
+/* The schema version the file declares, and its description ("" when it has none). */
+P2L_API uint32_t p2l_model_schema_version(const p2l_model *model);
+P2L_API const char *p2l_model_description(const p2l_model *model);
+/* A subgraph's name ("" when it has none; NULL when subgraph is out of range), and how many tensors and
+ * ops it has (0 when out of range). */
+P2L_API const char *p2l_model_subgraph_name(const p2l_model *model, int subgraph);
+P2L_API int p2l_model_subgraph_tensor_count(const p2l_model *model, int subgraph);
+P2L_API int p2l_model_subgraph_op_count(const p2l_model *model, int subgraph);
+/* Op `op` (0 to op count - 1, in execution order) of a subgraph: the builtin operator's name, e.g.
+ * "CONV_2D", and its code in the TFLite schema (BuiltinOperator). Either output may be NULL. */
+P2L_API p2l_status p2l_model_op(const p2l_model *model, int subgraph, int op, const char **name, int *builtin_code);
+/* A tensor as the file declares it: dims and dims_signature are its shape and shape_signature, bytes
+ * its size at that shape, is_constant set when the file holds its data. */
+P2L_API p2l_status p2l_model_tensor_info(const p2l_model *model, int subgraph, int tensor, p2l_tensor_info *info);
+
 enum { P2L_MAX_THREADS = 1024 }; /* num_threads above this is refused */
 
 /* Kernel selection (p2l_interpreter_options.kernels). */
@@ -271,20 +309,6 @@ P2L_API const p2l_model *p2l_interpreter_model(const p2l_interpreter *interprete
 /* Shape inference for every op and the memory plan, for every subgraph. Needed again after a resize
  * (done automatically by the calls below). Input values set before a re-allocation are lost. */
 P2L_API p2l_status p2l_interpreter_allocate(p2l_interpreter *interpreter);
-
-typedef struct p2l_tensor_info {
-    const char *name;                      /* valid while the model lives */
-    p2l_dtype dtype;
-    int rank;
-    int32_t dims[P2L_MAX_DIMS];            /* current shape (after resizes and shape inference) */
-    int32_t dims_signature[P2L_MAX_DIMS];  /* the file's shape_signature: -1 = dynamic dim */
-    size_t bytes;                          /* dims product times element size */
-    int is_constant;                       /* data comes from the model file */
-    int quant_count;                       /* 0: not quantized; 1: per-tensor; >1: per-channel */
-    int quantized_dimension;
-    float scale;                           /* first scale / zero point */
-    int64_t zero_point;
-} p2l_tensor_info;
 
 /* Info of any tensor of any subgraph. Shapes of non-input tensors are those of the last
  * allocation (the file's shapes before the first). */

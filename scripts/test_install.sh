@@ -74,6 +74,19 @@ ${CC:-cc} -std=c11 -Wall -Werror "$root/examples/embed_c/main.c" $(pkg-config --
     -Wl,-rpath,"$libdir" -o "$work/pkgconfig_embed_c"
 check_run "pkg-config" "$work/pkgconfig_embed_c"
 
+# The command-line tool is a user of the public API like any other: it compiles against the installed
+# header alone and links against the shared library's exported symbols alone, and then says what the
+# installed tool says.
+# shellcheck disable=SC2046
+${CC:-cc} -std=gnu11 -Wall -Werror "$root/tools/pt2lite.c" $(pkg-config --cflags --libs pt2lite) \
+    -Wl,-rpath,"$libdir" -o "$work/pkgconfig_cli" || fail "tools/pt2lite.c needs more than the public API"
+for args in "version" "inspect $work/model.tflite"; do
+    # shellcheck disable=SC2086
+    cmp -s <("$work/pkgconfig_cli" $args 2>&1) <("$prefix/bin/pt2lite" $args 2>&1) ||
+        fail "pt2lite $args: the tool built on the public API says something else than the installed one"
+done
+echo "pt2lite (tools/pt2lite.c) builds on the installed header and shared library alone"
+
 cmake -S "$root/examples/embed_c" -B "$work/subproject" -DPT2LITE_SOURCE_DIR="$root" >/dev/null
 cmake --build "$work/subproject" -j"$jobs" >/dev/null
 targets="$(cmake --build "$work/subproject" --target help)"

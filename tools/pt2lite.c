@@ -1,7 +1,8 @@
 /* The pt2lite command-line tool: convert .pt2 archives, inspect, run and benchmark .tflite models.
  *
- * main() is a dispatch table (command name -> function, one-line help). `run` and `bench` use only the
- * public runtime API (include/pt2lite.h); .npy files are read and written by the small codec below. */
+ * main() is a dispatch table (command name -> function, one-line help). It uses only the public API
+ * (include/pt2lite.h), as any program that embeds pt2lite would; .npy files are read and written by
+ * the small codec below. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,7 +16,6 @@
 #include <time.h>
 
 #include "pt2lite.h"
-#include "tflite/reader.h"
 
 static int fail(const char *what, p2l_status s) {
     fprintf(stderr, "pt2lite %s: error (%s): %s\n", what, p2l_status_name(s), p2l_last_error());
@@ -50,22 +50,62 @@ static int cmd_convert(int argc, char **argv) {
 #endif
 }
 
-static void print_tensor(const p2l_tfl_subgraph *sg, const char *label, int index) {
-    const p2l_tfl_tensor *t = &sg->tensors[index];
-    printf("    %-12s %-28s %-8s [", label, t->name, p2l_dtype_name(t->dtype));
-    for (int d = 0; d < t->rank; d++) {
-        if (t->shape_signature[d] < 0) printf("%s?", d ? "," : "");
-        else printf("%s%d", d ? "," : "", t->shape[d]);
+static void print_tensor(const p2l_model *model, int subgraph, const char *label, int index) {
+    p2l_tensor_info t;
+    if (p2l_model_tensor_info(model, subgraph, index, &t) != P2L_OK) return; /* the model lists only its own tensors */
+    printf("    %-12s %-28s %-8s [", label, t.name, p2l_dtype_name(t.dtype));
+    for (int d = 0; d < t.rank; d++) {
+        if (t.dims_signature[d] < 0) printf("%s?", d ? "," : "");
+        else printf("%s%d", d ? "," : "", t.dims[d]);
     }
     printf("]\n");
 }
 
-static int compare_counts(const void *a, const void *b) {
-    const int *x = a, *y = b;
-    return x[1] != y[1] ? y[1] - x[1] : x[0] - y[0];
+/* How often one builtin operator occurs in a subgraph. */
+typedef struct op_count {
+    const char *name;
+    int code, count;
+} op_count;
+
+/* Most frequent first; ties by builtin code. */
+static int compare_op_counts(const void *a, const void *b) {
+    const op_count *x = a, *y = b;
+    return x->count != y->count ? y->count - x->count : x->code - y->code;
 }
 
-/* Reads the whole file (the reader verifies every byte before we print anything). */
+static bool print_subgraph(const p2l_model *model, int g) {
+    const int tensor_count = p2l_model_subgraph_tensor_count(model, g), op_total = p2l_model_subgraph_op_count(model, g);
+    size_t constant_bytes = 0;
+    for (int t = 0; t < tensor_count; t++) {
+        p2l_tensor_info info;
+        if (p2l_model_tensor_info(model, g, t, &info) == P2L_OK && info.is_constant) constant_bytes += info.bytes;
+    }
+    printf("subgraph %d '%s': %d ops, %d tensors, %zu bytes of constants\n", g, p2l_model_subgraph_name(model, g),
+           op_total, tensor_count, constant_bytes);
+    for (int i = 0, tensor; i < p2l_model_subgraph_input_count(model, g); i++)
+        if (p2l_model_subgraph_input(model, g, i, &tensor) == P2L_OK) print_tensor(model, g, "input", tensor);
+    for (int i = 0, tensor; i < p2l_model_subgraph_output_count(model, g); i++)
+        if (p2l_model_subgraph_output(model, g, i, &tensor) == P2L_OK) print_tensor(model, g, "output", tensor);
+    /* One row per distinct operator, so at most as many rows as ops. */
+    op_count *counts = calloc(op_total ? (size_t)op_total : 1, sizeof *counts);
+    if (!counts) return false;
+    int distinct = 0;
+    for (int i = 0; i < op_total; i++) {
+        op_count op = {0};
+        if (p2l_model_op(model, g, i, &op.name, &op.code) != P2L_OK) continue;
+        int k = 0;
+        while (k < distinct && counts[k].code != op.code) k++;
+        if (k == distinct) counts[distinct++] = op;
+        counts[k].count++;
+    }
+    qsort(counts, (size_t)distinct, sizeof *counts, compare_op_counts);
+    printf("  ops:\n");
+    for (int k = 0; k < distinct; k++) printf("    %-24s %d\n", counts[k].name, counts[k].count);
+    free(counts);
+    return true;
+}
+
+/* Reads the whole file (the model is verified, every byte, before we print anything). */
 static int cmd_inspect(int argc, char **argv) {
     if (argc != 1) {
         fprintf(stderr, "pt2lite inspect: need one .tflite file\n");
@@ -87,34 +127,27 @@ static int cmd_inspect(int argc, char **argv) {
         fprintf(stderr, "pt2lite inspect: cannot read %s\n", argv[0]);
         return 1;
     }
-    p2l_tfl_model m;
-    p2l_status s = p2l_tfl_read(data, (size_t)size, &m);
+    /* Verify only: inspect lists files whatever their ops, also ones this build has no kernel for. */
+    p2l_model_load_options options = {.size = sizeof options, .flags = P2L_MODEL_VERIFY_ONLY};
+    p2l_model *model;
+    p2l_status s = p2l_model_load_ex(data, (size_t)size, &options, &model);
     if (s != P2L_OK) {
         free(data);
         return fail("inspect", s);
     }
-    printf("%s: %ld bytes, schema version %u, %s\n", argv[0], size, m.version, m.description ? m.description : "");
-    for (int i = 0; i < m.signature_count; i++)
-        printf("signature '%s' -> subgraph %d\n", m.signatures[i].key, m.signatures[i].subgraph);
-    for (int g = 0; g < m.subgraph_count; g++) {
-        const p2l_tfl_subgraph *sg = &m.subgraphs[g];
-        size_t constant_bytes = 0;
-        for (int t = 0; t < sg->tensor_count; t++) constant_bytes += sg->tensors[t].data_size;
-        printf("subgraph %d '%s': %d ops, %d tensors, %zu bytes of constants\n", g, sg->name ? sg->name : "",
-               sg->op_count, sg->tensor_count, constant_bytes);
-        for (int i = 0; i < sg->input_count; i++) print_tensor(sg, "input", sg->inputs[i]);
-        for (int i = 0; i < sg->output_count; i++) print_tensor(sg, "output", sg->outputs[i]);
-        int counts[P2L_OP_COUNT][2];
-        for (int op = 0; op < P2L_OP_COUNT; op++) counts[op][0] = op, counts[op][1] = 0;
-        for (int i = 0; i < sg->op_count; i++) counts[sg->ops[i].op][1]++;
-        qsort(counts, P2L_OP_COUNT, sizeof counts[0], compare_counts);
-        printf("  ops:\n");
-        for (int op = 0; op < P2L_OP_COUNT && counts[op][1]; op++)
-            printf("    %-24s %d\n", p2l_op_info_of((p2l_op)counts[op][0])->name, counts[op][1]);
+    printf("%s: %ld bytes, schema version %u, %s\n", argv[0], size, (unsigned)p2l_model_schema_version(model),
+           p2l_model_description(model));
+    for (int i = 0; i < p2l_model_signature_count(model); i++) {
+        int subgraph = -1;
+        p2l_model_signature_subgraph(model, i, &subgraph);
+        printf("signature '%s' -> subgraph %d\n", p2l_model_signature_key(model, i), subgraph);
     }
-    p2l_tfl_free(&m);
+    ok = true;
+    for (int g = 0; g < p2l_model_subgraph_count(model) && ok; g++) ok = print_subgraph(model, g);
+    p2l_model_free(model);
     free(data);
-    return 0;
+    if (!ok) fprintf(stderr, "pt2lite inspect: out of memory\n");
+    return ok ? 0 : 1;
 }
 
 

@@ -18,6 +18,7 @@
 
 #include "base/mem.h"
 #include "base/status.h"
+#include "base/threadpool.h"
 #include "pt2lite.h"
 #include "tflite/schema.h"
 
@@ -34,26 +35,11 @@ typedef struct p2l_tensor {
     bool known;           /* value available at prepare time: constant or computed at prepare */
 } p2l_tensor;
 
-/* ------------------------------------------------------------ execution context (runtime/threadpool.c)
+/* ------------------------------------------------------------ execution context
  *
  * An interpreter owns one thread pool (none when num_threads is 1) and one scratch block: each
  * kernel states at prepare how many bytes of scratch one thread needs (node->scratch_bytes) and the
  * runtime sizes the block for the largest need, so kernels never allocate at invoke time. */
-typedef struct p2l_threadpool p2l_threadpool;
-typedef void (*p2l_task_fn)(void *ctx, size_t task, int thread);
-/* threads counts the calling thread: 1 creates no threads. */
-p2l_status p2l_threadpool_create(int threads, p2l_threadpool **pool);
-void p2l_threadpool_free(p2l_threadpool *pool);
-int p2l_threadpool_threads(const p2l_threadpool *pool); /* 1 for NULL */
-/* No job is coming soon (the end of an invoke): workers go to sleep now instead of spinning, so
- * they leave the cores to whatever the caller runs next. The next p2l_parallel_for wakes them. */
-void p2l_threadpool_park(p2l_threadpool *pool);
-/* Runs fn(ctx, task, thread) for every task in [0, count), thread in [0, threads); returns when all
- * are done. Each thread takes its own share of consecutive tasks first (thread t the t-th of
- * `threads` equal ranges, so ops that split their rows alike keep each thread on the same rows),
- * then helps with the others'; the caller works too. pool may be NULL. */
-void p2l_parallel_for(p2l_threadpool *pool, size_t count, p2l_task_fn fn, void *ctx);
-
 typedef struct p2l_exec {
     p2l_threadpool *pool;  /* NULL: everything runs on the calling thread */
     uint8_t *scratch;      /* threads x scratch_stride bytes, 64-byte aligned */

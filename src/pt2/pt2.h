@@ -13,7 +13,7 @@
 
 #include "base/mem.h"
 #include "base/strmap.h"
-#include "ir/graph.h"
+#include "tflite/schema.h" /* p2l_dtype_size, p2l_dtype_name */
 
 typedef enum p2l_arg_kind {
     P2L_ARG_NONE,

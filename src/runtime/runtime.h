@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 
+#include "base/float_mode.h"
 #include "kernels/kernels.h"
 #include "tflite/reader.h"
 
@@ -27,9 +28,5 @@ typedef struct p2l_plan_item {
     size_t offset; /* out */
 } p2l_plan_item;
 p2l_status p2l_plan_memory(p2l_plan_item *items, size_t count, size_t alignment, size_t *arena_size);
-
-/* Denormals as zero while kernels run (float_mode.c); end() restores what begin() returned. */
-unsigned p2l_flush_denormals_begin(void);
-void p2l_flush_denormals_end(unsigned previous);
 
 #endif

@@ -131,8 +131,7 @@ typedef union p2l_op_options {
 #undef DEPRECATED_FIELD
 #undef NO_FIELDS
 
-/* Tensor types (p2l_dtype values are the schema's codes). */
+/* Tensor types (p2l_dtype values are the schema's codes; p2l_dtype_name is in pt2lite.h). */
 size_t p2l_dtype_size(p2l_dtype dtype);      /* 0 for unknown or STRING */
-const char *p2l_dtype_name(p2l_dtype dtype); /* "float32"; "unknown" */
 
 #endif

@@ -16,10 +16,12 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "kernels/kernels.h"
-#include "runtime/runtime.h"
+#include "base/float_mode.h"
+#include "base/mem.h"
+#include "base/threadpool.h"
 
 /* A hint to the core that this thread spins. A function (not a statement macro), so that
  * `cpu_relax(), spin++` works on every architecture. */

@@ -3,7 +3,7 @@
  * them routinely, and one attention matmul over such values cost milliseconds instead of
  * microseconds. Like LiteRT's XNNPACK path, the runtime treats them as zero while it runs kernels:
  * the difference to PyTorch is below 1.2e-38 in absolute terms. The caller's mode is restored. */
-#include "runtime/runtime.h"
+#include "base/float_mode.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
