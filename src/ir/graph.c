@@ -11,8 +11,8 @@ p2l_status p2l_model_ir_init(p2l_model_ir *m) {
     return P2L_OK;
 }
 
-p2l_status p2l_model_ir_add_graph(p2l_model_ir *m, const char *name, p2l_graph **out) {
-    p2l_graph *g = p2l_arena_alloc(&m->arena, sizeof *g);
+p2l_status p2l_model_ir_add_graph(p2l_model_ir *m, const char *name, p2l_ir_graph **out) {
+    p2l_ir_graph *g = p2l_arena_alloc(&m->arena, sizeof *g);
     if (!g || !(g->name = p2l_arena_strdup(&m->arena, name)))
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     g->arena = &m->arena;
@@ -21,7 +21,7 @@ p2l_status p2l_model_ir_add_graph(p2l_model_ir *m, const char *name, p2l_graph *
     return P2L_OK;
 }
 
-static void graph_free(p2l_graph *g) {
+static void graph_free(p2l_ir_graph *g) {
     for (size_t i = 0; i < g->tensors.len; i++) p2l_release_const(&g->tensors.items[i]);
     P2L_VEC_FREE(&g->tensors);
     P2L_VEC_FREE(&g->nodes);
@@ -38,7 +38,7 @@ void p2l_model_ir_free(p2l_model_ir *m) {
     p2l_arena_free(&m->arena);
 }
 
-int p2l_add_tensor(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims) {
+int p2l_add_tensor(p2l_ir_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims) {
     if (rank < 0 || rank > P2L_MAX_DIMS) {
         p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has rank %d; at most %d is supported", name, rank, P2L_MAX_DIMS);
         return -1;
@@ -71,7 +71,7 @@ int p2l_add_tensor(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, co
     return (int)g->tensors.len - 1;
 }
 
-int p2l_add_const(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
+int p2l_add_const(p2l_ir_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
                   const void *data, bool take) {
     /* A constant's shape is static: a dynamic (-1) dim would leave its bytes unaccounted for (a
      * hostile archive can make an output size symbolic where a lowering builds a constant from it). */
@@ -98,7 +98,7 @@ int p2l_add_const(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, con
     return t;
 }
 
-static int add_const_copy(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
+static int add_const_copy(p2l_ir_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
                           const void *values) {
     size_t bytes = p2l_dtype_size(dtype);
     for (int i = 0; i < rank; i++) {
@@ -116,15 +116,15 @@ static int add_const_copy(p2l_graph *g, const char *name, p2l_dtype dtype, int r
     return p2l_add_const(g, name, dtype, rank, dims, copy, true);
 }
 
-int p2l_add_const_i32(p2l_graph *g, const char *name, int rank, const int64_t *dims, const int32_t *values) {
+int p2l_add_const_i32(p2l_ir_graph *g, const char *name, int rank, const int64_t *dims, const int32_t *values) {
     return add_const_copy(g, name, P2L_INT32, rank, dims, values);
 }
 
-int p2l_add_const_f32(p2l_graph *g, const char *name, int rank, const int64_t *dims, const float *values) {
+int p2l_add_const_f32(p2l_ir_graph *g, const char *name, int rank, const int64_t *dims, const float *values) {
     return add_const_copy(g, name, P2L_FLOAT32, rank, dims, values);
 }
 
-int p2l_add_node(p2l_graph *g, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs,
+int p2l_add_node(p2l_ir_graph *g, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs,
                  const char *origin) {
     p2l_ir_node n = {0};
     n.op = op;
@@ -151,7 +151,7 @@ int p2l_add_node(p2l_graph *g, p2l_op op, int ninputs, const int *inputs, int no
     return index;
 }
 
-static int field_or_abort(const p2l_graph *g, int node, const char *field) {
+static int field_or_abort(const p2l_ir_graph *g, int node, const char *field) {
     p2l_op op = g->nodes.items[node].op;
     int id = p2l_option_field(op, field);
     if (id < 0) {
@@ -162,15 +162,15 @@ static int field_or_abort(const p2l_graph *g, int node, const char *field) {
     return id;
 }
 
-void p2l_set_option(p2l_graph *g, int node, const char *field, int64_t value) {
+void p2l_set_option(p2l_ir_graph *g, int node, const char *field, int64_t value) {
     g->nodes.items[node].options[field_or_abort(g, node, field)] = value;
 }
 
-void p2l_set_option_f32(p2l_graph *g, int node, const char *field, float value) {
+void p2l_set_option_f32(p2l_ir_graph *g, int node, const char *field, float value) {
     p2l_set_option(g, node, field, p2l_f32_bits(value));
 }
 
-int64_t p2l_get_option(const p2l_graph *g, int node, const char *field) {
+int64_t p2l_get_option(const p2l_ir_graph *g, int node, const char *field) {
     return g->nodes.items[node].options[field_or_abort(g, node, field)];
 }
 
@@ -181,7 +181,7 @@ void p2l_release_const(p2l_ir_tensor *t) {
     t->nbytes = 0;
 }
 
-void p2l_set_const_data(p2l_graph *g, int tensor, void *owned_data, size_t nbytes) {
+void p2l_set_const_data(p2l_ir_graph *g, int tensor, void *owned_data, size_t nbytes) {
     p2l_ir_tensor *t = &g->tensors.items[tensor];
     p2l_release_const(t);
     t->data = owned_data;
@@ -202,7 +202,7 @@ size_t p2l_tensor_bytes(const p2l_ir_tensor *t) {
     return n < 0 ? 0 : (size_t)n * p2l_dtype_size(t->dtype);
 }
 
-void p2l_graph_count_uses(p2l_graph *g) {
+void p2l_ir_graph_count_uses(p2l_ir_graph *g) {
     for (size_t i = 0; i < g->tensors.len; i++) {
         g->tensors.items[i].consumers = 0;
         g->tensors.items[i].producer = -1;
@@ -218,7 +218,7 @@ void p2l_graph_count_uses(p2l_graph *g) {
     for (size_t i = 0; i < g->outputs.len; i++) g->tensors.items[g->outputs.items[i]].consumers++;
 }
 
-void p2l_graph_replace_uses(p2l_graph *g, int from, int to) {
+void p2l_ir_graph_replace_uses(p2l_ir_graph *g, int from, int to) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead) continue;
@@ -229,7 +229,7 @@ void p2l_graph_replace_uses(p2l_graph *g, int from, int to) {
         if (g->outputs.items[i] == from) g->outputs.items[i] = to;
 }
 
-p2l_status p2l_graph_compact(p2l_graph *g) {
+p2l_status p2l_ir_graph_compact(p2l_ir_graph *g) {
     size_t nt = g->tensors.len;
     int *remap = p2l_alloc_zero(sizeof(int) * (nt + 1));
     if (!remap) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -268,11 +268,11 @@ p2l_status p2l_graph_compact(p2l_graph *g) {
     for (size_t i = 0; i < g->inputs.len; i++) g->inputs.items[i] = remap[g->inputs.items[i]];
     for (size_t i = 0; i < g->outputs.len; i++) g->outputs.items[i] = remap[g->outputs.items[i]];
     p2l_release(remap);
-    p2l_graph_count_uses(g);
+    p2l_ir_graph_count_uses(g);
     return P2L_OK;
 }
 
-p2l_status p2l_graph_toposort(p2l_graph *g) {
+p2l_status p2l_ir_graph_toposort(p2l_ir_graph *g) {
     size_t nn = g->nodes.len, nt = g->tensors.len;
     char *ready = p2l_alloc_zero(nt + 1);
     char *placed = p2l_alloc_zero(nn + 1);
@@ -306,7 +306,7 @@ p2l_status p2l_graph_toposort(p2l_graph *g) {
         }
     }
     if (nn) memcpy(g->nodes.items, order, sizeof(p2l_ir_node) * nn); /* items is NULL in an empty graph */
-    p2l_graph_count_uses(g);
+    p2l_ir_graph_count_uses(g);
 done:
     p2l_release(ready);
     p2l_release(placed);
@@ -344,7 +344,7 @@ void p2l_permute_bytes(void *dst, const void *src, size_t elem_size, int rank, c
     }
 }
 
-void p2l_graph_print(const p2l_graph *g, void *file) {
+void p2l_ir_graph_print(const p2l_ir_graph *g, void *file) {
     FILE *f = file;
     fprintf(f, "graph %s: %zu tensors, %zu nodes\n", g->name, g->tensors.len, g->nodes.len);
     for (size_t n = 0; n < g->nodes.len; n++) {

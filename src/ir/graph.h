@@ -1,7 +1,7 @@
 /* The converter's IR: a graph of TFLite builtin ops over tensors with static or dynamic shapes.
  *
  * Lowering writes it, the passes rewrite it, the writer serializes it. Nodes refer to tensors by
- * index; a node is removed by marking it dead (p2l_graph_compact() drops dead nodes and unused
+ * index; a node is removed by marking it dead (p2l_ir_graph_compact() drops dead nodes and unused
  * tensors). A model has one or more subgraphs; subgraph 0 is the entry one. */
 #ifndef P2L_IR_GRAPH_H
 #define P2L_IR_GRAPH_H
@@ -36,7 +36,7 @@ typedef struct p2l_ir_tensor {
     size_t nbytes;
     p2l_quant *quant;
     int producer;  /* node index, or -1 (graph input or constant) */
-    int consumers; /* number of node inputs reading it (kept by p2l_graph_count_uses) */
+    int consumers; /* number of node inputs reading it (kept by p2l_ir_graph_count_uses) */
 } p2l_ir_tensor;
 
 typedef struct p2l_ir_node {
@@ -49,7 +49,7 @@ typedef struct p2l_ir_node {
     bool dead;
 } p2l_ir_node;
 
-typedef struct p2l_graph {
+typedef struct p2l_ir_graph {
     const char *name;          /* subgraph / signature key, e.g. "serving_default" */
     P2L_VEC(p2l_ir_tensor) tensors;
     P2L_VEC(p2l_ir_node) nodes;
@@ -58,7 +58,7 @@ typedef struct p2l_graph {
     P2L_VEC(const char *) input_names;  /* signature names, parallel to inputs ("args_0") */
     P2L_VEC(const char *) output_names; /* ("output_0") */
     p2l_arena *arena;          /* the model's arena: names, index arrays */
-} p2l_graph;
+} p2l_ir_graph;
 
 /* A TFLite Model.metadata entry: a name and bytes (in the model's arena). */
 typedef struct p2l_metadata_entry {
@@ -69,56 +69,56 @@ typedef struct p2l_metadata_entry {
 
 typedef struct p2l_model_ir {
     p2l_arena arena;
-    P2L_VEC(p2l_graph *) graphs;
+    P2L_VEC(p2l_ir_graph *) graphs;
     const char *description;
     P2L_VEC(p2l_metadata_entry) metadata;
 } p2l_model_ir;
 
 p2l_status p2l_model_ir_init(p2l_model_ir *m);
-p2l_status p2l_model_ir_add_graph(p2l_model_ir *m, const char *name, p2l_graph **out);
+p2l_status p2l_model_ir_add_graph(p2l_model_ir *m, const char *name, p2l_ir_graph **out);
 void p2l_model_ir_free(p2l_model_ir *m);
 
 /* Adds an activation tensor (data NULL). Returns the index or -1 on OOM (message set). */
-int p2l_add_tensor(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims);
+int p2l_add_tensor(p2l_ir_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims);
 /* Adds a constant. If `take` is true the graph takes ownership of `data` (p2l_alloc'd); otherwise
  * it must outlive the graph. */
-int p2l_add_const(p2l_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
+int p2l_add_const(p2l_ir_graph *g, const char *name, p2l_dtype dtype, int rank, const int64_t *dims,
                   const void *data, bool take);
 /* Convenience constants, copied into graph-owned memory. */
-int p2l_add_const_i32(p2l_graph *g, const char *name, int rank, const int64_t *dims, const int32_t *values);
-int p2l_add_const_f32(p2l_graph *g, const char *name, int rank, const int64_t *dims, const float *values);
+int p2l_add_const_i32(p2l_ir_graph *g, const char *name, int rank, const int64_t *dims, const int32_t *values);
+int p2l_add_const_f32(p2l_ir_graph *g, const char *name, int rank, const int64_t *dims, const float *values);
 /* Adds a node with options set to the schema defaults. Returns its index or -1. The node's input
  * and output arrays are copied. */
-int p2l_add_node(p2l_graph *g, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs,
+int p2l_add_node(p2l_ir_graph *g, p2l_op op, int ninputs, const int *inputs, int noutputs, const int *outputs,
                  const char *origin);
 /* Sets / reads a builtin option by field name (an unknown name is a programming error: aborts
  * with a message, caught by any test that builds that node). */
-void p2l_set_option(p2l_graph *g, int node, const char *field, int64_t value);
-void p2l_set_option_f32(p2l_graph *g, int node, const char *field, float value);
-int64_t p2l_get_option(const p2l_graph *g, int node, const char *field);
+void p2l_set_option(p2l_ir_graph *g, int node, const char *field, int64_t value);
+void p2l_set_option_f32(p2l_ir_graph *g, int node, const char *field, float value);
+int64_t p2l_get_option(const p2l_ir_graph *g, int node, const char *field);
 
 /* Replaces a tensor's constant data (releasing old owned bytes). */
-void p2l_set_const_data(p2l_graph *g, int tensor, void *owned_data, size_t nbytes);
+void p2l_set_const_data(p2l_ir_graph *g, int tensor, void *owned_data, size_t nbytes);
 void p2l_release_const(p2l_ir_tensor *t);
 
-static inline bool p2l_is_const(const p2l_graph *g, int t) { return t >= 0 && g->tensors.items[t].data; }
+static inline bool p2l_is_const(const p2l_ir_graph *g, int t) { return t >= 0 && g->tensors.items[t].data; }
 int64_t p2l_tensor_numel(const p2l_ir_tensor *t);      /* -1 if dynamic (or, never for tensors p2l_add_tensor made, too large) */
 size_t p2l_tensor_bytes(const p2l_ir_tensor *t);       /* 0 if dynamic */
 
 /* Recomputes producer and consumer counts (after rewrites). */
-void p2l_graph_count_uses(p2l_graph *g);
+void p2l_ir_graph_count_uses(p2l_ir_graph *g);
 /* Redirects every use of tensor `from` (node inputs and graph outputs) to `to`. */
-void p2l_graph_replace_uses(p2l_graph *g, int from, int to);
+void p2l_ir_graph_replace_uses(p2l_ir_graph *g, int from, int to);
 /* Drops dead nodes, and tensors no live node or graph input/output refers to; renumbers. */
-p2l_status p2l_graph_compact(p2l_graph *g);
+p2l_status p2l_ir_graph_compact(p2l_ir_graph *g);
 /* Orders nodes so every input is produced before use (stable for already-ordered graphs). */
-p2l_status p2l_graph_toposort(p2l_graph *g);
+p2l_status p2l_ir_graph_toposort(p2l_ir_graph *g);
 
 /* dst = src with axes permuted: dst axis i is src axis perm[i] (TRANSPOSE's semantics). */
 void p2l_permute_bytes(void *dst, const void *src, size_t elem_size, int rank, const int64_t *src_dims,
                        const int *perm);
 
 /* Human-readable dump for debugging (pt2lite convert --dump-ir). */
-void p2l_graph_print(const p2l_graph *g, void *file);
+void p2l_ir_graph_print(const p2l_ir_graph *g, void *file);
 
 #endif

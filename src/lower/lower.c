@@ -543,7 +543,7 @@ static p2l_status stand_in_outputs(p2l_lower_ctx *ctx) {
     return P2L_OK;
 }
 
-p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g) {
+p2l_status p2l_lower(const p2l_exported *ep, p2l_ir_graph *g) {
     p2l_lower_ctx ctx = {.ep = ep, .g = g};
     ctx.values = p2l_alloc_zero(sizeof(p2l_lowered *) * (ep->values.len + 1));
     if (!ctx.values) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");

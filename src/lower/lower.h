@@ -21,7 +21,7 @@ typedef struct p2l_lowered p2l_lowered; /* one materialization of a value; see l
 
 typedef struct p2l_lower_ctx {
     const p2l_exported *ep;
-    p2l_graph *g;
+    p2l_ir_graph *g;
     p2l_lowered **values;      /* per value id: list of materializations */
     const p2l_aten_node *node; /* the node being lowered */
     const char *origin;        /* its description, kept on emitted IR nodes */
@@ -45,7 +45,7 @@ const p2l_lowering *p2l_lowering_at(int i); /* iterate; NULL past the end */
 
 /* Lowers the whole exported program into graph g. On unsupported ops, returns
  * P2L_ERROR_UNSUPPORTED with one message listing every offending node. */
-p2l_status p2l_lower(const p2l_exported *ep, p2l_graph *g);
+p2l_status p2l_lower(const p2l_exported *ep, p2l_ir_graph *g);
 
 /* ---- for lowering functions ---- */
 

@@ -28,7 +28,7 @@
 #include "passes/passes.h"
 
 /* Turns node n's output into a constant with `data` (owned unless borrowed) and kills n. */
-static void become_constant(p2l_graph *g, int n, const void *data, bool owned, size_t nbytes) {
+static void become_constant(p2l_ir_graph *g, int n, const void *data, bool owned, size_t nbytes) {
     p2l_ir_node *node = &g->nodes.items[n];
     p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     out->data = data;
@@ -38,7 +38,7 @@ static void become_constant(p2l_graph *g, int n, const void *data, bool owned, s
     node->dead = true;
 }
 
-static bool fold_reshape(p2l_graph *g, int n) {
+static bool fold_reshape(p2l_ir_graph *g, int n) {
     p2l_ir_node *node = &g->nodes.items[n];
     const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]];
     const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
@@ -87,7 +87,7 @@ static int64_t *widen_int32(const p2l_ir_tensor *t, int64_t count) {
  * with the runtime's message), or it computes another shape than the declared one. With `exact`,
  * int32 inputs and output are computed as int64, where int32 operands cannot overflow; the result
  * stays int64 (see narrow_to_int32). */
-static void *evaluate_node(const p2l_graph *g, const p2l_ir_node *node, uint64_t limit, bool exact) {
+static void *evaluate_node(const p2l_ir_graph *g, const p2l_ir_node *node, uint64_t limit, bool exact) {
     const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
     const int64_t numel = p2l_tensor_numel(out);
     const size_t esize = p2l_dtype_size(out->dtype);
@@ -138,7 +138,7 @@ static void *narrow_to_int32(void *wide, int64_t count) {
 
 /* Folds node n into the constant evaluate_node computes; with `exact`, only when every int32 value
  * fits int32. */
-static bool fold_evaluated(p2l_graph *g, int n, uint64_t limit, bool exact) {
+static bool fold_evaluated(p2l_ir_graph *g, int n, uint64_t limit, bool exact) {
     const p2l_ir_tensor *out = &g->tensors.items[g->nodes.items[n].outputs[0]];
     const int64_t numel = p2l_tensor_numel(out);
     void *data = evaluate_node(g, &g->nodes.items[n], limit, exact);
@@ -224,7 +224,7 @@ static bool values_have_one_result(p2l_op op, const p2l_ir_tensor *const *in, p2
 /* The largest result worth folding: FOLD_MAX_BYTES, or the largest input when that is larger (a
  * result no larger than a constant already in the file, which it usually replaces: a conv filter
  * computed from its parameter). */
-static uint64_t fold_limit(const p2l_graph *g, const p2l_ir_node *node) {
+static uint64_t fold_limit(const p2l_ir_graph *g, const p2l_ir_node *node) {
     uint64_t limit = FOLD_MAX_BYTES;
     for (int i = 0; i < node->ninputs; i++)
         if (node->inputs[i] >= 0 && g->tensors.items[node->inputs[i]].nbytes > limit)
@@ -244,7 +244,7 @@ static int64_t broadcast_source(const p2l_ir_tensor *t, const p2l_ir_tensor *out
 }
 
 /* Folds element-wise node n over its constant inputs. */
-static bool fold_elementwise(p2l_graph *g, int n, p2l_status *status) {
+static bool fold_elementwise(p2l_ir_graph *g, int n, p2l_status *status) {
     p2l_ir_node *node = &g->nodes.items[n];
     int arity = elementwise_arity(node->op);
     if (!arity || node->ninputs != arity) return false;
@@ -280,7 +280,7 @@ static bool fold_elementwise(p2l_graph *g, int n, p2l_status *status) {
     return true;
 }
 
-p2l_status p2l_pass_fold_constants(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_fold_constants(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || node->noutputs != 1) continue;

@@ -13,14 +13,14 @@
 #include "passes/passes.h"
 
 /* The op that produced t, if t has no other reader. */
-static int sole_producer(const p2l_graph *g, int t) {
+static int sole_producer(const p2l_ir_graph *g, int t) {
     const p2l_ir_tensor *tt = &g->tensors.items[t];
     if (tt->producer < 0 || tt->consumers != 1 || p2l_is_graph_output(g, t)) return -1;
     return g->nodes.items[tt->producer].dead ? -1 : tt->producer;
 }
 
 /* Makes `producer` write the output of `node` directly and removes `node`. */
-static void absorb(p2l_graph *g, int producer, int node) {
+static void absorb(p2l_ir_graph *g, int producer, int node) {
     p2l_ir_node *p = &g->nodes.items[producer], *n = &g->nodes.items[node];
     p->outputs[0] = n->outputs[0];
     g->tensors.items[n->outputs[0]].producer = producer;
@@ -29,7 +29,7 @@ static void absorb(p2l_graph *g, int producer, int node) {
 
 /* Per-channel values of a constant that broadcasts along the last axis only: numel 1 (a scalar,
  * repeated) or `channels` with every other dim 1. */
-static bool channel_constant(const p2l_graph *g, int t, int64_t channels, float *out) {
+static bool channel_constant(const p2l_ir_graph *g, int t, int64_t channels, float *out) {
     if (t < 0 || !p2l_is_const(g, t)) return false;
     const p2l_ir_tensor *c = &g->tensors.items[t];
     if (c->dtype != P2L_FLOAT32) return false;
@@ -47,7 +47,7 @@ static bool channel_constant(const p2l_graph *g, int t, int64_t channels, float 
 
 /* Constant t ready to be modified: t itself when the graph owns its bytes and this is its only
  * reader (no extra copy of the weights), else a private owned copy (shared weights stay intact). */
-static int writable_const(p2l_graph *g, int t) {
+static int writable_const(p2l_ir_graph *g, int t) {
     const p2l_ir_tensor *c = &g->tensors.items[t];
     if (c->owned && c->consumers == 1) return t;
     float *copy = p2l_alloc(c->nbytes ? c->nbytes : 1);
@@ -81,7 +81,7 @@ static const affine_target *affine_target_of(p2l_op op) {
 }
 
 /* Folds y = op(conv(x), c) into the conv's filter/bias. */
-static bool fold_affine(p2l_graph *g, int conv, const affine_target *at, affine_kind kind, const float *c,
+static bool fold_affine(p2l_ir_graph *g, int conv, const affine_target *at, affine_kind kind, const float *c,
                         int64_t channels) {
     p2l_ir_node *node = &g->nodes.items[conv];
     if (node->ninputs <= at->bias_input) return false;
@@ -116,7 +116,7 @@ static bool fold_affine(p2l_graph *g, int conv, const affine_target *at, affine_
     return true;
 }
 
-static int64_t last_dim(const p2l_graph *g, int t) {
+static int64_t last_dim(const p2l_ir_graph *g, int t) {
     const p2l_ir_tensor *tt = &g->tensors.items[t];
     return tt->rank ? tt->dims[tt->rank - 1] : -1;
 }
@@ -124,7 +124,7 @@ static int64_t last_dim(const p2l_graph *g, int t) {
 /* The conv-like node whose output reaches tensor x with the channels still last: directly, or
  * through a RESHAPE that keeps the last axis (a 1-D conv's N,1,L,C -> N,L,C). *via gets the
  * RESHAPE (or -1). */
-static int affine_source(const p2l_graph *g, int x, int *via) {
+static int affine_source(const p2l_ir_graph *g, int x, int *via) {
     *via = -1;
     int producer = sole_producer(g, x);
     if (producer >= 0 && g->nodes.items[producer].op == P2L_OP_RESHAPE) {
@@ -136,7 +136,7 @@ static int affine_source(const p2l_graph *g, int x, int *via) {
     return producer >= 0 && affine_target_of(g->nodes.items[producer].op) ? producer : -1;
 }
 
-p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_fuse_affine(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || node->ninputs != 2) continue;
@@ -171,7 +171,7 @@ p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed) {
     return P2L_OK;
 }
 
-p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_fuse_activation(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead) continue;
@@ -203,7 +203,7 @@ p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed) {
 }
 
 /* Is node n `op(x, scalar)` (either order for commutative ops) with that scalar value? */
-static bool is_op_with_scalar(const p2l_graph *g, int n, p2l_op op, double value, int *other) {
+static bool is_op_with_scalar(const p2l_ir_graph *g, int n, p2l_op op, double value, int *other) {
     if (n < 0) return false;
     const p2l_ir_node *node = &g->nodes.items[n];
     if (node->dead || node->op != op || node->ninputs != 2) return false;
@@ -221,7 +221,7 @@ static bool is_op_with_scalar(const p2l_graph *g, int n, p2l_op op, double value
     return false;
 }
 
-p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_fuse_hard_swish(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         /* the tail: m / 6 or m * (1/6) */
         int m;
@@ -251,7 +251,7 @@ p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed) {
     return P2L_OK;
 }
 
-p2l_status p2l_pass_fuse_prelu(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_fuse_prelu(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         const p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || node->op != P2L_OP_SELECT_V2) continue;
@@ -303,7 +303,7 @@ p2l_status p2l_pass_fuse_prelu(p2l_graph *g, bool *changed) {
     return P2L_OK;
 }
 
-p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_fuse_relu6(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         int x;
         if (!is_op_with_scalar(g, (int)n, P2L_OP_MINIMUM, 6.0, &x)) continue;
@@ -322,7 +322,7 @@ p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed) {
 }
 
 /* Does t hold only values >= 0 (the output of a RELU/RELU6, standalone or fused)? */
-static bool non_negative(const p2l_graph *g, int t) {
+static bool non_negative(const p2l_ir_graph *g, int t) {
     int producer = g->tensors.items[t].producer;
     if (producer < 0) return false;
     const p2l_ir_node *p = &g->nodes.items[producer];
@@ -332,7 +332,7 @@ static bool non_negative(const p2l_graph *g, int t) {
     return act == P2L_ACT_RELU || act == P2L_ACT_RELU6;
 }
 
-p2l_status p2l_pass_zero_pad_max_pool(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_zero_pad_max_pool(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         double pad_value;

@@ -19,25 +19,25 @@ static const struct {
     {"remove-dead", p2l_pass_remove_dead},
 };
 
-p2l_status p2l_optimize(p2l_graph *g) {
+p2l_status p2l_optimize(p2l_ir_graph *g) {
     /* Each pass only shrinks the graph or moves work into constants, so a few rounds reach a
      * fixed point; the bound is a guard against a pass that undoes another. */
     for (int round = 0; round < 16; round++) {
         bool any = false;
         for (size_t i = 0; i < sizeof pipeline / sizeof pipeline[0]; i++) {
             bool changed = false;
-            p2l_graph_count_uses(g);
+            p2l_ir_graph_count_uses(g);
             p2l_status s = pipeline[i].fn(g, &changed);
             if (s != P2L_OK) return p2l_fail_context(s, "pass %s", pipeline[i].name);
             any = any || changed;
         }
         if (!any) break;
     }
-    P2L_TRY(p2l_graph_compact(g));
-    return p2l_graph_toposort(g);
+    P2L_TRY(p2l_ir_graph_compact(g));
+    return p2l_ir_graph_toposort(g);
 }
 
-int p2l_sole_consumer(const p2l_graph *g, int t) {
+int p2l_sole_consumer(const p2l_ir_graph *g, int t) {
     if (g->tensors.items[t].consumers != 1 || p2l_is_graph_output(g, t)) return -1;
     for (size_t n = 0; n < g->nodes.len; n++) {
         const p2l_ir_node *node = &g->nodes.items[n];
@@ -48,7 +48,7 @@ int p2l_sole_consumer(const p2l_graph *g, int t) {
     return -1;
 }
 
-bool p2l_is_graph_output(const p2l_graph *g, int t) {
+bool p2l_is_graph_output(const p2l_ir_graph *g, int t) {
     for (size_t i = 0; i < g->outputs.len; i++)
         if (g->outputs.items[i] == t) return true;
     return false;
@@ -58,7 +58,7 @@ bool p2l_same_shape(const p2l_ir_tensor *a, const p2l_ir_tensor *b) {
     return a->rank == b->rank && memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
 }
 
-bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out) {
+bool p2l_const_scalar_value(const p2l_ir_graph *g, int t, double *out) {
     if (t < 0 || !p2l_is_const(g, t)) return false;
     const p2l_ir_tensor *tt = &g->tensors.items[t];
     if (p2l_tensor_numel(tt) != 1) return false;
@@ -70,7 +70,7 @@ bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out) {
 }
 
 /* Nodes whose outputs nobody reads. Repeats until stable within one call. */
-p2l_status p2l_pass_remove_dead(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_remove_dead(p2l_ir_graph *g, bool *changed) {
     bool again = true;
     while (again) {
         again = false;

@@ -4,31 +4,31 @@
 
 #include "ir/graph.h"
 
-typedef p2l_status (*p2l_pass_fn)(p2l_graph *g, bool *changed);
+typedef p2l_status (*p2l_pass_fn)(p2l_ir_graph *g, bool *changed);
 
 /* Runs the pass pipeline to a fixed point (bounded), then compacts the graph. */
-p2l_status p2l_optimize(p2l_graph *g);
+p2l_status p2l_optimize(p2l_ir_graph *g);
 
 /* The passes (see each file for what it rewrites). */
-p2l_status p2l_pass_fold_constants(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_simplify(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_cancel_transposes(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_fuse_affine(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_fuse_activation(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_fuse_relu6(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_fuse_hard_swish(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_fuse_prelu(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_zero_pad_max_pool(p2l_graph *g, bool *changed);
-p2l_status p2l_pass_remove_dead(p2l_graph *g, bool *changed);
+p2l_status p2l_pass_fold_constants(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_simplify(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_cancel_transposes(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_affine(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_activation(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_relu6(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_hard_swish(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_prelu(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_zero_pad_max_pool(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_remove_dead(p2l_ir_graph *g, bool *changed);
 
 /* Shared helpers for passes. */
 /* The single live node reading tensor t, or -1 (none, several, or t is a graph output). */
-int p2l_sole_consumer(const p2l_graph *g, int t);
+int p2l_sole_consumer(const p2l_ir_graph *g, int t);
 /* Whether tensor t is one of the graph's outputs. */
-bool p2l_is_graph_output(const p2l_graph *g, int t);
+bool p2l_is_graph_output(const p2l_ir_graph *g, int t);
 /* Whether two tensors have the same rank and dims. */
 bool p2l_same_shape(const p2l_ir_tensor *a, const p2l_ir_tensor *b);
 /* Scalar value of a constant with one element (any float/int dtype), or false. */
-bool p2l_const_scalar_value(const p2l_graph *g, int t, double *out);
+bool p2l_const_scalar_value(const p2l_ir_graph *g, int t, double *out);
 
 #endif

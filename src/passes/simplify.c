@@ -22,14 +22,14 @@
 #include "passes/passes.h"
 
 /* The live node producing t, or -1. */
-static int producer_of(const p2l_graph *g, int t) {
+static int producer_of(const p2l_ir_graph *g, int t) {
     if (t < 0) return -1;
     const int p = g->tensors.items[t].producer;
     return p >= 0 && !g->nodes.items[p].dead ? p : -1;
 }
 
 /* The node producing t if it is a live `op`, else -1. */
-static int produced_by(const p2l_graph *g, int t, p2l_op op) {
+static int produced_by(const p2l_ir_graph *g, int t, p2l_op op) {
     const int p = producer_of(g, t);
     return p >= 0 && g->nodes.items[p].op == op ? p : -1;
 }
@@ -48,7 +48,7 @@ static bool same_trailing_dims(const p2l_ir_tensor *a, const p2l_ir_tensor *b, i
 }
 
 /* Whether float constant t holds only `value` (every element). */
-static bool const_all_equal(const p2l_graph *g, int t, float value) {
+static bool const_all_equal(const p2l_ir_graph *g, int t, float value) {
     if (!p2l_is_const(g, t) || g->tensors.items[t].dtype != P2L_FLOAT32) return false;
     const p2l_ir_tensor *c = &g->tensors.items[t];
     const int64_t n = p2l_tensor_numel(c);
@@ -61,7 +61,7 @@ static bool const_all_equal(const p2l_graph *g, int t, float value) {
     return true;
 }
 
-static p2l_status drop_zero_add(p2l_graph *g, bool *changed) {
+static p2l_status drop_zero_add(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || (node->op != P2L_OP_ADD && node->op != P2L_OP_SUB) || node->ninputs != 2) continue;
@@ -72,7 +72,7 @@ static p2l_status drop_zero_add(p2l_graph *g, bool *changed) {
             if (!const_all_equal(g, node->inputs[zero_at], 0.0f) || p2l_is_graph_output(g, out)) continue;
             const p2l_ir_tensor *xt = &g->tensors.items[x], *ot = &g->tensors.items[out];
             if (xt->dtype != ot->dtype || !p2l_same_shape(xt, ot)) continue;
-            p2l_graph_replace_uses(g, out, x);
+            p2l_ir_graph_replace_uses(g, out, x);
             node->dead = true;
             *changed = true;
             break;
@@ -82,7 +82,7 @@ static p2l_status drop_zero_add(p2l_graph *g, bool *changed) {
 }
 
 /* Whether t is a matmul's result, possibly reshaped, transposed or scaled by a finite constant. */
-static bool matmul_scores(const p2l_graph *g, int t) {
+static bool matmul_scores(const p2l_ir_graph *g, int t) {
     for (int step = 0; step < 6; step++) {
         const int p = producer_of(g, t);
         if (p < 0) return false;
@@ -106,7 +106,7 @@ static bool matmul_scores(const p2l_graph *g, int t) {
 }
 
 /* Whether every row (along the last axis) of float constant c holds a value above -inf. */
-static bool every_row_unmasked(const p2l_graph *g, int c) {
+static bool every_row_unmasked(const p2l_ir_graph *g, int c) {
     if (!p2l_is_const(g, c) || g->tensors.items[c].dtype != P2L_FLOAT32) return false;
     const p2l_ir_tensor *t = &g->tensors.items[c];
     const int64_t n = p2l_tensor_numel(t), row = t->rank ? t->dims[t->rank - 1] : 1;
@@ -123,7 +123,7 @@ static bool every_row_unmasked(const p2l_graph *g, int c) {
     return true;
 }
 
-static bool no_row_all_neg_inf(const p2l_graph *g, int x) {
+static bool no_row_all_neg_inf(const p2l_ir_graph *g, int x) {
     if (matmul_scores(g, x)) return true;
     for (int r; (r = produced_by(g, x, P2L_OP_RESHAPE)) >= 0;) { /* rows survive a RESHAPE keeping the last axis */
         const int in = g->nodes.items[r].inputs[0];
@@ -141,7 +141,7 @@ static bool no_row_all_neg_inf(const p2l_graph *g, int x) {
 }
 
 /* Whether `cond` is NOT(ANY(NOT(EQUAL(x, -inf)), last axis)) for this x. */
-static bool fully_masked_rows_of(const p2l_graph *g, int cond, int x) {
+static bool fully_masked_rows_of(const p2l_ir_graph *g, int cond, int x) {
     const int not_any = produced_by(g, cond, P2L_OP_LOGICAL_NOT);
     const int any = not_any < 0 ? -1 : produced_by(g, g->nodes.items[not_any].inputs[0], P2L_OP_REDUCE_ANY);
     const int not_eq = any < 0 ? -1 : produced_by(g, g->nodes.items[any].inputs[0], P2L_OP_LOGICAL_NOT);
@@ -161,14 +161,14 @@ static bool fully_masked_rows_of(const p2l_graph *g, int cond, int x) {
 }
 
 /* Whether t is all zeros: a constant, or FILL with 0 (full_like(x, 0) of a run-time shape). */
-static bool zeros(const p2l_graph *g, int t) {
+static bool zeros(const p2l_ir_graph *g, int t) {
     if (const_all_equal(g, t, 0.0f)) return true;
     const int fill = produced_by(g, t, P2L_OP_FILL);
     double v;
     return fill >= 0 && p2l_const_scalar_value(g, g->nodes.items[fill].inputs[1], &v) && v == 0;
 }
 
-static p2l_status drop_softmax_guard(p2l_graph *g, bool *changed) {
+static p2l_status drop_softmax_guard(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *select = &g->nodes.items[n];
         if (select->dead || select->op != P2L_OP_SELECT_V2 || select->ninputs != 3) continue;
@@ -178,7 +178,7 @@ static p2l_status drop_softmax_guard(p2l_graph *g, bool *changed) {
         const int sm = g->nodes.items[softmax].outputs[0];
         if (!p2l_same_shape(&g->tensors.items[sm], &g->tensors.items[out]) || p2l_is_graph_output(g, out)) continue;
         if (!fully_masked_rows_of(g, select->inputs[0], x) || !no_row_all_neg_inf(g, x)) continue;
-        p2l_graph_replace_uses(g, out, sm);
+        p2l_ir_graph_replace_uses(g, out, sm);
         select->dead = true; /* the comparison chain is left without readers: remove-dead takes it */
         *changed = true;
     }
@@ -186,12 +186,12 @@ static p2l_status drop_softmax_guard(p2l_graph *g, bool *changed) {
 }
 
 /* The RESHAPE node that alone reads t (produced by a live node), or -1. */
-static int sole_reshape_reading(const p2l_graph *g, int t) {
+static int sole_reshape_reading(const p2l_ir_graph *g, int t) {
     const int r = p2l_sole_consumer(g, t);
     return r >= 0 && g->nodes.items[r].op == P2L_OP_RESHAPE ? r : -1;
 }
 
-static p2l_status fully_connected_keep_dims(p2l_graph *g, bool *changed) {
+static p2l_status fully_connected_keep_dims(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *fc = &g->nodes.items[n];
         if (fc->dead || fc->op != P2L_OP_FULLY_CONNECTED || p2l_get_option(g, (int)n, "keep_num_dims")) continue;
@@ -219,7 +219,7 @@ static p2l_status fully_connected_keep_dims(p2l_graph *g, bool *changed) {
  * torch.export expanded over the batch for bmm: nn.Linear on a transposed activation) is
  * FULLY_CONNECTED with keep_num_dims and that one matrix as [N, K] weights, when A already has the
  * output's batch dims. Both runtimes' matrix paths take it; a batched constant B is a slow path. */
-static p2l_status matmul_with_repeated_weight(p2l_graph *g, bool *changed) {
+static p2l_status matmul_with_repeated_weight(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         const p2l_ir_node *bmm = &g->nodes.items[n];
         if (bmm->dead || bmm->op != P2L_OP_BATCH_MATMUL || bmm->ninputs != 2 || p2l_get_option(g, (int)n, "adj_x"))
@@ -269,7 +269,7 @@ static p2l_status matmul_with_repeated_weight(p2l_graph *g, bool *changed) {
  * constant that broadcasts the same way before and after the RESHAPE x -> a (a scalar, or one
  * whose dims are trailing dims the reshape keeps: an attention mask), so that it commutes with the
  * RESHAPE; SOFTMAX does when the reshape keeps the last axis. */
-static bool commutes_with_reshape(const p2l_graph *g, const p2l_ir_node *node, const p2l_ir_tensor *x, const p2l_ir_tensor *a) {
+static bool commutes_with_reshape(const p2l_ir_graph *g, const p2l_ir_node *node, const p2l_ir_tensor *x, const p2l_ir_tensor *a) {
     switch (node->op) {
     case P2L_OP_ADD:
     case P2L_OP_SUB:
@@ -298,7 +298,7 @@ static bool commutes_with_reshape(const p2l_graph *g, const p2l_ir_node *node, c
 /* RESHAPE x -> a read only by `op` (a -> b): op now reads x and writes a (given x's shape), and the
  * RESHAPE reads a and writes b. The RESHAPE moves down one op at a time until it meets the next
  * RESHAPE, or an op it does not commute with. */
-static p2l_status sink_reshapes(p2l_graph *g, bool *changed) {
+static p2l_status sink_reshapes(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *reshape = &g->nodes.items[n];
         if (reshape->dead || reshape->op != P2L_OP_RESHAPE) continue;
@@ -336,7 +336,7 @@ static p2l_status sink_reshapes(p2l_graph *g, bool *changed) {
     return P2L_OK;
 }
 
-p2l_status p2l_pass_simplify(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_simplify(p2l_ir_graph *g, bool *changed) {
     P2L_TRY(sink_reshapes(g, changed));
     P2L_TRY(fully_connected_keep_dims(g, changed));
     P2L_TRY(matmul_with_repeated_weight(g, changed));

@@ -6,7 +6,7 @@
 #include "passes/passes.h"
 
 /* The node `n` is a no-op: readers of its output read its input instead. */
-static bool bypass(p2l_graph *g, int n) {
+static bool bypass(p2l_ir_graph *g, int n) {
     p2l_ir_node *node = &g->nodes.items[n];
     int in = node->inputs[0], out = node->outputs[0];
     if (p2l_is_graph_output(g, out) && (p2l_is_graph_output(g, in) || g->tensors.items[in].producer < 0)) return false;
@@ -19,20 +19,20 @@ static bool bypass(p2l_graph *g, int n) {
             if (p->outputs[i] == in) p->outputs[i] = out;
         g->tensors.items[out].producer = producer;
     } else {
-        p2l_graph_replace_uses(g, out, in);
+        p2l_ir_graph_replace_uses(g, out, in);
     }
     node->dead = true;
     return true;
 }
 
-static bool read_perm(const p2l_graph *g, int t, int32_t *perm, int rank) {
+static bool read_perm(const p2l_ir_graph *g, int t, int32_t *perm, int rank) {
     const p2l_ir_tensor *pt = &g->tensors.items[t];
     if (!pt->data || pt->dtype != P2L_INT32 || p2l_tensor_numel(pt) != rank) return false;
     memcpy(perm, pt->data, sizeof(int32_t) * (size_t)rank);
     return true;
 }
 
-p2l_status p2l_pass_cancel_transposes(p2l_graph *g, bool *changed) {
+p2l_status p2l_pass_cancel_transposes(p2l_ir_graph *g, bool *changed) {
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || (node->op != P2L_OP_TRANSPOSE && node->op != P2L_OP_RESHAPE)) continue;

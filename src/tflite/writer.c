@@ -18,7 +18,7 @@ enum { SIGNATURE_INPUTS, SIGNATURE_OUTPUTS, SIGNATURE_KEY, SIGNATURE_SUBGRAPH_IN
 enum { METADATA_NAME, METADATA_BUFFER };
 enum { TENSORMAP_NAME, TENSORMAP_TENSOR_INDEX };
 
-int p2l_tflite_op_version(const p2l_graph *g, const p2l_ir_node *node) {
+int p2l_tflite_op_version(const p2l_ir_graph *g, const p2l_ir_node *node) {
     /* Versions mark when an op gained a feature; a runtime that knows the version runs it. */
 #define OPT(name) p2l_get_option(g, (int)(node - g->nodes.items), name)
     switch (node->op) {
@@ -127,7 +127,7 @@ static p2l_status write_buffers(writer *w, int **tensor_buffer) {
     p2l_fb_table_start(fb);
     P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
     for (size_t gi = 0; gi < w->m->graphs.len; gi++) {
-        p2l_graph *g = w->m->graphs.items[gi];
+        p2l_ir_graph *g = w->m->graphs.items[gi];
         tensor_buffer[gi] = p2l_alloc_zero(sizeof(int) * (g->tensors.len + 1));
         if (!tensor_buffer[gi]) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
         for (size_t t = 0; t < g->tensors.len; t++) {
@@ -144,7 +144,7 @@ static p2l_status write_buffers(writer *w, int **tensor_buffer) {
     return P2L_OK;
 }
 
-static p2l_fb_ref write_subgraph(writer *w, const p2l_graph *g, const int *tensor_buffer, p2l_status *status) {
+static p2l_fb_ref write_subgraph(writer *w, const p2l_ir_graph *g, const int *tensor_buffer, p2l_status *status) {
     p2l_fb *fb = w->fb;
     size_t nt = g->tensors.len, nn = g->nodes.len;
     p2l_fb_ref *refs = p2l_alloc(sizeof(p2l_fb_ref) * ((nt > nn ? nt : nn) + 1));
@@ -238,7 +238,7 @@ static p2l_fb_ref write_tensor_maps(p2l_fb *fb, const int *tensors, const char *
     return vector;
 }
 
-static p2l_fb_ref write_signature(p2l_fb *fb, const p2l_graph *g, int index, p2l_status *status) {
+static p2l_fb_ref write_signature(p2l_fb *fb, const p2l_ir_graph *g, int index, p2l_status *status) {
     p2l_fb_ref ins = write_tensor_maps(fb, g->inputs.items, g->input_names.items, g->inputs.len, status);
     p2l_fb_ref outs = *status == P2L_OK
                           ? write_tensor_maps(fb, g->outputs.items, g->output_names.items, g->outputs.len, status)
@@ -276,7 +276,7 @@ static p2l_fb_ref write_metadata(p2l_fb *fb, const p2l_model_ir *m, size_t first
 p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out, size_t *size) {
     size_t estimate = 65536;
     for (size_t gi = 0; gi < m->graphs.len; gi++) {
-        const p2l_graph *g = m->graphs.items[gi];
+        const p2l_ir_graph *g = m->graphs.items[gi];
         for (size_t t = 0; t < g->tensors.len; t++)
             estimate += g->tensors.items[t].nbytes + 160 + strlen(g->tensors.items[t].name);
         estimate += g->nodes.len * 128;

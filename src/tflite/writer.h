@@ -10,6 +10,6 @@
 p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out, size_t *size);
 
 /* The operator version to record for a node (depends on its options and types). */
-int p2l_tflite_op_version(const p2l_graph *g, const p2l_ir_node *node);
+int p2l_tflite_op_version(const p2l_ir_graph *g, const p2l_ir_node *node);
 
 #endif

@@ -784,7 +784,7 @@ static void test_tflite_model(void) {
 
 /* A graph of `count` inputs, each an output too (no ops: the writer does not care). */
 static void build_wide_graph(p2l_model_ir *m, int count) {
-    p2l_graph *g;
+    p2l_ir_graph *g;
     p2l_model_ir_init(m);
     CHECK_EQ_INT(p2l_model_ir_add_graph(m, "serving_default", &g), P2L_OK);
     int64_t dims[1] = {2};
@@ -826,7 +826,7 @@ static void test_writer_signature_over_1024(void) {
 static void test_writer_refuses_int64_dims(void) {
     p2l_model_ir m;
     build_wide_graph(&m, 1);
-    p2l_graph *g = m.graphs.items[0];
+    p2l_ir_graph *g = m.graphs.items[0];
     int64_t big[2] = {3, (int64_t)1 << 33};
     CHECK_EQ_INT(p2l_add_tensor(g, "big", P2L_FLOAT32, 2, big), -1);
     CHECK_ERROR_MENTIONS("8589934592");

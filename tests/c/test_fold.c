@@ -119,7 +119,7 @@ static void test_options_and_option_ints(void) {
 
 typedef struct fold_case {
     p2l_model_ir model;
-    p2l_graph *g;
+    p2l_ir_graph *g;
     int node, out;
 } fold_case;
 
