@@ -89,7 +89,7 @@ int p2l_add_const(p2l_ir_graph *g, const char *name, p2l_dtype dtype, int rank, 
     p2l_ir_tensor *tt = &g->tensors.items[t];
     tt->data = data;
     tt->owned = take ? (void *)data : NULL;
-    tt->nbytes = p2l_tensor_bytes(tt);
+    tt->nbytes = p2l_ir_tensor_bytes(tt);
     /* bytes made here (not the archive's, counted when read) count against max_tensor_bytes */
     if (take && p2l_limits_charge_tensor_bytes(tt->nbytes, tt->name) != P2L_OK) {
         p2l_release_const(tt);
@@ -189,7 +189,7 @@ void p2l_set_const_data(p2l_ir_graph *g, int tensor, void *owned_data, size_t nb
     t->nbytes = nbytes;
 }
 
-int64_t p2l_tensor_numel(const p2l_ir_tensor *t) {
+int64_t p2l_ir_tensor_numel(const p2l_ir_tensor *t) {
     int64_t n = 1;
     for (int i = 0; i < t->rank; i++) {
         if (t->dims[i] < 0 || __builtin_mul_overflow(n, t->dims[i], &n)) return -1;
@@ -197,8 +197,8 @@ int64_t p2l_tensor_numel(const p2l_ir_tensor *t) {
     return n;
 }
 
-size_t p2l_tensor_bytes(const p2l_ir_tensor *t) {
-    int64_t n = p2l_tensor_numel(t);
+size_t p2l_ir_tensor_bytes(const p2l_ir_tensor *t) {
+    int64_t n = p2l_ir_tensor_numel(t);
     return n < 0 ? 0 : (size_t)n * p2l_dtype_size(t->dtype);
 }
 

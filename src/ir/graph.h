@@ -102,8 +102,8 @@ void p2l_set_const_data(p2l_ir_graph *g, int tensor, void *owned_data, size_t nb
 void p2l_release_const(p2l_ir_tensor *t);
 
 static inline bool p2l_is_const(const p2l_ir_graph *g, int t) { return t >= 0 && g->tensors.items[t].data; }
-int64_t p2l_tensor_numel(const p2l_ir_tensor *t);      /* -1 if dynamic (or, never for tensors p2l_add_tensor made, too large) */
-size_t p2l_tensor_bytes(const p2l_ir_tensor *t);       /* 0 if dynamic */
+int64_t p2l_ir_tensor_numel(const p2l_ir_tensor *t);      /* -1 if dynamic (or, never for tensors p2l_add_tensor made, too large) */
+size_t p2l_ir_tensor_bytes(const p2l_ir_tensor *t);       /* 0 if dynamic */
 
 /* Recomputes producer and consumer counts (after rewrites). */
 void p2l_ir_graph_count_uses(p2l_ir_graph *g);

@@ -213,7 +213,7 @@ int p2l_transpose(p2l_lower_ctx *ctx, int tensor, const int8_t *perm) {
         only_ones = perm[i] > last;
         last = perm[i];
     }
-    bool static_shape = p2l_tensor_numel(&t) >= 0;
+    bool static_shape = p2l_ir_tensor_numel(&t) >= 0;
     if (only_ones && static_shape) return p2l_reshape(ctx, tensor, rank, dims);
     int64_t n = rank;
     int perm_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, name_base(ctx), "perm"), 1, &n, p32);

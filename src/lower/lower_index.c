@@ -37,7 +37,7 @@ static int index_tensor(p2l_lower_ctx *ctx, int value_id, int64_t wrap_size) {
     if (t < 0) return -1;
     const p2l_ir_tensor *tt = tensor_of(ctx, t);
     if (p2l_is_const(ctx->g, t)) {
-        int64_t n = p2l_tensor_numel(tt);
+        int64_t n = p2l_ir_tensor_numel(tt);
         int32_t *vals = p2l_alloc(sizeof(int32_t) * (size_t)(n + 1));
         if (!vals) {
             p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -382,7 +382,7 @@ typedef enum scatter_mode { SCATTER_SET, SCATTER_ADD, SCATTER_SUM_NO_SELF, SCATT
 static bool const_unique(p2l_lower_ctx *ctx, int lin, int64_t range) {
     if (!p2l_is_const(ctx->g, lin)) return false;
     const p2l_ir_tensor lt = *tensor_of(ctx, lin);
-    int64_t n = p2l_tensor_numel(&lt);
+    int64_t n = p2l_ir_tensor_numel(&lt);
     uint8_t *seen = p2l_alloc_zero((size_t)range + 1);
     if (!seen) return false;
     bool unique = true;
@@ -438,7 +438,7 @@ static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter
     if (mode == SCATTER_SET && const_unique(ctx, lin, xt.dims[0])) {
         uint8_t *m = p2l_alloc_zero((size_t)xt.dims[0]);
         if (!m) return -1;
-        for (int64_t i = 0; i < p2l_tensor_numel(&lt); i++) m[((const int32_t *)lt.data)[i]] = 1;
+        for (int64_t i = 0; i < p2l_ir_tensor_numel(&lt); i++) m[((const int32_t *)lt.data)[i]] = 1;
         mask = p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/mask", ctx->node->name), P2L_BOOL, xt.rank,
                              pdims, m, true);
     } else {

@@ -42,7 +42,7 @@ static bool fold_reshape(p2l_ir_graph *g, int n) {
     p2l_ir_node *node = &g->nodes.items[n];
     const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]];
     const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
-    if (p2l_tensor_numel(out) < 0 || p2l_tensor_bytes(out) != in->nbytes) return false;
+    if (p2l_ir_tensor_numel(out) < 0 || p2l_ir_tensor_bytes(out) != in->nbytes) return false;
     /* Borrow bytes the archive owns; copy bytes another tensor owns (lifetimes differ). */
     if (!in->owned) {
         become_constant(g, n, in->data, false, in->nbytes);
@@ -89,7 +89,7 @@ static int64_t *widen_int32(const p2l_ir_tensor *t, int64_t count) {
  * stays int64 (see narrow_to_int32). */
 static void *evaluate_node(const p2l_ir_graph *g, const p2l_ir_node *node, uint64_t limit, bool exact) {
     const p2l_ir_tensor *out = &g->tensors.items[node->outputs[0]];
-    const int64_t numel = p2l_tensor_numel(out);
+    const int64_t numel = p2l_ir_tensor_numel(out);
     const size_t esize = p2l_dtype_size(out->dtype);
     if (numel < 0 || !esize || (uint64_t)numel * esize > limit) return NULL;
     const int count = node->ninputs;
@@ -106,7 +106,7 @@ static void *evaluate_node(const p2l_ir_graph *g, const p2l_ir_node *node, uint6
         inputs[i] = &values[i];
         if (ok && exact && t->dtype == P2L_INT32) {
             values[i].dtype = P2L_INT64;
-            ok = widened[i] = (values[i].data = widen_int32(t, p2l_tensor_numel(t))) != NULL;
+            ok = widened[i] = (values[i].data = widen_int32(t, p2l_ir_tensor_numel(t))) != NULL;
         }
     }
     const p2l_eval_op op = {.op = node->op, .options = node->options};
@@ -140,10 +140,10 @@ static void *narrow_to_int32(void *wide, int64_t count) {
  * fits int32. */
 static bool fold_evaluated(p2l_ir_graph *g, int n, uint64_t limit, bool exact) {
     const p2l_ir_tensor *out = &g->tensors.items[g->nodes.items[n].outputs[0]];
-    const int64_t numel = p2l_tensor_numel(out);
+    const int64_t numel = p2l_ir_tensor_numel(out);
     void *data = evaluate_node(g, &g->nodes.items[n], limit, exact);
     if (data && exact && out->dtype == P2L_INT32) data = narrow_to_int32(data, numel);
-    if (data) become_constant(g, n, data, true, p2l_tensor_bytes(out));
+    if (data) become_constant(g, n, data, true, p2l_ir_tensor_bytes(out));
     return data != NULL;
 }
 
@@ -207,14 +207,14 @@ static bool dtypes_agree(p2l_op op, const p2l_ir_tensor *const *in, int n, p2l_d
 static bool values_have_one_result(p2l_op op, const p2l_ir_tensor *const *in, p2l_dtype out) {
     const bool floor_div = op == P2L_OP_FLOOR_DIV || op == P2L_OP_FLOOR_MOD;
     if (floor_div && in[1]->dtype == P2L_FLOAT32) {
-        for (int64_t i = 0; i < p2l_tensor_numel(in[1]); i++)
+        for (int64_t i = 0; i < p2l_ir_tensor_numel(in[1]); i++)
             if (load_value(in[1], i) == 0) return false;
         return true;
     }
     if (op != P2L_OP_CAST || out == P2L_FLOAT32 || out == P2L_BOOL) return true;
     const double low = out == P2L_INT32 ? INT32_MIN : out == P2L_INT8 ? INT8_MIN : 0;
     const double high = out == P2L_INT32 ? INT32_MAX : out == P2L_INT8 ? INT8_MAX : UINT8_MAX;
-    for (int64_t i = 0; i < p2l_tensor_numel(in[0]); i++) {
+    for (int64_t i = 0; i < p2l_ir_tensor_numel(in[0]); i++) {
         const double x = trunc(load_value(in[0], i));
         if (isnan(x) || x > high || (x < low && out != P2L_INT32)) return false;
     }
@@ -262,7 +262,7 @@ static bool fold_elementwise(p2l_ir_graph *g, int n, p2l_status *status) {
                        node->op != P2L_OP_SELECT_V2;
     void *data = evaluate_node(g, node, fold_limit(g, node), exact);
     if (!data) return false;
-    const int64_t numel = p2l_tensor_numel(out);
+    const int64_t numel = p2l_ir_tensor_numel(out);
     const int64_t bad = exact ? (int64_t)p2l_first_outside_int32(data, (size_t)numel) : numel;
     if (bad < numel && arity == 2) {
         const int64_t x = (int64_t)load_value(in[0], broadcast_source(in[0], out, bad));
@@ -276,7 +276,7 @@ static bool fold_elementwise(p2l_ir_graph *g, int n, p2l_status *status) {
         return false;
     }
     if (exact && !(data = narrow_to_int32(data, numel))) return false;
-    become_constant(g, n, data, true, p2l_tensor_bytes(out));
+    become_constant(g, n, data, true, p2l_ir_tensor_bytes(out));
     return true;
 }
 
@@ -301,7 +301,7 @@ p2l_status p2l_pass_fold_constants(p2l_ir_graph *g, bool *changed) {
             break;
         case P2L_OP_MEAN: case P2L_OP_SUM: /* float only, and not of nothing (weight standardization and weight
                                             * norm compute conv filters from parameters this way) */
-            folded = in0->dtype == P2L_FLOAT32 && p2l_tensor_numel(in0) > 0 && p2l_tensor_numel(out) > 0 &&
+            folded = in0->dtype == P2L_FLOAT32 && p2l_ir_tensor_numel(in0) > 0 && p2l_ir_tensor_numel(out) > 0 &&
                      fold_evaluated(g, (int)n, FOLD_MAX_BYTES, false);
             break;
         case P2L_OP_CUMSUM: /* int32 only (a float sum's order need not be PyTorch's) */

@@ -33,7 +33,7 @@ static bool channel_constant(const p2l_ir_graph *g, int t, int64_t channels, flo
     if (t < 0 || !p2l_is_const(g, t)) return false;
     const p2l_ir_tensor *c = &g->tensors.items[t];
     if (c->dtype != P2L_FLOAT32) return false;
-    int64_t numel = p2l_tensor_numel(c);
+    int64_t numel = p2l_ir_tensor_numel(c);
     if (numel == 1) {
         float v;
         memcpy(&v, c->data, 4);
@@ -89,7 +89,7 @@ static bool fold_affine(p2l_ir_graph *g, int conv, const affine_target *at, affi
     if (bias_in < 0 || !p2l_is_const(g, filter_in) || !p2l_is_const(g, bias_in)) return false;
     if (p2l_get_option(g, conv, "fused_activation_function") != P2L_ACT_NONE) return false;
     const p2l_ir_tensor *bias_t = &g->tensors.items[bias_in];
-    if (bias_t->dtype != P2L_FLOAT32 || p2l_tensor_numel(bias_t) != channels) return false;
+    if (bias_t->dtype != P2L_FLOAT32 || p2l_ir_tensor_numel(bias_t) != channels) return false;
     if (g->tensors.items[filter_in].dtype != P2L_FLOAT32) return false;
     int bias = writable_const(g, bias_in);
     if (bias < 0) return false;
@@ -99,7 +99,7 @@ static bool fold_affine(p2l_ir_graph *g, int conv, const affine_target *at, affi
         if (filter < 0) return false;
         const p2l_ir_tensor *ft = &g->tensors.items[filter];
         float *f = ft->owned;
-        int64_t inner = p2l_tensor_numel(ft) / channels;
+        int64_t inner = p2l_ir_tensor_numel(ft) / channels;
         if (at->channels_last) {
             for (int64_t i = 0; i < inner; i++)
                 for (int64_t k = 0; k < channels; k++) f[i * channels + k] *= c[k];
@@ -271,7 +271,7 @@ p2l_status p2l_pass_fuse_prelu(p2l_ir_graph *g, bool *changed) {
         const p2l_ir_node *m = &g->nodes.items[mul];
         const int slope = m->inputs[0] == x ? m->inputs[1] : m->inputs[1] == x ? m->inputs[0] : -1;
         if (slope < 0 || !p2l_is_const(g, slope)) continue;
-        const int64_t channels = xt->dims[xt->rank - 1], numel = p2l_tensor_numel(&g->tensors.items[slope]);
+        const int64_t channels = xt->dims[xt->rank - 1], numel = p2l_ir_tensor_numel(&g->tensors.items[slope]);
         if (numel != 1 && channels <= 0) continue;
         float *alpha = p2l_alloc(sizeof(float) * (size_t)(numel == 1 ? 1 : channels));
         if (!alpha) return P2L_ERROR_OUT_OF_MEMORY;

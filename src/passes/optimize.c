@@ -61,7 +61,7 @@ bool p2l_same_shape(const p2l_ir_tensor *a, const p2l_ir_tensor *b) {
 bool p2l_const_scalar_value(const p2l_ir_graph *g, int t, double *out) {
     if (t < 0 || !p2l_is_const(g, t)) return false;
     const p2l_ir_tensor *tt = &g->tensors.items[t];
-    if (p2l_tensor_numel(tt) != 1) return false;
+    if (p2l_ir_tensor_numel(tt) != 1) return false;
     switch (tt->dtype) {
     case P2L_FLOAT32: { float f; memcpy(&f, tt->data, 4); *out = f; return true; }
     case P2L_INT32: { int32_t v; memcpy(&v, tt->data, 4); *out = v; return true; }

@@ -51,7 +51,7 @@ static bool same_trailing_dims(const p2l_ir_tensor *a, const p2l_ir_tensor *b, i
 static bool const_all_equal(const p2l_ir_graph *g, int t, float value) {
     if (!p2l_is_const(g, t) || g->tensors.items[t].dtype != P2L_FLOAT32) return false;
     const p2l_ir_tensor *c = &g->tensors.items[t];
-    const int64_t n = p2l_tensor_numel(c);
+    const int64_t n = p2l_ir_tensor_numel(c);
     if (n < 0 || c->nbytes != (size_t)n * sizeof(float)) return false;
     for (int64_t i = 0; i < n; i++) {
         float v;
@@ -109,7 +109,7 @@ static bool matmul_scores(const p2l_ir_graph *g, int t) {
 static bool every_row_unmasked(const p2l_ir_graph *g, int c) {
     if (!p2l_is_const(g, c) || g->tensors.items[c].dtype != P2L_FLOAT32) return false;
     const p2l_ir_tensor *t = &g->tensors.items[c];
-    const int64_t n = p2l_tensor_numel(t), row = t->rank ? t->dims[t->rank - 1] : 1;
+    const int64_t n = p2l_ir_tensor_numel(t), row = t->rank ? t->dims[t->rank - 1] : 1;
     if (n <= 0 || row <= 0 || t->nbytes != (size_t)n * sizeof(float)) return false;
     for (int64_t r = 0; r < n / row; r++) {
         bool open = false;
@@ -155,7 +155,7 @@ static bool fully_masked_rows_of(const p2l_ir_graph *g, int cond, int x) {
     const p2l_ir_node *r = &g->nodes.items[any];
     const int rank = g->tensors.items[x].rank;
     double axis;
-    if (p2l_tensor_numel(&g->tensors.items[r->inputs[1]]) != 1 || !p2l_const_scalar_value(g, r->inputs[1], &axis))
+    if (p2l_ir_tensor_numel(&g->tensors.items[r->inputs[1]]) != 1 || !p2l_const_scalar_value(g, r->inputs[1], &axis))
         return false;
     return axis == rank - 1 || axis == -1;
 }
@@ -233,7 +233,7 @@ static p2l_status matmul_with_repeated_weight(p2l_ir_graph *g, bool *changed) {
         for (int d = 0; d < a->rank - 1 && batch_dims_kept; d++) batch_dims_kept = a->dims[d] >= 0 && a->dims[d] == y->dims[d];
         const bool adj_y = p2l_get_option(g, (int)n, "adj_y");
         const int64_t rows = b->dims[b->rank - 2], cols = b->dims[b->rank - 1];
-        const int64_t k = adj_y ? cols : rows, units = adj_y ? rows : cols, batches = p2l_tensor_numel(b) / (rows * cols);
+        const int64_t k = adj_y ? cols : rows, units = adj_y ? rows : cols, batches = p2l_ir_tensor_numel(b) / (rows * cols);
         if (!batch_dims_kept || rows <= 0 || cols <= 0 || a->dims[a->rank - 1] != k) continue;
         const float *w = b->data;
         const size_t matrix = (size_t)(rows * cols);
@@ -308,7 +308,7 @@ static p2l_status sink_reshapes(p2l_ir_graph *g, bool *changed) {
         p2l_ir_node *node = &g->nodes.items[op];
         const int b = node->outputs[0];
         p2l_ir_tensor *xt = &g->tensors.items[x], *at = &g->tensors.items[a];
-        if (!commutes_with_reshape(g, node, xt, at) || p2l_tensor_numel(xt) < 0) continue;
+        if (!commutes_with_reshape(g, node, xt, at) || p2l_ir_tensor_numel(xt) < 0) continue;
         if (g->tensors.items[b].dtype != xt->dtype || at->dtype != xt->dtype) continue;
         for (int i = 1; i < node->ninputs; i++)
             if (node->inputs[i] == a) goto next; /* x * x: both operands would need the move */

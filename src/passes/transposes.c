@@ -27,7 +27,7 @@ static bool bypass(p2l_ir_graph *g, int n) {
 
 static bool read_perm(const p2l_ir_graph *g, int t, int32_t *perm, int rank) {
     const p2l_ir_tensor *pt = &g->tensors.items[t];
-    if (!pt->data || pt->dtype != P2L_INT32 || p2l_tensor_numel(pt) != rank) return false;
+    if (!pt->data || pt->dtype != P2L_INT32 || p2l_ir_tensor_numel(pt) != rank) return false;
     memcpy(perm, pt->data, sizeof(int32_t) * (size_t)rank);
     return true;
 }
@@ -38,7 +38,7 @@ p2l_status p2l_pass_cancel_transposes(p2l_ir_graph *g, bool *changed) {
         if (node->dead || (node->op != P2L_OP_TRANSPOSE && node->op != P2L_OP_RESHAPE)) continue;
         int in = node->inputs[0];
         const p2l_ir_tensor *in_t = &g->tensors.items[in], *out_t = &g->tensors.items[node->outputs[0]];
-        if (node->op == P2L_OP_RESHAPE && p2l_same_shape(in_t, out_t) && p2l_tensor_numel(out_t) >= 0) {
+        if (node->op == P2L_OP_RESHAPE && p2l_same_shape(in_t, out_t) && p2l_ir_tensor_numel(out_t) >= 0) {
             if (bypass(g, (int)n)) *changed = true;
             continue;
         }
