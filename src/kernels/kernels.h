@@ -202,6 +202,20 @@ p2l_status p2l_expect_known(const p2l_tensor *t, const char *role);
 p2l_status p2l_read_ints(const p2l_tensor *t, int64_t *values, size_t cap, size_t *count);
 /* Axis in [-rank, rank) made non-negative. */
 p2l_status p2l_normalize_axis(int64_t axis, int rank, int *out);
+/* A known one-element axis tensor, normalized for `rank`. */
+p2l_status p2l_read_axis(const p2l_tensor *t, int rank, int *axis);
+/* A known int tensor of dims (a shape, multiples), each in [min_dim, INT32_MAX]; `role` names it in errors. */
+p2l_status p2l_read_dims(const p2l_tensor *t, const char *role, int32_t min_dim, int *rank, int32_t *dims);
+/* Every input has input 0's dtype and shape (ADD_N, PACK). */
+p2l_status p2l_expect_inputs_alike(const p2l_node *node);
+
+/* Steps a row-major index over `dims` to the next element (the last dim fastest). */
+static inline void p2l_index_next(int rank, const int32_t *dims, int32_t *index) {
+    for (int d = rank - 1; d >= 0; d--) {
+        if (++index[d] < dims[d]) return;
+        index[d] = 0;
+    }
+}
 
 size_t p2l_dims_count(int rank, const int32_t *dims);
 /* Index of the first value outside int32 (count if none): the int64 -> int32 CAST refuses those. */

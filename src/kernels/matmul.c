@@ -129,10 +129,7 @@ static p2l_status batch_matmul_invoke(p2l_node *node) {
                 for (size_t p = 0; p < k; p++) sum += a[i * a_row + p * a_col] * b[p * b_row + j * b_col];
                 c[i * n + j] = sum;
             }
-        for (int d = st->batch_rank - 1; d >= 0; d--) {
-            if (++index[d] < st->batch_dims[d]) break;
-            index[d] = 0;
-        }
+        p2l_index_next(st->batch_rank, st->batch_dims, index);
     }
     return P2L_OK;
 }

@@ -212,13 +212,8 @@ static p2l_status arg_prepare(p2l_node *node) {
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
     if (y->dtype != P2L_INT32 && y->dtype != P2L_INT64)
         return p2l_fail(P2L_ERROR_MALFORMED, "output %s must be int32 or int64", P2L_LABEL(y));
-    P2L_TRY(p2l_expect_known(axis_t, "axis"));
-    int64_t v;
-    size_t n;
-    P2L_TRY(p2l_read_ints(axis_t, &v, 1, &n));
-    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(axis_t));
     int axis;
-    P2L_TRY(p2l_normalize_axis(v, x->rank, &axis));
+    P2L_TRY(p2l_read_axis(axis_t, x->rank, &axis));
     if (x->dims[axis] == 0) return p2l_fail(P2L_ERROR_MALFORMED, "cannot take the arg max/min of an empty axis");
     P2L_TRY(split_at_axis(node, x, axis));
     int32_t dims[P2L_MAX_DIMS];
@@ -270,13 +265,8 @@ static p2l_status cumsum_prepare(p2l_node *node) {
     if (x->dtype != P2L_FLOAT32 && x->dtype != P2L_INT32 && x->dtype != P2L_INT64)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
-    P2L_TRY(p2l_expect_known(axis_t, "axis"));
-    int64_t v;
-    size_t n;
-    P2L_TRY(p2l_read_ints(axis_t, &v, 1, &n));
-    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(axis_t));
     int axis;
-    P2L_TRY(p2l_normalize_axis(v, x->rank, &axis));
+    P2L_TRY(p2l_read_axis(axis_t, x->rank, &axis));
     P2L_TRY(split_at_axis(node, x, axis));
     return p2l_set_output_like(node, 0, x);
 }

@@ -70,12 +70,7 @@ static p2l_status add_n_prepare(p2l_node *node) {
     const p2l_tensor *first = node->inputs[0];
     if (first->dtype != P2L_FLOAT32 && first->dtype != P2L_INT32)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s inputs are not supported", p2l_dtype_name(first->dtype));
-    for (int i = 1; i < node->input_count; i++) {
-        const p2l_tensor *t = node->inputs[i];
-        P2L_TRY(p2l_expect_same_dtype(t, first));
-        if (t->rank != first->rank || memcmp(t->dims, first->dims, (size_t)t->rank * sizeof *t->dims) != 0)
-            return p2l_fail(P2L_ERROR_MALFORMED, "%s's shape differs from %s's", P2L_LABEL(t), P2L_LABEL(first));
-    }
+    P2L_TRY(p2l_expect_inputs_alike(node));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], first));
     return p2l_set_output_like(node, 0, first);
 }
