@@ -164,6 +164,15 @@ p2l_status p2l_broadcast_dims(int count, const p2l_tensor *const *shapes, int *r
     return P2L_OK;
 }
 
+p2l_status p2l_broadcast_output(p2l_node *node, int count, const p2l_tensor *const *operands, p2l_bcast *b) {
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];
+    P2L_TRY(p2l_broadcast_dims(count, operands, &rank, dims));
+    P2L_TRY(p2l_set_output_dims(node, 0, rank, dims));
+    p2l_bcast_init(b, count, operands, rank, dims);
+    return P2L_OK;
+}
+
 void p2l_bcast_init(p2l_bcast *b, int count, const p2l_tensor *const *operands, int rank, const int32_t *dims) {
     memset(b, 0, sizeof *b);
     b->operands = count;

@@ -251,6 +251,8 @@ typedef struct p2l_bcast_iter {
 p2l_status p2l_broadcast_dims(int count, const p2l_tensor *const *shapes, int *rank, int32_t *dims);
 void p2l_bcast_init(p2l_bcast *b, int count, const p2l_tensor *const *operands, int rank, const int32_t *dims);
 void p2l_bcast_next_row(const p2l_bcast *b, p2l_bcast_iter *it); /* call after each row but the last */
+/* Output 0 gets the operands' broadcast shape, and *b is initialized to walk it. */
+p2l_status p2l_broadcast_output(p2l_node *node, int count, const p2l_tensor *const *operands, p2l_bcast *b);
 
 /* Kernels whose output is a strided view of input 0 keep this as node->state and use
  * p2l_view_invoke: output element (i0..ir-1), in row-major order over dims, comes from input element

@@ -120,6 +120,16 @@ static inline int64_t add_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t
 static inline int32_t mul_i32(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
 static inline int64_t mul_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
+/* The integer reductions of int<BITS>_t, wrapping sums and products. */
+#define REDUCE_INTEGER(BITS)                                                                             \
+    switch (node->op) {                                                                                  \
+    case P2L_OP_SUM: REDUCE_LOOP(int##BITS##_t, 0, add_i##BITS(acc, v)); break;                          \
+    case P2L_OP_REDUCE_PROD: REDUCE_LOOP(int##BITS##_t, 1, mul_i##BITS(acc, v)); break;                  \
+    case P2L_OP_REDUCE_MAX: REDUCE_LOOP(int##BITS##_t, INT##BITS##_MIN, v > acc ? v : acc); break;       \
+    case P2L_OP_REDUCE_MIN: REDUCE_LOOP(int##BITS##_t, INT##BITS##_MAX, v < acc ? v : acc); break;       \
+    default: break;                                                                                      \
+    }
+
 /* sums = the sums of x as [outer, reduced, inner], in double. Runs of one output (inner 1) use
  * four accumulators: one would chain every addition on the last one's latency. */
 static void sum_blocks(const reduce_state *st, const float *x, double *sums, size_t count) {
@@ -158,22 +168,10 @@ static p2l_status reduce_invoke(p2l_node *node) {
         REDUCE_TYPED(float, -INFINITY, INFINITY)
         break;
     case P2L_INT32:
-        switch (node->op) {
-        case P2L_OP_SUM: REDUCE_LOOP(int32_t, 0, add_i32(acc, v)); break;
-        case P2L_OP_REDUCE_PROD: REDUCE_LOOP(int32_t, 1, mul_i32(acc, v)); break;
-        case P2L_OP_REDUCE_MAX: REDUCE_LOOP(int32_t, INT32_MIN, v > acc ? v : acc); break;
-        case P2L_OP_REDUCE_MIN: REDUCE_LOOP(int32_t, INT32_MAX, v < acc ? v : acc); break;
-        default: break;
-        }
+        REDUCE_INTEGER(32)
         break;
     case P2L_INT64:
-        switch (node->op) {
-        case P2L_OP_SUM: REDUCE_LOOP(int64_t, 0, add_i64(acc, v)); break;
-        case P2L_OP_REDUCE_PROD: REDUCE_LOOP(int64_t, 1, mul_i64(acc, v)); break;
-        case P2L_OP_REDUCE_MAX: REDUCE_LOOP(int64_t, INT64_MIN, v > acc ? v : acc); break;
-        case P2L_OP_REDUCE_MIN: REDUCE_LOOP(int64_t, INT64_MAX, v < acc ? v : acc); break;
-        default: break;
-        }
+        REDUCE_INTEGER(64)
         break;
     case P2L_BOOL:
         if (node->op == P2L_OP_REDUCE_ANY) REDUCE_LOOP(uint8_t, 0, acc || v);
