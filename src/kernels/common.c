@@ -124,6 +124,11 @@ p2l_status p2l_check_activation(int activation) {
     return p2l_fail(P2L_ERROR_UNSUPPORTED, "fused activation %d is not supported", activation);
 }
 
+void p2l_apply_fused_activation(p2l_node *node) {
+    const p2l_activation activation = p2l_fused_activation(node);
+    if (activation != P2L_ACT_NONE) p2l_apply_activation(activation, node->outputs[0]->data, node->outputs[0]->count);
+}
+
 void p2l_apply_activation(int activation, float *data, size_t count) {
     float lo = -INFINITY, hi = INFINITY;
     switch (activation) {

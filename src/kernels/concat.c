@@ -80,8 +80,7 @@ static p2l_status concatenation_prepare(p2l_node *node) {
 static p2l_status concatenation_invoke(p2l_node *node) {
     const pieces_state *st = node->state;
     join(&st->blocks, node->inputs, st->count, st->lengths, node->outputs[0]->data);
-    const p2l_activation activation = node->opts.concatenation.fused_activation_function;
-    if (activation != P2L_ACT_NONE) p2l_apply_activation(activation, node->outputs[0]->data, node->outputs[0]->count);
+    p2l_apply_fused_activation(node);
     return P2L_OK;
 }
 

@@ -232,6 +232,8 @@ p2l_activation p2l_fused_activation(const p2l_node *node);
 /* Fused activations: NONE, RELU, RELU_N1_TO_1, RELU6, TANH. */
 p2l_status p2l_check_activation(int activation);
 void p2l_apply_activation(int activation, float *data, size_t count);
+/* Applies the node's fused activation (p2l_fused_activation) to its float output 0. */
+void p2l_apply_fused_activation(p2l_node *node);
 
 /* N-ary broadcasting (numpy rules): the output shape, then rows of the output with one offset per
  * operand. Adjacent dims with the same broadcast pattern are merged, so a plain elementwise op is

@@ -50,7 +50,7 @@ static p2l_status fully_connected_invoke(p2l_node *node) {
             for (size_t k = 0; k < depth; k++) sum += row[k] * wr[k];
             out[b * units + u] = sum;
         }
-    p2l_apply_activation(node->opts.fully_connected.fused_activation_function, out, y->count);
+    p2l_apply_fused_activation(node);
     return P2L_OK;
 }
 
