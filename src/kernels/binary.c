@@ -1,4 +1,5 @@
-/* Binary elementwise ops with numpy broadcasting: arithmetic, comparisons, logical, PRELU.
+/* Binary elementwise ops with numpy broadcasting: arithmetic, comparisons, logical, PRELU, ATAN2
+ * (float32 only) and BITWISE_XOR (integers only).
  *
  * One table maps (op, element type) to a row function; broadcasting (common.c) turns the op into
  * rows of the output where each operand either advances (step 1) or repeats (step 0). */
@@ -58,6 +59,7 @@ ROW(sqdiff_f32, float, float, (x - y) * (x - y))
 ROW(floordiv_f32, float, float, floorf(x / y))
 ROW(floormod_f32, float, float, fmod_floor(x, y))
 ROW(prelu_f32, float, float, x >= 0 ? x : x * y)
+ROW(atan2_f32, float, float, atan2f(x, y))
 ROW(less_f32, float, uint8_t, x < y)
 ROW(less_equal_f32, float, uint8_t, x <= y)
 ROW(greater_f32, float, uint8_t, x > y)
@@ -85,12 +87,18 @@ ROW(not_equal_f32, float, uint8_t, x != y)
 INT_ROWS(i32, int32_t)
 INT_ROWS(i64, int64_t)
 
+ROW(xor_u8, uint8_t, uint8_t, x ^ y)
+ROW(xor_i8, int8_t, int8_t, x ^ y)
+ROW(xor_i16, int16_t, int16_t, x ^ y)
+ROW(xor_i32, int32_t, int32_t, x ^ y)
+ROW(xor_i64, int64_t, int64_t, x ^ y)
+
 ROW(and_b, uint8_t, uint8_t, x && y)
 ROW(or_b, uint8_t, uint8_t, x || y)
 ROW(equal_b, uint8_t, uint8_t, (x != 0) == (y != 0))
 ROW(not_equal_b, uint8_t, uint8_t, (x != 0) != (y != 0))
 
-enum { F32, I32, I64, BOOL, TYPE_SLOTS };
+enum { F32, I32, I64, BOOL, U8, I8, I16, TYPE_SLOTS };
 
 static int type_slot(p2l_dtype t) {
     switch (t) {
@@ -98,6 +106,9 @@ static int type_slot(p2l_dtype t) {
     case P2L_INT32: return I32;
     case P2L_INT64: return I64;
     case P2L_BOOL: return BOOL;
+    case P2L_UINT8: return U8;
+    case P2L_INT8: return I8;
+    case P2L_INT16: return I16;
     default: return -1;
     }
 }
@@ -124,6 +135,8 @@ static const row_fn rows[P2L_OP_COUNT][TYPE_SLOTS] = {
     [P2L_OP_NOT_EQUAL] = {not_equal_f32, not_equal_i32, not_equal_i64, not_equal_b},
     [P2L_OP_LOGICAL_AND] = {NULL, NULL, NULL, and_b},
     [P2L_OP_LOGICAL_OR] = {NULL, NULL, NULL, or_b},
+    [P2L_OP_ATAN2] = {atan2_f32, NULL, NULL, NULL},
+    [P2L_OP_BITWISE_XOR] = {NULL, xor_i32, xor_i64, NULL, xor_u8, xor_i8, xor_i16},
 };
 
 static bool is_comparison(p2l_op op) {
@@ -155,16 +168,12 @@ static p2l_status binary_prepare(p2l_node *node) {
     P2L_TRY(p2l_check_activation(activation));
     if (activation != P2L_ACT_NONE && a->dtype != P2L_FLOAT32)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "a fused activation on %s is not supported", p2l_dtype_name(a->dtype));
-    int rank;
-    int32_t dims[P2L_MAX_DIMS];
-    const p2l_tensor *operands[2] = {a, b};
-    P2L_TRY(p2l_broadcast_dims(2, operands, &rank, dims));
-    P2L_TRY(p2l_set_output_dims(node, 0, rank, dims));
     binary_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    const p2l_tensor *operands[2] = {a, b};
+    P2L_TRY(p2l_broadcast_output(node, 2, operands, &st->bcast));
     st->row = row;
     st->activation = activation;
-    p2l_bcast_init(&st->bcast, 2, operands, rank, dims);
     node->state = st;
     return P2L_OK;
 }

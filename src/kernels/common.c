@@ -85,9 +85,48 @@ p2l_status p2l_normalize_axis(int64_t axis, int rank, int *out) {
     return P2L_OK;
 }
 
+p2l_status p2l_read_axis(const p2l_tensor *t, int rank, int *axis) {
+    P2L_TRY(p2l_expect_known(t, "axis"));
+    int64_t v;
+    size_t n;
+    P2L_TRY(p2l_read_ints(t, &v, 1, &n));
+    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(t));
+    return p2l_normalize_axis(v, rank, axis);
+}
+
+p2l_status p2l_read_dims(const p2l_tensor *t, const char *role, int32_t min_dim, int *rank, int32_t *dims) {
+    P2L_TRY(p2l_expect_known(t, role));
+    int64_t v[P2L_MAX_DIMS];
+    size_t n;
+    P2L_TRY(p2l_read_ints(t, v, P2L_MAX_DIMS, &n));
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < min_dim || v[i] > INT32_MAX)
+            return p2l_fail(P2L_ERROR_MALFORMED, "%s element %zu is %lld", role, i, (long long)v[i]);
+        dims[i] = (int32_t)v[i];
+    }
+    *rank = (int)n;
+    return P2L_OK;
+}
+
+p2l_status p2l_expect_inputs_alike(const p2l_node *node) {
+    const p2l_tensor *first = node->inputs[0];
+    for (int i = 1; i < node->input_count; i++) {
+        const p2l_tensor *t = node->inputs[i];
+        P2L_TRY(p2l_expect_same_dtype(t, first));
+        if (t->rank != first->rank || memcmp(t->dims, first->dims, (size_t)t->rank * sizeof *t->dims) != 0)
+            return p2l_fail(P2L_ERROR_MALFORMED, "%s's shape differs from %s's", P2L_LABEL(t), P2L_LABEL(first));
+    }
+    return P2L_OK;
+}
+
 p2l_status p2l_check_activation(int activation) {
     if (activation >= P2L_ACT_NONE && activation <= P2L_ACT_TANH) return P2L_OK;
     return p2l_fail(P2L_ERROR_UNSUPPORTED, "fused activation %d is not supported", activation);
+}
+
+void p2l_apply_fused_activation(p2l_node *node) {
+    const p2l_activation activation = p2l_fused_activation(node);
+    if (activation != P2L_ACT_NONE) p2l_apply_activation(activation, node->outputs[0]->data, node->outputs[0]->count);
 }
 
 void p2l_apply_activation(int activation, float *data, size_t count) {
@@ -127,6 +166,15 @@ p2l_status p2l_broadcast_dims(int count, const p2l_tensor *const *shapes, int *r
         dims[d] = dim;
     }
     *rank = r;
+    return P2L_OK;
+}
+
+p2l_status p2l_broadcast_output(p2l_node *node, int count, const p2l_tensor *const *operands, p2l_bcast *b) {
+    int rank;
+    int32_t dims[P2L_MAX_DIMS];
+    P2L_TRY(p2l_broadcast_dims(count, operands, &rank, dims));
+    P2L_TRY(p2l_set_output_dims(node, 0, rank, dims));
+    p2l_bcast_init(b, count, operands, rank, dims);
     return P2L_OK;
 }
 

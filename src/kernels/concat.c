@@ -80,8 +80,7 @@ static p2l_status concatenation_prepare(p2l_node *node) {
 static p2l_status concatenation_invoke(p2l_node *node) {
     const pieces_state *st = node->state;
     join(&st->blocks, node->inputs, st->count, st->lengths, node->outputs[0]->data);
-    const p2l_activation activation = node->opts.concatenation.fused_activation_function;
-    if (activation != P2L_ACT_NONE) p2l_apply_activation(activation, node->outputs[0]->data, node->outputs[0]->count);
+    p2l_apply_fused_activation(node);
     return P2L_OK;
 }
 
@@ -95,12 +94,7 @@ static p2l_status pack_prepare(p2l_node *node) {
     if (first->rank >= P2L_MAX_DIMS) return p2l_fail(P2L_ERROR_UNSUPPORTED, "rank %d is too high to pack", first->rank);
     int axis;
     P2L_TRY(p2l_normalize_axis(node->opts.pack.axis, first->rank + 1, &axis));
-    for (int i = 0; i < node->input_count; i++) {
-        const p2l_tensor *t = node->inputs[i];
-        P2L_TRY(p2l_expect_same_dtype(t, first));
-        if (t->rank != first->rank || memcmp(t->dims, first->dims, (size_t)t->rank * sizeof *t->dims) != 0)
-            return p2l_fail(P2L_ERROR_MALFORMED, "%s's shape differs from %s's", P2L_LABEL(t), P2L_LABEL(first));
-    }
+    P2L_TRY(p2l_expect_inputs_alike(node));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], first));
     int32_t dims[P2L_MAX_DIMS];
     for (int d = 0, s = 0; d <= first->rank; d++) dims[d] = d == axis ? node->input_count : first->dims[s++];
@@ -163,19 +157,10 @@ const p2l_kernel p2l_kernel_unpack = {
     .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 255,
 };
 
-static p2l_status read_axis(const p2l_tensor *t, int rank, int *axis) {
-    P2L_TRY(p2l_expect_known(t, "axis"));
-    int64_t v;
-    size_t n;
-    P2L_TRY(p2l_read_ints(t, &v, 1, &n));
-    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(t));
-    return p2l_normalize_axis(v, rank, axis);
-}
-
 static p2l_status split_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[1];
     int axis, n = node->output_count;
-    P2L_TRY(read_axis(node->inputs[0], x->rank, &axis));
+    P2L_TRY(p2l_read_axis(node->inputs[0], x->rank, &axis));
     if (x->dims[axis] % n != 0)
         return p2l_fail(P2L_ERROR_MALFORMED, "dim %d of size %d does not split into %d equal parts", axis, x->dims[axis], n);
     P2L_TRY(new_pieces(node, x, axis, n));
@@ -192,7 +177,7 @@ const p2l_kernel p2l_kernel_split = {
 static p2l_status split_v_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0], *sizes_t = node->inputs[1];
     int axis, n = node->output_count;
-    P2L_TRY(read_axis(node->inputs[2], x->rank, &axis));
+    P2L_TRY(p2l_read_axis(node->inputs[2], x->rank, &axis));
     P2L_TRY(p2l_expect_known(sizes_t, "split sizes"));
     int64_t sizes[255];
     size_t count;

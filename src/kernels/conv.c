@@ -96,76 +96,104 @@ static p2l_status conv_prepare(p2l_node *node) {
     return p2l_set_output_dims(node, 0, 4, dims);
 }
 
-static p2l_status conv_invoke(p2l_node *node) {
+/* The float buffers and NHWC sizes of a convolution node: input x, filter w, optional bias after both. */
+typedef struct conv_frame {
+    const float *in, *filter, *bias;
+    float *out;
+    int N, H, W, C;     /* input */
+    int KH, KW, FC;     /* filter window and channels */
+    int OH, OW, OC;     /* output */
+} conv_frame;
+
+static conv_frame conv_frame_of(const p2l_node *node, int x_input, int w_input) {
+    const p2l_tensor *x = node->inputs[x_input], *w = node->inputs[w_input], *y = node->outputs[0];
+    const int bias_input = (x_input > w_input ? x_input : w_input) + 1;
+    const p2l_tensor *bias = node->input_count > bias_input ? node->inputs[bias_input] : NULL;
+    return (conv_frame){.in = x->data, .filter = w->data, .bias = bias ? bias->data : NULL, .out = y->data,
+                        .N = x->dims[0], .H = x->dims[1], .W = x->dims[2], .C = x->dims[3],
+                        .KH = w->dims[1], .KW = w->dims[2], .FC = w->dims[3],
+                        .OH = y->dims[1], .OW = y->dims[2], .OC = y->dims[3]};
+}
+
+/* One output pixel of a forward convolution and the filter taps [ky0, ky1) x [kx0, kx1) of its window
+ * that land inside the input. */
+typedef struct conv_window {
+    int n, oy, ox;
+    int ky0, ky1, kx0, kx1;
+} conv_window;
+
+/* The taps [*first, *end) of a window at output coordinate `o` that land inside an input dim of `size`
+ * (the input coordinate o * stride - pad + k * dilation grows with k, so they are one run). */
+static void window_taps(int o, int stride, int pad, int dilation, int size, int taps, int *first, int *end) {
+    const int origin = o * stride - pad;
+    int k0 = 0, k1 = taps;
+    while (k0 < k1 && origin + k0 * dilation < 0) k0++;
+    while (k1 > k0 && origin + (k1 - 1) * dilation >= size) k1--;
+    *first = k0, *end = k1;
+}
+
+/* The input pixel under tap (ky, kx) of window w (a tap inside the input). */
+static const float *window_input(const conv_params *p, const conv_frame *f, const conv_window *w, int ky, int kx) {
+    const int iy = w->oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+    const int ix = w->ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+    return f->in + (((size_t)w->n * f->H + iy) * f->W + ix) * f->C;
+}
+
+typedef void (*conv_pixel_fn)(const conv_params *p, const conv_frame *f, const conv_window *w, float *out_pixel);
+
+/* Calls `pixel` for each output pixel (all OC channels at once), then applies the fused activation. */
+static p2l_status conv_each_pixel(const p2l_node *node, conv_pixel_fn pixel) {
     const conv_params *p = node->state;
-    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
-    const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
-    p2l_tensor *y = node->outputs[0];
-    const float *in = x->data, *filter = w->data, *bias = bias_t ? bias_t->data : NULL;
-    float *out = y->data;
-    const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
-    const int KH = w->dims[1], KW = w->dims[2], FC = w->dims[3];
-    const int OH = y->dims[1], OW = y->dims[2], OC = y->dims[3];
-    const int group_out = p->groups ? OC / p->groups : 0;
-    for (int n = 0; n < N; n++)
-        for (int oy = 0; oy < OH; oy++)
-            for (int ox = 0; ox < OW; ox++)
-                for (int oc = 0; oc < OC; oc++) {
-                    const int g = oc / group_out;
-                    float sum = bias ? bias[oc] : 0.0f;
-                    for (int ky = 0; ky < KH; ky++) {
-                        const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-                        if (iy < 0 || iy >= H) continue;
-                        for (int kx = 0; kx < KW; kx++) {
-                            const int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
-                            if (ix < 0 || ix >= W) continue;
-                            const float *ip = in + (((size_t)n * H + iy) * W + ix) * C + (size_t)g * FC;
-                            const float *fp = filter + (((size_t)oc * KH + ky) * KW + kx) * FC;
-                            for (int c = 0; c < FC; c++) sum += ip[c] * fp[c];
-                        }
-                    }
-                    out[(((size_t)n * OH + oy) * OW + ox) * OC + oc] = sum;
-                }
-    p2l_apply_activation(p->activation, out, y->count);
+    const conv_frame f = conv_frame_of(node, 0, 1);
+    conv_window w;
+    for (w.n = 0; w.n < f.N; w.n++)
+        for (w.oy = 0; w.oy < f.OH; w.oy++)
+            for (w.ox = 0; w.ox < f.OW; w.ox++) {
+                window_taps(w.oy, p->stride_h, p->pad_h, p->dilation_h, f.H, f.KH, &w.ky0, &w.ky1);
+                window_taps(w.ox, p->stride_w, p->pad_w, p->dilation_w, f.W, f.KW, &w.kx0, &w.kx1);
+                pixel(p, &f, &w, f.out + (((size_t)w.n * f.OH + w.oy) * f.OW + w.ox) * f.OC);
+            }
+    p2l_apply_activation(p->activation, f.out, node->outputs[0]->count);
     return P2L_OK;
 }
+
+/* Group g = oc / group_out reads input channels [g * FC, (g + 1) * FC). */
+static void conv_pixel(const conv_params *p, const conv_frame *f, const conv_window *w, float *out_pixel) {
+    const int group_out = p->groups ? f->OC / p->groups : 0;
+    for (int oc = 0; oc < f->OC; oc++) {
+        const int g = oc / group_out;
+        float sum = f->bias ? f->bias[oc] : 0.0f;
+        for (int ky = w->ky0; ky < w->ky1; ky++)
+            for (int kx = w->kx0; kx < w->kx1; kx++) {
+                const float *ip = window_input(p, f, w, ky, kx) + (size_t)g * f->FC;
+                const float *fp = f->filter + (((size_t)oc * f->KH + ky) * f->KW + kx) * f->FC;
+                for (int c = 0; c < f->FC; c++) sum += ip[c] * fp[c];
+            }
+        out_pixel[oc] = sum;
+    }
+}
+
+static p2l_status conv_invoke(p2l_node *node) { return conv_each_pixel(node, conv_pixel); }
 
 const p2l_kernel p2l_kernel_conv_2d = {
     .prepare = conv_prepare, .invoke = conv_invoke,
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .optional_inputs = 1u << 2,
 };
 
-static p2l_status depthwise_invoke(p2l_node *node) {
-    const conv_params *p = node->state;
-    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
-    const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
-    p2l_tensor *y = node->outputs[0];
-    const float *in = x->data, *filter = w->data, *bias = bias_t ? bias_t->data : NULL;
-    float *out = y->data;
-    const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
-    const int KH = w->dims[1], KW = w->dims[2];
-    const int OH = y->dims[1], OW = y->dims[2], OC = y->dims[3], M = p->depth_multiplier;
-    for (int n = 0; n < N; n++)
-        for (int oy = 0; oy < OH; oy++)
-            for (int ox = 0; ox < OW; ox++) {
-                float *op = out + (((size_t)n * OH + oy) * OW + ox) * OC;
-                for (int oc = 0; oc < OC; oc++) op[oc] = bias ? bias[oc] : 0.0f;
-                for (int ky = 0; ky < KH; ky++) {
-                    const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
-                    if (iy < 0 || iy >= H) continue;
-                    for (int kx = 0; kx < KW; kx++) {
-                        const int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
-                        if (ix < 0 || ix >= W) continue;
-                        const float *ip = in + (((size_t)n * H + iy) * W + ix) * C;
-                        const float *fp = filter + ((size_t)ky * KW + kx) * OC;
-                        for (int c = 0; c < C; c++)
-                            for (int m = 0; m < M; m++) op[c * M + m] += ip[c] * fp[c * M + m];
-                    }
-                }
-            }
-    p2l_apply_activation(p->activation, out, y->count);
-    return P2L_OK;
+/* Output channel c * M + m reads input channel c. */
+static void depthwise_pixel(const conv_params *p, const conv_frame *f, const conv_window *w, float *out_pixel) {
+    const int M = p->depth_multiplier;
+    for (int oc = 0; oc < f->OC; oc++) out_pixel[oc] = f->bias ? f->bias[oc] : 0.0f;
+    for (int ky = w->ky0; ky < w->ky1; ky++)
+        for (int kx = w->kx0; kx < w->kx1; kx++) {
+            const float *ip = window_input(p, f, w, ky, kx);
+            const float *fp = f->filter + ((size_t)ky * f->KW + kx) * f->OC;
+            for (int c = 0; c < f->C; c++)
+                for (int m = 0; m < M; m++) out_pixel[c * M + m] += ip[c] * fp[c * M + m];
+        }
 }
+
+static p2l_status depthwise_invoke(p2l_node *node) { return conv_each_pixel(node, depthwise_pixel); }
 
 const p2l_kernel p2l_kernel_depthwise_conv_2d = {
     .prepare = conv_prepare, .invoke = depthwise_invoke,
@@ -210,38 +238,32 @@ static p2l_status transpose_conv_prepare(p2l_node *node) {
 
 static p2l_status transpose_conv_invoke(p2l_node *node) {
     const conv_params *p = node->state;
-    const p2l_tensor *w = node->inputs[1], *x = node->inputs[2];
-    const p2l_tensor *bias_t = node->input_count > 3 ? node->inputs[3] : NULL;
-    p2l_tensor *y = node->outputs[0];
-    const float *in = x->data, *filter = w->data, *bias = bias_t ? bias_t->data : NULL;
-    float *out = y->data;
-    const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
-    const int KH = w->dims[1], KW = w->dims[2];
-    const int OH = y->dims[1], OW = y->dims[2], OC = y->dims[3];
-    memset(out, 0, y->bytes);
-    for (int n = 0; n < N; n++)
-        for (int iy = 0; iy < H; iy++)
-            for (int ix = 0; ix < W; ix++) {
-                const float *ip = in + (((size_t)n * H + iy) * W + ix) * C;
-                for (int ky = 0; ky < KH; ky++) {
+    const conv_frame f = conv_frame_of(node, 2, 1);
+    const p2l_tensor *y = node->outputs[0];
+    memset(f.out, 0, y->bytes);
+    for (int n = 0; n < f.N; n++)
+        for (int iy = 0; iy < f.H; iy++)
+            for (int ix = 0; ix < f.W; ix++) {
+                const float *ip = f.in + (((size_t)n * f.H + iy) * f.W + ix) * f.C;
+                for (int ky = 0; ky < f.KH; ky++) {
                     const int oy = iy * p->stride_h - p->pad_h + ky;
-                    if (oy < 0 || oy >= OH) continue;
-                    for (int kx = 0; kx < KW; kx++) {
+                    if (oy < 0 || oy >= f.OH) continue;
+                    for (int kx = 0; kx < f.KW; kx++) {
                         const int ox = ix * p->stride_w - p->pad_w + kx;
-                        if (ox < 0 || ox >= OW) continue;
-                        float *op = out + (((size_t)n * OH + oy) * OW + ox) * OC;
-                        for (int oc = 0; oc < OC; oc++) {
-                            const float *fp = filter + (((size_t)oc * KH + ky) * KW + kx) * C;
+                        if (ox < 0 || ox >= f.OW) continue;
+                        float *op = f.out + (((size_t)n * f.OH + oy) * f.OW + ox) * f.OC;
+                        for (int oc = 0; oc < f.OC; oc++) {
+                            const float *fp = f.filter + (((size_t)oc * f.KH + ky) * f.KW + kx) * f.C;
                             float sum = 0;
-                            for (int c = 0; c < C; c++) sum += ip[c] * fp[c];
+                            for (int c = 0; c < f.C; c++) sum += ip[c] * fp[c];
                             op[oc] += sum;
                         }
                     }
                 }
             }
-    if (bias)
-        for (size_t i = 0; i < y->count; i++) out[i] += bias[i % (size_t)OC];
-    p2l_apply_activation(p->activation, out, y->count);
+    if (f.bias)
+        for (size_t i = 0; i < y->count; i++) f.out[i] += f.bias[i % (size_t)f.OC];
+    p2l_apply_activation(p->activation, f.out, y->count);
     return P2L_OK;
 }
 

@@ -8,16 +8,10 @@ static p2l_status fill_prepare(p2l_node *node) {
     const p2l_tensor *shape = node->inputs[0], *value = node->inputs[1];
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], value));
     if (value->count != 1) return p2l_fail(P2L_ERROR_MALFORMED, "value %s must be a scalar", P2L_LABEL(value));
-    P2L_TRY(p2l_expect_known(shape, "output shape"));
-    int64_t v[P2L_MAX_DIMS];
-    size_t n;
-    P2L_TRY(p2l_read_ints(shape, v, P2L_MAX_DIMS, &n));
+    int rank;
     int32_t dims[P2L_MAX_DIMS];
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < 0 || v[i] > INT32_MAX) return p2l_fail(P2L_ERROR_MALFORMED, "dim %zu is %lld", i, (long long)v[i]);
-        dims[i] = (int32_t)v[i];
-    }
-    return p2l_set_output_dims(node, 0, (int)n, dims);
+    P2L_TRY(p2l_read_dims(shape, "output shape", 0, &rank, dims));
+    return p2l_set_output_dims(node, 0, rank, dims);
 }
 
 static p2l_status fill_invoke(p2l_node *node) {

@@ -188,6 +188,20 @@ p2l_status p2l_expect_known(const p2l_tensor *t, const char *role);
 p2l_status p2l_read_ints(const p2l_tensor *t, int64_t *values, size_t cap, size_t *count);
 /* Axis in [-rank, rank) made non-negative. */
 p2l_status p2l_normalize_axis(int64_t axis, int rank, int *out);
+/* A known one-element axis tensor, normalized for `rank`. */
+p2l_status p2l_read_axis(const p2l_tensor *t, int rank, int *axis);
+/* A known int tensor of dims (a shape, multiples), each in [min_dim, INT32_MAX]; `role` names it in errors. */
+p2l_status p2l_read_dims(const p2l_tensor *t, const char *role, int32_t min_dim, int *rank, int32_t *dims);
+/* Every input has input 0's dtype and shape (ADD_N, PACK). */
+p2l_status p2l_expect_inputs_alike(const p2l_node *node);
+
+/* Steps a row-major index over `dims` to the next element (the last dim fastest). */
+static inline void p2l_index_next(int rank, const int32_t *dims, int32_t *index) {
+    for (int d = rank - 1; d >= 0; d--) {
+        if (++index[d] < dims[d]) return;
+        index[d] = 0;
+    }
+}
 
 size_t p2l_dims_count(int rank, const int32_t *dims);
 /* Index of the first value outside int32 (count if none): the int64 -> int32 CAST refuses those. */
@@ -204,6 +218,8 @@ p2l_activation p2l_fused_activation(const p2l_node *node);
 /* Fused activations: NONE, RELU, RELU_N1_TO_1, RELU6, TANH. */
 p2l_status p2l_check_activation(int activation);
 void p2l_apply_activation(int activation, float *data, size_t count);
+/* Applies the node's fused activation (p2l_fused_activation) to its float output 0. */
+void p2l_apply_fused_activation(p2l_node *node);
 
 /* N-ary broadcasting (numpy rules): the output shape, then rows of the output with one offset per
  * operand. Adjacent dims with the same broadcast pattern are merged, so a plain elementwise op is
@@ -223,6 +239,8 @@ typedef struct p2l_bcast_iter {
 p2l_status p2l_broadcast_dims(int count, const p2l_tensor *const *shapes, int *rank, int32_t *dims);
 void p2l_bcast_init(p2l_bcast *b, int count, const p2l_tensor *const *operands, int rank, const int32_t *dims);
 void p2l_bcast_next_row(const p2l_bcast *b, p2l_bcast_iter *it); /* call after each row but the last */
+/* Output 0 gets the operands' broadcast shape, and *b is initialized to walk it. */
+p2l_status p2l_broadcast_output(p2l_node *node, int count, const p2l_tensor *const *operands, p2l_bcast *b);
 
 /* Kernels whose output is a strided view of input 0 keep this as node->state and use
  * p2l_view_invoke: output element (i0..ir-1), in row-major order over dims, comes from input element

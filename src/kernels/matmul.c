@@ -50,7 +50,7 @@ static p2l_status fully_connected_invoke(p2l_node *node) {
             for (size_t k = 0; k < depth; k++) sum += row[k] * wr[k];
             out[b * units + u] = sum;
         }
-    p2l_apply_activation(node->opts.fully_connected.fused_activation_function, out, y->count);
+    p2l_apply_fused_activation(node);
     return P2L_OK;
 }
 
@@ -129,10 +129,7 @@ static p2l_status batch_matmul_invoke(p2l_node *node) {
                 for (size_t p = 0; p < k; p++) sum += a[i * a_row + p * a_col] * b[p * b_row + j * b_col];
                 c[i * n + j] = sum;
             }
-        for (int d = st->batch_rank - 1; d >= 0; d--) {
-            if (++index[d] < st->batch_dims[d]) break;
-            index[d] = 0;
-        }
+        p2l_index_next(st->batch_rank, st->batch_dims, index);
     }
     return P2L_OK;
 }

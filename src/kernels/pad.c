@@ -87,10 +87,7 @@ static p2l_status pad_invoke(p2l_node *node) {
             if (in_inner) memcpy(out + before * size, in + (size_t)src * size, in_inner * size);
             fill(out + (before + in_inner) * size, value, size, inner - before - in_inner);
         }
-        for (int d = R - 2; d >= 0; d--) {
-            if (++index[d] < y->dims[d]) break;
-            index[d] = 0;
-        }
+        p2l_index_next(R - 1, y->dims, index);
     }
     return P2L_OK;
 }
@@ -122,10 +119,7 @@ static p2l_status mirror_pad_invoke(p2l_node *node) {
             src += i * in_strides[d];
         }
         memcpy(out + e * size, in + (size_t)src * size, size);
-        for (int d = x->rank - 1; d >= 0; d--) {
-            if (++index[d] < y->dims[d]) break;
-            index[d] = 0;
-        }
+        p2l_index_next(x->rank, y->dims, index);
     }
     return P2L_OK;
 }

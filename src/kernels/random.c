@@ -25,22 +25,16 @@ static float next_uniform(random_state *st) { return (float)(next_u64(st) >> 40)
 static p2l_status random_prepare(p2l_node *node) {
     const p2l_tensor *shape = node->inputs[0];
     P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
-    P2L_TRY(p2l_expect_known(shape, "output shape"));
-    int64_t v[P2L_MAX_DIMS];
-    size_t rank;
-    P2L_TRY(p2l_read_ints(shape, v, P2L_MAX_DIMS, &rank));
+    int rank;
     int32_t dims[P2L_MAX_DIMS];
-    for (size_t i = 0; i < rank; i++) {
-        if (v[i] < 0 || v[i] > INT32_MAX) return p2l_fail(P2L_ERROR_MALFORMED, "shape dim %zu is %lld", i, (long long)v[i]);
-        dims[i] = (int32_t)v[i];
-    }
+    P2L_TRY(p2l_read_dims(shape, "output shape", 0, &rank, dims));
     random_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     uint64_t seed = (uint64_t)node->opts.random.seed, seed2 = (uint64_t)node->opts.random.seed2;
     if (seed == 0 && seed2 == 0) seed = (uint64_t)(uintptr_t)node ^ (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
     st->s = seed * 0x9E3779B97F4A7C15ull ^ seed2;
     node->state = st;
-    return p2l_set_output_dims(node, 0, (int)rank, dims);
+    return p2l_set_output_dims(node, 0, rank, dims);
 }
 
 static p2l_status random_invoke(p2l_node *node) {

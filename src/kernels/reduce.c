@@ -120,6 +120,16 @@ static inline int64_t add_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t
 static inline int32_t mul_i32(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
 static inline int64_t mul_i64(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
+/* The integer reductions of int<BITS>_t, wrapping sums and products. */
+#define REDUCE_INTEGER(BITS)                                                                             \
+    switch (node->op) {                                                                                  \
+    case P2L_OP_SUM: REDUCE_LOOP(int##BITS##_t, 0, add_i##BITS(acc, v)); break;                          \
+    case P2L_OP_REDUCE_PROD: REDUCE_LOOP(int##BITS##_t, 1, mul_i##BITS(acc, v)); break;                  \
+    case P2L_OP_REDUCE_MAX: REDUCE_LOOP(int##BITS##_t, INT##BITS##_MIN, v > acc ? v : acc); break;       \
+    case P2L_OP_REDUCE_MIN: REDUCE_LOOP(int##BITS##_t, INT##BITS##_MAX, v < acc ? v : acc); break;       \
+    default: break;                                                                                      \
+    }
+
 /* sums = the sums of x as [outer, reduced, inner], in double. Runs of one output (inner 1) use
  * four accumulators: one would chain every addition on the last one's latency. */
 static void sum_blocks(const reduce_state *st, const float *x, double *sums, size_t count) {
@@ -158,22 +168,10 @@ static p2l_status reduce_invoke(p2l_node *node) {
         REDUCE_TYPED(float, -INFINITY, INFINITY)
         break;
     case P2L_INT32:
-        switch (node->op) {
-        case P2L_OP_SUM: REDUCE_LOOP(int32_t, 0, add_i32(acc, v)); break;
-        case P2L_OP_REDUCE_PROD: REDUCE_LOOP(int32_t, 1, mul_i32(acc, v)); break;
-        case P2L_OP_REDUCE_MAX: REDUCE_LOOP(int32_t, INT32_MIN, v > acc ? v : acc); break;
-        case P2L_OP_REDUCE_MIN: REDUCE_LOOP(int32_t, INT32_MAX, v < acc ? v : acc); break;
-        default: break;
-        }
+        REDUCE_INTEGER(32)
         break;
     case P2L_INT64:
-        switch (node->op) {
-        case P2L_OP_SUM: REDUCE_LOOP(int64_t, 0, add_i64(acc, v)); break;
-        case P2L_OP_REDUCE_PROD: REDUCE_LOOP(int64_t, 1, mul_i64(acc, v)); break;
-        case P2L_OP_REDUCE_MAX: REDUCE_LOOP(int64_t, INT64_MIN, v > acc ? v : acc); break;
-        case P2L_OP_REDUCE_MIN: REDUCE_LOOP(int64_t, INT64_MAX, v < acc ? v : acc); break;
-        default: break;
-        }
+        REDUCE_INTEGER(64)
         break;
     case P2L_BOOL:
         if (node->op == P2L_OP_REDUCE_ANY) REDUCE_LOOP(uint8_t, 0, acc || v);
@@ -212,13 +210,8 @@ static p2l_status arg_prepare(p2l_node *node) {
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
     if (y->dtype != P2L_INT32 && y->dtype != P2L_INT64)
         return p2l_fail(P2L_ERROR_MALFORMED, "output %s must be int32 or int64", P2L_LABEL(y));
-    P2L_TRY(p2l_expect_known(axis_t, "axis"));
-    int64_t v;
-    size_t n;
-    P2L_TRY(p2l_read_ints(axis_t, &v, 1, &n));
-    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(axis_t));
     int axis;
-    P2L_TRY(p2l_normalize_axis(v, x->rank, &axis));
+    P2L_TRY(p2l_read_axis(axis_t, x->rank, &axis));
     if (x->dims[axis] == 0) return p2l_fail(P2L_ERROR_MALFORMED, "cannot take the arg max/min of an empty axis");
     P2L_TRY(split_at_axis(node, x, axis));
     int32_t dims[P2L_MAX_DIMS];
@@ -270,13 +263,8 @@ static p2l_status cumsum_prepare(p2l_node *node) {
     if (x->dtype != P2L_FLOAT32 && x->dtype != P2L_INT32 && x->dtype != P2L_INT64)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
-    P2L_TRY(p2l_expect_known(axis_t, "axis"));
-    int64_t v;
-    size_t n;
-    P2L_TRY(p2l_read_ints(axis_t, &v, 1, &n));
-    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(axis_t));
     int axis;
-    P2L_TRY(p2l_normalize_axis(v, x->rank, &axis));
+    P2L_TRY(p2l_read_axis(axis_t, x->rank, &axis));
     P2L_TRY(split_at_axis(node, x, axis));
     return p2l_set_output_like(node, 0, x);
 }

@@ -45,8 +45,8 @@
     X(NOT_EQUAL, binary, 3) \
     X(LOGICAL_AND, binary, 1) \
     X(LOGICAL_OR, binary, 1) \
-    X(ATAN2, binary_math, 1) \
-    X(BITWISE_XOR, binary_math, 1) \
+    X(ATAN2, binary, 1) \
+    X(BITWISE_XOR, binary, 1) \
     X(PRELU, binary, 1) \
     X(RELU, unary, 3) \
     X(RELU6, unary, 3) \

@@ -19,32 +19,26 @@ static p2l_status scatter_nd_prepare(p2l_node *node) {
         updates->dtype != P2L_INT8 && updates->dtype != P2L_UINT8 && updates->dtype != P2L_BOOL)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "SCATTER_ND of %s is not supported", p2l_dtype_name(updates->dtype));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], updates));
-    P2L_TRY(p2l_expect_known(shape, "output shape"));
-    int64_t v[P2L_MAX_DIMS];
-    size_t rank;
-    P2L_TRY(p2l_read_ints(shape, v, P2L_MAX_DIMS, &rank));
+    int rank;
     int32_t dims[P2L_MAX_DIMS];
-    for (size_t i = 0; i < rank; i++) {
-        if (v[i] < 1 || v[i] > INT32_MAX) return p2l_fail(P2L_ERROR_MALFORMED, "shape dim %zu is %lld", i, (long long)v[i]);
-        dims[i] = (int32_t)v[i];
-    }
+    P2L_TRY(p2l_read_dims(shape, "output shape", 1, &rank, dims));
     if (indices->rank < 1) return p2l_fail(P2L_ERROR_MALFORMED, "indices %s must have rank 1 or more", P2L_LABEL(indices));
     int k = indices->dims[indices->rank - 1];
-    if (k < 1 || k > (int)rank) return p2l_fail(P2L_ERROR_MALFORMED, "index depth %d for a rank-%zu shape", k, rank);
+    if (k < 1 || k > rank) return p2l_fail(P2L_ERROR_MALFORMED, "index depth %d for a rank-%d shape", k, rank);
     /* updates = indices.shape[:-1] + shape[k:] */
-    int expect = indices->rank - 1 + (int)rank - k;
+    int expect = indices->rank - 1 + rank - k;
     bool ok = updates->rank == expect;
     for (int d = 0; ok && d < indices->rank - 1; d++) ok = updates->dims[d] == indices->dims[d];
-    for (int d = k; ok && d < (int)rank; d++) ok = updates->dims[indices->rank - 1 + d - k] == dims[d];
+    for (int d = k; ok && d < rank; d++) ok = updates->dims[indices->rank - 1 + d - k] == dims[d];
     if (!ok) return p2l_fail(P2L_ERROR_MALFORMED, "updates %s do not match the indices and the shape", P2L_LABEL(updates));
     scatter_state *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     st->depth = k;
     st->slices = p2l_dims_count(indices->rank - 1, indices->dims);
-    st->slice = p2l_dims_count((int)rank - k, dims + k);
-    p2l_dims_strides((int)rank, dims, st->strides);
+    st->slice = p2l_dims_count(rank - k, dims + k);
+    p2l_dims_strides(rank, dims, st->strides);
     node->state = st;
-    return p2l_set_output_dims(node, 0, (int)rank, dims);
+    return p2l_set_output_dims(node, 0, rank, dims);
 }
 
 #define ADD_SLICE(type)                                                                                      \

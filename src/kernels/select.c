@@ -9,13 +9,9 @@ static p2l_status select_prepare(p2l_node *node) {
     P2L_TRY(p2l_expect_same_dtype(b, a));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], a));
     if (!p2l_dtype_size(a->dtype)) return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s values", p2l_dtype_name(a->dtype));
-    int rank;
-    int32_t dims[P2L_MAX_DIMS];
-    P2L_TRY(p2l_broadcast_dims(3, (const p2l_tensor *const *)node->inputs, &rank, dims));
-    P2L_TRY(p2l_set_output_dims(node, 0, rank, dims));
     p2l_bcast *bc = p2l_arena_alloc(node->arena, sizeof *bc);
     if (!bc) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    p2l_bcast_init(bc, 3, (const p2l_tensor *const *)node->inputs, rank, dims);
+    P2L_TRY(p2l_broadcast_output(node, 3, (const p2l_tensor *const *)node->inputs, bc));
     node->state = bc;
     return P2L_OK;
 }
@@ -70,12 +66,7 @@ static p2l_status add_n_prepare(p2l_node *node) {
     const p2l_tensor *first = node->inputs[0];
     if (first->dtype != P2L_FLOAT32 && first->dtype != P2L_INT32)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s inputs are not supported", p2l_dtype_name(first->dtype));
-    for (int i = 1; i < node->input_count; i++) {
-        const p2l_tensor *t = node->inputs[i];
-        P2L_TRY(p2l_expect_same_dtype(t, first));
-        if (t->rank != first->rank || memcmp(t->dims, first->dims, (size_t)t->rank * sizeof *t->dims) != 0)
-            return p2l_fail(P2L_ERROR_MALFORMED, "%s's shape differs from %s's", P2L_LABEL(t), P2L_LABEL(first));
-    }
+    P2L_TRY(p2l_expect_inputs_alike(node));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], first));
     return p2l_set_output_like(node, 0, first);
 }

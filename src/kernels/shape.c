@@ -95,14 +95,9 @@ const p2l_kernel p2l_kernel_squeeze = {
 static p2l_status expand_dims_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0], *axis_t = node->inputs[1];
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
-    P2L_TRY(p2l_expect_known(axis_t, "axis"));
-    int64_t v;
-    size_t n;
-    P2L_TRY(p2l_read_ints(axis_t, &v, 1, &n));
-    if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(axis_t));
     if (x->rank >= P2L_MAX_DIMS) return p2l_fail(P2L_ERROR_UNSUPPORTED, "rank %d is too high to expand", x->rank);
     int axis;
-    P2L_TRY(p2l_normalize_axis(v, x->rank + 1, &axis));
+    P2L_TRY(p2l_read_axis(axis_t, x->rank + 1, &axis));
     int32_t dims[P2L_MAX_DIMS];
     for (int d = 0, s = 0; d <= x->rank; d++) dims[d] = d == axis ? 1 : x->dims[s++];
     return p2l_set_output_dims(node, 0, x->rank + 1, dims);

@@ -58,8 +58,7 @@ static p2l_status l2_normalization_invoke(p2l_node *node) {
         float scale = 1.0f / (norm > 1e-6f ? norm : 1e-6f);
         for (size_t i = 0; i < depth; i++) out[i] = in[i] * scale;
     }
-    p2l_apply_activation(node->opts.l2norm.fused_activation_function, node->outputs[0]->data,
-                         node->outputs[0]->count);
+    p2l_apply_fused_activation(node);
     return P2L_OK;
 }
 

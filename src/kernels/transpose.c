@@ -107,25 +107,11 @@ const p2l_kernel p2l_kernel_space_to_depth = {
     .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
 };
 
-static p2l_status read_shape(const p2l_tensor *t, const char *role, int *rank, int32_t *dims) {
-    P2L_TRY(p2l_expect_known(t, role));
-    int64_t v[P2L_MAX_DIMS];
-    size_t n;
-    P2L_TRY(p2l_read_ints(t, v, P2L_MAX_DIMS, &n));
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < 0 || v[i] > INT32_MAX)
-            return p2l_fail(P2L_ERROR_MALFORMED, "%s element %zu is %lld", role, i, (long long)v[i]);
-        dims[i] = (int32_t)v[i];
-    }
-    *rank = (int)n;
-    return P2L_OK;
-}
-
 static p2l_status broadcast_to_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
     p2l_tensor target = {.rank = 0, .name = node->inputs[1]->name, .index = node->inputs[1]->index};
-    P2L_TRY(read_shape(node->inputs[1], "target shape", &target.rank, target.dims));
+    P2L_TRY(p2l_read_dims(node->inputs[1], "target shape", 0, &target.rank, target.dims));
     if (target.rank < x->rank)
         return p2l_fail(P2L_ERROR_MALFORMED, "cannot broadcast rank %d to rank %d", x->rank, target.rank);
     for (int d = 0; d < x->rank; d++) {
@@ -156,7 +142,7 @@ static p2l_status tile_prepare(p2l_node *node) {
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
     int rank = 0;
     int32_t multiples[P2L_MAX_DIMS], dims[P2L_MAX_DIMS];
-    P2L_TRY(read_shape(node->inputs[1], "multiples", &rank, multiples));
+    P2L_TRY(p2l_read_dims(node->inputs[1], "multiples", 0, &rank, multiples));
     if (rank != x->rank)
         return p2l_fail(P2L_ERROR_MALFORMED, "multiples has %d entries for a rank-%d input", rank, x->rank);
     for (int d = 0; d < rank; d++) {
@@ -181,10 +167,7 @@ static p2l_status tile_invoke(p2l_node *node) {
         int64_t src = 0;
         for (int d = 0; d < x->rank; d++) src += (int64_t)(index[d] % x->dims[d]) * strides[d];
         memcpy(out + i * size, in + (size_t)src * size, size);
-        for (int d = y->rank - 1; d >= 0; d--) {
-            if (++index[d] < y->dims[d]) break;
-            index[d] = 0;
-        }
+        p2l_index_next(y->rank, y->dims, index);
     }
     return P2L_OK;
 }
