@@ -87,8 +87,8 @@ p2l_status p2l_normalize_axis(int64_t axis, int rank, int *out) {
 
 p2l_status p2l_read_axis(const p2l_tensor *t, int rank, int *axis) {
     P2L_TRY(p2l_expect_known(t, "axis"));
-    int64_t v;
-    size_t n;
+    int64_t v = 0; /* set by p2l_read_ints (zeroed for aarch64 gcc's -Wmaybe-uninitialized) */
+    size_t n = 0;
     P2L_TRY(p2l_read_ints(t, &v, 1, &n));
     if (n != 1) return p2l_fail(P2L_ERROR_MALFORMED, "axis %s must hold one value", P2L_LABEL(t));
     return p2l_normalize_axis(v, rank, axis);
@@ -97,7 +97,7 @@ p2l_status p2l_read_axis(const p2l_tensor *t, int rank, int *axis) {
 p2l_status p2l_read_dims(const p2l_tensor *t, const char *role, int32_t min_dim, int *rank, int32_t *dims) {
     P2L_TRY(p2l_expect_known(t, role));
     int64_t v[P2L_MAX_DIMS];
-    size_t n;
+    size_t n = 0;
     P2L_TRY(p2l_read_ints(t, v, P2L_MAX_DIMS, &n));
     for (size_t i = 0; i < n; i++) {
         if (v[i] < min_dim || v[i] > INT32_MAX)
