@@ -34,6 +34,11 @@ static inline bool p2l_add_size(size_t a, size_t b, size_t *out) {
 
 /* size rounded up to a multiple of `alignment` (a power of two); false when that overflows. */
 bool p2l_round_up_size(size_t size, size_t alignment, size_t *out);
+/* The first address at or after p that is a multiple of `alignment` (a power of two); a block
+ * allocated `alignment` bytes larger holds the aligned part. */
+static inline void *p2l_align_pointer(void *p, size_t alignment) {
+    return (void *)(((uintptr_t)p + alignment - 1) & ~(uintptr_t)(alignment - 1));
+}
 
 /* Arena: many small allocations freed together (graph nodes, names, parsed JSON). */
 typedef struct p2l_arena_block p2l_arena_block;

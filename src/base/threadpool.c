@@ -154,7 +154,7 @@ p2l_status p2l_threadpool_create(int threads, p2l_threadpool **out) {
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating a thread pool");
     }
     pool->ranges_block = p2l_alloc_zero((size_t)threads * sizeof(task_range) + 64);
-    pool->ranges = (task_range *)(((uintptr_t)pool->ranges_block + 63) & ~(uintptr_t)63);
+    pool->ranges = p2l_align_pointer(pool->ranges_block, 64);
     if (!pool->ranges_block) {
         p2l_release(pool->workers);
         p2l_release(pool);

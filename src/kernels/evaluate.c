@@ -57,8 +57,7 @@ static p2l_status run(const p2l_kernel *k, p2l_node *node, p2l_eval_tensor *outp
         if (!p2l_add_size(node->scratch_bytes, SCRATCH_ALIGNMENT, &bytes) || !(*scratch_block = p2l_alloc(bytes)))
             return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of scratch memory",
                             node->scratch_bytes);
-        node->exec->scratch = (uint8_t *)(((uintptr_t)*scratch_block + SCRATCH_ALIGNMENT - 1) &
-                                          ~(uintptr_t)(SCRATCH_ALIGNMENT - 1));
+        node->exec->scratch = p2l_align_pointer(*scratch_block, SCRATCH_ALIGNMENT);
         node->exec->scratch_stride = node->scratch_bytes;
     }
     for (int i = 0; i < node->output_count; i++) {

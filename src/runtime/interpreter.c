@@ -118,9 +118,10 @@ static p2l_status reserve_scratch(p2l_graph *g, size_t per_thread) {
     p2l_exec *e = &g->ctx->exec;
     if (per_thread <= e->scratch_stride) return P2L_OK;
     P2L_TRY(P2L_CHECK_LIMIT(g->limits, max_arena_bytes, per_thread, "scratch memory per thread in bytes"));
-    size_t stride = (per_thread + 63) & ~(size_t)63, total;
+    size_t stride, total;
     int threads = p2l_threadpool_threads(e->pool);
-    if (stride < per_thread || !p2l_mul_size(stride, (size_t)threads, &total) || !p2l_add_size(total, 64, &total))
+    if (!p2l_round_up_size(per_thread, 64, &stride) || !p2l_mul_size(stride, (size_t)threads, &total) ||
+        !p2l_add_size(total, 64, &total))
         return p2l_fail(P2L_ERROR_LIMIT, "scratch memory of %zu bytes per thread is too large", per_thread);
     /* Allocate before releasing: other subgraphs of the interpreter stay prepared with the old block
      * if this fails. */
@@ -128,7 +129,7 @@ static p2l_status reserve_scratch(p2l_graph *g, size_t per_thread) {
     if (!block) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of scratch memory", total);
     p2l_release(g->ctx->scratch_block);
     g->ctx->scratch_block = block;
-    e->scratch = (uint8_t *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
+    e->scratch = p2l_align_pointer(block, 64);
     e->scratch_stride = stride;
     return P2L_OK;
 }

@@ -388,7 +388,7 @@ static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *o
     size_t block_size;
     if (!p2l_add_size(arena_size, TENSOR_ALIGNMENT, &block_size) || !(g->arena_block = p2l_alloc(block_size)))
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of tensor memory", arena_size);
-    uint8_t *base = (uint8_t *)(((uintptr_t)g->arena_block + TENSOR_ALIGNMENT - 1) & ~(uintptr_t)(TENSOR_ALIGNMENT - 1));
+    uint8_t *base = p2l_align_pointer(g->arena_block, TENSOR_ALIGNMENT);
     g->arena_size = arena_size;
     for (int t = 0; t < sg->tensor_count; t++)
         if (items[owner[t]].first >= 0) g->tensors[t].data = base + items[owner[t]].offset;

@@ -24,7 +24,7 @@ void p2l_gemm_pack_into(p2l_gemm_b *b, float *data, float *bias_out, const float
 
 static void *arena_alloc_aligned(p2l_arena *arena, size_t bytes) {
     uint8_t *p = p2l_arena_alloc(arena, bytes + 64);
-    return p ? (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63) : NULL;
+    return p ? p2l_align_pointer(p, 64) : NULL;
 }
 
 p2l_status p2l_gemm_pack(p2l_node *node, p2l_gemm_b *b, const float *src, size_t k_stride, size_t n_stride, int k,
