@@ -123,7 +123,7 @@ static p2l_status checked(p2l_status s) {
 static int tensor_count(const p2l_interpreter *it, int subgraph) {
     /* No count in the API: tensors up to the first index that tensor_info refuses. */
     int n = 0;
-    p2l_tensor_info info;
+    p2l_tensor_info info = {.size = sizeof info};
     while (n < 256 && p2l_interpreter_tensor_info((p2l_interpreter *)it, subgraph, n, &info) == P2L_OK) n++;
     return n;
 }
@@ -133,7 +133,7 @@ static int tensor_count(const p2l_interpreter *it, int subgraph) {
 static void touch_tensors(p2l_interpreter *it, int subgraph, uint8_t *sink) {
     const int n = tensor_count(it, subgraph);
     for (int t = 0; t < n; t++) {
-        p2l_tensor_info info;
+        p2l_tensor_info info = {.size = sizeof info};
         void *data = NULL;
         if (p2l_interpreter_tensor_info(it, subgraph, t, &info) != P2L_OK) abort();
         if (checked(p2l_interpreter_tensor_data(it, subgraph, t, &data)) != P2L_OK || !info.bytes) continue;
@@ -177,7 +177,7 @@ static void run_calls(p2l_interpreter *it, bool is_chain, bytes *b) {
             }
             break;
         case 3: { /* set input i: the size it reports, or (rarely) a wrong one */
-            p2l_tensor_info info;
+            p2l_tensor_info info = {.size = sizeof info};
             if (checked(p2l_interpreter_input_info(it, i, &info)) != P2L_OK || info.bytes > MAX_BYTES) break;
             const size_t n = (call & 0x80) ? info.bytes + 4 : info.bytes;
             if (n > MAX_BYTES) break;
@@ -195,7 +195,7 @@ static void run_calls(p2l_interpreter *it, bool is_chain, bytes *b) {
         }
         case 4: {
             if (checked(p2l_interpreter_invoke(it)) != P2L_OK || !is_chain || !chain_input_set) break;
-            p2l_tensor_info info, x_info;
+            p2l_tensor_info info = {.size = sizeof info}, x_info = {.size = sizeof x_info};
             if (p2l_interpreter_output_info(it, 0, &info) != P2L_OK || info.bytes > MAX_BYTES ||
                 p2l_interpreter_input_info(it, 0, &x_info) != P2L_OK)
                 abort();
@@ -213,7 +213,7 @@ static void run_calls(p2l_interpreter *it, bool is_chain, bytes *b) {
             break;
         }
         case 5: { /* read output i, with its size or a wrong one */
-            p2l_tensor_info info;
+            p2l_tensor_info info = {.size = sizeof info};
             if (checked(p2l_interpreter_output_info(it, i, &info)) != P2L_OK || info.bytes + 4 > MAX_BYTES) break;
             checked(p2l_interpreter_get_output(it, i, buf, (call & 0x80) ? info.bytes + 4 : info.bytes));
             break;
@@ -223,7 +223,7 @@ static void run_calls(p2l_interpreter *it, bool is_chain, bytes *b) {
             break;
         default: { /* tensor memory of any tensor, planned or not */
             const int s = next(b) % (subgraphs + 1), t = next(b) % 12;
-            p2l_tensor_info info;
+            p2l_tensor_info info = {.size = sizeof info};
             void *data = NULL;
             if (checked(p2l_interpreter_tensor_info(it, s, t, &info)) != P2L_OK) break;
             if (checked(p2l_interpreter_tensor_data(it, s, t, &data)) == P2L_OK && info.bytes)

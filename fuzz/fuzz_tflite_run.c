@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int outputs = p2l_model_subgraph_output_count(p2l_interpreter_model(it), 0);
         for (int round = 0; round < 2 && buf; round++) {
             for (int i = 0; i < inputs; i++) {
-                p2l_tensor_info info;
+                p2l_tensor_info info = {.size = sizeof info};
                 if (p2l_interpreter_input_info(it, i, &info) != P2L_OK || info.bytes > (4u << 20)) continue;
                 for (size_t b = 0; b < info.bytes; b++) buf[b] = size ? data[(b * 7 + (size_t)i + (size_t)round) % size] : 0;
                 if (info.dtype == P2L_FLOAT32) /* keep floats finite and small */
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             if (p2l_interpreter_invoke(it) != P2L_OK) break;
             for (int i = 0; i < outputs; i++) {
-                p2l_tensor_info info;
+                p2l_tensor_info info = {.size = sizeof info};
                 if (p2l_interpreter_output_info(it, i, &info) == P2L_OK && info.bytes <= (4u << 20))
                     p2l_interpreter_get_output(it, i, buf, info.bytes);
             }

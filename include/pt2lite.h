@@ -157,9 +157,15 @@ enum { P2L_MAX_DIMS = 8 }; /* the highest tensor rank pt2lite handles; higher ra
 
 typedef struct p2l_model p2l_model;
 typedef struct p2l_interpreter p2l_interpreter;
+typedef struct p2l_threadpool p2l_threadpool;
 
-/* A tensor as p2l_model_tensor_info (the file) or p2l_interpreter_tensor_info (now) describes it. */
+/* A tensor as p2l_model_tensor_info (the file) or p2l_interpreter_tensor_info (now) describes it.
+ * The caller sets `size` before the call, as for the option structs: sizeof(p2l_tensor_info), or 0 for
+ * the first layout (every field up to zero_point); pt2lite fills only the fields that size covers and
+ * refuses other sizes (P2L_ERROR_INVALID_ARGUMENT), so an uninitialized struct is an error, not a
+ * silent overflow:  p2l_tensor_info info = {.size = sizeof info}; */
 typedef struct p2l_tensor_info {
+    size_t size;                           /* sizeof(p2l_tensor_info), or 0; kept as the caller set it */
     const char *name;                      /* valid while the model lives */
     p2l_dtype dtype;
     int rank;
@@ -266,6 +272,36 @@ P2L_API p2l_status p2l_model_tensor_info(const p2l_model *model, int subgraph, i
 
 enum { P2L_MAX_THREADS = 1024 }; /* num_threads above this is refused */
 
+/* Thread pools (docs/embedding.md, "Thread pools"). By default each interpreter starts its own
+ * workers; a pool created here can be shared by several interpreters (p2l_interpreter_options.threadpool),
+ * so N interpreters on a 4-core device use 4 threads, not 4N. Interpreters on different threads may
+ * invoke at the same time on one pool: each parallel op takes the pool for itself (the others' ops
+ * wait for it, then run), so results are as with private pools and the cores are never oversubscribed. */
+enum {
+    /* How idle workers wait for the next op (p2l_threadpool_options.wait). At the end of each invoke
+     * they sleep at once whatever the policy. */
+    P2L_WAIT_DEFAULT = 0, /* spin a few microseconds, then yield the core for about 100 us, then sleep */
+    P2L_WAIT_SPIN = 1,    /* spin (pause instructions) about 50 us, then sleep: lowest latency on cores
+                             that nothing else needs */
+    P2L_WAIT_YIELD = 2,   /* no spinning: yield the core for about 100 us, then sleep */
+    P2L_WAIT_SLEEP = 3,   /* sleep as soon as a job is done: least power (battery), each op pays a wake-up */
+};
+typedef struct p2l_threadpool_options {
+    size_t size;      /* sizeof(p2l_threadpool_options), or 0 (see "option structs") */
+    int num_threads;  /* threads that run one parallel op, the caller's included: 1 to P2L_MAX_THREADS */
+    int wait;         /* P2L_WAIT_* */
+    /* Optional CPU affinity (Linux): worker k (1 to num_threads - 1) is pinned to cpus[(k - 1) % cpu_count];
+     * the caller's thread is never pinned. Best effort: a CPU that does not exist or is not allowed leaves
+     * that worker unpinned (p2l_threadpool_pinned says how many were pinned). NULL / 0: no pinning. */
+    const int *cpus;
+    int cpu_count;
+} p2l_threadpool_options;
+P2L_API p2l_status p2l_threadpool_create(const p2l_threadpool_options *options, p2l_threadpool **pool);
+/* Drops the caller's reference; the workers stop when no interpreter uses the pool any more. */
+P2L_API void p2l_threadpool_free(p2l_threadpool *pool);
+/* Workers that p2l_threadpool_options.cpus pinned (0 without cpus, or where affinity is unavailable). */
+P2L_API int p2l_threadpool_pinned(const p2l_threadpool *pool);
+
 /* Kernel selection (p2l_interpreter_options.kernels). */
 enum {
     P2L_KERNELS_AUTO = 0,      /* the fastest kernels this CPU supports (AVX-512, AVX2+FMA, NEON, else portable) */
@@ -294,6 +330,10 @@ typedef struct p2l_interpreter_options {
                         default (1). Negative or larger values fail with P2L_ERROR_INVALID_ARGUMENT. */
     int kernels;     /* P2L_KERNELS_*; 0: auto */
     unsigned flags;  /* P2L_INTERPRETER_* */
+    /* Fields below are read only when size covers them (see "option structs"). */
+    p2l_threadpool *threadpool; /* NULL: the interpreter's own pool of num_threads threads; else this
+                                   shared pool (num_threads must then be 0 or the pool's thread count);
+                                   the interpreter holds a reference to it until freed */
 } p2l_interpreter_options;
 
 /* options may be NULL. Checks that every op has a kernel; shapes and memory are planned lazily
@@ -320,9 +360,31 @@ P2L_API p2l_status p2l_interpreter_set_tensor(p2l_interpreter *interpreter, int 
                                               const void *data, size_t bytes);
 P2L_API p2l_status p2l_interpreter_get_tensor(p2l_interpreter *interpreter, int subgraph, int tensor,
                                               void *data, size_t bytes);
-/* Direct pointer to a tensor's memory (valid until the next allocation); NULL-safe zero-copy IO. */
+/* Direct pointer to a tensor's memory (valid until the next allocation or binding change), to write
+ * inputs and read outputs without a copy. Constants (is_constant in p2l_tensor_info) are refused with
+ * P2L_ERROR_INVALID_ARGUMENT: their memory is the model's, read-only when the file is mapped (a write
+ * would crash) and shared by every interpreter; read them with p2l_interpreter_tensor_const_data. */
 P2L_API p2l_status p2l_interpreter_tensor_data(p2l_interpreter *interpreter, int subgraph, int tensor,
                                                void **data);
+/* Read-only pointer to any tensor's memory, constants included (valid as p2l_interpreter_tensor_data's;
+ * a constant's as long as the model lives). */
+P2L_API p2l_status p2l_interpreter_tensor_const_data(p2l_interpreter *interpreter, int subgraph, int tensor,
+                                                     const void **data);
+
+/* Caller-owned memory for an input or output of a subgraph (docs/embedding.md, "Binding buffers"):
+ * invoke reads the input from / writes the output to `data` directly, without a copy. `data` must be
+ * aligned to P2L_BIND_ALIGNMENT bytes (64 is best: the arena's alignment, a cache line) and `bytes`
+ * must equal the tensor's byte size at its current shape (an output whose shape is not known yet, before
+ * the first allocation, is checked at allocation). The tensor leaves the memory plan: binding a tensor
+ * that was not bound, or unbinding (data NULL, bytes 0), re-plans at the next use like a resize (input
+ * values set before are lost); binding a bound tensor to another buffer of the same size is only a
+ * pointer swap (a new camera frame each invoke costs nothing). A RESHAPE of a bound tensor keeps
+ * aliasing it. Buffers bound in one subgraph must not overlap, and must stay valid while bound.
+ * After a resize that changes a bound tensor's size the binding stays but invoke refuses to run
+ * (P2L_ERROR_INVALID_ARGUMENT naming the tensor and both sizes) until it is bound again or unbound. */
+#define P2L_BIND_ALIGNMENT 16
+P2L_API p2l_status p2l_interpreter_bind_tensor(p2l_interpreter *interpreter, int subgraph, int tensor, void *data,
+                                               size_t bytes);
 /* New dims for an input of a subgraph; shapes are re-inferred at the next allocation. */
 P2L_API p2l_status p2l_interpreter_resize_tensor(p2l_interpreter *interpreter, int subgraph, int tensor,
                                                  int rank, const int32_t *dims);
@@ -341,6 +403,9 @@ P2L_API void p2l_interpreter_cancel(p2l_interpreter *interpreter);
  * over all invokes since creation. The table belongs to the interpreter and stays valid until the next
  * p2l_interpreter_profile call or p2l_interpreter_free. */
 typedef struct p2l_profile_entry {
+    size_t size;         /* sizeof(p2l_profile_entry) in the library that filled it: the distance between
+                            entries. A caller built against an older header steps with it:
+                            (const p2l_profile_entry *)((const char *)entries + i * entries->size) */
     int subgraph, node;  /* the op's subgraph and index in it */
     const char *op;      /* builtin op name, e.g. "CONV_2D" */
     long runs;           /* invokes that ran it */
@@ -358,6 +423,8 @@ P2L_API p2l_status p2l_interpreter_get_output(p2l_interpreter *interpreter, int 
 P2L_API p2l_status p2l_interpreter_resize_input(p2l_interpreter *interpreter, int i, int rank,
                                                 const int32_t *dims);
 P2L_API p2l_status p2l_interpreter_invoke(p2l_interpreter *interpreter);
+P2L_API p2l_status p2l_interpreter_bind_input(p2l_interpreter *interpreter, int i, void *data, size_t bytes);
+P2L_API p2l_status p2l_interpreter_bind_output(p2l_interpreter *interpreter, int i, void *data, size_t bytes);
 
 /* Bytes of tensor memory the last allocation planned for a subgraph (the arena; constants and
  * prepare-time folded values not included). */

@@ -51,7 +51,7 @@ static int cmd_convert(int argc, char **argv) {
 }
 
 static void print_tensor(const p2l_model *model, int subgraph, const char *label, int index) {
-    p2l_tensor_info t;
+    p2l_tensor_info t = {.size = sizeof t};
     if (p2l_model_tensor_info(model, subgraph, index, &t) != P2L_OK) return; /* the model lists only its own tensors */
     printf("    %-12s %-28s %-8s [", label, t.name, p2l_dtype_name(t.dtype));
     for (int d = 0; d < t.rank; d++) {
@@ -77,7 +77,7 @@ static bool print_subgraph(const p2l_model *model, int g) {
     const int tensor_count = p2l_model_subgraph_tensor_count(model, g), op_total = p2l_model_subgraph_op_count(model, g);
     size_t constant_bytes = 0;
     for (int t = 0; t < tensor_count; t++) {
-        p2l_tensor_info info;
+        p2l_tensor_info info = {.size = sizeof info};
         if (p2l_model_tensor_info(model, g, t, &info) == P2L_OK && info.is_constant) constant_bytes += info.bytes;
     }
     printf("subgraph %d '%s': %d ops, %d tensors, %zu bytes of constants\n", g, p2l_model_subgraph_name(model, g),
@@ -519,7 +519,7 @@ static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out
     int rc = 0;
     /* Read and check every file and resize first (a resize drops input values set before it). */
     for (int i = 0; i < a->input_count && !rc; i++) {
-        p2l_tensor_info info;
+        p2l_tensor_info info = {.size = sizeof info};
         if (!npy_read(cmd, a->inputs[i], &arrays[i])) {
             rc = 1;
             break;
@@ -553,7 +553,7 @@ static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out
     if (!rc && (s = p2l_interpreter_allocate(it))) rc = fail(cmd, s);
     uint64_t state = a->seed;
     for (int i = 0; i < inputs && !rc; i++) {
-        p2l_tensor_info info;
+        p2l_tensor_info info = {.size = sizeof info};
         void *data = NULL;
         if ((s = p2l_interpreter_input_info(it, i, &info))) {
             rc = fail(cmd, s);
@@ -623,7 +623,7 @@ static int cmd_run(int argc, char **argv) {
     printf("%s: %d input%s (%s), %d output%s, invoke %.3f ms\n", a.model, inputs, inputs == 1 ? "" : "s",
            a.input_count ? "from .npy" : "random", outputs, outputs == 1 ? "" : "s", elapsed * 1e3);
     for (int i = 0; i < outputs && !rc; i++) {
-        p2l_tensor_info info;
+        p2l_tensor_info info = {.size = sizeof info};
         void *data = NULL;
         int t = -1;
         if ((s = p2l_interpreter_output_info(it, i, &info)) ||

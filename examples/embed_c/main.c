@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
     float *buffer = NULL;
     int inputs = p2l_model_subgraph_input_count(p2l_interpreter_model(it), 0);
     for (int i = 0; i < inputs; i++) {
-        p2l_tensor_info info;
+        p2l_tensor_info info = {.size = sizeof info};
         if ((s = p2l_interpreter_input_info(it, i, &info)) != P2L_OK) goto done;
         if (info.dtype != P2L_FLOAT32) {
             fprintf(stderr, "input %d (%s) is not float32: this example fills float inputs only\n", i, info.name);
@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
     }
     if ((s = p2l_interpreter_invoke(it)) != P2L_OK) goto done;
 
-    p2l_tensor_info out;
+    p2l_tensor_info out = {.size = sizeof out};
     if ((s = p2l_interpreter_output_info(it, 0, &out)) != P2L_OK) goto done;
     if (out.dtype != P2L_FLOAT32) {
         fprintf(stderr, "output 0 (%s) is not float32\n", out.name);

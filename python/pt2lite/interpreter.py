@@ -17,7 +17,9 @@ _c_int_p = ctypes.POINTER(ctypes.c_int)
 
 
 class _TensorInfo(ctypes.Structure):
+    # pt2lite.h's p2l_tensor_info; `size` is set to this struct's size before each call.
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("name", ctypes.c_char_p),
         ("dtype", ctypes.c_int),
         ("rank", ctypes.c_int),
@@ -71,6 +73,7 @@ _declare("p2l_interpreter_tensor_info", _st, _vp, _int, _int, ctypes.POINTER(_Te
 _declare("p2l_interpreter_set_tensor", _st, _vp, _int, _int, _vp, ctypes.c_size_t)
 _declare("p2l_interpreter_get_tensor", _st, _vp, _int, _int, _vp, ctypes.c_size_t)
 _declare("p2l_interpreter_tensor_data", _st, _vp, _int, _int, ctypes.POINTER(_vp))
+_declare("p2l_interpreter_tensor_const_data", _st, _vp, _int, _int, ctypes.POINTER(_vp))
 _declare("p2l_interpreter_resize_tensor", _st, _vp, _int, _int, _int, ctypes.POINTER(ctypes.c_int32))
 _declare("p2l_interpreter_invoke_subgraph", _st, _vp, _int)
 _declare("p2l_model_metadata", _st, _vp, ctypes.c_char_p, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_size_t))
@@ -164,7 +167,7 @@ class Interpreter:
     # ------------------------------------------------------------------ tensors
 
     def _info(self, index, subgraph=0):
-        info = _TensorInfo()
+        info = _TensorInfo(size=ctypes.sizeof(_TensorInfo))
         status = lib.p2l_interpreter_tensor_info(self._handle, subgraph, int(index), ctypes.byref(info))
         if status != 0:
             raise _last_error(status)
@@ -247,18 +250,22 @@ class Interpreter:
     def tensor(self, tensor_index):
         """A function returning a numpy view of the tensor's memory, like LiteRT's. While a view (or a
         slice of one) is alive, allocate_tensors(), resize_tensor_input() and invoke() raise
-        RuntimeError: hold the function, not the array."""
+        RuntimeError: hold the function, not the array. A constant's view is read-only (its memory is the
+        model's: where LiteRT crashes on a write, numpy raises ValueError)."""
 
         def view():
             info = self._info(tensor_index)
             data = ctypes.c_void_p()
-            _check(lib.p2l_interpreter_tensor_data(self._handle, 0, int(tensor_index), ctypes.byref(data)))
+            accessor = lib.p2l_interpreter_tensor_const_data if info.is_constant else lib.p2l_interpreter_tensor_data
+            _check(accessor(self._handle, 0, int(tensor_index), ctypes.byref(data)))
             dtype = np.dtype(_DTYPES.get(info.dtype))
             shape = tuple(info.dims[: info.rank])
             buffer = (ctypes.c_uint8 * max(info.bytes, 1)).from_address(data.value) if data.value else \
                 (ctypes.c_uint8 * 1)()
             self._views.append(weakref.ref(buffer))  # every view and slice keeps its buffer alive
-            return np.frombuffer(buffer, dtype=dtype, count=info.bytes // dtype.itemsize).reshape(shape)
+            array = np.frombuffer(buffer, dtype=dtype, count=info.bytes // dtype.itemsize).reshape(shape)
+            array.flags.writeable = not info.is_constant
+            return array
 
         return view
 

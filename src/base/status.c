@@ -81,6 +81,13 @@ const char *p2l_status_name(p2l_status status) {
 const char *p2l_version(void) { return P2L_VERSION; }
 int p2l_version_number(void) { return P2L_VERSION_NUMBER; }
 
+void p2l_fill_sized(void *out, const void *full, size_t first_size) {
+    size_t size;
+    memcpy(&size, out, sizeof size);
+    if (!size) size = first_size;
+    memcpy((char *)out + sizeof size, (const char *)full + sizeof size, size - sizeof size);
+}
+
 p2l_status p2l_check_options_size(const char *what, size_t size, size_t first_size, size_t known_size) {
     if (size == 0 || (size >= first_size && size <= known_size)) return P2L_OK;
     if (size > known_size)

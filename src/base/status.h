@@ -24,6 +24,10 @@ p2l_status p2l_last_status(void);
  * (the first layout with a size field) to known_size (this library's sizeof). Otherwise fails naming
  * the struct `what` and the sizes. Fields beyond `size` must then be read as zero. */
 p2l_status p2l_check_options_size(const char *what, size_t size, size_t first_size, size_t known_size);
+/* A struct pt2lite fills for the caller (p2l_tensor_info), `size` first and set by the caller as for the
+ * options: *out (checked with p2l_check_options_size) receives the fields of *full its size covers (0:
+ * first_size), and keeps its size. */
+void p2l_fill_sized(void *out, const void *full, size_t first_size);
 
 #define P2L_TRY(expr)                        \
     do {                                     \

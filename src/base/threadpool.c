@@ -13,6 +13,9 @@
  * caller waits for the workers' last tasks spinning, then yielding its core (a worker may share it).
  * At the end of an invoke the interpreter parks the pool: workers sleep at once instead of spinning
  * on cores that the caller's next work, or another runtime, needs. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* pthread_setaffinity_np */
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -45,6 +48,17 @@ enum {
     SPIN_ITERATIONS = 300,       /* pauses: a few microseconds */
     YIELD_ITERATIONS = 200,      /* then sched_yield calls: about 100 us on an idle core */
     WAIT_SPIN_ITERATIONS = 200,  /* a few microseconds of spinning before the caller yields */
+    SPIN_ONLY_ITERATIONS = 4000, /* P2L_WAIT_SPIN: pauses only, about 50 us */
+};
+
+/* Pauses, then sched_yield calls, before a worker sleeps: per p2l_threadpool_options.wait. */
+static const struct wait_policy {
+    int spins, yields;
+} wait_policies[] = {
+    [P2L_WAIT_DEFAULT] = {SPIN_ITERATIONS, YIELD_ITERATIONS},
+    [P2L_WAIT_SPIN] = {SPIN_ONLY_ITERATIONS, 0},
+    [P2L_WAIT_YIELD] = {0, YIELD_ITERATIONS},
+    [P2L_WAIT_SLEEP] = {0, 0},
 };
 
 /* Job protocol (a sequence lock): `generation` is even when a job is published and odd while the
@@ -54,6 +68,11 @@ enum {
  * intact, or backs off. The caller waits only for tasks to finish, never for a sleepy worker. */
 struct p2l_threadpool {
     int threads; /* including the caller */
+    struct wait_policy wait;
+    atomic_int refs;         /* the creator's reference plus one per interpreter using the pool */
+    bool shared;             /* made by the public API: callers on several threads take job_mutex */
+    pthread_mutex_t job_mutex; /* one job at a time when shared */
+    int pinned;              /* workers pinned to a CPU */
     pthread_t *workers;
     pthread_mutex_t mutex;
     pthread_cond_t wake;
@@ -106,10 +125,11 @@ static void *worker_main(void *p) {
     p2l_flush_denormals_begin(); /* a worker only ever runs kernels */
     for (;;) {
         unsigned g = atomic_load(&pool->generation);
-        for (int spin = 0; !published(g, seen) && spin < SPIN_ITERATIONS + YIELD_ITERATIONS &&
+        const int spins = pool->wait.spins, waits = pool->wait.spins + pool->wait.yields;
+        for (int spin = 0; !published(g, seen) && spin < waits &&
                            !atomic_load_explicit(&pool->parked, memory_order_relaxed);
              spin++) {
-            if (spin < SPIN_ITERATIONS) cpu_relax();
+            if (spin < spins) cpu_relax();
             else sched_yield();
             g = atomic_load(&pool->generation);
         }
@@ -142,10 +162,28 @@ static void wake_sleepers(p2l_threadpool *pool) {
 
 static worker_arg *worker_args(p2l_threadpool *pool) { return (worker_arg *)(pool->workers + pool->threads); }
 
-p2l_status p2l_threadpool_create(int threads, p2l_threadpool **out) {
+/* Best effort (pt2lite.h, p2l_threadpool_options.cpus): false where the CPU is unavailable. */
+static bool pin_thread(pthread_t thread, int cpu) {
+#if defined(__linux__) && defined(CPU_SET)
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(thread, sizeof set, &set) == 0;
+#else
+    (void)thread, (void)cpu;
+    return false;
+#endif
+}
+
+/* threads >= 1: one thread makes a pool without workers. */
+static p2l_status pool_new(int threads, int wait, p2l_threadpool **out) {
     *out = NULL;
-    if (threads <= 1) return P2L_OK;
-    if (threads > 1024) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%d threads are too many (at most 1024)", threads);
+    if (threads > P2L_MAX_THREADS)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%d threads are too many (at most %d)", threads, P2L_MAX_THREADS);
+    if (wait < 0 || wait > P2L_WAIT_SLEEP)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "wait policy %d is unknown (P2L_WAIT_DEFAULT 0 to P2L_WAIT_SLEEP %d)",
+                        wait, P2L_WAIT_SLEEP);
     p2l_threadpool *pool = p2l_alloc_zero(sizeof *pool);
     if (!pool) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating a thread pool");
     pool->workers = p2l_alloc_zero((size_t)threads * (sizeof(pthread_t) + sizeof(worker_arg)));
@@ -161,6 +199,9 @@ p2l_status p2l_threadpool_create(int threads, p2l_threadpool **out) {
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating a thread pool");
     }
     pool->threads = threads;
+    pool->wait = wait_policies[wait];
+    atomic_init(&pool->refs, 1);
+    pthread_mutex_init(&pool->job_mutex, NULL);
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->wake, NULL);
     atomic_init(&pool->generation, 0);
@@ -181,19 +222,54 @@ p2l_status p2l_threadpool_create(int threads, p2l_threadpool **out) {
     return P2L_OK;
 }
 
+p2l_status p2l_threadpool_start(int threads, int wait, p2l_threadpool **out) {
+    *out = NULL;
+    return threads <= 1 ? P2L_OK : pool_new(threads, wait, out);
+}
+
+void p2l_threadpool_retain(p2l_threadpool *pool) {
+    if (pool) atomic_fetch_add(&pool->refs, 1);
+}
+
 void p2l_threadpool_free(p2l_threadpool *pool) {
-    if (!pool) return;
+    if (!pool || atomic_fetch_sub(&pool->refs, 1) != 1) return;
     atomic_store(&pool->stop, true);
     wake_sleepers(pool);
     for (int i = 1; i < pool->threads; i++) pthread_join(pool->workers[i], NULL);
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->mutex);
+    pthread_mutex_destroy(&pool->job_mutex);
     p2l_release(pool->workers);
     p2l_release(pool->ranges_block);
     p2l_release(pool);
 }
 
 int p2l_threadpool_threads(const p2l_threadpool *pool) { return pool ? pool->threads : 1; }
+
+/* The public pool (pt2lite.h): one of one thread is an object too (interpreters given it run on the
+ * caller's thread), not p2l_threadpool_start's NULL. */
+p2l_status p2l_threadpool_create(const p2l_threadpool_options *options, p2l_threadpool **out) {
+    if (!out) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_threadpool_create: pool is NULL");
+    *out = NULL;
+    if (!options) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_threadpool_create: options is NULL");
+    P2L_TRY(p2l_check_options_size("p2l_threadpool_options", options->size, sizeof *options, sizeof *options));
+    const p2l_threadpool_options o = *options;
+    if (o.num_threads < 1 || o.num_threads > P2L_MAX_THREADS)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_threadpool_create: num_threads is %d; expected 1 to %d",
+                        o.num_threads, P2L_MAX_THREADS);
+    if (o.cpu_count < 0 || (o.cpu_count > 0 && !o.cpus))
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_threadpool_create: cpus is %s with cpu_count %d",
+                        o.cpus ? "set" : "NULL", o.cpu_count);
+    p2l_threadpool *pool = NULL;
+    P2L_TRY(pool_new(o.num_threads, o.wait, &pool));
+    pool->shared = true;
+    for (int k = 1; o.cpu_count > 0 && k < pool->threads; k++)
+        pool->pinned += pin_thread(pool->workers[k], o.cpus[(k - 1) % o.cpu_count]);
+    *out = pool;
+    return P2L_OK;
+}
+
+int p2l_threadpool_pinned(const p2l_threadpool *pool) { return pool ? pool->pinned : 0; }
 
 void p2l_threadpool_park(p2l_threadpool *pool) {
     if (pool) atomic_store_explicit(&pool->parked, true, memory_order_relaxed);
@@ -204,6 +280,7 @@ void p2l_parallel_for(p2l_threadpool *pool, size_t count, p2l_task_fn fn, void *
         for (size_t i = 0; i < count; i++) fn(ctx, i, 0);
         return;
     }
+    if (pool->shared) pthread_mutex_lock(&pool->job_mutex);
     if (atomic_load_explicit(&pool->parked, memory_order_relaxed))
         atomic_store_explicit(&pool->parked, false, memory_order_relaxed);
     /* Close the previous job (odd generation) and wait for late workers to leave it. */
@@ -231,4 +308,5 @@ void p2l_parallel_for(p2l_threadpool *pool, size_t count, p2l_task_fn fn, void *
         if (spin < WAIT_SPIN_ITERATIONS) cpu_relax(), spin++;
         else sched_yield();
     }
+    if (pool->shared) pthread_mutex_unlock(&pool->job_mutex);
 }

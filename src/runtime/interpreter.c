@@ -206,6 +206,7 @@ p2l_status p2l_graph_prepare(p2l_graph *g) {
 
 p2l_status p2l_graph_invoke(p2l_graph *g) {
     if (!g->prepared) P2L_TRY(p2l_graph_prepare(g));
+    if (g->binding_stale) return p2l_graph_stale_binding(g);
     p2l_node_profile *profile = g->profile;
     atomic_bool *cancel = &g->ctx->cancel;
     for (int o = 0; o < g->sg->op_count; o++) {

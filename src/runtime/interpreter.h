@@ -22,6 +22,12 @@ typedef struct p2l_node_profile {
     long runs;
 } p2l_node_profile;
 
+/* Caller memory for an input or output (p2l_interpreter_bind_tensor); data NULL: not bound. */
+typedef struct p2l_binding {
+    void *data;
+    size_t bytes;
+} p2l_binding;
+
 /* One subgraph. */
 typedef struct p2l_graph {
     int index;
@@ -44,11 +50,15 @@ typedef struct p2l_graph {
     bool prepared;
     p2l_exec_context *ctx;  /* the interpreter's threads and scratch */
     const p2l_limits *limits; /* the model's (max_arena_bytes, max_tensor_bytes) */
+    p2l_binding *bindings;  /* per tensor; NULL until the first p2l_interpreter_bind_tensor on the subgraph */
+    bool binding_stale;     /* the plan could not use the binding of tensor stale_tensor: invoke refuses */
+    int stale_tensor;
 } p2l_graph;
 
 struct p2l_interpreter {
     p2l_model *model;
     int num_threads;
+    p2l_threadpool *pool; /* a reference: its own, or p2l_interpreter_options.threadpool; NULL for one thread */
     p2l_exec_context ctx;
     int graph_count;
     p2l_graph *graphs;
@@ -80,6 +90,8 @@ static inline bool p2l_node_inputs_known(const p2l_node *n) {
 /* Tensor memory of a prepared graph (planner.c): lifetimes from the prepared nodes, one arena. Marks
  * views skipped and sets every planned tensor's data. */
 p2l_status p2l_graph_plan_memory(p2l_graph *g);
+/* Why invoke refuses while g->binding_stale (planner.c). */
+p2l_status p2l_graph_stale_binding(const p2l_graph *g);
 
 /* Profiling (profile.c). */
 double p2l_profile_now(void);

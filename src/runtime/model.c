@@ -242,13 +242,13 @@ p2l_status p2l_model_op(const p2l_model *model, int subgraph, int op, const char
     return P2L_OK;
 }
 
-p2l_status p2l_model_tensor_info(const p2l_model *model, int subgraph, int tensor, p2l_tensor_info *info) {
+p2l_status p2l_model_tensor_info(const p2l_model *model, int subgraph, int tensor, p2l_tensor_info *out) {
     const p2l_tfl_subgraph *sg;
     P2L_TRY(find_subgraph(model, subgraph, &sg));
     P2L_TRY(check_index(subgraph, tensor, sg->tensor_count, "tensors"));
-    if (!info) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "info is NULL");
+    P2L_TRY(p2l_check_tensor_info(out));
     const p2l_tfl_tensor *t = &sg->tensors[tensor];
-    memset(info, 0, sizeof *info);
+    p2l_tensor_info full = {0}, *info = &full;
     info->name = t->name;
     info->dtype = t->dtype;
     info->rank = t->rank;
@@ -264,7 +264,13 @@ p2l_status p2l_model_tensor_info(const p2l_model *model, int subgraph, int tenso
     info->quantized_dimension = t->quantized_dimension;
     info->scale = t->scale;
     info->zero_point = t->zero_point;
+    p2l_fill_sized(out, info, P2L_TENSOR_INFO_FIRST_SIZE);
     return P2L_OK;
+}
+
+p2l_status p2l_check_tensor_info(const p2l_tensor_info *info) {
+    if (!info) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "info is NULL");
+    return p2l_check_options_size("p2l_tensor_info", info->size, P2L_TENSOR_INFO_FIRST_SIZE, sizeof *info);
 }
 
 int p2l_model_subgraph_count(const p2l_model *model) { return model ? model->tfl.subgraph_count : 0; }

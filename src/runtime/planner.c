@@ -335,10 +335,44 @@ enum { TENSOR_ALIGNMENT = 64 };
  * (owner[] maps a tensor to the one whose buffer it uses), which lives until the last reader of
  * either, and the view node is skipped at invoke. A node with a fused epilogue writes the
  * epilogue's output instead of output 0, which gets no memory. */
-static p2l_status lifetimes(p2l_graph *g, p2l_plan_item *items, int *owner) {
+/* The caller's buffer bound to tensor t, when this plan can use it; otherwise NULL, and a binding
+ * that cannot be used (wrong size after a resize, or a value computed at allocation) is recorded for
+ * invoke to refuse. */
+static void *binding_of(p2l_graph *g, int t) {
+    const p2l_binding *b = &g->bindings[t];
+    if (!b->data) return NULL;
+    if (b->bytes == g->tensors[t].bytes && !g->tensors[t].known) return b->data;
+    if (!g->binding_stale) g->binding_stale = true, g->stale_tensor = t;
+    return NULL;
+}
+
+p2l_status p2l_graph_stale_binding(const p2l_graph *g) {
+    const p2l_tensor *t = &g->tensors[g->stale_tensor];
+    if (t->known)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d: %s is bound to a caller buffer but is computed at "
+                        "allocation (it does not depend on the inputs): unbind it and read it with get_tensor",
+                        g->index, P2L_LABEL(t));
+    return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "subgraph %d: %s is bound to a buffer of %zu bytes but now holds %zu "
+                    "bytes (after a resize): bind it again or unbind it", g->index, P2L_LABEL(t),
+                    g->bindings[g->stale_tensor].bytes, t->bytes);
+}
+
+/* A view node's output can share its input's buffer: the input has memory in this plan, the sizes
+ * agree, and not both have caller buffers (see lifetimes). */
+static bool view_allowed(const p2l_node *n, const p2l_plan_item *items, const int *owner, void *const *group_data) {
+    const int in = owner[n->inputs[0]->index], out = n->outputs[0]->index;
+    return items[in].first >= 0 && n->outputs[0]->bytes == n->inputs[0]->bytes &&
+           !(group_data && group_data[in] && group_data[out]);
+}
+
+/* Bound tensors (group_data not NULL: group_data[t] is the caller buffer of the group t owns, or NULL)
+ * keep their views: a view of a bound tensor aliases the caller's buffer, and a bound view output
+ * makes its input's group live in that buffer, unless both sides are bound (the view then copies). */
+static p2l_status lifetimes(p2l_graph *g, p2l_plan_item *items, int *owner, void **group_data) {
     const p2l_tfl_subgraph *sg = g->sg;
     const int steps = sg->op_count;
     for (int t = 0; t < sg->tensor_count; t++) items[t].first = -1, owner[t] = t;
+    for (int t = 0; group_data && t < sg->tensor_count; t++) group_data[t] = binding_of(g, t);
     for (int i = 0; i < sg->input_count; i++) {
         p2l_tensor *x = &g->tensors[sg->inputs[i]];
         if (x->is_constant) continue;
@@ -352,9 +386,10 @@ static p2l_status lifetimes(p2l_graph *g, p2l_plan_item *items, int *owner) {
             p2l_plan_item *it = x ? &items[owner[x->index]] : NULL;
             if (it && it->first >= 0 && it->last < o) it->last = o;
         }
-        if ((g->kernels[o]->flags & P2L_KERNEL_VIEW) && items[owner[n->inputs[0]->index]].first >= 0 &&
-            n->outputs[0]->bytes == n->inputs[0]->bytes) {
-            owner[n->outputs[0]->index] = owner[n->inputs[0]->index];
+        if ((g->kernels[o]->flags & P2L_KERNEL_VIEW) && view_allowed(n, items, owner, group_data)) {
+            const int view_in = owner[n->inputs[0]->index], view_out = n->outputs[0]->index;
+            if (group_data && group_data[view_out]) group_data[view_in] = group_data[view_out];
+            owner[view_out] = view_in;
             g->skipped[o] = true;
             continue;
         }
@@ -377,12 +412,14 @@ static p2l_status lifetimes(p2l_graph *g, p2l_plan_item *items, int *owner) {
 }
 
 /* Places the tensors of the lifetimes in one block of memory and points them at it. */
-static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *owner) {
+static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *owner, void *const *group_data) {
     const p2l_tfl_subgraph *sg = g->sg;
     size_t arena_size, tensor_bytes = 0;
     for (int t = 0; t < sg->tensor_count; t++)
         if (!p2l_add_size(tensor_bytes, g->tensors[t].bytes, &tensor_bytes)) tensor_bytes = SIZE_MAX;
     P2L_TRY(P2L_CHECK_LIMIT(g->limits, max_tensor_bytes, tensor_bytes, "the bytes of the subgraph's tensors"));
+    for (int t = 0; group_data && t < sg->tensor_count; t++)
+        if (group_data[t]) items[t].first = -1; /* the caller's memory, outside the arena */
     P2L_TRY(p2l_plan_memory(items, (size_t)sg->tensor_count, TENSOR_ALIGNMENT, &arena_size));
     P2L_TRY(P2L_CHECK_LIMIT(g->limits, max_arena_bytes, arena_size, "the planned tensor memory in bytes"));
     size_t block_size;
@@ -390,8 +427,10 @@ static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *o
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory allocating %zu bytes of tensor memory", arena_size);
     uint8_t *base = p2l_align_pointer(g->arena_block, TENSOR_ALIGNMENT);
     g->arena_size = arena_size;
-    for (int t = 0; t < sg->tensor_count; t++)
-        if (items[owner[t]].first >= 0) g->tensors[t].data = base + items[owner[t]].offset;
+    for (int t = 0; t < sg->tensor_count; t++) {
+        if (group_data && group_data[owner[t]]) g->tensors[t].data = group_data[owner[t]];
+        else if (items[owner[t]].first >= 0) g->tensors[t].data = base + items[owner[t]].offset;
+    }
     return P2L_OK;
 }
 
@@ -399,13 +438,17 @@ p2l_status p2l_graph_plan_memory(p2l_graph *g) {
     const p2l_tfl_subgraph *sg = g->sg;
     p2l_plan_item *items = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *items + 1);
     int *owner = p2l_alloc((size_t)sg->tensor_count * sizeof *owner + 1);
-    p2l_status s = items && owner ? lifetimes(g, items, owner)
-                                  : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory planning memory");
+    void **group_data = g->bindings ? p2l_alloc((size_t)sg->tensor_count * sizeof *group_data + 1) : NULL;
+    g->binding_stale = false;
+    p2l_status s = items && owner && (group_data || !g->bindings)
+                       ? lifetimes(g, items, owner, group_data)
+                       : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory planning memory");
     if (!s) {
-        s = place_tensors(g, items, owner);
+        s = place_tensors(g, items, owner, group_data);
         if (s) s = p2l_fail_context(s, "subgraph %d", g->index);
     }
     p2l_release(items);
     p2l_release(owner);
+    p2l_release(group_data);
     return s;
 }

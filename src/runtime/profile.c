@@ -74,7 +74,7 @@ p2l_status p2l_interpreter_profile(p2l_interpreter *it, const p2l_profile_entry 
         for (int o = 0; o < g->sg->op_count; o++) {
             const p2l_node_profile *p = &g->profile[o];
             if (!p->runs) continue;
-            it->profile_table[n++] = (p2l_profile_entry){.subgraph = i, .node = o,
+            it->profile_table[n++] = (p2l_profile_entry){.size = sizeof(p2l_profile_entry), .subgraph = i, .node = o,
                                                          .op = p2l_op_info_of(g->nodes[o].op)->name,
                                                          .runs = p->runs, .seconds = p->seconds,
                                                          .min_seconds = p->min_seconds};

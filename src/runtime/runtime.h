@@ -20,6 +20,11 @@ struct p2l_model {
 
 void p2l_model_retain(p2l_model *model);
 
+/* p2l_tensor_info's first layout with a size field (pt2lite.h): every field up to zero_point. */
+#define P2L_TENSOR_INFO_FIRST_SIZE sizeof(p2l_tensor_info)
+/* info is not NULL and its size is one pt2lite accepts. */
+p2l_status p2l_check_tensor_info(const p2l_tensor_info *info);
+
 /* Memory plan: tensor i lives from first[i] to last[i] (node indices, inclusive) and needs size[i]
  * bytes; entries with size 0 or first < 0 are skipped. Writes offsets and the arena size. */
 typedef struct p2l_plan_item {

@@ -125,7 +125,7 @@ static inline op_result run_op_on_kernels(int kernels, p2l_op op, const op_optio
     }
     if (!s) s = p2l_interpreter_invoke(it);
     for (int i = 0; i < output_count && !s; i++) {
-        p2l_tensor_info info;
+        p2l_tensor_info info = {.size = sizeof info};
         s = p2l_interpreter_output_info(it, i, &info);
         if (s) break;
         op_output *o = &r.outputs[r.output_count++];

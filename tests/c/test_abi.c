@@ -212,7 +212,7 @@ static void test_clear_messages(void) {
     CHECK_EQ_INT(p2l_interpreter_resize_input(it, 0, 2, (int32_t[]){1 << 30, 1 << 30}), P2L_ERROR_LIMIT);
     CHECK_ERROR_MENTIONS("max_tensor_bytes");
     CHECK_ERROR_MENTIONS("resizing");
-    p2l_tensor_info info;
+    p2l_tensor_info info = {.size = sizeof info};
     CHECK_EQ_INT(p2l_interpreter_input_info(it, 0, &info), P2L_OK);
     CHECK(info.dims[0] == 1 && info.dims[1] == 4);
     CHECK_EQ_INT(p2l_interpreter_invoke(it), P2L_OK);

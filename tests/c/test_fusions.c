@@ -85,7 +85,7 @@ static int run(p2l_model *model, int kernels, unsigned flags, float y[32]) {
     const p2l_interpreter_options options = {.size = sizeof options, .kernels = kernels,
                                              .flags = flags | P2L_INTERPRETER_PROFILE};
     if (p2l_interpreter_create(model, &options, &it) != P2L_OK) return -1;
-    p2l_tensor_info info;
+    p2l_tensor_info info = {.size = sizeof info};
     CHECK_EQ_INT(p2l_interpreter_input_info(it, 0, &info), P2L_OK);
     float x[72];
     for (size_t i = 0; i < info.bytes / sizeof *x; i++) x[i] = (float)((int)(i * 7 % 13) - 6) * 0.375f;

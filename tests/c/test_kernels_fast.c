@@ -81,7 +81,7 @@ static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_ten
     out->dtype = P2L_FLOAT32;
     p2l_arena arena = {0};
     p2l_exec exec = {0};
-    if (p2l_threadpool_create(threads, &exec.pool)) return NULL;
+    if (p2l_threadpool_start(threads, 0, &exec.pool)) return NULL;
     p2l_node node = {.op = s->op, .version = 1, .input_count = s->inputs, .output_count = 1, .inputs = in_ptr,
                      .outputs = out_ptr, .options = s->options, .arena = &arena, .exec = &exec};
     p2l_parse_options(&node);

@@ -59,7 +59,7 @@ static void test_ops(void) {
 
 static void test_tensors(void) {
     p2l_model *model = load_chain(1);
-    p2l_tensor_info info;
+    p2l_tensor_info info = {.size = sizeof info};
     /* x: an input of shape [1, 4] with a dynamic first dim */
     CHECK_EQ_INT(p2l_model_tensor_info(model, 0, 0, &info), P2L_OK);
     CHECK(strcmp(info.name, "x") == 0);

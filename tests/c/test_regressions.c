@@ -111,7 +111,7 @@ static p2l_status run_tflite_run(const uint8_t *data, size_t size) {
     for (int round = 0; round < 2 && !s; round++) {
         int inputs = p2l_model_subgraph_input_count(p2l_interpreter_model(it), 0);
         for (int i = 0; i < inputs; i++) {
-            p2l_tensor_info info;
+            p2l_tensor_info info = {.size = sizeof info};
             if (p2l_interpreter_input_info(it, i, &info) || info.bytes > (4u << 20)) continue;
             for (size_t b = 0; b < info.bytes; b++) buf[b] = data[(b * 7 + (size_t)i + (size_t)round) % size];
             if (info.dtype == P2L_FLOAT32)

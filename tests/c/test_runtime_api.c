@@ -76,7 +76,7 @@ static void test_file_signatures_resize(void) {
     p2l_interpreter *it = NULL;
     CHECK_EQ_INT(p2l_interpreter_create(model, NULL, &it), P2L_OK);
     p2l_model_free(model);
-    p2l_tensor_info info;
+    p2l_tensor_info info = {.size = sizeof info};
     CHECK_EQ_INT(p2l_interpreter_input_info(it, 0, &info), P2L_OK);
     CHECK(strcmp(info.name, "x") == 0 && info.rank == 2 && info.dims_signature[0] == -1 && info.bytes == 16);
     CHECK_EQ_INT(p2l_interpreter_resize_input(it, 0, 2, (int32_t[]){3, 4}), P2L_OK);

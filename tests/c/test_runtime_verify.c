@@ -126,7 +126,7 @@ static p2l_status load_and_run_into(const uint8_t *data, size_t size, float *y, 
     p2l_interpreter *it = NULL;
     if (!s) s = p2l_interpreter_create(model, NULL, &it);
     if (!s) s = p2l_interpreter_allocate(it);
-    p2l_tensor_info in, out;
+    p2l_tensor_info in = {.size = sizeof in}, out = {.size = sizeof out};
     if (!s) {
         io->inputs = p2l_model_subgraph_input_count(model, 0);
         io->outputs = p2l_model_subgraph_output_count(model, 0);
@@ -143,7 +143,7 @@ static p2l_status load_and_run_into(const uint8_t *data, size_t size, float *y, 
     /* Corruption can yield valid models with huge tensors: running those is slow, not unsafe. */
     if (!s && p2l_interpreter_arena_bytes(it, 0) < (64u << 20)) {
         io->ran = true;
-        p2l_tensor_info info;
+        p2l_tensor_info info = {.size = sizeof info};
         s = p2l_interpreter_input_info(it, 0, &info);
         if (!s && info.bytes == sizeof add_input) s = p2l_interpreter_set_input(it, 0, add_input, sizeof add_input);
         else if (!s && info.bytes == sizeof conv_input) s = p2l_interpreter_set_input(it, 0, conv_input, sizeof conv_input);

@@ -152,7 +152,7 @@ static void test_pool_runs_every_task_once(void) {
     const size_t counts[] = {0, 1, 2, 3, 5, 7, 64, 999, 1000};
     for (int threads = 1; threads <= 4; threads++) {
         p2l_threadpool *pool = NULL;
-        CHECK_EQ_INT(p2l_threadpool_create(threads, &pool), P2L_OK);
+        CHECK_EQ_INT(p2l_threadpool_start(threads, 0, &pool), P2L_OK);
         CHECK_EQ_INT(p2l_threadpool_threads(pool), threads);
         for (int round = 0; round < 3; round++)
             for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
