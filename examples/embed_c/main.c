@@ -42,6 +42,17 @@ int main(int argc, char **argv) {
 
     int rc = 1;
     float *buffer = NULL;
+    /* The output goes straight into our own buffer (bound before the inputs are set: binding re-plans
+     * the memory, which drops input values set before). */
+    p2l_tensor_info out = {.size = sizeof out};
+    if ((s = p2l_interpreter_allocate(it)) != P2L_OK || (s = p2l_interpreter_output_info(it, 0, &out)) != P2L_OK)
+        goto done;
+    if (out.dtype != P2L_FLOAT32) {
+        fprintf(stderr, "output 0 (%s) is not float32\n", out.name);
+        goto done;
+    }
+    buffer = aligned_alloc(64, (out.bytes + 63) / 64 * 64 + 64); /* P2L_BIND_ALIGNMENT or more */
+    if (!buffer || (s = p2l_interpreter_bind_output(it, 0, buffer, out.bytes)) != P2L_OK) goto done;
     int inputs = p2l_model_subgraph_input_count(p2l_interpreter_model(it), 0);
     for (int i = 0; i < inputs; i++) {
         p2l_tensor_info info = {.size = sizeof info};
@@ -57,21 +68,12 @@ int main(int argc, char **argv) {
         free(x);
         if (s != P2L_OK) goto done;
     }
-    if ((s = p2l_interpreter_invoke(it)) != P2L_OK) goto done;
-
-    p2l_tensor_info out = {.size = sizeof out};
-    if ((s = p2l_interpreter_output_info(it, 0, &out)) != P2L_OK) goto done;
-    if (out.dtype != P2L_FLOAT32) {
-        fprintf(stderr, "output 0 (%s) is not float32\n", out.name);
-        goto done;
-    }
-    buffer = malloc(out.bytes ? out.bytes : 1);
-    if (!buffer || (s = p2l_interpreter_get_output(it, 0, buffer, out.bytes)) != P2L_OK) goto done;
+    if ((s = p2l_interpreter_invoke(it)) != P2L_OK) goto done; /* writes buffer: no get_output */
     for (size_t k = 0; k < out.bytes / sizeof(float); k++) printf("%.9g\n", buffer[k]);
     rc = 0;
 done:
     if (rc != 0 && s != P2L_OK) fail("run", s);
+    p2l_interpreter_free(it); /* before the buffer bound to it */
     free(buffer);
-    p2l_interpreter_free(it);
     return rc;
 }
