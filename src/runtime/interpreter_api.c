@@ -65,6 +65,7 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
     it->graphs = p2l_alloc_zero((size_t)it->graph_count * sizeof *it->graphs);
     s = it->graphs ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
     if (!s) s = p2l_threadpool_create(it->num_threads, &it->ctx.exec.pool);
+    if (!s) s = p2l_interpreter_state_init(it);
     for (int i = 0; i < it->graph_count && !s; i++) {
         it->graphs[i].ctx = &it->ctx;
         it->graphs[i].limits = &model->limits;
@@ -85,6 +86,7 @@ void p2l_interpreter_free(p2l_interpreter *it) {
     for (int i = 0; it->graphs && i < it->graph_count; i++) p2l_graph_free(&it->graphs[i]);
     p2l_release(it->graphs);
     p2l_release(it->profile_table);
+    p2l_variables_free(&it->variables);
     p2l_threadpool_free(it->ctx.exec.pool);
     p2l_release(it->ctx.scratch_block);
     p2l_model_free(it->model);
