@@ -57,7 +57,8 @@ static p2l_status var_handle_prepare(p2l_node *node) {
     const char *name = node->opts.var_handle.shared_name;
     if (!name || !*name) return p2l_fail(P2L_ERROR_UNSUPPORTED, "VAR_HANDLE without a shared_name is not supported");
     P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_RESOURCE));
-    return p2l_set_output_dims(node, 0, 0, NULL);
+    static const int32_t scalar[1] = {0}; /* rank 0: no dims are read */
+    return p2l_set_output_dims(node, 0, 0, scalar);
 }
 
 static p2l_status var_handle_invoke(p2l_node *node) {
