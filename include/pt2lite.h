@@ -45,6 +45,7 @@ typedef enum p2l_dtype {
     P2L_INT16 = 7,
     P2L_INT8 = 9,
     P2L_FLOAT64 = 10,
+    P2L_RESOURCE = 13, /* a resource variable's handle (VAR_HANDLE's output): no elements of its own */
 } p2l_dtype;
 /* "float32", "int64", ...; "unknown" for a value that is not a p2l_dtype. */
 P2L_API const char *p2l_dtype_name(p2l_dtype dtype);
@@ -429,6 +430,11 @@ P2L_API p2l_status p2l_interpreter_bind_output(p2l_interpreter *interpreter, int
 /* Bytes of tensor memory the last allocation planned for a subgraph (the arena; constants and
  * prepare-time folded values not included). */
 P2L_API size_t p2l_interpreter_arena_bytes(const p2l_interpreter *interpreter, int subgraph);
+
+/* Module state: resource variables (a model's mutated buffers) keep their values from one invoke to
+ * the next, shared by the interpreter's subgraphs. This restores the state of a new interpreter: the
+ * next invoke starts from the initial values (the model's initializer runs again). */
+P2L_API p2l_status p2l_interpreter_reset_state(p2l_interpreter *interpreter);
 
 /* ------------------------------------------------------------ end runtime */
 

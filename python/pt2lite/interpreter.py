@@ -76,6 +76,7 @@ _declare("p2l_interpreter_tensor_data", _st, _vp, _int, _int, ctypes.POINTER(_vp
 _declare("p2l_interpreter_tensor_const_data", _st, _vp, _int, _int, ctypes.POINTER(_vp))
 _declare("p2l_interpreter_resize_tensor", _st, _vp, _int, _int, _int, ctypes.POINTER(ctypes.c_int32))
 _declare("p2l_interpreter_invoke_subgraph", _st, _vp, _int)
+_declare("p2l_interpreter_reset_state", _st, _vp)
 _declare("p2l_model_metadata", _st, _vp, ctypes.c_char_p, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_size_t))
 _declare("p2l_model_signature_check_input", _st, _vp, _int, _int, _int, ctypes.POINTER(ctypes.c_int64))
 _declare("p2l_model_signature_check_input_values", _st, _vp, _int, _int, _vp, ctypes.c_size_t)
@@ -296,6 +297,10 @@ class Interpreter:
 
     def reset_all_variables(self):
         pass  # pt2lite does not support variable tensors yet
+
+    def reset_state(self):
+        """Restores the model's resource variables (its mutated buffers) to their initial values."""
+        check(lib.p2l_interpreter_reset_state(self._handle))
 
     # ------------------------------------------------------------------ signatures
 

@@ -191,6 +191,17 @@ class EdgeModel:
         outputs = [result[name] for name in self._model.outputs]
         return _unflatten_outputs(outputs, self._out_spec, self._none_outputs)
 
+    def reset_state(self):
+        """Restores the module state (buffers mutated in forward) to its value at conversion: the next
+        call starts as the first did. pt2lite's runtime resets its interpreter; for LiteRT, whose
+        initializer runs once per interpreter, the next call makes a new interpreter."""
+        if self._runner is None:
+            return
+        if self._backend == "pt2lite":
+            self._runner._interpreter.reset_state()
+        else:
+            self._runner = None
+
     def __repr__(self):
         return f"EdgeModel({len(self._flatbuffer)} bytes, backend={self._backend!r})"
 

@@ -85,6 +85,7 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     p2l_ir_graph *g = NULL;
     p2l_status s = p2l_model_ir_add_graph(&model, "serving_default", &g);
     if (s == P2L_OK) s = p2l_lower(&ep, g);
+    if (s == P2L_OK) s = p2l_add_state_initializer(&model, &ep);
     if (s == P2L_OK) s = add_output_structure(&model, &ep);
     if (s == P2L_OK) s = p2l_optimize(g);
     if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);

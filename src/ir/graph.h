@@ -58,6 +58,7 @@ typedef struct p2l_ir_graph {
     P2L_VEC(const char *) input_names;  /* signature names, parallel to inputs ("args_0") */
     P2L_VEC(const char *) output_names; /* ("output_0") */
     p2l_arena *arena;          /* the model's arena: names, index arrays */
+    bool no_signature;         /* run only by CALL_ONCE (the initializer of resource variables) */
 } p2l_ir_graph;
 
 /* A TFLite Model.metadata entry: a name and bytes (in the model's arena). */

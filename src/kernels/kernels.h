@@ -44,6 +44,7 @@ typedef struct p2l_exec {
     p2l_threadpool *pool;  /* NULL: everything runs on the calling thread */
     uint8_t *scratch;      /* threads x scratch_stride bytes, 64-byte aligned */
     size_t scratch_stride; /* bytes per thread, a multiple of 64 */
+    struct p2l_variables *variables; /* the interpreter's resource variables (kernels/variables.h); NULL: none */
 } p2l_exec;
 
 /* Fusions the runtime offers a kernel at prepare (runtime/fusions.c decides when the graph allows

@@ -5,7 +5,8 @@
 
 /* One field from its raw value: floats are bit patterns, int vectors come beside the fields. */
 #define DECODE(field, raw) \
-    field = _Generic(field, float: p2l_bits_f32(raw), p2l_option_ints: ints, default: (raw))
+    field = _Generic(field, float: p2l_bits_f32(raw), p2l_option_ints: ints, const char *: (const char *)(intptr_t)(raw), \
+                     default: (raw))
 #define FIELD(type, name) DECODE(t->name, raw[id]); id++;
 #define FIELD_DEFAULT(type, name, value) FIELD(type, name)
 #define DEPRECATED_FIELD(name) id++;
@@ -49,6 +50,7 @@ void p2l_parse_options(p2l_node *node) {
 #define ACTIVATION_OF_F32(field)
 #define ACTIVATION_OF_I64(field)
 #define ACTIVATION_OF_I32S(field)
+#define ACTIVATION_OF_STRING(field)
 #define ACTIVATION_OF_PADDING(field)
 #define ACTIVATION_OF_MIRROR_PAD_MODE(field)
 #define ACTIVATION_OF_TENSOR_TYPE(field)

@@ -171,6 +171,8 @@ int p2l_output(p2l_lower_ctx *ctx, int index, const p2l_layout *layout) {
     return t;
 }
 
+p2l_status p2l_bind_value(p2l_lower_ctx *ctx, int value_id, int tensor) { return remember(ctx, value_id, tensor, NULL); }
+
 p2l_status p2l_alias_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l_layout *layout) {
     if (tensor < 0 || index >= ctx->node->noutputs || ctx->node->outputs[index] < 0) return P2L_OK;
     return remember(ctx, ctx->node->outputs[index], tensor, layout);
@@ -548,6 +550,7 @@ p2l_status p2l_lower(const p2l_exported *ep, p2l_ir_graph *g) {
     ctx.values = p2l_alloc_zero(sizeof(p2l_lowered *) * (ep->values.len + 1));
     if (!ctx.values) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     p2l_status s = lower_user_inputs(&ctx);
+    if (s == P2L_OK) s = p2l_lower_state_reads(&ctx);
     report_missing_lowerings(&ctx);
     char where[1024];
     for (size_t n = 0; s == P2L_OK && n < ep->nodes.len; n++) {
@@ -581,6 +584,7 @@ p2l_status p2l_lower(const p2l_exported *ep, p2l_ir_graph *g) {
         if (ls == P2L_ERROR_UNSUPPORTED) s = stand_in_outputs(&ctx);
     }
     if (s == P2L_OK) s = lower_user_outputs(&ctx);
+    if (s == P2L_OK) s = p2l_lower_state_writes(&ctx);
     if (s == P2L_OK && ctx.error_count) {
         s = p2l_fail(P2L_ERROR_UNSUPPORTED, "%d node%s of the model cannot be converted:\n%s", ctx.error_count,
                      ctx.error_count == 1 ? "" : "s", ctx.errors.data ? (char *)ctx.errors.data : "");

@@ -175,6 +175,17 @@ int p2l_flatten(p2l_lower_ctx *ctx, int t);
  * dims differ from the output's). P2L_ERROR_UNSUPPORTED when t < 0. */
 p2l_status p2l_logical_output(p2l_lower_ctx *ctx, int index, int t);
 
+/* Binds an ATen value to tensor (identity layout), as if a node had produced it there. */
+p2l_status p2l_bind_value(p2l_lower_ctx *ctx, int value_id, int tensor);
+
+/* Module state (lower_state.c): buffers forward() mutates become resource variables. Reads, before the
+ * nodes: CALL_ONCE, VAR_HANDLE and READ_VARIABLE per buffer; writes, after the outputs: ASSIGN_VARIABLE
+ * of each new value. Once every signature is lowered, p2l_add_state_initializer adds the subgraph that
+ * assigns the buffers' values at conversion (once per file) and points each CALL_ONCE at it. */
+p2l_status p2l_lower_state_reads(p2l_lower_ctx *ctx);
+p2l_status p2l_lower_state_writes(p2l_lower_ctx *ctx);
+p2l_status p2l_add_state_initializer(p2l_model_ir *model, const p2l_exported *ep);
+
 /* Lowering functions, declared from the table. */
 #define L(target, fn, ops) p2l_status fn(p2l_lower_ctx *ctx, const p2l_aten_node *node);
 #define R(target, ops, reason)

@@ -76,7 +76,7 @@ p2l_status p2l_pass_remove_dead(p2l_ir_graph *g, bool *changed) {
         again = false;
         for (size_t n = g->nodes.len; n-- > 0;) {
             p2l_ir_node *node = &g->nodes.items[n];
-            if (node->dead) continue;
+            if (node->dead || node->noutputs == 0) continue; /* kept for its effect: ASSIGN_VARIABLE, CALL_ONCE */
             bool used = false;
             for (int i = 0; i < node->noutputs && !used; i++) used = g->tensors.items[node->outputs[i]].consumers > 0;
             if (used) continue;

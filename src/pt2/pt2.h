@@ -48,6 +48,7 @@ typedef enum p2l_value_kind {
     P2L_VALUE_PARAMETER,
     P2L_VALUE_BUFFER,
     P2L_VALUE_CONSTANT,
+    P2L_VALUE_STATE,    /* a buffer forward() mutates: data is its value at export (a variable's initial value) */
 } p2l_value_kind;
 
 typedef struct p2l_value {
@@ -60,7 +61,15 @@ typedef struct p2l_value {
     const void *data;   /* parameters, buffers, constants */
     void *owned;        /* set when data had to be copied */
     size_t nbytes;
+    const char *fqn;    /* parameters and buffers: the state_dict name ("bn.running_mean") */
 } p2l_value;
+
+/* A buffer forward() mutates (torch.export's BUFFER_MUTATION output): the new value replaces the
+ * buffer's after the call. */
+typedef struct p2l_buffer_mutation {
+    int buffer;    /* value id of the buffer as forward() reads it (kind P2L_VALUE_STATE) */
+    int new_value; /* value id of the value it holds after the call */
+} p2l_buffer_mutation;
 
 typedef struct p2l_aten_node {
     const char *name;         /* "convolution_3" */
@@ -80,6 +89,7 @@ typedef struct p2l_exported {
     P2L_VEC(p2l_aten_node) nodes;
     P2L_VEC(int) user_inputs;  /* value ids, in forward() order */
     P2L_VEC(int) user_outputs; /* value ids */
+    P2L_VEC(p2l_buffer_mutation) buffer_mutations; /* in the order of the graph signature */
     /* The module's output structure: positions of None among the returned leaves (outputs that are no
      * tensor of the model), and the serialized pytree spec of the whole (module_call_graph's root
      * out_spec; NULL when the archive has none). */

@@ -366,6 +366,40 @@ static p2l_status read_values(reader *r, const p2l_json *graph) {
     return P2L_OK;
 }
 
+/* An output spec other than user_output: a buffer mutation is kept (module state, src/lower/lower_state.c);
+ * a mutation pt2lite cannot keep is refused by name, never dropped; other kinds (loss, tokens) are no
+ * model outputs. */
+static p2l_status read_mutation(reader *r, const p2l_json *spec, size_t index) {
+    const char *kind = spec->keys[0];
+    const p2l_json *body = &spec->items[0];
+    if (strcmp(kind, "user_input_mutation") == 0 || strcmp(kind, "parameter_mutation") == 0) {
+        const bool input = kind[0] == 'u';
+        const p2l_json *name = get_typed(body, input ? "user_input_name" : "parameter_name", P2L_JSON_STRING);
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "forward() changes %s '%s' in place (output %zu, %s): a .tflite model "
+                        "cannot keep that change; %s", input ? "its input" : "the parameter", name ? name->string : "?",
+                        index, kind, input ? "return the new value instead" : "register it as a buffer instead");
+    }
+    if (strcmp(kind, "buffer_mutation") != 0) return P2L_OK;
+    const p2l_json *fqn = get_typed(body, "buffer_name", P2L_JSON_STRING);
+    if (!fqn) return missing("buffer_name", body);
+    p2l_exported *ep = r->ep;
+    p2l_buffer_mutation m = {.buffer = -1};
+    for (size_t v = 0; v < ep->values.len && m.buffer < 0; v++) {
+        const p2l_value *value = &ep->values.items[v];
+        if (value->fqn && (value->kind == P2L_VALUE_BUFFER || value->kind == P2L_VALUE_STATE) &&
+            strcmp(value->fqn, fqn->string) == 0)
+            m.buffer = (int)v;
+    }
+    if (m.buffer < 0)
+        return p2l_fail(P2L_ERROR_MALFORMED, "output %zu mutates buffer '%s', which is no input of the graph", index,
+                        fqn->string);
+    if (ep->values.items[m.buffer].kind == P2L_VALUE_STATE)
+        return p2l_fail(P2L_ERROR_MALFORMED, "buffer '%s' is mutated twice (output %zu)", fqn->string, index);
+    P2L_TRY(tensor_ref(r, p2l_json_get(body, "arg"), &m.new_value));
+    ep->values.items[m.buffer].kind = P2L_VALUE_STATE;
+    return P2L_VEC_PUSH(&ep->buffer_mutations, m);
+}
+
 static p2l_status read_signature(reader *r, const p2l_json *gm) {
     const p2l_json *sig = get_typed(gm, "signature", P2L_JSON_OBJECT);
     const p2l_json *ins = get_typed(sig, "input_specs", P2L_JSON_ARRAY);
@@ -417,6 +451,8 @@ static p2l_status read_signature(reader *r, const p2l_json *gm) {
         P2L_TRY(tensor_ref(r, arg, &id));
         p2l_value *v = &ep->values.items[id];
         v->kind = vk;
+        v->fqn = p2l_arena_strdup(&ep->arena, fqn->string);
+        if (!v->fqn) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
         const p2l_json *cfg = get_typed(config, "config", P2L_JSON_OBJECT);
         if (!cfg && config == r->weights_config) {
             /* non-persistent buffers may sit with the weights in some versions */
@@ -450,7 +486,10 @@ static p2l_status read_signature(reader *r, const p2l_json *gm) {
     for (size_t i = 0; i < outs->length; i++) {
         const p2l_json *spec = &outs->items[i];
         if (spec->type != P2L_JSON_OBJECT || spec->length != 1) return missing("an output spec", spec);
-        if (strcmp(spec->keys[0], "user_output") != 0) continue; /* buffer mutations etc.: not model outputs */
+        if (strcmp(spec->keys[0], "user_output") != 0) {
+            P2L_TRY(read_mutation(r, spec, i)); /* no model output: state, or an error when it cannot be kept */
+            continue;
+        }
         const p2l_json *arg = p2l_json_get(&spec->items[0], "arg");
         /* A None in the returned structure (torchaudio's (features, lengths=None)) is no tensor of
          * the model; the Python front door puts it back in place. */
@@ -755,6 +794,7 @@ void p2l_exported_free(p2l_exported *ep) {
     P2L_VEC_FREE(&ep->nodes);
     P2L_VEC_FREE(&ep->user_inputs);
     P2L_VEC_FREE(&ep->user_outputs);
+    P2L_VEC_FREE(&ep->buffer_mutations);
     P2L_VEC_FREE(&ep->none_outputs);
     p2l_strmap_free(&ep->value_ids);
     p2l_arena_free(&ep->arena);

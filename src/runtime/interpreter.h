@@ -4,6 +4,7 @@
 #ifndef P2L_RUNTIME_INTERPRETER_H
 #define P2L_RUNTIME_INTERPRETER_H
 
+#include "kernels/variables.h"
 #include "runtime/runtime.h"
 
 /* Threads and scratch memory, shared by the interpreter's subgraphs (they run one at a time). */
@@ -63,6 +64,7 @@ struct p2l_interpreter {
     int graph_count;
     p2l_graph *graphs;
     p2l_profile_entry *profile_table; /* p2l_interpreter_profile's answer */
+    p2l_variables variables; /* resource variables, shared by the subgraphs (state.c) */
     /* LIVE_INTERPRETER while the interpreter lives, cleared by p2l_interpreter_free: catches most uses
      * after free. Last, away from the allocator's own bookkeeping at the start of a freed block. */
     uint64_t live;
@@ -92,6 +94,9 @@ static inline bool p2l_node_inputs_known(const p2l_node *n) {
 p2l_status p2l_graph_plan_memory(p2l_graph *g);
 /* Why invoke refuses while g->binding_stale (planner.c). */
 p2l_status p2l_graph_stale_binding(const p2l_graph *g);
+
+/* Resource variables (state.c): the table every subgraph's kernels reach through ctx.exec. */
+p2l_status p2l_interpreter_state_init(p2l_interpreter *it);
 
 /* Profiling (profile.c). */
 double p2l_profile_now(void);

@@ -73,6 +73,7 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
     s = it->graphs ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating an interpreter");
     if (!s && !it->pool) s = p2l_threadpool_start(it->num_threads, P2L_WAIT_DEFAULT, &it->pool);
     it->ctx.exec.pool = it->num_threads > 1 ? it->pool : NULL; /* a one-thread pool runs on the caller */
+    if (!s) s = p2l_interpreter_state_init(it);
     for (int i = 0; i < it->graph_count && !s; i++) {
         it->graphs[i].ctx = &it->ctx;
         it->graphs[i].limits = &model->limits;
@@ -96,6 +97,7 @@ void p2l_interpreter_free(p2l_interpreter *it) {
     }
     p2l_release(it->graphs);
     p2l_release(it->profile_table);
+    p2l_variables_free(&it->variables);
     p2l_threadpool_free(it->pool);
     p2l_release(it->ctx.scratch_block);
     p2l_model_free(it->model);

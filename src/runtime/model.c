@@ -11,6 +11,20 @@
 #include "base/limits.h"
 #include "runtime/runtime.h"
 
+/* CALL_ONCE runs its subgraph inside the caller's invoke: it must name another subgraph, without
+ * inputs or outputs (an initializer of variables), which calls nothing itself, so no call recurses. */
+static p2l_status check_call_once(const p2l_tfl_model *m, int s, int o) {
+    const int64_t index = m->subgraphs[s].ops[o].options[p2l_option_field(P2L_OP_CALL_ONCE, "init_subgraph_index")];
+    const p2l_tfl_subgraph *init = index >= 0 && index < m->subgraph_count ? &m->subgraphs[index] : NULL;
+    bool calls = false;
+    for (int k = 0; init && k < init->op_count; k++) calls = calls || init->ops[k].op == P2L_OP_CALL_ONCE;
+    if (!init || index == s || init->input_count || init->output_count || calls)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "subgraph %d, op %d (CALL_ONCE): initializer subgraph %lld is not "
+                        "supported: it must be another subgraph, without inputs, outputs or CALL_ONCE of its own",
+                        s, o, (long long)index);
+    return P2L_OK;
+}
+
 /* Every op must have a kernel that accepts its version, input/output counts and omitted inputs,
  * so that prepare and invoke can index inputs without further checks. */
 static p2l_status check_ops(const p2l_tfl_model *m) {
@@ -41,6 +55,7 @@ static p2l_status check_ops(const p2l_tfl_model *m) {
                 if (op->inputs[i] < 0 && (i >= 16 || !(k->optional_inputs >> i & 1)))
                     return p2l_fail(P2L_ERROR_MALFORMED, "subgraph %d, op %d (%s): input %d is omitted (-1), but it is "
                                     "not optional", s, o, name, i);
+            if (op->op == P2L_OP_CALL_ONCE) P2L_TRY(check_call_once(m, s, o));
         }
     }
     return P2L_OK;

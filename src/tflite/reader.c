@@ -408,6 +408,12 @@ static p2l_status decode_options(decoder *d, const fb_table *t, p2l_tfl_operator
             }
             continue;
         }
+        if (f->type == P2L_FIELD_STRING) {
+            const char *text;
+            P2L_TRY(fb_string(&d->r, &o, i, &text));
+            op->options[i] = (int64_t)(intptr_t)text;
+            continue;
+        }
         if (f->type == P2L_FIELD_NONE) continue;
         size_t pos;
         P2L_TRY(fb_field(&d->r, &o, i, widths[f->type], &pos));
@@ -419,7 +425,7 @@ static p2l_status decode_options(decoder *d, const fb_table *t, p2l_tfl_operator
         case P2L_FIELD_I32: op->options[i] = (int32_t)load_u32(p); break;
         case P2L_FIELD_F32: op->options[i] = (int64_t)load_u32(p); break;
         case P2L_FIELD_I64: op->options[i] = (int64_t)load_u64(p); break;
-        case P2L_FIELD_NONE: case P2L_FIELD_I32S: break;
+        case P2L_FIELD_NONE: case P2L_FIELD_I32S: case P2L_FIELD_STRING: break;
         }
     }
     return P2L_OK;

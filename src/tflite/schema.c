@@ -101,6 +101,7 @@ int p2l_option_field(p2l_op op, const char *name) {
 size_t p2l_dtype_size(p2l_dtype dtype) {
     switch (dtype) {
     case P2L_FLOAT32: case P2L_INT32: return 4;
+    case P2L_RESOURCE: return 4; /* the runtime stores the variable's index (runtime/variables.h) */
     case P2L_FLOAT16: case P2L_INT16: return 2;
     case P2L_UINT8: case P2L_INT8: case P2L_BOOL: return 1;
     case P2L_INT64: case P2L_FLOAT64: return 8;
@@ -120,6 +121,7 @@ const char *p2l_dtype_name(p2l_dtype dtype) {
     case P2L_INT16: return "int16";
     case P2L_INT8: return "int8";
     case P2L_FLOAT64: return "float64";
+    case P2L_RESOURCE: return "resource";
     default: return "unknown";
     }
 }

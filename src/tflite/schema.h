@@ -36,6 +36,7 @@ typedef enum p2l_field_type {
     P2L_FIELD_F32,
     P2L_FIELD_I64,
     P2L_FIELD_I32S,     /* an int32 vector: read, never written (the converter passes shapes as inputs) */
+    P2L_FIELD_STRING,   /* a string; the int64 slot holds its address (intptr_t), 0 for none */
 } p2l_field_type;
 
 typedef struct p2l_field {
@@ -91,6 +92,7 @@ typedef enum p2l_mirror_pad_mode { P2L_MIRROR_REFLECT = 0, P2L_MIRROR_SYMMETRIC 
 #define P2L_OPTION_STORAGE_F32 P2L_FIELD_F32
 #define P2L_OPTION_STORAGE_I64 P2L_FIELD_I64
 #define P2L_OPTION_STORAGE_I32S P2L_FIELD_I32S
+#define P2L_OPTION_STORAGE_STRING P2L_FIELD_STRING
 #define P2L_OPTION_STORAGE_ACTIVATION P2L_FIELD_I8
 #define P2L_OPTION_STORAGE_PADDING P2L_FIELD_I8
 #define P2L_OPTION_STORAGE_MIRROR_PAD_MODE P2L_FIELD_I8
@@ -102,6 +104,7 @@ typedef enum p2l_mirror_pad_mode { P2L_MIRROR_REFLECT = 0, P2L_MIRROR_SYMMETRIC 
 #define P2L_OPTION_CTYPE_F32 float
 #define P2L_OPTION_CTYPE_I64 int64_t
 #define P2L_OPTION_CTYPE_I32S p2l_option_ints
+#define P2L_OPTION_CTYPE_STRING const char *
 #define P2L_OPTION_CTYPE_ACTIVATION p2l_activation
 #define P2L_OPTION_CTYPE_PADDING p2l_padding
 #define P2L_OPTION_CTYPE_MIRROR_PAD_MODE p2l_mirror_pad_mode

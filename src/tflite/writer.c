@@ -96,6 +96,10 @@ static p2l_fb_ref write_options(writer *w, const p2l_ir_node *node, int *union_c
     *union_code = info->union_code;
     if (info->union_code == 0) return 0;
     p2l_fb *fb = w->fb;
+    p2l_fb_ref strings[P2L_MAX_OPTION_FIELDS] = {0}; /* written before the table that refers to them */
+    for (int f = 0; f < info->field_count; f++)
+        if (info->fields[f].type == P2L_FIELD_STRING && node->options[f])
+            strings[f] = p2l_fb_string(fb, (const char *)(intptr_t)node->options[f]);
     p2l_fb_table_start(fb);
     for (int f = 0; f < info->field_count; f++) {
         int64_t v = node->options[f]; /* in range: check_options */
@@ -105,6 +109,7 @@ static p2l_fb_ref write_options(writer *w, const p2l_ir_node *node, int *union_c
         case P2L_FIELD_BOOL: p2l_fb_add_bool(fb, f, v != 0); break;
         case P2L_FIELD_F32: p2l_fb_add_f32(fb, f, p2l_bits_f32(v)); break;
         case P2L_FIELD_I64: p2l_fb_add_i64(fb, f, v); break;
+        case P2L_FIELD_STRING: if (strings[f]) p2l_fb_add_ref(fb, f, strings[f]); break;
         case P2L_FIELD_NONE: case P2L_FIELD_I32S: break; /* vectors: never set by the converter */
         }
     }
@@ -298,7 +303,9 @@ p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out,
     }
     for (size_t gi = 0; s == P2L_OK && gi < ng; gi++)
         subgraphs[gi] = write_subgraph(&w, m->graphs.items[gi], tensor_buffer[gi], &s);
-    for (size_t gi = 0; s == P2L_OK && gi < ng; gi++) signatures[gi] = write_signature(w.fb, m->graphs.items[gi], (int)gi, &s);
+    size_t nsig = 0;
+    for (size_t gi = 0; s == P2L_OK && gi < ng; gi++)
+        if (!m->graphs.items[gi]->no_signature) signatures[nsig++] = write_signature(w.fb, m->graphs.items[gi], (int)gi, &s);
     if (s == P2L_OK) {
         p2l_fb *fb = w.fb;
         p2l_fb_ref *codes = p2l_alloc(sizeof(p2l_fb_ref) * (w.opcodes.len + 1));
@@ -315,7 +322,7 @@ p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out,
             p2l_fb_ref opcodes = p2l_fb_ref_vector(fb, codes, w.opcodes.len);
             p2l_fb_ref subgraph_vec = p2l_fb_ref_vector(fb, subgraphs, ng);
             p2l_fb_ref buffers = p2l_fb_ref_vector(fb, w.buffers.items, w.buffers.len);
-            p2l_fb_ref signature_vec = p2l_fb_ref_vector(fb, signatures, ng);
+            p2l_fb_ref signature_vec = p2l_fb_ref_vector(fb, signatures, nsig);
             p2l_fb_ref description = p2l_fb_string(fb, m->description ? m->description : "pt2lite " P2L_VERSION);
             p2l_fb_ref metadata_vec = write_metadata(fb, m, first_metadata_buffer, &s);
             p2l_fb_table_start(fb);

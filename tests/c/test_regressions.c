@@ -328,7 +328,8 @@ static void test_zero_sized_dims_divide(void) {
 }
 
 /* Control flow (WHILE, IF, CALL_ONCE) names subgraphs: one naming its own subgraph would recurse
- * forever. pt2lite has no control-flow kernels, so every such op is rejected at load. */
+ * forever. pt2lite has no WHILE or IF kernels; CALL_ONCE must name another subgraph (an initializer
+ * that calls nothing): each is rejected at load. */
 static void test_subgraph_calling_itself(void) {
     static const int codes[3] = {119 /* WHILE */, 118 /* IF */, 129 /* CALL_ONCE */};
     for (int k = 0; k < 3; k++) {

@@ -146,7 +146,8 @@ static void tm_options(tb *b, size_t op_table, const tm_op *op) {
     tb_set(b, op_table, 3, &type, 1);
     uint32_t absent = 0;
     for (int i = 0; i < info->field_count; i++)
-        if (info->fields[i].type == P2L_FIELD_NONE || info->fields[i].type == P2L_FIELD_I32S) absent |= 1u << i;
+        if (info->fields[i].type == P2L_FIELD_NONE || info->fields[i].type == P2L_FIELD_I32S ||
+            info->fields[i].type == P2L_FIELD_STRING) absent |= 1u << i;
     size_t t = tb_table(b, info->field_count, absent);
     tm_options_at = t;
     tb_link(b, op_table, 4, t);
