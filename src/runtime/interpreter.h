@@ -44,6 +44,7 @@ typedef struct p2l_graph {
     bool prepared;
     p2l_exec_context *ctx;  /* the interpreter's threads and scratch */
     const p2l_limits *limits; /* the model's (max_arena_bytes, max_tensor_bytes) */
+    p2l_derived_store *derived; /* the model's packed weights, shared by its interpreters (weights.c) */
 } p2l_graph;
 
 struct p2l_interpreter {
@@ -61,7 +62,7 @@ struct p2l_interpreter {
 /* Every entry point's first check: NULL, or not (any longer) an interpreter (interpreter_api.c). */
 p2l_status p2l_interpreter_check_live(const p2l_interpreter *it, const char *fn);
 
-/* The scheduler (interpreter.c). g->ctx and g->limits are set before init. */
+/* The scheduler (interpreter.c). g->ctx, g->limits and g->derived are set before init. */
 p2l_status p2l_graph_init(p2l_graph *g, const p2l_tfl_subgraph *sg, int index);
 void p2l_graph_free(p2l_graph *g);
 void p2l_graph_set_dims(p2l_tensor *t, int rank, const int32_t *dims);
