@@ -89,6 +89,7 @@ typedef struct p2l_node {
     p2l_exec *exec;                  /* threads and scratch; may be NULL (one thread, no scratch) */
     size_t scratch_bytes;            /* set by prepare: scratch one thread needs at invoke */
     p2l_fusion fusion;               /* offers from the runtime (zero: none) */
+    struct p2l_derived_store *derived; /* the model's data derived from constants (below); NULL: none */
 } p2l_node;
 
 static inline int p2l_node_threads(const p2l_node *node) {
@@ -106,6 +107,21 @@ static inline void *p2l_node_scratch(const p2l_node *node, int thread) {
 }
 
 typedef p2l_status (*p2l_kernel_fn)(p2l_node *node);
+
+/* ------------------------------------------------------------ data derived from constants
+ * What a kernel derives at prepare from constant tensors alone (packed weights) is the same in every
+ * interpreter of a model, so the runtime keeps it with the model (runtime/weights.c) and gives each
+ * node the model's store: the first prepare that asks for an entry builds it (any interpreter, any
+ * thread), later ones get the same bytes until the model is freed. Entries are read-only once built.
+ * A node without a store (p2l_evaluate, kernel tests) derives into its own arena. */
+typedef p2l_status (*p2l_derive_fn)(void *data, const void *ctx); /* fills `bytes` zeroed bytes */
+typedef struct p2l_derived_store {
+    /* *data: the entry of `key` (key_bytes bytes, compared as bytes: it names the constants and every
+     * parameter the result depends on), `bytes` long and 64-byte aligned, built first by
+     * derive(data, ctx) if the store has no such entry yet. */
+    p2l_status (*get)(struct p2l_derived_store *store, const void *key, size_t key_bytes, size_t bytes,
+                      p2l_derive_fn derive, const void *ctx, const void **data);
+} p2l_derived_store;
 
 enum {
     P2L_KERNEL_SHAPE_ONLY = 1, /* outputs depend only on input shapes (SHAPE): computed at prepare */

@@ -174,6 +174,7 @@ static p2l_status prepare_nodes(p2l_graph *g) {
         const p2l_kernel *k = g->kernels[o] = p2l_kernel_selected(&g->ctx->kernels, n->op);
         n->state = NULL;
         n->arena = &g->prepare_arena;
+        n->derived = g->derived;
         n->exec = &g->ctx->exec;
         n->scratch_bytes = 0;
         g->folded[o] = false;

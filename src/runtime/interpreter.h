@@ -54,6 +54,7 @@ typedef struct p2l_graph {
     p2l_binding *bindings;  /* per tensor; NULL until the first p2l_interpreter_bind_tensor on the subgraph */
     bool binding_stale;     /* the plan could not use the binding of tensor stale_tensor: invoke refuses */
     int stale_tensor;
+    p2l_derived_store *derived; /* the model's packed weights, shared by its interpreters (weights.c) */
 } p2l_graph;
 
 struct p2l_interpreter {
@@ -73,7 +74,7 @@ struct p2l_interpreter {
 /* Every entry point's first check: NULL, or not (any longer) an interpreter (interpreter_api.c). */
 p2l_status p2l_interpreter_check_live(const p2l_interpreter *it, const char *fn);
 
-/* The scheduler (interpreter.c). g->ctx and g->limits are set before init. */
+/* The scheduler (interpreter.c). g->ctx, g->limits and g->derived are set before init. */
 p2l_status p2l_graph_init(p2l_graph *g, const p2l_tfl_subgraph *sg, int index);
 void p2l_graph_free(p2l_graph *g);
 void p2l_graph_set_dims(p2l_tensor *t, int rank, const int32_t *dims);

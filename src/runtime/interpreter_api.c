@@ -77,6 +77,7 @@ p2l_status p2l_interpreter_create(p2l_model *model, const p2l_interpreter_option
     for (int i = 0; i < it->graph_count && !s; i++) {
         it->graphs[i].ctx = &it->ctx;
         it->graphs[i].limits = &model->limits;
+        it->graphs[i].derived = model->has_weights ? &model->weights.store : NULL;
         s = p2l_graph_init(&it->graphs[i], &model->tfl.subgraphs[i], i);
     }
     if (s) {

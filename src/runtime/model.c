@@ -64,6 +64,7 @@ static p2l_status check_ops(const p2l_tfl_model *m) {
 static p2l_status finish_load(const void *data, size_t size, p2l_model *m, p2l_model **out) {
     p2l_status s = p2l_tfl_read_limited(data, size, &m->limits, &m->tfl);
     if (!s && !m->verify_only) s = check_ops(&m->tfl);
+    if (!s && !m->verify_only && !(s = p2l_weights_cache_init(&m->weights))) m->has_weights = true;
     if (s) {
         atomic_store(&m->refs, 1);
         p2l_model_free(m);
@@ -183,6 +184,7 @@ void p2l_model_retain(p2l_model *model) { atomic_fetch_add(&model->refs, 1); }
 
 void p2l_model_free(p2l_model *model) {
     if (!model || atomic_fetch_sub(&model->refs, 1) != 1) return;
+    if (model->has_weights) p2l_weights_cache_destroy(&model->weights); /* its interpreters are gone */
     p2l_tfl_free(&model->tfl);
     if (model->mapping) munmap(model->mapping, model->mapping_size);
     p2l_release(model->owned);

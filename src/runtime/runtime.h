@@ -2,11 +2,31 @@
 #ifndef P2L_RUNTIME_RUNTIME_H
 #define P2L_RUNTIME_RUNTIME_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "base/float_mode.h"
 #include "kernels/kernels.h"
 #include "tflite/reader.h"
+
+/* The model's data derived from its constants (runtime/weights.c): the p2l_derived_store its
+ * interpreters' nodes use. Entries are built under `lock` by the first prepare that asks for them and
+ * freed with the model. */
+typedef struct p2l_weights_cache {
+    p2l_derived_store store; /* what nodes see (node->derived) */
+    pthread_mutex_t lock;
+    struct p2l_weights_entry *entries;
+    size_t entry_count, bytes; /* entries and their bytes (data, keys and headers) */
+    size_t builds;             /* derivations run: entry_count, plus those that failed */
+} p2l_weights_cache;
+p2l_status p2l_weights_cache_init(p2l_weights_cache *cache);
+void p2l_weights_cache_destroy(p2l_weights_cache *cache);
+
+/* What a model's cache holds now (for tests and memory figures). */
+typedef struct p2l_weights_stats {
+    size_t entries, bytes, builds;
+} p2l_weights_stats;
+void p2l_model_weights_stats(p2l_model *model, p2l_weights_stats *stats);
 
 struct p2l_model {
     p2l_tfl_model tfl;
@@ -16,6 +36,8 @@ struct p2l_model {
     size_t mapping_size;
     p2l_limits limits;     /* resolved at load (p2l_model_load_ex); interpreters plan within them */
     bool verify_only;      /* P2L_MODEL_VERIFY_ONLY: ops not checked against the kernels */
+    bool has_weights;      /* `weights` was initialized */
+    p2l_weights_cache weights; /* packed weights and the like, shared by the interpreters */
 };
 
 void p2l_model_retain(p2l_model *model);

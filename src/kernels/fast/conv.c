@@ -101,9 +101,10 @@ static p2l_status conv_prepare(p2l_node *node) {
     st->b = p2l_arena_alloc(node->arena, (size_t)groups * sizeof *st->b);
     if (!st->b) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     const float *wd = w->data, *bd = bias ? bias->data : NULL;
+    const bool from_constants = p2l_constant_weights(w, bias);
     for (int g = 0; g < groups; g++) {
         const size_t first = (size_t)g * (size_t)ocg; /* the group's first output channel */
-        P2L_TRY(p2l_gemm_pack(node, &st->b[g], wd + first * (size_t)k, 1, (size_t)k, (int)k, ocg,
+        P2L_TRY(p2l_gemm_pack(node, from_constants, &st->b[g], wd + first * (size_t)k, 1, (size_t)k, (int)k, ocg,
                               bd ? bd + first : NULL));
     }
     st->groups = groups;
@@ -266,12 +267,27 @@ typedef struct depthwise_state {
     bool fast;
     p2l_depthwise_row_fn row; /* the ISA's */
     p2l_clamp clamp;
-    float *weights; /* [tap][padded channels] */
-    float *bias;    /* [padded channels] */
+    const float *weights; /* [tap][padded channels] (shared by interpreters: read-only) */
+    const float *bias;    /* [padded channels] */
     size_t padded_c;
     size_t chunk_c, chunks; /* tasks: output rows x chunks of chunk_c channels */
     double work;            /* multiply-adds per invoke */
 } depthwise_state;
+
+/* The filter [taps][C] and bias, each tap's row padded with zeros to padded_c channels, then the
+ * bias as one more such row. */
+typedef struct depthwise_pack_args {
+    const float *weights, *bias;
+    size_t taps, C, padded_c;
+} depthwise_pack_args;
+
+static p2l_status derive_depthwise(void *data, const void *ctx) {
+    const depthwise_pack_args *a = ctx;
+    float *out = data; /* zeroed */
+    for (size_t t = 0; t < a->taps; t++) memcpy(out + t * a->padded_c, a->weights + t * a->C, a->C * sizeof(float));
+    if (a->bias) memcpy(out + a->taps * a->padded_c, a->bias, a->C * sizeof(float));
+    return P2L_OK;
+}
 
 static p2l_status depthwise_prepare(p2l_node *node) {
     depthwise_state *st;
@@ -289,13 +305,14 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     const size_t vector = (size_t)isa->depthwise_lanes;
     st->row = isa->depthwise_row;
     st->padded_c = (C + vector - 1) / vector * vector;
-    /* The arena returns 16-byte aligned zeroed memory; the kernel uses unaligned loads. */
-    st->weights = p2l_arena_alloc(node->arena, taps * st->padded_c * sizeof(float));
-    st->bias = p2l_arena_alloc(node->arena, st->padded_c * sizeof(float));
-    if (!st->weights || !st->bias) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory packing weights");
-    const float *wd = w->data;
-    for (size_t t = 0; t < taps; t++) memcpy(st->weights + t * st->padded_c, wd + t * C, C * sizeof(float));
-    if (bias) memcpy(st->bias, bias->data, C * sizeof(float));
+    const depthwise_pack_args args = {w->data, bias ? bias->data : NULL, taps, C, st->padded_c};
+    const p2l_derived_key key = {P2L_DERIVED_DEPTHWISE, args.weights, args.bias,
+                                 {(int64_t)taps, (int64_t)C, (int64_t)vector, (int64_t)st->padded_c}};
+    const void *packed;
+    P2L_TRY(p2l_fast_derive(node, p2l_constant_weights(w, bias), &key, (taps + 1) * st->padded_c * sizeof(float),
+                            derive_depthwise, &args, &packed));
+    st->weights = packed;
+    st->bias = st->weights + taps * st->padded_c;
     take_fusions(node, &st->p, &st->x, &st->y, &st->clamp);
     /* Small images (7x7, 14x14) have too few rows to keep the threads busy and balanced: their rows
      * are also cut into chunks of channels (whole vectors). */

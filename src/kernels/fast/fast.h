@@ -41,6 +41,29 @@ P2L_FAST_DRIVERS(P2L_DECLARE_FAST_DRIVER)
  * that nodes the fast path does not cover run p2l_invoke_reference with it. */
 p2l_status p2l_fast_prepare(p2l_node *node, const p2l_kernel *reference, size_t size, void **state);
 
+/* ------------------------------------------------------------ data derived from constants
+ * The key of an entry in the model's derived data (kernels.h, p2l_derived_store): the derivation
+ * (P2L_DERIVED_*), the constant tensors' data (in the model's buffer: it names them for the model's
+ * life) and every parameter the bytes depend on (shapes, strides, an ISA's vector width), so that
+ * interpreters whose kernels derive differently (pinned to another ISA) get different entries.
+ * Unused fields are zero; the struct has no padding (compared as bytes). */
+enum { P2L_DERIVED_GEMM_B = 1, P2L_DERIVED_DEPTHWISE = 2 };
+typedef struct p2l_derived_key {
+    int64_t kind;
+    const void *source, *bias;
+    int64_t params[6];
+} p2l_derived_key;
+_Static_assert(sizeof(p2l_derived_key) == 7 * sizeof(int64_t) + 2 * sizeof(void *), "p2l_derived_key has padding");
+/* *data: `bytes` bytes, 64-byte aligned, zeroed then filled by derive(data, ctx): the model's entry of
+ * `key` (built by the first prepare that asks) when from_constants (every tensor the key names is a
+ * constant of the model) and the node has the model's store, else the node's own, in its arena. */
+p2l_status p2l_fast_derive(p2l_node *node, bool from_constants, const p2l_derived_key *key, size_t bytes,
+                           p2l_derive_fn derive, const void *ctx, const void **data);
+/* Weights (and bias, if any) are constants of the model: what they derive can be shared. */
+static inline bool p2l_constant_weights(const p2l_tensor *weights, const p2l_tensor *bias) {
+    return weights->is_constant && (!bias || bias->is_constant);
+}
+
 /* The job of a driver's tasks (p2l_parallel_for's ctx): the node and the driver's state. */
 typedef struct p2l_fast_job {
     const p2l_node *node;
@@ -65,8 +88,8 @@ bool p2l_clamp_of(int activation, p2l_clamp *clamp);
 enum { P2L_GEMM_MR = 6, P2L_GEMM_NR = 16 };
 
 typedef struct p2l_gemm_b {
-    float *data;  /* k x padded_n, panel by panel */
-    float *bias;  /* padded_n (zeros where the node has no bias) */
+    const float *data; /* k x padded_n, panel by panel (shared by interpreters: read-only) */
+    const float *bias; /* padded_n (zeros where the node has no bias) */
     int k, n, padded_n, panels;
 } p2l_gemm_b;
 
@@ -76,9 +99,10 @@ static inline int p2l_gemm_panels(int n) { return (n + P2L_GEMM_NR - 1) / P2L_GE
  * data and bias must hold k * padded_n and padded_n floats. */
 void p2l_gemm_pack_into(p2l_gemm_b *b, float *data, float *bias_out, const float *src, size_t k_stride,
                         size_t n_stride, int k, int n, const float *bias);
-/* The same into memory from the node's prepare arena (64-byte aligned). */
-p2l_status p2l_gemm_pack(p2l_node *node, p2l_gemm_b *b, const float *src, size_t k_stride, size_t n_stride, int k,
-                         int n, const float *bias);
+/* The same into 64-byte aligned memory of p2l_fast_derive: the model's, shared by its interpreters,
+ * when from_constants (src and bias are constant tensors' data), else the node's arena. */
+p2l_status p2l_gemm_pack(p2l_node *node, bool from_constants, p2l_gemm_b *b, const float *src, size_t k_stride,
+                         size_t n_stride, int k, int n, const float *bias);
 
 /* How a GEMM of m rows is cut into tasks for the threads: row blocks of at most block_rows rows
  * (a multiple of 6) times column chunks of panels. */

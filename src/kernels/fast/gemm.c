@@ -22,20 +22,34 @@ void p2l_gemm_pack_into(p2l_gemm_b *b, float *data, float *bias_out, const float
     for (int j = 0; j < padded; j++) bias_out[j] = bias && j < n ? bias[j] : 0.0f;
 }
 
-static void *arena_alloc_aligned(p2l_arena *arena, size_t bytes) {
-    uint8_t *p = p2l_arena_alloc(arena, bytes + 64);
-    return p ? p2l_align_pointer(p, 64) : NULL;
+typedef struct gemm_pack_args {
+    const float *src, *bias;
+    size_t k_stride, n_stride, bias_offset; /* bias_offset: floats from data to the packed bias */
+    int k, n;
+} gemm_pack_args;
+
+static p2l_status derive_gemm_b(void *data, const void *ctx) {
+    const gemm_pack_args *a = ctx;
+    p2l_gemm_b unused;
+    p2l_gemm_pack_into(&unused, data, (float *)data + a->bias_offset, a->src, a->k_stride, a->n_stride, a->k, a->n,
+                       a->bias);
+    return P2L_OK;
 }
 
-p2l_status p2l_gemm_pack(p2l_node *node, p2l_gemm_b *b, const float *src, size_t k_stride, size_t n_stride, int k,
-                         int n, const float *bias) {
+p2l_status p2l_gemm_pack(p2l_node *node, bool from_constants, p2l_gemm_b *b, const float *src, size_t k_stride,
+                         size_t n_stride, int k, int n, const float *bias) {
+    const int padded_n = p2l_gemm_padded_n(n);
     size_t floats;
-    if (!p2l_mul_size((size_t)k, (size_t)p2l_gemm_padded_n(n), &floats) || floats > SIZE_MAX / 8)
+    if (!p2l_mul_size((size_t)k, (size_t)padded_n, &floats) || floats > SIZE_MAX / 8)
         return p2l_fail(P2L_ERROR_LIMIT, "packed weights of %d x %d are too large", k, n);
-    float *data = arena_alloc_aligned(node->arena, floats * sizeof(float));
-    float *bias_out = arena_alloc_aligned(node->arena, (size_t)p2l_gemm_padded_n(n) * sizeof(float));
-    if (!data || !bias_out) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory packing weights");
-    p2l_gemm_pack_into(b, data, bias_out, src, k_stride, n_stride, k, n, bias);
+    /* One block: the panels, then the bias at the next 64-byte boundary. */
+    const size_t bias_offset = (floats + 15) & ~(size_t)15;
+    const gemm_pack_args args = {src, bias, k_stride, n_stride, bias_offset, k, n};
+    const p2l_derived_key key = {P2L_DERIVED_GEMM_B, src, bias, {(int64_t)k_stride, (int64_t)n_stride, k, n}};
+    const void *data;
+    P2L_TRY(p2l_fast_derive(node, from_constants, &key, (bias_offset + (size_t)padded_n) * sizeof(float),
+                            derive_gemm_b, &args, &data));
+    *b = (p2l_gemm_b){data, (const float *)data + bias_offset, k, n, padded_n, p2l_gemm_panels(n)};
     return P2L_OK;
 }
 

@@ -73,7 +73,8 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
         return P2L_OK;
     const int units = w->dims[0], depth = w->dims[1];
     if (units <= 0 || depth <= 0 || depth > INT32_MAX / 16) return P2L_OK;
-    P2L_TRY(p2l_gemm_pack(node, &st->b, w->data, 1, (size_t)depth, depth, units, bias ? bias->data : NULL));
+    P2L_TRY(p2l_gemm_pack(node, p2l_constant_weights(w, bias), &st->b, w->data, 1, (size_t)depth, depth, units,
+                          bias ? bias->data : NULL));
     plan(node, st, x->count / (size_t)depth);
     return P2L_OK;
 }
@@ -166,7 +167,8 @@ static p2l_status batch_matmul_prepare(p2l_node *node) {
     if (k <= 0 || n <= 0 || k > INT32_MAX / 16) return P2L_OK;
     /* The output's batch dims must be A's own (B broadcasts against them, not the other way). */
     if (node->outputs[0]->count != a->count / (size_t)k * (size_t)n) return P2L_OK;
-    P2L_TRY(p2l_gemm_pack(node, &st->b, b->data, adj_y ? 1 : (size_t)n, adj_y ? (size_t)k : 1, k, n, NULL));
+    P2L_TRY(p2l_gemm_pack(node, p2l_constant_weights(b, NULL), &st->b, b->data, adj_y ? 1 : (size_t)n,
+                          adj_y ? (size_t)k : 1, k, n, NULL));
     plan(node, st, a->count / (size_t)k);
     return P2L_OK;
 }
