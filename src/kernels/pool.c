@@ -1,8 +1,9 @@
-/* AVERAGE_POOL_2D and MAX_POOL_2D, NHWC float32. With SAME padding the average counts only the
- * window elements inside the input, as LiteRT does. */
+/* AVERAGE_POOL_2D and MAX_POOL_2D, NHWC float32 and quantized int8 (same scale and zero point in
+ * and out, as TFLite requires). With SAME padding the average counts only the window elements
+ * inside the input, as LiteRT does. */
 #include <math.h>
 
-#include "kernels/kernels.h"
+#include "kernels/quant_math.h"
 
 typedef p2l_pool_params pool_params; /* kernels.h: the fast variants reuse it */
 
@@ -24,8 +25,9 @@ static p2l_status pool_geometry(int padding, int32_t in, int filter, int stride,
 
 static p2l_status pool_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
-    P2L_TRY(p2l_expect_dtype(x, P2L_FLOAT32));
-    P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
+    const bool quantized = x->dtype == P2L_INT8;
+    if (!quantized) P2L_TRY(p2l_expect_dtype(x, P2L_FLOAT32));
+    P2L_TRY(p2l_expect_dtype(node->outputs[0], x->dtype));
     P2L_TRY(p2l_expect_rank(x, 4));
     pool_params *p = p2l_arena_alloc(node->arena, sizeof *p);
     if (!p) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -37,6 +39,16 @@ static p2l_status pool_prepare(p2l_node *node) {
     p->filter_w = o->filter_width;
     p->activation = o->fused_activation_function;
     P2L_TRY(p2l_check_activation(p->activation));
+    if (quantized) {
+        float sx = 1, sy = 1;
+        int32_t zx = 0, zy = 0;
+        P2L_TRY(p2l_quant_per_tensor(x, &sx, &zx));
+        P2L_TRY(p2l_quant_per_tensor(node->outputs[0], &sy, &zy));
+        if (sx != sy || zx != zy)
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "int8 pooling needs the same scale and zero point in and out (%g, "
+                            "%d vs %g, %d)", (double)sx, zx, (double)sy, zy);
+        P2L_TRY(p2l_quantized_activation_range(p->activation, node->outputs[0], &p->act_min, &p->act_max));
+    }
     int padding = o->padding;
     int32_t dims[4] = {x->dims[0], 0, 0, x->dims[3]};
     P2L_TRY(pool_geometry(padding, x->dims[1], p->filter_h, p->stride_h, &dims[1], &p->pad_h));
@@ -44,8 +56,43 @@ static p2l_status pool_prepare(p2l_node *node) {
     return p2l_set_output_dims(node, 0, 4, dims);
 }
 
+/* The int8 average rounds half away from zero, as TFLite's integer AveragePool. */
+static int32_t pool_int8(bool average, const int8_t *in, size_t row_stride, size_t col_stride, int rows, int cols) {
+    int32_t acc = average ? 0 : INT8_MIN;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            const int32_t v = in[(size_t)r * row_stride + (size_t)c * col_stride];
+            if (average) acc += v;
+            else acc = v > acc ? v : acc;
+        }
+    const int32_t count = rows * cols;
+    if (!average || count == 0) return acc;
+    return acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+}
+
 static p2l_status pool_invoke(p2l_node *node) {
     const pool_params *p = node->state;
+    if (node->inputs[0]->dtype == P2L_INT8) {
+        const p2l_tensor *x = node->inputs[0], *y = node->outputs[0];
+        const int8_t *in = x->data;
+        int8_t *out = y->data;
+        const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3], OH = y->dims[1], OW = y->dims[2];
+        for (int n = 0; n < N; n++)
+            for (int oy = 0; oy < OH; oy++)
+                for (int ox = 0; ox < OW; ox++) {
+                    const int y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+                    const int ys = y0 < 0 ? 0 : y0, ye = y0 + p->filter_h < H ? y0 + p->filter_h : H;
+                    const int xs = x0 < 0 ? 0 : x0, xe = x0 + p->filter_w < W ? x0 + p->filter_w : W;
+                    const int8_t *window = in + (((size_t)n * H + ys) * W + xs) * C;
+                    int8_t *op = out + (((size_t)n * OH + oy) * OW + ox) * C;
+                    for (int c = 0; c < C; c++) {
+                        const int32_t v = pool_int8(node->op == P2L_OP_AVERAGE_POOL_2D, window + c, (size_t)W * C,
+                                                    (size_t)C, ye - ys, xe - xs);
+                        op[c] = (int8_t)p2l_clamp_i32(v, p->act_min, p->act_max);
+                    }
+                }
+        return P2L_OK;
+    }
     const p2l_tensor *x = node->inputs[0];
     p2l_tensor *y = node->outputs[0];
     const float *in = x->data;
