@@ -60,6 +60,20 @@ p2l_status p2l_quant_scales(const p2l_tensor *t, int dim, int32_t channels, cons
     return P2L_OK;
 }
 
+p2l_status p2l_quant_expect_same(const p2l_tensor *output, const p2l_tensor *input) {
+    bool same = output->quant_count == input->quant_count && output->quantized_dimension == input->quantized_dimension;
+    for (int i = 0; same && i < input->quant_count; i++)
+        same = output->scales[i] == input->scales[i] && output->zero_points[i] == input->zero_points[i];
+    if (!same)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s and %s have different quantization (scale %g, zero point %lld vs "
+                        "scale %g, zero point %lld); requantizing here is not supported", P2L_LABEL(input),
+                        P2L_LABEL(output), input->quant_count ? (double)input->scales[0] : 0.0,
+                        input->quant_count ? (long long)input->zero_points[0] : 0LL,
+                        output->quant_count ? (double)output->scales[0] : 0.0,
+                        output->quant_count ? (long long)output->zero_points[0] : 0LL);
+    return P2L_OK;
+}
+
 p2l_status p2l_quant_expect_symmetric(const p2l_tensor *t) {
     for (int i = 0; i < t->quant_count; i++)
         if (t->zero_points[i] != 0)

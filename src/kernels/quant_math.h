@@ -58,6 +58,9 @@ p2l_status p2l_quant_per_tensor(const p2l_tensor *t, float *scale, int32_t *zero
 /* A tensor's scales, one per channel of dim `dim` (`channels` of them) or one for all: *scales
  * points at its scale array and *per_channel says which. */
 p2l_status p2l_quant_scales(const p2l_tensor *t, int dim, int32_t channels, const float **scales, bool *per_channel);
+/* Data movement on quantized tensors (PAD, CONCATENATION) keeps the values: the output must have the
+ * input's scale and zero point (or neither has any). */
+p2l_status p2l_quant_expect_same(const p2l_tensor *output, const p2l_tensor *input);
 /* The tensor's zero points are all 0 (weights of int8 conv / fully connected: symmetric). */
 p2l_status p2l_quant_expect_symmetric(const p2l_tensor *t);
 
