@@ -2,7 +2,7 @@
  * so pt2lite's int8 outputs equal LiteRT's: a real multiplier becomes a Q31 fixed-point multiplier
  * and a power-of-two shift (p2l_quantize_multiplier), and a product is rescaled by the doubling
  * high multiply and a rounding right shift (p2l_multiply_by_quantized_multiplier), each rounding
- * as gemmlowp does (ties away from zero). Also the tensors' quantization parameters as kernels
+ * as gemmlowp does. Also the tensors' quantization parameters as kernels
  * need them, checked. */
 #ifndef P2L_KERNELS_QUANT_MATH_H
 #define P2L_KERNELS_QUANT_MATH_H
@@ -17,7 +17,8 @@ typedef struct p2l_multiplier {
 /* real = multiplier * 2^(shift - 31), the mantissa rounded half away from zero; 0 for 0. */
 p2l_multiplier p2l_quantize_multiplier(double real);
 
-/* (a * b * 2) >> 32 rounded to nearest (ties away from zero); INT32_MIN * INT32_MIN saturates. */
+/* (a * b * 2) / 2^32 rounded to nearest: positive ties up, negative ties toward zero (gemmlowp's
+ * nudge); INT32_MIN * INT32_MIN saturates. */
 static inline int32_t p2l_saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
     if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
     const int64_t ab = (int64_t)a * (int64_t)b;
