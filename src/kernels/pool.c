@@ -56,69 +56,64 @@ static p2l_status pool_prepare(p2l_node *node) {
     return p2l_set_output_dims(node, 0, 4, dims);
 }
 
-/* The int8 average rounds half away from zero, as TFLite's integer AveragePool. */
-static int32_t pool_int8(bool average, const int8_t *in, size_t row_stride, size_t col_stride, int rows, int cols) {
-    int32_t acc = average ? 0 : INT8_MIN;
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) {
-            const int32_t v = in[(size_t)r * row_stride + (size_t)c * col_stride];
-            if (average) acc += v;
-            else acc = v > acc ? v : acc;
-        }
+/* One window of `rows` x `cols` pixels (row_stride, C elements apart), all C channels. */
+static void pool_window_f32(bool average, const float *in, size_t row_stride, int rows, int cols, int C, float *out) {
+    for (int c = 0; c < C; c++) {
+        float acc = average ? 0.0f : -INFINITY;
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < cols; k++) {
+                const float v = in[(size_t)r * row_stride + (size_t)k * (size_t)C + (size_t)c];
+                if (average) acc += v;
+                else acc = v > acc || v != v ? v : acc; /* NaN wins, as in PyTorch */
+            }
+        const int count = rows * cols;
+        out[c] = average ? (count > 0 ? acc / (float)count : 0.0f) : acc;
+    }
+}
+
+/* The int8 average rounds half away from zero, as TFLite's integer AveragePool; the result is
+ * clamped to the fused activation's range. */
+static void pool_window_int8(const pool_params *p, bool average, const int8_t *in, size_t row_stride, int rows,
+                             int cols, int C, int8_t *out) {
     const int32_t count = rows * cols;
-    if (!average || count == 0) return acc;
-    return acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+    for (int c = 0; c < C; c++) {
+        int32_t acc = average ? 0 : INT8_MIN;
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < cols; k++) {
+                const int32_t v = in[(size_t)r * row_stride + (size_t)k * (size_t)C + (size_t)c];
+                if (average) acc += v;
+                else acc = v > acc ? v : acc;
+            }
+        if (average && count > 0) acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+        out[c] = (int8_t)p2l_clamp_i32(acc, p->act_min, p->act_max);
+    }
 }
 
 static p2l_status pool_invoke(p2l_node *node) {
     const pool_params *p = node->state;
-    if (node->inputs[0]->dtype == P2L_INT8) {
-        const p2l_tensor *x = node->inputs[0], *y = node->outputs[0];
-        const int8_t *in = x->data;
-        int8_t *out = y->data;
-        const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3], OH = y->dims[1], OW = y->dims[2];
-        for (int n = 0; n < N; n++)
-            for (int oy = 0; oy < OH; oy++)
-                for (int ox = 0; ox < OW; ox++) {
-                    const int y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-                    const int ys = y0 < 0 ? 0 : y0, ye = y0 + p->filter_h < H ? y0 + p->filter_h : H;
-                    const int xs = x0 < 0 ? 0 : x0, xe = x0 + p->filter_w < W ? x0 + p->filter_w : W;
-                    const int8_t *window = in + (((size_t)n * H + ys) * W + xs) * C;
-                    int8_t *op = out + (((size_t)n * OH + oy) * OW + ox) * C;
-                    for (int c = 0; c < C; c++) {
-                        const int32_t v = pool_int8(node->op == P2L_OP_AVERAGE_POOL_2D, window + c, (size_t)W * C,
-                                                    (size_t)C, ye - ys, xe - xs);
-                        op[c] = (int8_t)p2l_clamp_i32(v, p->act_min, p->act_max);
-                    }
-                }
-        return P2L_OK;
-    }
     const p2l_tensor *x = node->inputs[0];
     p2l_tensor *y = node->outputs[0];
-    const float *in = x->data;
-    float *out = y->data;
+    const bool quantized = x->dtype == P2L_INT8, average = node->op == P2L_OP_AVERAGE_POOL_2D;
     const int N = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3], OH = y->dims[1], OW = y->dims[2];
-    const bool average = node->op == P2L_OP_AVERAGE_POOL_2D;
+    const size_t row_stride = (size_t)W * (size_t)C;
     for (int n = 0; n < N; n++)
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
                 const int y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
                 const int ys = y0 < 0 ? 0 : y0, ye = y0 + p->filter_h < H ? y0 + p->filter_h : H;
                 const int xs = x0 < 0 ? 0 : x0, xe = x0 + p->filter_w < W ? x0 + p->filter_w : W;
-                float *op = out + (((size_t)n * OH + oy) * OW + ox) * C;
-                for (int c = 0; c < C; c++) {
-                    float acc = average ? 0.0f : -INFINITY;
-                    for (int iy = ys; iy < ye; iy++)
-                        for (int ix = xs; ix < xe; ix++) {
-                            float v = in[(((size_t)n * H + iy) * W + ix) * C + c];
-                            if (average) acc += v;
-                            else acc = v > acc || v != v ? v : acc; /* NaN wins, as in PyTorch */
-                        }
-                    int count = (ye - ys) * (xe - xs);
-                    op[c] = average ? (count > 0 ? acc / (float)count : 0.0f) : acc;
-                }
+                const int rows = ye > ys ? ye - ys : 0, cols = xe > xs ? xe - xs : 0;
+                /* a window with no pixel inside reads nothing (and may start past the input) */
+                const size_t in_at = rows && cols ? (((size_t)n * H + ys) * W + xs) * C : 0;
+                const size_t out_at = (((size_t)n * OH + oy) * OW + ox) * C;
+                if (quantized)
+                    pool_window_int8(p, average, (const int8_t *)x->data + in_at, row_stride, rows, cols, C,
+                                     (int8_t *)y->data + out_at);
+                else
+                    pool_window_f32(average, (const float *)x->data + in_at, row_stride, rows, cols, C,
+                                    (float *)y->data + out_at);
             }
-    p2l_apply_activation(p->activation, out, y->count);
+    if (!quantized) p2l_apply_activation(p->activation, y->data, y->count);
     return P2L_OK;
 }
 
