@@ -2,7 +2,7 @@
  * All are "outer x (piece along axis x inner)" block copies, so they work for every dtype. */
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/quant_math.h"
 
 typedef struct axis_blocks {
     size_t outer;     /* product of dims before the axis */
@@ -60,6 +60,8 @@ static p2l_status concatenation_prepare(p2l_node *node) {
     for (int i = 0; i < node->input_count; i++) {
         const p2l_tensor *t = node->inputs[i];
         P2L_TRY(p2l_expect_same_dtype(t, first));
+        /* TFLite's int8 CONCATENATION copies: every input has the output's scale and zero point */
+        if (p2l_is_quantized_dtype(t->dtype)) P2L_TRY(p2l_quant_expect_same(node->outputs[0], t));
         if (t->rank != first->rank) return p2l_fail(P2L_ERROR_MALFORMED, "%s has rank %d, expected %d", P2L_LABEL(t), t->rank, first->rank);
         for (int d = 0; d < t->rank; d++)
             if (d != axis && t->dims[d] != first->dims[d])

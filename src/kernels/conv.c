@@ -1,9 +1,10 @@
 /* Convolutions, NHWC: CONV_2D (filter OHWI, grouped when the filter has fewer input channels than
  * the input), DEPTHWISE_CONV_2D (filter 1HW(C*M)) and TRANSPOSE_CONV (inputs output_shape, filter
- * OHWI, input, optional bias). Float32 reference kernels. */
+ * OHWI, input, optional bias). Float32 reference kernels; CONV_2D and DEPTHWISE_CONV_2D also int8
+ * (per-channel or per-tensor symmetric int8 filters, int32 bias), as TFLite's ConvPerChannel. */
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/quant_math.h"
 
 typedef p2l_conv_params conv_params; /* kernels.h: the fast variants reuse it */
 
@@ -67,7 +68,8 @@ static p2l_status check_bias(const p2l_tensor *bias, int32_t channels) {
 static p2l_status conv_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
-    P2L_TRY(expect_float(node));
+    const bool quantized = x->dtype == P2L_INT8; /* p2l_quant_conv_prepare checks the other dtypes */
+    if (!quantized) P2L_TRY(expect_float(node));
     P2L_TRY(p2l_expect_rank(x, 4));
     P2L_TRY(p2l_expect_rank(w, 4));
     int padding;
@@ -90,16 +92,22 @@ static p2l_status conv_prepare(p2l_node *node) {
         p->groups = in_c / filter_c;
     }
     P2L_TRY(check_bias(bias, out_c));
+    if (quantized) {
+        p2l_quant_conv *q;
+        P2L_TRY(p2l_quant_conv_prepare(node, 0, 1, 2, depthwise ? 3 : 0, out_c, p->activation, &q));
+        p->quant = q;
+    }
     int32_t dims[4] = {x->dims[0], 0, 0, out_c};
     P2L_TRY(conv_geometry(padding, x->dims[1], w->dims[1], p->stride_h, p->dilation_h, &dims[1], &p->pad_h));
     P2L_TRY(conv_geometry(padding, x->dims[2], w->dims[2], p->stride_w, p->dilation_w, &dims[2], &p->pad_w));
     return p2l_set_output_dims(node, 0, 4, dims);
 }
 
-/* The float buffers and NHWC sizes of a convolution node: input x, filter w, optional bias after both. */
+/* The buffers (float32, or int8 with an int32 bias) and NHWC sizes of a convolution node: input x,
+ * filter w, optional bias after both. */
 typedef struct conv_frame {
-    const float *in, *filter, *bias;
-    float *out;
+    const void *in, *filter, *bias;
+    void *out;
     int N, H, W, C;     /* input */
     int KH, KW, FC;     /* filter window and channels */
     int OH, OW, OC;     /* output */
@@ -132,16 +140,18 @@ static void window_taps(int o, int stride, int pad, int dilation, int size, int 
     *first = k0, *end = k1;
 }
 
-/* The input pixel under tap (ky, kx) of window w (a tap inside the input). */
-static const float *window_input(const conv_params *p, const conv_frame *f, const conv_window *w, int ky, int kx) {
+/* The element offset of the input pixel under tap (ky, kx) of window w (a tap inside the input). */
+static size_t window_input(const conv_params *p, const conv_frame *f, const conv_window *w, int ky, int kx) {
     const int iy = w->oy * p->stride_h - p->pad_h + ky * p->dilation_h;
     const int ix = w->ox * p->stride_w - p->pad_w + kx * p->dilation_w;
-    return f->in + (((size_t)w->n * f->H + iy) * f->W + ix) * f->C;
+    return (((size_t)w->n * f->H + iy) * f->W + ix) * f->C;
 }
 
-typedef void (*conv_pixel_fn)(const conv_params *p, const conv_frame *f, const conv_window *w, float *out_pixel);
+/* out_pixel: the output's element offset of the pixel's first channel. */
+typedef void (*conv_pixel_fn)(const conv_params *p, const conv_frame *f, const conv_window *w, size_t out_pixel);
 
-/* Calls `pixel` for each output pixel (all OC channels at once), then applies the fused activation. */
+/* Calls `pixel` for each output pixel (all OC channels at once), then applies the fused activation
+ * (int8 pixels apply it themselves, as the clamp of their requantization). */
 static p2l_status conv_each_pixel(const p2l_node *node, conv_pixel_fn pixel) {
     const conv_params *p = node->state;
     const conv_frame f = conv_frame_of(node, 0, 1);
@@ -151,29 +161,61 @@ static p2l_status conv_each_pixel(const p2l_node *node, conv_pixel_fn pixel) {
             for (w.ox = 0; w.ox < f.OW; w.ox++) {
                 window_taps(w.oy, p->stride_h, p->pad_h, p->dilation_h, f.H, f.KH, &w.ky0, &w.ky1);
                 window_taps(w.ox, p->stride_w, p->pad_w, p->dilation_w, f.W, f.KW, &w.kx0, &w.kx1);
-                pixel(p, &f, &w, f.out + (((size_t)w.n * f.OH + w.oy) * f.OW + w.ox) * f.OC);
+                pixel(p, &f, &w, (((size_t)w.n * f.OH + w.oy) * f.OW + w.ox) * f.OC);
             }
-    p2l_apply_activation(p->activation, f.out, node->outputs[0]->count);
+    if (!p->quant) p2l_apply_activation(p->activation, f.out, node->outputs[0]->count);
     return P2L_OK;
 }
 
+/* An int8 accumulator (bias included) of output channel oc, requantized and clamped. */
+static inline int8_t conv_requantize(const p2l_quant_conv *q, int oc, int32_t acc) {
+    const int32_t v = p2l_multiply_by_quantized_multiplier(acc, q->multipliers[oc]) + q->output_offset;
+    return (int8_t)p2l_clamp_i32(v, q->act_min, q->act_max);
+}
+
 /* Group g = oc / group_out reads input channels [g * FC, (g + 1) * FC). */
-static void conv_pixel(const conv_params *p, const conv_frame *f, const conv_window *w, float *out_pixel) {
+static void conv_pixel(const conv_params *p, const conv_frame *f, const conv_window *w, size_t out_pixel) {
     const int group_out = p->groups ? f->OC / p->groups : 0;
+    const float *in = f->in, *filter = f->filter, *bias = f->bias;
+    float *out = (float *)f->out + out_pixel;
     for (int oc = 0; oc < f->OC; oc++) {
         const int g = oc / group_out;
-        float sum = f->bias ? f->bias[oc] : 0.0f;
+        float sum = bias ? bias[oc] : 0.0f;
         for (int ky = w->ky0; ky < w->ky1; ky++)
             for (int kx = w->kx0; kx < w->kx1; kx++) {
-                const float *ip = window_input(p, f, w, ky, kx) + (size_t)g * f->FC;
-                const float *fp = f->filter + (((size_t)oc * f->KH + ky) * f->KW + kx) * f->FC;
+                const float *ip = in + window_input(p, f, w, ky, kx) + (size_t)g * f->FC;
+                const float *fp = filter + (((size_t)oc * f->KH + ky) * f->KW + kx) * f->FC;
                 for (int c = 0; c < f->FC; c++) sum += ip[c] * fp[c];
             }
-        out_pixel[oc] = sum;
+        out[oc] = sum;
     }
 }
 
-static p2l_status conv_invoke(p2l_node *node) { return conv_each_pixel(node, conv_pixel); }
+/* Taps outside the input contribute nothing: the padding is the input's zero point, 0 after the
+ * offset, as in TFLite. */
+static void conv_pixel_int8(const conv_params *p, const conv_frame *f, const conv_window *w, size_t out_pixel) {
+    const p2l_quant_conv *q = p->quant;
+    const int group_out = p->groups ? f->OC / p->groups : 0;
+    const int8_t *in = f->in, *filter = f->filter;
+    const int32_t *bias = f->bias;
+    int8_t *out = (int8_t *)f->out + out_pixel;
+    for (int oc = 0; oc < f->OC; oc++) {
+        const int g = oc / group_out;
+        int32_t acc = 0;
+        for (int ky = w->ky0; ky < w->ky1; ky++)
+            for (int kx = w->kx0; kx < w->kx1; kx++) {
+                const int8_t *ip = in + window_input(p, f, w, ky, kx) + (size_t)g * f->FC;
+                const int8_t *fp = filter + (((size_t)oc * f->KH + ky) * f->KW + kx) * f->FC;
+                for (int c = 0; c < f->FC; c++) acc += (int32_t)fp[c] * ((int32_t)ip[c] + q->input_offset);
+            }
+        out[oc] = conv_requantize(q, oc, acc + (bias ? bias[oc] : 0));
+    }
+}
+
+static p2l_status conv_invoke(p2l_node *node) {
+    const conv_params *p = node->state;
+    return conv_each_pixel(node, p->quant ? conv_pixel_int8 : conv_pixel);
+}
 
 const p2l_kernel p2l_kernel_conv_2d = {
     .prepare = conv_prepare, .invoke = conv_invoke,
@@ -181,19 +223,42 @@ const p2l_kernel p2l_kernel_conv_2d = {
 };
 
 /* Output channel c * M + m reads input channel c. */
-static void depthwise_pixel(const conv_params *p, const conv_frame *f, const conv_window *w, float *out_pixel) {
+static void depthwise_pixel(const conv_params *p, const conv_frame *f, const conv_window *w, size_t out_pixel) {
     const int M = p->depth_multiplier;
-    for (int oc = 0; oc < f->OC; oc++) out_pixel[oc] = f->bias ? f->bias[oc] : 0.0f;
+    const float *in = f->in, *filter = f->filter, *bias = f->bias;
+    float *out = (float *)f->out + out_pixel;
+    for (int oc = 0; oc < f->OC; oc++) out[oc] = bias ? bias[oc] : 0.0f;
     for (int ky = w->ky0; ky < w->ky1; ky++)
         for (int kx = w->kx0; kx < w->kx1; kx++) {
-            const float *ip = window_input(p, f, w, ky, kx);
-            const float *fp = f->filter + ((size_t)ky * f->KW + kx) * f->OC;
+            const float *ip = in + window_input(p, f, w, ky, kx);
+            const float *fp = filter + ((size_t)ky * f->KW + kx) * f->OC;
             for (int c = 0; c < f->C; c++)
-                for (int m = 0; m < M; m++) out_pixel[c * M + m] += ip[c] * fp[c * M + m];
+                for (int m = 0; m < M; m++) out[c * M + m] += ip[c] * fp[c * M + m];
         }
 }
 
-static p2l_status depthwise_invoke(p2l_node *node) { return conv_each_pixel(node, depthwise_pixel); }
+static void depthwise_pixel_int8(const conv_params *p, const conv_frame *f, const conv_window *w, size_t out_pixel) {
+    const p2l_quant_conv *q = p->quant;
+    const int M = p->depth_multiplier;
+    const int8_t *in = f->in, *filter = f->filter;
+    const int32_t *bias = f->bias;
+    int8_t *out = (int8_t *)f->out + out_pixel;
+    for (int oc = 0; oc < f->OC; oc++) {
+        const int c = oc / M;
+        int32_t acc = 0;
+        for (int ky = w->ky0; ky < w->ky1; ky++)
+            for (int kx = w->kx0; kx < w->kx1; kx++) {
+                const int32_t x = in[window_input(p, f, w, ky, kx) + (size_t)c];
+                acc += (int32_t)filter[((size_t)ky * f->KW + kx) * f->OC + (size_t)oc] * (x + q->input_offset);
+            }
+        out[oc] = conv_requantize(q, oc, acc + (bias ? bias[oc] : 0));
+    }
+}
+
+static p2l_status depthwise_invoke(p2l_node *node) {
+    const conv_params *p = node->state;
+    return conv_each_pixel(node, p->quant ? depthwise_pixel_int8 : depthwise_pixel);
+}
 
 const p2l_kernel p2l_kernel_depthwise_conv_2d = {
     .prepare = conv_prepare, .invoke = depthwise_invoke,
@@ -239,21 +304,23 @@ static p2l_status transpose_conv_prepare(p2l_node *node) {
 static p2l_status transpose_conv_invoke(p2l_node *node) {
     const conv_params *p = node->state;
     const conv_frame f = conv_frame_of(node, 2, 1);
+    const float *in = f.in, *filter = f.filter, *bias = f.bias;
+    float *out = f.out;
     const p2l_tensor *y = node->outputs[0];
-    memset(f.out, 0, y->bytes);
+    memset(out, 0, y->bytes);
     for (int n = 0; n < f.N; n++)
         for (int iy = 0; iy < f.H; iy++)
             for (int ix = 0; ix < f.W; ix++) {
-                const float *ip = f.in + (((size_t)n * f.H + iy) * f.W + ix) * f.C;
+                const float *ip = in + (((size_t)n * f.H + iy) * f.W + ix) * f.C;
                 for (int ky = 0; ky < f.KH; ky++) {
                     const int oy = iy * p->stride_h - p->pad_h + ky;
                     if (oy < 0 || oy >= f.OH) continue;
                     for (int kx = 0; kx < f.KW; kx++) {
                         const int ox = ix * p->stride_w - p->pad_w + kx;
                         if (ox < 0 || ox >= f.OW) continue;
-                        float *op = f.out + (((size_t)n * f.OH + oy) * f.OW + ox) * f.OC;
+                        float *op = out + (((size_t)n * f.OH + oy) * f.OW + ox) * f.OC;
                         for (int oc = 0; oc < f.OC; oc++) {
-                            const float *fp = f.filter + (((size_t)oc * f.KH + ky) * f.KW + kx) * f.C;
+                            const float *fp = filter + (((size_t)oc * f.KH + ky) * f.KW + kx) * f.C;
                             float sum = 0;
                             for (int c = 0; c < f.C; c++) sum += ip[c] * fp[c];
                             op[oc] += sum;
@@ -261,9 +328,9 @@ static p2l_status transpose_conv_invoke(p2l_node *node) {
                     }
                 }
             }
-    if (f.bias)
-        for (size_t i = 0; i < y->count; i++) f.out[i] += f.bias[i % (size_t)f.OC];
-    p2l_apply_activation(p->activation, f.out, y->count);
+    if (bias)
+        for (size_t i = 0; i < y->count; i++) out[i] += bias[i % (size_t)f.OC];
+    p2l_apply_activation(p->activation, out, y->count);
     return P2L_OK;
 }
 

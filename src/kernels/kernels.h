@@ -33,6 +33,12 @@ typedef struct p2l_tensor {
     void *data;           /* valid at invoke; at prepare only when `known` */
     bool is_constant;     /* data is the model's constant buffer (read-only) */
     bool known;           /* value available at prepare time: constant or computed at prepare */
+    /* Quantization as the file declares it (quant_math.h reads it): quant_count 0 none, 1 per-tensor,
+     * > 1 one scale and zero point per index of dim quantized_dimension. */
+    int quant_count;
+    int quantized_dimension;
+    const float *scales;
+    const int64_t *zero_points;
 } p2l_tensor;
 
 /* ------------------------------------------------------------ execution context
@@ -170,9 +176,11 @@ typedef struct p2l_conv_params {
     int pad_h, pad_w;
     int activation;
     int groups, depth_multiplier;
+    const struct p2l_quant_conv *quant; /* int8 nodes: requantization (quant_math.h); NULL for float */
 } p2l_conv_params;
 typedef struct p2l_pool_params {
     int stride_h, stride_w, filter_h, filter_w, pad_h, pad_w, activation;
+    int32_t act_min, act_max; /* int8: the fused activation's quantized range */
 } p2l_pool_params;
 
 /* Fast kernels fall back to the reference kernel for nodes they do not cover: they keep the

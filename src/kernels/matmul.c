@@ -1,16 +1,24 @@
 /* FULLY_CONNECTED (weights [out, in], optional bias) and BATCH_MATMUL (broadcast batch dims,
- * adj_x / adj_y). Float32 reference kernels. */
-#include "kernels/kernels.h"
+ * adj_x / adj_y). Float32 reference kernels; FULLY_CONNECTED also int8 (int8 weights per channel or
+ * per tensor, int32 bias), as TFLite's reference integer kernel. */
+#include "kernels/quant_math.h"
 
 static p2l_status fully_connected_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
-    P2L_TRY(p2l_expect_dtype(x, P2L_FLOAT32));
-    P2L_TRY(p2l_expect_dtype(w, P2L_FLOAT32));
-    if (bias) P2L_TRY(p2l_expect_dtype(bias, P2L_FLOAT32));
-    P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
-    P2L_TRY(p2l_expect_rank(w, 2));
     const p2l_fully_connected_options *o = &node->opts.fully_connected;
+    if (x->dtype == P2L_INT8) {
+        P2L_TRY(p2l_expect_rank(w, 2));
+        p2l_quant_conv *q;
+        P2L_TRY(p2l_quant_conv_prepare(node, 0, 1, 2, 0, w->dims[0], o->fused_activation_function, &q));
+        node->state = q;
+    } else {
+        P2L_TRY(p2l_expect_dtype(x, P2L_FLOAT32));
+        P2L_TRY(p2l_expect_dtype(w, P2L_FLOAT32));
+        if (bias) P2L_TRY(p2l_expect_dtype(bias, P2L_FLOAT32));
+        P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
+    }
+    P2L_TRY(p2l_expect_rank(w, 2));
     if (o->weights_format != 0)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "shuffled weights formats are not supported");
     P2L_TRY(p2l_check_activation(o->fused_activation_function));
@@ -36,7 +44,30 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
     return p2l_set_output_dims(node, 0, 2, dims);
 }
 
+static void fully_connected_int8(const p2l_node *node) {
+    const p2l_quant_conv *q = node->state;
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
+    const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
+    const size_t units = (size_t)w->dims[0], depth = (size_t)w->dims[1], batch = x->count / depth;
+    const int8_t *in = x->data, *weights = w->data;
+    const int32_t *bias = bias_t ? bias_t->data : NULL;
+    int8_t *out = node->outputs[0]->data;
+    for (size_t b = 0; b < batch; b++)
+        for (size_t u = 0; u < units; u++) {
+            const int8_t *row = in + b * depth, *wr = weights + u * depth;
+            int32_t acc = 0;
+            for (size_t k = 0; k < depth; k++) acc += (int32_t)wr[k] * ((int32_t)row[k] + q->input_offset);
+            if (bias) acc += bias[u];
+            const int32_t v = p2l_multiply_by_quantized_multiplier(acc, q->multipliers[u]) + q->output_offset;
+            out[b * units + u] = (int8_t)p2l_clamp_i32(v, q->act_min, q->act_max);
+        }
+}
+
 static p2l_status fully_connected_invoke(p2l_node *node) {
+    if (node->inputs[0]->dtype == P2L_INT8) {
+        fully_connected_int8(node);
+        return P2L_OK;
+    }
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
     const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
     p2l_tensor *y = node->outputs[0];

@@ -1,7 +1,8 @@
-/* PAD, PADV2 (constant value) and MIRROR_PAD (REFLECT / SYMMETRIC). Any dtype. */
+/* PAD, PADV2 (constant value) and MIRROR_PAD (REFLECT / SYMMETRIC). Any dtype; PAD on a quantized
+ * tensor pads with its zero point (the real value 0), as TFLite. */
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/quant_math.h"
 
 typedef struct pad_state {
     int32_t before[P2L_MAX_DIMS];
@@ -39,6 +40,7 @@ static p2l_status pad_common(p2l_node *node, bool mirror) {
 }
 
 static p2l_status pad_prepare(p2l_node *node) {
+    if (p2l_is_quantized_dtype(node->inputs[0]->dtype)) P2L_TRY(p2l_quant_expect_same(node->outputs[0], node->inputs[0]));
     if (node->input_count > 2 && node->inputs[2]) {
         const p2l_tensor *value = node->inputs[2];
         P2L_TRY(p2l_expect_same_dtype(value, node->inputs[0]));
@@ -56,7 +58,12 @@ static p2l_status pad_invoke(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     p2l_tensor *y = node->outputs[0];
     const size_t size = p2l_dtype_size(x->dtype);
-    static const uint8_t zero[8];
+    uint8_t zero[8] = {0};
+    if (p2l_is_quantized_dtype(y->dtype) && y->quant_count) { /* the zero point, in the dtype's bytes */
+        const int16_t zero_point = (int16_t)y->zero_points[0];
+        if (size == 1) zero[0] = (uint8_t)zero_point;
+        else memcpy(zero, &zero_point, sizeof zero_point);
+    }
     const uint8_t *value = node->input_count > 2 && node->inputs[2] ? node->inputs[2]->data : zero;
     if (y->count == 0) return P2L_OK;
     if (x->rank == 0) {

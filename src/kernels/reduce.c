@@ -1,8 +1,9 @@
-/* Reductions: MEAN, SUM, REDUCE_PROD/MAX/MIN/ANY/ALL over constant axes; ARG_MAX/ARG_MIN; CUMSUM. */
+/* Reductions: MEAN (also quantized int8), SUM, REDUCE_PROD/MAX/MIN/ANY/ALL over constant axes;
+ * ARG_MAX/ARG_MIN; CUMSUM. */
 #include <math.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/quant_math.h"
 
 typedef struct reduce_state {
     size_t out_strides[P2L_MAX_DIMS]; /* per input dim, 0 for reduced dims */
@@ -14,7 +15,41 @@ typedef struct reduce_state {
      * model's MEAN), the input is [outer, reduced, inner] and float MEAN/SUM run as plain loops. */
     bool blocked;
     size_t outer, inner;
+    /* int8 MEAN: (sum - n * input zero point) times input_scale / (n * output_scale), one fixed-point
+     * multiplier with 1/n folded in */
+    p2l_multiplier multiplier;
+    int32_t input_zero_point, output_zero_point;
 } reduce_state;
+
+/* TFLite's reference int8 MEAN (QuantizedMeanOrSum): the multiplier of input_scale / output_scale
+ * with 1/n folded in as TFLite folds it (shifted left by floor(log2 n), at most 32 and at most
+ * 31 + its shift, then divided by n, truncating). */
+static p2l_status mean_int8_prepare(p2l_node *node, reduce_state *st) {
+    float sx = 1, sy = 1;
+    P2L_TRY(p2l_quant_per_tensor(node->inputs[0], &sx, &st->input_zero_point));
+    P2L_TRY(p2l_quant_per_tensor(node->outputs[0], &sy, &st->output_zero_point));
+    p2l_multiplier m = p2l_quantize_multiplier((double)sx / (double)sy);
+    int shift = 0;
+    while (shift < 63 && ((uint64_t)st->reduced >> (shift + 1)) != 0) shift++; /* floor(log2 n) */
+    if (shift > 32) shift = 32;
+    if (shift > 31 + m.shift) shift = 31 + m.shift;
+    if (shift < 0) shift = 0;
+    m.multiplier = (int32_t)(((int64_t)m.multiplier << shift) / (int64_t)st->reduced);
+    m.shift -= shift;
+    st->multiplier = m;
+    return P2L_OK;
+}
+
+static void mean_int8_invoke(const p2l_node *node, const reduce_state *st, const int32_t *sums) {
+    const p2l_tensor *y = node->outputs[0];
+    int8_t *out = y->data;
+    const int32_t n = (int32_t)st->reduced;
+    for (size_t i = 0; i < y->count; i++) {
+        const int32_t centered = sums[i] - n * st->input_zero_point;
+        const int32_t v = p2l_multiply_by_quantized_multiplier(centered, st->multiplier) + st->output_zero_point;
+        out[i] = (int8_t)p2l_clamp_i32(v, INT8_MIN, INT8_MAX);
+    }
+}
 
 static p2l_status read_axes(const p2l_tensor *axes, int rank, bool *mask) {
     P2L_TRY(p2l_expect_known(axes, "axis"));
@@ -34,7 +69,7 @@ static p2l_status reduce_prepare(p2l_node *node) {
     p2l_op op = node->op;
     bool logical = op == P2L_OP_REDUCE_ANY || op == P2L_OP_REDUCE_ALL;
     bool ok = logical ? x->dtype == P2L_BOOL
-              : op == P2L_OP_MEAN ? x->dtype == P2L_FLOAT32
+              : op == P2L_OP_MEAN ? x->dtype == P2L_FLOAT32 || (x->dtype == P2L_INT8 && x->quant_count)
                                   : x->dtype == P2L_FLOAT32 || x->dtype == P2L_INT32 || x->dtype == P2L_INT64;
     if (!ok) return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s input is not supported", p2l_dtype_name(x->dtype));
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
@@ -79,6 +114,13 @@ static p2l_status reduce_prepare(p2l_node *node) {
     if (x->dtype == P2L_FLOAT32 && (op == P2L_OP_MEAN || op == P2L_OP_SUM)) {
         st->sums = true;
         if (!p2l_mul_size(sizeof(double), stride ? stride : 1, &node->scratch_bytes))
+            return p2l_fail(P2L_ERROR_LIMIT, "sums of %zu outputs are too large", stride);
+    }
+    if (x->dtype == P2L_INT8) {
+        if (st->reduced == 0 || st->reduced > INT32_MAX / 256)
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "int8 MEAN over %zu elements is not supported", st->reduced);
+        P2L_TRY(mean_int8_prepare(node, st));
+        if (!p2l_mul_size(sizeof(int32_t), stride ? stride : 1, &node->scratch_bytes))
             return p2l_fail(P2L_ERROR_LIMIT, "sums of %zu outputs are too large", stride);
     }
     return p2l_set_output_dims(node, 0, rank, dims);
@@ -167,6 +209,12 @@ static p2l_status reduce_invoke(p2l_node *node) {
         }
         REDUCE_TYPED(float, -INFINITY, INFINITY)
         break;
+    case P2L_INT8: { /* MEAN, quantized */
+        int32_t *sums = p2l_node_scratch(node, 0);
+        REDUCE_INTO(int8_t, int32_t, sums, 0, acc + v);
+        mean_int8_invoke(node, st, sums);
+        break;
+    }
     case P2L_INT32:
         REDUCE_INTEGER(32)
         break;

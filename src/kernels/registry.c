@@ -111,7 +111,9 @@
     X(VAR_HANDLE, var_handle, 1) \
     X(READ_VARIABLE, read_variable, 1) \
     X(ASSIGN_VARIABLE, assign_variable, 1) \
-    X(CALL_ONCE, call_once, 1)
+    X(CALL_ONCE, call_once, 1) \
+    X(QUANTIZE, quantize, 3) \
+    X(DEQUANTIZE, dequantize, 6)
 
 #define DECLARE_KERNEL(op, kernel, version) extern const p2l_kernel p2l_kernel_##kernel;
 P2L_REGISTRY(DECLARE_KERNEL)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "kernels/quant_math.h"
 #include "runtime/fusions.h"
 #include "runtime/interpreter.h"
 
@@ -29,7 +30,9 @@ static void init_tensors(p2l_graph *g) {
     for (int t = 0; t < sg->tensor_count; t++) {
         const p2l_tfl_tensor *src = &sg->tensors[t];
         p2l_tensor *dst = &g->tensors[t];
-        *dst = (p2l_tensor){.name = src->name, .index = t, .dtype = src->dtype};
+        *dst = (p2l_tensor){.name = src->name, .index = t, .dtype = src->dtype, .quant_count = src->quant_count,
+                            .quantized_dimension = src->quantized_dimension, .scales = src->scales,
+                            .zero_points = src->zero_points};
         p2l_graph_set_dims(dst, src->rank, src->shape);
         if (src->data) {
             dst->data = (void *)src->data; /* read-only: kernels never write inputs */
@@ -171,7 +174,7 @@ static p2l_status prepare_nodes(p2l_graph *g) {
     for (int o = 0; o < sg->op_count; o++) {
         p2l_node *n = &g->nodes[o];
         /* model.c checked that every op has a kernel; the reference table has every op the fast one has */
-        const p2l_kernel *k = g->kernels[o] = p2l_kernel_selected(&g->ctx->kernels, n->op);
+        const p2l_kernel *k = g->kernels[o] = p2l_kernel_for_node(&g->ctx->kernels, n);
         n->state = NULL;
         n->arena = &g->prepare_arena;
         n->derived = g->derived;

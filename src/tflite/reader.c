@@ -285,6 +285,19 @@ static p2l_status decode_buffers(decoder *d, const fb_table *root) {
     return P2L_OK;
 }
 
+/* The range of zero points a tensor of this dtype can hold: its own values' range. */
+static bool zero_point_in_range(p2l_dtype dtype, int64_t zero_point) {
+    switch (dtype) {
+    case P2L_INT8: return zero_point >= INT8_MIN && zero_point <= INT8_MAX;
+    case P2L_UINT8: return zero_point >= 0 && zero_point <= UINT8_MAX;
+    case P2L_INT16: return zero_point >= INT16_MIN && zero_point <= INT16_MAX;
+    case P2L_INT32: return zero_point >= INT32_MIN && zero_point <= INT32_MAX;
+    default: return true;
+    }
+}
+
+/* Scales and zero points (QuantizationParameters fields 2, 3 and 6; min/max, field 0 and 1, are only
+ * informative). Decoded after dtype and shape, which they are checked against. */
 static p2l_status decode_quantization(decoder *d, const fb_table *q, p2l_tfl_tensor *t) {
     fb_vector scales, zero_points;
     uint32_t dim;
@@ -299,11 +312,28 @@ static p2l_status decode_quantization(decoder *d, const fb_table *q, p2l_tfl_ten
                         "the tensor's shape", (int32_t)dim, scales.count);
     t->quant_count = (int32_t)scales.count;
     t->quantized_dimension = (int32_t)dim;
-    if (scales.count) {
-        union { uint32_t u; float f; } bits = {load_u32(d->r.bytes + scales.start)};
-        t->scale = bits.f;
-        t->zero_point = zero_points.count ? (int64_t)load_u64(d->r.bytes + zero_points.start) : 0;
+    if (!scales.count) return P2L_OK;
+    float *scale_values = arena_array(d, scales.count, sizeof *scale_values);
+    int64_t *zero_point_values = arena_array(d, scales.count, sizeof *zero_point_values);
+    if (!scale_values || !zero_point_values) return oom("quantization parameters");
+    for (size_t i = 0; i < scales.count; i++) {
+        union { uint32_t u; float f; } bits = {load_u32(d->r.bytes + scales.start + 4 * i)};
+        const float scale = bits.f;
+        const int64_t zero_point = zero_points.count ? (int64_t)load_u64(d->r.bytes + zero_points.start + 8 * i) : 0;
+        /* !(scale > 0) also catches NaN; scale - scale is NaN for infinities. */
+        if (!(scale > 0) || scale - scale != 0)
+            return p2l_fail(P2L_ERROR_MALFORMED, "quantization scale %zu is %g; scales must be positive and finite", i,
+                            (double)scale);
+        if (!zero_point_in_range(t->dtype, zero_point))
+            return p2l_fail(P2L_ERROR_MALFORMED, "quantization zero point %zu is %lld, outside the range of %s", i,
+                            (long long)zero_point, p2l_dtype_name(t->dtype));
+        scale_values[i] = scale;
+        zero_point_values[i] = zero_point;
     }
+    t->scales = scale_values;
+    t->zero_points = zero_point_values;
+    t->scale = scale_values[0];
+    t->zero_point = zero_point_values[0];
     return P2L_OK;
 }
 

@@ -32,6 +32,10 @@ typedef struct p2l_tfl_tensor {
     int32_t quantized_dimension;
     float scale;
     int64_t zero_point;
+    /* All quant_count scales (positive, finite) and zero points (zeros when the file has none; within
+     * the dtype's range for integer tensors), verified; NULL when quant_count is 0. */
+    const float *scales;
+    const int64_t *zero_points;
 } p2l_tfl_tensor;
 
 typedef struct p2l_tfl_operator {

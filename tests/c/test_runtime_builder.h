@@ -105,6 +105,11 @@ typedef struct tm_tensor {
     bool has_signature;
     int32_t signature[8];
     int buffer; /* > 0: use this buffer index instead of the automatic one */
+    /* Quantization: quant_count scales and zero points (0: none) along quantized_dimension. */
+    int quant_count;
+    float scales[8];
+    int64_t zero_points[8];
+    int32_t quantized_dimension;
 } tm_tensor;
 
 typedef struct tm_op {
@@ -215,7 +220,14 @@ static uint8_t *tm_build(const tm_model *m, size_t *size) {
     tb_link(&b, sg, 0, tensors);
     for (int i = 0; i < m->n_tensors; i++) {
         const tm_tensor *t = &m->t[i];
-        size_t tt = tb_table(&b, 8, 1u << 4 | 1u << 5 | 1u << 6 | (t->has_signature ? 0 : 1u << 7));
+        size_t tt = tb_table(&b, 8, (t->quant_count ? 0 : 1u << 4) | 1u << 5 | 1u << 6 | (t->has_signature ? 0 : 1u << 7));
+        if (t->quant_count) { /* QuantizationParameters: scale (2), zero_point (3), quantized_dimension (6) */
+            size_t q = tb_table(&b, 7, 1u << 0 | 1u << 1 | 1u << 4 | 1u << 5);
+            tb_link(&b, q, 2, tb_vector(&b, t->scales, (uint32_t)t->quant_count, 4, 4));
+            tb_link(&b, q, 3, tb_vector(&b, t->zero_points, (uint32_t)t->quant_count, 8, 8));
+            tb_set(&b, q, 6, &t->quantized_dimension, 4);
+            tb_link(&b, tt, 4, q);
+        }
         tb_ref_item(&b, tensors, (uint32_t)i, tt);
         tb_set(&b, tt, 1, &t->type, 1);
         uint32_t buffer = (uint32_t)(t->buffer > 0 ? t->buffer : buffer_of[i]);
