@@ -107,7 +107,8 @@
     X(TOPK_V2, topk_v2, 3) \
     X(SCATTER_ND, scatter_nd, 4) \
     X(RANDOM_UNIFORM, random, 1) \
-    X(RANDOM_STANDARD_NORMAL, random, 1)
+    X(RANDOM_STANDARD_NORMAL, random, 1) \
+    X(DEQUANTIZE, dequantize, 3) /* float16 only, in cast.c until quantize.c's kernel replaces it */
 
 #define DECLARE_KERNEL(op, kernel, version) extern const p2l_kernel p2l_kernel_##kernel;
 P2L_REGISTRY(DECLARE_KERNEL)
