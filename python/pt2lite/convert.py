@@ -7,6 +7,7 @@ import ctypes
 import io
 import warnings
 
+from . import _structure
 from ._native import check, lib
 from ._record import record_ops
 from .model import EdgeModel
@@ -30,6 +31,12 @@ def convert_pt2(archive: bytes) -> bytes:
 
 def export_archive(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
     """torch.export + run_decompositions + torch.export.save into memory. Returns (bytes, program)."""
+    return _export(module, sample_args, sample_kwargs, dynamic_shapes)[:2]
+
+
+def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
+    """export_archive, and the module's own output structure (the archive holds a portable one:
+    _structure.py)."""
     import torch
 
     if not isinstance(sample_args, tuple):
@@ -44,14 +51,23 @@ def export_archive(module, sample_args, sample_kwargs=None, dynamic_shapes=None)
                       "module.eval() before converting to silence this warning", UserWarning, stacklevel=3)
         module.eval()
     try:
-        program = torch.export.export(module, sample_args, sample_kwargs or {}, dynamic_shapes=dynamic_shapes)
+        try:
+            program = torch.export.export(module, sample_args, sample_kwargs or {}, dynamic_shapes=dynamic_shapes)
+            out_spec = program.call_spec.out_spec
+        except Exception as e:  # an output type that is no pytree node (a dataclass): export it flattened
+            if not _structure.needs_flattening(e):
+                raise
+            flat, traced_spec = _structure.flattening_module(module)
+            program = torch.export.export(flat, sample_args, sample_kwargs or {}, dynamic_shapes=dynamic_shapes)
+            out_spec = traced_spec()
     finally:
         for m in training:
             m.training = True
     program = program.run_decompositions()
+    _structure.record_in_archive(program, _structure.portable_spec(out_spec))
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
-    return buffer.getvalue(), program
+    return buffer.getvalue(), program, out_spec
 
 
 def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="pt2lite"):
@@ -59,9 +75,11 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
 
     sample_args/sample_kwargs are example inputs, as for torch.export.export. backend is the runtime
     that calling the EdgeModel uses: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert)."""
-    archive, program = export_archive(module, sample_args, sample_kwargs, dynamic_shapes)
+    archive, program, out_spec = _export(module, sample_args, sample_kwargs, dynamic_shapes)
     flatbuffer = convert_pt2(archive)
     record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
     none_outputs = [i for i, name in enumerate(program.graph_signature.user_outputs) if name is None]
-    return EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=program.call_spec.out_spec,
-                     backend=backend, none_outputs=none_outputs)
+    edge = EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,
+                     none_outputs=none_outputs)
+    edge._specialize_scalars(sample_args, sample_kwargs)
+    return edge

@@ -15,6 +15,7 @@ from ._native import Pt2liteError, lib
 BACKENDS = ("pt2lite", "litert")
 _VERIFY_ONLY = 2  # P2L_MODEL_VERIFY_ONLY
 OUTPUT_STRUCTURE = "pt2lite_output_structure"  # the metadata entry the converter writes (README: Outputs)
+IO_DTYPES = "pt2lite_io_dtypes"  # the module's input/output dtypes where the file has others (bfloat16)
 
 
 def _interpreter(backend, content, num_threads=None):
@@ -128,6 +129,27 @@ class EdgeModel:
         self._none_outputs = tuple(none_outputs)  # positions of None among the module's outputs
         self._num_threads = num_threads
         self._runner = None
+        self._scalars = ()  # (position among the flattened arguments, value) of specialized Python scalars
+        self._output_dtypes = _recorded_output_dtypes(self._model)
+
+    def _specialize_scalars(self, sample_args, sample_kwargs=None):
+        """Records the Python scalars among the sample arguments: torch.export specialized the model
+        for their values, so a call with another value is an error, not a plausible wrong answer."""
+        if not isinstance(sample_args, tuple):
+            sample_args = (sample_args,)
+        leaves = _argument_leaves(sample_args, sample_kwargs or {})
+        self._scalars = tuple((i, v) for i, v in enumerate(leaves) if isinstance(v, (bool, int, float)))
+
+    def _check_scalars(self, args, kwargs):
+        if not self._scalars:
+            return
+        leaves = _argument_leaves(args, kwargs)
+        for position, value in self._scalars:
+            given = leaves[position] if position < len(leaves) else None
+            if type(given) is not type(value) or given != value:
+                raise ValueError(f"argument {position} was the Python scalar {value!r} when the model was converted, "
+                                 f"and the model is specialized for that value (torch.export makes it a constant); "
+                                 f"got {given!r}: convert again for another value, or pass it as a tensor")
 
     @property
     def backend(self):
@@ -177,6 +199,7 @@ class EdgeModel:
 
     def __call__(self, *args, **kwargs):
         runner = self._signature_runner()
+        self._check_scalars(args, kwargs)
         leaves = _flatten_inputs(args, kwargs)
         names = self._model.inputs
         if len(leaves) != len(names):
@@ -189,7 +212,7 @@ class EdgeModel:
             self._model.check_input_values(i, feed[name])
         result = runner(**feed)
         outputs = [result[name] for name in self._model.outputs]
-        return _unflatten_outputs(outputs, self._out_spec, self._none_outputs)
+        return _unflatten_outputs(outputs, self._out_spec, self._none_outputs, self._output_dtypes)
 
     def reset_state(self):
         """Restores the module state (buffers mutated in forward) to its value at conversion: the next
@@ -244,6 +267,21 @@ def _recorded_output_structure(model):
     return out_spec, none_outputs
 
 
+def _recorded_output_dtypes(model):
+    """The torch dtype name of each model output where the file records one ("bfloat16"), or ()."""
+    recorded = model.metadata(IO_DTYPES)
+    if recorded is None:
+        return ()
+    try:
+        dtypes = [str(d) for d in json.loads(recorded)["outputs"]]
+    except (ValueError, TypeError, KeyError) as e:
+        raise Pt2liteError(3, f"metadata '{IO_DTYPES}' is not valid: {e}") from None
+    if len(dtypes) != len(model.outputs):
+        raise Pt2liteError(3, f"metadata '{IO_DTYPES}' names {len(dtypes)} outputs, but the model has "
+                              f"{len(model.outputs)}")
+    return tuple(dtypes)
+
+
 def _as_model_input(name, array, dtype):
     """The array in the model's dtype, converted only when no value can change: a dtype that holds
     every value of the given one (int32 -> int64, float16 -> float32, bool -> int), or a narrower
@@ -270,26 +308,34 @@ def _as_model_input(name, array, dtype):
 
 def _to_numpy(value):
     if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds every value
+            value = value.float()
+        return value.numpy()
     return np.asarray(value)
 
 
-def _flatten_inputs(args, kwargs):
+def _argument_leaves(args, kwargs):
     try:
         from torch.utils import _pytree as pytree
     except ImportError:  # plain numpy use without torch
         return list(args) + [kwargs[k] for k in sorted(kwargs)]
-    leaves, _ = pytree.tree_flatten((args, kwargs))
-    return [x for x in leaves if hasattr(x, "shape")]
+    return pytree.tree_flatten((args, kwargs))[0]
 
 
-def _unflatten_outputs(arrays, out_spec, none_outputs=()):
+def _flatten_inputs(args, kwargs):
+    return [x for x in _argument_leaves(args, kwargs) if hasattr(x, "shape")]
+
+
+def _unflatten_outputs(arrays, out_spec, none_outputs=(), dtypes=()):
     try:
         import torch
         from torch.utils import _pytree as pytree
     except ImportError:
         return arrays[0] if len(arrays) == 1 else tuple(arrays)
     tensors = [torch.from_numpy(np.array(a)) for a in arrays]
+    # bfloat16 outputs are float32 in the file (TFLite has no bfloat16): rounded back here
+    tensors = [t.to(getattr(torch, d)) if d == "bfloat16" else t for t, d in zip(tensors, dtypes or [None] * len(tensors))]
     for position in none_outputs:  # the .tflite has no output for a returned None
         tensors.insert(position, None)
     if out_spec is not None:

@@ -58,6 +58,21 @@ static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *
     return P2L_VEC_PUSH(&model->metadata, entry);
 }
 
+/* float16 / bfloat16 models: weights stored as float16 (lower/lower_dtypes.c says which), and the
+ * module's input and output dtypes recorded where the file cannot hold them. */
+static p2l_status store_float_dtypes(p2l_model_ir *model, p2l_ir_graph *g, const p2l_exported *ep) {
+    bool exact_only = false;
+    if (p2l_float_weights_f16(ep, &exact_only)) {
+        p2l_f16_weights how = {.min_elements = exact_only ? 1 : 16, .exact_only = exact_only};
+        P2L_TRY(p2l_store_weights_f16(g, &how));
+    }
+    p2l_clear_error();
+    const char *dtypes = p2l_io_dtypes_metadata(ep, &model->arena);
+    if (!dtypes) return p2l_last_status();
+    p2l_metadata_entry entry = {"pt2lite_io_dtypes", dtypes, strlen(dtypes)};
+    return P2L_VEC_PUSH(&model->metadata, entry);
+}
+
 p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options, void **tflite_out,
                        size_t *tflite_size) {
     if (!pt2 || !tflite_out || !tflite_size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert: NULL argument");
@@ -88,6 +103,7 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     if (s == P2L_OK) s = p2l_add_state_initializer(&model, &ep);
     if (s == P2L_OK) s = add_output_structure(&model, &ep);
     if (s == P2L_OK) s = p2l_optimize(g);
+    if (s == P2L_OK) s = store_float_dtypes(&model, g, &ep);
     if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
     p2l_model_ir_free(&model);
     p2l_exported_free(&ep);

@@ -1,4 +1,5 @@
-/* CAST between float32/64, int8/16/32/64, uint8 and bool. Integers go through int64 and floats
+/* CAST between float16/32/64, int8/16/32/64, uint8 and bool (float16 <-> float32 rounds to nearest even,
+ * base/float16.h). Integers go through int64 and floats
  * through double, so int64 values keep every bit; anything -> bool is "!= 0" (NaN is true), as in
  * PyTorch.
  *
@@ -11,6 +12,7 @@
  * PyTorch does, except int64 -> int32: pt2lite's converter computes integers in int32 and narrows
  * int64 model inputs with exactly this CAST, so a value outside int32 would come out wrapped, a
  * plausible wrong answer. That CAST refuses such values instead (p2l_check_int32_range). */
+#include "base/float16.h"
 #include "kernels/kernels.h"
 
 #define CAST_TYPES(X) \
@@ -18,17 +20,19 @@
     X(P2L_INT32, int32_t, 0) X(P2L_INT64, int64_t, 0) X(P2L_UINT8, uint8_t, 0) X(P2L_BOOL, uint8_t, 0)
 
 static bool castable(p2l_dtype t) {
+    if (t == P2L_FLOAT16) return true;
 #define X(code, T, is_float) if (t == code) return true;
     CAST_TYPES(X)
 #undef X
     return false;
 }
 
-static bool is_float(p2l_dtype t) { return t == P2L_FLOAT32 || t == P2L_FLOAT64; }
+static bool is_float(p2l_dtype t) { return t == P2L_FLOAT32 || t == P2L_FLOAT64 || t == P2L_FLOAT16; }
 
 /* Reads element i as double or int64 (whichever keeps it exactly). */
 static void load(p2l_dtype t, const void *p, size_t i, double *f, int64_t *n) {
     switch (t) {
+    case P2L_FLOAT16: *f = p2l_f16_to_f32(((const uint16_t *)p)[i]); return;
 #define X(code, T, fl)                     \
     case code: {                           \
         T v = ((const T *)p)[i];           \
@@ -66,6 +70,9 @@ static void store(p2l_dtype t, void *p, size_t i, double f, int64_t n, bool from
     }
     if (!is_float(t) && from_float) n = float_to_int(f, t);
     switch (t) {
+    case P2L_FLOAT16: /* through float32: exact from float32 and small integers, the casts models make */
+        ((uint16_t *)p)[i] = p2l_f32_to_f16(from_float ? (float)f : (float)n);
+        return;
 #define X(code, T, fl)                                        \
     case code:                                                \
         ((T *)p)[i] = fl ? (T)(from_float ? f : (double)n) : (T)n; \
@@ -95,6 +102,18 @@ static p2l_status cast_invoke(p2l_node *node) {
             return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s holds %lld at element %zu, outside the int32 range "
                             "this model computes in (the converter narrowed this int64 value to int32)",
                             P2L_LABEL(x), (long long)((const int64_t *)x->data)[bad], bad);
+    }
+    if (x->dtype == P2L_FLOAT16 && y->dtype == P2L_FLOAT32) { /* float16 model inputs */
+        const uint16_t *in = x->data;
+        float *out = y->data;
+        for (size_t i = 0; i < x->count; i++) out[i] = p2l_f16_to_f32(in[i]);
+        return P2L_OK;
+    }
+    if (x->dtype == P2L_FLOAT32 && y->dtype == P2L_FLOAT16) { /* float16 model outputs */
+        const float *in = x->data;
+        uint16_t *out = y->data;
+        for (size_t i = 0; i < x->count; i++) out[i] = p2l_f32_to_f16(in[i]);
+        return P2L_OK;
     }
     if (x->dtype == P2L_FLOAT32 && y->dtype == P2L_INT32) { /* the common case, without dispatch */
         const float *in = x->data;

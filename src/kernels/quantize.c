@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/float16.h"
 #include "kernels/quant_math.h"
 
 /* Scale and zero point of element i of a tensor quantized per tensor or per channel. */
@@ -107,19 +108,6 @@ const p2l_kernel p2l_kernel_quantize = {
 
 /* ------------------------------------------------------------ DEQUANTIZE */
 
-/* IEEE half -> float, exactly (every half is a float). */
-static float half_to_float(uint16_t h) {
-    const uint32_t sign = (uint32_t)(h >> 15) << 31, exponent = h >> 10 & 0x1f, mantissa = h & 0x3ff;
-    if (exponent == 0x1f) { /* infinity or NaN: keep the payload */
-        const union { uint32_t u; float f; } bits = {sign | 0x7f800000u | mantissa << 13};
-        return bits.f;
-    }
-    /* normal: (1024 + m) * 2^(e - 25); subnormal: m * 2^-24; ldexpf is exact for both */
-    const float magnitude = exponent ? ldexpf((float)(1024 + mantissa), (int)exponent - 25)
-                                     : ldexpf((float)mantissa, -24);
-    return sign ? -magnitude : magnitude;
-}
-
 static p2l_status dequantize_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
@@ -138,7 +126,7 @@ static p2l_status dequantize_invoke(p2l_node *node) {
     float *out = node->outputs[0]->data;
     if (x->dtype == P2L_FLOAT16) {
         const uint16_t *in = x->data;
-        for (size_t i = 0; i < x->count; i++) out[i] = half_to_float(in[i]);
+        for (size_t i = 0; i < x->count; i++) out[i] = p2l_f16_to_f32(in[i]);
         return P2L_OK;
     }
     const quant_walk w = quant_walk_of(x);

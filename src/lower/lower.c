@@ -461,13 +461,14 @@ static p2l_status lower_user_inputs(p2l_lower_ctx *ctx) {
         const p2l_value *v = &ep->values.items[id];
         if (v->dtype == (p2l_dtype)-1)
             return p2l_fail(P2L_ERROR_UNSUPPORTED, "input '%s' has a dtype pt2lite does not support", v->name);
-        /* int64 and float64 inputs keep their type at the model boundary and are cast inside. */
+        /* int64, float64 and float16 inputs keep their type at the model boundary and are cast inside. */
         p2l_clear_error();
-        int t = p2l_add_tensor(ctx->g, v->name, v->dtype, v->rank, v->dims);
+        p2l_dtype boundary = p2l_boundary_dtype(v);
+        int t = p2l_add_tensor(ctx->g, v->name, boundary, v->rank, v->dims);
         if (t < 0) return failure_status(v->name);
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->inputs, t));
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->input_names, p2l_arena_printf(ctx->g->arena, "args_%zu", i)));
-        if (p2l_ir_dtype(v->dtype) != v->dtype) {
+        if (p2l_ir_dtype(v->dtype) != boundary) {
             int cast = p2l_add_tensor(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/cast", v->name), p2l_ir_dtype(v->dtype),
                                       v->rank, v->dims);
             if (p2l_emit1(ctx, P2L_OP_CAST, t, cast) < 0) return failure_status(v->name);
@@ -494,8 +495,9 @@ static p2l_status lower_user_outputs(p2l_lower_ctx *ctx) {
             if (ctx->error_count > before || !ctx->values[id] || p2l_last_status() == P2L_OK) continue;
             return failure_status(v->name);
         }
-        if (p2l_ir_dtype(v->dtype) != v->dtype && v->dtype != (p2l_dtype)-1) {
-            int cast = p2l_add_tensor(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/cast", v->name), v->dtype, v->rank,
+        p2l_dtype boundary = p2l_boundary_dtype(v);
+        if (p2l_ir_dtype(v->dtype) != boundary && boundary != (p2l_dtype)-1) {
+            int cast = p2l_add_tensor(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/cast", v->name), boundary, v->rank,
                                       v->dims);
             if (p2l_emit1(ctx, P2L_OP_CAST, t, cast) < 0) return failure_status(v->name);
             t = cast;
@@ -545,7 +547,8 @@ static p2l_status stand_in_outputs(p2l_lower_ctx *ctx) {
     return P2L_OK;
 }
 
-p2l_status p2l_lower(const p2l_exported *ep, p2l_ir_graph *g) {
+p2l_status p2l_lower(p2l_exported *ep, p2l_ir_graph *g) {
+    P2L_TRY(p2l_lower_float_dtypes(ep));
     p2l_lower_ctx ctx = {.ep = ep, .g = g};
     ctx.values = p2l_alloc_zero(sizeof(p2l_lowered *) * (ep->values.len + 1));
     if (!ctx.values) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");

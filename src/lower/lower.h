@@ -44,8 +44,24 @@ const p2l_lowering *p2l_find_lowering(const char *target);
 const p2l_lowering *p2l_lowering_at(int i); /* iterate; NULL past the end */
 
 /* Lowers the whole exported program into graph g. On unsupported ops, returns
- * P2L_ERROR_UNSUPPORTED with one message listing every offending node. */
-p2l_status p2l_lower(const p2l_exported *ep, p2l_ir_graph *g);
+ * P2L_ERROR_UNSUPPORTED with one message listing every offending node. Its float64, float16 and
+ * bfloat16 values are made float32 first (p2l_lower_float_dtypes): ep is changed. */
+p2l_status p2l_lower(p2l_exported *ep, p2l_ir_graph *g);
+
+/* ---- floating-point dtypes (lower_dtypes.c) ---- */
+
+/* Makes every float64, float16 and bfloat16 value float32 (weights converted), in place; each
+ * value's torch_dtype still says what it was. */
+p2l_status p2l_lower_float_dtypes(p2l_exported *ep);
+/* The dtype a model input or output has in the file: the value's own, except float16 and float64,
+ * which stay (cast on entry and exit), and bfloat16, which is float32. */
+p2l_dtype p2l_boundary_dtype(const p2l_value *v);
+/* Whether the model's float weights are stored as float16 (float16 and bfloat16 models); for
+ * bfloat16 ones *exact_only is set: only weights float16 holds exactly. */
+bool p2l_float_weights_f16(const p2l_exported *ep, bool *exact_only);
+/* The "pt2lite_io_dtypes" metadata text (in arena), or NULL when not needed or out of memory
+ * (p2l_last_status tells). */
+const char *p2l_io_dtypes_metadata(const p2l_exported *ep, p2l_arena *arena);
 
 /* ---- for lowering functions ---- */
 

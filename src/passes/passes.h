@@ -21,6 +21,15 @@ p2l_status p2l_pass_fuse_prelu(p2l_ir_graph *g, bool *changed);
 p2l_status p2l_pass_zero_pad_max_pool(p2l_ir_graph *g, bool *changed);
 p2l_status p2l_pass_remove_dead(p2l_ir_graph *g, bool *changed);
 
+/* float16 weight storage (weights_f16.c), run after p2l_optimize: each float32 constant with at
+ * least min_elements values (all of them exact in float16, with exact_only) becomes a float16
+ * constant and a DEQUANTIZE to float32. float16 models use it; bfloat16 models with exact_only. */
+typedef struct p2l_f16_weights {
+    int64_t min_elements;
+    bool exact_only;
+} p2l_f16_weights;
+p2l_status p2l_store_weights_f16(p2l_ir_graph *g, const p2l_f16_weights *how);
+
 /* Shared helpers for passes. */
 /* The single live node reading tensor t, or -1 (none, several, or t is a graph output). */
 int p2l_sole_consumer(const p2l_ir_graph *g, int t);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/float16.h"
 #include "base/json.h"
 #include "base/limits.h"
 #include "base/zip.h"
@@ -208,6 +209,8 @@ static p2l_status read_entry_json(reader *r, const char *relative, bool required
     return p2l_json_parse((const char *)e->data, (size_t)e->size, &limits, relative, &r->scratch, out);
 }
 
+enum { TORCH_BFLOAT16 = 13 }; /* the archive's ScalarType code */
+
 static p2l_dtype dtype_from_torch(int code) {
     switch (code) {
     case 1: return P2L_UINT8;
@@ -259,6 +262,26 @@ static p2l_status read_tensor_meta(const p2l_json *meta, const char *name, p2l_v
     return P2L_OK;
 }
 
+/* A bfloat16 weight's 2-byte elements (v->data, v->nbytes) -> float32, exact: bfloat16 is the top
+ * half of a float32. The value is float32 from here on; its torch_dtype still says bfloat16. */
+static p2l_status widen_bfloat16(p2l_value *v, const char *fqn) {
+    size_t numel = v->nbytes / 2;
+    P2L_TRY(p2l_limits_charge_tensor_bytes(v->nbytes, fqn)); /* the float32 copy is twice the bytes */
+    float *out = p2l_alloc(numel ? numel * sizeof *out : 1);
+    if (!out) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory converting '%s' to float32", fqn);
+    const unsigned char *in = v->data;
+    for (size_t i = 0; i < numel; i++) {
+        uint16_t b;
+        memcpy(&b, in + 2 * i, 2);
+        out[i] = p2l_bf16_to_f32(b);
+    }
+    p2l_release(v->owned);
+    v->data = v->owned = out;
+    v->nbytes = numel * sizeof *out;
+    v->dtype = P2L_FLOAT32;
+    return P2L_OK;
+}
+
 /* Gathers a weight from its storage file, honouring sizes/strides/storage_offset. Zero-copy when
  * the view is the whole contiguous storage prefix. */
 static p2l_status load_storage(reader *r, const p2l_json *config, const char *folder, const char *fqn, p2l_value *v) {
@@ -274,6 +297,10 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     if (!path || !meta) return p2l_fail(P2L_ERROR_MALFORMED, "%s config entry '%s' lacks path_name or tensor_meta", folder, fqn);
     p2l_value m = {0};
     P2L_TRY(read_tensor_meta(meta, fqn, &m));
+    /* bfloat16 has no TFLite type: its weights are read as 2-byte elements, then widened to float32
+     * (exactly; see widen_bfloat16). */
+    bool bfloat16 = m.torch_dtype == TORCH_BFLOAT16;
+    if (bfloat16) m.dtype = P2L_FLOAT16;
     if (m.dtype == (p2l_dtype)-1)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "'%s' has dtype %s, which pt2lite does not convert yet", fqn,
                         torch_dtype_name(m.torch_dtype));
@@ -318,7 +345,7 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     v->nbytes = (size_t)nbytes;
     if (contiguous || numel == 0) {
         v->data = e->data + (size_t)offset * elem;
-        return P2L_OK;
+        return bfloat16 ? widen_bfloat16(v, fqn) : P2L_OK;
     }
     uint8_t *dst = p2l_alloc(v->nbytes);
     if (!dst) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory copying '%s'", fqn);
@@ -331,7 +358,7 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     }
     v->data = dst;
     v->owned = dst;
-    return P2L_OK;
+    return bfloat16 ? widen_bfloat16(v, fqn) : P2L_OK;
 }
 
 /* ------------------------------------------------------------ graph */
@@ -442,6 +469,10 @@ static p2l_status read_signature(reader *r, const p2l_json *gm) {
             vk = P2L_VALUE_CONSTANT;
             config = r->constants_config;
             folder = "constants";
+        } else if (strcmp(kind, "constant_input") == 0) {
+            /* A Python scalar argument (forward(x, k: float)): torch.export specialized its value
+             * into the graph's nodes, so the model is converted for that value (README, "Inputs"). */
+            continue;
         } else {
             return p2l_fail(P2L_ERROR_UNSUPPORTED, "input spec kind '%s' (input %zu) is not supported", kind, i);
         }
