@@ -22,6 +22,11 @@ def convert_pt2(archive: bytes) -> bytes:
     out = ctypes.c_void_p()
     size = ctypes.c_size_t()
     check(lib.p2l_convert(archive, len(archive), None, ctypes.byref(out), ctypes.byref(size)), "conversion failed")
+    return _take_bytes(out, size)
+
+
+def _take_bytes(out, size):
+    """The bytes of a p2l_free()-able buffer the converter returned, freeing it."""
     try:
         return ctypes.string_at(out, size.value)
     finally:
@@ -62,6 +67,13 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
     archive, program = export_archive(module, sample_args, sample_kwargs, dynamic_shapes)
     flatbuffer = convert_pt2(archive)
     record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
+    out_spec, none_outputs = output_structure(program)
+    return EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,
+                     none_outputs=none_outputs)
+
+
+def output_structure(program):
+    """(out_spec, none_outputs) of an exported program: what EdgeModel needs to return the module's
+    structure."""
     none_outputs = [i for i, name in enumerate(program.graph_signature.user_outputs) if name is None]
-    return EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=program.call_spec.out_spec,
-                     backend=backend, none_outputs=none_outputs)
+    return program.call_spec.out_spec, none_outputs
