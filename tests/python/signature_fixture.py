@@ -1,8 +1,19 @@
-"""The modules of tests/data/two_signatures_litert.tflite (made by litert-torch with
-tests/data/make_two_signatures_litert.py): two modules sharing one Linear, weights fixed by a seed
-so the test rebuilds them exactly."""
+"""Modules of the signature tests: Mlp (test_signatures.py, tests/data/signatures/make_mlp_pt2.py),
+and the two modules of tests/data/two_signatures_litert.tflite (made by litert-torch with
+tests/data/make_two_signatures_litert.py), sharing one Linear, weights fixed by a seed so the test
+rebuilds them exactly."""
 
 import torch
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self, features, hidden):
+        super().__init__()
+        self.up = torch.nn.Linear(features, hidden)
+        self.down = torch.nn.Linear(hidden, features)
+
+    def forward(self, x):
+        return self.down(torch.relu(self.up(x)))
 
 
 class Encode(torch.nn.Module):

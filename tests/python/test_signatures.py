@@ -12,22 +12,16 @@ from ai_edge_litert.interpreter import Interpreter as LiteRTInterpreter
 
 import pt2lite
 from conftest import assert_close, tfl_schema
+import signature_fixture
 from signature_fixture import fixture_modules, fixture_samples
 from test_cli import cli, run_cli  # noqa: F401 (the fixture: the pt2lite binary)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
 
 
-class Mlp(torch.nn.Module):
+def big_mlp():
     """Weights large enough (132 KB) that a second copy would show in the file size."""
-
-    def __init__(self):
-        super().__init__()
-        self.up = torch.nn.Linear(64, 256)
-        self.down = torch.nn.Linear(256, 64)
-
-    def forward(self, x):
-        return self.down(torch.relu(self.up(x)))
+    return signature_fixture.Mlp(64, 256).eval()
 
 
 class Pair(torch.nn.Module):
@@ -62,7 +56,7 @@ def buffer_uses(content):
 
 
 def test_two_signatures_over_one_module_share_weights_and_run_on_both_runtimes():
-    mlp = Mlp().eval()
+    mlp = big_mlp()
     prefill, decode = torch.randn(8, 64), torch.randn(1, 64)
     one = pt2lite.convert(mlp, (prefill,))
     two = pt2lite.signature("prefill", mlp, (prefill,)).signature("decode", mlp, (decode,)).convert()
@@ -87,7 +81,7 @@ def test_two_signatures_over_one_module_share_weights_and_run_on_both_runtimes()
 
 
 def test_two_modules_sharing_a_submodule_keep_their_own_structure(tmp_path):
-    mlp = Mlp().eval()
+    mlp = big_mlp()
     pair = Pair(mlp).eval()
     x, y = torch.randn(3, 64), torch.randn(5, 64)
     edge = pt2lite.signature("plain", mlp, (x,)).signature("pair", pair, (y,)).convert()
@@ -109,7 +103,7 @@ def test_two_modules_sharing_a_submodule_keep_their_own_structure(tmp_path):
 
 
 def test_a_call_without_signature_name_lists_the_signatures():
-    mlp = Mlp().eval()
+    mlp = big_mlp()
     edge = pt2lite.signature("encode", mlp, (torch.randn(2, 64),)).signature("decode", mlp, (torch.randn(1, 64),)).convert()
     with pytest.raises(ValueError, match=r"2 signatures \('encode', 'decode'\).*signature_name"):
         edge(torch.randn(2, 64))
@@ -118,7 +112,7 @@ def test_a_call_without_signature_name_lists_the_signatures():
 
 
 def test_one_signature_is_converted_as_by_convert():
-    mlp = Mlp().eval()
+    mlp = big_mlp()
     x = torch.randn(2, 64)
     plain = pt2lite.convert(mlp, (x,)).model_content()
     assert pt2lite.signature("serving_default", mlp, (x,)).convert().model_content() == plain
@@ -128,7 +122,7 @@ def test_one_signature_is_converted_as_by_convert():
 
 
 def test_builder_refuses_bad_names_and_quantize():
-    mlp = Mlp().eval()
+    mlp = big_mlp()
     builder = pt2lite.signature("a", mlp, (torch.randn(1, 64),))
     with pytest.raises(ValueError, match="already defined"):
         builder.signature("a", mlp, (torch.randn(1, 64),))
@@ -142,7 +136,7 @@ def test_the_converter_refuses_duplicate_and_empty_names():
     from pt2lite.convert import export_archive
     from pt2lite.signatures import convert_pt2_signatures
 
-    archive, _ = export_archive(Mlp().eval(), (torch.randn(1, 64),))
+    archive, _ = export_archive(big_mlp(), (torch.randn(1, 64),))
     with pytest.raises(pt2lite.Pt2liteError, match="two signatures are named 'a'"):
         convert_pt2_signatures([("a", archive), ("a", archive)])
     with pytest.raises(pt2lite.Pt2liteError, match="empty name"):
@@ -168,7 +162,7 @@ def test_load_a_two_signature_file_made_by_litert_torch():
 
 
 def test_cli_converts_runs_and_inspects_signatures(cli, tmp_path):  # noqa: F811
-    mlp = Mlp().eval()
+    mlp = big_mlp()
     prefill, decode = torch.randn(4, 64), torch.randn(1, 64)
     for name, x in (("prefill", prefill), ("decode", decode)):
         torch.export.save(torch.export.export(mlp, (x,)).run_decompositions(), tmp_path / f"{name}.pt2")
