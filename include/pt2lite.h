@@ -136,8 +136,8 @@ P2L_API size_t p2l_convert_peak_bytes(void);
  * SignatureDef keyed `name` (non-empty, unique), in the order given. Constant data is stored once: a
  * constant whose bytes equal one of an earlier signature's shares its buffer, so two signatures over
  * the same module cost their ops, not a second copy of the weights. Each signature's output structure
- * is recorded as metadata "pt2lite_output_structure:<name>" (README, "Outputs"). p2l_convert is this
- * call with one program named "serving_default". */
+ * is recorded as metadata "pt2lite_output_structure:<name>" (one program: "pt2lite_output_structure",
+ * as p2l_convert writes it). p2l_convert is this call with one program named "serving_default". */
 typedef struct p2l_signature_program {
     const char *name; /* the SignatureDef key (and the subgraph's name) */
     const void *pt2;  /* the .pt2 archive's bytes */
