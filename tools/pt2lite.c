@@ -85,7 +85,7 @@ static int find_signature(const char *cmd, const char *path, const p2l_model *mo
     int signature = -1;
     if (p2l_model_find_signature(model, name, &signature) == P2L_OK) return signature;
     char list[1024];
-    fprintf(stderr, "pt2lite %s: %s has no signature '%s'; its signatures: %s\n", cmd, path, name,
+    fprintf(stderr, "pt2lite %s: error: %s has no signature '%s'; its signatures: %s\n", cmd, path, name,
             p2l_model_signature_count(model) ? signature_list(model, list, sizeof list) : "none");
     return -1;
 }
