@@ -65,13 +65,16 @@ class _VerifiedModel:
         """The signature named key (None: the default one); ValueError listing the signatures when
         there is no such signature, or no default among several."""
         listed = ", ".join(repr(k) for k in self.keys)
+        if not self.keys:
+            raise ValueError(f"{self.what} has no SignatureDef, so its inputs and outputs have no names to call it "
+                             "by; run it with pt2lite.Interpreter (tensors by index)")
         if key is None:
             if self.default_key is None:
-                raise ValueError(f"{self.what} has {len(self.keys)} signatures ({listed or 'none'}); pick one with "
+                raise ValueError(f"{self.what} has {len(self.keys)} signatures ({listed}); pick one with "
                                  "signature_name=...")
             key = self.default_key
         if key not in self.keys:
-            raise ValueError(f"{self.what} has no signature {key!r}; its signatures are {listed or 'none'}")
+            raise ValueError(f"{self.what} has no signature {key!r}; its signatures are {listed}")
         return _Signature(self, self.keys.index(key))
 
     def metadata(self, name):

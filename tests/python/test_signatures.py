@@ -194,3 +194,24 @@ def test_cli_converts_runs_and_inspects_signatures(cli, tmp_path):  # noqa: F811
     assert r.returncode == 1 and "no signature 'nope'" in r.stderr and "'prefill', 'decode'" in r.stderr, r.stderr
     r = run_cli(cli, "convert", tmp_path / "prefill.pt2", tmp_path / "decode.pt2", "--signature", "a", "-o", out)
     assert r.returncode == 2 and "one --signature NAME per archive" in r.stderr, r.stderr
+
+
+def test_serving_default_is_the_default_among_several():
+    mlp = big_mlp()
+    x, y = torch.randn(2, 64), torch.randn(1, 64)
+    edge = pt2lite.signature("small", mlp, (y,)).signature("serving_default", mlp, (x,)).convert()
+    assert_close(edge(x).numpy(), mlp(x).detach().numpy())
+    assert_close(edge(y, signature_name="small").numpy(), mlp(y).detach().numpy())
+
+
+def test_a_file_without_signature_defs_loads_and_says_how_to_run_it():
+    import flatbuffers
+
+    model = tfl_schema.ModelT.InitFromPackedBuf(pt2lite.convert(big_mlp(), (torch.randn(1, 64),)).model_content(), 0)
+    model.signatureDefs = []
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    edge = pt2lite.EdgeModel(bytes(builder.Output()))
+    assert edge.signatures == []
+    with pytest.raises(ValueError, match="no SignatureDef.*pt2lite.Interpreter"):
+        edge(torch.randn(1, 64))
