@@ -81,11 +81,11 @@ static p2l_status check_programs(const p2l_signature_program *programs, size_t c
     return P2L_OK;
 }
 
-/* One program -> one subgraph of `model` (lowered and optimized) and its output-structure entry. The
- * archive's graph stays alive in *ep until the model is written (the IR borrows from it). */
+/* One program's graph (read from its archive into ep, which stays alive until the model is written:
+ * the IR borrows from it) -> one subgraph of `model`, lowered and optimized, and its output-structure
+ * entry. */
 static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *program, bool several,
-                              p2l_exported *ep) {
-    P2L_TRY(p2l_pt2_read(program->pt2, program->pt2_size, ep));
+                              const p2l_exported *ep) {
     p2l_ir_graph *g = NULL;
     const char *entry = OUTPUT_STRUCTURE;
     if (several) {
@@ -126,10 +126,14 @@ p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t 
     p2l_thread_heap_reset_peak();
     p2l_model_ir model;
     p2l_model_ir_init(&model);
-    size_t read = 0;
-    for (; s == P2L_OK && read < count; read++) {
-        s = add_program(&model, &programs[read], count > 1, &eps[read]);
-        if (s != P2L_OK && count > 1) s = p2l_fail_context(s, "signature '%s'", programs[read].name);
+    size_t read = 0; /* archives read: p2l_pt2_read frees what it read when it fails */
+    for (size_t i = 0; s == P2L_OK && i < count; i++) {
+        s = p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]);
+        if (s == P2L_OK) {
+            read++;
+            s = add_program(&model, &programs[i], count > 1, &eps[i]);
+        }
+        if (s != P2L_OK && count > 1) s = p2l_fail_context(s, "signature '%s'", programs[i].name);
     }
     if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
     p2l_model_ir_free(&model);
