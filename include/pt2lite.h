@@ -132,6 +132,24 @@ P2L_API p2l_status p2l_convert_file(const char *pt2_path, const char *tflite_pat
 
 /* Peak bytes the converter held on the heap during the last p2l_convert() on this thread. */
 P2L_API size_t p2l_convert_peak_bytes(void);
+
+/* Several signatures in one file: each program (a .pt2 archive's bytes) becomes one subgraph and one
+ * SignatureDef keyed `name` (non-empty, unique), in the order given. Constant data is stored once: a
+ * constant whose bytes equal one of an earlier signature's shares its buffer, so two signatures over
+ * the same module cost their ops, not a second copy of the weights. Each signature's output structure
+ * is recorded as metadata "pt2lite_output_structure:<name>" (one program: "pt2lite_output_structure",
+ * as p2l_convert writes it). p2l_convert is this call with one program named "serving_default". */
+typedef struct p2l_signature_program {
+    const char *name; /* the SignatureDef key (and the subgraph's name) */
+    const void *pt2;  /* the .pt2 archive's bytes */
+    size_t pt2_size;
+} p2l_signature_program;
+P2L_API p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t count,
+                                          const p2l_convert_options *options, void **tflite_out,
+                                          size_t *tflite_size);
+/* File to file: pt2_paths[i] becomes the signature names[i]. Writes the output only on success. */
+P2L_API p2l_status p2l_convert_signature_files(const char *const *names, const char *const *pt2_paths, size_t count,
+                                               const char *tflite_path, const p2l_convert_options *options);
 #endif /* P2L_HAVE_CONVERTER */
 
 /* ---------------------------------------------------------------- runtime

@@ -22,25 +22,46 @@ static int fail(const char *what, p2l_status s) {
     return 1;
 }
 
+/* `convert A.pt2 -o M.tflite`, or several archives into one file of several signatures:
+ * `convert A.pt2 B.pt2 --signature prefill --signature decode -o M.tflite` (the i-th --signature names
+ * the i-th archive; one archive's signature is 'serving_default' unless named). */
+enum { MAX_SIGNATURES = 64 };
 static int cmd_convert(int argc, char **argv) {
-    const char *in = NULL, *out = NULL;
+    const char *inputs[MAX_SIGNATURES], *names[MAX_SIGNATURES], *out = NULL;
+    int input_count = 0, name_count = 0;
     for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, "pt2lite convert: unknown option %s\n", argv[i]);
+        bool has_value = i + 1 < argc;
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && has_value) {
+            out = argv[++i];
+        } else if (strcmp(argv[i], "--signature") == 0 && has_value) {
+            if (name_count == MAX_SIGNATURES) {
+                fprintf(stderr, "pt2lite convert: at most %d signatures\n", MAX_SIGNATURES);
+                return 2;
+            }
+            names[name_count++] = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "pt2lite convert: unknown option or missing value: %s\n", argv[i]);
             return 2;
-        } else if (!in) in = argv[i];
-        else {
-            fprintf(stderr, "pt2lite convert: unexpected argument %s\n", argv[i]);
+        } else if (input_count < MAX_SIGNATURES) {
+            inputs[input_count++] = argv[i];
+        } else {
+            fprintf(stderr, "pt2lite convert: unexpected argument %s (at most %d archives)\n", argv[i], MAX_SIGNATURES);
             return 2;
         }
     }
-    if (!in || !out) {
+    if (!input_count || !out) {
         fprintf(stderr, "pt2lite convert: need an input .pt2 and -o OUTPUT.tflite\n");
         return 2;
     }
+    if (name_count != (input_count > 1 || name_count ? input_count : 0)) {
+        fprintf(stderr, "pt2lite convert: %d archives and %d --signature names: give one --signature NAME per archive, "
+                "in the same order (pt2lite convert A.pt2 B.pt2 --signature a --signature b -o M.tflite)\n",
+                input_count, name_count);
+        return 2;
+    }
 #ifdef P2L_HAVE_CONVERTER
-    p2l_status s = p2l_convert_file(in, out, NULL);
+    p2l_status s = name_count ? p2l_convert_signature_files(names, inputs, (size_t)input_count, out, NULL)
+                              : p2l_convert_file(inputs[0], out, NULL);
     if (s != P2L_OK) return fail("convert", s);
     fprintf(stderr, "wrote %s\n", out);
     return 0;
@@ -48,6 +69,25 @@ static int cmd_convert(int argc, char **argv) {
     fprintf(stderr, "pt2lite convert: this build of pt2lite has no converter (configured with P2L_BUILD_CONVERTER=OFF)\n");
     return 1;
 #endif
+}
+
+/* "'a', 'b'" into buf: the signatures a message lists. */
+static const char *signature_list(const p2l_model *model, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < p2l_model_signature_count(model) && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s'%s'", i ? ", " : "", p2l_model_signature_key(model, i));
+    return buf;
+}
+
+/* The signature named `name`, or -1 after printing what the model has. */
+static int find_signature(const char *cmd, const char *path, const p2l_model *model, const char *name) {
+    int signature = -1;
+    if (p2l_model_find_signature(model, name, &signature) == P2L_OK) return signature;
+    char list[1024];
+    fprintf(stderr, "pt2lite %s: error: %s has no signature '%s'; its signatures: %s\n", cmd, path, name,
+            p2l_model_signature_count(model) ? signature_list(model, list, sizeof list) : "none");
+    return -1;
 }
 
 static void print_tensor(const p2l_model *model, int subgraph, const char *label, int index) {
@@ -105,15 +145,39 @@ static bool print_subgraph(const p2l_model *model, int g) {
     return true;
 }
 
-/* Reads the whole file (the model is verified, every byte, before we print anything). */
+/* A signature: its subgraph, then each input and output by signature name, with its tensor. */
+static void print_signature(const p2l_model *model, int signature) {
+    int subgraph = -1;
+    p2l_model_signature_subgraph(model, signature, &subgraph);
+    printf("signature '%s' -> subgraph %d\n", p2l_model_signature_key(model, signature), subgraph);
+    for (int is_output = 0; is_output < 2; is_output++)
+        for (int i = 0; i < p2l_model_signature_io_count(model, signature, is_output); i++) {
+            const char *name = NULL;
+            int tensor = -1;
+            if (p2l_model_signature_io(model, signature, is_output, i, &name, &tensor) != P2L_OK) continue;
+            char label[256];
+            snprintf(label, sizeof label, "%s '%s'", is_output ? "output" : "input", name);
+            print_tensor(model, subgraph, label, tensor);
+        }
+}
+
+/* Reads the whole file (the model is verified, every byte, before we print anything). With
+ * --signature NAME, only that signature and its subgraph. */
 static int cmd_inspect(int argc, char **argv) {
-    if (argc != 1) {
-        fprintf(stderr, "pt2lite inspect: need one .tflite file\n");
+    const char *path = NULL, *only = NULL;
+    bool usage_ok = true;
+    for (int i = 0; i < argc && usage_ok; i++) {
+        if (strcmp(argv[i], "--signature") == 0 && i + 1 < argc) only = argv[++i];
+        else if (argv[i][0] != '-' && !path) path = argv[i];
+        else usage_ok = false;
+    }
+    if (!path || !usage_ok) {
+        fprintf(stderr, "pt2lite inspect: need one .tflite file (pt2lite inspect MODEL.tflite [--signature NAME])\n");
         return 2;
     }
-    FILE *f = fopen(argv[0], "rb");
+    FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "pt2lite inspect: cannot open %s\n", argv[0]);
+        fprintf(stderr, "pt2lite inspect: cannot open %s\n", path);
         return 1;
     }
     fseek(f, 0, SEEK_END);
@@ -124,7 +188,7 @@ static int cmd_inspect(int argc, char **argv) {
     fclose(f);
     if (!ok) {
         free(data);
-        fprintf(stderr, "pt2lite inspect: cannot read %s\n", argv[0]);
+        fprintf(stderr, "pt2lite inspect: cannot read %s\n", path);
         return 1;
     }
     /* Verify only: inspect lists files whatever their ops, also ones this build has no kernel for. */
@@ -135,21 +199,21 @@ static int cmd_inspect(int argc, char **argv) {
         free(data);
         return fail("inspect", s);
     }
-    printf("%s: %ld bytes, schema version %u, %s\n", argv[0], size, (unsigned)p2l_model_schema_version(model),
-           p2l_model_description(model));
-    for (int i = 0; i < p2l_model_signature_count(model); i++) {
-        int subgraph = -1;
-        p2l_model_signature_subgraph(model, i, &subgraph);
-        printf("signature '%s' -> subgraph %d\n", p2l_model_signature_key(model, i), subgraph);
-    }
-    ok = true;
-    for (int g = 0; g < p2l_model_subgraph_count(model) && ok; g++) ok = print_subgraph(model, g);
+    int signature = only ? find_signature("inspect", path, model, only) : -1, subgraph = -1;
+    ok = !only || signature >= 0;
+    if (ok && only) p2l_model_signature_subgraph(model, signature, &subgraph);
+    if (ok)
+        printf("%s: %ld bytes, schema version %u, %s\n", path, size, (unsigned)p2l_model_schema_version(model),
+               p2l_model_description(model));
+    for (int i = 0; ok && i < p2l_model_signature_count(model); i++)
+        if (!only || i == signature) print_signature(model, i);
+    for (int g = 0; g < p2l_model_subgraph_count(model) && ok; g++)
+        if (!only || g == subgraph) ok = print_subgraph(model, g);
+    if (!ok && (!only || signature >= 0)) fprintf(stderr, "pt2lite inspect: out of memory\n");
     p2l_model_free(model);
     free(data);
-    if (!ok) fprintf(stderr, "pt2lite inspect: out of memory\n");
     return ok ? 0 : 1;
 }
-
 
 #ifdef P2L_HAVE_RUNTIME
 #if defined(__GNUC__)
@@ -396,6 +460,7 @@ typedef struct run_args {
     const char *inputs[64];
     int input_count;
     const char *output_dir;
+    const char *signature; /* --signature NAME, or NULL */
     int threads;
     long min_runs, warmup;
     double min_seconds;
@@ -435,6 +500,8 @@ static int parse_run_args(const char *cmd, int argc, char **argv, bool bench, ru
         } else if (!strcmp(arg, "--threads") && has_value) {
             if (!parse_long(cmd, arg, argv[++i], 1, &v) || v > 1024) return 2;
             a->threads = (int)v;
+        } else if (!strcmp(arg, "--signature") && has_value) {
+            a->signature = argv[++i];
         } else if (!strcmp(arg, "--seed") && has_value) {
             if (!parse_long(cmd, arg, argv[++i], 0, &v)) return 2;
             a->seed = (uint64_t)v;
@@ -497,26 +564,83 @@ static void fill_random(void *data, p2l_dtype dtype, size_t count, uint64_t *sta
     }
 }
 
+/* What run and bench invoke: a subgraph and its inputs and outputs (tensor indices), in the order of
+ * the signature --signature names, else of subgraph 0 (a file of several signatures needs the name). */
+typedef struct run_target {
+    int subgraph, input_count, output_count;
+    int *inputs, *outputs;
+} run_target;
+
+static void run_target_free(run_target *t) {
+    free(t->inputs);
+    free(t->outputs);
+    memset(t, 0, sizeof *t);
+}
+
+static int resolve_target(const char *cmd, const run_args *a, const p2l_model *model, run_target *t) {
+    memset(t, 0, sizeof *t);
+    int signature = -1;
+    char list[1024];
+    if (a->signature) {
+        if ((signature = find_signature(cmd, a->model, model, a->signature)) < 0) return 1;
+        p2l_model_signature_subgraph(model, signature, &t->subgraph);
+        t->input_count = p2l_model_signature_io_count(model, signature, 0);
+        t->output_count = p2l_model_signature_io_count(model, signature, 1);
+    } else if (p2l_model_signature_count(model) > 1) {
+        return error_msg(cmd, "%s has %d signatures (%s): pick one with --signature NAME", a->model,
+                         p2l_model_signature_count(model), signature_list(model, list, sizeof list));
+    } else {
+        t->input_count = p2l_model_subgraph_input_count(model, 0);
+        t->output_count = p2l_model_subgraph_output_count(model, 0);
+    }
+    t->inputs = malloc(sizeof(int) * (size_t)(t->input_count + 1));
+    t->outputs = malloc(sizeof(int) * (size_t)(t->output_count + 1));
+    if (!t->inputs || !t->outputs) {
+        run_target_free(t);
+        return error_msg(cmd, "out of memory");
+    }
+    p2l_status s = P2L_OK;
+    for (int i = 0; i < t->input_count && !s; i++)
+        s = signature >= 0 ? p2l_model_signature_io(model, signature, 0, i, NULL, &t->inputs[i])
+                           : p2l_model_subgraph_input(model, 0, i, &t->inputs[i]);
+    for (int i = 0; i < t->output_count && !s; i++)
+        s = signature >= 0 ? p2l_model_signature_io(model, signature, 1, i, NULL, &t->outputs[i])
+                           : p2l_model_subgraph_output(model, 0, i, &t->outputs[i]);
+    if (s) {
+        run_target_free(t);
+        return fail(cmd, s);
+    }
+    return 0;
+}
+
 /* Loads the model, creates the interpreter, sets every input (from .npy files, resizing dynamic
  * dims to the file's shape, or random values). Returns the exit code (0: ready to invoke). */
-static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out) {
+static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out, run_target *target) {
     *out = NULL;
     p2l_model *model = NULL;
     p2l_status s = p2l_model_load_file(a->model, &model);
     if (s) return fail(cmd, s);
+    int rc = resolve_target(cmd, a, model, target);
+    if (rc) {
+        p2l_model_free(model);
+        return rc;
+    }
     p2l_interpreter_options options = {.size = sizeof options, .num_threads = a->threads};
     p2l_interpreter *it = NULL;
     s = p2l_interpreter_create(model, &options, &it);
-    int inputs = p2l_model_subgraph_input_count(model, 0);
+    const int inputs = target->input_count, sg = target->subgraph;
     p2l_model_free(model);
-    if (s) return fail(cmd, s);
+    if (s) {
+        run_target_free(target);
+        return fail(cmd, s);
+    }
     if (a->input_count && a->input_count != inputs) {
         p2l_interpreter_free(it);
+        run_target_free(target);
         return error_msg(cmd, "%s has %d input%s, got %d .npy file%s", a->model, inputs, inputs == 1 ? "" : "s",
                          a->input_count, a->input_count == 1 ? "" : "s");
     }
     npy_array arrays[64] = {0};
-    int rc = 0;
     /* Read and check every file and resize first (a resize drops input values set before it). */
     for (int i = 0; i < a->input_count && !rc; i++) {
         p2l_tensor_info info = {.size = sizeof info};
@@ -524,7 +648,7 @@ static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out
             rc = 1;
             break;
         }
-        if ((s = p2l_interpreter_input_info(it, i, &info))) {
+        if ((s = p2l_interpreter_tensor_info(it, sg, target->inputs[i], &info))) {
             rc = fail(cmd, s);
             break;
         }
@@ -548,21 +672,20 @@ static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out
                            want);
             break;
         }
-        if ((s = p2l_interpreter_resize_input(it, i, x->rank, x->dims))) rc = fail(cmd, s);
+        if ((s = p2l_interpreter_resize_tensor(it, sg, target->inputs[i], x->rank, x->dims))) rc = fail(cmd, s);
     }
     if (!rc && (s = p2l_interpreter_allocate(it))) rc = fail(cmd, s);
     uint64_t state = a->seed;
     for (int i = 0; i < inputs && !rc; i++) {
         p2l_tensor_info info = {.size = sizeof info};
         void *data = NULL;
-        if ((s = p2l_interpreter_input_info(it, i, &info))) {
+        const int t = target->inputs[i];
+        if ((s = p2l_interpreter_tensor_info(it, sg, t, &info))) {
             rc = fail(cmd, s);
         } else if (i < a->input_count) {
-            if ((s = p2l_interpreter_set_input(it, i, arrays[i].data, arrays[i].bytes))) rc = fail(cmd, s);
+            if ((s = p2l_interpreter_set_tensor(it, sg, t, arrays[i].data, arrays[i].bytes))) rc = fail(cmd, s);
         } else {
-            int t = -1;
-            if ((s = p2l_model_subgraph_input(p2l_interpreter_model(it), 0, i, &t)) ||
-                (s = p2l_interpreter_tensor_data(it, 0, t, &data)))
+            if ((s = p2l_interpreter_tensor_data(it, sg, t, &data)))
                 rc = fail(cmd, s);
             else if (npy_type_of(info.dtype))
                 fill_random(data, info.dtype, info.bytes / npy_type_of(info.dtype)->size, &state);
@@ -574,6 +697,7 @@ static int prepare_run(const char *cmd, const run_args *a, p2l_interpreter **out
     for (int i = 0; i < a->input_count; i++) free(arrays[i].data);
     if (rc) {
         p2l_interpreter_free(it);
+        run_target_free(target);
         return rc;
     }
     *out = it;
@@ -610,25 +734,24 @@ static int cmd_run(int argc, char **argv) {
         return error_msg("run", "--output-dir %s is not a directory", a.output_dir);
     }
     p2l_interpreter *it;
-    if ((rc = prepare_run("run", &a, &it))) return rc;
+    run_target target;
+    if ((rc = prepare_run("run", &a, &it, &target))) return rc;
     double t0 = now_seconds();
-    p2l_status s = p2l_interpreter_invoke(it);
+    p2l_status s = p2l_interpreter_invoke_subgraph(it, target.subgraph);
     double elapsed = now_seconds() - t0;
     if (s) {
         p2l_interpreter_free(it);
+        run_target_free(&target);
         return fail("run", s);
     }
-    const p2l_model *model = p2l_interpreter_model(it);
-    int inputs = p2l_model_subgraph_input_count(model, 0), outputs = p2l_model_subgraph_output_count(model, 0);
+    int inputs = target.input_count, outputs = target.output_count;
     printf("%s: %d input%s (%s), %d output%s, invoke %.3f ms\n", a.model, inputs, inputs == 1 ? "" : "s",
            a.input_count ? "from .npy" : "random", outputs, outputs == 1 ? "" : "s", elapsed * 1e3);
     for (int i = 0; i < outputs && !rc; i++) {
         p2l_tensor_info info = {.size = sizeof info};
         void *data = NULL;
-        int t = -1;
-        if ((s = p2l_interpreter_output_info(it, i, &info)) ||
-            (s = p2l_model_subgraph_output(model, 0, i, &t)) ||
-            (s = p2l_interpreter_tensor_data(it, 0, t, &data))) {
+        if ((s = p2l_interpreter_tensor_info(it, target.subgraph, target.outputs[i], &info)) ||
+            (s = p2l_interpreter_tensor_data(it, target.subgraph, target.outputs[i], &data))) {
             rc = fail("run", s);
             break;
         }
@@ -660,6 +783,7 @@ static int cmd_run(int argc, char **argv) {
         free(path);
     }
     p2l_interpreter_free(it);
+    run_target_free(&target);
     return rc;
 }
 
@@ -676,10 +800,13 @@ static int cmd_bench(int argc, char **argv) {
     if (rc) return rc;
     double t0 = now_seconds();
     p2l_interpreter *it;
-    if ((rc = prepare_run("bench", &a, &it))) return rc;
+    run_target target;
+    if ((rc = prepare_run("bench", &a, &it, &target))) return rc;
+    const int subgraph = target.subgraph;
+    run_target_free(&target);
     double load_s = now_seconds() - t0;
     p2l_status s = P2L_OK;
-    for (long i = 0; i < a.warmup && !s; i++) s = p2l_interpreter_invoke(it);
+    for (long i = 0; i < a.warmup && !s; i++) s = p2l_interpreter_invoke_subgraph(it, subgraph);
     size_t cap = 1024, n = 0;
     double *times = malloc(cap * sizeof *times);
     double start = now_seconds(), total = 0;
@@ -691,7 +818,7 @@ static int cmd_bench(int argc, char **argv) {
             times = grown, cap *= 2;
         }
         double r0 = now_seconds();
-        s = p2l_interpreter_invoke(it);
+        s = p2l_interpreter_invoke_subgraph(it, subgraph);
         double r1 = now_seconds();
         times[n++] = r1 - r0;
         total = r1 - start;
@@ -701,13 +828,14 @@ static int cmd_bench(int argc, char **argv) {
         p2l_interpreter_free(it);
         return s ? fail("bench", s) : error_msg("bench", "out of memory");
     }
-    size_t arena = p2l_interpreter_arena_bytes(it, 0);
+    size_t arena = p2l_interpreter_arena_bytes(it, subgraph);
     p2l_interpreter_free(it);
     double sum = 0;
     for (size_t i = 0; i < n; i++) sum += times[i];
     qsort(times, n, sizeof *times, compare_doubles);
     double median = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
     printf("model: %s\n", a.model);
+    if (a.signature) printf("signature: %s\n", a.signature);
     printf("threads: %d\n", a.threads);
     printf("load + prepare: %.3f ms\n", load_s * 1e3);
     printf("runs: %zu in %.3f s (after %ld warm-up)\n", n, total, a.warmup);
@@ -744,12 +872,14 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"convert", cmd_convert, "MODEL.pt2 -o MODEL.tflite", "convert a torch.export.save archive"},
-    {"inspect", cmd_inspect, "MODEL.tflite", "inputs, outputs, op counts, tensors, size"},
-    {"run", cmd_run, "MODEL.tflite [--input X.npy ...] [--output-dir D] [--threads N] [--seed S]",
+    {"convert", cmd_convert, "MODEL.pt2 [MORE.pt2 ... --signature NAME ...] -o MODEL.tflite",
+     "convert a torch.export.save archive; several archives become one file, the i-th --signature naming the i-th"},
+    {"inspect", cmd_inspect, "MODEL.tflite [--signature NAME]",
+     "signatures with their inputs and outputs, op counts, tensors, size"},
+    {"run", cmd_run, "MODEL.tflite [--signature NAME] [--input X.npy ...] [--output-dir D] [--threads N] [--seed S]",
      "run once on pt2lite's runtime (random inputs if none); writes D/output_0.npy, ..."},
-    {"bench", cmd_bench, "MODEL.tflite [--threads N] [--min-runs N] [--min-seconds S] [--warmup N] [--input X.npy ...]",
-     "latency (min/median/mean ms) and peak memory"},
+    {"bench", cmd_bench, "MODEL.tflite [--signature NAME] [--threads N] [--min-runs N] [--min-seconds S] [--warmup N] "
+     "[--input X.npy ...]", "latency (min/median/mean ms) and peak memory"},
     {"version", cmd_version, "", "print the version"},
     {"help", cmd_help, "", "this message"},
 };

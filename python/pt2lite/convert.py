@@ -23,6 +23,11 @@ def convert_pt2(archive: bytes) -> bytes:
     out = ctypes.c_void_p()
     size = ctypes.c_size_t()
     check(lib.p2l_convert(archive, len(archive), None, ctypes.byref(out), ctypes.byref(size)), "conversion failed")
+    return _take_bytes(out, size)
+
+
+def _take_bytes(out, size):
+    """The bytes of a p2l_free()-able buffer the converter returned, freeing it."""
     try:
         return ctypes.string_at(out, size.value)
     finally:
@@ -78,8 +83,15 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
     archive, program, out_spec = _export(module, sample_args, sample_kwargs, dynamic_shapes)
     flatbuffer = convert_pt2(archive)
     record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
-    none_outputs = [i for i, name in enumerate(program.graph_signature.user_outputs) if name is None]
+    out_spec, none_outputs = output_structure(program, out_spec)
     edge = EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,
                      none_outputs=none_outputs)
     edge._specialize_scalars(sample_args, sample_kwargs)
     return edge
+
+
+def output_structure(program, out_spec):
+    """(out_spec, none_outputs): what EdgeModel needs to return the module's structure (out_spec is
+    the module's own, from _export)."""
+    none_outputs = [i for i, name in enumerate(program.graph_signature.user_outputs) if name is None]
+    return out_spec, none_outputs

@@ -39,8 +39,8 @@ def _check_backend(backend):
 
 
 class _VerifiedModel:
-    """The C runtime's verified view of the file (p2l_model_load checks every byte at load): the
-    signature's input and output order, shape signatures and the recorded output structure."""
+    """The C runtime's verified view of the file (p2l_model_load checks every byte at load): its
+    SignatureDefs and metadata."""
 
     def __init__(self, flatbuffer, what):
         from . import interpreter  # declares the p2l_model_* functions
@@ -55,16 +55,51 @@ class _VerifiedModel:
             message = lib.p2l_last_error().decode("utf-8", "replace")
             raise Pt2liteError(status, f"cannot load {what}: {message}")
         self._handle = handle
-        count = lib.p2l_model_signature_count(handle)
-        found = ctypes.c_int()
-        if count == 1:
-            self.signature = 0
-        elif lib.p2l_model_find_signature(handle, b"serving_default", ctypes.byref(found)) == 0:
-            self.signature = found.value
-        else:
-            raise Pt2liteError(1, f"cannot load {what}: the model has {count} SignatureDefs and none is "
-                                  "'serving_default'; use pt2lite.Interpreter to pick one")
-        self.key = lib.p2l_model_signature_key(handle, self.signature).decode("utf-8", "replace")
+        self.what = what
+        self.keys = [lib.p2l_model_signature_key(handle, i).decode("utf-8", "replace")
+                     for i in range(lib.p2l_model_signature_count(handle))]
+        # The signature a call without signature_name runs: the only one, else 'serving_default'.
+        self.default_key = self.keys[0] if len(self.keys) == 1 else \
+            "serving_default" if "serving_default" in self.keys else None
+
+    def signature(self, key):
+        """The signature named key (None: the default one); ValueError listing the signatures when
+        there is no such signature, or no default among several."""
+        listed = ", ".join(repr(k) for k in self.keys)
+        if not self.keys:
+            raise ValueError(f"{self.what} has no SignatureDef, so its inputs and outputs have no names to call it "
+                             "by; run it with pt2lite.Interpreter (tensors by index)")
+        if key is None:
+            if self.default_key is None:
+                raise ValueError(f"{self.what} has {len(self.keys)} signatures ({listed}); pick one with "
+                                 "signature_name=...")
+            key = self.default_key
+        if key not in self.keys:
+            raise ValueError(f"{self.what} has no signature {key!r}; its signatures are {listed}")
+        return _Signature(self, self.keys.index(key))
+
+    def metadata(self, name):
+        """The bytes of a metadata entry, or None when the file has none of that name."""
+        data, size = ctypes.c_void_p(), ctypes.c_size_t()
+        if lib.p2l_model_metadata(self._handle, name.encode(), ctypes.byref(data), ctypes.byref(size)) != 0:
+            return None
+        return ctypes.string_at(data, size.value) if size.value else b""
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            lib.p2l_model_free(self._handle)
+            self._handle = None
+
+
+class _Signature:
+    """One SignatureDef of a verified model: its key, input and output names in order, and the checks
+    the C core makes on inputs."""
+
+    def __init__(self, model, index):
+        self._model = model  # keeps the C model alive
+        self._handle = model._handle
+        self.signature = index
+        self.key = model.keys[index]
         self.inputs = self._names(False)
         self.outputs = self._names(True)
 
@@ -90,18 +125,6 @@ class _VerifiedModel:
                                                       array.nbytes) != 0:
             raise ValueError(lib.p2l_last_error().decode("utf-8", "replace"))
 
-    def metadata(self, name):
-        """The bytes of a metadata entry, or None when the file has none of that name."""
-        data, size = ctypes.c_void_p(), ctypes.c_size_t()
-        if lib.p2l_model_metadata(self._handle, name.encode(), ctypes.byref(data), ctypes.byref(size)) != 0:
-            return None
-        return ctypes.string_at(data, size.value) if size.value else b""
-
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            lib.p2l_model_free(self._handle)
-            self._handle = None
-
 
 class EdgeModel:
     """A .tflite model. Call it with the same arguments as the PyTorch module; get torch tensors
@@ -115,22 +138,33 @@ class EdgeModel:
     here, not at the first call). Inputs are fed in the order of the file's signature; outputs come
     back in the structure recorded in the file (see README, "Outputs"), else as a tensor or a tuple.
     Inputs must have the shape the model was converted for (dims marked dynamic may change) and its
-    dtype, or a dtype that converts to it without loss (README, "Input types")."""
+    dtype, or a dtype that converts to it without loss (README, "Input types").
+
+    A file of several signatures (pt2lite.signature(...)): ``edge(x, signature_name="decode")`` runs
+    one; without signature_name the only signature runs, else 'serving_default', else ValueError
+    listing them. ``edge.signatures`` lists their names."""
 
     def __init__(self, flatbuffer: bytes, in_spec=None, out_spec=None, backend="pt2lite", num_threads=None,
-                 none_outputs=(), *, name="the model"):
+                 none_outputs=(), *, name="the model", structures=None):
         self._flatbuffer = bytes(flatbuffer)
         self._backend = _check_backend(backend)
         self._model = _VerifiedModel(self._flatbuffer, name)
         self._in_spec = in_spec
-        if out_spec is None:
-            out_spec, none_outputs = _recorded_output_structure(self._model)
-        self._out_spec = out_spec
-        self._none_outputs = tuple(none_outputs)  # positions of None among the module's outputs
+        # Output structure per signature: {key: (out_spec, none_outputs)}, given (convert) or read from
+        # the file's metadata when a signature first runs.
+        self._structures = dict(structures or {})
+        if out_spec is not None and self._model.default_key is not None:
+            self._structures[self._model.default_key] = (out_spec, tuple(none_outputs))
         self._num_threads = num_threads
-        self._runner = None
+        self._shared_interpreter = None
+        self._runners = {}  # signature key -> (runner, its input details, _Signature, out_spec, none_outputs)
         self._scalars = ()  # (position among the flattened arguments, value) of specialized Python scalars
         self._output_dtypes = _recorded_output_dtypes(self._model)
+
+    @property
+    def signatures(self):
+        """The names (keys) of the file's signatures, in file order."""
+        return list(self._model.keys)
 
     def _specialize_scalars(self, sample_args, sample_kwargs=None):
         """Records the Python scalars among the sample arguments: torch.export specialized the model
@@ -160,7 +194,8 @@ class EdgeModel:
     def backend(self, value):
         if _check_backend(value) != self._backend:
             self._backend = value
-            self._runner = None  # the next call builds an interpreter of the new runtime
+            self._runners = {}
+            self._shared_interpreter = None  # the next call builds an interpreter of the new runtime
 
     @property
     def num_threads(self):
@@ -170,7 +205,8 @@ class EdgeModel:
     def num_threads(self, value):
         if value != self._num_threads:
             self._num_threads = value
-            self._runner = None
+            self._runners = {}
+            self._shared_interpreter = None
 
     # -- the bytes
     def model_content(self) -> bytes:
@@ -190,40 +226,48 @@ class EdgeModel:
         ai_edge_litert's), for uses beyond __call__."""
         return _interpreter(self._backend, self._flatbuffer, self._num_threads)
 
-    def _signature_runner(self):
-        if self._runner is None:
-            runner = self.interpreter().get_signature_runner(self._model.key)
-            self._input_details = runner.get_input_details()
-            self._runner = runner
-        return self._runner
+    def _signature_runner(self, signature_name):
+        key = self._model.default_key if signature_name is None else signature_name
+        if key not in self._runners:
+            signature = self._model.signature(signature_name)  # ValueError listing the signatures
+            if key not in self._structures:
+                self._structures[key] = _recorded_output_structure(self._model, signature)
+            out_spec, none_outputs = self._structures[key]
+            if self._shared_interpreter is None:  # one for every signature, as LiteRT's runners share one
+                self._shared_interpreter = self.interpreter()
+            runner = self._shared_interpreter.get_signature_runner(signature.key)
+            self._runners[key] = (runner, runner.get_input_details(), signature, out_spec, tuple(none_outputs))
+        return self._runners[key]
 
-    def __call__(self, *args, **kwargs):
-        runner = self._signature_runner()
+    def __call__(self, *args, signature_name=None, **kwargs):
+        runner, input_details, signature, out_spec, none_outputs = self._signature_runner(signature_name)
         self._check_scalars(args, kwargs)
         leaves = _flatten_inputs(args, kwargs)
-        names = self._model.inputs
+        names = signature.inputs
         if len(leaves) != len(names):
             raise TypeError(f"the model takes {len(names)} tensor inputs, got {len(leaves)}")
         feed = {}
         for i, (name, value) in enumerate(zip(names, leaves)):
-            array = _as_model_input(name, _to_numpy(value), self._input_details[name]["dtype"])
-            self._model.check_input_shape(i, array.shape)
+            array = _as_model_input(name, _to_numpy(value), input_details[name]["dtype"])
+            signature.check_input_shape(i, array.shape)
             feed[name] = np.ascontiguousarray(array)
-            self._model.check_input_values(i, feed[name])
+            signature.check_input_values(i, feed[name])
         result = runner(**feed)
-        outputs = [result[name] for name in self._model.outputs]
-        return _unflatten_outputs(outputs, self._out_spec, self._none_outputs, self._output_dtypes)
+        outputs = [result[name] for name in signature.outputs]
+        return _unflatten_outputs(outputs, out_spec, none_outputs, self._output_dtypes)
 
     def reset_state(self):
         """Restores the module state (buffers mutated in forward) to its value at conversion: the next
-        call starts as the first did. pt2lite's runtime resets its interpreter; for LiteRT, whose
-        initializer runs once per interpreter, the next call makes a new interpreter."""
-        if self._runner is None:
+        call starts as the first did. pt2lite's runtime resets its interpreter (shared by every
+        signature); for LiteRT, whose initializer runs once per interpreter, the next call makes a new
+        interpreter."""
+        if self._shared_interpreter is None:
             return
         if self._backend == "pt2lite":
-            self._runner._interpreter.reset_state()
+            self._shared_interpreter.reset_state()
         else:
-            self._runner = None
+            self._shared_interpreter = None
+            self._runners = {}
 
     def __repr__(self):
         return f"EdgeModel({len(self._flatbuffer)} bytes, backend={self._backend!r})"
@@ -238,9 +282,14 @@ def load(path, backend="pt2lite", num_threads=None) -> EdgeModel:
         return EdgeModel(f.read(), backend=backend, num_threads=num_threads, name=f"'{os.fspath(path)}'")
 
 
-def _recorded_output_structure(model):
-    """(out_spec, none_outputs) from the file's metadata; (None, ()) when it has none."""
-    recorded = model.metadata(OUTPUT_STRUCTURE)
+def _recorded_output_structure(model, signature):
+    """(out_spec, none_outputs) of a signature from the file's metadata: the entry
+    'pt2lite_output_structure:<key>' (files of several signatures), else 'pt2lite_output_structure'
+    when the file has one signature; (None, ()) when it has none."""
+    entry = f"{OUTPUT_STRUCTURE}:{signature.key}"
+    recorded = model.metadata(entry)
+    if recorded is None and len(model.keys) == 1:
+        entry, recorded = OUTPUT_STRUCTURE, model.metadata(OUTPUT_STRUCTURE)
     if recorded is None:
         return None, ()
     try:
@@ -248,7 +297,7 @@ def _recorded_output_structure(model):
         none_outputs = [int(i) for i in structure.get("none_outputs", [])]
         spec = structure.get("out_spec")
     except (ValueError, TypeError, AttributeError) as e:
-        raise Pt2liteError(3, f"metadata '{OUTPUT_STRUCTURE}' is not valid: {e}") from None
+        raise Pt2liteError(3, f"metadata '{entry}' is not valid: {e}") from None
     if spec is None:
         return None, none_outputs
     try:
@@ -261,9 +310,9 @@ def _recorded_output_structure(model):
         warnings.warn(f"the output structure recorded in the file cannot be rebuilt here ({e}); outputs come "
                       "back as a tuple", stacklevel=3)
         return None, none_outputs
-    if out_spec.num_leaves != len(model.outputs) + len(none_outputs):
-        raise Pt2liteError(3, f"metadata '{OUTPUT_STRUCTURE}' describes {out_spec.num_leaves} outputs, but the "
-                              f"model has {len(model.outputs)} (and {len(none_outputs)} None)")
+    if out_spec.num_leaves != len(signature.outputs) + len(none_outputs):
+        raise Pt2liteError(3, f"metadata '{entry}' describes {out_spec.num_leaves} outputs, but the "
+                              f"signature '{signature.key}' has {len(signature.outputs)} (and {len(none_outputs)} None)")
     return out_spec, none_outputs
 
 

@@ -37,10 +37,12 @@ static size_t json_string(char *out, const char *text) {
     return n;
 }
 
-/* Metadata "pt2lite_output_structure" = {"out_spec": <the module's serialized output pytree, or null>,
- * "none_outputs": [positions of None among its leaves]}: the file has no tensor for a returned None,
- * and a loaded file gives back the module's structure (tuple, list, dict, None) as convert() does. */
-static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *ep) {
+/* Metadata `entry` (OUTPUT_STRUCTURE, or OUTPUT_STRUCTURE ":<signature>" in a file of several
+ * signatures) = {"out_spec": <the module's serialized output pytree, or null>, "none_outputs": [positions
+ * of None among its leaves]}: the file has no tensor for a returned None, and a loaded file gives back
+ * the module's structure (tuple, list, dict, None) as convert() does. */
+#define OUTPUT_STRUCTURE "pt2lite_output_structure"
+static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *ep, const char *entry) {
     size_t spec_len = ep->out_spec ? strlen(ep->out_spec) : 0, cap;
     if (spec_len > (SIZE_MAX - 64) / 6 - 16 * ep->none_outputs.len)
         return p2l_fail(P2L_ERROR_LIMIT, "the module's output structure is too large to record");
@@ -54,8 +56,8 @@ static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *
     for (size_t i = 0; i < ep->none_outputs.len; i++)
         n += (size_t)snprintf(json + n, cap - n, "%s%d", i ? ", " : "", ep->none_outputs.items[i]);
     n += (size_t)snprintf(json + n, cap - n, "]}");
-    p2l_metadata_entry entry = {"pt2lite_output_structure", json, n};
-    return P2L_VEC_PUSH(&model->metadata, entry);
+    p2l_metadata_entry metadata = {entry, json, n};
+    return P2L_VEC_PUSH(&model->metadata, metadata);
 }
 
 /* float16 / bfloat16 models: weights stored as float16 (lower/lower_dtypes.c says which), and the
@@ -73,9 +75,53 @@ static p2l_status store_float_dtypes(p2l_model_ir *model, p2l_ir_graph *g, const
     return P2L_VEC_PUSH(&model->metadata, entry);
 }
 
-p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options, void **tflite_out,
-                       size_t *tflite_size) {
-    if (!pt2 || !tflite_out || !tflite_size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert: NULL argument");
+/* Names must be usable as SignatureDef keys and tell the signatures apart. */
+static p2l_status check_programs(const p2l_signature_program *programs, size_t count) {
+    if (count == 0) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signatures: no programs");
+    if (count > (size_t)p2l_limits_thread()->max_tensors)
+        return p2l_fail(P2L_ERROR_LIMIT, "limit max_tensors = %llu exceeded: %zu signatures",
+                        (unsigned long long)p2l_limits_thread()->max_tensors, count);
+    for (size_t i = 0; i < count; i++) {
+        const p2l_signature_program *p = &programs[i];
+        if (!p->pt2 || !p->name)
+            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signatures: program %zu has a NULL %s", i,
+                            p->pt2 ? "name" : "archive");
+        if (!*p->name) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signatures: program %zu has an empty name", i);
+        P2L_TRY(P2L_CHECK_LIMIT(p2l_limits_thread(), max_file_bytes, p->pt2_size, "the .pt2 file's size in bytes"));
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(programs[j].name, p->name) == 0)
+                return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "two signatures are named '%s' (programs %zu and %zu)",
+                                p->name, j, i);
+    }
+    return P2L_OK;
+}
+
+/* One program's graph (read from its archive into ep, which stays alive until the model is written:
+ * the IR borrows from it) -> one subgraph of `model`, lowered and optimized, and its output-structure
+ * entry. */
+static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *program, bool several,
+                              p2l_exported *ep) {
+    p2l_ir_graph *g = NULL;
+    const char *entry = OUTPUT_STRUCTURE;
+    if (several) {
+        size_t len = sizeof OUTPUT_STRUCTURE + 1 + strlen(program->name);
+        char *name = p2l_arena_alloc(&model->arena, len);
+        if (!name) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        snprintf(name, len, "%s:%s", OUTPUT_STRUCTURE, program->name);
+        entry = name;
+    }
+    P2L_TRY(p2l_model_ir_add_graph(model, program->name, &g));
+    P2L_TRY(p2l_lower(ep, g));
+    P2L_TRY(p2l_add_state_initializer(model, ep));
+    P2L_TRY(add_output_structure(model, ep, entry));
+    P2L_TRY(p2l_optimize(g));
+    return store_float_dtypes(model, g, ep);
+}
+
+p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t count,
+                                  const p2l_convert_options *options, void **tflite_out, size_t *tflite_size) {
+    if (!programs || !tflite_out || !tflite_size)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signatures: NULL argument");
     *tflite_out = NULL;
     *tflite_size = 0;
     p2l_clear_error();
@@ -83,34 +129,44 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
         P2L_TRY(p2l_check_options_size("p2l_convert_options", options->size, sizeof *options, sizeof *options));
     /* The caller's limits hold for this conversion on this thread (base/limits.h). */
     p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
-    P2L_TRY(P2L_CHECK_LIMIT(&limits, max_file_bytes, pt2_size, "the .pt2 file's size in bytes"));
     p2l_limits saved = *p2l_limits_thread();
     p2l_limits_set_thread(&limits);
+    p2l_status s = check_programs(programs, count);
+    p2l_exported *eps = s == P2L_OK ? p2l_alloc_zero(sizeof *eps * count) : NULL;
+    if (s == P2L_OK && !eps) s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    if (s != P2L_OK) {
+        p2l_limits_set_thread(&saved);
+        return s;
+    }
     /* This thread's counters: conversions on other threads do not count (pt2lite.h). */
     int64_t base = p2l_thread_heap_bytes();
     p2l_thread_heap_reset_peak();
-    p2l_exported ep;
-    p2l_status read_status = p2l_pt2_read(pt2, pt2_size, &ep);
-    if (read_status != P2L_OK) {
-        p2l_limits_set_thread(&saved);
-        return read_status;
-    }
     p2l_model_ir model;
     p2l_model_ir_init(&model);
-    p2l_ir_graph *g = NULL;
-    p2l_status s = p2l_model_ir_add_graph(&model, "serving_default", &g);
-    if (s == P2L_OK) s = p2l_lower(&ep, g);
-    if (s == P2L_OK) s = p2l_add_state_initializer(&model, &ep);
-    if (s == P2L_OK) s = add_output_structure(&model, &ep);
-    if (s == P2L_OK) s = p2l_optimize(g);
-    if (s == P2L_OK) s = store_float_dtypes(&model, g, &ep);
+    size_t read = 0; /* archives read: p2l_pt2_read frees what it read when it fails */
+    for (size_t i = 0; s == P2L_OK && i < count; i++) {
+        s = p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]);
+        if (s == P2L_OK) {
+            read++;
+            s = add_program(&model, &programs[i], count > 1, &eps[i]);
+        }
+        if (s != P2L_OK && count > 1) s = p2l_fail_context(s, "signature '%s'", programs[i].name);
+    }
     if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
     p2l_model_ir_free(&model);
-    p2l_exported_free(&ep);
+    for (size_t i = 0; i < read; i++) p2l_exported_free(&eps[i]);
+    p2l_release(eps);
     p2l_limits_set_thread(&saved);
     int64_t peak = p2l_thread_heap_peak();
     last_peak = peak > base ? (size_t)(peak - base) : 0;
     return s;
+}
+
+p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options, void **tflite_out,
+                       size_t *tflite_size) {
+    if (!pt2 || !tflite_out || !tflite_size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert: NULL argument");
+    p2l_signature_program program = {"serving_default", pt2, pt2_size};
+    return p2l_convert_signatures(&program, 1, options, tflite_out, tflite_size);
 }
 
 /* Maps a whole file read-only (no copy of the archive in memory). */
@@ -156,17 +212,38 @@ static p2l_status write_file_atomically(const char *path, const void *data, size
     return s;
 }
 
-p2l_status p2l_convert_file(const char *pt2_path, const char *tflite_path, const p2l_convert_options *options) {
-    if (!pt2_path || !tflite_path) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_file: NULL path");
-    void *data = NULL;
-    size_t size = 0;
-    P2L_TRY(map_file(pt2_path, &data, &size));
+p2l_status p2l_convert_signature_files(const char *const *names, const char *const *pt2_paths, size_t count,
+                                       const char *tflite_path, const p2l_convert_options *options) {
+    if (!names || !pt2_paths || !tflite_path)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signature_files: NULL argument");
+    if (count == 0) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signature_files: no programs");
+    p2l_signature_program *programs = p2l_alloc_zero(sizeof *programs * count);
+    if (!programs) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    p2l_status s = P2L_OK;
+    size_t mapped = 0;
+    for (; s == P2L_OK && mapped < count; mapped++) {
+        void *data = NULL;
+        programs[mapped].name = names[mapped];
+        s = pt2_paths[mapped] ? map_file(pt2_paths[mapped], &data, &programs[mapped].pt2_size)
+                              : p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signature_files: NULL path");
+        programs[mapped].pt2 = data;
+        if (s != P2L_OK) break;
+    }
     void *out = NULL;
     size_t out_size = 0;
-    p2l_status s = p2l_convert(data, size, options, &out, &out_size);
-    munmap(data, size);
-    if (s != P2L_OK) return p2l_fail_context(s, "%s", pt2_path);
-    s = write_file_atomically(tflite_path, out, out_size);
+    if (s == P2L_OK) {
+        s = p2l_convert_signatures(programs, count, options, &out, &out_size);
+        if (s != P2L_OK && count == 1) s = p2l_fail_context(s, "%s", pt2_paths[0]);
+    }
+    for (size_t i = 0; i < mapped; i++) munmap((void *)programs[i].pt2, programs[i].pt2_size);
+    p2l_release(programs);
+    if (s == P2L_OK) s = write_file_atomically(tflite_path, out, out_size);
     p2l_release(out);
     return s;
+}
+
+p2l_status p2l_convert_file(const char *pt2_path, const char *tflite_path, const p2l_convert_options *options) {
+    if (!pt2_path || !tflite_path) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_file: NULL path");
+    const char *name = "serving_default";
+    return p2l_convert_signature_files(&name, &pt2_path, 1, tflite_path, options);
 }

@@ -206,6 +206,8 @@ p2l_fb_ref p2l_fb_vector(p2l_fb *fb, const void *data, size_t count, size_t elem
     return (p2l_fb_ref)fb->size;
 }
 
+const void *p2l_fb_vector_data(const p2l_fb *fb, p2l_fb_ref vector) { return at_ref(fb, vector) + 4; }
+
 p2l_fb_ref p2l_fb_string(p2l_fb *fb, const char *s) {
     if (!can_write_object(fb, "string")) return 0;
     if (!s) {

@@ -23,6 +23,8 @@ void p2l_fb_destroy(p2l_fb *fb);
 p2l_fb_ref p2l_fb_vector(p2l_fb *fb, const void *data, size_t count, size_t elem_size, size_t align);
 p2l_fb_ref p2l_fb_string(p2l_fb *fb, const char *s);
 p2l_fb_ref p2l_fb_ref_vector(p2l_fb *fb, const p2l_fb_ref *refs, size_t count);
+/* The elements of a vector built by p2l_fb_vector (valid until the next object is built). */
+const void *p2l_fb_vector_data(const p2l_fb *fb, p2l_fb_ref vector);
 
 /* Tables: start, add fields (any order), end. Nested tables must be built before the start. */
 void p2l_fb_table_start(p2l_fb *fb);

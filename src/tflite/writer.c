@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "base/strmap.h"
 #include "tflite/flatbuf.h"
 
 /* Field ids of the schema tables (DESIGN.md lists them). */
@@ -126,27 +127,97 @@ static p2l_fb_ref write_quant(p2l_fb *fb, const p2l_quant *q) {
     return p2l_fb_table_end(fb);
 }
 
+/* The constant buffers written so far, by content: a file of several signatures stores a constant of
+ * one signature once when an earlier signature has the same bytes (litert-torch's files share weights
+ * the same way). Found by hash, confirmed by comparing the bytes in the file being built; the first
+ * buffer with given bytes is the one kept, so the output never depends on the hash's random key. */
+typedef struct written_buffer {
+    uint64_t hash;
+    size_t nbytes;
+    p2l_fb_ref data; /* the vector in the flatbuffer */
+    int buffer;      /* index in Model.buffers */
+    size_t graph;    /* the graph that wrote it */
+} written_buffer;
+
+typedef struct buffer_index {
+    P2L_VEC(written_buffer) entries;
+    int *slots; /* open addressing: entry + 1, 0 = free */
+    size_t cap; /* a power of two, at least twice the entries */
+} buffer_index;
+
+/* The slot holding bytes equal to `data`, or the free slot where they would go. */
+static size_t buffer_slot(const buffer_index *index, const p2l_fb *fb, uint64_t hash, const void *data, size_t nbytes) {
+    size_t slot = (size_t)hash & (index->cap - 1);
+    for (;; slot = (slot + 1) & (index->cap - 1)) {
+        int e = index->slots[slot] - 1;
+        if (e < 0) return slot;
+        const written_buffer *w = &index->entries.items[e];
+        if (w->hash == hash && w->nbytes == nbytes && memcmp(p2l_fb_vector_data(fb, w->data), data, nbytes) == 0)
+            return slot;
+    }
+}
+
+static p2l_status buffer_index_add(buffer_index *index, const p2l_fb *fb, written_buffer entry, const void *data) {
+    if (2 * (index->entries.len + 1) > index->cap) {
+        size_t cap = index->cap ? 2 * index->cap : 64;
+        int *slots = p2l_alloc_zero(sizeof *slots * cap);
+        if (!slots) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory indexing the constant buffers");
+        p2l_release(index->slots);
+        index->slots = slots;
+        index->cap = cap;
+        for (size_t e = 0; e < index->entries.len; e++) { /* distinct contents: each lands on a free slot */
+            const written_buffer *w = &index->entries.items[e];
+            size_t slot = (size_t)w->hash & (cap - 1);
+            while (slots[slot]) slot = (slot + 1) & (cap - 1);
+            slots[slot] = (int)e + 1;
+        }
+    }
+    size_t slot = buffer_slot(index, fb, entry.hash, data, entry.nbytes);
+    if (index->slots[slot]) return P2L_OK; /* the same bytes are indexed already */
+    P2L_TRY(P2L_VEC_PUSH(&index->entries, entry));
+    index->slots[slot] = (int)index->entries.len;
+    return P2L_OK;
+}
+
 /* Buffers first: the largest objects, written once, their source released right after. */
 static p2l_status write_buffers(writer *w, int **tensor_buffer) {
     p2l_fb *fb = w->fb;
+    bool share = w->m->graphs.len > 1; /* a single graph's file is written as it always was */
+    buffer_index index = {0};
+    p2l_status s = P2L_OK;
     p2l_fb_table_start(fb);
     P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
-    for (size_t gi = 0; gi < w->m->graphs.len; gi++) {
+    for (size_t gi = 0; s == P2L_OK && gi < w->m->graphs.len; gi++) {
         p2l_ir_graph *g = w->m->graphs.items[gi];
         tensor_buffer[gi] = p2l_alloc_zero(sizeof(int) * (g->tensors.len + 1));
-        if (!tensor_buffer[gi]) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-        for (size_t t = 0; t < g->tensors.len; t++) {
+        if (!tensor_buffer[gi]) s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        for (size_t t = 0; s == P2L_OK && t < g->tensors.len; t++) {
             p2l_ir_tensor *tensor = &g->tensors.items[t];
             if (!tensor->data) continue;
+            uint64_t hash = share ? p2l_hash_bytes(tensor->data, tensor->nbytes) : 0;
+            if (share && index.cap) {
+                int e = index.slots[buffer_slot(&index, fb, hash, tensor->data, tensor->nbytes)] - 1;
+                if (e >= 0 && index.entries.items[e].graph < gi) { /* an earlier signature's constant */
+                    tensor_buffer[gi][t] = index.entries.items[e].buffer;
+                    if (w->release) p2l_release_const(tensor);
+                    continue;
+                }
+            }
             p2l_fb_ref data = p2l_fb_vector(fb, tensor->data, tensor->nbytes, 1, 16);
-            if (w->release) p2l_release_const(tensor); /* the file holds it now; tensor_buffer remembers */
             p2l_fb_table_start(fb);
             p2l_fb_add_ref(fb, BUFFER_DATA, data);
-            P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
+            s = P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb));
             tensor_buffer[gi][t] = (int)w->buffers.len - 1;
+            if (s == P2L_OK && share && data) {
+                written_buffer entry = {hash, tensor->nbytes, data, tensor_buffer[gi][t], gi};
+                s = buffer_index_add(&index, fb, entry, tensor->data);
+            }
+            if (w->release) p2l_release_const(tensor); /* the file holds it now; tensor_buffer remembers */
         }
     }
-    return P2L_OK;
+    P2L_VEC_FREE(&index.entries);
+    p2l_release(index.slots);
+    return s;
 }
 
 static p2l_fb_ref write_subgraph(writer *w, const p2l_ir_graph *g, const int *tensor_buffer, p2l_status *status) {

@@ -1,0 +1,76 @@
+"""Several signatures in one .tflite file (litert-torch's API shape):
+
+    edge = (pt2lite.signature("prefill", model, (tokens,))
+                   .signature("decode", model, (token,))
+                   .convert())
+    edge(token, signature_name="decode")
+
+Each signature is exported on its own (torch.export), and the C converter writes one subgraph and
+one SignatureDef per signature, storing constants the signatures share once (p2l_convert_signatures)."""
+
+import ctypes
+
+from ._native import check, lib
+from ._record import record_ops
+from .convert import _export, _take_bytes, output_structure
+from .model import EdgeModel
+
+
+class _Program(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("pt2", ctypes.c_char_p), ("pt2_size", ctypes.c_size_t)]
+
+
+lib.p2l_convert_signatures.argtypes = [ctypes.POINTER(_Program), ctypes.c_size_t, ctypes.c_void_p,
+                                       ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+lib.p2l_convert_signatures.restype = ctypes.c_int
+
+
+def convert_pt2_signatures(programs) -> bytes:
+    """Converts [(signature name, .pt2 archive bytes), ...] to the bytes of one .tflite file."""
+    names = [name.encode() for name, _ in programs]
+    array = (_Program * len(programs))(*[_Program(n, archive, len(archive))
+                                        for n, (_, archive) in zip(names, programs)])
+    out, size = ctypes.c_void_p(), ctypes.c_size_t()
+    check(lib.p2l_convert_signatures(array, len(programs), None, ctypes.byref(out), ctypes.byref(size)),
+          "conversion failed")
+    return _take_bytes(out, size)
+
+
+class SignatureBuilder:
+    """The signatures of one file, in order; made by pt2lite.signature(...)."""
+
+    def __init__(self):
+        self._signatures = []  # (name, module, sample_args, sample_kwargs, dynamic_shapes)
+
+    def signature(self, name, module, sample_args, sample_kwargs=None, dynamic_shapes=None):
+        """Adds a signature: `module` called as module(*sample_args, **sample_kwargs), exported as by
+        pt2lite.convert. Returns the builder, so calls chain."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a signature name must be a non-empty string, got {name!r}")
+        if any(name == existing for existing, *_ in self._signatures):
+            raise ValueError(f"signature {name!r} is already defined")
+        self._signatures.append((name, module, sample_args, sample_kwargs, dynamic_shapes))
+        return self
+
+    def convert(self, backend="pt2lite", quantize=None):
+        """One EdgeModel (one .tflite) holding every signature. backend: the runtime calls use, as for
+        pt2lite.convert. quantize: not supported yet (None)."""
+        if quantize is not None:
+            raise NotImplementedError("quantize is not supported by pt2lite.signature(...).convert() yet; "
+                                      "leave it None")
+        archives, structures, programs = [], {}, []
+        for name, module, args, kwargs, dynamic_shapes in self._signatures:
+            archive, program, out_spec = _export(module, args, kwargs, dynamic_shapes)
+            archives.append((name, archive))
+            structures[name] = output_structure(program, out_spec)
+            programs.append(program)
+        flatbuffer = convert_pt2_signatures(archives)
+        for program in programs:
+            record_ops(program)  # only conversions that succeeded (docs/ops.md)
+        return EdgeModel(flatbuffer, backend=backend, structures=structures)
+
+
+def signature(name, module, sample_args, sample_kwargs=None, dynamic_shapes=None) -> SignatureBuilder:
+    """The first signature of a file of several: returns a builder; add more with .signature(...)
+    (same arguments) and make the model with .convert(). See docs/shapes_signatures_state.md."""
+    return SignatureBuilder().signature(name, module, sample_args, sample_kwargs, dynamic_shapes)
