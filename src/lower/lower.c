@@ -586,6 +586,7 @@ p2l_status p2l_lower(const p2l_exported *ep, p2l_ir_graph *g) {
                      ctx.error_count == 1 ? "" : "s", ctx.errors.data ? (char *)ctx.errors.data : "");
     }
     p2l_buf_free(&ctx.errors);
+    p2l_strmap_free(&ctx.sym_tensors);
     p2l_release(ctx.values);
     return s;
 }
