@@ -64,3 +64,44 @@ def test_cnn_with_flatten_dynamic_batch_runs_at_1_3_8():
     edge = check_sizes(FlattenCNN(), (torch.randn(2, 3, 16, 16),), ({0: Dim("batch", min=1, max=64)},),
                        [(torch.randn(n, 3, 16, 16),) for n in (1, 3, 8)])
     assert input_signatures(edge.model_content()) == [[-1, 3, 16, 16]]
+
+
+def test_resnet18_at_several_resolutions_from_one_file():
+    torchvision = pytest.importorskip("torchvision")
+    h, w = Dim("h", min=2, max=16), Dim("w", min=2, max=16)
+    edge = check_sizes(torchvision.models.resnet18(), (torch.randn(1, 3, 64, 64),), ({2: 32 * h, 3: 32 * w},),
+                       [(torch.randn(1, 3, a, b),) for a, b in ((64, 64), (96, 160), (224, 224))], atol=1e-3)
+    assert input_signatures(edge.model_content()) == [[1, 3, -1, -1]]
+
+
+def test_transformer_encoder_dynamic_sequence_length_at_three_lengths():
+    layer = torch.nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0)
+    encoder = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    check_sizes(encoder, (torch.randn(2, 8, 32),), ({1: Dim("seq", min=2, max=64)},),
+                [(torch.randn(2, n, 32),) for n in (3, 8, 17)])
+
+
+def test_reshape_with_two_dynamic_sizes_computes_the_shape_in_the_graph():
+    class Heads(torch.nn.Module):
+        def forward(self, x):  # x: [batch, seq, 16] -> [batch, 4, seq, 4] -> [batch, seq, 16]
+            b, s, _ = x.shape
+            y = x.view(b, s, 4, 4).transpose(1, 2) * 2.0
+            return y.transpose(1, 2).reshape(b, s, 16)
+
+    edge = check_sizes(Heads(), (torch.randn(2, 5, 16),), ({0: Dim("b", max=16), 1: Dim("s", max=32)},),
+                       [(torch.randn(b, s, 16),) for b, s in ((1, 1), (3, 7), (8, 2))])
+    from conftest import tflite_ops
+    assert "SHAPE" in tflite_ops(edge.model_content())
+
+
+def test_linear_on_3d_input_with_dynamic_batch_and_length():
+    check_sizes(torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.GELU(), torch.nn.Linear(8, 4)),
+                (torch.randn(2, 5, 16),), ({0: Dim("b", max=16), 1: Dim("s", max=32)},),
+                [(torch.randn(b, s, 16),) for b, s in ((1, 1), (3, 7), (8, 2))])
+
+
+def test_static_model_keeps_static_shapes():
+    edge = pt2lite.convert(FlattenCNN().eval(), (torch.randn(2, 3, 16, 16),))
+    assert input_signatures(edge.model_content()) == [[2, 3, 16, 16]]
+    from conftest import tflite_ops
+    assert "SHAPE" not in tflite_ops(edge.model_content())
