@@ -86,6 +86,7 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     p2l_status s = p2l_model_ir_add_graph(&model, "serving_default", &g);
     if (s == P2L_OK) s = p2l_lower(&ep, g);
     if (s == P2L_OK) s = add_output_structure(&model, &ep);
+    if (s == P2L_OK) s = p2l_add_dynamic_ranges(&model, 0, &ep);
     if (s == P2L_OK) s = p2l_optimize(g);
     if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
     p2l_model_ir_free(&model);

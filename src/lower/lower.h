@@ -194,6 +194,10 @@ bool p2l_same_sizes(const p2l_value *a, const p2l_value *b);
 bool p2l_symbol_source(const p2l_exported *ep, const char *name, size_t name_len, int *value_id, int *dim,
                        int64_t *factor);
 
+/* Appends the metadata entry P2L_DYNAMIC_RANGES_METADATA (tflite/schema.h) for subgraph `subgraph`:
+ * the range torch.export allows for each dynamic input size; nothing for a static program. */
+p2l_status p2l_add_dynamic_ranges(p2l_model_ir *model, int subgraph, const p2l_exported *ep);
+
 /* Lowering functions, declared from the table. */
 #define L(target, fn, ops) p2l_status fn(p2l_lower_ctx *ctx, const p2l_aten_node *node);
 #define R(target, ops, reason)

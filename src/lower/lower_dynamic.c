@@ -200,3 +200,41 @@ p2l_status p2l_lower_symbolic(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     (void)node;
     return P2L_OK;
 }
+
+/* ------------------------------------------------------------ range constraints -> metadata */
+
+/* The range torch.export allows for a dynamic input size of expression `expr`: the range of its
+ * symbol times the dim's factor (a derived dim, 32 * Dim("h"), takes multiples of 32 only). */
+static bool dim_range(const p2l_exported *ep, const char *expr, int64_t *min, int64_t *max, int64_t *multiple) {
+    for (size_t r = 0; expr && r < ep->ranges.len; r++) {
+        const p2l_sym_range *range = &ep->ranges.items[r];
+        if (!expr_scales_symbol(expr, range->symbol, strlen(range->symbol), multiple)) continue;
+        *min = range->min * *multiple;
+        *max = range->max == INT64_MAX || range->max > INT32_MAX / *multiple ? -1 : range->max * *multiple;
+        return true;
+    }
+    return false;
+}
+
+p2l_status p2l_add_dynamic_ranges(p2l_model_ir *model, int subgraph, const p2l_exported *ep) {
+    p2l_buf json = {0};
+    p2l_status s = P2L_OK;
+    int rows = 0;
+    for (size_t i = 0; i < ep->user_inputs.len && s == P2L_OK; i++) {
+        const p2l_value *v = &ep->values.items[ep->user_inputs.items[i]];
+        for (int d = 0; d < v->rank && s == P2L_OK; d++) {
+            int64_t min, max, multiple;
+            if (v->dims[d] >= 0 || !dim_range(ep, v->sym[d], &min, &max, &multiple)) continue;
+            s = p2l_buf_printf(&json, "%s[%d, %zu, %d, %lld, %lld, %lld]", rows++ ? ", " : "{\"ranges\": [", subgraph,
+                               i, d, (long long)min, (long long)max, (long long)multiple);
+        }
+    }
+    if (s == P2L_OK && rows) s = p2l_buf_printf(&json, "]}");
+    if (s == P2L_OK && rows) {
+        char *copy = p2l_arena_strndup(&model->arena, (const char *)json.data, json.len);
+        p2l_metadata_entry entry = {P2L_DYNAMIC_RANGES_METADATA, copy, json.len};
+        s = copy ? P2L_VEC_PUSH(&model->metadata, entry) : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
+    p2l_buf_free(&json);
+    return s;
+}

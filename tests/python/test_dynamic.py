@@ -105,3 +105,59 @@ def test_static_model_keeps_static_shapes():
     assert input_signatures(edge.model_content()) == [[2, 3, 16, 16]]
     from conftest import tflite_ops
     assert "SHAPE" not in tflite_ops(edge.model_content())
+
+
+def test_range_constraints_recorded_and_enforced_by_pt2lite_runtime():
+    module = FlattenCNN().eval()
+    edge = pt2lite.convert(module, (torch.randn(2, 3, 16, 16),), dynamic_shapes=({0: Dim("b", min=2, max=8)},))
+    assert edge._model.metadata("pt2lite_dynamic_ranges") == b'{"ranges": [[0, 0, 0, 2, 8, 1]]}'
+    interpreter = pt2lite.Interpreter(model_content=edge.model_content())
+    with pytest.raises(pt2lite.Pt2liteError, match=r"size 9 in dim 0 is outside the range .*\(2\.\.8"):
+        interpreter.resize_tensor_input(0, [9, 3, 16, 16])
+    with pytest.raises(ValueError, match=r"size 1 in dim 0 is outside the range"):
+        edge(torch.randn(1, 3, 16, 16))
+    with pytest.raises(ValueError, match=r"converted for shape \[-1, 3, 16, 16\]"):  # static dims stay fixed
+        edge(torch.randn(2, 3, 17, 16))
+    # LiteRT runs the file at any size within the range
+    x = torch.randn(8, 3, 16, 16)
+    with torch.no_grad():
+        expected = module(x).numpy()
+    assert_close(run_resized(litert.Interpreter, edge.model_content(), [x.numpy()])[0], expected, 1e-4, 1e-4)
+
+
+def test_derived_dim_range_requires_multiples():
+    torchvision = pytest.importorskip("torchvision")
+    edge = pt2lite.convert(torchvision.models.resnet18().eval(), (torch.randn(1, 3, 64, 64),),
+                           dynamic_shapes=({2: 32 * Dim("h", min=2, max=8), 3: 32 * Dim("w", min=2, max=8)},))
+    interpreter = pt2lite.Interpreter(model_content=edge.model_content())
+    with pytest.raises(pt2lite.Pt2liteError, match=r"size 100 in dim 2 .*64\.\.256, a multiple of 32"):
+        interpreter.resize_tensor_input(0, [1, 3, 100, 64])
+
+
+def test_edge_model_and_one_interpreter_follow_size_changes():
+    """The EdgeModel resizes on a new shape, and one interpreter resized up and down re-plans its memory
+    each time (results stay right after growing and shrinking)."""
+    module = FlattenCNN().eval()
+    edge = pt2lite.convert(module, (torch.randn(2, 3, 16, 16),), dynamic_shapes=({0: Dim("b", min=1, max=32)},))
+    for runtime, interpreter_class in RUNTIMES.items():
+        interpreter = interpreter_class(model_content=edge.model_content())
+        index = interpreter.get_input_details()[0]["index"]
+        out = interpreter.get_output_details()[0]["index"]
+        for n in (1, 8, 3, 32, 2):
+            x = torch.randn(n, 3, 16, 16)
+            interpreter.resize_tensor_input(index, [n, 3, 16, 16])
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(index, x.numpy())
+            interpreter.invoke()
+            with torch.no_grad():
+                assert_close(interpreter.get_tensor(out), module(x).numpy(), 1e-4, 1e-4, what=f"{runtime} batch {n}")
+        edge.backend = runtime
+        for n in (5, 1, 12):
+            x = torch.randn(n, 3, 16, 16)
+            with torch.no_grad():
+                assert_close(edge(x).numpy(), module(x).numpy(), 1e-4, 1e-4, what=f"EdgeModel {runtime} batch {n}")
+
+
+def test_static_model_has_no_range_metadata():
+    edge = pt2lite.convert(FlattenCNN().eval(), (torch.randn(2, 3, 16, 16),))
+    assert edge._model.metadata("pt2lite_dynamic_ranges") is None
