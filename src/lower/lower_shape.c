@@ -388,7 +388,8 @@ static int slice_axis(p2l_lower_ctx *ctx, int x, const p2l_layout *l, int axis, 
     const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int p = p2l_physical_axis(l, xt.rank, axis);
     int32_t begin[P2L_MAX_DIMS], stop[P2L_MAX_DIMS], strides[P2L_MAX_DIMS];
-    int end_mask = full_slice(&xt, begin, stop, strides);
+    /* full_slice masks every dynamic axis; this one ends where the slice says */
+    int end_mask = full_slice(&xt, begin, stop, strides) & ~(1 << p);
     int64_t size = xt.dims[p];
     if (size >= 0) {
         if (start < 0) start += size;

@@ -161,3 +161,19 @@ def test_edge_model_and_one_interpreter_follow_size_changes():
 def test_static_model_has_no_range_metadata():
     edge = pt2lite.convert(FlattenCNN().eval(), (torch.randn(2, 3, 16, 16),))
     assert edge._model.metadata("pt2lite_dynamic_ranges") is None
+
+
+def test_symbolic_arithmetic_sizes_computed_at_run_time():
+    """Sizes s + 1, s - 1 and s // 2 in reshapes with two unknown sizes: the graph computes them from
+    the input's shape (ADD, SUB, FLOOR_DIV on int32)."""
+
+    class Arithmetic(torch.nn.Module):
+        def forward(self, x):  # x: [b, s, 16], s even
+            b, s = x.shape[0], x.shape[1]
+            longer = torch.cat([x, x[:, :1]], dim=1).reshape(b, s + 1, 4, 4)
+            shorter = x[:, 1:].reshape(b, s - 1, 4, 4)
+            halves = x.reshape(b, s // 2, 32)
+            return longer.sum(1), shorter.sum(1), halves * 2.0
+
+    check_sizes(Arithmetic(), (torch.randn(2, 6, 16),), ({0: Dim("b", max=8), 1: 2 * Dim("k", max=16)},),
+                [(torch.randn(b, s, 16),) for b, s in ((1, 4), (3, 10), (5, 6))])
