@@ -99,8 +99,8 @@ static p2l_status check_programs(const p2l_signature_program *programs, size_t c
 /* One program's graph (read from its archive into ep, which stays alive until the model is written:
  * the IR borrows from it) -> one subgraph of `model`, lowered and optimized, and its output-structure
  * entry. */
-static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *program, bool several,
-                              p2l_exported *ep) {
+static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *program, int index,
+                              bool several, p2l_exported *ep) {
     p2l_ir_graph *g = NULL;
     const char *entry = OUTPUT_STRUCTURE;
     if (several) {
@@ -114,6 +114,7 @@ static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *
     P2L_TRY(p2l_lower(ep, g));
     P2L_TRY(p2l_add_state_initializer(model, ep));
     P2L_TRY(add_output_structure(model, ep, entry));
+    P2L_TRY(p2l_add_dynamic_ranges(model, index, ep));
     P2L_TRY(p2l_optimize(g));
     return store_float_dtypes(model, g, ep);
 }
@@ -148,7 +149,7 @@ p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t 
         s = p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]);
         if (s == P2L_OK) {
             read++;
-            s = add_program(&model, &programs[i], count > 1, &eps[i]);
+            s = add_program(&model, &programs[i], (int)i, count > 1, &eps[i]);
         }
         if (s != P2L_OK && count > 1) s = p2l_fail_context(s, "signature '%s'", programs[i].name);
     }

@@ -593,6 +593,7 @@ p2l_status p2l_lower(p2l_exported *ep, p2l_ir_graph *g) {
                      ctx.error_count == 1 ? "" : "s", ctx.errors.data ? (char *)ctx.errors.data : "");
     }
     p2l_buf_free(&ctx.errors);
+    p2l_strmap_free(&ctx.sym_tensors);
     p2l_release(ctx.values);
     return s;
 }
@@ -724,7 +725,8 @@ int p2l_pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const in
     const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int32_t pads[8] = {0, 0, (int32_t)before[0], (int32_t)after[0], (int32_t)before[1], (int32_t)after[1], 0, 0};
     int64_t pad_dims[2] = {4, 2};
-    int64_t dims[4] = {xt.dims[0], xt.dims[1] + before[0] + after[0], xt.dims[2] + before[1] + after[1], xt.dims[3]};
+    int64_t dims[4] = {xt.dims[0], xt.dims[1] < 0 ? -1 : xt.dims[1] + before[0] + after[0],
+                       xt.dims[2] < 0 ? -1 : xt.dims[2] + before[1] + after[1], xt.dims[3]};
     int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
                                        pad_dims, pads),
                   value == 0 ? -1 : p2l_const_scalar(ctx, P2L_FLOAT32, value)};

@@ -28,6 +28,7 @@ typedef struct p2l_lower_ctx {
     const char *naming;        /* names helper tensors when no node is being lowered */
     p2l_buf errors;            /* every unsupported node, one per line */
     int error_count;
+    p2l_strmap sym_tensors;    /* symbolic size expression -> its run-time int32 [1] tensor (lower_dynamic.c) */
 } p2l_lower_ctx;
 
 typedef p2l_status (*p2l_lower_fn)(p2l_lower_ctx *ctx, const p2l_aten_node *node);
@@ -201,6 +202,28 @@ p2l_status p2l_bind_value(p2l_lower_ctx *ctx, int value_id, int tensor);
 p2l_status p2l_lower_state_reads(p2l_lower_ctx *ctx);
 p2l_status p2l_lower_state_writes(p2l_lower_ctx *ctx);
 p2l_status p2l_add_state_initializer(p2l_model_ir *model, const p2l_exported *ep);
+
+/* ---- dynamic dims (lower_dynamic.c) ---- */
+
+/* The value of a symbolic size expression (p2l_value.sym, p2l_arg.sym) at run time: a 1-element
+ * int32 tensor computed in the graph from the inputs' shapes (once per expression). -1 with the
+ * reason recorded when it cannot be computed. */
+int p2l_sym_tensor(p2l_lower_ctx *ctx, const char *expr);
+/* A 1-D int32 tensor of `count` sizes: static ones (>= 0) as constants, the others (< 0) from
+ * exprs[i]; a constant when all are static. */
+int p2l_size_tensor(p2l_lower_ctx *ctx, int count, const int64_t *sizes, const char *const *exprs);
+/* The shape of value v in physical layout `layout` (NULL = logical) as such a tensor. */
+int p2l_dynamic_shape(p2l_lower_ctx *ctx, const p2l_value *v, const p2l_layout *layout);
+/* Whether two values have the same sizes: equal static dims, dynamic ones of the same expression. */
+bool p2l_same_sizes(const p2l_value *a, const p2l_value *b);
+/* Which user input holds symbol `name` (not NUL-terminated): value id and dim where the input's size
+ * is factor * symbol. */
+bool p2l_symbol_source(const p2l_exported *ep, const char *name, size_t name_len, int *value_id, int *dim,
+                       int64_t *factor);
+
+/* Appends the metadata entry P2L_DYNAMIC_RANGES_METADATA (tflite/schema.h) for subgraph `subgraph`:
+ * the range torch.export allows for each dynamic input size; nothing for a static program. */
+p2l_status p2l_add_dynamic_ranges(p2l_model_ir *model, int subgraph, const p2l_exported *ep);
 
 /* Lowering functions, declared from the table. */
 #define L(target, fn, ops) p2l_status fn(p2l_lower_ctx *ctx, const p2l_aten_node *node);

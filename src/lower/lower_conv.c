@@ -29,8 +29,9 @@ static void int_list(p2l_lower_ctx *ctx, const char *name, int spatial, int64_t 
 /* TFLite SAME padding puts floor(total/2) before: matches torch's symmetric padding exactly when
  * the output sizes agree and the "before" amounts agree. */
 static bool same_padding_matches(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t pad, int64_t torch_out) {
-    int64_t out = (in + stride - 1) / stride;
     int64_t effective = (k - 1) * dilation + 1;
+    if (in < 0) return stride == 1 && effective - 1 == 2 * pad; /* for every size: out = in */
+    int64_t out = (in + stride - 1) / stride;
     int64_t total = (out - 1) * stride + effective - in;
     if (total < 0) total = 0;
     return out == torch_out && total / 2 == pad;

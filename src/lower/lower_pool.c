@@ -37,8 +37,10 @@ static int64_t torch_pool_out(const pool_axis *a, bool ceil_mode) {
     return out;
 }
 
-/* How far torch's last window reaches past the padded input (ceil mode only). */
+/* How far torch's last window reaches past the padded input (ceil mode only; ceil mode over a
+ * dynamic size is refused). */
 static int64_t overhang(const pool_axis *a) {
+    if (a->in < 0) return 0;
     int64_t reach = (a->out - 1) * a->stride + a->kernel - (a->in + 2 * a->pad);
     return reach > 0 ? reach : 0;
 }
@@ -46,6 +48,7 @@ static int64_t overhang(const pool_axis *a) {
 /* TFLite SAME: out = ceil(in / s), floor(total / 2) padding before. Same windows as torch's exactly
  * when both agree. */
 static bool same_padding_matches(const pool_axis *a) {
+    if (a->in < 0) return a->stride == 1 && a->kernel - 1 == 2 * a->pad; /* for every size: out = in */
     int64_t out = (a->in + a->stride - 1) / a->stride;
     int64_t total = (out - 1) * a->stride + a->kernel - a->in;
     return out == a->out && (total > 0 ? total : 0) / 2 == a->pad;
@@ -86,8 +89,8 @@ static bool pool_geometry(p2l_lower_ctx *ctx, const char *name, pool_axis axes[2
     for (int i = 0; i < 2; i++) {
         pool_axis *a = &axes[i];
         *a = (pool_axis){in_v->dims[2 + i], kernel[i], stride[i], pad[i], out_v->dims[2 + i]};
-        if (a->in < 0 || a->out < 0) {
-            p2l_unsupported(ctx, "pooling over a dynamic spatial size");
+        if ((a->in < 0 || a->out < 0) && *ceil_mode) {
+            p2l_unsupported(ctx, "ceil_mode pooling over a dynamic spatial size (the last window depends on the size)");
             return false;
         }
         if (a->kernel < 1 || a->stride < 1 || a->pad < 0 || 2 * a->pad > a->kernel) {
@@ -95,7 +98,7 @@ static bool pool_geometry(p2l_lower_ctx *ctx, const char *name, pool_axis axes[2
                             (long long)a->stride, (long long)a->pad);
             return false;
         }
-        if (torch_pool_out(a, *ceil_mode) != a->out) {
+        if (a->in >= 0 && torch_pool_out(a, *ceil_mode) != a->out) {
             p2l_unsupported(ctx, "pooling output size %lld differs from torch's formula (%lld)", (long long)a->out,
                             (long long)torch_pool_out(a, *ceil_mode));
             return false;
@@ -205,10 +208,24 @@ static int scale_by_factors(p2l_lower_ctx *ctx, int x, const pool_axis axes[2], 
     return p2l_emit(ctx, P2L_OP_MUL, 2, ins, 1, &out);
 }
 
+/* average_pool over a dynamic spatial size: exact when torch divides by the kernel area in every
+ * window (no padding, or padding counted), as a VALID pool over the zero-padded input. */
+static p2l_status dynamic_average_pool(p2l_lower_ctx *ctx, int x, const pool_axis axes[2], bool count_include_pad,
+                                       int64_t divisor_override) {
+    bool padded = axes[0].pad || axes[1].pad;
+    if ((padded && !count_include_pad) || (divisor_override && divisor_override != axes[0].kernel * axes[1].kernel))
+        return p2l_unsupported(ctx, "average pooling over a dynamic spatial size whose divisor varies by window "
+                                    "(count_include_pad=False with padding, or divisor_override)");
+    if (padded) x = p2l_pad_spatial(ctx, x, (int64_t[]){axes[0].pad, axes[1].pad}, (int64_t[]){axes[0].pad, axes[1].pad}, 0);
+    p2l_layout nhwc = p2l_channels_last_layout(4);
+    return p2l_emitted(x < 0 ? -1 : emit_pool(ctx, P2L_OP_AVERAGE_POOL_2D, x, axes, P2L_PAD_VALID, p2l_output(ctx, 0, &nhwc)));
+}
+
 /* The AVERAGE_POOL_2D of NHWC tensor x with torch's divisor rules, into output 0. */
 static p2l_status average_pool(p2l_lower_ctx *ctx, int x, const pool_axis axes[2], bool count_include_pad,
                                int64_t divisor_override) {
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    if (axes[0].in < 0 || axes[1].in < 0) return dynamic_average_pool(ctx, x, axes, count_include_pad, divisor_override);
     int64_t count = axes[0].out * axes[1].out;
     float *factor = p2l_alloc(sizeof(float) * (size_t)(count + 1));
     if (!factor) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -263,7 +280,11 @@ p2l_status p2l_lower_adaptive_avg_pool2d(p2l_lower_ctx *ctx, const p2l_aten_node
     pool_axis axes[2];
     for (int i = 0; i < 2; i++) {
         int64_t in = in_v->dims[2 + i], out = out_v->dims[2 + i];
-        if (in <= 0 || out <= 0) return p2l_unsupported(ctx, "adaptive pooling over a dynamic spatial size");
+        if (in < 0 && out == 1) { /* to 1x1 at any size: the MEAN below */
+            axes[i] = (pool_axis){in, -1, -1, 0, out};
+            continue;
+        }
+        if (in <= 0 || out <= 0) return p2l_unsupported(ctx, "adaptive pooling over a dynamic spatial size to a size other than 1");
         if (in % out)
             return p2l_unsupported(ctx,
                                    "adaptive_avg_pool2d from %lldx%lld to %lldx%lld: only output sizes that divide "

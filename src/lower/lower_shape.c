@@ -22,7 +22,9 @@ static int tensor_arg_id(p2l_lower_ctx *ctx, const char *name) {
     return a->kind == P2L_ARG_TENSOR ? (int)a->i : -1;
 }
 
-/* RESHAPE of x into the existing tensor `out`, whose dims give the shape (at most one dynamic). */
+/* RESHAPE of x into the existing tensor `out`, whose dims give the shape: a constant shape (-1 for
+ * one dynamic size), or with several dynamic sizes the shape of output 0 computed at run time (out
+ * is then that output in the logical layout: plan_physical_reshape takes one dynamic size). */
 static int emit_reshape_into(p2l_lower_ctx *ctx, int x, int out) {
     if (x < 0 || out < 0) return -1;
     const p2l_ir_tensor *t = &ctx->g->tensors.items[out];
@@ -32,11 +34,8 @@ static int emit_reshape_into(p2l_lower_ctx *ctx, int x, int out) {
         shape[i] = t->dims[i] < 0 ? -1 : (int32_t)t->dims[i];
         dynamic += t->dims[i] < 0;
     }
-    if (dynamic > 1) {
-        p2l_unsupported(ctx, "a reshape to a shape with %d dynamic sizes (at most one is supported)", dynamic);
-        return -1;
-    }
-    int ins[2] = {x, p2l_const_i32(ctx, rank, shape)};
+    const p2l_value *out_v = dynamic > 1 ? p2l_output_value(ctx, 0) : NULL;
+    int ins[2] = {x, out_v ? p2l_dynamic_shape(ctx, out_v, NULL) : p2l_const_i32(ctx, rank, shape)};
     return p2l_emit(ctx, P2L_OP_RESHAPE, 2, ins, 1, &out);
 }
 
@@ -275,12 +274,14 @@ enum { EXPAND_BY_CONCAT = 4 }; /* most copies along one axis written as CONCATEN
 p2l_status p2l_lower_expand(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_value *in_v = p2l_value_of(ctx, "self"), *out_v = p2l_output_value(ctx, 0);
     if (!in_v || !out_v) return P2L_ERROR_UNSUPPORTED;
-    if (!p2l_dims_static(out_v->dims, out_v->rank)) return p2l_unsupported(ctx, "expand to a dynamic shape");
     p2l_layout l = p2l_identity_layout();
     int x = in_v->rank == out_v->rank ? p2l_input_any(ctx, "self", &l) : p2l_input(ctx, "self", NULL);
     if (x < 0) return P2L_ERROR_UNSUPPORTED;
-    if (in_v->rank == out_v->rank && memcmp(in_v->dims, out_v->dims, sizeof(int64_t) * (size_t)in_v->rank) == 0)
-        return p2l_alias_output(ctx, 0, x, &l);
+    if (p2l_same_sizes(in_v, out_v)) return p2l_alias_output(ctx, 0, x, &l);
+    if (!p2l_dims_static(out_v->dims, out_v->rank)) {
+        int ins[2] = {x, p2l_dynamic_shape(ctx, out_v, &l)};
+        return p2l_emitted(p2l_emit(ctx, P2L_OP_BROADCAST_TO, 2, ins, 1, (int[]){p2l_output(ctx, 0, &l)}));
+    }
     int32_t shape[P2L_MAX_DIMS];
     for (int i = 0; i < out_v->rank; i++) shape[i] = (int32_t)out_v->dims[l.perm[i]];
     const p2l_ir_tensor *xt = &ctx->g->tensors.items[x];
@@ -387,7 +388,8 @@ static int slice_axis(p2l_lower_ctx *ctx, int x, const p2l_layout *l, int axis, 
     const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int p = p2l_physical_axis(l, xt.rank, axis);
     int32_t begin[P2L_MAX_DIMS], stop[P2L_MAX_DIMS], strides[P2L_MAX_DIMS];
-    int end_mask = full_slice(&xt, begin, stop, strides);
+    /* full_slice masks every dynamic axis; this one ends where the slice says */
+    int end_mask = full_slice(&xt, begin, stop, strides) & ~(1 << p);
     int64_t size = xt.dims[p];
     if (size >= 0) {
         if (start < 0) start += size;

@@ -34,6 +34,8 @@ typedef struct p2l_arg {
     const char *name;
     p2l_arg_kind kind;
     bool symbolic;   /* an int (or an element of ints) is a symbol, not a number */
+    const char *sym; /* INT: the symbol's sympy expression (see p2l_symint) when symbolic, else NULL */
+    const char **syms; /* INTS: per element, the expression of a symbolic one, else NULL (NULL: none) */
     int64_t i;       /* INT, BOOL, SCALAR_TYPE; TENSOR: value id */
     double f;        /* FLOAT */
     const char *s;   /* STRING */
@@ -58,6 +60,7 @@ typedef struct p2l_value {
     int torch_dtype;    /* the archive's ScalarType code */
     int rank;
     int64_t dims[P2L_MAX_DIMS]; /* -1 for a symbolic size */
+    const char *sym[P2L_MAX_DIMS]; /* a symbolic size's sympy expression ("Mul(Integer(2), Symbol('s0', ...))") */
     const void *data;   /* parameters, buffers, constants */
     void *owned;        /* set when data had to be copied */
     size_t nbytes;
@@ -81,7 +84,22 @@ typedef struct p2l_aten_node {
     int *outputs;             /* value ids, -1 for an output the archive does not name */
     const char *module_path;  /* "layer1.0.conv1" from nn_module_stack, "" at top level */
     const char *source;       /* "resnet.py:285: return self._forward_impl(x)" or "" */
+    const char *sym_output;   /* the expression of a symbolic int result (sym_size, symbolic arithmetic) */
 } p2l_aten_node;
+
+/* A named symbolic int of the graph (graph.sym_int_values): its sympy expression (srepr form, as
+ * torch.export writes it) and the value it had for the sample inputs. */
+typedef struct p2l_symint {
+    const char *name;
+    const char *expr;
+    int64_t hint;
+} p2l_symint;
+
+/* A range constraint of torch.export: symbol ("s77") in [min, max] (max INT64_MAX when unbounded). */
+typedef struct p2l_sym_range {
+    const char *symbol;
+    int64_t min, max;
+} p2l_sym_range;
 
 typedef struct p2l_exported {
     p2l_arena arena;
@@ -97,6 +115,9 @@ typedef struct p2l_exported {
     const char *out_spec;
     p2l_strmap value_ids;      /* name -> value id */
     const char *torch_version;
+    P2L_VEC(p2l_symint) symints;  /* graph.sym_int_values */
+    p2l_strmap symint_ids;        /* name -> index in symints */
+    P2L_VEC(p2l_sym_range) ranges; /* range_constraints */
 } p2l_exported;
 
 p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *out);

@@ -241,8 +241,18 @@ static int64_t sym_int(const p2l_json *v, bool *symbolic) {
     return -1;
 }
 
-/* TensorMeta -> dtype, rank, dims. */
-static p2l_status read_tensor_meta(const p2l_json *meta, const char *name, p2l_value *v) {
+/* The sympy expression of a symbolic SymInt JSON: {"as_expr": {"expr_str": ...}} inline or
+ * {"as_name": n} naming one of graph.sym_int_values; NULL for a number or an unknown name. */
+static const char *sym_expr(p2l_exported *ep, const p2l_json *v) {
+    const p2l_json *e = get_typed(get_typed(v, "as_expr", P2L_JSON_OBJECT), "expr_str", P2L_JSON_STRING);
+    if (e) return p2l_arena_strdup(&ep->arena, e->string);
+    const p2l_json *name = get_typed(v, "as_name", P2L_JSON_STRING);
+    int id = name ? p2l_strmap_get(&ep->symint_ids, name->string, -1) : -1;
+    return id >= 0 ? ep->symints.items[id].expr : NULL;
+}
+
+/* TensorMeta -> dtype, rank, dims (and, with ep, the expressions of symbolic dims). */
+static p2l_status read_tensor_meta(p2l_exported *ep, const p2l_json *meta, const char *name, p2l_value *v) {
     const p2l_json *dtype = get_typed(meta, "dtype", P2L_JSON_NUMBER);
     const p2l_json *sizes = get_typed(meta, "sizes", P2L_JSON_ARRAY);
     if (!dtype || !sizes) return missing("a tensor's dtype or sizes", meta);
@@ -255,6 +265,7 @@ static p2l_status read_tensor_meta(const p2l_json *meta, const char *name, p2l_v
     for (int d = 0; d < v->rank; d++) {
         v->dims[d] = sym_int(&sizes->items[d], NULL);
         if (v->dims[d] < -1) return p2l_fail(P2L_ERROR_MALFORMED, "tensor %s has a negative size", name);
+        if (v->dims[d] < 0 && ep) v->sym[d] = sym_expr(ep, &sizes->items[d]);
         if (v->dims[d] > P2L_MAX_DIM)
             return p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has size %lld in dim %d; TFLite shapes hold sizes up to %d",
                             name, (long long)v->dims[d], d, P2L_MAX_DIM);
@@ -296,7 +307,7 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     const p2l_json *meta = get_typed(entry, "tensor_meta", P2L_JSON_OBJECT);
     if (!path || !meta) return p2l_fail(P2L_ERROR_MALFORMED, "%s config entry '%s' lacks path_name or tensor_meta", folder, fqn);
     p2l_value m = {0};
-    P2L_TRY(read_tensor_meta(meta, fqn, &m));
+    P2L_TRY(read_tensor_meta(NULL, meta, fqn, &m));
     /* bfloat16 has no TFLite type: its weights are read as 2-byte elements, then widened to float32
      * (exactly; see widen_bfloat16). */
     bool bfloat16 = m.torch_dtype == TORCH_BFLOAT16;
@@ -386,7 +397,7 @@ static p2l_status read_values(reader *r, const p2l_json *graph) {
         p2l_value v = {0};
         v.name = p2l_arena_strdup(&ep->arena, tv->keys[i]);
         if (!v.name) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-        P2L_TRY(read_tensor_meta(&tv->items[i], v.name, &v));
+        P2L_TRY(read_tensor_meta(ep, &tv->items[i], v.name, &v));
         P2L_TRY(P2L_VEC_PUSH(&ep->values, v));
         P2L_TRY(p2l_strmap_put(&ep->value_ids, v.name, (int)ep->values.len - 1));
     }
@@ -564,6 +575,7 @@ static p2l_status read_arg(reader *r, const p2l_json *arg, p2l_arg *out) {
             const p2l_json *b = get_typed(v, "as_bool", P2L_JSON_BOOL);
             out->i = b ? b->boolean : sym_int(v, &out->symbolic);
             if (b) out->kind = P2L_ARG_BOOL;
+            else if (out->symbolic) out->sym = sym_expr(r->ep, v);
         } else return missing(kind, v);
         out->f = (double)out->i;
     } else if (strcmp(kind, "as_float") == 0 || strcmp(kind, "as_sym_float") == 0) {
@@ -604,6 +616,12 @@ static p2l_status read_arg(reader *r, const p2l_json *arg, p2l_arg *out) {
             } else {
                 out->ints[i] = sym_int(e, &out->symbolic);
                 out->floats[i] = (double)out->ints[i];
+                if (out->ints[i] < 0 && !out->syms) {
+                    out->syms = p2l_arena_alloc(arena, sizeof(const char *) * v->length);
+                    if (!out->syms) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+                    memset(out->syms, 0, sizeof(const char *) * v->length);
+                }
+                if (out->ints[i] < 0) out->syms[i] = sym_expr(r->ep, e);
             }
         }
     } else {
@@ -731,6 +749,8 @@ static p2l_status read_node(reader *r, const p2l_json *jn, size_t index) {
             P2L_TRY(tensor_ref(r, o, &id));
             node.outputs[node.noutputs++] = id;
         } else {
+            const p2l_json *sym = get_typed(o, "as_sym_int", P2L_JSON_OBJECT);
+            if (sym && !node.sym_output) node.sym_output = sym_expr(ep, sym);
             node.outputs[node.noutputs++] = -1; /* a non-tensor or unnamed output */
         }
     }
@@ -748,6 +768,33 @@ static p2l_status read_out_spec(p2l_exported *ep, const p2l_json *gm) {
         if (!spec) return P2L_OK;
         ep->out_spec = p2l_arena_strdup(&ep->arena, spec->string);
         return ep->out_spec ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
+    return P2L_OK;
+}
+
+/* graph.sym_int_values (name -> expression and sample value) and the program's range_constraints
+ * (symbol -> [min, max]); both absent in a static program. */
+static p2l_status read_symbols(p2l_exported *ep, const p2l_json *model, const p2l_json *graph) {
+    const p2l_json *symints = get_typed(graph, "sym_int_values", P2L_JSON_OBJECT);
+    for (size_t i = 0; symints && i < symints->length; i++) {
+        const p2l_json *expr = get_typed(&symints->items[i], "as_expr", P2L_JSON_OBJECT);
+        const p2l_json *text = get_typed(expr, "expr_str", P2L_JSON_STRING);
+        const p2l_json *hint = get_typed(get_typed(expr, "hint", P2L_JSON_OBJECT), "as_int", P2L_JSON_NUMBER);
+        if (!text) continue; /* a plain number: nothing symbolic to remember */
+        p2l_symint sym = {p2l_arena_strdup(&ep->arena, symints->keys[i]), p2l_arena_strdup(&ep->arena, text->string),
+                          hint && hint->is_integer ? hint->integer : -1};
+        if (!sym.name || !sym.expr) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        P2L_TRY(P2L_VEC_PUSH(&ep->symints, sym));
+        P2L_TRY(p2l_strmap_put(&ep->symint_ids, sym.name, (int)ep->symints.len - 1));
+    }
+    const p2l_json *ranges = get_typed(model, "range_constraints", P2L_JSON_OBJECT);
+    for (size_t i = 0; ranges && i < ranges->length; i++) {
+        const p2l_json *lo = get_typed(&ranges->items[i], "min_val", P2L_JSON_NUMBER);
+        const p2l_json *hi = get_typed(&ranges->items[i], "max_val", P2L_JSON_NUMBER);
+        p2l_sym_range range = {p2l_arena_strdup(&ep->arena, ranges->keys[i]), lo && lo->is_integer ? lo->integer : 0,
+                               hi && hi->is_integer ? hi->integer : INT64_MAX};
+        if (!range.symbol) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        P2L_TRY(P2L_VEC_PUSH(&ep->ranges, range));
     }
     return P2L_OK;
 }
@@ -809,6 +856,7 @@ p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *ep) {
         goto done;
     }
     s = P2L_CHECK_LIMIT(p2l_limits_thread(), max_nodes, nodes->length, "the graph's node count");
+    if (s == P2L_OK) s = read_symbols(ep, model, graph);
     if (s == P2L_OK) s = read_values(&r, graph);
     if (s == P2L_OK) s = read_signature(&r, gm);
     if (s == P2L_OK) s = read_out_spec(ep, gm);
@@ -827,6 +875,9 @@ void p2l_exported_free(p2l_exported *ep) {
     P2L_VEC_FREE(&ep->user_outputs);
     P2L_VEC_FREE(&ep->buffer_mutations);
     P2L_VEC_FREE(&ep->none_outputs);
+    P2L_VEC_FREE(&ep->symints);
+    P2L_VEC_FREE(&ep->ranges);
+    p2l_strmap_free(&ep->symint_ids);
     p2l_strmap_free(&ep->value_ids);
     p2l_arena_free(&ep->arena);
 }

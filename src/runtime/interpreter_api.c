@@ -293,6 +293,9 @@ p2l_status p2l_interpreter_resize_tensor(p2l_interpreter *it, int subgraph, int 
      * computes a size from it. */
     p2l_status limit = P2L_CHECK_LIMIT(g->limits, max_tensor_bytes, bytes, "the resized input's size in bytes");
     if (limit) return p2l_fail_context(limit, "subgraph %d: resizing %s", subgraph, P2L_LABEL(t));
+    int64_t wide[P2L_MAX_DIMS];
+    for (int i = 0; i < rank; i++) wide[i] = dims[i];
+    P2L_TRY(p2l_check_dynamic_ranges(it->model, subgraph, tensor, rank, wide));
     if (rank == t->rank && memcmp(dims, t->dims, (size_t)rank * sizeof *dims) == 0) return P2L_OK;
     p2l_graph_set_dims(t, rank, dims);
     p2l_graph_release_plan(g);

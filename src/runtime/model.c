@@ -421,7 +421,7 @@ p2l_status p2l_model_signature_check_input(const p2l_model *model, int signature
     bool fits = rank == t->rank;
     for (int d = 0; fits && d < rank; d++)
         fits = dims[d] >= 0 && (t->shape_signature[d] == -1 ? dims[d] <= INT32_MAX : dims[d] == t->shape_signature[d]);
-    if (fits) return P2L_OK;
+    if (fits) return p2l_check_dynamic_ranges(model, sig->subgraph, sig->inputs[i].tensor, rank, dims);
     int64_t signature_dims[P2L_MAX_DIMS];
     for (int d = 0; d < t->rank; d++) signature_dims[d] = t->shape_signature[d];
     char want[P2L_MAX_DIMS * 24 + 4], got[64 * 24 + 4];

@@ -56,4 +56,9 @@ typedef struct p2l_plan_item {
 } p2l_plan_item;
 p2l_status p2l_plan_memory(p2l_plan_item *items, size_t count, size_t alignment, size_t *arena_size);
 
+/* Whether `dims` lies within the range constraints the converter recorded for input tensor `tensor`
+ * of `subgraph` (metadata P2L_DYNAMIC_RANGES_METADATA; dynamic_ranges.c). P2L_OK for a file without
+ * them; else P2L_ERROR_INVALID_ARGUMENT naming the input, the dim, the size and the range. */
+p2l_status p2l_check_dynamic_ranges(const p2l_model *model, int subgraph, int tensor, int rank, const int64_t *dims);
+
 #endif

@@ -137,4 +137,9 @@ typedef union p2l_op_options {
 /* Tensor types (p2l_dtype values are the schema's codes; p2l_dtype_name is in pt2lite.h). */
 size_t p2l_dtype_size(p2l_dtype dtype);      /* 0 for unknown or STRING */
 
+/* The metadata entry holding torch.export's range constraints of dynamic input sizes (written by the
+ * converter, checked by the runtime on resize): {"ranges": [[subgraph, input position, dim, min,
+ * max (-1: unbounded), multiple], ...]}; several entries of this name may each hold some rows. */
+#define P2L_DYNAMIC_RANGES_METADATA "pt2lite_dynamic_ranges"
+
 #endif
