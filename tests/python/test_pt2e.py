@@ -252,3 +252,42 @@ def test_manual_qdq_linear_becomes_int8():
     with torch.no_grad():
         expected = module(x).numpy()
     np.testing.assert_allclose(run_litert(content, [x.numpy()])[0], expected, rtol=1e-5, atol=1e-5)
+
+
+class TensorOverloads(torch.nn.Module):
+    """A linear layer with its float weight quantized in the graph (quantize_per_channel of a
+    parameter, as convert_pt2e(fold_quantize=False) leaves it) and activations quantized through the
+    .tensor overloads (scale and zero point held in 0-d tensors)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(6, 8) * 0.3)
+        self.bias = torch.nn.Parameter(torch.randn(6) * 0.1)
+        self.register_buffer("w_scales", self.weight.detach().abs().amax(1) / 127)
+        self.register_buffer("w_zps", torch.zeros(6, dtype=torch.int64))
+        for name, value in (("x_scale", 0.03), ("y_scale", 0.05)):
+            self.register_buffer(name, torch.tensor(value))
+        self.register_buffer("x_zp", torch.tensor(2))
+        self.register_buffer("y_zp", torch.tensor(-5))
+
+    def forward(self, x):
+        qd = torch.ops.quantized_decomposed
+        w = qd.quantize_per_channel(self.weight, self.w_scales, self.w_zps, 0, -127, 127, torch.int8)
+        w = qd.dequantize_per_channel(w, self.w_scales, self.w_zps, 0, -127, 127, torch.int8)
+        x = qd.quantize_per_tensor.tensor(x, self.x_scale, self.x_zp, -128, 127, torch.int8)
+        x = qd.dequantize_per_tensor.tensor(x, self.x_scale, self.x_zp, -128, 127, torch.int8)
+        y = qd.quantize_per_tensor.tensor(F.linear(x, w, self.bias), self.y_scale, self.y_zp, -128, 127, torch.int8)
+        return qd.dequantize_per_tensor.tensor(y, self.y_scale, self.y_zp, -128, 127, torch.int8)
+
+
+def test_quantize_per_channel_of_weights_and_tensor_overloads():
+    import torch.ao.quantization.fx._decomposed  # noqa: F401
+    module, x = TensorOverloads().eval(), torch.randn(3, 8)
+    content = pt2lite.convert(module, (x,)).model_content()
+    assert tflite_ops(content) == ["QUANTIZE", "FULLY_CONNECTED", "DEQUANTIZE"], tflite_ops(content)
+    ins, outs, op, tensors = tensors_by_op(content)["FULLY_CONNECTED"][0]
+    assert ins == [INT8, INT8, INT32] and outs == [INT8]
+    assert len(tensors[op.inputs[1]].quantization.scale) == 6
+    with torch.no_grad():
+        expected = module(x).numpy()
+    compare(run_litert(content, [x.numpy()])[0], expected, 0.05, 1, "LiteRT")
