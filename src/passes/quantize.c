@@ -6,7 +6,7 @@
  * (the per-channel axis follows the output channels into OHWI, 1HW(C*M) or [out, in]).
  *
  * p2l_pass_quantize runs after the activation fusions:
- * - DEQUANTIZE moves after TRANSPOSE / RESHAPE, which then move int8 bytes;
+ * - DEQUANTIZE moves after TRANSPOSE / RESHAPE / PAD, which then move int8 bytes;
  * - QUANTIZE of DEQUANTIZE(y) is y itself when the parameters agree, else a requantizing QUANTIZE;
  * - an op of the table below whose activation inputs all come from DEQUANTIZE and whose output
  *   only goes to one QUANTIZE reads the int8 tensors and writes the QUANTIZE's output; conv and
@@ -273,11 +273,13 @@ static p2l_status try_int8(p2l_ir_graph *g, int n, bool *done) {
     return P2L_OK;
 }
 
-/* TRANSPOSE / RESHAPE of DEQUANTIZE(x) -> DEQUANTIZE of the int8 TRANSPOSE / RESHAPE of x. */
+/* TRANSPOSE / RESHAPE / PAD of DEQUANTIZE(x) -> DEQUANTIZE of the int8 op on x (int8 PAD pads with
+ * the zero point, which is 0.0: the conv lowering's explicit padding). */
 static p2l_status sink_dequantize(p2l_ir_graph *g, int n, bool *done) {
     *done = false;
     const p2l_ir_node *node = &g->nodes.items[n];
-    if ((node->op != P2L_OP_TRANSPOSE && node->op != P2L_OP_RESHAPE) || node->noutputs != 1) return P2L_OK;
+    if ((node->op != P2L_OP_TRANSPOSE && node->op != P2L_OP_RESHAPE && node->op != P2L_OP_PAD) || node->noutputs != 1)
+        return P2L_OK;
     int x = dequantized_source(g, node->inputs[0]);
     if (x < 0) return P2L_OK;
     int out = node->outputs[0];
