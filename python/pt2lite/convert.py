@@ -48,7 +48,10 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
         sample_args = (sample_args,)
     # Inference graphs: batch norm uses running statistics, dropout is off. A module (or a submodule)
     # left in training mode is converted in eval mode, with a warning, and its modes restored after.
-    modules = list(module.modules()) if hasattr(module, "modules") else []
+    # A GraphModule (torch.export(...).module(), torchao's convert_pt2e) is taken as it is: its graph
+    # already fixed the mode, and its .eval() raises.
+    graph_module = isinstance(module, torch.fx.GraphModule)
+    modules = list(module.modules()) if hasattr(module, "modules") and not graph_module else []
     training = [m for m in modules if m.training]
     if training:
         warnings.warn(f"{type(module).__name__} is in training mode ({len(training)} of its modules): pt2lite "

@@ -369,3 +369,26 @@ void p2l_ir_graph_print(const p2l_ir_graph *g, void *file) {
         fprintf(f, "  %s\n", node->origin ? node->origin : "");
     }
 }
+
+p2l_quant *p2l_new_quant(p2l_ir_graph *g, int count, int axis) {
+    p2l_quant *q = p2l_arena_alloc(g->arena, sizeof *q);
+    if (q) {
+        q->count = count;
+        q->axis = axis;
+        q->scales = p2l_arena_alloc(g->arena, sizeof(float) * (size_t)(count > 0 ? count : 1));
+        q->zero_points = p2l_arena_alloc(g->arena, sizeof(int64_t) * (size_t)(count > 0 ? count : 1));
+    }
+    if (!q || !q->scales || !q->zero_points) {
+        p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory for quantization parameters");
+        return NULL;
+    }
+    return q;
+}
+
+bool p2l_quant_equal(const p2l_quant *a, const p2l_quant *b) {
+    if (!a || !b) return a == b;
+    if (a->count != b->count || (a->count > 1 && a->axis != b->axis)) return false;
+    for (int i = 0; i < a->count; i++)
+        if (a->scales[i] != b->scales[i] || a->zero_points[i] != b->zero_points[i]) return false;
+    return true;
+}

@@ -35,6 +35,9 @@ typedef struct p2l_ir_tensor {
     void *owned;
     size_t nbytes;
     p2l_quant *quant;
+    /* A float32 constant holding int8 values dequantized with these parameters (a PT2E weight):
+     * passes/quantize.c gives the op reading it int8 weights again. Never written to the file. */
+    const p2l_quant *dequantized;
     int producer;  /* node index, or -1 (graph input or constant) */
     int consumers; /* number of node inputs reading it (kept by p2l_ir_graph_count_uses) */
 } p2l_ir_tensor;
@@ -97,6 +100,12 @@ int p2l_add_node(p2l_ir_graph *g, p2l_op op, int ninputs, const int *inputs, int
 void p2l_set_option(p2l_ir_graph *g, int node, const char *field, int64_t value);
 void p2l_set_option_f32(p2l_ir_graph *g, int node, const char *field, float value);
 int64_t p2l_get_option(const p2l_ir_graph *g, int node, const char *field);
+
+/* Quantization parameters for `count` channels along `axis` (count 1: per-tensor), in the graph's
+ * arena, zero points 0; NULL on OOM (message set). */
+p2l_quant *p2l_new_quant(p2l_ir_graph *g, int count, int axis);
+/* Whether two parameter sets are the same (both NULL counts as the same). */
+bool p2l_quant_equal(const p2l_quant *a, const p2l_quant *b);
 
 /* Replaces a tensor's constant data (releasing old owned bytes). */
 void p2l_set_const_data(p2l_ir_graph *g, int tensor, void *owned_data, size_t nbytes);

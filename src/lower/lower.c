@@ -289,7 +289,7 @@ int p2l_const_f32(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const float
 }
 
 /* Converts element i of a typed buffer to double / writes a double as a dtype. */
-static double load_element(const void *data, p2l_dtype dtype, size_t i) {
+double p2l_load_element(const void *data, p2l_dtype dtype, size_t i) {
     switch (dtype) {
     case P2L_FLOAT32: { float f; memcpy(&f, (const float *)data + i, 4); return f; }
     case P2L_FLOAT64: { double f; memcpy(&f, (const double *)data + i, 8); return f; }
@@ -333,7 +333,7 @@ int p2l_value_const(p2l_lower_ctx *ctx, int value_id, int rank, const p2l_layout
         /* int64 -> int32 (checked), float64 -> float32, then lay out */
         converted = p2l_alloc(numel ? (size_t)numel * esize : 1);
         for (int64_t i = 0; converted && i < numel; i++) {
-            double x = load_element(v->data, v->dtype, (size_t)i);
+            double x = p2l_load_element(v->data, v->dtype, (size_t)i);
             if (out_dtype == P2L_INT32 && (x > 2147483647.0 || x < -2147483648.0)) {
                 p2l_release(out);
                 p2l_release(converted);

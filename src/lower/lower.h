@@ -132,6 +132,9 @@ int p2l_physical_axis(const p2l_layout *layout, int rank, int axis);
 bool p2l_fits_dtype(p2l_lower_ctx *ctx, p2l_dtype dtype, double value, const char *what);
 bool p2l_narrow_i32(p2l_lower_ctx *ctx, int64_t value, const char *what, int32_t *out);
 
+/* Element i of typed data (float32/64, int8/16/32/64, uint8, bool) as a double. */
+double p2l_load_element(const void *data, p2l_dtype dtype, size_t i);
+
 /* The number a Scalar argument holds (int, float or bool), or `fallback` when it is absent. */
 double p2l_arg_number(p2l_lower_ctx *ctx, const char *name, double fallback);
 /* Whether a value is known at conversion time (parameter, buffer or constant). */

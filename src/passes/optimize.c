@@ -7,6 +7,7 @@ static const struct {
     const char *name;
     p2l_pass_fn fn;
 } pipeline[] = {
+    {"carry-dequantized", p2l_pass_carry_dequantized}, /* before folding: keeps int8 weights' parameters */
     {"fold-constants", p2l_pass_fold_constants},
     {"simplify", p2l_pass_simplify},
     {"cancel-transposes", p2l_pass_cancel_transposes},
@@ -16,6 +17,7 @@ static const struct {
     {"fuse-affine", p2l_pass_fuse_affine},
     {"fuse-activation", p2l_pass_fuse_activation},
     {"zero-pad-max-pool", p2l_pass_zero_pad_max_pool},
+    {"quantize", p2l_pass_quantize}, /* after the fusions: int8 ops with their activations fused */
     {"remove-dead", p2l_pass_remove_dead},
 };
 

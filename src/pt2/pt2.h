@@ -76,7 +76,7 @@ typedef struct p2l_buffer_mutation {
 
 typedef struct p2l_aten_node {
     const char *name;         /* "convolution_3" */
-    const char *target;       /* "convolution.default" (the "torch.ops.aten." prefix dropped) */
+    const char *target;       /* "convolution.default" (the "torch.ops.aten." prefix dropped; other namespaces keep theirs) */
     const char *schema;       /* NULL when the op is not in the schema table */
     int nargs;
     p2l_arg *args;            /* schema order */

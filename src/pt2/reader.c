@@ -685,6 +685,7 @@ static p2l_status read_node(reader *r, const p2l_json *jn, size_t index) {
     p2l_aten_node node = {0};
     const char *t = target->string;
     if (strncmp(t, "torch.ops.aten.", 15) == 0) t += 15;
+    else if (strncmp(t, "torch.ops.", 10) == 0) t += 10; /* other namespaces keep their name: quantized_decomposed.x */
     node.target = p2l_arena_strdup(arena, t);
     node.name = name ? p2l_arena_strdup(arena, name->string) : p2l_arena_printf(arena, "node_%zu", index);
     const p2l_json *meta = get_typed(jn, "metadata", P2L_JSON_OBJECT);

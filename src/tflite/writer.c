@@ -19,20 +19,37 @@ enum { SIGNATURE_INPUTS, SIGNATURE_OUTPUTS, SIGNATURE_KEY, SIGNATURE_SUBGRAPH_IN
 enum { METADATA_NAME, METADATA_BUFFER };
 enum { TENSORMAP_NAME, TENSORMAP_TENSOR_INDEX };
 
+/* The version at which an op gained int8 tensors (TFLite's op_version rules); 0: no int8 version. */
+static int int8_version(const p2l_ir_graph *g, const p2l_ir_node *node) {
+    if (node->ninputs < 1 || node->inputs[0] < 0 || g->tensors.items[node->inputs[0]].dtype != P2L_INT8) return 0;
+    switch (node->op) {
+    case P2L_OP_CONV_2D: case P2L_OP_DEPTHWISE_CONV_2D: return 3;
+    case P2L_OP_FULLY_CONNECTED: return 4;
+    case P2L_OP_ADD: case P2L_OP_SUB: case P2L_OP_MUL: case P2L_OP_AVERAGE_POOL_2D: case P2L_OP_MAX_POOL_2D:
+    case P2L_OP_MEAN: case P2L_OP_CONCATENATION: case P2L_OP_PAD: case P2L_OP_TRANSPOSE: case P2L_OP_SOFTMAX:
+    case P2L_OP_LOGISTIC: case P2L_OP_RELU: case P2L_OP_RELU6: case P2L_OP_DEQUANTIZE: case P2L_OP_QUANTIZE:
+        return 2;
+    default: return 0;
+    }
+}
+
 int p2l_tflite_op_version(const p2l_ir_graph *g, const p2l_ir_node *node) {
     /* Versions mark when an op gained a feature; a runtime that knows the version runs it. */
 #define OPT(name) p2l_get_option(g, (int)(node - g->nodes.items), name)
+    const int int8 = int8_version(g, node);
     switch (node->op) {
     case P2L_OP_CONV_2D: {
         /* grouped: the filter sees fewer input channels than the input has */
         const p2l_ir_tensor *in = &g->tensors.items[node->inputs[0]], *filter = &g->tensors.items[node->inputs[1]];
         if (in->rank == 4 && filter->rank == 4 && in->dims[3] != filter->dims[3]) return 6;
+        if (int8) return int8;
         return OPT("dilation_w_factor") != 1 || OPT("dilation_h_factor") != 1 ? 2 : 1;
     }
     case P2L_OP_DEPTHWISE_CONV_2D:
+        if (int8) return int8;
         return OPT("dilation_w_factor") != 1 || OPT("dilation_h_factor") != 1 ? 2 : 1;
     case P2L_OP_FULLY_CONNECTED:
-        return OPT("keep_num_dims") ? 5 : 1;
+        return OPT("keep_num_dims") ? 5 : int8 ? int8 : 1;
     case P2L_OP_RESIZE_BILINEAR:
     case P2L_OP_RESIZE_NEAREST_NEIGHBOR:
         return OPT("half_pixel_centers") ? 3 : 1;
@@ -41,7 +58,7 @@ int p2l_tflite_op_version(const p2l_ir_graph *g, const p2l_ir_node *node) {
     case P2L_OP_BROADCAST_TO:
         return 2; /* the op was introduced at version 2; LiteRT registers no version 1 */
     default:
-        return 1;
+        return int8 ? int8 : 1;
     }
 #undef OPT
 }
