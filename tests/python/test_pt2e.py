@@ -3,7 +3,6 @@ Q/DQ patterns become int8 TFLite ops. Each model is compared on LiteRT with PyTo
 graph: cosine similarity >= 0.99 and max abs error within a few steps of the output's scale. The
 file must hold int8 conv/FC ops (int8 activations and per-channel weights, int32 bias) and be about
 0.3x the float file; unsupported schemes are refused naming the node and the scheme."""
-import re
 import warnings
 
 import numpy as np
@@ -22,7 +21,6 @@ from torchao.testing.pt2e._xnnpack_quantizer import (  # noqa: E402
 INT8, INT32, FLOAT32 = tfl_schema.TensorType.INT8, tfl_schema.TensorType.INT32, tfl_schema.TensorType.FLOAT32
 # What pt2lite's runtime says while it has no int8 kernels (the int8rt branch adds them).
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-RUNTIME_INT8_GAP = re.compile(r"int8|QUANTIZE|DEQUANTIZE")
 
 
 def quantize(module, args, per_channel=True, calibration=4):
@@ -67,10 +65,9 @@ def compare(got, expected, scale, steps, what):
 
 
 def check_pt2e(module, args, per_channel=True, steps=3, int8_ops=("CONV_2D",), check_file=None):
-    """Quantizes, converts, runs on LiteRT (and pt2lite's runtime once it runs int8) against PyTorch
-    running the Q/DQ graph. Checks that the ops in int8_ops read int8 activations, int8 weights and
-    an int32 bias and write int8, then check_file(content) if given, before the runtime step (which
-    skips while the runtime has no int8 kernels)."""
+    """Quantizes, converts, runs on LiteRT and on pt2lite's runtime against PyTorch running the Q/DQ
+    graph. Checks that the ops in int8_ops read int8 activations, int8 weights and an int32 bias and
+    write int8, then check_file(content) if given."""
     qm = quantize(module, args, per_channel)
     with torch.no_grad():
         expected = qm(*args)
@@ -94,12 +91,7 @@ def check_pt2e(module, args, per_channel=True, steps=3, int8_ops=("CONV_2D",), c
                 assert not np.any(weights.zeroPoint)
     if check_file:
         check_file(content)
-    try:
-        got = run_pt2lite(content, inputs)
-    except Exception as e:  # noqa: BLE001 - only the runtime's int8 gap is a skip, anything else fails
-        if RUNTIME_INT8_GAP.search(str(e)):
-            pytest.skip(f"pt2lite's runtime does not run int8 files yet (issue 11, int8 runtime): {e}")
-        raise
+    got = run_pt2lite(content, inputs)
     compare(got[0], expected.numpy(), scale, steps, "pt2lite runtime")
 
 
