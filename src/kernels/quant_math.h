@@ -86,4 +86,11 @@ p2l_status p2l_quant_conv_prepare(p2l_node *node, int input, int filter, int bia
  * (int8, uint8, int16) use the reference kernels (the fast drivers cover float only). */
 const p2l_kernel *p2l_kernel_for_node(const p2l_kernel_selection *selection, const p2l_node *node);
 
+/* int8 LOGISTIC and HARD_SWISH (one table of the 256 inputs), int8 SOFTMAX: TFLite's arithmetic
+ * (activation_int8.c). The reference kernels of those ops call these for int8 inputs. */
+p2l_status p2l_int8_unary_prepare(p2l_node *node);
+p2l_status p2l_int8_unary_invoke(p2l_node *node);
+p2l_status p2l_int8_softmax_prepare(p2l_node *node);
+p2l_status p2l_int8_softmax_invoke(p2l_node *node);
+
 #endif
