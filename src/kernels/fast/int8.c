@@ -149,6 +149,7 @@ static void gemm_task(void *ctx, size_t task, int thread) {
         a = im2col;
     }
     p2l_i8_gemm_b b = st->b;
+    if (!st->direct) b.k = b.kp; /* im2col rows are zero padded to kp: no partial blocks to read */
     b.data += (size_t)g0 * (size_t)b.kp * P2L_I8_GEMM_NR;
     b.groups = g1 - g0;
     st->gemm(&b, rows, a, lda, acc + (size_t)g0 * P2L_I8_GEMM_NR, ldacc);
