@@ -147,9 +147,14 @@ static bool is_quantized_node(const p2l_node *node) {
 }
 
 const p2l_kernel *p2l_kernel_for_node(const p2l_kernel_selection *selection, const p2l_node *node) {
-    if (is_quantized_node(node)) {
-        const p2l_kernel_selection reference = {.reference = true, .pinned = true};
-        return p2l_kernel_selected(&reference, node->op);
-    }
-    return p2l_kernel_selected(selection, node->op);
+    const p2l_kernel *selected = p2l_kernel_selected(selection, node->op);
+    if (!is_quantized_node(node)) return selected;
+    const p2l_kernel *reference = p2l_reference_kernel_of(node->op);
+#if defined(P2L_HAVE_X86_KERNELS) || defined(P2L_HAVE_ARM_KERNELS)
+    /* Fast kernels in use (not pinned to the reference ones): the int8 ones where there are some
+     * (they fall back to the reference kernels by themselves where the ISA has no int8 loops). */
+    const p2l_kernel *int8_fast = p2l_int8_fast_kernel(node->op);
+    if (selected != reference && int8_fast) return int8_fast;
+#endif
+    return reference;
 }

@@ -83,7 +83,19 @@ p2l_status p2l_quant_conv_prepare(p2l_node *node, int input, int filter, int bia
                                   int activation, p2l_quant_conv **out);
 
 /* The kernel a node runs: the interpreter's selection, except that nodes on quantized tensors
- * (int8, uint8, int16) use the reference kernels (the fast drivers cover float only). */
+ * (int8, uint8, int16) use the reference kernels (the float fast drivers cover float only), or the
+ * int8 fast kernels where the selection has fast kernels (p2l_int8_fast_kernel). */
 const p2l_kernel *p2l_kernel_for_node(const p2l_kernel_selection *selection, const p2l_node *node);
+
+/* int8 LOGISTIC and HARD_SWISH (one table of the 256 inputs), int8 SOFTMAX: TFLite's arithmetic
+ * (activation_int8.c). The reference kernels of those ops call these for int8 inputs. */
+/* The fast int8 kernel of an op (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; fast/int8.c), NULL
+ * for others; only in builds with fast kernels. */
+const p2l_kernel *p2l_int8_fast_kernel(p2l_op op);
+
+p2l_status p2l_int8_unary_prepare(p2l_node *node);
+p2l_status p2l_int8_unary_invoke(p2l_node *node);
+p2l_status p2l_int8_softmax_prepare(p2l_node *node);
+p2l_status p2l_int8_softmax_invoke(p2l_node *node);
 
 #endif

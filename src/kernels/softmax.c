@@ -1,10 +1,11 @@
 /* Normalizations along the last axis: SOFTMAX (with beta), LOG_SOFTMAX, L2_NORMALIZATION. */
 #include <math.h>
 
-#include "kernels/kernels.h"
+#include "kernels/quant_math.h"
 
 static p2l_status last_axis_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
+    if (node->op == P2L_OP_SOFTMAX && x->dtype == P2L_INT8) return p2l_int8_softmax_prepare(node);
     P2L_TRY(p2l_expect_dtype(x, P2L_FLOAT32));
     P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
     if (x->rank < 1) return p2l_fail(P2L_ERROR_MALFORMED, "%s must have rank 1 or more", P2L_LABEL(x));
@@ -14,6 +15,7 @@ static p2l_status last_axis_prepare(p2l_node *node) {
 
 static p2l_status softmax_invoke(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
+    if (x->dtype == P2L_INT8) return p2l_int8_softmax_invoke(node);
     size_t depth = (size_t)x->dims[x->rank - 1];
     if (depth == 0) return P2L_OK;
     size_t rows = x->count / depth;

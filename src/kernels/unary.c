@@ -2,7 +2,7 @@
  * carries LEAKY_RELU's alpha and GELU's approximate flag), one of integer functions. */
 #include <math.h>
 
-#include "kernels/kernels.h"
+#include "kernels/quant_math.h"
 
 typedef int64_t (*int_fn)(int64_t x);
 
@@ -77,6 +77,8 @@ typedef struct unary_state {
 
 static p2l_status unary_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
+    if (x->dtype == P2L_INT8 && (node->op == P2L_OP_LOGISTIC || node->op == P2L_OP_HARD_SWISH))
+        return p2l_int8_unary_prepare(node);
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
     bool ok = node->op == P2L_OP_LOGICAL_NOT ? x->dtype == P2L_BOOL
               : x->dtype == P2L_FLOAT32      ? float_fns[node->op] != NULL
@@ -95,6 +97,7 @@ static p2l_status unary_invoke(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
     p2l_tensor *y = node->outputs[0];
     size_t n = x->count;
+    if (x->dtype == P2L_INT8) return p2l_int8_unary_invoke(node);
     if (x->dtype == P2L_FLOAT32) {
         float_fns[node->op](x->data, y->data, n, ((const unary_state *)node->state)->param);
     } else if (x->dtype == P2L_INT32) {

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "kernels/fast/fast.h"
+#include "kernels/quant_math.h"
 
 enum { MAX_IO = 4, MAX_OPTIONS = 64 };
 
@@ -927,6 +928,163 @@ static void test_empty(void) {
     compare("empty mean", &m);
 }
 
+/* ------------------------------------------------------------ int8 (fast/int8.c) against the reference
+ * Bit-exact: the int8 kernels requantize with the reference arithmetic. Random int8 data, symmetric
+ * per-channel (or per-tensor) weights, int32 bias, zero points across the range, 1 to 3 threads. */
+
+static void int8_tensor(p2l_tensor *t, int rank, const int32_t *dims, bool constant, int quant_count, int dim,
+                        float scale, int zero_point) {
+    memset(t, 0, sizeof *t);
+    t->dtype = P2L_INT8;
+    t->rank = rank;
+    memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
+    t->count = p2l_dims_count(rank, dims);
+    t->bytes = t->count;
+    int8_t *d = malloc(t->bytes + 16);
+    for (size_t i = 0; i < t->count; i++) d[i] = (int8_t)(int)floorf(rnd(128.0f));
+    t->data = d;
+    t->is_constant = t->known = constant;
+    float *scales = malloc((size_t)quant_count * sizeof *scales);
+    int64_t *zero_points = malloc((size_t)quant_count * sizeof *zero_points);
+    for (int i = 0; i < quant_count; i++) scales[i] = scale * (1.0f + 0.5f * rnd(1.0f)), zero_points[i] = zero_point;
+    t->quant_count = quant_count, t->quantized_dimension = dim, t->scales = scales, t->zero_points = zero_points;
+}
+
+static void free_tensor(p2l_tensor *t) {
+    free(t->data);
+    free((void *)t->scales);
+    free((void *)t->zero_points);
+}
+
+/* Runs kernel k on the node of `s` with an int8 output (scale, zero point); returns the output bytes
+ * and whether the kernel asked for scratch (the int8 fast paths do, the reference kernels do not). */
+static int8_t *run_int8(const spec *s, const p2l_kernel *k, int threads, float out_scale, int out_zero_point,
+                        size_t *count, bool *scratch_used) {
+    p2l_tensor in[MAX_IO], out = {.dtype = P2L_INT8, .quant_count = 1, .scales = &out_scale,
+                                  .zero_points = &(int64_t){out_zero_point}};
+    p2l_tensor *in_ptr[MAX_IO], *out_ptr[1] = {&out};
+    for (int i = 0; i < s->inputs; i++) in[i] = s->in[i], in_ptr[i] = &in[i];
+    p2l_arena arena = {0};
+    p2l_exec exec = {0};
+    if (p2l_threadpool_start(threads, 0, &exec.pool)) return NULL;
+    p2l_node node = {.op = s->op, .version = 1, .input_count = s->inputs, .output_count = 1, .inputs = in_ptr,
+                     .outputs = out_ptr, .options = s->options, .arena = &arena, .exec = &exec};
+    p2l_parse_options(&node);
+    int8_t *result = NULL;
+    void *scratch = NULL;
+    if (k->prepare(&node) == P2L_OK) {
+        *scratch_used = node.scratch_bytes > 0;
+        exec.scratch_stride = (node.scratch_bytes + 63) & ~(size_t)63;
+        scratch = malloc(exec.scratch_stride * (size_t)threads + 64);
+        exec.scratch = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        result = malloc(out.bytes + 1);
+        out.data = result;
+        *count = out.count;
+        if (k->invoke(&node) != P2L_OK) free(result), result = NULL;
+    } else {
+        fprintf(stderr, "prepare failed: %s\n", p2l_last_error());
+    }
+    free(scratch);
+    p2l_threadpool_free(exec.pool);
+    p2l_arena_free(&arena);
+    return result;
+}
+
+/* expect_fast: the ISA's int8 loops must have run (where it has them). */
+static void compare_int8(const char *what, const spec *s, float out_scale, int out_zero_point, bool expect_fast) {
+    size_t n_ref = 0, n_fast = 0;
+    bool unused, fast = false;
+    int8_t *expect = run_int8(s, p2l_reference_kernel_of(s->op), 1, out_scale, out_zero_point, &n_ref, &unused);
+    CHECK(expect != NULL);
+    const p2l_kernel *k = p2l_int8_fast_kernel(s->op);
+    CHECK(k != NULL);
+    for (int threads = 1; expect && k && threads <= 3; threads++) {
+        int8_t *got = run_int8(s, k, threads, out_scale, out_zero_point, &n_fast, &fast);
+        CHECK(got != NULL && n_fast == n_ref);
+        if (got && n_fast == n_ref && memcmp(got, expect, n_ref) != 0) {
+            size_t i = 0;
+            while (got[i] == expect[i]) i++;
+            fprintf(stderr, "%s [%s, %d threads]: element %zu is %d, reference %d\n", what, current_isa(), threads, i,
+                    got[i], expect[i]);
+            CHECK(false);
+        }
+        free(got);
+    }
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    if (expect_fast && isa && isa->i8_gemm && !fast) fprintf(stderr, "%s [%s]: not on the fast path\n", what, isa->name);
+    CHECK(!(expect_fast && isa && isa->i8_gemm) || fast);
+    cases++;
+    if (fast) fast_cases++;
+    free(expect);
+}
+
+static void int8_conv_case(bool depthwise, int n, int h, int w, int c, int oc, int kh, int kw, int stride,
+                           int dilation, int padding, int activation, int in_zero_point, int out_zero_point,
+                           bool per_channel, bool bias) {
+    spec s = new_spec(depthwise ? P2L_OP_DEPTHWISE_CONV_2D : P2L_OP_CONV_2D, bias ? 3 : 2);
+    const int channels_dim = depthwise ? 3 : 0;
+    int8_tensor(&s.in[0], 4, (int32_t[]){n, h, w, c}, false, 1, 0, 0.05f, in_zero_point);
+    int8_tensor(&s.in[1], 4, depthwise ? (int32_t[]){1, kh, kw, oc} : (int32_t[]){oc, kh, kw, c}, true,
+                per_channel ? oc : 1, channels_dim, 0.01f, 0);
+    if (bias) {
+        int32_t *values = malloc((size_t)oc * sizeof *values);
+        for (int i = 0; i < oc; i++) values[i] = (int32_t)rnd(20000.0f);
+        int_tensor(&s.in[2], oc, values);
+        free(values);
+    }
+    set_option(&s, "padding", padding);
+    set_option(&s, "stride_h", stride);
+    set_option(&s, "stride_w", stride);
+    set_option(&s, "dilation_h_factor", dilation);
+    set_option(&s, "dilation_w_factor", dilation);
+    set_option(&s, "fused_activation_function", activation);
+    if (depthwise) set_option(&s, "depth_multiplier", oc / c);
+    char what[160];
+    snprintf(what, sizeof what, "int8 %s %dx%dx%dx%d -> %d, %dx%d s%d d%d pad %d act %d zp %d/%d%s",
+             depthwise ? "depthwise" : "conv", n, h, w, c, oc, kh, kw, stride, dilation, padding, activation,
+             in_zero_point, out_zero_point, per_channel ? " per-channel" : "");
+    compare_int8(what, &s, 0.02f + 0.1f * (float)(kh * kw) / 9.0f, out_zero_point, !depthwise || oc == c);
+    for (int i = 0; i < s.inputs; i++) free_tensor(&s.in[i]);
+}
+
+static void test_int8_conv(void) {
+    const int zero_points[][2] = {{0, 0}, {-128, 127}, {127, -128}, {-17, 5}};
+    for (int z = 0; z < 4; z++) {
+        const int zi = zero_points[z][0], zo = zero_points[z][1];
+        int8_conv_case(false, 1, 8, 8, 3, 16, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, true);
+        int8_conv_case(false, 1, 9, 7, 16, 33, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_RELU, zi, zo, true, true);
+        int8_conv_case(false, 2, 6, 5, 17, 7, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU6, zi, zo, false, false);
+        int8_conv_case(false, 1, 11, 10, 40, 24, 3, 3, 1, 2, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, true);
+        int8_conv_case(false, 1, 7, 9, 5, 6, 5, 3, 3, 1, P2L_PAD_VALID, P2L_ACT_NONE, zi, zo, true, true);
+        int8_conv_case(false, 1, 14, 14, 64, 70, 1, 1, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, true);
+        int8_conv_case(false, 1, 20, 20, 8, 16, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, zi, zo, true, true);
+        int8_conv_case(true, 1, 10, 9, 32, 32, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU6, zi, zo, true, true);
+        int8_conv_case(true, 2, 9, 11, 13, 13, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, false);
+        int8_conv_case(true, 1, 12, 12, 40, 40, 5, 5, 2, 1, P2L_PAD_VALID, P2L_ACT_RELU, zi, zo, false, true);
+        int8_conv_case(true, 1, 8, 8, 8, 16, 3, 3, 1, 2, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, true);
+    }
+}
+
+static void test_int8_fully_connected(void) {
+    const int shapes[][3] = {{1, 32, 10}, {3, 100, 17}, {7, 16, 64}, {1, 1280, 100}, {5, 7, 3}};
+    for (int i = 0; i < 5; i++)
+        for (int z = -128; z <= 127; z += 85) {
+            const int batch = shapes[i][0], depth = shapes[i][1], units = shapes[i][2];
+            spec s = new_spec(P2L_OP_FULLY_CONNECTED, 3);
+            int8_tensor(&s.in[0], 2, (int32_t[]){batch, depth}, false, 1, 0, 0.05f, z);
+            int8_tensor(&s.in[1], 2, (int32_t[]){units, depth}, true, i % 2 ? 1 : units, 0, 0.01f, 0);
+            int32_t *values = malloc((size_t)units * sizeof *values);
+            for (int u = 0; u < units; u++) values[u] = (int32_t)rnd(30000.0f);
+            int_tensor(&s.in[2], units, values);
+            free(values);
+            set_option(&s, "fused_activation_function", i % 3 == 0 ? P2L_ACT_RELU : P2L_ACT_NONE);
+            char what[96];
+            snprintf(what, sizeof what, "int8 fully connected %dx%d -> %d, zero point %d", batch, depth, units, z);
+            compare_int8(what, &s, 0.05f * sqrtf((float)depth) / 4.0f, -z / 2, true);
+            for (int t = 0; t < s.inputs; t++) free_tensor(&s.in[t]);
+        }
+}
+
 static void run_all(void) {
     RUN(test_conv);
     RUN(test_grouped_conv);
@@ -945,6 +1103,8 @@ static void run_all(void) {
     RUN(test_special_values_pytorch);
     RUN(test_special_values);
     RUN(test_empty);
+    RUN(test_int8_conv);
+    RUN(test_int8_fully_connected);
 }
 
 static bool env_set(const char *name) {

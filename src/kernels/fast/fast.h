@@ -287,6 +287,26 @@ typedef void (*p2l_transpose_blocks_fn)(const uint32_t *in, int64_t col_stride, 
  * apart (an RGB image's NCHW -> NHWC): out[3 r + j] = in[j * channel_stride + r]. */
 typedef void (*p2l_interleave_3_fn)(const uint32_t *in, size_t channel_stride, uint32_t *out, size_t r0, size_t r1);
 
+/* ------------------------------------------------------------ int8 (fast/int8.c drivers)
+ * int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED accumulate sum(w * x) in int32 and fold the
+ * input zero point into the bias (bias - zero_point * sum(w), exact in int32), then requantize per
+ * channel with the reference kernels' arithmetic (quant_math.h), so outputs equal theirs bit for
+ * bit. The GEMM's B (weights [n][k], k contiguous: OHWI or FC rows) is packed at prepare as int16,
+ * groups of P2L_I8_GEMM_NR channels, k padded to a multiple of P2L_I8_GEMM_KB with zeros: group g,
+ * block kb is NR x KB int16, channel-major. */
+enum { P2L_I8_GEMM_NR = 4, P2L_I8_GEMM_KB = 16 };
+typedef struct p2l_i8_gemm_b {
+    const int16_t *data;
+    int k, kp, n, groups; /* kp: k rounded up to KB; groups: n rounded up to NR, / NR */
+} p2l_i8_gemm_b;
+/* acc[r * ldacc + j] = sum over kk < k of a[r * lda + kk] * B[j][kk], rows r < m, every column j of
+ * B's groups (up to groups * NR: ldacc must hold them). */
+typedef void (*p2l_i8_gemm_fn)(const p2l_i8_gemm_b *b, size_t m, const int8_t *a, size_t lda, int32_t *acc,
+                               size_t ldacc);
+/* acc[c] += w[c] * (x[c] + input_offset) for c < channels: one tap of a depthwise convolution. */
+typedef void (*p2l_i8_depthwise_tap_fn)(int32_t *acc, const int8_t *x, const int16_t *w, int32_t input_offset,
+                                        size_t channels);
+
 /* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
     const char *name;
@@ -302,6 +322,8 @@ typedef struct p2l_fast_isa {
     p2l_transpose_blocks_fn transpose_blocks;
     int transpose_lanes;                /* the blocks' size; it divides P2L_TRANSPOSE_TILE */
     p2l_interleave_3_fn interleave_3;   /* NULL: the driver's scalar loop */
+    p2l_i8_gemm_fn i8_gemm;                   /* NULL: int8 nodes run the reference kernels */
+    p2l_i8_depthwise_tap_fn i8_depthwise_tap; /* NULL: the same */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

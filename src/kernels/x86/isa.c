@@ -9,6 +9,7 @@ const p2l_fast_isa p2l_isa_avx2 = {
     .softmax_row = p2l_f32_softmax_row__avx2, .pool_row = p2l_f32_pool_row__avx2,
     .mean_rows = p2l_f32_mean_rows__avx2, .channel_means = p2l_f32_channel_means__avx2,
     .transpose_blocks = p2l_u32_transpose_blocks__avx2, .transpose_lanes = 8, .interleave_3 = p2l_u32_interleave_3__avx2,
+    .i8_gemm = p2l_i8_gemm__avx2, .i8_depthwise_tap = p2l_i8_depthwise_tap__avx2,
 };
 
 const p2l_fast_isa p2l_isa_avx512 = {
@@ -17,4 +18,5 @@ const p2l_fast_isa p2l_isa_avx512 = {
     .softmax_row = p2l_f32_softmax_row__avx512, .pool_row = p2l_f32_pool_row__avx2,
     .mean_rows = p2l_f32_mean_rows__avx2, .channel_means = p2l_f32_channel_means__avx2,
     .transpose_blocks = p2l_u32_transpose_blocks__avx2, .transpose_lanes = 8, .interleave_3 = p2l_u32_interleave_3__avx2,
+    .i8_gemm = p2l_i8_gemm__avx2, .i8_depthwise_tap = p2l_i8_depthwise_tap__avx2,
 };

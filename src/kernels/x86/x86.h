@@ -14,5 +14,9 @@ extern const p2l_fast_isa p2l_isa_avx2, p2l_isa_avx512;
 
 P2L_DECLARE_ISA_KERNELS(avx2)
 P2L_DECLARE_ISA_KERNELS(avx512)
+/* int8 (gemm_i8.c): both tables use the AVX2 ones. */
+void p2l_i8_gemm__avx2(const p2l_i8_gemm_b *b, size_t m, const int8_t *a, size_t lda, int32_t *acc, size_t ldacc);
+void p2l_i8_depthwise_tap__avx2(int32_t *acc, const int8_t *x, const int16_t *w, int32_t input_offset,
+                                size_t channels);
 
 #endif

@@ -1,0 +1,321 @@
+/* Fast int8 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (fast.h, "int8"): the reference kernels'
+ * prepare (checks, requantization parameters), weights packed once per model, the ISA's int8
+ * micro-kernels for the sums, and the reference requantization per channel, so the outputs equal the
+ * reference kernels' bit for bit.
+ *
+ * CONV_2D (one group) and FULLY_CONNECTED are one GEMM: rows are output pixels (or batch rows),
+ * columns output channels, k the filter's (ky, kx, c) order. A 1x1 convolution with stride 1 reads
+ * the input in place; others build im2col rows of a block of pixels in the thread's scratch, taps
+ * outside the image holding the input zero point (so they add nothing: the zero point is folded into
+ * the bias). DEPTHWISE_CONV_2D (depth multiplier 1) sums each output pixel's taps inside the image
+ * over all channels at once. The runtime's fusion offers are not taken (they are float). Nodes these
+ * paths do not cover, or an ISA without int8 micro-kernels, run the reference kernels. */
+#include <string.h>
+
+#include "kernels/fast/fast.h"
+#include "kernels/quant_math.h"
+
+enum {
+    P2L_DERIVED_I8_GEMM_B = 16, P2L_DERIVED_I8_DEPTHWISE = 17, /* after fast.h's float kinds */
+    IM2COL_BLOCK_BYTES = 64 * 1024, /* im2col rows per thread and block */
+    MAX_BLOCK_ROWS = 64,
+    MAX_COLUMN_CHUNKS = 8,
+};
+
+/* ------------------------------------------------------------ packing */
+
+typedef struct gemm_pack_ctx {
+    const int8_t *weights; /* [n][k] */
+    const int32_t *bias;   /* [n] or NULL */
+    int32_t input_offset;
+    int n, k, kp, groups;
+} gemm_pack_ctx;
+
+/* int16 weights (fast.h layout), then groups * NR int32 biases with the zero point folded in. */
+static size_t gemm_pack_bytes(const gemm_pack_ctx *c) {
+    return (size_t)c->groups * P2L_I8_GEMM_NR * ((size_t)c->kp * sizeof(int16_t) + sizeof(int32_t));
+}
+
+static p2l_status gemm_pack(void *data, const void *ctx) {
+    const gemm_pack_ctx *c = ctx;
+    int16_t *packed = data;
+    int32_t *bias = (int32_t *)(packed + (size_t)c->groups * P2L_I8_GEMM_NR * (size_t)c->kp);
+    for (int j = 0; j < c->n; j++) {
+        const int8_t *row = c->weights + (size_t)j * (size_t)c->k;
+        int16_t *group = packed + (size_t)(j / P2L_I8_GEMM_NR) * (size_t)c->kp * P2L_I8_GEMM_NR;
+        int32_t sum = 0;
+        for (int kk = 0; kk < c->k; kk++) {
+            group[(size_t)(kk / P2L_I8_GEMM_KB) * P2L_I8_GEMM_NR * P2L_I8_GEMM_KB +
+                  (size_t)(j % P2L_I8_GEMM_NR) * P2L_I8_GEMM_KB + (size_t)(kk % P2L_I8_GEMM_KB)] = row[kk];
+            sum += row[kk];
+        }
+        /* Wraps as the reference's int32 sum would: equal modulo 2^32, which is all int32 keeps. */
+        bias[j] = (int32_t)((uint32_t)(c->bias ? c->bias[j] : 0) + (uint32_t)c->input_offset * (uint32_t)sum);
+    }
+    return P2L_OK;
+}
+
+/* ------------------------------------------------------------ GEMM nodes (CONV_2D, FULLY_CONNECTED) */
+
+typedef struct gemm_state {
+    void *reference_state;
+    const p2l_quant_conv *q;
+    p2l_i8_gemm_fn gemm;
+    p2l_i8_gemm_b b;
+    const int32_t *bias; /* groups * NR */
+    bool fast, direct;   /* direct: A is the input in place (lda = k) */
+    const p2l_conv_params *p; /* CONV_2D */
+    size_t m, block_rows, row_blocks;
+    int chunk_groups, chunks;
+} gemm_state;
+
+static p2l_status gemm_setup(p2l_node *node, gemm_state *st, const p2l_quant_conv *q, int n, int k, size_t m) {
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    const p2l_tensor *w = node->inputs[1], *bias = node->input_count > 2 ? node->inputs[2] : NULL;
+    if (!isa || !isa->i8_gemm) return P2L_OK;
+    gemm_pack_ctx c = {.weights = w->data, .bias = bias ? bias->data : NULL, .input_offset = q->input_offset,
+                       .n = n, .k = k, .kp = (k + P2L_I8_GEMM_KB - 1) / P2L_I8_GEMM_KB * P2L_I8_GEMM_KB,
+                       .groups = (n + P2L_I8_GEMM_NR - 1) / P2L_I8_GEMM_NR};
+    if (!w->known || (bias && !bias->known)) return P2L_OK; /* weights computed at run time */
+    const p2l_derived_key key = {.kind = P2L_DERIVED_I8_GEMM_B, .source = w->data, .bias = c.bias,
+                                 .params = {n, k, q->input_offset}};
+    const void *data;
+    P2L_TRY(p2l_fast_derive(node, p2l_constant_weights(w, bias), &key, gemm_pack_bytes(&c), gemm_pack, &c, &data));
+    st->q = q;
+    st->gemm = isa->i8_gemm;
+    st->b = (p2l_i8_gemm_b){.data = data, .k = k, .kp = c.kp, .n = n, .groups = c.groups};
+    st->bias = (const int32_t *)(st->b.data + (size_t)c.groups * P2L_I8_GEMM_NR * (size_t)c.kp);
+    st->m = m;
+    st->block_rows = (size_t)(IM2COL_BLOCK_BYTES / c.kp);
+    if (st->block_rows > MAX_BLOCK_ROWS) st->block_rows = MAX_BLOCK_ROWS;
+    if (st->block_rows < 2) st->block_rows = 2;
+    st->row_blocks = m ? (m + st->block_rows - 1) / st->block_rows : 0;
+    /* Few rows (a fully connected layer on one row) and several threads: cut the channels instead. */
+    const int threads = p2l_node_threads(node);
+    st->chunks = 1;
+    if (threads > 1 && st->row_blocks < (size_t)threads * 2)
+        st->chunks = c.groups < MAX_COLUMN_CHUNKS ? c.groups : MAX_COLUMN_CHUNKS;
+    st->chunk_groups = (c.groups + st->chunks - 1) / st->chunks;
+    st->chunks = (c.groups + st->chunk_groups - 1) / st->chunk_groups;
+    node->scratch_bytes = st->block_rows * ((size_t)c.kp + (size_t)c.groups * P2L_I8_GEMM_NR * sizeof(int32_t)) + 64;
+    st->fast = true;
+    return P2L_OK;
+}
+
+/* im2col row of output pixel `pixel` (image-major): kp bytes. */
+static void im2col_row(const gemm_state *st, const p2l_tensor *x, const p2l_tensor *w, const p2l_tensor *y,
+                       size_t pixel, int8_t *row) {
+    const p2l_conv_params *p = st->p;
+    const int H = x->dims[1], W = x->dims[2], C = x->dims[3], KH = w->dims[1], KW = w->dims[2];
+    const int OW = y->dims[2], OH = y->dims[1];
+    const int ox = (int)(pixel % (size_t)OW), oy = (int)(pixel / (size_t)OW % (size_t)OH);
+    const size_t n = pixel / ((size_t)OW * (size_t)OH);
+    const int8_t zero_point = (int8_t)-st->q->input_offset;
+    const int8_t *image = (const int8_t *)x->data + n * (size_t)H * (size_t)W * (size_t)C;
+    int8_t *out = row;
+    for (int ky = 0; ky < KH; ky++) {
+        const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+        for (int kx = 0; kx < KW; kx++, out += C) {
+            const int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) memset(out, zero_point, (size_t)C);
+            else memcpy(out, image + ((size_t)iy * (size_t)W + (size_t)ix) * (size_t)C, (size_t)C);
+        }
+    }
+    memset(out, 0, (size_t)(st->b.kp - st->b.k));
+}
+
+static void gemm_task(void *ctx, size_t task, int thread) {
+    const p2l_fast_job *job = ctx;
+    const p2l_node *node = job->node;
+    const gemm_state *st = job->state;
+    const p2l_quant_conv *q = st->q;
+    const size_t row0 = task / (size_t)st->chunks * st->block_rows;
+    const size_t rows = st->m - row0 < st->block_rows ? st->m - row0 : st->block_rows;
+    const int g0 = (int)(task % (size_t)st->chunks) * st->chunk_groups;
+    const int g1 = g0 + st->chunk_groups < st->b.groups ? g0 + st->chunk_groups : st->b.groups;
+    const size_t ldacc = (size_t)st->b.groups * P2L_I8_GEMM_NR;
+    uint8_t *scratch = node->exec ? p2l_node_scratch(node, thread) : NULL;
+    int32_t *acc = (int32_t *)p2l_align_pointer(scratch, 64);
+    const int8_t *a;
+    size_t lda;
+    if (st->direct) {
+        lda = (size_t)st->b.k;
+        a = (const int8_t *)node->inputs[0]->data + row0 * lda;
+    } else {
+        int8_t *im2col = (int8_t *)(acc + st->block_rows * ldacc);
+        lda = (size_t)st->b.kp;
+        for (size_t r = 0; r < rows; r++)
+            im2col_row(st, node->inputs[0], node->inputs[1], node->outputs[0], row0 + r, im2col + r * lda);
+        a = im2col;
+    }
+    p2l_i8_gemm_b b = st->b;
+    if (!st->direct) b.k = b.kp; /* im2col rows are zero padded to kp: no partial blocks to read */
+    b.data += (size_t)g0 * (size_t)b.kp * P2L_I8_GEMM_NR;
+    b.groups = g1 - g0;
+    st->gemm(&b, rows, a, lda, acc + (size_t)g0 * P2L_I8_GEMM_NR, ldacc);
+    const int n = st->b.n;
+    const int c0 = g0 * P2L_I8_GEMM_NR, c1 = g1 * P2L_I8_GEMM_NR < n ? g1 * P2L_I8_GEMM_NR : n;
+    int8_t *out = (int8_t *)node->outputs[0]->data + row0 * (size_t)n;
+    for (size_t r = 0; r < rows; r++)
+        for (int c = c0; c < c1; c++) {
+            const int32_t v = p2l_multiply_by_quantized_multiplier(acc[r * ldacc + (size_t)c] + st->bias[c],
+                                                                   q->multipliers[c]) + q->output_offset;
+            out[r * (size_t)n + (size_t)c] = (int8_t)p2l_clamp_i32(v, q->act_min, q->act_max);
+        }
+}
+
+static p2l_status gemm_invoke(p2l_node *node, const p2l_kernel *reference) {
+    const gemm_state *st = node->state;
+    if (!st->fast) return p2l_invoke_reference(node, reference, st->reference_state);
+    if (st->m == 0) return P2L_OK;
+    if (!node->exec && node->scratch_bytes) /* no scratch to work in (a node run outside an interpreter) */
+        return p2l_invoke_reference(node, reference, st->reference_state);
+    const double work = (double)st->m * (double)st->b.k * (double)st->b.n;
+    p2l_fast_job job = {node, st};
+    p2l_parallel_for(p2l_node_pool(node, work), st->row_blocks * (size_t)st->chunks, gemm_task, &job);
+    return P2L_OK;
+}
+
+static p2l_status conv_prepare(p2l_node *node) {
+    gemm_state *st;
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(P2L_OP_CONV_2D), sizeof *st, (void **)&st));
+    const p2l_conv_params *p = st->reference_state;
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->outputs[0];
+    if (!p->quant || p->groups != 1) return P2L_OK;
+    st->p = p;
+    st->direct = w->dims[1] == 1 && w->dims[2] == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+                 p->pad_w == 0;
+    const int64_t k = (int64_t)w->dims[1] * w->dims[2] * w->dims[3];
+    if (k > INT32_MAX / 2) return P2L_OK;
+    P2L_TRY(gemm_setup(node, st, p->quant, y->dims[3], (int)k, y->count / (size_t)(y->dims[3] ? y->dims[3] : 1)));
+    (void)x;
+    return P2L_OK;
+}
+
+static p2l_status conv_invoke(p2l_node *node) { return gemm_invoke(node, p2l_reference_kernel_of(P2L_OP_CONV_2D)); }
+
+static p2l_status fully_connected_prepare(p2l_node *node) {
+    gemm_state *st;
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(P2L_OP_FULLY_CONNECTED), sizeof *st, (void **)&st));
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
+    if (x->dtype != P2L_INT8) return P2L_OK;
+    st->direct = true;
+    return gemm_setup(node, st, st->reference_state, w->dims[0], w->dims[1], x->count / (size_t)w->dims[1]);
+}
+
+static p2l_status fully_connected_invoke(p2l_node *node) { return gemm_invoke(node, p2l_reference_kernel_of(P2L_OP_FULLY_CONNECTED)); }
+
+/* ------------------------------------------------------------ DEPTHWISE_CONV_2D */
+
+typedef struct depthwise_pack_ctx {
+    const int8_t *weights; /* [taps][C] */
+    const int32_t *bias;
+    size_t taps, C;
+} depthwise_pack_ctx;
+
+/* int16 weights [taps][C], then C int32 biases (zeros without a bias). */
+static p2l_status depthwise_pack(void *data, const void *ctx) {
+    const depthwise_pack_ctx *c = ctx;
+    int16_t *w = data;
+    int32_t *bias = (int32_t *)(w + (c->taps * c->C + 1) / 2 * 2);
+    for (size_t i = 0; i < c->taps * c->C; i++) w[i] = c->weights[i];
+    for (size_t i = 0; i < c->C; i++) bias[i] = c->bias ? c->bias[i] : 0;
+    return P2L_OK;
+}
+
+typedef struct depthwise_state {
+    void *reference_state;
+    const p2l_conv_params *p;
+    p2l_i8_depthwise_tap_fn tap;
+    const int16_t *weights;
+    const int32_t *bias;
+    bool fast;
+} depthwise_state;
+
+static p2l_status depthwise_prepare(p2l_node *node) {
+    depthwise_state *st;
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(P2L_OP_DEPTHWISE_CONV_2D), sizeof *st, (void **)&st));
+    const p2l_conv_params *p = st->reference_state;
+    const p2l_tensor *w = node->inputs[1], *bias = node->input_count > 2 ? node->inputs[2] : NULL;
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    if (!p->quant || p->depth_multiplier != 1 || !isa || !isa->i8_depthwise_tap || !w->known || (bias && !bias->known))
+        return P2L_OK;
+    const depthwise_pack_ctx c = {w->data, bias ? bias->data : NULL, (size_t)w->dims[1] * (size_t)w->dims[2],
+                                  (size_t)w->dims[3]};
+    const p2l_derived_key key = {.kind = P2L_DERIVED_I8_DEPTHWISE, .source = w->data, .bias = c.bias,
+                                 .params = {(int64_t)c.taps, (int64_t)c.C}};
+    const size_t bytes = (c.taps * c.C + 1) / 2 * 2 * sizeof(int16_t) + c.C * sizeof(int32_t);
+    const void *data;
+    P2L_TRY(p2l_fast_derive(node, p2l_constant_weights(w, bias), &key, bytes, depthwise_pack, &c, &data));
+    st->weights = data;
+    st->bias = (const int32_t *)(st->weights + (c.taps * c.C + 1) / 2 * 2);
+    st->p = p;
+    st->tap = isa->i8_depthwise_tap;
+    node->scratch_bytes = c.C * sizeof(int32_t) + 64;
+    st->fast = true;
+    return P2L_OK;
+}
+
+/* Output row `task` (n * OH + oy). */
+static void depthwise_task(void *ctx, size_t task, int thread) {
+    const p2l_fast_job *job = ctx;
+    const p2l_node *node = job->node;
+    const depthwise_state *st = job->state;
+    const p2l_conv_params *p = st->p;
+    const p2l_quant_conv *q = p->quant;
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->outputs[0];
+    const int H = x->dims[1], W = x->dims[2], KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
+    const size_t C = (size_t)x->dims[3];
+    const int n = (int)(task / (size_t)OH), oy = (int)(task % (size_t)OH);
+    const int8_t *image = (const int8_t *)x->data + (size_t)n * (size_t)H * (size_t)W * C;
+    int8_t *out = (int8_t *)y->data + task * (size_t)OW * C;
+    int32_t *acc = (int32_t *)p2l_align_pointer(p2l_node_scratch(node, thread), 64);
+    for (int ox = 0; ox < OW; ox++, out += C) {
+        memcpy(acc, st->bias, C * sizeof *acc);
+        for (int ky = 0; ky < KH; ky++) {
+            const int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+            if (iy < 0 || iy >= H) continue;
+            for (int kx = 0; kx < KW; kx++) {
+                const int ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+                if (ix < 0 || ix >= W) continue;
+                st->tap(acc, image + ((size_t)iy * (size_t)W + (size_t)ix) * C,
+                        st->weights + (size_t)(ky * KW + kx) * C, q->input_offset, C);
+            }
+        }
+        for (size_t c = 0; c < C; c++) {
+            const int32_t v = p2l_multiply_by_quantized_multiplier(acc[c], q->multipliers[c]) + q->output_offset;
+            out[c] = (int8_t)p2l_clamp_i32(v, q->act_min, q->act_max);
+        }
+    }
+}
+
+static p2l_status depthwise_invoke(p2l_node *node) {
+    const depthwise_state *st = node->state;
+    if (!st->fast || !node->exec) return p2l_invoke_reference(node, p2l_reference_kernel_of(P2L_OP_DEPTHWISE_CONV_2D), st->reference_state);
+    const p2l_tensor *y = node->outputs[0], *w = node->inputs[1];
+    const double work = (double)y->count * (double)w->dims[1] * (double)w->dims[2];
+    p2l_fast_job job = {node, st};
+    p2l_parallel_for(p2l_node_pool(node, work), (size_t)y->dims[0] * (size_t)y->dims[1], depthwise_task, &job);
+    return P2L_OK;
+}
+
+/* ------------------------------------------------------------ the kernels */
+
+/* The arity of the three ops' reference kernels: input, filter, optional bias; one output. */
+#define INT8_KERNEL(name)                                                                                       \
+    static const p2l_kernel int8_##name = {.prepare = name##_prepare, .invoke = name##_invoke, .min_inputs = 2, \
+                                           .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,                \
+                                           .optional_inputs = 1u << 2};
+INT8_KERNEL(conv)
+INT8_KERNEL(depthwise)
+INT8_KERNEL(fully_connected)
+#undef INT8_KERNEL
+
+const p2l_kernel *p2l_int8_fast_kernel(p2l_op op) {
+    switch (op) {
+    case P2L_OP_CONV_2D: return &int8_conv;
+    case P2L_OP_DEPTHWISE_CONV_2D: return &int8_depthwise;
+    case P2L_OP_FULLY_CONNECTED: return &int8_fully_connected;
+    default: return NULL;
+    }
+}
