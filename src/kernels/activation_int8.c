@@ -68,7 +68,7 @@ static int8_t hard_swish_int8(const hard_swish_params *p, int32_t input) {
     return (int8_t)p2l_clamp_i32(out, INT8_MIN, INT8_MAX);
 }
 
-/* ------------------------------------------------------------ LOGISTIC, HARD_SWISH: one table */
+/* ------------------------------------------------------------ LOGISTIC, HARD_SWISH, RELU*: one table */
 
 typedef struct int8_table {
     int8_t values[256]; /* indexed by the input byte (uint8_t)x */
@@ -123,6 +123,26 @@ static p2l_status hard_swish_table(const p2l_node *node, float input_scale, int3
     return P2L_OK;
 }
 
+/* TFLite's quantized RELU / RELU6 / RELU_N1_TO_1 (QuantizedReluX): the input rescaled onto the output's
+ * quantization by the multiplier input_scale / output_scale, then clamped to the activation's bounds
+ * on the output grid (round(bound / output_scale) from the zero point, within the int8 range). */
+static p2l_status relu_table(const p2l_node *node, float input_scale, int32_t input_zero_point, int8_table *t) {
+    float output_scale;
+    int32_t output_zero_point;
+    P2L_TRY(p2l_quant_per_tensor(node->outputs[0], &output_scale, &output_zero_point));
+    const float low = node->op == P2L_OP_RELU_N1_TO_1 ? -1.0f : 0.0f;
+    const float high = node->op == P2L_OP_RELU6 ? 6.0f : node->op == P2L_OP_RELU_N1_TO_1 ? 1.0f : INFINITY;
+    const int32_t act_min = output_zero_point + (int32_t)roundf(low / output_scale);
+    const int32_t act_max = isinf(high) ? INT8_MAX : output_zero_point + (int32_t)roundf(high / output_scale);
+    const int32_t lo = act_min > INT8_MIN ? act_min : INT8_MIN, hi = act_max < INT8_MAX ? act_max : INT8_MAX;
+    const p2l_multiplier m = p2l_quantize_multiplier((double)input_scale / (double)output_scale);
+    for (int32_t v = INT8_MIN; v <= INT8_MAX; v++) {
+        const int32_t q = output_zero_point + p2l_multiply_by_quantized_multiplier(v - input_zero_point, m);
+        t->values[(uint8_t)v] = (int8_t)p2l_clamp_i32(q, lo, hi);
+    }
+    return P2L_OK;
+}
+
 p2l_status p2l_int8_unary_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0], *y = node->outputs[0];
     P2L_TRY(p2l_expect_dtype(y, P2L_INT8));
@@ -133,6 +153,8 @@ p2l_status p2l_int8_unary_prepare(p2l_node *node) {
     if (!t) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     if (node->op == P2L_OP_LOGISTIC) P2L_TRY(logistic_table(node, input_scale, input_zero_point, t));
     else if (node->op == P2L_OP_HARD_SWISH) P2L_TRY(hard_swish_table(node, input_scale, input_zero_point, t));
+    else if (node->op == P2L_OP_RELU || node->op == P2L_OP_RELU6 || node->op == P2L_OP_RELU_N1_TO_1)
+        P2L_TRY(relu_table(node, input_scale, input_zero_point, t));
     else return p2l_fail(P2L_ERROR_UNSUPPORTED, "int8 input is not supported");
     node->state = t;
     return p2l_set_output_like(node, 0, x);

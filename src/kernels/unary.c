@@ -77,7 +77,8 @@ typedef struct unary_state {
 
 static p2l_status unary_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0];
-    if (x->dtype == P2L_INT8 && (node->op == P2L_OP_LOGISTIC || node->op == P2L_OP_HARD_SWISH))
+    if (x->dtype == P2L_INT8 && (node->op == P2L_OP_LOGISTIC || node->op == P2L_OP_HARD_SWISH || node->op == P2L_OP_RELU ||
+                                 node->op == P2L_OP_RELU6 || node->op == P2L_OP_RELU_N1_TO_1))
         return p2l_int8_unary_prepare(node);
     P2L_TRY(p2l_expect_same_dtype(node->outputs[0], x));
     bool ok = node->op == P2L_OP_LOGICAL_NOT ? x->dtype == P2L_BOOL

@@ -1,4 +1,4 @@
-"""int8 LOGISTIC, HARD_SWISH and SOFTMAX on one-op models over many input/output quantizations, every
+"""int8 LOGISTIC, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1 and SOFTMAX on one-op models over many input/output quantizations, every
 int8 input value: pt2lite's runtime must equal LiteRT's reference kernels exactly, and be within one
 step of LiteRT's default kernels. Models are written with the schema module (test_runtime_ops.Graph).
 
@@ -63,6 +63,13 @@ def test_hard_swish(in_quant, out_quant):
     if in_quant[0] / 128 / out_quant[0] >= 1 or in_quant[0] / 128 / out_quant[0] < 2 ** -16:
         pytest.skip("a rescale TFLite's int16 form cannot express (refused; see below)")
     check(*one_op("HARD_SWISH", in_quant, out_quant))
+
+
+@pytest.mark.parametrize("in_quant", INPUT_QUANT)
+@pytest.mark.parametrize("out_quant", [(0.02, -128), (0.05, -20), (0.1, 10), (0.5, 0)])
+@pytest.mark.parametrize("op", ["RELU", "RELU6", "RELU_N1_TO_1"])
+def test_relu_family(op, in_quant, out_quant):
+    check(*one_op(op, in_quant, out_quant))
 
 
 @pytest.mark.parametrize("in_quant", INPUT_QUANT)
