@@ -15,3 +15,5 @@ from .model import EdgeModel, load
 __version__ = lib.p2l_version().decode()  # the C library's (CMakeLists.txt's project version)
 __all__ = ["convert", "convert_pt2", "load", "EdgeModel", "Interpreter", "SignatureRunner", "Pt2liteError",
            "__version__"]
+
+from . import debug  # noqa: E402  (pt2lite.debug: per-node comparison, Model Explorer data, culprits)

@@ -10,6 +10,7 @@
 
 #include "base/limits.h"
 #include "base/mem.h"
+#include "convert/metadata.h"
 #include "lower/lower.h"
 #include "passes/passes.h"
 #include "pt2/pt2.h"
@@ -19,8 +20,7 @@ static _Thread_local size_t last_peak;
 
 size_t p2l_convert_peak_bytes(void) { return last_peak; }
 
-/* Appends `text` as a JSON string literal to out (room for 6 bytes per input byte plus quotes). */
-static size_t json_string(char *out, const char *text) {
+size_t p2l_json_string(char *out, const char *text) {
     size_t n = 0;
     out[n++] = '"';
     for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
@@ -48,7 +48,7 @@ static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *
     char *json = p2l_arena_alloc(&model->arena, cap);
     if (!json) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory recording the output structure");
     size_t n = (size_t)snprintf(json, cap, "{\"out_spec\": ");
-    if (ep->out_spec) n += json_string(json + n, ep->out_spec);
+    if (ep->out_spec) n += p2l_json_string(json + n, ep->out_spec);
     else n += (size_t)snprintf(json + n, cap - n, "null");
     n += (size_t)snprintf(json + n, cap - n, ", \"none_outputs\": [");
     for (size_t i = 0; i < ep->none_outputs.len; i++)
@@ -88,6 +88,7 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     if (s == P2L_OK) s = p2l_add_state_initializer(&model, &ep);
     if (s == P2L_OK) s = add_output_structure(&model, &ep);
     if (s == P2L_OK) s = p2l_optimize(g);
+    if (s == P2L_OK) s = p2l_add_node_map(&model, g, &ep);
     if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
     p2l_model_ir_free(&model);
     p2l_exported_free(&ep);
