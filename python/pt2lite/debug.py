@@ -80,7 +80,13 @@ def _node_map(flatbuffer):
 
 def _interpreter(flatbuffer, backend):
     if backend == "litert":
+        import warnings
+
         from ai_edge_litert.interpreter import Interpreter
+
+        with warnings.catch_warnings():  # its "for debugging purposes only" warning: this is debugging
+            warnings.simplefilter("ignore", UserWarning)
+            return Interpreter(model_content=flatbuffer, experimental_preserve_all_tensors=True)
     elif backend == "pt2lite":
         from .interpreter import Interpreter
     else:
@@ -294,7 +300,7 @@ class Culprit:
         return f"Culprit({self.node!r}, {self.target!r}, module={self.module!r}: {self.reason}; repro {self.path})"
 
 
-_REFUSED_NODE = re.compile(r"node '([^']+)' \(aten\.[^)]*\)[^:\n]*: ([^\n]*)")
+_REFUSED_NODE = re.compile(r"^\s*(node '([^']+)' \(aten\.[^\n]*)$", re.M)  # lines of p2l_lower's error
 
 
 def find_culprits(module, sample_args, *, sample_kwargs=None, edge=None, backend="pt2lite", atol=1e-4, rtol=1e-4,
@@ -309,14 +315,17 @@ def find_culprits(module, sample_args, *, sample_kwargs=None, edge=None, backend
     graph_module, reference = _reference_values(program, sample_args, sample_kwargs)
     nodes = {node.name: node for node in graph_module.graph.nodes}
     directory = directory or tempfile.mkdtemp(prefix="pt2lite-culprits-")
+    os.makedirs(directory, exist_ok=True)
     found = []  # (node, reason, kind)
     try:
         converted = convert_pt2(archive) if edge is None else _flatbuffer_of(edge)
     except Pt2liteError as e:
-        refused = [(name, reason) for name, reason in _REFUSED_NODE.findall(str(e)) if name in nodes]
+        refused = {name: line for line, name in _REFUSED_NODE.findall(str(e)) if name in nodes}
         if not refused:
             raise
-        found = [(nodes[name], reason, "conversion") for name, reason in dict(refused).items()]
+        # A node refused only because an input could not be converted is no culprit of its own.
+        found = [(nodes[name], line, "conversion") for name, line in refused.items()
+                 if not _ancestors(nodes[name]) & refused.keys()]
     else:
         report = compare(module, sample_args, converted, backend, sample_kwargs=sample_kwargs, atol=atol, rtol=rtol)
         found = [(nodes[name], reason, "mismatch") for name, reason in _diverging_nodes(report, nodes)]
@@ -332,6 +341,16 @@ def find_culprits(module, sample_args, *, sample_kwargs=None, edge=None, backend
         culprits.append(Culprit(node.name, _target_name(node), module_path, " ".join(s.strip() for s in source),
                                 reason, script, path))
     return culprits
+
+
+def _ancestors(node):
+    seen, stack = set(), list(node.all_input_nodes)
+    while stack:
+        parent = stack.pop()
+        if parent.name not in seen:
+            seen.add(parent.name)
+            stack.extend(parent.all_input_nodes)
+    return seen
 
 
 def _diverging_nodes(report, nodes):
