@@ -335,7 +335,12 @@ enum {
 enum {
     P2L_INTERPRETER_NO_FUSION = 1, /* run every op as written (no PAD / activation fused into convolutions) */
     P2L_INTERPRETER_PROFILE = 2,   /* time every op; read with p2l_interpreter_profile */
-    P2L_INTERPRETER_KNOWN_FLAGS = P2L_INTERPRETER_NO_FUSION | P2L_INTERPRETER_PROFILE,
+    /* Every intermediate tensor keeps its own memory and stays readable after invoke (as LiteRT's
+     * experimental_preserve_all_tensors): no memory shared between tensors, no fusions (implies
+     * P2L_INTERPRETER_NO_FUSION). For debugging (per-node comparison): more memory, slower. */
+    P2L_INTERPRETER_PRESERVE_ALL_TENSORS = 4,
+    P2L_INTERPRETER_KNOWN_FLAGS = P2L_INTERPRETER_NO_FUSION | P2L_INTERPRETER_PROFILE |
+                                  P2L_INTERPRETER_PRESERVE_ALL_TENSORS,
 };
 
 /* Environment variables, overrides for tools and debugging (docs/embedding.md, "Environment variables");

@@ -17,3 +17,5 @@ from .signatures import SignatureBuilder, signature
 __version__ = lib.p2l_version().decode()  # the C library's (CMakeLists.txt's project version)
 __all__ = ["convert", "convert_pt2", "load", "EdgeModel", "Interpreter", "SignatureRunner", "Pt2liteError",
            "signature", "SignatureBuilder", "__version__"]
+
+from . import debug  # noqa: E402  (pt2lite.debug: per-node comparison, Model Explorer data, culprits)

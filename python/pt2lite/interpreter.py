@@ -34,6 +34,9 @@ class _TensorInfo(ctypes.Structure):
     ]
 
 
+_PRESERVE_ALL_TENSORS = 4  # pt2lite.h: P2L_INTERPRETER_PRESERVE_ALL_TENSORS
+
+
 class _InterpreterOptions(ctypes.Structure):
     # pt2lite.h's p2l_interpreter_options; `size` is set to this struct's size (see "option structs").
     _fields_ = [
@@ -137,7 +140,7 @@ class Interpreter:
     tensor, resize_tensor_input, get_signature_list, get_signature_runner."""
 
     def __init__(self, model_path=None, model_content=None, experimental_delegates=None,
-                 num_threads=None, **unused_litert_options):
+                 num_threads=None, experimental_preserve_all_tensors=False, **unused_litert_options):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
         model = ctypes.c_void_p()
@@ -152,7 +155,9 @@ class Interpreter:
         # LiteRT's -1 ("implementation-defined") and 0 (no multithreading) are the C default (1 thread);
         # other values go to C, which refuses negative and absurd counts.
         threads = 0 if num_threads is None or int(num_threads) == -1 else int(num_threads)
-        options = _InterpreterOptions(size=ctypes.sizeof(_InterpreterOptions), num_threads=threads)
+        # As LiteRT's: every intermediate tensor stays readable after invoke (get_tensor), for debugging.
+        flags = _PRESERVE_ALL_TENSORS if experimental_preserve_all_tensors else 0
+        options = _InterpreterOptions(size=ctypes.sizeof(_InterpreterOptions), num_threads=threads, flags=flags)
         handle = ctypes.c_void_p()
         status = lib.p2l_interpreter_create(model, ctypes.byref(options), ctypes.byref(handle))
         lib.p2l_model_free(model)  # the interpreter holds its own reference

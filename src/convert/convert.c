@@ -10,6 +10,7 @@
 
 #include "base/limits.h"
 #include "base/mem.h"
+#include "convert/metadata.h"
 #include "lower/lower.h"
 #include "passes/passes.h"
 #include "pt2/pt2.h"
@@ -19,8 +20,7 @@ static _Thread_local size_t last_peak;
 
 size_t p2l_convert_peak_bytes(void) { return last_peak; }
 
-/* Appends `text` as a JSON string literal to out (room for 6 bytes per input byte plus quotes). */
-static size_t json_string(char *out, const char *text) {
+size_t p2l_json_string(char *out, const char *text) {
     size_t n = 0;
     out[n++] = '"';
     for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
@@ -50,7 +50,7 @@ static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *
     char *json = p2l_arena_alloc(&model->arena, cap);
     if (!json) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory recording the output structure");
     size_t n = (size_t)snprintf(json, cap, "{\"out_spec\": ");
-    if (ep->out_spec) n += json_string(json + n, ep->out_spec);
+    if (ep->out_spec) n += p2l_json_string(json + n, ep->out_spec);
     else n += (size_t)snprintf(json + n, cap - n, "null");
     n += (size_t)snprintf(json + n, cap - n, ", \"none_outputs\": [");
     for (size_t i = 0; i < ep->none_outputs.len; i++)
@@ -116,7 +116,8 @@ static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *
     P2L_TRY(add_output_structure(model, ep, entry));
     P2L_TRY(p2l_add_dynamic_ranges(model, index, ep));
     P2L_TRY(p2l_optimize(g));
-    return store_float_dtypes(model, g, ep);
+    P2L_TRY(store_float_dtypes(model, g, ep));
+    return p2l_add_node_map(model, index, g, ep);
 }
 
 p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t count,

@@ -29,6 +29,7 @@ static void graph_free(p2l_ir_graph *g) {
     P2L_VEC_FREE(&g->outputs);
     P2L_VEC_FREE(&g->input_names);
     P2L_VEC_FREE(&g->output_names);
+    P2L_VEC_FREE(&g->origins);
 }
 
 void p2l_model_ir_free(p2l_model_ir *m) {
@@ -267,6 +268,12 @@ p2l_status p2l_ir_graph_compact(p2l_ir_graph *g) {
     }
     for (size_t i = 0; i < g->inputs.len; i++) g->inputs.items[i] = remap[g->inputs.items[i]];
     for (size_t i = 0; i < g->outputs.len; i++) g->outputs.items[i] = remap[g->outputs.items[i]];
+    size_t origins = 0;
+    for (size_t i = 0; i < g->origins.len; i++) {
+        p2l_ir_origin o = g->origins.items[i];
+        if ((o.tensor = remap[o.tensor]) >= 0) g->origins.items[origins++] = o;
+    }
+    g->origins.len = origins;
     p2l_release(remap);
     p2l_ir_graph_count_uses(g);
     return P2L_OK;

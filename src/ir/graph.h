@@ -52,6 +52,16 @@ typedef struct p2l_ir_node {
     bool dead;
 } p2l_ir_node;
 
+/* Which ATen value a tensor holds, for debugging (the "pt2lite_node_map" metadata): output `aten_output`
+ * of node `aten_node` of the exported program, laid out so that axis i of the tensor is the value's
+ * (PyTorch's) axis perm[i]. Lowering records one per node output; compaction renumbers them and drops
+ * those whose tensor was removed (folded or fused away). */
+typedef struct p2l_ir_origin {
+    int tensor;
+    int aten_node, aten_output;
+    int8_t perm[P2L_MAX_DIMS];
+} p2l_ir_origin;
+
 typedef struct p2l_ir_graph {
     const char *name;          /* subgraph / signature key, e.g. "serving_default" */
     P2L_VEC(p2l_ir_tensor) tensors;
@@ -62,6 +72,7 @@ typedef struct p2l_ir_graph {
     P2L_VEC(const char *) output_names; /* ("output_0") */
     p2l_arena *arena;          /* the model's arena: names, index arrays */
     bool no_signature;         /* run only by CALL_ONCE (the initializer of resource variables) */
+    P2L_VEC(p2l_ir_origin) origins; /* ATen node outputs -> tensors (see p2l_ir_origin) */
 } p2l_ir_graph;
 
 /* A TFLite Model.metadata entry: a name and bytes (in the model's arena). */

@@ -547,6 +547,20 @@ static p2l_status stand_in_outputs(p2l_lower_ctx *ctx) {
     return P2L_OK;
 }
 
+/* Records which tensor holds each output of node n (its first materialization), for the debugging
+ * map (p2l_ir_origin). */
+static p2l_status record_origins(p2l_lower_ctx *ctx, int n) {
+    const p2l_aten_node *node = &ctx->ep->nodes.items[n];
+    for (int k = 0; k < node->noutputs; k++) {
+        const p2l_lowered *m = node->outputs[k] >= 0 ? ctx->values[node->outputs[k]] : NULL;
+        if (!m) continue;
+        p2l_ir_origin origin = {.tensor = m->tensor, .aten_node = n, .aten_output = k};
+        memcpy(origin.perm, m->layout.perm, sizeof origin.perm);
+        P2L_TRY(P2L_VEC_PUSH(&ctx->g->origins, origin));
+    }
+    return P2L_OK;
+}
+
 p2l_status p2l_lower(p2l_exported *ep, p2l_ir_graph *g) {
     P2L_TRY(p2l_lower_float_dtypes(ep));
     p2l_lower_ctx ctx = {.ep = ep, .g = g};
@@ -585,6 +599,7 @@ p2l_status p2l_lower(p2l_exported *ep, p2l_ir_graph *g) {
         else if (ls != P2L_OK && ls != P2L_ERROR_UNSUPPORTED)
             s = p2l_fail_context(ls, "lowering %s", ctx.origin);
         if (ls == P2L_ERROR_UNSUPPORTED) s = stand_in_outputs(&ctx);
+        else if (ls == P2L_OK) s = record_origins(&ctx, (int)n);
     }
     if (s == P2L_OK) s = lower_user_outputs(&ctx);
     if (s == P2L_OK) s = p2l_lower_state_writes(&ctx);

@@ -14,6 +14,7 @@ typedef struct p2l_exec_context {
     bool profile;        /* P2L_INTERPRETER_PROFILE or P2L_PROFILE: time every node */
     int print_profile;   /* P2L_PROFILE=1: per op type to stderr when freed; 2: and per node of subgraph 0 */
     bool no_fusion;      /* P2L_INTERPRETER_NO_FUSION or P2L_NO_FUSION=1: run every op as written */
+    bool preserve_all_tensors; /* P2L_INTERPRETER_PRESERVE_ALL_TENSORS: no tensor's memory is reused */
     p2l_kernel_selection kernels; /* p2l_interpreter_options.kernels */
     atomic_bool cancel;  /* p2l_interpreter_cancel: stop the running (or next) invoke between nodes */
 } p2l_exec_context;

@@ -36,15 +36,18 @@ static p2l_status read_options(const p2l_interpreter_options *options, p2l_inter
     P2L_TRY(p2l_kernel_select(o.kernels, &it->ctx.kernels));
     if (o.flags & ~(unsigned)P2L_INTERPRETER_KNOWN_FLAGS)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "unknown flags 0x%x (known: P2L_INTERPRETER_NO_FUSION 0x%x, "
-                        "P2L_INTERPRETER_PROFILE 0x%x)", o.flags & ~(unsigned)P2L_INTERPRETER_KNOWN_FLAGS,
-                        (unsigned)P2L_INTERPRETER_NO_FUSION, (unsigned)P2L_INTERPRETER_PROFILE);
+                        "P2L_INTERPRETER_PROFILE 0x%x, P2L_INTERPRETER_PRESERVE_ALL_TENSORS 0x%x)",
+                        o.flags & ~(unsigned)P2L_INTERPRETER_KNOWN_FLAGS, (unsigned)P2L_INTERPRETER_NO_FUSION,
+                        (unsigned)P2L_INTERPRETER_PROFILE, (unsigned)P2L_INTERPRETER_PRESERVE_ALL_TENSORS);
     it->num_threads = o.threadpool ? p2l_threadpool_threads(o.threadpool) : o.num_threads > 0 ? o.num_threads : 1;
     it->pool = o.threadpool;
     /* The environment variables override the options, for tools (pt2lite.h, "Environment variables"). */
     const char *profile = p2l_env_flag("P2L_PROFILE");
     it->ctx.profile = (o.flags & P2L_INTERPRETER_PROFILE) || profile;
     it->ctx.print_profile = profile ? (strcmp(profile, "2") == 0 ? 2 : 1) : 0;
-    it->ctx.no_fusion = (o.flags & P2L_INTERPRETER_NO_FUSION) || p2l_env_flag("P2L_NO_FUSION");
+    it->ctx.preserve_all_tensors = o.flags & P2L_INTERPRETER_PRESERVE_ALL_TENSORS;
+    it->ctx.no_fusion = (o.flags & P2L_INTERPRETER_NO_FUSION) || p2l_env_flag("P2L_NO_FUSION") ||
+                        it->ctx.preserve_all_tensors; /* a fusion hides the intermediate it skips */
     return P2L_OK;
 }
 

@@ -404,9 +404,10 @@ static p2l_status lifetimes(p2l_graph *g, p2l_plan_item *items, int *owner, void
             items[y->index] = (p2l_plan_item){.size = y->bytes, .first = o, .last = o};
         }
     }
-    for (int i = 0; i < sg->output_count; i++) {
-        p2l_plan_item *it = &items[owner[sg->outputs[i]]];
-        if (it->first >= 0) it->last = steps;
+    for (int t = 0; t < sg->tensor_count; t++) {
+        p2l_plan_item *it = &items[owner[t]];
+        /* Outputs, and every tensor when all are preserved, live to the end: no later tensor reuses them. */
+        if (it->first >= 0 && (g->is_output[t] || g->ctx->preserve_all_tensors)) it->last = steps;
     }
     return P2L_OK;
 }

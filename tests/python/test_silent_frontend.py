@@ -254,7 +254,7 @@ def test_loaded_file_returns_the_module_s_structure(backend, tmp_path):
     _same_structure(edge(x, y), expected)
     # before: the loaded file gave back a flat tuple of three tensors (the None and the nesting lost)
     _same_structure(pt2lite.load(path, backend=backend)(x, y), expected)
-    assert _metadata_names(edge.model_content()) == ["pt2lite_output_structure"]
+    assert _metadata_names(edge.model_content()) == ["pt2lite_output_structure", "pt2lite_node_map"]  # node map: docs/debugging.md
 
 
 def test_litert_runs_a_file_with_metadata():
@@ -287,13 +287,14 @@ def test_a_file_from_another_tool_loads(backend, tmp_path):
     content = pt2lite.convert(TwoInTwoOut().eval(), (x, y)).model_content()
     # names that sort the other way round and end in no number, and no recorded structure
     other = _renamed(content, {b"args_0": b"pixels", b"args_1": b"mask_b", b"output_0": b"logits_z",
-                               b"output_1": b"boxes_aa", b"pt2lite_output_structure": b"another_tools_metadata__"})
+                               b"output_1": b"boxes_aa", b"pt2lite_output_structure": b"another_tools_metadata__",
+                               b"pt2lite_node_map": b"other_tool_map__"})
     path = tmp_path / "other.tflite"
     path.write_bytes(other)
     signature = tfl_schema.ModelT.InitFromPackedBuf(other, 0).signatureDefs[0]
     assert [m.name for m in signature.inputs] == [b"pixels", b"mask_b"]
     assert [m.name for m in signature.outputs] == [b"logits_z", b"boxes_aa"]
-    assert _metadata_names(other) == ["another_tools_metadata__"]
+    assert _metadata_names(other) == ["another_tools_metadata__", "other_tool_map__"]
     # before: int("pixels".split("_")[-1]) raised ValueError
     got = pt2lite.load(path, backend=backend)(x, y)
     expected = TwoInTwoOut()(x, y)
