@@ -157,9 +157,8 @@ class EdgeModel:
             self._structures[self._model.default_key] = (out_spec, tuple(none_outputs))
         self._num_threads = num_threads
         self._shared_interpreter = None
-        self._runners = {}  # signature key -> (runner, its input details, _Signature, out_spec, none_outputs)
+        self._runners = {}  # signature key -> (runner, its input details, _Signature, out_spec, none_outputs, output dtypes)
         self._scalars = ()  # (position among the flattened arguments, value) of specialized Python scalars
-        self._output_dtypes = _recorded_output_dtypes(self._model)
 
     @property
     def signatures(self):
@@ -236,11 +235,12 @@ class EdgeModel:
             if self._shared_interpreter is None:  # one for every signature, as LiteRT's runners share one
                 self._shared_interpreter = self.interpreter()
             runner = self._shared_interpreter.get_signature_runner(signature.key)
-            self._runners[key] = (runner, runner.get_input_details(), signature, out_spec, tuple(none_outputs))
+            self._runners[key] = (runner, runner.get_input_details(), signature, out_spec, tuple(none_outputs),
+                                  _recorded_output_dtypes(self._model, signature))
         return self._runners[key]
 
     def __call__(self, *args, signature_name=None, **kwargs):
-        runner, input_details, signature, out_spec, none_outputs = self._signature_runner(signature_name)
+        runner, input_details, signature, out_spec, none_outputs, output_dtypes = self._signature_runner(signature_name)
         self._check_scalars(args, kwargs)
         leaves = _flatten_inputs(args, kwargs)
         names = signature.inputs
@@ -254,7 +254,7 @@ class EdgeModel:
             signature.check_input_values(i, feed[name])
         result = runner(**feed)
         outputs = [result[name] for name in signature.outputs]
-        return _unflatten_outputs(outputs, out_spec, none_outputs, self._output_dtypes)
+        return _unflatten_outputs(outputs, out_spec, none_outputs, output_dtypes)
 
     def reset_state(self):
         """Restores the module state (buffers mutated in forward) to its value at conversion: the next
@@ -316,18 +316,21 @@ def _recorded_output_structure(model, signature):
     return out_spec, none_outputs
 
 
-def _recorded_output_dtypes(model):
-    """The torch dtype name of each model output where the file records one ("bfloat16"), or ()."""
-    recorded = model.metadata(IO_DTYPES)
+def _recorded_output_dtypes(model, signature):
+    """The torch dtype name of each output of a signature where the file records one ("bfloat16"), or ():
+    the entry 'pt2lite_io_dtypes:<key>' (files of several signatures), else 'pt2lite_io_dtypes'."""
+    recorded = model.metadata(f"{IO_DTYPES}:{signature.key}")
+    if recorded is None and len(model.keys) == 1:
+        recorded = model.metadata(IO_DTYPES)
     if recorded is None:
         return ()
     try:
         dtypes = [str(d) for d in json.loads(recorded)["outputs"]]
     except (ValueError, TypeError, KeyError) as e:
         raise Pt2liteError(3, f"metadata '{IO_DTYPES}' is not valid: {e}") from None
-    if len(dtypes) != len(model.outputs):
-        raise Pt2liteError(3, f"metadata '{IO_DTYPES}' names {len(dtypes)} outputs, but the model has "
-                              f"{len(model.outputs)}")
+    if len(dtypes) != len(signature.outputs):
+        raise Pt2liteError(3, f"metadata '{IO_DTYPES}' names {len(dtypes)} outputs, but the signature "
+                              f"'{signature.key}' has {len(signature.outputs)}")
     return tuple(dtypes)
 
 

@@ -62,7 +62,8 @@ static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *
 
 /* float16 / bfloat16 models: weights stored as float16 (lower/lower_dtypes.c says which), and the
  * module's input and output dtypes recorded where the file cannot hold them. */
-static p2l_status store_float_dtypes(p2l_model_ir *model, p2l_ir_graph *g, const p2l_exported *ep) {
+static p2l_status store_float_dtypes(p2l_model_ir *model, p2l_ir_graph *g, const p2l_exported *ep,
+                                     const char *entry_name) {
     bool exact_only = false;
     if (p2l_float_weights_f16(ep, &exact_only)) {
         p2l_f16_weights how = {.min_elements = exact_only ? 1 : 16, .exact_only = exact_only};
@@ -71,7 +72,7 @@ static p2l_status store_float_dtypes(p2l_model_ir *model, p2l_ir_graph *g, const
     p2l_clear_error();
     const char *dtypes = p2l_io_dtypes_metadata(ep, &model->arena);
     if (!dtypes) return p2l_last_status();
-    p2l_metadata_entry entry = {"pt2lite_io_dtypes", dtypes, strlen(dtypes)};
+    p2l_metadata_entry entry = {entry_name, dtypes, strlen(dtypes)};
     return P2L_VEC_PUSH(&model->metadata, entry);
 }
 
@@ -96,27 +97,32 @@ static p2l_status check_programs(const p2l_signature_program *programs, size_t c
     return P2L_OK;
 }
 
+/* The name of a per-signature metadata entry: `base` in a file of one signature, "<base>:<signature>"
+ * in a file of several. NULL when out of memory. */
+static const char *signature_entry(p2l_model_ir *model, const char *base, const char *signature, bool several) {
+    if (!several) return base;
+    size_t len = strlen(base) + 2 + strlen(signature);
+    char *name = p2l_arena_alloc(&model->arena, len);
+    if (name) snprintf(name, len, "%s:%s", base, signature);
+    else p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    return name;
+}
+
 /* One program's graph (read from its archive into ep, which stays alive until the model is written:
- * the IR borrows from it) -> one subgraph of `model`, lowered and optimized, and its output-structure
- * entry. */
+ * the IR borrows from it) -> one subgraph of `model`, lowered and optimized, and its metadata entries. */
 static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *program, int index,
                               bool several, p2l_exported *ep) {
     p2l_ir_graph *g = NULL;
-    const char *entry = OUTPUT_STRUCTURE;
-    if (several) {
-        size_t len = sizeof OUTPUT_STRUCTURE + 1 + strlen(program->name);
-        char *name = p2l_arena_alloc(&model->arena, len);
-        if (!name) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-        snprintf(name, len, "%s:%s", OUTPUT_STRUCTURE, program->name);
-        entry = name;
-    }
+    const char *structure = signature_entry(model, OUTPUT_STRUCTURE, program->name, several);
+    const char *io_dtypes = signature_entry(model, "pt2lite_io_dtypes", program->name, several);
+    if (!structure || !io_dtypes) return p2l_last_status();
     P2L_TRY(p2l_model_ir_add_graph(model, program->name, &g));
     P2L_TRY(p2l_lower(ep, g));
     P2L_TRY(p2l_add_state_initializer(model, ep));
-    P2L_TRY(add_output_structure(model, ep, entry));
+    P2L_TRY(add_output_structure(model, ep, structure));
     P2L_TRY(p2l_add_dynamic_ranges(model, index, ep));
     P2L_TRY(p2l_optimize(g));
-    P2L_TRY(store_float_dtypes(model, g, ep));
+    P2L_TRY(store_float_dtypes(model, g, ep, io_dtypes));
     return p2l_add_node_map(model, index, g, ep);
 }
 

@@ -57,9 +57,9 @@ p2l_status p2l_lower_state_reads(p2l_lower_ctx *ctx) {
         const int id = ep->buffer_mutations.items[i].buffer;
         const p2l_value *v = &ep->values.items[id];
         ctx->origin = buffer_origin(ctx, v);
-        if (v->dtype == (p2l_dtype)-1 || v->dtype == P2L_FLOAT16) {
-            p2l_unsupported(ctx, "its dtype (%s, torch ScalarType %d) cannot be a variable yet; pt2lite keeps "
-                            "float32/float64, integer and bool buffers", p2l_dtype_name(v->dtype), v->torch_dtype);
+        if (v->dtype == (p2l_dtype)-1) { /* float buffers of any width are float32 here (lower_dtypes.c) */
+            p2l_unsupported(ctx, "its dtype (torch ScalarType %d) cannot be a variable yet; pt2lite keeps "
+                            "float, integer and bool buffers", v->torch_dtype);
             continue;
         }
         p2l_clear_error();

@@ -71,5 +71,7 @@ def test_every_lowered_op_has_a_schema():
     lowered = re.findall(r'^[LR]\("([^"]+)"', read("src/lower/lowerings.def"), re.M)
     schemas = set(re.findall(r'^X\("([^"]+)"', read("src/pt2/aten_schemas.inc"), re.M))
     assert len(lowered) == len(set(lowered)), "a target is listed twice in lowerings.def"
-    missing = [t for t in lowered if t not in schemas]
+    # Python's operator functions (symbolic size arithmetic: _operator.mul, ...) take two positional
+    # operands and have no ATen schema
+    missing = [t for t in lowered if t not in schemas and not t.startswith("_operator.")]
     assert not missing, f"add these to EXTRA in scripts/gen_aten_schemas.py: {missing}"
