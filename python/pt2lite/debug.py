@@ -75,7 +75,9 @@ def _node_map(flatbuffer):
     if recorded is None:
         raise ValueError(f"the model has no '{NODE_MAP}' metadata: convert it with this version of pt2lite "
                          "(pt2lite.convert or pt2lite convert) to compare it node by node")
-    return json.loads(recorded.decode("utf-8")), model.key
+    node_map = json.loads(recorded.decode("utf-8"))
+    subgraph = node_map.get("subgraph", 0)  # pt2lite's files: signature i is subgraph i
+    return node_map, model.keys[subgraph] if 0 <= subgraph < len(model.keys) else model.default_key
 
 
 def _interpreter(flatbuffer, backend):
