@@ -57,8 +57,9 @@ def record_coverage():
     with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as f:
         path = f.name
     env = dict(os.environ, PT2LITE_RECORD_OPS=path)
+    # the op tests, and the tests of lowerings that need a whole program (symbolic sizes, PT2E Q/DQ)
     tests = sorted(os.path.join("tests", "python", n) for n in os.listdir(os.path.join(ROOT, "tests", "python"))
-                   if n.startswith("test_lower_"))
+                   if n.startswith("test_lower_") or n in ("test_dynamic.py", "test_pt2e.py"))
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT, env=env)
     if result.returncode != 0:
         os.unlink(path)
