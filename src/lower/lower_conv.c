@@ -42,7 +42,7 @@ static int bias_input(p2l_lower_ctx *ctx, int64_t channels) {
     if (b->kind == P2L_ARG_TENSOR) return p2l_input(ctx, "bias", NULL);
     float *zeros = p2l_alloc_zero(sizeof(float) * (size_t)(channels ? channels : 1));
     if (!zeros) return -1;
-    int t = p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/bias", ctx->node->name), P2L_FLOAT32, 1, &channels,
+    int t = p2l_add_const(ctx->g, p2l_node_tensor_name(ctx, "bias"), P2L_FLOAT32, 1, &channels,
                           zeros, true);
     return t;
 }
@@ -202,7 +202,7 @@ static p2l_status lower_conv3d(p2l_lower_ctx *ctx, const conv_params *p, const p
     if (p->pad[0] || after) {
         int32_t pads[10] = {0, 0, (int32_t)p->pad[0], (int32_t)after, 0, 0, 0, 0, 0, 0};
         int64_t dims[5] = {n, xt.dims[1] + p->pad[0] + after, h, wd, in_c}, pad_dims[2] = {5, 2};
-        int ins[2] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
+        int ins[2] = {x, p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "paddings"), 2,
                                            pad_dims, pads)};
         int padded = p2l_temp(ctx, "pad_frames", P2L_FLOAT32, 5, dims);
         if (p2l_emit(ctx, P2L_OP_PAD, 2, ins, 1, &padded) < 0) return P2L_ERROR_UNSUPPORTED;

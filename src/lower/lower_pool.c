@@ -416,7 +416,7 @@ static p2l_status edge_pad(p2l_lower_ctx *ctx, bool replicate) {
     if (!any) return p2l_alias_output(ctx, 0, x, &l);
     if (!replicate) {
         int64_t pad_dims[2] = {rank, 2};
-        int ins[2] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
+        int ins[2] = {x, p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "paddings"), 2,
                                            pad_dims, &amounts[0][0])};
         int y = p2l_output(ctx, 0, &l);
         int n = p2l_emit(ctx, P2L_OP_MIRROR_PAD, 2, ins, 1, &y);
@@ -434,7 +434,7 @@ static p2l_status edge_pad(p2l_lower_ctx *ctx, bool replicate) {
             int64_t src = i - amounts[p][0];
             pos[i] = (int32_t)(src < 0 ? 0 : src >= size ? size - 1 : src);
         }
-        int idx = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/positions", ctx->node->name), 1, &n, pos);
+        int idx = p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "positions"), 1, &n, pos);
         p2l_release(pos);
         int64_t dims[P2L_MAX_DIMS];
         memcpy(dims, xt.dims, sizeof dims);
@@ -478,7 +478,7 @@ static p2l_status pool3d(p2l_lower_ctx *ctx, p2l_op op, const pool_axis axes[3],
     if (any_pad) {
         int64_t pad_dims[2] = {5, 2}, dims[5] = {n, padded[0], padded[1], padded[2], c};
         bool max = op == P2L_OP_MAX_POOL_2D;
-        int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
+        int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "paddings"), 2,
                                            pad_dims, pads),
                       max ? p2l_const_scalar(ctx, P2L_FLOAT32, -INFINITY) : -1};
         int out = p2l_temp(ctx, "pad", P2L_FLOAT32, 5, dims);
@@ -715,7 +715,7 @@ p2l_status p2l_lower_pdist(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = i + 1; j < n; j++) pos[k++] = (int32_t)(i * n + j);
-    int idx = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/pairs", node->name), 1, &pairs, pos);
+    int idx = p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "pairs"), 1, &pairs, pos);
     p2l_release(pos);
     int y = p2l_output(ctx, 0, NULL);
     int ins[2] = {d, idx};
