@@ -22,10 +22,20 @@ static int fail(const char *what, p2l_status s) {
     return 1;
 }
 
+#ifdef P2L_HAVE_CONVERTER
+/* `convert -v`: one line per stage as it ends, on stderr. */
+static void print_stage(const char *stage, double seconds, void *user) {
+    (void)user;
+    fprintf(stderr, "  %-8s %9.3f s\n", stage, seconds);
+}
+#endif
+
 static int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
+    bool verbose = false;
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) out = argv[++i];
+        else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) verbose = true;
         else if (argv[i][0] == '-') {
             fprintf(stderr, "pt2lite convert: unknown option %s\n", argv[i]);
             return 2;
@@ -40,7 +50,9 @@ static int cmd_convert(int argc, char **argv) {
         return 2;
     }
 #ifdef P2L_HAVE_CONVERTER
-    p2l_status s = p2l_convert_file(in, out, NULL);
+    p2l_convert_options options = {.size = sizeof options, .on_stage = verbose ? print_stage : NULL};
+    if (verbose) fprintf(stderr, "converting %s (stage, wall time):\n", in);
+    p2l_status s = p2l_convert_file(in, out, &options);
     if (s != P2L_OK) return fail("convert", s);
     fprintf(stderr, "wrote %s\n", out);
     return 0;
@@ -736,6 +748,15 @@ static int cmd_version(int argc, char **argv) {
 
 static int cmd_help(int argc, char **argv);
 
+/* Model Explorer is a Python program: the `pt2lite` installed by pip handles `view` itself (python/pt2lite/_cli.py). */
+static int cmd_view(int argc, char **argv) {
+    (void)argc, (void)argv;
+    fprintf(stderr, "pt2lite view: Model Explorer runs from Python; use the pt2lite command that pip installs "
+                    "(pip install pt2lite ai-edge-model-explorer), or: python -m pt2lite view MODEL.tflite "
+                    "[--node-data DATA.json]\n");
+    return 2;
+}
+
 typedef struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -744,12 +765,15 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"convert", cmd_convert, "MODEL.pt2 -o MODEL.tflite", "convert a torch.export.save archive"},
+    {"convert", cmd_convert, "MODEL.pt2 -o MODEL.tflite [-v]",
+     "convert a torch.export.save archive (-v: each stage's time: read, lower, passes, write)"},
     {"inspect", cmd_inspect, "MODEL.tflite", "inputs, outputs, op counts, tensors, size"},
     {"run", cmd_run, "MODEL.tflite [--input X.npy ...] [--output-dir D] [--threads N] [--seed S]",
      "run once on pt2lite's runtime (random inputs if none); writes D/output_0.npy, ..."},
     {"bench", cmd_bench, "MODEL.tflite [--threads N] [--min-runs N] [--min-seconds S] [--warmup N] [--input X.npy ...]",
      "latency (min/median/mean ms) and peak memory"},
+    {"view", cmd_view, "MODEL.tflite [--node-data DATA.json]",
+     "open the model in Model Explorer (the Python package's `pt2lite view`: pip install pt2lite ai-edge-model-explorer)"},
     {"version", cmd_version, "", "print the version"},
     {"help", cmd_help, "", "this message"},
 };
@@ -775,8 +799,17 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version")) cmd = "version";
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) cmd = "help";
-    for (int i = 0; i < COMMAND_COUNT; i++)
-        if (!strcmp(cmd, COMMANDS[i].name)) return COMMANDS[i].fn(argc - 2, argv + 2);
+    for (int i = 0; i < COMMAND_COUNT; i++) {
+        if (strcmp(cmd, COMMANDS[i].name)) continue;
+        /* `pt2lite CMD --help` (anywhere among its arguments): that command's synopsis, whatever else follows. */
+        for (int a = 2; a < argc; a++) {
+            if (strcmp(argv[a], "--help") && strcmp(argv[a], "-h")) continue;
+            printf("usage: pt2lite %s%s%s\n  %s\n", COMMANDS[i].name, *COMMANDS[i].args ? " " : "", COMMANDS[i].args,
+                   COMMANDS[i].help);
+            return 0;
+        }
+        return COMMANDS[i].fn(argc - 2, argv + 2);
+    }
     fprintf(stderr, "pt2lite: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -1,10 +1,12 @@
 /* The converter's public entry points: .pt2 bytes -> IR -> passes -> .tflite bytes. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -58,16 +60,42 @@ static p2l_status add_output_structure(p2l_model_ir *model, const p2l_exported *
     return P2L_VEC_PUSH(&model->metadata, entry);
 }
 
+/* The first layout with a size field (pt2lite.h, "option structs"): the fields of pt2lite 0.1. */
+static const size_t convert_options_first_size = offsetof(p2l_convert_options, on_stage);
+
+/* Reports each stage's wall time to the caller's on_stage, if any. */
+typedef struct stage_clock {
+    p2l_convert_stage_fn report;
+    void *user;
+    struct timespec start;
+} stage_clock;
+
+/* Ends `stage` (started when the previous one ended) and passes its status through. */
+static p2l_status stage_done(stage_clock *clock, const char *stage, p2l_status s) {
+    if (!clock->report) return s;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock->report(stage, (double)(now.tv_sec - clock->start.tv_sec) + (double)(now.tv_nsec - clock->start.tv_nsec) * 1e-9,
+                  clock->user);
+    clock->start = now;
+    return s;
+}
+
 p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options, void **tflite_out,
                        size_t *tflite_size) {
     if (!pt2 || !tflite_out || !tflite_size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert: NULL argument");
     *tflite_out = NULL;
     *tflite_size = 0;
     p2l_clear_error();
-    if (options)
-        P2L_TRY(p2l_check_options_size("p2l_convert_options", options->size, sizeof *options, sizeof *options));
+    p2l_convert_options o = {0};
+    if (options) {
+        P2L_TRY(p2l_check_options_size("p2l_convert_options", options->size, convert_options_first_size, sizeof o));
+        memcpy(&o, options, options->size ? options->size : convert_options_first_size);
+    }
+    stage_clock clock = {o.on_stage, o.on_stage_user, {0, 0}};
+    clock_gettime(CLOCK_MONOTONIC, &clock.start);
     /* The caller's limits hold for this conversion on this thread (base/limits.h). */
-    p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
+    p2l_limits limits = p2l_limits_resolve(o.limits);
     P2L_TRY(P2L_CHECK_LIMIT(&limits, max_file_bytes, pt2_size, "the .pt2 file's size in bytes"));
     p2l_limits saved = *p2l_limits_thread();
     p2l_limits_set_thread(&limits);
@@ -75,7 +103,7 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     int64_t base = p2l_thread_heap_bytes();
     p2l_thread_heap_reset_peak();
     p2l_exported ep;
-    p2l_status read_status = p2l_pt2_read(pt2, pt2_size, &ep);
+    p2l_status read_status = stage_done(&clock, "read", p2l_pt2_read(pt2, pt2_size, &ep));
     if (read_status != P2L_OK) {
         p2l_limits_set_thread(&saved);
         return read_status;
@@ -87,8 +115,9 @@ p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_optio
     if (s == P2L_OK) s = p2l_lower(&ep, g);
     if (s == P2L_OK) s = p2l_add_state_initializer(&model, &ep);
     if (s == P2L_OK) s = add_output_structure(&model, &ep);
-    if (s == P2L_OK) s = p2l_optimize(g);
-    if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
+    s = stage_done(&clock, "lower", s);
+    if (s == P2L_OK) s = stage_done(&clock, "passes", p2l_optimize(g));
+    if (s == P2L_OK) s = stage_done(&clock, "write", p2l_tflite_write(&model, true, tflite_out, tflite_size));
     p2l_model_ir_free(&model);
     p2l_exported_free(&ep);
     p2l_limits_set_thread(&saved);
