@@ -59,7 +59,8 @@ static bool float_nchw_input(p2l_lower_ctx *ctx, const p2l_value *v, const char 
         return false;
     }
     if (v->dtype != P2L_FLOAT32 && v->dtype != P2L_FLOAT64) {
-        p2l_unsupported(ctx, "%s of a %s tensor", what, p2l_dtype_name(v->dtype));
+        p2l_unsupported(ctx, "%s of a %s tensor: argument 'self' must be float32 (cast it with .float() first)", what,
+                        p2l_dtype_name(v->dtype));
         return false;
     }
     return true;
@@ -79,7 +80,7 @@ static bool pool_geometry(p2l_lower_ctx *ctx, const char *name, pool_axis axes[2
     int_pair(ctx, "dilation", one, dilation);
     *ceil_mode = p2l_arg_of(ctx, "ceil_mode")->i != 0;
     if (dilation[0] != 1 || dilation[1] != 1) {
-        p2l_unsupported(ctx, "dilation %lldx%lld (TFLite pools have no dilation; only 1 is supported)",
+        p2l_unsupported(ctx, "argument 'dilation' is %lldx%lld: TFLite pools have no dilation (only 1); use dilation=1",
                         (long long)dilation[0], (long long)dilation[1]);
         return false;
     }
@@ -96,7 +97,7 @@ static bool pool_geometry(p2l_lower_ctx *ctx, const char *name, pool_axis axes[2
             return false;
         }
         if (torch_pool_out(a, *ceil_mode) != a->out) {
-            p2l_unsupported(ctx, "pooling output size %lld differs from torch's formula (%lld)", (long long)a->out,
+            p2l_unsupported(ctx, "pooling output size %lld differs from torch's formula (%lld; check ceil_mode)", (long long)a->out,
                             (long long)torch_pool_out(a, *ceil_mode));
             return false;
         }
@@ -246,7 +247,7 @@ p2l_status p2l_lower_avg_pool2d(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_arg *override = p2l_arg_of(ctx, "divisor_override");
     int64_t divisor = override->kind == P2L_ARG_INT ? override->i : 0;
     if (override->kind == P2L_ARG_INT && divisor <= 0)
-        return p2l_unsupported(ctx, "divisor_override %lld", (long long)divisor);
+        return p2l_unsupported(ctx, "argument 'divisor_override' is %lld: it must be positive (or None)", (long long)divisor);
     p2l_layout nhwc = p2l_channels_last_layout(4);
     return average_pool(ctx, p2l_input(ctx, "self", &nhwc), axes, p2l_arg_of(ctx, "count_include_pad")->i != 0, divisor);
 }
