@@ -116,9 +116,17 @@ P2L_API p2l_limits p2l_limits_resolve(const p2l_limits *limits);
  * Declared only where the library contains it (P2L_HAVE_CONVERTER, from pt2lite_config.h). */
 #ifdef P2L_HAVE_CONVERTER
 
+/* Called when a conversion stage ends ("read", "lower", "passes", "write", in that order; the stage that
+ * failed is reported too) with its wall-clock time: what `pt2lite convert -v` and
+ * pt2lite.convert(..., verbose=True) print. */
+typedef void (*p2l_convert_stage_fn)(const char *stage, double seconds, void *user);
+
 typedef struct p2l_convert_options {
     size_t size;              /* sizeof(p2l_convert_options), or 0 (see "option structs") */
     const p2l_limits *limits; /* NULL: the defaults (see p2l_limits) */
+    /* Fields below are read only when size covers them (see "option structs"). */
+    p2l_convert_stage_fn on_stage; /* NULL: no stage reports */
+    void *on_stage_user;           /* passed to on_stage */
 } p2l_convert_options;
 
 /* Converts the bytes of a .pt2 archive (as written by torch.export.save) to .tflite bytes.

@@ -23,6 +23,15 @@ ctest --test-dir "$root/build/runtime-only" --output-on-failure
 # The C tests again built for aarch64, on the NEON kernels, under qemu (skipped, saying why, without it).
 "$root/scripts/test_arm.sh"
 
+# Chromium for the Model Explorer browser test (tests/python/test_explorer.py, which skips, saying why,
+# without it): installed with apt-get as root when missing, as test_arm.sh installs its tools.
+if ! command -v chromium >/dev/null && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing chromium with apt-get (for the Model Explorer test)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+        echo "apt-get install chromium failed: the Model Explorer browser test will be skipped"
+fi
+
 echo "== Python tests"
 cd "$root"
 set +e

@@ -22,6 +22,14 @@ static int fail(const char *what, p2l_status s) {
     return 1;
 }
 
+#ifdef P2L_HAVE_CONVERTER
+/* `convert -v`: one line per stage as it ends, on stderr. */
+static void print_stage(const char *stage, double seconds, void *user) {
+    (void)user;
+    fprintf(stderr, "  %-8s %9.3f s\n", stage, seconds);
+}
+#endif
+
 /* `convert A.pt2 -o M.tflite`, or several archives into one file of several signatures:
  * `convert A.pt2 B.pt2 --signature prefill --signature decode -o M.tflite` (the i-th --signature names
  * the i-th archive; one archive's signature is 'serving_default' unless named). */
@@ -29,10 +37,13 @@ enum { MAX_SIGNATURES = 64 };
 static int cmd_convert(int argc, char **argv) {
     const char *inputs[MAX_SIGNATURES], *names[MAX_SIGNATURES], *out = NULL;
     int input_count = 0, name_count = 0;
+    bool verbose = false;
     for (int i = 0; i < argc; i++) {
         bool has_value = i + 1 < argc;
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && has_value) {
             out = argv[++i];
+        } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+            verbose = true;
         } else if (strcmp(argv[i], "--signature") == 0 && has_value) {
             if (name_count == MAX_SIGNATURES) {
                 fprintf(stderr, "pt2lite convert: at most %d signatures\n", MAX_SIGNATURES);
@@ -60,8 +71,10 @@ static int cmd_convert(int argc, char **argv) {
         return 2;
     }
 #ifdef P2L_HAVE_CONVERTER
-    p2l_status s = name_count ? p2l_convert_signature_files(names, inputs, (size_t)input_count, out, NULL)
-                              : p2l_convert_file(inputs[0], out, NULL);
+    p2l_convert_options options = {.size = sizeof options, .on_stage = verbose ? print_stage : NULL};
+    if (verbose) fprintf(stderr, "converting %s%s (stage, wall time):\n", inputs[0], input_count > 1 ? " and more" : "");
+    p2l_status s = name_count ? p2l_convert_signature_files(names, inputs, (size_t)input_count, out, &options)
+                              : p2l_convert_file(inputs[0], out, &options);
     if (s != P2L_OK) return fail("convert", s);
     fprintf(stderr, "wrote %s\n", out);
     return 0;
@@ -864,6 +877,15 @@ static int cmd_version(int argc, char **argv) {
 
 static int cmd_help(int argc, char **argv);
 
+/* Model Explorer is a Python program: the `pt2lite` installed by pip handles `view` itself (python/pt2lite/_cli.py). */
+static int cmd_view(int argc, char **argv) {
+    (void)argc, (void)argv;
+    fprintf(stderr, "pt2lite view: Model Explorer runs from Python; use the pt2lite command that pip installs "
+                    "(pip install pt2lite ai-edge-model-explorer), or: python -m pt2lite view MODEL.tflite "
+                    "[--node-data DATA.json]\n");
+    return 2;
+}
+
 typedef struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -872,14 +894,17 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"convert", cmd_convert, "MODEL.pt2 [MORE.pt2 ... --signature NAME ...] -o MODEL.tflite",
-     "convert a torch.export.save archive; several archives become one file, the i-th --signature naming the i-th"},
+    {"convert", cmd_convert, "MODEL.pt2 [MORE.pt2 ... --signature NAME ...] -o MODEL.tflite [-v]",
+     "convert a torch.export.save archive; several archives become one file, the i-th --signature naming the i-th "
+     "(-v: each stage's time: read, lower, passes, write)"},
     {"inspect", cmd_inspect, "MODEL.tflite [--signature NAME]",
      "signatures with their inputs and outputs, op counts, tensors, size"},
     {"run", cmd_run, "MODEL.tflite [--signature NAME] [--input X.npy ...] [--output-dir D] [--threads N] [--seed S]",
      "run once on pt2lite's runtime (random inputs if none); writes D/output_0.npy, ..."},
     {"bench", cmd_bench, "MODEL.tflite [--signature NAME] [--threads N] [--min-runs N] [--min-seconds S] [--warmup N] "
      "[--input X.npy ...]", "latency (min/median/mean ms) and peak memory"},
+    {"view", cmd_view, "MODEL.tflite [--node-data DATA.json]",
+     "open the model in Model Explorer (the Python package's `pt2lite view`: pip install pt2lite ai-edge-model-explorer)"},
     {"version", cmd_version, "", "print the version"},
     {"help", cmd_help, "", "this message"},
 };
@@ -905,8 +930,17 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version")) cmd = "version";
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) cmd = "help";
-    for (int i = 0; i < COMMAND_COUNT; i++)
-        if (!strcmp(cmd, COMMANDS[i].name)) return COMMANDS[i].fn(argc - 2, argv + 2);
+    for (int i = 0; i < COMMAND_COUNT; i++) {
+        if (strcmp(cmd, COMMANDS[i].name)) continue;
+        /* `pt2lite CMD --help` (anywhere among its arguments): that command's synopsis, whatever else follows. */
+        for (int a = 2; a < argc; a++) {
+            if (strcmp(argv[a], "--help") && strcmp(argv[a], "-h")) continue;
+            printf("usage: pt2lite %s%s%s\n  %s\n", COMMANDS[i].name, *COMMANDS[i].args ? " " : "", COMMANDS[i].args,
+                   COMMANDS[i].help);
+            return 0;
+        }
+        return COMMANDS[i].fn(argc - 2, argv + 2);
+    }
     fprintf(stderr, "pt2lite: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -5,6 +5,9 @@ the graph, lowering, optimizing and writing the .tflite happen in C (p2l_convert
 
 import ctypes
 import io
+import os
+import sys
+import time
 import warnings
 
 from . import _structure
@@ -17,12 +20,36 @@ lib.p2l_convert.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p,
 lib.p2l_convert.restype = ctypes.c_int
 lib.p2l_convert_peak_bytes.restype = ctypes.c_size_t
 
+# p2l_convert_options and its stage callback (pt2lite.h): the stages are timed in C.
+_STAGE_FN = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_double, ctypes.c_void_p)
 
-def convert_pt2(archive: bytes) -> bytes:
-    """Converts the bytes of a .pt2 archive (torch.export.save) to .tflite bytes."""
+
+class _ConvertOptions(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("limits", ctypes.c_void_p), ("on_stage", _STAGE_FN),
+                ("on_stage_user", ctypes.c_void_p)]
+
+
+def _print_stage(stage, seconds):
+    print(f"pt2lite: {stage:<10} {seconds:8.3f} s", file=sys.stderr, flush=True)
+
+
+def convert_pt2(archive, *, verbose=False) -> bytes:
+    """Converts a .pt2 archive (torch.export.save) to .tflite bytes. archive: the archive's bytes, or
+    the path of a .pt2 file. verbose: print each conversion stage's time (read, lower, passes, write)."""
+    if isinstance(archive, (str, os.PathLike)):
+        with open(archive, "rb") as f:
+            archive = f.read()
+    elif isinstance(archive, (bytearray, memoryview)):
+        archive = bytes(archive)
+    elif not isinstance(archive, bytes):
+        raise TypeError(f"convert_pt2 takes the bytes of a .pt2 archive or its path, not {type(archive).__name__}")
+    options = _ConvertOptions(ctypes.sizeof(_ConvertOptions), None,
+                              _STAGE_FN(lambda stage, seconds, user: _print_stage(stage.decode(), seconds))
+                              if verbose else _STAGE_FN(), None)
     out = ctypes.c_void_p()
     size = ctypes.c_size_t()
-    check(lib.p2l_convert(archive, len(archive), None, ctypes.byref(out), ctypes.byref(size)), "conversion failed")
+    check(lib.p2l_convert(archive, len(archive), ctypes.byref(options), ctypes.byref(out), ctypes.byref(size)),
+          "conversion failed")
     return _take_bytes(out, size)
 
 
@@ -78,13 +105,17 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
     return buffer.getvalue(), program, out_spec
 
 
-def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="pt2lite"):
+def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="pt2lite", verbose=False):
     """Converts a torch.nn.Module to an EdgeModel (a .tflite model you can call and export).
 
     sample_args/sample_kwargs are example inputs, as for torch.export.export. backend is the runtime
-    that calling the EdgeModel uses: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert)."""
+    that calling the EdgeModel uses: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert).
+    verbose: print each stage's time to stderr (export in torch, then the C converter's stages)."""
+    start = time.perf_counter()
     archive, program, out_spec = _export(module, sample_args, sample_kwargs, dynamic_shapes)
-    flatbuffer = convert_pt2(archive)
+    if verbose:
+        _print_stage("export", time.perf_counter() - start)  # torch.export + run_decompositions + save
+    flatbuffer = convert_pt2(archive, verbose=verbose)
     record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
     out_spec, none_outputs = output_structure(program, out_spec)
     edge = EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,

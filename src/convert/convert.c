@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -108,10 +109,31 @@ static const char *signature_entry(p2l_model_ir *model, const char *base, const 
     return name;
 }
 
+/* The first layout with a size field (pt2lite.h, "option structs"): the fields of pt2lite 0.1. */
+static const size_t convert_options_first_size = offsetof(p2l_convert_options, on_stage);
+
+/* Reports each stage's wall time to the caller's on_stage, if any. */
+typedef struct stage_clock {
+    p2l_convert_stage_fn report;
+    void *user;
+    struct timespec start;
+} stage_clock;
+
+/* Ends `stage` (started when the previous one ended) and passes its status through. */
+static p2l_status stage_done(stage_clock *clock, const char *stage, p2l_status s) {
+    if (!clock->report) return s;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock->report(stage, (double)(now.tv_sec - clock->start.tv_sec) + (double)(now.tv_nsec - clock->start.tv_nsec) * 1e-9,
+                  clock->user);
+    clock->start = now;
+    return s;
+}
+
 /* One program's graph (read from its archive into ep, which stays alive until the model is written:
  * the IR borrows from it) -> one subgraph of `model`, lowered and optimized, and its metadata entries. */
 static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *program, int index,
-                              bool several, p2l_exported *ep) {
+                              bool several, p2l_exported *ep, stage_clock *clock) {
     p2l_ir_graph *g = NULL;
     const char *structure = signature_entry(model, OUTPUT_STRUCTURE, program->name, several);
     const char *io_dtypes = signature_entry(model, "pt2lite_io_dtypes", program->name, several);
@@ -120,8 +142,8 @@ static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *
     P2L_TRY(p2l_lower(ep, g));
     P2L_TRY(p2l_add_state_initializer(model, ep));
     P2L_TRY(add_output_structure(model, ep, structure));
-    P2L_TRY(p2l_add_dynamic_ranges(model, index, ep));
-    P2L_TRY(p2l_optimize(g));
+    P2L_TRY(stage_done(clock, "lower", p2l_add_dynamic_ranges(model, index, ep)));
+    P2L_TRY(stage_done(clock, "passes", p2l_optimize(g)));
     P2L_TRY(store_float_dtypes(model, g, ep, io_dtypes));
     return p2l_add_node_map(model, index, g, ep);
 }
@@ -133,10 +155,15 @@ p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t 
     *tflite_out = NULL;
     *tflite_size = 0;
     p2l_clear_error();
-    if (options)
-        P2L_TRY(p2l_check_options_size("p2l_convert_options", options->size, sizeof *options, sizeof *options));
+    p2l_convert_options o = {0};
+    if (options) {
+        P2L_TRY(p2l_check_options_size("p2l_convert_options", options->size, convert_options_first_size, sizeof o));
+        memcpy(&o, options, options->size ? options->size : convert_options_first_size);
+    }
+    stage_clock clock = {o.on_stage, o.on_stage_user, {0, 0}};
+    clock_gettime(CLOCK_MONOTONIC, &clock.start);
     /* The caller's limits hold for this conversion on this thread (base/limits.h). */
-    p2l_limits limits = p2l_limits_resolve(options ? options->limits : NULL);
+    p2l_limits limits = p2l_limits_resolve(o.limits);
     p2l_limits saved = *p2l_limits_thread();
     p2l_limits_set_thread(&limits);
     p2l_status s = check_programs(programs, count);
@@ -153,14 +180,14 @@ p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t 
     p2l_model_ir_init(&model);
     size_t read = 0; /* archives read: p2l_pt2_read frees what it read when it fails */
     for (size_t i = 0; s == P2L_OK && i < count; i++) {
-        s = p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]);
+        s = stage_done(&clock, "read", p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]));
         if (s == P2L_OK) {
             read++;
-            s = add_program(&model, &programs[i], (int)i, count > 1, &eps[i]);
+            s = add_program(&model, &programs[i], (int)i, count > 1, &eps[i], &clock);
         }
         if (s != P2L_OK && count > 1) s = p2l_fail_context(s, "signature '%s'", programs[i].name);
     }
-    if (s == P2L_OK) s = p2l_tflite_write(&model, true, tflite_out, tflite_size);
+    if (s == P2L_OK) s = stage_done(&clock, "write", p2l_tflite_write(&model, true, tflite_out, tflite_size));
     p2l_model_ir_free(&model);
     for (size_t i = 0; i < read; i++) p2l_exported_free(&eps[i]);
     p2l_release(eps);

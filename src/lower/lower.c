@@ -112,10 +112,20 @@ static const char *name_base(const p2l_lower_ctx *ctx) {
     return ctx->node ? ctx->node->name : ctx->naming ? ctx->naming : "model";
 }
 
+/* "<module path>/<value>/<suffix>", the module path with '/' for '.' (layer1/0/conv1/convolution): '/'
+ * is the scope separator of Model Explorer's .tflite adapter, so each module becomes one collapsible
+ * group nested in its parent's (a module's own name never holds a '.', so the mapping is exact). */
 static const char *tensor_name(p2l_lower_ctx *ctx, const char *value_name, const char *suffix) {
     const char *path = ctx->node && *ctx->node->module_path ? ctx->node->module_path : NULL;
-    return p2l_arena_printf(ctx->g->arena, "%s%s%s%s%s", path ? path : "", path ? "/" : "", value_name,
-                            suffix ? "/" : "", suffix ? suffix : "");
+    char *name = p2l_arena_printf(ctx->g->arena, "%s%s%s%s%s", path ? path : "", path ? "/" : "", value_name,
+                                  suffix ? "/" : "", suffix ? suffix : "");
+    for (size_t i = 0, n = path && name ? strlen(path) : 0; i < n; i++)
+        if (name[i] == '.') name[i] = '/';
+    return name;
+}
+
+const char *p2l_node_tensor_name(p2l_lower_ctx *ctx, const char *suffix) {
+    return tensor_name(ctx, name_base(ctx), suffix);
 }
 
 int p2l_temp(p2l_lower_ctx *ctx, const char *suffix, p2l_dtype dtype, int rank, const int64_t *dims) {
@@ -519,13 +529,61 @@ static p2l_status lower_user_outputs(p2l_lower_ctx *ctx) {
     return P2L_OK;
 }
 
+/* Whether `target` is an ATen op outside core ATen (the schema table holds every core op; torch.export's
+ * other namespaces keep their "torch." / "_operator." prefix). */
+static bool is_non_core_aten(const char *target) {
+    bool core = false;
+    if (!strncmp(target, "torch.", 6) || !strncmp(target, "_operator.", 10)) return false;
+    return !p2l_aten_known(target, &core) || !core;
+}
+
+/* Whether `target` is one run_decompositions() always rewrites: a known non-core op (conv2d, linear,
+ * batch_norm) or an in-place one (relu_, add_). Its presence means the archive was not decomposed. */
+static bool needs_decompositions(const char *target) {
+    bool core = false;
+    const char *dot = strchr(target, '.');
+    bool in_place = dot && dot > target + 1 && dot[-1] == '_' && target[0] != '_';
+    return is_non_core_aten(target) && (in_place || (p2l_aten_known(target, &core) && !core));
+}
+
+/* An archive saved without run_decompositions(): one line with the fix instead of one per node; the
+ * nodes it covers (non-core ATen ops without a lowering) are left out of the per-node list. */
+static bool report_undecomposed(p2l_lower_ctx *ctx) {
+    const p2l_exported *ep = ctx->ep;
+    enum { SHOWN = 6 };
+    const char *ops[SHOWN];
+    int op_counts[SHOWN], distinct = 0, nodes = 0;
+    bool undecomposed = false, more = false;
+    for (size_t n = 0; n < ep->nodes.len; n++) {
+        const char *target = ep->nodes.items[n].target;
+        if (p2l_find_lowering(target) || !is_non_core_aten(target)) continue;
+        undecomposed = undecomposed || needs_decompositions(target);
+        nodes++;
+        int k = 0;
+        while (k < distinct && strcmp(ops[k], target)) k++;
+        if (k == distinct && distinct < SHOWN) ops[distinct] = target, op_counts[distinct++] = 0;
+        if (k < distinct) op_counts[k]++;
+        else more = true;
+    }
+    if (!undecomposed) return false;
+    ctx->error_count += nodes;
+    p2l_buf_printf(&ctx->errors, "  %d node%s use ATen ops outside core ATen (", nodes, nodes == 1 ? "" : "s");
+    for (int k = 0; k < distinct; k++)
+        p2l_buf_printf(&ctx->errors, "%saten.%s x%d", k ? ", " : "", ops[k], op_counts[k]);
+    p2l_buf_printf(&ctx->errors, "%s): the .pt2 was saved without run_decompositions(); call "
+                   "ep = ep.run_decompositions() before torch.export.save(ep, path) (pt2lite.convert does both)\n",
+                   more ? ", ..." : "");
+    return true;
+}
+
 /* Lists every node whose op has no lowering, in one message. */
 static void report_missing_lowerings(p2l_lower_ctx *ctx) {
     const p2l_exported *ep = ctx->ep;
     char where[1024];
+    bool undecomposed = report_undecomposed(ctx);
     for (size_t n = 0; n < ep->nodes.len; n++) {
         const p2l_aten_node *node = &ep->nodes.items[n];
-        if (p2l_find_lowering(node->target)) continue;
+        if (p2l_find_lowering(node->target) || (undecomposed && is_non_core_aten(node->target))) continue;
         ctx->error_count++;
         p2l_buf_printf(&ctx->errors, "  %s: no lowering for aten.%s\n", p2l_node_describe(node, where, sizeof where),
                        node->target);
@@ -742,7 +800,7 @@ int p2l_pad_spatial(p2l_lower_ctx *ctx, int x, const int64_t before[2], const in
     int64_t pad_dims[2] = {4, 2};
     int64_t dims[4] = {xt.dims[0], xt.dims[1] < 0 ? -1 : xt.dims[1] + before[0] + after[0],
                        xt.dims[2] < 0 ? -1 : xt.dims[2] + before[1] + after[1], xt.dims[3]};
-    int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
+    int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "paddings"), 2,
                                        pad_dims, pads),
                   value == 0 ? -1 : p2l_const_scalar(ctx, P2L_FLOAT32, value)};
     int out = p2l_temp(ctx, "pad", xt.dtype, 4, dims);
@@ -765,7 +823,7 @@ int64_t p2l_dims_numel(const int64_t *dims, int rank) {
 }
 
 int p2l_const_indices(p2l_lower_ctx *ctx, int rank, const int64_t *dims, const int32_t *values) {
-    return p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/indices", ctx->node->name), rank, dims, values);
+    return p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "indices"), rank, dims, values);
 }
 
 int p2l_gather(p2l_lower_ctx *ctx, int params, int indices, int axis) {

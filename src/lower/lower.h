@@ -93,6 +93,9 @@ int p2l_value_input_any(p2l_lower_ctx *ctx, int value_id, p2l_layout *layout);
 int p2l_output(p2l_lower_ctx *ctx, int index, const p2l_layout *layout);
 /* An IR tensor with explicit physical dims, for intermediate results. */
 int p2l_temp(p2l_lower_ctx *ctx, const char *suffix, p2l_dtype dtype, int rank, const int64_t *dims);
+/* The name of a helper tensor of the node being lowered: "<module path>/<node>/<suffix>" with '/'
+ * between modules (layer1/0/conv1/convolution/bias), as every tensor the node creates. */
+const char *p2l_node_tensor_name(p2l_lower_ctx *ctx, const char *suffix);
 /* An IR tensor with the dtype and dims of tensor `like` (a valid index). */
 int p2l_temp_like(p2l_lower_ctx *ctx, const char *suffix, int like);
 /* Makes output `index` an alias of an existing IR tensor (no-op ops: clone, alias, dropout). */

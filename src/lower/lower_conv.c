@@ -43,7 +43,7 @@ static int bias_input(p2l_lower_ctx *ctx, int64_t channels) {
     if (b->kind == P2L_ARG_TENSOR) return p2l_input(ctx, "bias", NULL);
     float *zeros = p2l_alloc_zero(sizeof(float) * (size_t)(channels ? channels : 1));
     if (!zeros) return -1;
-    int t = p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/bias", ctx->node->name), P2L_FLOAT32, 1, &channels,
+    int t = p2l_add_const(ctx->g, p2l_node_tensor_name(ctx, "bias"), P2L_FLOAT32, 1, &channels,
                           zeros, true);
     return t;
 }
@@ -115,7 +115,8 @@ p2l_status p2l_lower_convolution(p2l_lower_ctx *ctx, const p2l_aten_node *node) 
     conv_params p = {.spatial = in_v->rank - 2};
     if (p.spatial < 1 || p.spatial > 3 || w_v->rank != in_v->rank)
         return p2l_unsupported(ctx, "convolution of a rank-%d input with a rank-%d weight", in_v->rank, w_v->rank);
-    if (in_v->dtype != P2L_FLOAT32) return p2l_unsupported(ctx, "convolution on %s input", p2l_dtype_name(in_v->dtype));
+    if (in_v->dtype != P2L_FLOAT32) return p2l_unsupported(ctx, "convolution of a %s input: argument 'input' must be float32 "
+                                                                 "(cast it with .float() first)", p2l_dtype_name(in_v->dtype));
     int_list(ctx, "stride", p.spatial, 1, p.stride);
     int_list(ctx, "padding", p.spatial, 0, p.pad);
     int_list(ctx, "dilation", p.spatial, 1, p.dilation);
@@ -203,7 +204,7 @@ static p2l_status lower_conv3d(p2l_lower_ctx *ctx, const conv_params *p, const p
     if (p->pad[0] || after) {
         int32_t pads[10] = {0, 0, (int32_t)p->pad[0], (int32_t)after, 0, 0, 0, 0, 0, 0};
         int64_t dims[5] = {n, xt.dims[1] + p->pad[0] + after, h, wd, in_c}, pad_dims[2] = {5, 2};
-        int ins[2] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
+        int ins[2] = {x, p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "paddings"), 2,
                                            pad_dims, pads)};
         int padded = p2l_temp(ctx, "pad_frames", P2L_FLOAT32, 5, dims);
         if (p2l_emit(ctx, P2L_OP_PAD, 2, ins, 1, &padded) < 0) return P2L_ERROR_UNSUPPORTED;
@@ -260,7 +261,7 @@ static p2l_status lower_conv3d(p2l_lower_ctx *ctx, const conv_params *p, const p
 static p2l_status lower_transposed(p2l_lower_ctx *ctx, const conv_params *p, int x, const p2l_value *w,
                                    const p2l_value *out_v) {
     if (p->groups != 1) return p2l_unsupported(ctx, "transposed convolution with groups=%lld", (long long)p->groups);
-    if (p->dilation[0] != 1 || p->dilation[1] != 1) return p2l_unsupported(ctx, "dilated transposed convolution");
+    if (p->dilation[0] != 1 || p->dilation[1] != 1) return p2l_unsupported(ctx, "argument 'dilation' of a transposed convolution must be 1 (TRANSPOSE_CONV has none)");
     const p2l_ir_tensor xt = ctx->g->tensors.items[x];
     int64_t k[2] = {p->spatial == 2 ? w->dims[2] : 1, w->dims[p->spatial == 2 ? 3 : 2]};
     int64_t out_c = w->dims[1];

@@ -74,7 +74,7 @@ static int filled(p2l_lower_ctx *ctx, p2l_dtype dtype, int rank, const int64_t *
         return -1;
     }
     for (int64_t i = 0; i < numel; i++) store(dtype, data, (size_t)i, value);
-    return p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/filled", ctx->node->name), dtype, rank, dims,
+    return p2l_add_const(ctx->g, p2l_node_tensor_name(ctx, "filled"), dtype, rank, dims,
                          data, true);
 }
 
@@ -161,7 +161,7 @@ p2l_status p2l_lower_arange(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     void *data = p2l_alloc((size_t)n * esize);
     if (!data) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     for (int64_t i = 0; i < n; i++) store((p2l_dtype)dtype, data, (size_t)i, start + step * (double)i);
-    int t = p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/range", node->name), (p2l_dtype)dtype, 1, &n,
+    int t = p2l_add_const(ctx->g, p2l_node_tensor_name(ctx, "range"), (p2l_dtype)dtype, 1, &n,
                           data, true);
     return t < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, t, NULL);
 }

@@ -439,7 +439,7 @@ static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter
         uint8_t *m = p2l_alloc_zero((size_t)xt.dims[0]);
         if (!m) return -1;
         for (int64_t i = 0; i < p2l_ir_tensor_numel(&lt); i++) m[((const int32_t *)lt.data)[i]] = 1;
-        mask = p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/mask", ctx->node->name), P2L_BOOL, xt.rank,
+        mask = p2l_add_const(ctx->g, p2l_node_tensor_name(ctx, "mask"), P2L_BOOL, xt.rank,
                              pdims, m, true);
     } else {
         int64_t ndims[P2L_MAX_DIMS];

@@ -30,7 +30,7 @@ static bool is_constant_arg(p2l_lower_ctx *ctx, const char *name) {
 static int zero_bias(p2l_lower_ctx *ctx, int64_t n) {
     float *zeros = p2l_alloc_zero(sizeof(float) * (size_t)(n > 0 ? n : 1));
     if (!zeros) return -1;
-    return p2l_add_const(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/bias", ctx->node->name), P2L_FLOAT32, 1, &n,
+    return p2l_add_const(ctx->g, p2l_node_tensor_name(ctx, "bias"), P2L_FLOAT32, 1, &n,
                          zeros, true);
 }
 

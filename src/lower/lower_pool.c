@@ -62,7 +62,8 @@ static bool float_nchw_input(p2l_lower_ctx *ctx, const p2l_value *v, const char 
         return false;
     }
     if (v->dtype != P2L_FLOAT32 && v->dtype != P2L_FLOAT64) {
-        p2l_unsupported(ctx, "%s of a %s tensor", what, p2l_dtype_name(v->dtype));
+        p2l_unsupported(ctx, "%s of a %s tensor: argument 'self' must be float32 (cast it with .float() first)", what,
+                        p2l_dtype_name(v->dtype));
         return false;
     }
     return true;
@@ -82,7 +83,7 @@ static bool pool_geometry(p2l_lower_ctx *ctx, const char *name, pool_axis axes[2
     int_pair(ctx, "dilation", one, dilation);
     *ceil_mode = p2l_arg_of(ctx, "ceil_mode")->i != 0;
     if (dilation[0] != 1 || dilation[1] != 1) {
-        p2l_unsupported(ctx, "dilation %lldx%lld (TFLite pools have no dilation; only 1 is supported)",
+        p2l_unsupported(ctx, "argument 'dilation' is %lldx%lld: TFLite pools have no dilation (only 1); use dilation=1",
                         (long long)dilation[0], (long long)dilation[1]);
         return false;
     }
@@ -99,7 +100,7 @@ static bool pool_geometry(p2l_lower_ctx *ctx, const char *name, pool_axis axes[2
             return false;
         }
         if (a->in >= 0 && torch_pool_out(a, *ceil_mode) != a->out) {
-            p2l_unsupported(ctx, "pooling output size %lld differs from torch's formula (%lld)", (long long)a->out,
+            p2l_unsupported(ctx, "pooling output size %lld differs from torch's formula (%lld; check ceil_mode)", (long long)a->out,
                             (long long)torch_pool_out(a, *ceil_mode));
             return false;
         }
@@ -263,7 +264,7 @@ p2l_status p2l_lower_avg_pool2d(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     const p2l_arg *override = p2l_arg_of(ctx, "divisor_override");
     int64_t divisor = override->kind == P2L_ARG_INT ? override->i : 0;
     if (override->kind == P2L_ARG_INT && divisor <= 0)
-        return p2l_unsupported(ctx, "divisor_override %lld", (long long)divisor);
+        return p2l_unsupported(ctx, "argument 'divisor_override' is %lld: it must be positive (or None)", (long long)divisor);
     p2l_layout nhwc = p2l_channels_last_layout(4);
     return average_pool(ctx, p2l_input(ctx, "self", &nhwc), axes, p2l_arg_of(ctx, "count_include_pad")->i != 0, divisor);
 }
@@ -437,7 +438,7 @@ static p2l_status edge_pad(p2l_lower_ctx *ctx, bool replicate) {
     if (!any) return p2l_alias_output(ctx, 0, x, &l);
     if (!replicate) {
         int64_t pad_dims[2] = {rank, 2};
-        int ins[2] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
+        int ins[2] = {x, p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "paddings"), 2,
                                            pad_dims, &amounts[0][0])};
         int y = p2l_output(ctx, 0, &l);
         int n = p2l_emit(ctx, P2L_OP_MIRROR_PAD, 2, ins, 1, &y);
@@ -455,7 +456,7 @@ static p2l_status edge_pad(p2l_lower_ctx *ctx, bool replicate) {
             int64_t src = i - amounts[p][0];
             pos[i] = (int32_t)(src < 0 ? 0 : src >= size ? size - 1 : src);
         }
-        int idx = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/positions", ctx->node->name), 1, &n, pos);
+        int idx = p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "positions"), 1, &n, pos);
         p2l_release(pos);
         int64_t dims[P2L_MAX_DIMS];
         memcpy(dims, xt.dims, sizeof dims);
@@ -499,7 +500,7 @@ static p2l_status pool3d(p2l_lower_ctx *ctx, p2l_op op, const pool_axis axes[3],
     if (any_pad) {
         int64_t pad_dims[2] = {5, 2}, dims[5] = {n, padded[0], padded[1], padded[2], c};
         bool max = op == P2L_OP_MAX_POOL_2D;
-        int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", ctx->node->name), 2,
+        int ins[3] = {x, p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "paddings"), 2,
                                            pad_dims, pads),
                       max ? p2l_const_scalar(ctx, P2L_FLOAT32, -INFINITY) : -1};
         int out = p2l_temp(ctx, "pad", P2L_FLOAT32, 5, dims);
@@ -736,7 +737,7 @@ p2l_status p2l_lower_pdist(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = i + 1; j < n; j++) pos[k++] = (int32_t)(i * n + j);
-    int idx = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/pairs", node->name), 1, &pairs, pos);
+    int idx = p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "pairs"), 1, &pairs, pos);
     p2l_release(pos);
     int y = p2l_output(ctx, 0, NULL);
     int ins[2] = {d, idx};

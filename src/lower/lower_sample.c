@@ -189,7 +189,7 @@ p2l_status p2l_lower_grid_sampler_2d(p2l_lower_ctx *ctx, const p2l_aten_node *no
         if (!offsets) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
         for (int64_t b = 0; b < batch; b++) offsets[b] = (int32_t)(b * bordered_h * bordered_w);
         int64_t dims[4] = {batch, 1, 1, 1};
-        batch_offset = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/batch_offsets", node->name), 4,
+        batch_offset = p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "batch_offsets"), 4,
                                          dims, offsets);
         p2l_release(offsets);
         /* a CAST of a constant, folded by the optimizer */

@@ -489,7 +489,7 @@ p2l_status p2l_lower_constant_pad_nd(p2l_lower_ctx *ctx, const p2l_aten_node *no
     if (any_grow) {
         double value = p2l_arg_number(ctx, "value", 0);
         int64_t pad_dims[2] = {rank, 2};
-        int paddings = p2l_add_const_i32(ctx->g, p2l_arena_printf(ctx->g->arena, "%s/paddings", node->name), 2,
+        int paddings = p2l_add_const_i32(ctx->g, p2l_node_tensor_name(ctx, "paddings"), 2,
                                          pad_dims, &grow[0][0]);
         y = any_crop ? p2l_temp(ctx, "pad", xt.dtype, rank, padded) : p2l_output(ctx, 0, &l);
         int ins[3] = {x, paddings, value == 0 ? -1 : p2l_const_scalar(ctx, xt.dtype, value)};

@@ -832,6 +832,13 @@ p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *ep) {
     reader r = {.archive = data, .archive_size = size, .ep = ep};
     p2l_json *model = NULL, *weights = NULL, *constants = NULL;
     p2l_status s = p2l_zip_open(data, size, &r.scratch, &r.zip);
+    /* What the user did wrong first, the zip detail after it. */
+    if (s != P2L_OK && size >= 8 && memcmp(data + 4, "TFL3", 4) == 0)
+        s = p2l_fail(P2L_ERROR_MALFORMED, "this is a .tflite model (already converted), not a .pt2 archive: "
+                                          "convert reads what torch.export.save writes");
+    else if (s != P2L_OK)
+        s = p2l_fail_context(s, "not a .pt2 archive written by torch.export.save (save one with "
+                                "torch.export.save(ep.run_decompositions(), path))");
     if (s == P2L_OK) s = check_archive(&r);
     if (s == P2L_OK) s = read_entry_json(&r, "models/model.json", true, &model);
     if (s == P2L_OK) s = read_entry_json(&r, "data/weights/model_weights_config.json", false, &weights);
