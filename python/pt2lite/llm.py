@@ -24,7 +24,10 @@ PREFILL, DECODE = "prefill", "decode"
 def _family(model):
     """The HF model's decoder parts, named the same way for every supported family:
     (kind, embed_tokens, positions embedding or None, layers, final norm, lm_head, config)."""
-    config = model.config
+    config = getattr(model, "config", None)
+    if config is None:
+        raise NotImplementedError(f"{type(model).__name__} is not a decoder pt2lite.llm knows: it takes "
+                                  "HuggingFace causal LMs (GPT2LMHeadModel; Llama, Qwen2, Phi3, Gemma, Mistral-like)")
     if hasattr(model, "transformer") and hasattr(model.transformer, "wpe"):  # GPT-2
         t = model.transformer
         return "gpt2", t.wte, t.wpe, list(t.h), t.ln_f, model.lm_head, config
@@ -189,6 +192,7 @@ def convert(model, max_seq_len, prefill_len, quantize=None, backend="pt2lite"):
     if not (isinstance(max_seq_len, int) and isinstance(prefill_len, int) and 1 <= prefill_len <= max_seq_len):
         raise ValueError(f"need integers 1 <= prefill_len <= max_seq_len, got prefill_len={prefill_len!r}, "
                          f"max_seq_len={max_seq_len!r}")
+    _family(model)  # a clear refusal before anything else
     limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
     if limit and max_seq_len > limit:
         raise ValueError(f"max_seq_len={max_seq_len} exceeds the model's {limit} positions")
