@@ -135,3 +135,40 @@ def test_convert_refusals():
         pt2lite.llm.convert(model, max_seq_len=16, prefill_len=8, quantize="int8")
     with pytest.raises(NotImplementedError, match="not a decoder"):
         pt2lite.llm.convert(torch.nn.Linear(2, 2), max_seq_len=16, prefill_len=8)
+
+
+def runtime_cli():
+    """The pt2lite binary beside the library under test (PT2LITE_LIBRARY), else the installed one."""
+    import os
+    candidates = [os.path.join(os.path.dirname(os.environ.get("PT2LITE_LIBRARY", "")), "pt2lite"),
+                  os.path.join(os.path.dirname(pt2lite.__file__), "pt2lite")]
+    for path in candidates:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    pytest.skip("no pt2lite binary with a runtime beside the library or in the package")
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_cli_generate_matches_hf(family, tmp_path):
+    """`pt2lite generate` (the C generation loop, src/runtime/generate.c) gives HF's greedy tokens, for a
+    short (padded) and a chunked prompt; past max_seq_len it stops with an error naming the limit."""
+    import subprocess
+    model, edge = converted(family)
+    path = tmp_path / "model.tflite"
+    edge.export(path)
+    for length in (5, 19):
+        prompt = prompt_of(length)
+        run = subprocess.run([runtime_cli(), "generate", str(path), "--prompt", ",".join(map(str, prompt)),
+                              "--max-new-tokens", str(NEW_TOKENS), "--max-seq-len", str(MAX_SEQ_LEN)],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        lines = run.stdout.splitlines()
+        assert [int(t) for t in lines[0].split(",")] == hf_greedy(model, prompt)
+        assert lines[1].startswith(f"prefill: {length} tokens") and "tokens/s" in lines[1]
+        assert lines[2].startswith(f"decode: {NEW_TOKENS - 1} tokens") and "tokens/s" in lines[2]
+    prompt = prompt_of(MAX_SEQ_LEN - 2)
+    run = subprocess.run([runtime_cli(), "generate", str(path), "--prompt", ",".join(map(str, prompt)),
+                          "--max-new-tokens", "5", "--max-seq-len", str(MAX_SEQ_LEN)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "max_seq_len 64" in run.stderr
+    assert [int(t) for t in run.stdout.split()[0].split(",")] == hf_greedy(model, prompt, 3)
