@@ -101,6 +101,7 @@ p2l_status p2l_generator_create(p2l_model *model, const p2l_generator_options *o
     if (s == P2L_OK && g->max_seq_len && g->prefill.steps > g->max_seq_len)
         s = p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "generator: prefill_len %d exceeds max_seq_len %d",
                      g->prefill.steps, g->max_seq_len);
+    if (s == P2L_OK) s = p2l_interpreter_allocate(g->interpreter); /* planned now, not in the timed calls */
     if (s == P2L_OK && !(g->logits = calloc(g->vocab, sizeof *g->logits)))
         s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory for %zu logits", g->vocab);
     if (s != P2L_OK) {
