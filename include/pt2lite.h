@@ -467,6 +467,39 @@ P2L_API size_t p2l_interpreter_arena_bytes(const p2l_interpreter *interpreter, i
  * next invoke starts from the initial values (the model's initializer runs again). */
 P2L_API p2l_status p2l_interpreter_reset_state(p2l_interpreter *interpreter);
 
+/* Token generation for decoder language models (docs/generative.md): a model with a prefill signature
+ * (tokens [1, prefill_len], input_pos [prefill_len] -> logits [1, vocab] of the last row) and a decode
+ * signature (the same at one token), the KV cache held as the interpreter's state, as pt2lite.llm.convert
+ * writes it. Greedy: the next token is the first id of the largest logit. A generator is one interpreter;
+ * use it from one thread at a time. */
+typedef struct p2l_generator p2l_generator;
+typedef struct p2l_generator_options {
+    size_t size;                   /* sizeof(p2l_generator_options), or 0 (see "option structs") */
+    const char *prefill_signature; /* NULL: "prefill" */
+    const char *decode_signature;  /* NULL: "decode" */
+    int num_threads;               /* as p2l_interpreter_options.num_threads */
+    int max_seq_len;               /* cache positions the model was converted with; 0: not checked (the
+                                      file does not record it yet; a position past it writes nowhere) */
+} p2l_generator_options;
+typedef struct p2l_generator_stats {
+    long prefill_tokens, decode_tokens;     /* prompt tokens prefilled, decode calls, since the last prefill */
+    double prefill_seconds, decode_seconds; /* wall-clock time of those calls */
+} p2l_generator_stats;
+/* options may be NULL. The model must outlive the generator. */
+P2L_API p2l_status p2l_generator_create(p2l_model *model, const p2l_generator_options *options,
+                                        p2l_generator **generator);
+P2L_API void p2l_generator_free(p2l_generator *generator);
+/* Starts a sequence: clears the cache and prefills `count` (>= 1) prompt ids in blocks of prefill_len (a
+ * shorter last block reruns the prompt's last prefill_len ids; a prompt shorter than one block is padded
+ * with rows at positions past it). P2L_ERROR_LIMIT when the prompt exceeds max_seq_len. */
+P2L_API p2l_status p2l_generator_prefill(p2l_generator *generator, const int64_t *ids, size_t count);
+/* The next token (greedy). Each call after the first decodes the previous token first; past max_seq_len
+ * positions it fails with P2L_ERROR_LIMIT naming the limit. */
+P2L_API p2l_status p2l_generator_next(p2l_generator *generator, int64_t *token);
+/* The logits the next p2l_generator_next picks from (valid until the next call), for other samplers. */
+P2L_API const float *p2l_generator_logits(const p2l_generator *generator, size_t *vocab);
+P2L_API p2l_status p2l_generator_stats_get(const p2l_generator *generator, p2l_generator_stats *stats);
+
 /* ------------------------------------------------------------ end runtime */
 
 #ifdef __cplusplus

@@ -859,6 +859,81 @@ static int cmd_bench(int argc, char **argv) {
     free(times);
     return 0;
 }
+
+/* Parses "1,2,3" into ids (at most cap); returns the count, or -1 naming the bad entry. */
+static long parse_ids(const char *text, int64_t *ids, long cap) {
+    long n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || n == cap || (*end && *end != ',')) {
+            fprintf(stderr, "pt2lite generate: --prompt: '%s' is not a list of token ids like 1,2,3 (at most %ld)\n",
+                    text, cap);
+            return -1;
+        }
+        ids[n++] = v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+/* `generate MODEL.tflite --prompt 1,2,3 --max-new-tokens N [--threads N] [--max-seq-len N]`: greedy
+ * generation over the prefill/decode signatures (docs/generative.md); prints the new ids, then tokens/s. */
+static int cmd_generate(int argc, char **argv) {
+    const char *path = NULL, *prompt_text = NULL;
+    long new_tokens = 16;
+    p2l_generator_options options = {.size = sizeof options};
+    for (int i = 0; i < argc; i++) {
+        bool has_value = i + 1 < argc;
+        if (!strcmp(argv[i], "--prompt") && has_value) prompt_text = argv[++i];
+        else if (!strcmp(argv[i], "--max-new-tokens") && has_value) new_tokens = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && has_value) options.num_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-seq-len") && has_value) options.max_seq_len = atoi(argv[++i]);
+        else if (argv[i][0] != '-' && !path) path = argv[i];
+        else {
+            fprintf(stderr, "pt2lite generate: unknown option or missing value: %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!path || !prompt_text || new_tokens < 1) {
+        fprintf(stderr, "pt2lite generate: need MODEL.tflite, --prompt 1,2,3 and --max-new-tokens N >= 1\n");
+        return 2;
+    }
+    enum { MAX_PROMPT = 1 << 16 };
+    int64_t *prompt = malloc(MAX_PROMPT * sizeof *prompt);
+    long prompt_len = prompt ? parse_ids(prompt_text, prompt, MAX_PROMPT) : -1;
+    p2l_model *model = NULL;
+    p2l_generator *generator = NULL;
+    p2l_status s = P2L_OK;
+    int rc = 0;
+    if (prompt_len < 1) rc = 2;
+    else if ((s = p2l_model_load_file(path, &model)) != P2L_OK) rc = fail("generate", s);
+    else if ((s = p2l_generator_create(model, &options, &generator)) != P2L_OK) rc = fail("generate", s);
+    else if ((s = p2l_generator_prefill(generator, prompt, (size_t)prompt_len)) != P2L_OK) rc = fail("generate", s);
+    for (long i = 0; rc == 0 && i < new_tokens; i++) {
+        int64_t token;
+        if ((s = p2l_generator_next(generator, &token)) != P2L_OK) {
+            printf("\n");
+            rc = fail("generate", s);
+            break;
+        }
+        printf("%s%lld", i ? "," : "", (long long)token);
+        fflush(stdout);
+    }
+    if (rc == 0) {
+        p2l_generator_stats st;
+        p2l_generator_stats_get(generator, &st);
+        printf("\nprefill: %ld tokens in %.3f ms (%.1f tokens/s)\n", st.prefill_tokens, st.prefill_seconds * 1e3,
+               st.prefill_seconds > 0 ? (double)st.prefill_tokens / st.prefill_seconds : 0.0);
+        printf("decode: %ld tokens in %.3f ms (%.1f tokens/s)\n", st.decode_tokens, st.decode_seconds * 1e3,
+               st.decode_seconds > 0 ? (double)st.decode_tokens / st.decode_seconds : 0.0);
+    }
+    p2l_generator_free(generator);
+    p2l_model_free(model);
+    free(prompt);
+    return rc;
+}
 #else
 static int no_runtime(const char *cmd) {
     fprintf(stderr, "pt2lite %s: this build of pt2lite has no runtime (configured with P2L_BUILD_RUNTIME=OFF)\n", cmd);
@@ -866,6 +941,7 @@ static int no_runtime(const char *cmd) {
 }
 static int cmd_run(int argc, char **argv) { return no_runtime("run"); }
 static int cmd_bench(int argc, char **argv) { return no_runtime("bench"); }
+static int cmd_generate(int argc, char **argv) { return no_runtime("generate"); }
 #endif
 
 /* ---------------------------------------------------------------- dispatch */
@@ -903,6 +979,8 @@ static const command COMMANDS[] = {
      "run once on pt2lite's runtime (random inputs if none); writes D/output_0.npy, ..."},
     {"bench", cmd_bench, "MODEL.tflite [--signature NAME] [--threads N] [--min-runs N] [--min-seconds S] [--warmup N] "
      "[--input X.npy ...]", "latency (min/median/mean ms) and peak memory"},
+    {"generate", cmd_generate, "MODEL.tflite --prompt 1,2,3 [--max-new-tokens N] [--threads N] [--max-seq-len N]",
+     "greedy token generation over a prefill/decode model (docs/generative.md); prints the ids and tokens/s"},
     {"view", cmd_view, "MODEL.tflite [--node-data DATA.json]",
      "open the model in Model Explorer (the Python package's `pt2lite view`: pip install pt2lite ai-edge-model-explorer)"},
     {"version", cmd_version, "", "print the version"},

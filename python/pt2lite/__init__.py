@@ -13,9 +13,10 @@ from .convert import convert, convert_pt2
 from .interpreter import Interpreter, SignatureRunner
 from .model import EdgeModel, load
 from .signatures import SignatureBuilder, signature
+from . import llm  # noqa: E402  (pt2lite.llm.convert, pt2lite.llm.Generator)
 
 __version__ = lib.p2l_version().decode()  # the C library's (CMakeLists.txt's project version)
 __all__ = ["convert", "convert_pt2", "load", "EdgeModel", "Interpreter", "SignatureRunner", "Pt2liteError",
-           "signature", "SignatureBuilder", "__version__"]
+           "signature", "SignatureBuilder", "llm", "__version__"]
 
 from . import debug  # noqa: E402  (pt2lite.debug: per-node comparison, Model Explorer data, culprits)

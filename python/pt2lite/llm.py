@@ -1,0 +1,313 @@
+"""Decoder language models with a KV cache: prefill and decode signatures in one .tflite, and a token loop.
+
+    edge = pt2lite.llm.convert(hf_model, max_seq_len=256, prefill_len=32)
+    gen = pt2lite.llm.Generator(edge)                 # or a .tflite path; backend="litert" for LiteRT
+    new_ids = gen.generate([1, 2, 3], max_new_tokens=16)
+
+What Python does here is a front-door preparation: it wraps the HuggingFace model's modules into one
+static-shape module whose forward(tokens, input_pos) runs the decoder over the model's own weights,
+writing each layer's keys and values into cache buffers at input_pos (index_copy_) and attending with
+a causal mask built from input_pos. torch.export turns the cache writes into buffer mutations and the
+C converter into resource variables shared by name by both signatures (docs/generative.md).
+"""
+
+import numpy as np
+
+from .model import EdgeModel, load
+from .signatures import signature
+
+PREFILL, DECODE = "prefill", "decode"
+
+
+# ----------------------------------------------------------------------------- the wrapped model
+
+def _family(model):
+    """The HF model's decoder parts, named the same way for every supported family:
+    (kind, embed_tokens, positions embedding or None, layers, final norm, lm_head, config)."""
+    config = getattr(model, "config", None)
+    if config is None:
+        raise NotImplementedError(f"{type(model).__name__} is not a decoder pt2lite.llm knows: it takes "
+                                  "HuggingFace causal LMs (GPT2LMHeadModel; Llama, Qwen2, Phi3, Gemma, Mistral-like)")
+    if hasattr(model, "transformer") and hasattr(model.transformer, "wpe"):  # GPT-2
+        t = model.transformer
+        return "gpt2", t.wte, t.wpe, list(t.h), t.ln_f, model.lm_head, config
+    inner = getattr(model, "model", None)
+    if inner is not None and hasattr(inner, "layers") and hasattr(inner, "rotary_emb"):
+        import torch
+
+        # dropouts (Phi3's residual dropouts) are no-ops in eval mode
+        layer_parts = {name for name, part in inner.layers[0].named_children()
+                       if not isinstance(part, torch.nn.Dropout)}
+        if layer_parts != {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
+            # Gemma 2/3 (pre/post feed-forward norms), MoE layers, ...: not wrapped yet
+            raise NotImplementedError(f"{type(model).__name__}: decoder layers with parts {sorted(layer_parts)} are "
+                                      "not supported by pt2lite.llm yet (supported: Llama-like layers with "
+                                      "self_attn, mlp, input_layernorm, post_attention_layernorm; GPT-2)")
+        return "rope", inner.embed_tokens, None, list(inner.layers), inner.norm, model.lm_head, config
+    raise NotImplementedError(f"{type(model).__name__} is not a decoder pt2lite.llm knows (supported: GPT2LMHeadModel "
+                              "and Llama-like models: Llama, Qwen2, Phi3, Gemma, Mistral, SmolLM)")
+
+
+def _cached_lm_class():
+    import torch
+
+    class CachedLM(torch.nn.Module):
+        """forward(tokens [1, T] int64, input_pos [T] int64) -> logits [1, vocab] of the last row.
+
+        Each layer's cache is two buffers k_cache_<i>, v_cache_<i> of shape [1, kv_heads, max_seq_len,
+        head_dim]. Row t of the block is the token at position input_pos[t]: its keys and values are
+        written there, and it attends to every cache position <= input_pos[t] (within the sliding window
+        where the config has one). Rows are independent of their order, so padding rows may sit anywhere
+        as long as their positions are past every real one."""
+
+        def __init__(self, model, max_seq_len):
+            super().__init__()
+            kind, embed, positions, layers, norm, lm_head, config = _family(model)
+            self.kind, self.embed, self.positions = kind, embed, positions
+            self.layers, self.norm, self.lm_head = torch.nn.ModuleList(layers), norm, lm_head
+            self.max_seq_len = max_seq_len
+            if kind == "gpt2":
+                self.heads = self.kv_heads = config.n_head
+                self.head_dim = config.n_embd // config.n_head
+                self.scale = self.head_dim ** -0.5 if config.scale_attn_weights else 1.0
+                if getattr(config, "scale_attn_by_inverse_layer_idx", False) or getattr(config, "reorder_and_upcast_attn", False):
+                    raise NotImplementedError("GPT-2 configs with scale_attn_by_inverse_layer_idx or "
+                                              "reorder_and_upcast_attn are not supported by pt2lite.llm yet")
+            else:
+                attn = layers[0].self_attn
+                self.heads = config.num_attention_heads
+                self.kv_heads = getattr(config, "num_key_value_heads", None) or self.heads
+                self.head_dim = attn.head_dim
+                self.scale = attn.scaling
+                # RoPE tables for every position, from the model's own rotary embedding (its scaling
+                # variants included): the graph only gathers the rows of input_pos
+                with torch.no_grad():
+                    probe = torch.zeros(1, dtype=embed.weight.dtype)
+                    cos, sin = model.model.rotary_emb(probe, torch.arange(max_seq_len)[None])
+                self.register_buffer("rope_cos", cos[0].to(embed.weight.dtype), persistent=False)
+                self.register_buffer("rope_sin", sin[0].to(embed.weight.dtype), persistent=False)
+            # Gemma scales its embeddings by sqrt(hidden_size): inside the embedding module in recent
+            # transformers versions, in the model's forward in older ones
+            gemma = getattr(config, "model_type", "") == "gemma" and not hasattr(embed, "embed_scale")
+            self.embed_scale = config.hidden_size ** 0.5 if gemma else None
+            self.softcap = getattr(config, "attn_logit_softcapping", None)
+            self.final_softcap = getattr(config, "final_logit_softcapping", None)
+            window = getattr(config, "sliding_window", None)
+            self.window = window if window and getattr(config, "use_sliding_window", True) is not False else None
+            if getattr(config, "layer_types", None) and len(set(config.layer_types)) > 1:
+                raise NotImplementedError("models mixing full and sliding-window attention layers are not supported "
+                                          "by pt2lite.llm yet")
+            cache_shape = (1, self.kv_heads, max_seq_len, self.head_dim)
+            for i in range(len(layers)):
+                self.register_buffer(f"k_cache_{i}", torch.zeros(cache_shape, dtype=embed.weight.dtype))
+                self.register_buffer(f"v_cache_{i}", torch.zeros(cache_shape, dtype=embed.weight.dtype))
+
+        def _qkv(self, layer, h):
+            if self.kind == "gpt2":
+                return layer.attn.c_attn(h).split(self.heads * self.head_dim, dim=-1)
+            attn = layer.self_attn
+            if hasattr(attn, "qkv_proj"):  # Phi3
+                q_size, kv_size = self.heads * self.head_dim, self.kv_heads * self.head_dim
+                return attn.qkv_proj(h).split([q_size, kv_size, kv_size], dim=-1)
+            return attn.q_proj(h), attn.k_proj(h), attn.v_proj(h)
+
+        def _rope(self, x, cos, sin):
+            rotary = cos.shape[-1]  # partial rotary factor: only the first `rotary` dims turn
+            turned, kept = x[..., :rotary], x[..., rotary:]
+            half = rotary // 2
+            rotated = torch.cat((-turned[..., half:], turned[..., :half]), dim=-1)
+            turned = turned * cos + rotated * sin
+            return torch.cat((turned, kept), dim=-1) if kept.shape[-1] else turned
+
+        def _attention(self, i, layer, h, input_pos, visible):
+            steps = h.shape[1]
+            q, k, v = self._qkv(layer, h)
+            q = q.view(1, steps, self.heads, self.head_dim).transpose(1, 2)
+            k = k.view(1, steps, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = v.view(1, steps, self.kv_heads, self.head_dim).transpose(1, 2)
+            if self.kind != "gpt2":
+                cos, sin = self.rope_cos[input_pos], self.rope_sin[input_pos]
+                q, k = self._rope(q, cos, sin), self._rope(k, cos, sin)
+            k_cache, v_cache = getattr(self, f"k_cache_{i}"), getattr(self, f"v_cache_{i}")
+            k_cache.index_copy_(2, input_pos, k)
+            v_cache.index_copy_(2, input_pos, v)
+            # grouped-query attention: the query heads sharing one kv head become rows of that head
+            group = self.heads // self.kv_heads
+            q = q.reshape(1, self.kv_heads, group * steps, self.head_dim)
+            scores = torch.matmul(q, k_cache.transpose(2, 3)) * self.scale
+            if self.softcap:
+                scores = torch.tanh(scores / self.softcap) * self.softcap
+            scores = scores.masked_fill(~visible, float("-inf"))
+            out = torch.matmul(torch.softmax(scores, dim=-1), v_cache)
+            out = out.reshape(1, self.heads, steps, self.head_dim).transpose(1, 2).reshape(1, steps, -1)
+            return layer.attn.c_proj(out) if self.kind == "gpt2" else layer.self_attn.o_proj(out)
+
+        def forward(self, tokens, input_pos):
+            x = self.embed(tokens)
+            if self.embed_scale is not None:
+                x = x * torch.tensor(self.embed_scale, dtype=x.dtype)
+            if self.positions is not None:
+                x = x + self.positions(input_pos)[None]
+            group = self.heads // self.kv_heads
+            row_pos = input_pos.repeat(group)[:, None]  # position of each query row (rows grouped per kv head)
+            cache_pos = torch.arange(self.max_seq_len, dtype=input_pos.dtype)[None]
+            visible = cache_pos <= row_pos
+            if self.window:
+                visible = visible & (cache_pos > row_pos - self.window)
+            for i, layer in enumerate(self.layers):
+                if self.kind == "gpt2":
+                    x = x + self._attention(i, layer, layer.ln_1(x), input_pos, visible)
+                    x = x + layer.mlp(layer.ln_2(x))
+                else:
+                    x = x + self._attention(i, layer, layer.input_layernorm(x), input_pos, visible)
+                    x = x + layer.mlp(layer.post_attention_layernorm(x))
+            logits = self.lm_head(self.norm(x[:, -1]))
+            if self.final_softcap:
+                logits = torch.tanh(logits / self.final_softcap) * self.final_softcap
+            return logits
+
+    return CachedLM
+
+
+class LLMConfig:
+    """What a Generator needs to know about a converted model."""
+
+    def __init__(self, max_seq_len, prefill_len, prefill=PREFILL, decode=DECODE):
+        self.max_seq_len, self.prefill_len, self.prefill, self.decode = max_seq_len, prefill_len, prefill, decode
+
+    def __repr__(self):
+        return f"LLMConfig(max_seq_len={self.max_seq_len}, prefill_len={self.prefill_len})"
+
+
+def convert(model, max_seq_len, prefill_len, quantize=None, backend="pt2lite"):
+    """Converts a HuggingFace causal LM (GPT2LMHeadModel; Llama, Qwen2, Phi3, Gemma, Mistral-like) to one
+    .tflite with signatures "prefill" (tokens [1, prefill_len], input_pos [prefill_len]) and "decode"
+    (token [1, 1], input_pos [1]), both returning the logits [1, vocab] of their last row, and the KV
+    cache held in the file as resource variables (docs/generative.md). Returns an EdgeModel with
+    `.llm_config` (max_seq_len, prefill_len) set, for pt2lite.llm.Generator."""
+    import torch
+
+    if quantize is not None:
+        raise NotImplementedError("pt2lite.llm.convert: quantize is not supported yet; leave it None")
+    if not (isinstance(max_seq_len, int) and isinstance(prefill_len, int) and 1 <= prefill_len <= max_seq_len):
+        raise ValueError(f"need integers 1 <= prefill_len <= max_seq_len, got prefill_len={prefill_len!r}, "
+                         f"max_seq_len={max_seq_len!r}")
+    _family(model)  # a clear refusal before anything else
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    if limit and max_seq_len > limit:
+        raise ValueError(f"max_seq_len={max_seq_len} exceeds the model's {limit} positions")
+    wrapped = _cached_lm_class()(model.eval(), max_seq_len).eval()
+    tokens = torch.zeros(1, prefill_len, dtype=torch.long)
+    positions = torch.arange(prefill_len, dtype=torch.long)
+    with torch.no_grad():
+        edge = (signature(PREFILL, wrapped, (tokens, positions))
+                .signature(DECODE, wrapped, (tokens[:, :1], positions[:1]))
+                .convert(backend=backend))
+    edge.llm_config = LLMConfig(max_seq_len, prefill_len)
+    return edge
+
+
+# ----------------------------------------------------------------------------- generation
+
+class Generator:
+    """Greedy or sampled generation over a model from pt2lite.llm.convert (an EdgeModel, or a .tflite path
+    with max_seq_len given). backend: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert).
+
+    Each generate() call starts from an empty cache: the prompt is prefilled in blocks of prefill_len,
+    then one decode call per new token."""
+
+    def __init__(self, edge_or_path, backend="pt2lite", max_seq_len=None, num_threads=None):
+        edge = edge_or_path if isinstance(edge_or_path, EdgeModel) else load(edge_or_path, backend=backend)
+        config = getattr(edge, "llm_config", None)
+        if PREFILL not in edge.signatures or DECODE not in edge.signatures:
+            raise ValueError(f"a Generator needs signatures '{PREFILL}' and '{DECODE}'; the model has {edge.signatures}")
+        if config is None:
+            if max_seq_len is None:
+                raise ValueError("the model does not record its max_seq_len: pass Generator(path, max_seq_len=...) "
+                                 "with the value it was converted for")
+            config = LLMConfig(int(max_seq_len), None)
+        runner = edge.interpreter().get_signature_runner(PREFILL)
+        tokens_shape = [d["shape"] for d in runner.get_input_details().values()][0]
+        config = LLMConfig(config.max_seq_len, int(tokens_shape[-1]))
+        self.config = config
+        # a private EdgeModel over the same bytes: its interpreter (and cache) belongs to this Generator
+        self.edge = EdgeModel(edge.model_content(), backend=backend, num_threads=num_threads)
+
+    def _logits(self, signature_name, tokens, positions):
+        out = self.edge(np.asarray(tokens, dtype=np.int64)[None], np.asarray(positions, dtype=np.int64),
+                        signature_name=signature_name)
+        return out.numpy()[0] if hasattr(out, "numpy") else np.asarray(out)[0]
+
+    def _prefill(self, prompt):
+        """Writes the prompt's keys and values into the cache; returns the logits after its last token.
+        Blocks of prefill_len; a last partial block is the prompt's last prefill_len tokens again (their
+        cache entries are rewritten with the same values), or, for a prompt shorter than one block, the
+        prompt after padding rows placed at positions past it (never read: a later token overwrites them
+        before any row can see them)."""
+        block, n = self.config.prefill_len, len(prompt)
+        if n >= block:
+            starts = list(range(0, n - block + 1, block))
+            if starts[-1] + block < n:
+                starts.append(n - block)
+            for start in starts:
+                logits = self._logits(PREFILL, prompt[start:start + block], range(start, start + block))
+            return logits
+        pad = block - n
+        tokens = [0] * pad + list(prompt)
+        positions = list(range(n, n + pad)) + list(range(n))
+        return self._logits(PREFILL, tokens, positions)
+
+    def stream(self, prompt_ids, max_new_tokens, temperature=0.0, top_k=None, top_p=None, seed=None,
+               stop_at_limit=False):
+        """Yields the new token ids one by one. temperature 0 (default): greedy (argmax; ties go to the
+        lowest id, as torch.argmax). Otherwise sampling from softmax(logits / temperature), restricted to
+        the top_k most likely and/or the smallest set whose probability reaches top_p, drawn from a
+        numpy generator seeded with `seed`. The sequence (prompt + new tokens) may not exceed
+        max_seq_len: ValueError, or with stop_at_limit=True the stream ends there."""
+        prompt = [int(t) for t in (prompt_ids.tolist() if hasattr(prompt_ids, "tolist") else prompt_ids)]
+        if len(prompt) == 0:
+            raise ValueError("the prompt is empty: give at least one token id")
+        if isinstance(prompt[0], list):
+            raise ValueError("give one prompt (a 1-D list of token ids); batches are not supported")
+        limit = self.config.max_seq_len
+        # the last new token is returned but never decoded, so it needs no cache position
+        if len(prompt) + max_new_tokens - 1 > limit or len(prompt) > limit:
+            if not stop_at_limit or len(prompt) > limit:
+                raise ValueError(f"the prompt ({len(prompt)} tokens) and max_new_tokens={max_new_tokens} need "
+                                 f"{len(prompt) + max_new_tokens - 1} cache positions, but the model was converted "
+                                 f"with max_seq_len={limit}")
+            max_new_tokens = limit - len(prompt) + 1
+        rng = np.random.default_rng(seed)
+        self.edge.reset_state()
+        logits = self._prefill(prompt)
+        position = len(prompt)
+        for produced in range(max_new_tokens):
+            token = _pick(logits, temperature, top_k, top_p, rng)
+            yield token
+            if produced + 1 < max_new_tokens:
+                logits = self._logits(DECODE, [token], [position])
+                position += 1
+
+    def generate(self, prompt_ids, max_new_tokens, **sampling):
+        """The new token ids, as a list (see stream() for the options)."""
+        return list(self.stream(prompt_ids, max_new_tokens, **sampling))
+
+
+def _pick(logits, temperature, top_k, top_p, rng):
+    logits = np.asarray(logits, dtype=np.float64)
+    if not temperature:
+        return int(np.argmax(logits))
+    logits = logits / temperature
+    if top_k is not None:
+        kth = np.sort(logits)[-min(int(top_k), logits.size)]
+        logits = np.where(logits < kth, -np.inf, logits)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    if top_p is not None and top_p < 1.0:
+        order = np.argsort(-probs, kind="stable")
+        cumulative = np.cumsum(probs[order])
+        keep = order[:int(np.searchsorted(cumulative, top_p)) + 1]  # the smallest prefix reaching top_p
+        kept = np.zeros_like(probs)
+        kept[keep] = probs[keep]
+        probs = kept / kept.sum()
+    return int(rng.choice(probs.size, p=probs))

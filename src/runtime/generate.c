@@ -1,0 +1,214 @@
+/* The token loop of a decoder language model (include/pt2lite.h, "Token generation"; docs/generative.md):
+ * prefill the prompt in blocks, then one decode call per token, over the public interpreter API. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/status.h"
+#include "pt2lite.h"
+
+typedef struct entry_point {
+    const char *name;
+    int subgraph, tokens, positions, logits; /* tensors */
+    p2l_dtype tokens_dtype, positions_dtype;
+    int steps; /* tokens per call */
+} entry_point;
+
+struct p2l_generator {
+    p2l_interpreter *interpreter;
+    entry_point prefill, decode;
+    int max_seq_len;
+    size_t vocab;
+    float *logits;
+    int64_t pending; /* the last token returned, decoded by the next p2l_generator_next; -1: none */
+    long position;   /* cache positions filled */
+    bool started;
+    p2l_generator_stats stats;
+};
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static p2l_status find_io(const p2l_model *model, int signature, int is_output, const char *io, const char *what,
+                          const char *sig_name, int *tensor) {
+    if (p2l_model_signature_find_io(model, signature, is_output, io, tensor) != P2L_OK)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "generator: signature '%s' has no %s '%s' (%s; docs/generative.md)",
+                        sig_name, is_output ? "output" : "input", io, what);
+    return P2L_OK;
+}
+
+/* The signature's tensors, checked against the layout of docs/generative.md. */
+static p2l_status open_entry_point(p2l_generator *g, const p2l_model *model, const char *name, entry_point *e) {
+    int signature;
+    e->name = name;
+    if (p2l_model_find_signature(model, name, &signature) != P2L_OK)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "generator: the model has no signature '%s' (a model from "
+                        "pt2lite.llm.convert has 'prefill' and 'decode')", name);
+    P2L_TRY(p2l_model_signature_subgraph(model, signature, &e->subgraph));
+    P2L_TRY(find_io(model, signature, 0, "args_0", "token ids [1, steps]", name, &e->tokens));
+    P2L_TRY(find_io(model, signature, 0, "args_1", "positions [steps]", name, &e->positions));
+    P2L_TRY(find_io(model, signature, 1, "output_0", "logits [1, vocab]", name, &e->logits));
+    p2l_tensor_info tokens = {0}, positions = {0}, logits = {0};
+    P2L_TRY(p2l_interpreter_tensor_info(g->interpreter, e->subgraph, e->tokens, &tokens));
+    P2L_TRY(p2l_interpreter_tensor_info(g->interpreter, e->subgraph, e->positions, &positions));
+    P2L_TRY(p2l_interpreter_tensor_info(g->interpreter, e->subgraph, e->logits, &logits));
+    bool ids_ok = tokens.rank == 2 && tokens.dims[0] == 1 && positions.rank == 1 && positions.dims[0] == tokens.dims[1];
+    for (int i = 0; i < 2; i++) {
+        p2l_dtype dtype = i ? positions.dtype : tokens.dtype;
+        ids_ok = ids_ok && (dtype == P2L_INT64 || dtype == P2L_INT32);
+    }
+    if (!ids_ok || logits.dtype != P2L_FLOAT32 || logits.rank != 2 || logits.dims[0] != 1)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "generator: signature '%s' does not have the layout tokens int [1, n], "
+                        "input_pos int [n] -> logits float32 [1, vocab] (docs/generative.md)", name);
+    e->tokens_dtype = tokens.dtype;
+    e->positions_dtype = positions.dtype;
+    e->steps = tokens.dims[1];
+    if (g->vocab && (size_t)logits.dims[1] != g->vocab)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "generator: signature '%s' returns %d logits, the other %zu", name,
+                        logits.dims[1], g->vocab);
+    g->vocab = (size_t)logits.dims[1];
+    return P2L_OK;
+}
+
+p2l_status p2l_generator_create(p2l_model *model, const p2l_generator_options *options, p2l_generator **out) {
+    if (!model || !out) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_create: NULL argument");
+    *out = NULL;
+    p2l_generator_options o = {0};
+    if (options) {
+        if (options->size != 0 && options->size != sizeof o)
+            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_create: options.size is %zu, this library's "
+                            "p2l_generator_options is %zu bytes", options->size, sizeof o);
+        o = *options;
+    }
+    if (o.max_seq_len < 0)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_create: max_seq_len %d is negative", o.max_seq_len);
+    p2l_generator *g = calloc(1, sizeof *g);
+    if (!g) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating a generator");
+    g->max_seq_len = o.max_seq_len;
+    g->pending = -1;
+    p2l_interpreter_options io = {.size = sizeof io, .num_threads = o.num_threads};
+    p2l_status s = p2l_interpreter_create(model, &io, &g->interpreter);
+    if (s == P2L_OK) s = open_entry_point(g, model, o.prefill_signature ? o.prefill_signature : "prefill", &g->prefill);
+    if (s == P2L_OK) s = open_entry_point(g, model, o.decode_signature ? o.decode_signature : "decode", &g->decode);
+    if (s == P2L_OK && g->decode.steps != 1)
+        s = p2l_fail(P2L_ERROR_UNSUPPORTED, "generator: signature '%s' takes %d tokens; decode takes 1",
+                     g->decode.name, g->decode.steps);
+    if (s == P2L_OK && g->max_seq_len && g->prefill.steps > g->max_seq_len)
+        s = p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "generator: prefill_len %d exceeds max_seq_len %d",
+                     g->prefill.steps, g->max_seq_len);
+    if (s == P2L_OK) s = p2l_interpreter_allocate(g->interpreter); /* planned now, not in the timed calls */
+    if (s == P2L_OK && !(g->logits = calloc(g->vocab, sizeof *g->logits)))
+        s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory for %zu logits", g->vocab);
+    if (s != P2L_OK) {
+        p2l_generator_free(g);
+        return s;
+    }
+    *out = g;
+    return P2L_OK;
+}
+
+void p2l_generator_free(p2l_generator *g) {
+    if (!g) return;
+    p2l_interpreter_free(g->interpreter);
+    free(g->logits);
+    free(g);
+}
+
+static p2l_status write_ids(p2l_generator *g, int subgraph, int tensor, p2l_dtype dtype, const int64_t *ids, int n) {
+    void *data;
+    P2L_TRY(p2l_interpreter_tensor_data(g->interpreter, subgraph, tensor, &data));
+    for (int i = 0; i < n; i++) {
+        if (dtype == P2L_INT64) ((int64_t *)data)[i] = ids[i];
+        else ((int32_t *)data)[i] = (int32_t)ids[i];
+    }
+    return P2L_OK;
+}
+
+/* One call of an entry point: rows `tokens` at `positions` (e->steps each); the logits of its last row. */
+static p2l_status run(p2l_generator *g, const entry_point *e, const int64_t *tokens, const int64_t *positions) {
+    P2L_TRY(write_ids(g, e->subgraph, e->tokens, e->tokens_dtype, tokens, e->steps));
+    P2L_TRY(write_ids(g, e->subgraph, e->positions, e->positions_dtype, positions, e->steps));
+    P2L_TRY(p2l_interpreter_invoke_subgraph(g->interpreter, e->subgraph));
+    return p2l_interpreter_get_tensor(g->interpreter, e->subgraph, e->logits, g->logits, g->vocab * sizeof *g->logits);
+}
+
+p2l_status p2l_generator_prefill(p2l_generator *g, const int64_t *ids, size_t count) {
+    if (!g || (!ids && count)) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_prefill: NULL argument");
+    if (count == 0) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_prefill: the prompt is empty");
+    if (g->max_seq_len && count > (size_t)g->max_seq_len)
+        return p2l_fail(P2L_ERROR_LIMIT, "generator: the prompt has %zu tokens, max_seq_len is %d", count,
+                        g->max_seq_len);
+    if (count > (size_t)INT32_MAX) return p2l_fail(P2L_ERROR_LIMIT, "generator: a prompt of %zu tokens", count);
+    P2L_TRY(p2l_interpreter_reset_state(g->interpreter));
+    size_t block = (size_t)g->prefill.steps;
+    int64_t *rows = malloc(2 * block * sizeof *rows);
+    if (!rows) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory for a prefill block");
+    int64_t *positions = rows + block;
+    memset(&g->stats, 0, sizeof g->stats);
+    g->started = false;
+    double t0 = now_seconds();
+    p2l_status s = P2L_OK;
+    if (count < block) { /* padding rows first, at positions past the prompt; the prompt last */
+        size_t pad = block - count;
+        for (size_t i = 0; i < block; i++) {
+            rows[i] = i < pad ? 0 : ids[i - pad];
+            positions[i] = (int64_t)(i < pad ? count + i : i - pad);
+        }
+        s = run(g, &g->prefill, rows, positions);
+    } else {
+        for (size_t start = 0; s == P2L_OK && start < count; start += block) {
+            size_t first = start + block <= count ? start : count - block; /* a last partial block overlaps */
+            for (size_t i = 0; i < block; i++) positions[i] = (int64_t)(first + i);
+            s = run(g, &g->prefill, ids + first, positions);
+        }
+    }
+    free(rows);
+    g->stats.prefill_seconds = now_seconds() - t0;
+    if (s != P2L_OK) return s;
+    g->stats.prefill_tokens = (long)count;
+    g->position = (long)count;
+    g->pending = -1;
+    g->started = true;
+    return P2L_OK;
+}
+
+p2l_status p2l_generator_next(p2l_generator *g, int64_t *token) {
+    if (!g || !token) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_next: NULL argument");
+    if (!g->started) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_next: call p2l_generator_prefill first");
+    if (g->pending >= 0) {
+        if (g->max_seq_len && g->position >= g->max_seq_len)
+            return p2l_fail(P2L_ERROR_LIMIT, "generator: the sequence has reached max_seq_len %d positions",
+                            g->max_seq_len);
+        double t0 = now_seconds();
+        int64_t position = g->position;
+        p2l_status s = run(g, &g->decode, &g->pending, &position);
+        g->stats.decode_seconds += now_seconds() - t0;
+        if (s != P2L_OK) {
+            g->started = false; /* the cache may hold half a step */
+            return s;
+        }
+        g->stats.decode_tokens++;
+        g->position++;
+    }
+    size_t best = 0;
+    for (size_t i = 1; i < g->vocab; i++)
+        if (g->logits[i] > g->logits[best]) best = i;
+    *token = g->pending = (int64_t)best;
+    return P2L_OK;
+}
+
+const float *p2l_generator_logits(const p2l_generator *g, size_t *vocab) {
+    if (vocab) *vocab = g ? g->vocab : 0;
+    return g && g->started ? g->logits : NULL;
+}
+
+p2l_status p2l_generator_stats_get(const p2l_generator *g, p2l_generator_stats *stats) {
+    if (!g || !stats) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_stats_get: NULL argument");
+    *stats = g->stats;
+    return P2L_OK;
+}
