@@ -79,6 +79,7 @@ static int cmd_convert(int argc, char **argv) {
     fprintf(stderr, "wrote %s\n", out);
     return 0;
 #else
+    (void)inputs, (void)names, (void)verbose;
     fprintf(stderr, "pt2lite convert: this build of pt2lite has no converter (configured with P2L_BUILD_CONVERTER=OFF)\n");
     return 1;
 #endif
