@@ -145,8 +145,9 @@ def main():
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/ops.md is not current")
     args = parser.parse_args()
     if args.run_tests:
+        recorded = record_coverage()  # the tests run first: the file is left as it was if they fail
         with open(COVERAGE, "w") as f:
-            json.dump(record_coverage(), f, indent=1, sort_keys=True)
+            json.dump(recorded, f, indent=1, sort_keys=True)
             f.write("\n")
     coverage = json.load(open(COVERAGE)) if os.path.exists(COVERAGE) else {}
     core, _ = schema_table()

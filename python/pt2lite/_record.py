@@ -10,12 +10,17 @@ def program_ops(program):
     """{target: set of output dtypes} of an ExportedProgram's ATen calls ("convolution.default")."""
     ops = {}
     for node in program.graph.nodes:
-        if node.op != "call_function" or not hasattr(node.target, "name"):
+        if node.op != "call_function":
             continue
-        name = node.target.name()  # "aten::convolution" + overload
-        target = name.split("::", 1)[-1]
-        if "." not in target:
-            target += "." + node.target._overloadname
+        if hasattr(node.target, "name"):
+            namespace, _, name = node.target.name().partition("::")  # "aten::convolution" + overload
+            if "." not in name:
+                name += "." + node.target._overloadname
+            target = name if namespace == "aten" else f"{namespace}.{name}"  # quantized_decomposed.*
+        elif getattr(node.target, "__module__", None) == "_operator":  # symbolic size arithmetic
+            target = f"_operator.{node.target.__name__}"
+        else:
+            continue
         val = node.meta.get("val")
         vals = val if isinstance(val, (list, tuple)) else [val]
         dtypes = ops.setdefault(target, set())
