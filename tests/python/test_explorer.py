@@ -30,7 +30,10 @@ from pt2lite import explorer
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PYTHON_ENV = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+# Subprocesses import the pt2lite this process imported (the installed package, or python/ with
+# PT2LITE_LIBRARY), not necessarily the source tree's.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pt2lite.__file__)))
+PYTHON_ENV = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
 class Block(nn.Module):
