@@ -34,6 +34,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # PT2LITE_LIBRARY), not necessarily the source tree's.
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pt2lite.__file__)))
 PYTHON_ENV = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+# The browser runs none of pt2lite's code: without the sanitizer run's preloaded ASan runtime, which
+# Chromium does not start under.
+BROWSER_ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
 
 
 class Block(nn.Module):
@@ -239,7 +242,8 @@ def test_model_explorer_loads_the_graph_in_a_headless_browser(model_file, tmp_pa
                 subprocess.run([CHROMIUM, "--headless", "--no-sandbox", f"--user-data-dir={tmp_path / 'profile'}",
                                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--hide-scrollbars",
                                 f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={screenshot}",
-                                f"{frame_url}?seconds={seconds}"], capture_output=True, timeout=seconds + 120)
+                                f"{frame_url}?seconds={seconds}"], capture_output=True, timeout=seconds + 120,
+                               env=BROWSER_ENV)
                 if graph_drawn(screenshot):
                     break
         assert graph_drawn(screenshot), "the page did not draw the graph (docs: screenshot left in the tmp folder)"
