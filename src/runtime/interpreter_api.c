@@ -150,10 +150,7 @@ p2l_status p2l_interpreter_tensor_info(p2l_interpreter *it, int subgraph, int te
     else memcpy(info->dims_signature, t->dims, sizeof info->dims_signature);
     info->bytes = t->bytes;
     info->is_constant = t->is_constant;
-    info->quant_count = src->quant_count;
-    info->quantized_dimension = src->quantized_dimension;
-    info->scale = src->scale;
-    info->zero_point = src->zero_point;
+    p2l_tensor_info_set_quantization(info, src);
     p2l_fill_sized(out, info, P2L_TENSOR_INFO_FIRST_SIZE);
     return P2L_OK;
 }

@@ -277,12 +277,16 @@ p2l_status p2l_model_tensor_info(const p2l_model *model, int subgraph, int tenso
     }
     info->bytes = bytes;
     info->is_constant = t->data != NULL;
+    p2l_tensor_info_set_quantization(info, t);
+    p2l_fill_sized(out, info, P2L_TENSOR_INFO_FIRST_SIZE);
+    return P2L_OK;
+}
+
+void p2l_tensor_info_set_quantization(p2l_tensor_info *info, const p2l_tfl_tensor *t) {
     info->quant_count = t->quant_count;
     info->quantized_dimension = t->quantized_dimension;
     info->scale = t->scale;
     info->zero_point = t->zero_point;
-    p2l_fill_sized(out, info, P2L_TENSOR_INFO_FIRST_SIZE);
-    return P2L_OK;
 }
 
 p2l_status p2l_check_tensor_info(const p2l_tensor_info *info) {

@@ -46,6 +46,8 @@ void p2l_model_retain(p2l_model *model);
 #define P2L_TENSOR_INFO_FIRST_SIZE sizeof(p2l_tensor_info)
 /* info is not NULL and its size is one pt2lite accepts. */
 p2l_status p2l_check_tensor_info(const p2l_tensor_info *info);
+/* The quantization fields of a tensor's info, as the file holds them (model and interpreter queries). */
+void p2l_tensor_info_set_quantization(p2l_tensor_info *info, const p2l_tfl_tensor *t);
 
 /* Memory plan: tensor i lives from first[i] to last[i] (node indices, inclusive) and needs size[i]
  * bytes; entries with size 0 or first < 0 are skipped. Writes offsets and the arena size. */
