@@ -121,12 +121,31 @@ P2L_API p2l_limits p2l_limits_resolve(const p2l_limits *limits);
  * pt2lite.convert(..., verbose=True) print. */
 typedef void (*p2l_convert_stage_fn)(const char *stage, double seconds, void *user);
 
+/* Built-in quantization recipes (docs/quantization.md says what each writes and how it runs). */
+typedef enum p2l_quantize_recipe {
+    P2L_QUANTIZE_NONE = 0,         /* weights and compute as the program has them */
+    P2L_QUANTIZE_FP16 = 1,         /* float16 weights (DEQUANTIZE to float32), float compute */
+    P2L_QUANTIZE_DYNAMIC_INT8 = 2, /* int8 per-channel weights for conv / fully connected / matmul with
+                                      constant weights; activations float, quantized at run time */
+    P2L_QUANTIZE_INT8 = 3,         /* full integer: int8 weights and activations, activation ranges
+                                      from a calibration (p2l_convert_options.calibration) */
+    P2L_QUANTIZE_INT4_WEIGHTS = 4, /* block-wise int4 weights for fully connected layers and
+                                      embeddings; activations float */
+} p2l_quantize_recipe;
+
+/* Activation ranges recorded by running the float model (the int8 recipe's calibration). */
+typedef struct p2l_calibration p2l_calibration;
+
 typedef struct p2l_convert_options {
     size_t size;              /* sizeof(p2l_convert_options), or 0 (see "option structs") */
     const p2l_limits *limits; /* NULL: the defaults (see p2l_limits) */
     /* Fields below are read only when size covers them (see "option structs"). */
     p2l_convert_stage_fn on_stage; /* NULL: no stage reports */
     void *on_stage_user;           /* passed to on_stage */
+    p2l_quantize_recipe quantize;  /* P2L_QUANTIZE_NONE: no quantization */
+    int quantize_block_size;       /* P2L_QUANTIZE_INT4_WEIGHTS: values per block (0: 32) */
+    const p2l_calibration *calibration; /* P2L_QUANTIZE_INT8: the recorded ranges (required) */
+    int int8_io;                   /* P2L_QUANTIZE_INT8, nonzero: model inputs/outputs int8 (default float32) */
 } p2l_convert_options;
 
 /* Converts the bytes of a .pt2 archive (as written by torch.export.save) to .tflite bytes.

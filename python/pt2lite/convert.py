@@ -26,16 +26,37 @@ _STAGE_FN = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_double, ctypes.c_vo
 
 class _ConvertOptions(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t), ("limits", ctypes.c_void_p), ("on_stage", _STAGE_FN),
-                ("on_stage_user", ctypes.c_void_p)]
+                ("on_stage_user", ctypes.c_void_p), ("quantize", ctypes.c_int),
+                ("quantize_block_size", ctypes.c_int), ("calibration", ctypes.c_void_p),
+                ("int8_io", ctypes.c_int)]
+
+
+# p2l_quantize_recipe (pt2lite.h): the recipes' names as convert(quantize=...) takes them.
+RECIPES = {"fp16": 1, "dynamic_int8": 2, "int8": 3, "int4_weights": 4}
+
+
+def convert_options(*, verbose=False, quantize=None, block_size=0, calibration=None, io_dtype=None):
+    """A p2l_convert_options for these arguments (the caller keeps it alive while C uses it)."""
+    if quantize is not None and quantize not in RECIPES:
+        raise ValueError(f"quantize={quantize!r}: not a recipe; pt2lite has {', '.join(map(repr, RECIPES))} "
+                         "(or None; a PT2E-quantized module needs none: convert it as it is)")
+    if io_dtype not in (None, "float32", "int8"):
+        raise ValueError(f"io_dtype={io_dtype!r}: the model's inputs and outputs are 'float32' (default) or 'int8'")
+    if io_dtype == "int8" and quantize != "int8":
+        raise ValueError("io_dtype='int8' needs quantize='int8' (only a full-integer model has int8 inputs and outputs)")
+    stage = _STAGE_FN(lambda name, seconds, user: _print_stage(name.decode(), seconds)) if verbose else _STAGE_FN()
+    return _ConvertOptions(ctypes.sizeof(_ConvertOptions), None, stage, None, RECIPES.get(quantize, 0), block_size,
+                           calibration, int(io_dtype == "int8"))
 
 
 def _print_stage(stage, seconds):
     print(f"pt2lite: {stage:<10} {seconds:8.3f} s", file=sys.stderr, flush=True)
 
 
-def convert_pt2(archive, *, verbose=False) -> bytes:
+def convert_pt2(archive, *, verbose=False, quantize=None) -> bytes:
     """Converts a .pt2 archive (torch.export.save) to .tflite bytes. archive: the archive's bytes, or
-    the path of a .pt2 file. verbose: print each conversion stage's time (read, lower, passes, write)."""
+    the path of a .pt2 file. verbose: print each conversion stage's time (read, lower, passes, write).
+    quantize: a recipe that needs no calibration ("fp16", "dynamic_int8", "int4_weights"), or None."""
     if isinstance(archive, (str, os.PathLike)):
         with open(archive, "rb") as f:
             archive = f.read()
@@ -43,9 +64,7 @@ def convert_pt2(archive, *, verbose=False) -> bytes:
         archive = bytes(archive)
     elif not isinstance(archive, bytes):
         raise TypeError(f"convert_pt2 takes the bytes of a .pt2 archive or its path, not {type(archive).__name__}")
-    options = _ConvertOptions(ctypes.sizeof(_ConvertOptions), None,
-                              _STAGE_FN(lambda stage, seconds, user: _print_stage(stage.decode(), seconds))
-                              if verbose else _STAGE_FN(), None)
+    options = convert_options(verbose=verbose, quantize=quantize)
     out = ctypes.c_void_p()
     size = ctypes.c_size_t()
     check(lib.p2l_convert(archive, len(archive), ctypes.byref(options), ctypes.byref(out), ctypes.byref(size)),
@@ -105,17 +124,27 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
     return buffer.getvalue(), program, out_spec
 
 
-def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="pt2lite", verbose=False):
+def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="pt2lite", verbose=False,
+            quantize=None, calibration=None, io_dtype=None):
     """Converts a torch.nn.Module to an EdgeModel (a .tflite model you can call and export).
 
     sample_args/sample_kwargs are example inputs, as for torch.export.export. backend is the runtime
     that calling the EdgeModel uses: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert).
-    verbose: print each stage's time to stderr (export in torch, then the C converter's stages)."""
+    verbose: print each stage's time to stderr (export in torch, then the C converter's stages).
+    quantize: a built-in recipe (docs/quantization.md): "fp16", "dynamic_int8", "int8" (needs
+    calibration: an iterable of argument tuples; io_dtype="int8" keeps inputs and outputs int8) or
+    "int4_weights"; None converts the weights as they are."""
+    convert_options(quantize=quantize, io_dtype=io_dtype)  # bad arguments fail before the export
+    if quantize == "int8" and calibration is None:
+        raise ValueError("quantize='int8' needs calibration=: an iterable of argument tuples, run through the "
+                         "float model to record each activation's range (a few hundred representative inputs)")
+    if quantize == "int8":
+        raise NotImplementedError("quantize='int8' (calibrated full integer) is not implemented yet")
     start = time.perf_counter()
     archive, program, out_spec = _export(module, sample_args, sample_kwargs, dynamic_shapes)
     if verbose:
         _print_stage("export", time.perf_counter() - start)  # torch.export + run_decompositions + save
-    flatbuffer = convert_pt2(archive, verbose=verbose)
+    flatbuffer = convert_pt2(archive, verbose=verbose, quantize=quantize)
     record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
     out_spec, none_outputs = output_structure(program, out_spec)
     edge = EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,

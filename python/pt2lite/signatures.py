@@ -12,7 +12,7 @@ import ctypes
 
 from ._native import check, lib
 from ._record import record_ops
-from .convert import _export, _take_bytes, output_structure
+from .convert import _export, _take_bytes, convert_options, output_structure
 from .model import EdgeModel
 
 
@@ -25,13 +25,15 @@ lib.p2l_convert_signatures.argtypes = [ctypes.POINTER(_Program), ctypes.c_size_t
 lib.p2l_convert_signatures.restype = ctypes.c_int
 
 
-def convert_pt2_signatures(programs) -> bytes:
-    """Converts [(signature name, .pt2 archive bytes), ...] to the bytes of one .tflite file."""
+def convert_pt2_signatures(programs, quantize=None) -> bytes:
+    """Converts [(signature name, .pt2 archive bytes), ...] to the bytes of one .tflite file.
+    quantize: a recipe needing no calibration (pt2lite.convert's quantize), or None."""
     names = [name.encode() for name, _ in programs]
     array = (_Program * len(programs))(*[_Program(n, archive, len(archive))
                                         for n, (_, archive) in zip(names, programs)])
     out, size = ctypes.c_void_p(), ctypes.c_size_t()
-    check(lib.p2l_convert_signatures(array, len(programs), None, ctypes.byref(out), ctypes.byref(size)),
+    options = convert_options(quantize=quantize)
+    check(lib.p2l_convert_signatures(array, len(programs), ctypes.byref(options), ctypes.byref(out), ctypes.byref(size)),
           "conversion failed")
     return _take_bytes(out, size)
 
@@ -54,17 +56,19 @@ class SignatureBuilder:
 
     def convert(self, backend="pt2lite", quantize=None):
         """One EdgeModel (one .tflite) holding every signature. backend: the runtime calls use, as for
-        pt2lite.convert. quantize: not supported yet (None)."""
-        if quantize is not None:
-            raise NotImplementedError("quantize is not supported by pt2lite.signature(...).convert() yet; "
-                                      "leave it None")
+        pt2lite.convert. quantize: a recipe needing no calibration ("fp16", "dynamic_int8",
+        "int4_weights"; pt2lite.convert says what each does), or None."""
+        if quantize == "int8":
+            raise ValueError("pt2lite.signature(...).convert(): quantize='int8' needs a calibration per signature, "
+                             "which the builder does not take yet; use pt2lite.convert for a full-integer model")
+        convert_options(quantize=quantize)  # bad arguments fail before the exports
         archives, structures, programs = [], {}, []
         for name, module, args, kwargs, dynamic_shapes in self._signatures:
             archive, program, out_spec = _export(module, args, kwargs, dynamic_shapes)
             archives.append((name, archive))
             structures[name] = output_structure(program, out_spec)
             programs.append(program)
-        flatbuffer = convert_pt2_signatures(archives)
+        flatbuffer = convert_pt2_signatures(archives, quantize=quantize)
         for program in programs:
             record_ops(program)  # only conversions that succeeded (docs/ops.md)
         return EdgeModel(flatbuffer, backend=backend, structures=structures)

@@ -133,7 +133,7 @@ static p2l_status stage_done(stage_clock *clock, const char *stage, p2l_status s
 /* One program's graph (read from its archive into ep, which stays alive until the model is written:
  * the IR borrows from it) -> one subgraph of `model`, lowered and optimized, and its metadata entries. */
 static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *program, int index,
-                              bool several, p2l_exported *ep, stage_clock *clock) {
+                              bool several, p2l_exported *ep, const p2l_convert_options *options, stage_clock *clock) {
     p2l_ir_graph *g = NULL;
     const char *structure = signature_entry(model, OUTPUT_STRUCTURE, program->name, several);
     const char *io_dtypes = signature_entry(model, "pt2lite_io_dtypes", program->name, several);
@@ -145,6 +145,7 @@ static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *
     P2L_TRY(stage_done(clock, "lower", p2l_add_dynamic_ranges(model, index, ep)));
     P2L_TRY(stage_done(clock, "passes", p2l_optimize(g)));
     P2L_TRY(store_float_dtypes(model, g, ep, io_dtypes));
+    if (options->quantize != P2L_QUANTIZE_NONE) P2L_TRY(stage_done(clock, "quantize", p2l_apply_recipe(g, options)));
     return p2l_add_node_map(model, index, g, ep);
 }
 
@@ -183,7 +184,7 @@ p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t 
         s = stage_done(&clock, "read", p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]));
         if (s == P2L_OK) {
             read++;
-            s = add_program(&model, &programs[i], (int)i, count > 1, &eps[i], &clock);
+            s = add_program(&model, &programs[i], (int)i, count > 1, &eps[i], &o, &clock);
         }
         if (s != P2L_OK && count > 1) s = p2l_fail_context(s, "signature '%s'", programs[i].name);
     }

@@ -32,6 +32,9 @@ typedef struct p2l_f16_weights {
 } p2l_f16_weights;
 p2l_status p2l_store_weights_f16(p2l_ir_graph *g, const p2l_f16_weights *how);
 
+/* The built-in quantization recipe options->quantize names (recipes.c), run after p2l_optimize. */
+p2l_status p2l_apply_recipe(p2l_ir_graph *g, const p2l_convert_options *options);
+
 /* Shared helpers for passes. */
 /* The single live node reading tensor t, or -1 (none, several, or t is a graph output). */
 int p2l_sole_consumer(const p2l_ir_graph *g, int t);
