@@ -35,7 +35,7 @@ fi
 echo "== Python tests"
 cd "$root"
 set +e
-"$venv/bin/python" -m pytest -q tests/python "$@"
+"$venv/bin/python" -m pytest -q --durations=30 tests/python "$@"
 rc=$?
 set -e
 # pytest exits 5 when it collected no test: that is a broken suite here, not a pass.
