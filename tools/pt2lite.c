@@ -34,14 +34,38 @@ static void print_stage(const char *stage, double seconds, void *user) {
  * `convert A.pt2 B.pt2 --signature prefill --signature decode -o M.tflite` (the i-th --signature names
  * the i-th archive; one archive's signature is 'serving_default' unless named). */
 enum { MAX_SIGNATURES = 64 };
+
+/* --quantize NAME: the recipes that need no calibration (p2l_quantize_recipe); *recipe unset: unknown. */
+static bool quantize_recipe_named(const char *name, p2l_quantize_recipe *recipe) {
+    static const struct { const char *name; p2l_quantize_recipe recipe; } recipes[] = {
+        {"none", P2L_QUANTIZE_NONE}, {"fp16", P2L_QUANTIZE_FP16}, {"dynamic_int8", P2L_QUANTIZE_DYNAMIC_INT8},
+        {"int4_weights", P2L_QUANTIZE_INT4_WEIGHTS}};
+    for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++)
+        if (!strcmp(name, recipes[i].name)) return *recipe = recipes[i].recipe, true;
+    return false;
+}
+
 static int cmd_convert(int argc, char **argv) {
     const char *inputs[MAX_SIGNATURES], *names[MAX_SIGNATURES], *out = NULL;
     int input_count = 0, name_count = 0;
     bool verbose = false;
+    p2l_quantize_recipe recipe = P2L_QUANTIZE_NONE;
     for (int i = 0; i < argc; i++) {
         bool has_value = i + 1 < argc;
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && has_value) {
             out = argv[++i];
+        } else if (strcmp(argv[i], "--quantize") == 0 && has_value) {
+            const char *name = argv[++i];
+            if (!strcmp(name, "int8")) {
+                fprintf(stderr, "pt2lite convert: --quantize int8 needs calibration data (activation ranges): use the "
+                        "Python API, pt2lite.convert(module, args, quantize=\"int8\", calibration=...)\n");
+                return 2;
+            }
+            if (!quantize_recipe_named(name, &recipe)) {
+                fprintf(stderr, "pt2lite convert: --quantize %s: unknown recipe (fp16, dynamic_int8, int4_weights; "
+                        "int8 needs the Python API's calibration)\n", name);
+                return 2;
+            }
         } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
             verbose = true;
         } else if (strcmp(argv[i], "--signature") == 0 && has_value) {
@@ -71,7 +95,8 @@ static int cmd_convert(int argc, char **argv) {
         return 2;
     }
 #ifdef P2L_HAVE_CONVERTER
-    p2l_convert_options options = {.size = sizeof options, .on_stage = verbose ? print_stage : NULL};
+    p2l_convert_options options = {.size = sizeof options, .on_stage = verbose ? print_stage : NULL,
+                                   .quantize = recipe};
     if (verbose) fprintf(stderr, "converting %s%s (stage, wall time):\n", inputs[0], input_count > 1 ? " and more" : "");
     p2l_status s = name_count ? p2l_convert_signature_files(names, inputs, (size_t)input_count, out, &options)
                               : p2l_convert_file(inputs[0], out, &options);
@@ -971,9 +996,10 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"convert", cmd_convert, "MODEL.pt2 [MORE.pt2 ... --signature NAME ...] -o MODEL.tflite [-v]",
+    {"convert", cmd_convert, "MODEL.pt2 [MORE.pt2 ... --signature NAME ...] -o MODEL.tflite [--quantize fp16|dynamic_int8|int4_weights] [-v]",
      "convert a torch.export.save archive; several archives become one file, the i-th --signature naming the i-th "
-     "(-v: each stage's time: read, lower, passes, write)"},
+     "(--quantize: a built-in recipe needing no calibration, docs/quantization.md; -v: each stage's time: read, "
+     "lower, passes, write)"},
     {"inspect", cmd_inspect, "MODEL.tflite [--signature NAME]",
      "signatures with their inputs and outputs, op counts, tensors, size"},
     {"run", cmd_run, "MODEL.tflite [--signature NAME] [--input X.npy ...] [--output-dir D] [--threads N] [--seed S]",

@@ -14,7 +14,7 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
         node->state = q;
     } else {
         P2L_TRY(p2l_expect_dtype(x, P2L_FLOAT32));
-        P2L_TRY(p2l_expect_dtype(w, P2L_FLOAT32));
+        if (w->dtype != P2L_INT8) P2L_TRY(p2l_expect_dtype(w, P2L_FLOAT32)); /* int8: hybrid (hybrid.c checks) */
         if (bias) P2L_TRY(p2l_expect_dtype(bias, P2L_FLOAT32));
         P2L_TRY(p2l_expect_dtype(node->outputs[0], P2L_FLOAT32));
     }

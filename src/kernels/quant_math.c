@@ -149,6 +149,8 @@ static bool is_quantized_node(const p2l_node *node) {
 const p2l_kernel *p2l_kernel_for_node(const p2l_kernel_selection *selection, const p2l_node *node) {
     const p2l_kernel *selected = p2l_kernel_selected(selection, node->op);
     if (!is_quantized_node(node)) return selected;
+    const p2l_kernel *hybrid = p2l_hybrid_kernel(node);
+    if (hybrid) return hybrid;
     const p2l_kernel *reference = p2l_reference_kernel_of(node->op);
 #if defined(P2L_HAVE_X86_KERNELS) || defined(P2L_HAVE_ARM_KERNELS)
     /* Fast kernels in use (not pinned to the reference ones): the int8 ones where there are some

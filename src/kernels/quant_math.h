@@ -93,6 +93,10 @@ const p2l_kernel *p2l_kernel_for_node(const p2l_kernel_selection *selection, con
  * for others; only in builds with fast kernels. */
 const p2l_kernel *p2l_int8_fast_kernel(p2l_op op);
 
+/* The hybrid kernel (hybrid.c) of a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED node with a float32
+ * input and int8 weights (the dynamic_int8 recipe), NULL for other nodes. */
+const p2l_kernel *p2l_hybrid_kernel(const p2l_node *node);
+
 p2l_status p2l_int8_unary_prepare(p2l_node *node);
 p2l_status p2l_int8_unary_invoke(p2l_node *node);
 p2l_status p2l_int8_softmax_prepare(p2l_node *node);

@@ -32,6 +32,10 @@ typedef struct p2l_f16_weights {
 } p2l_f16_weights;
 p2l_status p2l_store_weights_f16(p2l_ir_graph *g, const p2l_f16_weights *how);
 
+/* dynamic_int8 weights (weights_int8.c), run after p2l_optimize: the constant weights of conv,
+ * depthwise and fully connected nodes become int8 per channel, read as they are (hybrid ops). */
+p2l_status p2l_store_weights_int8(p2l_ir_graph *g);
+
 /* The built-in quantization recipe options->quantize names (recipes.c), run after p2l_optimize. */
 p2l_status p2l_apply_recipe(p2l_ir_graph *g, const p2l_convert_options *options);
 

@@ -10,13 +10,18 @@ static p2l_status recipe_fp16(p2l_ir_graph *g, const p2l_convert_options *option
     return p2l_store_weights_f16(g, &how);
 }
 
+static p2l_status recipe_dynamic_int8(p2l_ir_graph *g, const p2l_convert_options *options) {
+    (void)options;
+    return p2l_store_weights_int8(g);
+}
+
 static const struct {
     p2l_quantize_recipe recipe;
     const char *name;
     p2l_status (*apply)(p2l_ir_graph *g, const p2l_convert_options *options);
 } recipes[] = {
     {P2L_QUANTIZE_FP16, "fp16", recipe_fp16},
-    {P2L_QUANTIZE_DYNAMIC_INT8, "dynamic_int8", NULL},
+    {P2L_QUANTIZE_DYNAMIC_INT8, "dynamic_int8", recipe_dynamic_int8},
     {P2L_QUANTIZE_INT8, "int8", NULL},
     {P2L_QUANTIZE_INT4_WEIGHTS, "int4_weights", NULL},
 };

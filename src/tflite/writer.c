@@ -33,10 +33,24 @@ static int int8_version(const p2l_ir_graph *g, const p2l_ir_node *node) {
     }
 }
 
+/* The version of a hybrid op (float input, int8 per-channel weights: the dynamic_int8 recipe); 0: none. */
+static int hybrid_version(const p2l_ir_graph *g, const p2l_ir_node *node) {
+    if (node->ninputs < 2 || node->inputs[0] < 0 || node->inputs[1] < 0) return 0;
+    const p2l_ir_tensor *x = &g->tensors.items[node->inputs[0]], *w = &g->tensors.items[node->inputs[1]];
+    if (x->dtype != P2L_FLOAT32 || w->dtype != P2L_INT8) return 0;
+    switch (node->op) {
+    case P2L_OP_CONV_2D: return 5;
+    case P2L_OP_DEPTHWISE_CONV_2D: return 6;
+    case P2L_OP_FULLY_CONNECTED: return 12;
+    default: return 0;
+    }
+}
+
 int p2l_tflite_op_version(const p2l_ir_graph *g, const p2l_ir_node *node) {
     /* Versions mark when an op gained a feature; a runtime that knows the version runs it. */
 #define OPT(name) p2l_get_option(g, (int)(node - g->nodes.items), name)
-    const int int8 = int8_version(g, node);
+    const int int8 = int8_version(g, node), hybrid = hybrid_version(g, node);
+    if (hybrid) return hybrid;
     switch (node->op) {
     case P2L_OP_CONV_2D: {
         /* grouped: the filter sees fewer input channels than the input has */
