@@ -17,10 +17,7 @@
 static inline __attribute__((always_inline)) void tile(const int ROWS, const int16_t *group, int kp, size_t k,
                                                        const int8_t *a, size_t lda, int32_t *c, size_t ldc) {
     int32x4_t acc[4][P2L_I8_GEMM_NR];
-#pragma GCC unroll 4
-    for (int r = 0; r < ROWS; r++)
-#pragma GCC unroll 4
-        for (int j = 0; j < P2L_I8_GEMM_NR; j++) acc[r][j] = vdupq_n_s32(0);
+    memset(acc, 0, sizeof acc); /* registers: the unused rows' stores are dead */
     for (size_t kk = 0; kk < (size_t)kp; kk += P2L_I8_GEMM_KB, group += P2L_I8_GEMM_NR * P2L_I8_GEMM_KB) {
         int8x16_t bv[P2L_I8_GEMM_NR];
 #pragma GCC unroll 4
