@@ -204,7 +204,8 @@ static const p2l_fast_isa *detect_isa(void) {
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
     return __builtin_cpu_supports("avx512f") && !p2l_env_flag("P2L_NO_AVX512") ? &p2l_isa_avx512 : &p2l_isa_avx2;
 #elif defined(P2L_HAVE_ARM_KERNELS)
-    return &p2l_isa_neon; /* ASIMD is architectural on aarch64: nothing to detect for float32 */
+    /* ASIMD is architectural on aarch64; the dot product (int8 GEMM) is asked of the OS. */
+    return p2l_arm_has_dotprod() && !p2l_env_flag("P2L_NO_DOTPROD") ? &p2l_isa_neon_dot : &p2l_isa_neon;
 #else
     return NULL;
 #endif
@@ -246,6 +247,10 @@ int p2l_fast_isa_supported(const p2l_fast_isa **tables, int max) {
 #elif defined(P2L_HAVE_ARM_KERNELS)
     if (count < max) tables[count] = &p2l_isa_neon;
     count++;
+    if (p2l_arm_has_dotprod()) {
+        if (count < max) tables[count] = &p2l_isa_neon_dot;
+        count++;
+    }
 #endif
     (void)tables, (void)max;
     return count;
