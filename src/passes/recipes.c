@@ -10,6 +10,10 @@ static p2l_status recipe_fp16(p2l_ir_graph *g, const p2l_convert_options *option
     return p2l_store_weights_f16(g, &how);
 }
 
+static p2l_status recipe_int4_weights(p2l_ir_graph *g, const p2l_convert_options *options) {
+    return p2l_store_weights_int4(g, options->quantize_block_size);
+}
+
 static const struct {
     p2l_quantize_recipe recipe;
     const char *name;
@@ -18,7 +22,7 @@ static const struct {
     {P2L_QUANTIZE_FP16, "fp16", recipe_fp16},
     {P2L_QUANTIZE_DYNAMIC_INT8, "dynamic_int8", NULL},
     {P2L_QUANTIZE_INT8, "int8", NULL},
-    {P2L_QUANTIZE_INT4_WEIGHTS, "int4_weights", NULL},
+    {P2L_QUANTIZE_INT4_WEIGHTS, "int4_weights", recipe_int4_weights},
 };
 
 p2l_status p2l_apply_recipe(p2l_ir_graph *g, const p2l_convert_options *options) {
