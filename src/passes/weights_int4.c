@@ -79,6 +79,29 @@ static int int4_weight(p2l_ir_graph *g, int weight, size_t block, const char *wh
     return w;
 }
 
+/* LiteRT 2.3.0's builtin block-wise FULLY_CONNECTED ignores a fused activation (XNNPACK applies it):
+ * the activation becomes its own op after the layer, so the file means the same on both paths. */
+static p2l_status unfuse_activation(p2l_ir_graph *g, int node_index) {
+    static const p2l_op activation_ops[] = {[1] = P2L_OP_RELU, [2] = P2L_OP_RELU_N1_TO_1, [3] = P2L_OP_RELU6,
+                                            [4] = P2L_OP_TANH};
+    const int64_t activation = p2l_get_option(g, node_index, "fused_activation_function");
+    if (activation == 0) return P2L_OK;
+    const p2l_ir_node *node = &g->nodes.items[node_index];
+    if (activation < 0 || activation > 4)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "%s: fused activation %lld has no separate op", node->origin,
+                        (long long)activation);
+    const int output = node->outputs[0];
+    const p2l_ir_tensor out = g->tensors.items[output];
+    const char *name = p2l_arena_printf(g->arena, "%s/linear", out.name ? out.name : "fully_connected");
+    const int linear = name ? p2l_add_tensor(g, name, out.dtype, out.rank, out.dims) : -1;
+    if (linear < 0) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory unfusing an activation");
+    const char *origin = g->nodes.items[node_index].origin;
+    if (p2l_add_node(g, activation_ops[activation], 1, &linear, 1, &output, origin) < 0) return p2l_last_status();
+    g->nodes.items[node_index].outputs[0] = linear; /* after p2l_add_node, which may move the nodes */
+    p2l_set_option(g, node_index, "fused_activation_function", 0);
+    return P2L_OK;
+}
+
 p2l_status p2l_store_weights_int4(p2l_ir_graph *g, int block_size) {
     if (block_size < 0) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "quantize_block_size is %d", block_size);
     const size_t block = block_size ? (size_t)block_size : DEFAULT_BLOCK;
@@ -110,9 +133,9 @@ p2l_status p2l_store_weights_int4(p2l_ir_graph *g, int block_size) {
                 status = p2l_last_status();
                 break;
             }
-            node = &g->nodes.items[n]; /* adding tensors does not move nodes, but stay safe */
         }
-        node->inputs[1] = replaced[weight];
+        g->nodes.items[n].inputs[1] = replaced[weight];
+        if ((status = unfuse_activation(g, (int)n)) != P2L_OK) break;
     }
     p2l_release(replaced);
     if (status != P2L_OK) return status;
