@@ -46,6 +46,7 @@ typedef enum p2l_dtype {
     P2L_INT8 = 9,
     P2L_FLOAT64 = 10,
     P2L_RESOURCE = 13, /* a resource variable's handle (VAR_HANDLE's output): no elements of its own */
+    P2L_INT4 = 17,     /* signed 4-bit, two per byte (element 0 in the low nibble): constant weights only */
 } p2l_dtype;
 /* "float32", "int64", ...; "unknown" for a value that is not a p2l_dtype. */
 P2L_API const char *p2l_dtype_name(p2l_dtype dtype);

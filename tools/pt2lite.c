@@ -598,7 +598,7 @@ static void fill_random(void *data, p2l_dtype dtype, size_t count, uint64_t *sta
         case P2L_UINT8: ((uint8_t *)data)[i] = (uint8_t)(r & 3); break;
         case P2L_BOOL: ((uint8_t *)data)[i] = (uint8_t)(r & 1); break;
         case P2L_FLOAT16: ((uint16_t *)data)[i] = (uint16_t)(0x3800 | (r & 0x3ff) | (r & 0x8000)); break;
-        case P2L_STRING: case P2L_RESOURCE: break;
+        case P2L_STRING: case P2L_RESOURCE: case P2L_INT4: break; /* int4: constants only */
         }
     }
 }

@@ -53,10 +53,11 @@ def _print_stage(stage, seconds):
     print(f"pt2lite: {stage:<10} {seconds:8.3f} s", file=sys.stderr, flush=True)
 
 
-def convert_pt2(archive, *, verbose=False, quantize=None) -> bytes:
+def convert_pt2(archive, *, verbose=False, quantize=None, quantize_block_size=0) -> bytes:
     """Converts a .pt2 archive (torch.export.save) to .tflite bytes. archive: the archive's bytes, or
     the path of a .pt2 file. verbose: print each conversion stage's time (read, lower, passes, write).
-    quantize: a recipe that needs no calibration ("fp16", "dynamic_int8", "int4_weights"), or None."""
+    quantize: a recipe that needs no calibration ("fp16", "dynamic_int8", "int4_weights"), or None;
+    quantize_block_size: values per scale for "int4_weights" (0: 32)."""
     if isinstance(archive, (str, os.PathLike)):
         with open(archive, "rb") as f:
             archive = f.read()
@@ -64,7 +65,7 @@ def convert_pt2(archive, *, verbose=False, quantize=None) -> bytes:
         archive = bytes(archive)
     elif not isinstance(archive, bytes):
         raise TypeError(f"convert_pt2 takes the bytes of a .pt2 archive or its path, not {type(archive).__name__}")
-    options = convert_options(verbose=verbose, quantize=quantize)
+    options = convert_options(verbose=verbose, quantize=quantize, block_size=quantize_block_size)
     out = ctypes.c_void_p()
     size = ctypes.c_size_t()
     check(lib.p2l_convert(archive, len(archive), ctypes.byref(options), ctypes.byref(out), ctypes.byref(size)),
@@ -125,7 +126,7 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
 
 
 def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="pt2lite", verbose=False,
-            quantize=None, calibration=None, io_dtype=None):
+            quantize=None, calibration=None, io_dtype=None, quantize_block_size=0):
     """Converts a torch.nn.Module to an EdgeModel (a .tflite model you can call and export).
 
     sample_args/sample_kwargs are example inputs, as for torch.export.export. backend is the runtime
@@ -133,7 +134,7 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
     verbose: print each stage's time to stderr (export in torch, then the C converter's stages).
     quantize: a built-in recipe (docs/quantization.md): "fp16", "dynamic_int8", "int8" (needs
     calibration: an iterable of argument tuples; io_dtype="int8" keeps inputs and outputs int8) or
-    "int4_weights"; None converts the weights as they are."""
+    "int4_weights" (quantize_block_size values per scale, 0: 32); None converts the weights as they are."""
     convert_options(quantize=quantize, io_dtype=io_dtype)  # bad arguments fail before the export
     if quantize == "int8" and calibration is None:
         raise ValueError("quantize='int8' needs calibration=: an iterable of argument tuples, run through the "
@@ -144,7 +145,7 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
     archive, program, out_spec = _export(module, sample_args, sample_kwargs, dynamic_shapes)
     if verbose:
         _print_stage("export", time.perf_counter() - start)  # torch.export + run_decompositions + save
-    flatbuffer = convert_pt2(archive, verbose=verbose, quantize=quantize)
+    flatbuffer = convert_pt2(archive, verbose=verbose, quantize=quantize, quantize_block_size=quantize_block_size)
     record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
     out_spec, none_outputs = output_structure(program, out_spec)
     edge = EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,

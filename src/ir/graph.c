@@ -200,6 +200,7 @@ int64_t p2l_ir_tensor_numel(const p2l_ir_tensor *t) {
 
 size_t p2l_ir_tensor_bytes(const p2l_ir_tensor *t) {
     int64_t n = p2l_ir_tensor_numel(t);
+    if (t->dtype == P2L_INT4) return n < 0 ? 0 : (size_t)(n / 2 + n % 2); /* two values per byte */
     return n < 0 ? 0 : (size_t)n * p2l_dtype_size(t->dtype);
 }
 
@@ -248,6 +249,10 @@ p2l_status p2l_ir_graph_compact(p2l_ir_graph *g) {
         g->nodes.items[live++] = *node;
     }
     g->nodes.len = live;
+    for (size_t i = 0; i < nt; i++) { /* a kept block-wise weight keeps its scales */
+        const p2l_quant *q = g->tensors.items[i].quant;
+        if (remap[i] && q && q->block_size) remap[q->block_scales] = 1;
+    }
     size_t kept = 0;
     for (size_t i = 0; i < nt; i++) {
         if (remap[i]) {
@@ -259,6 +264,10 @@ p2l_status p2l_ir_graph_compact(p2l_ir_graph *g) {
         }
     }
     g->tensors.len = kept;
+    for (size_t i = 0; i < kept; i++) {
+        p2l_quant *q = g->tensors.items[i].quant;
+        if (q && q->block_size) q->block_scales = remap[q->block_scales];
+    }
     for (size_t n = 0; n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         for (int i = 0; i < node->ninputs; i++)

@@ -16,12 +16,17 @@
 
 /* P2L_MAX_DIMS (pt2lite.h) bounds ranks here as in the runtime: one limit for the whole product. */
 
-/* Quantization parameters: per-tensor (count 1) or per-channel along `axis`. */
+/* Quantization parameters: per-tensor (count 1) or per-channel along `axis`; or block-wise
+ * (block_size > 0, count 0): every block_size values of a row of a 2-D weight share one scale, held
+ * by the float16 constant tensor block_scales [rows, columns / block_size] (TFLite's
+ * BlockwiseQuantization; compaction keeps and renumbers that tensor). */
 typedef struct p2l_quant {
     int count;
     int axis;
     float *scales;
     int64_t *zero_points;
+    int block_size;
+    int block_scales;
 } p2l_quant;
 
 typedef struct p2l_ir_tensor {

@@ -39,6 +39,10 @@ typedef struct p2l_tensor {
     int quantized_dimension;
     const float *scales;
     const int64_t *zero_points;
+    /* Block-wise quantization (int4 weights [units, depth], verified by the reader): every block_size
+     * values of a row share one scale of block_scales, float16 [units, depth / block_size]. 0: none. */
+    int block_size;
+    const uint16_t *block_scales;
 } p2l_tensor;
 
 /* ------------------------------------------------------------ execution context
@@ -245,6 +249,10 @@ p2l_status p2l_check_activation(int activation);
 void p2l_apply_activation(int activation, float *data, size_t count);
 /* Applies the node's fused activation (p2l_fused_activation) to its float output 0. */
 void p2l_apply_fused_activation(p2l_node *node);
+/* FULLY_CONNECTED with int4 weights and float input (fully_connected_int4.c): the float kernel's
+ * prepare (reference and fast) and invoke hand such nodes to these. */
+p2l_status p2l_fully_connected_int4_prepare(p2l_node *node);
+p2l_status p2l_fully_connected_int4_invoke(p2l_node *node);
 
 /* N-ary broadcasting (numpy rules): the output shape, then rows of the output with one offset per
  * operand. Adjacent dims with the same broadcast pattern are merged, so a plain elementwise op is

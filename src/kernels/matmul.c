@@ -7,7 +7,9 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
     const p2l_fully_connected_options *o = &node->opts.fully_connected;
-    if (x->dtype == P2L_INT8) {
+    if (w->dtype == P2L_INT4) {
+        P2L_TRY(p2l_fully_connected_int4_prepare(node));
+    } else if (x->dtype == P2L_INT8) {
         P2L_TRY(p2l_expect_rank(w, 2));
         p2l_quant_conv *q;
         P2L_TRY(p2l_quant_conv_prepare(node, 0, 1, 2, 0, w->dims[0], o->fused_activation_function, &q));
@@ -64,6 +66,7 @@ static void fully_connected_int8(const p2l_node *node) {
 }
 
 static p2l_status fully_connected_invoke(p2l_node *node) {
+    if (node->inputs[1]->dtype == P2L_INT4) return p2l_fully_connected_int4_invoke(node);
     if (node->inputs[0]->dtype == P2L_INT8) {
         fully_connected_int8(node);
         return P2L_OK;

@@ -36,6 +36,11 @@ p2l_status p2l_store_weights_f16(p2l_ir_graph *g, const p2l_f16_weights *how);
  * depthwise and fully connected nodes become int8 per channel, read as they are (hybrid ops). */
 p2l_status p2l_store_weights_int8(p2l_ir_graph *g);
 
+/* int4 weight storage (weights_int4.c), run after p2l_optimize: the float32 constant weights of
+ * FULLY_CONNECTED layers with float32 input become block-wise int4 (block_size values per float16
+ * scale; 0: 32). A block size that does not divide a layer's input dimension is an error naming it. */
+p2l_status p2l_store_weights_int4(p2l_ir_graph *g, int block_size);
+
 /* The built-in quantization recipe options->quantize names (recipes.c), run after p2l_optimize. */
 p2l_status p2l_apply_recipe(p2l_ir_graph *g, const p2l_convert_options *options);
 

@@ -15,6 +15,10 @@ static p2l_status recipe_dynamic_int8(p2l_ir_graph *g, const p2l_convert_options
     return p2l_store_weights_int8(g);
 }
 
+static p2l_status recipe_int4_weights(p2l_ir_graph *g, const p2l_convert_options *options) {
+    return p2l_store_weights_int4(g, options->quantize_block_size);
+}
+
 static const struct {
     p2l_quantize_recipe recipe;
     const char *name;
@@ -23,7 +27,7 @@ static const struct {
     {P2L_QUANTIZE_FP16, "fp16", recipe_fp16},
     {P2L_QUANTIZE_DYNAMIC_INT8, "dynamic_int8", recipe_dynamic_int8},
     {P2L_QUANTIZE_INT8, "int8", NULL},
-    {P2L_QUANTIZE_INT4_WEIGHTS, "int4_weights", NULL},
+    {P2L_QUANTIZE_INT4_WEIGHTS, "int4_weights", recipe_int4_weights},
 };
 
 p2l_status p2l_apply_recipe(p2l_ir_graph *g, const p2l_convert_options *options) {

@@ -32,7 +32,8 @@ static void init_tensors(p2l_graph *g) {
         p2l_tensor *dst = &g->tensors[t];
         *dst = (p2l_tensor){.name = src->name, .index = t, .dtype = src->dtype, .quant_count = src->quant_count,
                             .quantized_dimension = src->quantized_dimension, .scales = src->scales,
-                            .zero_points = src->zero_points};
+                            .zero_points = src->zero_points, .block_size = src->block_size,
+                            .block_scales = src->block_size ? (const void *)sg->tensors[src->block_scales].data : NULL};
         p2l_graph_set_dims(dst, src->rank, src->shape);
         if (src->data) {
             dst->data = (void *)src->data; /* read-only: kernels never write inputs */

@@ -296,6 +296,51 @@ static bool zero_point_in_range(p2l_dtype dtype, int64_t zero_point) {
     }
 }
 
+/* QuantizationParameters.details (fields 4 and 5) when they are a BlockwiseQuantization (union code
+ * 2): its scales tensor (field 0) and block size (field 2), checked once the subgraph's tensors are
+ * all decoded (check_blockwise). Other details stay ignored, as before. */
+static p2l_status decode_blockwise(decoder *d, const fb_table *q, p2l_tfl_tensor *t) {
+    enum { BLOCKWISE_QUANTIZATION = 2 };
+    uint8_t type;
+    fb_table details;
+    uint32_t scales, block_size;
+    P2L_TRY(fb_u8(&d->r, q, 4, 0, &type));
+    if (type != BLOCKWISE_QUANTIZATION) return P2L_OK;
+    P2L_TRY(fb_table_field(&d->r, q, 5, &details));
+    if (!details.pos) return p2l_fail(P2L_ERROR_MALFORMED, "block-wise quantization without its details table");
+    P2L_TRY(fb_u32(&d->r, &details, 0, 0, &scales));
+    P2L_TRY(fb_u32(&d->r, &details, 2, 0, &block_size));
+    if ((int32_t)block_size <= 0)
+        return p2l_fail(P2L_ERROR_MALFORMED, "block-wise quantization with block size %d", (int32_t)block_size);
+    t->block_size = (int32_t)block_size;
+    t->block_scales = (int32_t)scales;
+    return P2L_OK;
+}
+
+/* A block-wise quantized tensor: an int4 constant [units, depth], depth a multiple of the block size,
+ * with a float16 constant of scales [units, depth / block_size] (what LiteRT's kernels read). */
+static p2l_status check_blockwise(const p2l_tfl_subgraph *sg, const p2l_tfl_tensor *t) {
+    if (t->dtype != P2L_INT4 || t->rank != 2 || !t->data)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "block-wise quantization of a %s tensor of rank %d%s: pt2lite runs "
+                        "it on int4 constant weights [units, depth] only", p2l_dtype_name(t->dtype), t->rank,
+                        t->data ? "" : " that is not a constant");
+    if (t->quant_count)
+        return p2l_fail(P2L_ERROR_MALFORMED, "block-wise quantization alongside %d per-tensor/channel scales",
+                        t->quant_count);
+    if (t->shape[1] % t->block_size)
+        return p2l_fail(P2L_ERROR_MALFORMED, "block size %d does not divide the depth %d", t->block_size, t->shape[1]);
+    if (t->block_scales < 0 || t->block_scales >= sg->tensor_count)
+        return p2l_fail(P2L_ERROR_MALFORMED, "block scales tensor %d is out of range (%d tensors)", t->block_scales,
+                        sg->tensor_count);
+    const p2l_tfl_tensor *s = &sg->tensors[t->block_scales];
+    if (s->dtype != P2L_FLOAT16 || !s->data || s->rank != 2 || s->shape[0] != t->shape[0] ||
+        s->shape[1] != t->shape[1] / t->block_size)
+        return p2l_fail(P2L_ERROR_MALFORMED, "block scales tensor %d must be a float16 constant [%d, %d] (got %s%s, "
+                        "rank %d)", t->block_scales, t->shape[0], t->shape[1] / t->block_size,
+                        p2l_dtype_name(s->dtype), s->data ? "" : ", not constant", s->rank);
+    return P2L_OK;
+}
+
 /* Scales and zero points (QuantizationParameters fields 2, 3 and 6; min/max, field 0 and 1, are only
  * informative). Decoded after dtype and shape, which they are checked against. */
 static p2l_status decode_quantization(decoder *d, const fb_table *q, p2l_tfl_tensor *t) {
@@ -304,6 +349,7 @@ static p2l_status decode_quantization(decoder *d, const fb_table *q, p2l_tfl_ten
     P2L_TRY(fb_vector_field(&d->r, q, 2, 4, &scales));
     P2L_TRY(fb_vector_field(&d->r, q, 3, 8, &zero_points));
     P2L_TRY(fb_u32(&d->r, q, 6, 0, &dim));
+    P2L_TRY(decode_blockwise(d, q, t));
     if (zero_points.count && zero_points.count != scales.count)
         return p2l_fail(P2L_ERROR_MALFORMED, "quantization has %zu scales but %zu zero points", scales.count,
                         zero_points.count);
@@ -355,7 +401,8 @@ static p2l_status decode_tensor(decoder *d, const fb_table *t, p2l_tfl_tensor *o
     out->dtype = (p2l_dtype)(int8_t)type;
     out->is_variable = is_variable != 0;
     size_t elem_size = p2l_dtype_size(out->dtype);
-    if (elem_size == 0)
+    const bool int4 = out->dtype == P2L_INT4; /* two per byte: its bytes are counted below */
+    if (elem_size == 0 && !int4)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "element type %d (%s) is not supported", (int8_t)type,
                         p2l_dtype_name(out->dtype));
     if (sparsity.pos) return p2l_fail(P2L_ERROR_UNSUPPORTED, "sparse tensors are not supported");
@@ -376,8 +423,8 @@ static p2l_status decode_tensor(decoder *d, const fb_table *t, p2l_tfl_tensor *o
         if (!p2l_mul_size(count, (size_t)shape[i], &count))
             return p2l_fail(P2L_ERROR_MALFORMED, "element count overflows");
     }
-    size_t bytes;
-    if (!p2l_mul_size(count, elem_size, &bytes)) return p2l_fail(P2L_ERROR_MALFORMED, "byte size overflows");
+    size_t bytes = count / 2 + count % 2;
+    if (!int4 && !p2l_mul_size(count, elem_size, &bytes)) return p2l_fail(P2L_ERROR_MALFORMED, "byte size overflows");
     if (quantization.pos) P2L_TRY(decode_quantization(d, &quantization, out));
 
     if (out->buffer >= d->buffer_count && !(out->buffer == 0 && d->buffer_count == 0))
@@ -396,6 +443,8 @@ static p2l_status decode_tensor(decoder *d, const fb_table *t, p2l_tfl_tensor *o
             memcpy(copy, b->data, b->size);
             out->data = copy;
         }
+    } else if (int4 && bytes) {
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "int4 tensors are supported only as constants (weights)");
     } else if (out->buffer != 0 && bytes == 0) {
         /* A tensor with no elements that names its own buffer is an empty constant (the shape of a
          * RESHAPE to 0-d); give it a non-NULL pointer so it reads as constant everywhere. */
@@ -602,6 +651,10 @@ static p2l_status decode_subgraph(decoder *d, const fb_table *t, int index, p2l_
             return p2l_fail_context(s, "subgraph %d, tensor %d%s%s%s", index, i, name && *name ? " '" : "",
                                     name ? name : "", name && *name ? "'" : "");
         }
+    }
+    for (int i = 0; i < sg->tensor_count; i++) {
+        p2l_status s = sg->tensors[i].block_size ? check_blockwise(sg, &sg->tensors[i]) : P2L_OK;
+        if (s) return p2l_fail_context(s, "subgraph %d, tensor %d '%s'", index, i, sg->tensors[i].name);
     }
     P2L_TRY(fb_int32s(&d->r, t, 1, &d->model->arena, &sg->inputs, &sg->input_count));
     P2L_TRY(fb_int32s(&d->r, t, 2, &d->model->arena, &sg->outputs, &sg->output_count));

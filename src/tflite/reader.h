@@ -36,6 +36,12 @@ typedef struct p2l_tfl_tensor {
      * the dtype's range for integer tensors), verified; NULL when quant_count is 0. */
     const float *scales;
     const int64_t *zero_points;
+    /* Block-wise quantization (QuantizationDetails BlockwiseQuantization), verified: an int4 constant
+     * [units, depth] whose every `block_size` consecutive values of a row share one scale, the float16
+     * constant tensor `block_scales` [units, depth / block_size]. block_size 0: none. Zero points are
+     * not read (LiteRT ignores them too: the values are symmetric). */
+    int32_t block_size;
+    int32_t block_scales;
 } p2l_tfl_tensor;
 
 typedef struct p2l_tfl_operator {

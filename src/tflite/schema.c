@@ -122,6 +122,7 @@ const char *p2l_dtype_name(p2l_dtype dtype) {
     case P2L_INT8: return "int8";
     case P2L_FLOAT64: return "float64";
     case P2L_RESOURCE: return "resource";
+    case P2L_INT4: return "int4";
     default: return "unknown";
     }
 }

@@ -149,6 +149,17 @@ static p2l_fb_ref write_options(writer *w, const p2l_ir_node *node, int *union_c
 }
 
 static p2l_fb_ref write_quant(p2l_fb *fb, const p2l_quant *q) {
+    if (q->block_size) { /* BlockwiseQuantization {scales, zero_points (none), block_size} */
+        enum { BLOCKWISE_SCALES, BLOCKWISE_ZERO_POINTS, BLOCKWISE_BLOCK_SIZE, QUANT_DETAILS_BLOCKWISE = 2 };
+        p2l_fb_table_start(fb);
+        p2l_fb_add_i32(fb, BLOCKWISE_SCALES, q->block_scales);
+        p2l_fb_add_i32(fb, BLOCKWISE_BLOCK_SIZE, q->block_size);
+        p2l_fb_ref details = p2l_fb_table_end(fb);
+        p2l_fb_table_start(fb);
+        p2l_fb_add_u8(fb, QUANT_DETAILS_TYPE, QUANT_DETAILS_BLOCKWISE);
+        p2l_fb_add_ref(fb, QUANT_DETAILS, details);
+        return p2l_fb_table_end(fb);
+    }
     p2l_fb_ref scale = p2l_fb_vector(fb, q->scales, (size_t)q->count, 4, 4);
     p2l_fb_ref zero = p2l_fb_vector(fb, q->zero_points, (size_t)q->count, 8, 8);
     p2l_fb_table_start(fb);

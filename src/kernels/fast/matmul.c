@@ -68,7 +68,7 @@ static p2l_status fully_connected_prepare(p2l_node *node) {
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
     const p2l_tensor *bias = node->input_count > 2 ? node->inputs[2] : NULL;
-    if (!st->gemm || !w->known || (bias && !bias->known) ||
+    if (!st->gemm || !w->known || w->dtype != P2L_FLOAT32 || (bias && !bias->known) ||
         !p2l_clamp_of(node->opts.fully_connected.fused_activation_function, &st->clamp))
         return P2L_OK;
     const int units = w->dims[0], depth = w->dims[1];
