@@ -1065,6 +1065,42 @@ static void test_int8_conv(void) {
     }
 }
 
+/* The ISA's requantization row against quant_math.h's scalar arithmetic directly, over the whole int32
+ * range of sums (ties of the rounding included), multipliers below and above 1, odd channel counts and
+ * offsets, and activation ranges. */
+static void test_int8_requantize(void) {
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    if (!isa || !isa->i8_requantize) return;
+    enum { CHANNELS = 77 };
+    int32_t multiplier[CHANNELS], left[CHANNELS], right[CHANNELS], acc[CHANNELS], bias[CHANNELS];
+    p2l_multiplier m[CHANNELS];
+    for (int trial = 0; trial < 400; trial++) {
+        for (int c = 0; c < CHANNELS; c++) {
+            /* reals from 2^-30 to 2^6 */
+            m[c] = p2l_quantize_multiplier(ldexp(1.0 + 0.5 * (double)rnd(1.0f), (int)floorf(rnd(18.0f)) - 12 - trial % 13));
+            multiplier[c] = m[c].multiplier, left[c] = m[c].shift > 0 ? m[c].shift : 0;
+            right[c] = m[c].shift > 0 ? 0 : -m[c].shift;
+            const int bits = 1 + (trial * 7 + c) % 30; /* sums of every magnitude */
+            acc[c] = (int32_t)(rnd(1.0f) * (float)((int64_t)1 << bits));
+            if (c % 5 == 0) acc[c] = (int32_t)((uint32_t)acc[c] | ((1u << right[c]) >> 1)); /* ties */
+            bias[c] = (int32_t)rnd(1000.0f);
+        }
+        const int32_t zero_point = (int32_t)rnd(128.0f);
+        const p2l_i8_requant rq = {multiplier, left, right, zero_point, trial % 3 ? -128 : -20,
+                                   trial % 4 ? 127 : 100};
+        const bool with_bias = trial % 2;
+        const size_t c0 = (size_t)trial % 9, count = CHANNELS - c0 - (size_t)trial % 4;
+        int8_t got[CHANNELS], expect[CHANNELS];
+        isa->i8_requantize(acc, with_bias ? bias : NULL, &rq, c0, count, got);
+        for (size_t i = 0; i < count; i++) {
+            const int32_t v = p2l_multiply_by_quantized_multiplier(acc[i] + (with_bias ? bias[i] : 0), m[c0 + i]);
+            expect[i] = (int8_t)p2l_clamp_i32(v + zero_point, rq.act_min, rq.act_max);
+        }
+        CHECK(memcmp(got, expect, count) == 0);
+        cases++, fast_cases++;
+    }
+}
+
 static void test_int8_fully_connected(void) {
     const int shapes[][3] = {{1, 32, 10}, {3, 100, 17}, {7, 16, 64}, {1, 1280, 100}, {5, 7, 3}};
     for (int i = 0; i < 5; i++)
@@ -1105,6 +1141,7 @@ static void run_all(void) {
     RUN(test_empty);
     RUN(test_int8_conv);
     RUN(test_int8_fully_connected);
+    RUN(test_int8_requantize);
 }
 
 static bool env_set(const char *name) {
