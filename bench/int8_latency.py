@@ -6,7 +6,6 @@ at most 1.0x). By default the int8 fixtures' mobilenet-like net; pass other file
         bench/int8_latency.py [model.tflite ...]
 """
 import os
-import platform
 import sys
 import time
 
@@ -15,37 +14,20 @@ import ai_edge_litert.interpreter as litert
 
 from pt2lite.interpreter import Interpreter
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quant import cpu_description, run_once, median_ms as quant_median_ms  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT = [os.path.join(HERE, "..", "tests", "data", "int8", "mobilenet_like.tflite")]
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def median_ms(interpreter, inputs, runs):
-    interpreter.allocate_tensors()
-    for d, x in zip(interpreter.get_input_details(), inputs):
-        interpreter.set_tensor(d["index"], x)
-    for _ in range(3):
-        interpreter.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+    run_once(interpreter, inputs)
+    return quant_median_ms(interpreter, runs)
 
 
 def main(paths, runs=int(os.environ.get("RUNS", "50"))):
-    print(f"CPU: {cpu_name()}; median of {runs} runs")
+    print(f"CPU: {cpu_description()}; median of {runs} runs")
     print(f"{'model':28s} {'threads':>7s} {'LiteRT ms':>10s} {'pt2lite ms':>11s} {'ratio':>6s}")
     ratios = []
     for path in paths:

@@ -68,27 +68,23 @@ static void set_option(spec *s, const char *name, int64_t value) {
     s->options[id] = value;
 }
 
-/* Runs one kernel on the spec's inputs; returns the output (malloc'ed) or NULL on failure. With an
- * offer (fusion tests), *offer gets the taken flags back, and a taken epilogue writes the result. */
-static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out, p2l_fusion *offer);
-static float *run(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out) {
-    return run_offer(s, k, threads, out, NULL);
-}
-static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out, p2l_fusion *offer) {
+/* Runs one kernel on the spec's inputs into `out` (its dtype and quantization set by the caller);
+ * returns the output (malloc'ed) or NULL on failure. With an offer (fusion tests), *offer gets the
+ * taken flags back, and a taken epilogue writes the result. *scratch_used (if not NULL): whether the
+ * kernel asked for scratch. */
+static void *run_node(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out, p2l_fusion *offer,
+                      bool *scratch_used) {
     p2l_tensor in[MAX_IO];
     p2l_tensor *in_ptr[MAX_IO], *out_ptr[1] = {out};
     for (int i = 0; i < s->inputs; i++) in[i] = s->in[i], in_ptr[i] = &in[i];
-    memset(out, 0, sizeof *out);
-    out->dtype = P2L_FLOAT32;
     p2l_arena arena = {0};
     p2l_exec exec = {0};
     if (p2l_threadpool_start(threads, 0, &exec.pool)) return NULL;
     p2l_node node = {.op = s->op, .version = 1, .input_count = s->inputs, .output_count = 1, .inputs = in_ptr,
                      .outputs = out_ptr, .options = s->options, .arena = &arena, .exec = &exec};
     p2l_parse_options(&node);
-    float *result = NULL;
-    void *scratch = NULL;
-    p2l_tensor epilogue_out = {.dtype = P2L_FLOAT32};
+    void *result = NULL, *scratch = NULL;
+    p2l_tensor epilogue_out = {.dtype = out->dtype};
     if (offer) {
         node.fusion = *offer;
         if (offer->epilogue) node.fusion.epilogue_output = &epilogue_out;
@@ -98,9 +94,10 @@ static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_ten
             offer->unpadded_taken = node.fusion.unpadded_taken;
             offer->epilogue_taken = node.fusion.epilogue_taken;
         }
-        exec.scratch_stride = (node.scratch_bytes + 63) & ~(size_t)63;
+        if (scratch_used) *scratch_used = node.scratch_bytes > 0;
+        CHECK(p2l_round_up_size(node.scratch_bytes, 64, &exec.scratch_stride));
         scratch = malloc(exec.scratch_stride * (size_t)threads + 64);
-        exec.scratch = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        exec.scratch = p2l_align_pointer(scratch, 64);
         result = malloc(out->bytes + 4);
         out->data = result;
         if (node.fusion.epilogue_taken) {
@@ -119,6 +116,16 @@ static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_ten
     p2l_threadpool_free(exec.pool);
     p2l_arena_free(&arena);
     return result;
+}
+
+/* run_node with a float32 output. */
+static float *run_offer(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out, p2l_fusion *offer) {
+    memset(out, 0, sizeof *out);
+    out->dtype = P2L_FLOAT32;
+    return run_node(s, k, threads, out, offer, NULL);
+}
+static float *run(const spec *s, const p2l_kernel *k, int threads, p2l_tensor *out) {
+    return run_offer(s, k, threads, out, NULL);
 }
 
 static int cases, fast_cases;
@@ -960,33 +967,10 @@ static void free_tensor(p2l_tensor *t) {
  * and whether the kernel asked for scratch (the int8 fast paths do, the reference kernels do not). */
 static int8_t *run_int8(const spec *s, const p2l_kernel *k, int threads, float out_scale, int out_zero_point,
                         size_t *count, bool *scratch_used) {
-    p2l_tensor in[MAX_IO], out = {.dtype = P2L_INT8, .quant_count = 1, .scales = &out_scale,
-                                  .zero_points = &(int64_t){out_zero_point}};
-    p2l_tensor *in_ptr[MAX_IO], *out_ptr[1] = {&out};
-    for (int i = 0; i < s->inputs; i++) in[i] = s->in[i], in_ptr[i] = &in[i];
-    p2l_arena arena = {0};
-    p2l_exec exec = {0};
-    if (p2l_threadpool_start(threads, 0, &exec.pool)) return NULL;
-    p2l_node node = {.op = s->op, .version = 1, .input_count = s->inputs, .output_count = 1, .inputs = in_ptr,
-                     .outputs = out_ptr, .options = s->options, .arena = &arena, .exec = &exec};
-    p2l_parse_options(&node);
-    int8_t *result = NULL;
-    void *scratch = NULL;
-    if (k->prepare(&node) == P2L_OK) {
-        *scratch_used = node.scratch_bytes > 0;
-        exec.scratch_stride = (node.scratch_bytes + 63) & ~(size_t)63;
-        scratch = malloc(exec.scratch_stride * (size_t)threads + 64);
-        exec.scratch = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-        result = malloc(out.bytes + 1);
-        out.data = result;
-        *count = out.count;
-        if (k->invoke(&node) != P2L_OK) free(result), result = NULL;
-    } else {
-        fprintf(stderr, "prepare failed: %s\n", p2l_last_error());
-    }
-    free(scratch);
-    p2l_threadpool_free(exec.pool);
-    p2l_arena_free(&arena);
+    p2l_tensor out = {.dtype = P2L_INT8, .quant_count = 1, .scales = &out_scale,
+                      .zero_points = &(int64_t){out_zero_point}};
+    int8_t *result = run_node(s, k, threads, &out, NULL, scratch_used);
+    *count = out.count;
     return result;
 }
 
@@ -1065,6 +1049,42 @@ static void test_int8_conv(void) {
     }
 }
 
+/* The ISA's requantization row against quant_math.h's scalar arithmetic directly, over the whole int32
+ * range of sums (ties of the rounding included), multipliers below and above 1, odd channel counts and
+ * offsets, and activation ranges. */
+static void test_int8_requantize(void) {
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    if (!isa || !isa->i8_requantize) return;
+    enum { CHANNELS = 77 };
+    int32_t multiplier[CHANNELS], left[CHANNELS], right[CHANNELS], acc[CHANNELS], bias[CHANNELS];
+    p2l_multiplier m[CHANNELS];
+    for (int trial = 0; trial < 400; trial++) {
+        for (int c = 0; c < CHANNELS; c++) {
+            /* reals from 2^-30 to 2^6 */
+            m[c] = p2l_quantize_multiplier(ldexp(1.0 + 0.5 * (double)rnd(1.0f), (int)floorf(rnd(18.0f)) - 12 - trial % 13));
+            multiplier[c] = m[c].multiplier, left[c] = m[c].shift > 0 ? m[c].shift : 0;
+            right[c] = m[c].shift > 0 ? 0 : -m[c].shift;
+            const int bits = 1 + (trial * 7 + c) % 30; /* sums of every magnitude */
+            acc[c] = (int32_t)(rnd(1.0f) * (float)((int64_t)1 << bits));
+            if (c % 5 == 0) acc[c] = (int32_t)((uint32_t)acc[c] | ((1u << right[c]) >> 1)); /* ties */
+            bias[c] = (int32_t)rnd(1000.0f);
+        }
+        const int32_t zero_point = (int32_t)rnd(128.0f);
+        const p2l_i8_requant rq = {multiplier, left, right, zero_point, trial % 3 ? -128 : -20,
+                                   trial % 4 ? 127 : 100};
+        const bool with_bias = trial % 2;
+        const size_t c0 = (size_t)trial % 9, count = CHANNELS - c0 - (size_t)trial % 4;
+        int8_t got[CHANNELS], expect[CHANNELS];
+        isa->i8_requantize(acc, with_bias ? bias : NULL, &rq, c0, count, got);
+        for (size_t i = 0; i < count; i++) {
+            const int32_t v = p2l_multiply_by_quantized_multiplier(acc[i] + (with_bias ? bias[i] : 0), m[c0 + i]);
+            expect[i] = (int8_t)p2l_clamp_i32(v + zero_point, rq.act_min, rq.act_max);
+        }
+        CHECK(memcmp(got, expect, count) == 0);
+        cases++, fast_cases++;
+    }
+}
+
 static void test_int8_fully_connected(void) {
     const int shapes[][3] = {{1, 32, 10}, {3, 100, 17}, {7, 16, 64}, {1, 1280, 100}, {5, 7, 3}};
     for (int i = 0; i < 5; i++)
@@ -1105,6 +1125,7 @@ static void run_all(void) {
     RUN(test_empty);
     RUN(test_int8_conv);
     RUN(test_int8_fully_connected);
+    RUN(test_int8_requantize);
 }
 
 static bool env_set(const char *name) {

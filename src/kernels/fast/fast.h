@@ -306,6 +306,19 @@ typedef void (*p2l_i8_gemm_fn)(const p2l_i8_gemm_b *b, size_t m, const int8_t *a
 /* acc[c] += w[c] * (x[c] + input_offset) for c < channels: one tap of a depthwise convolution. */
 typedef void (*p2l_i8_depthwise_tap_fn)(int32_t *acc, const int8_t *x, const int16_t *w, int32_t input_offset,
                                         size_t channels);
+/* The output stage of those ops: per channel c, the reference's p2l_multiply_by_quantized_multiplier
+ * (shift = left_shift - right_shift, multiplier > 0, as p2l_quantize_multiplier makes them), plus the
+ * output zero point, clamped to the activation range. */
+typedef struct p2l_i8_requant {
+    const int32_t *multiplier, *left_shift, *right_shift; /* [channels]: left_shift or right_shift is 0 */
+    int32_t output_offset, act_min, act_max;
+} p2l_i8_requant;
+/* out[i] = requantized(acc[i] + (bias ? bias[i] : 0)) with channel c0 + i's parameters, i < count. */
+typedef void (*p2l_i8_requantize_fn)(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
+                                     size_t count, int8_t *out);
+/* The same with quant_math.h's scalar arithmetic (fast/int8.c): ISAs without the slot, vector tails. */
+void p2l_i8_requantize_scalar(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
+                              size_t count, int8_t *out);
 
 /* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
@@ -324,6 +337,7 @@ typedef struct p2l_fast_isa {
     p2l_interleave_3_fn interleave_3;   /* NULL: the driver's scalar loop */
     p2l_i8_gemm_fn i8_gemm;                   /* NULL: int8 nodes run the reference kernels */
     p2l_i8_depthwise_tap_fn i8_depthwise_tap; /* NULL: the same */
+    p2l_i8_requantize_fn i8_requantize;       /* NULL: the drivers' scalar loop */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

@@ -55,12 +55,43 @@ static p2l_status gemm_pack(void *data, const void *ctx) {
     return P2L_OK;
 }
 
+/* ------------------------------------------------------------ requantization */
+
+void p2l_i8_requantize_scalar(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
+                              size_t count, int8_t *out) {
+    for (size_t i = 0; i < count; i++) {
+        const size_t c = c0 + i;
+        const p2l_multiplier m = {rq->multiplier[c], rq->left_shift[c] - rq->right_shift[c]};
+        const int32_t v = p2l_multiply_by_quantized_multiplier(acc[i] + (bias ? bias[i] : 0), m);
+        out[i] = (int8_t)p2l_clamp_i32(v + rq->output_offset, rq->act_min, rq->act_max);
+    }
+}
+
+/* The per-channel multipliers as the requantization rows read them (three arrays). */
+static p2l_status requant_setup(p2l_node *node, const p2l_quant_conv *q, int channels, p2l_i8_requant *rq,
+                                p2l_i8_requantize_fn *fn) {
+    int32_t *arrays = p2l_arena_alloc(node->arena, 3 * (size_t)channels * sizeof *arrays);
+    if (!arrays) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    int32_t *multiplier = arrays, *left = arrays + channels, *right = arrays + 2 * (size_t)channels;
+    for (int c = 0; c < channels; c++) {
+        multiplier[c] = q->multipliers[c].multiplier;
+        left[c] = q->multipliers[c].shift > 0 ? q->multipliers[c].shift : 0;
+        right[c] = q->multipliers[c].shift > 0 ? 0 : -q->multipliers[c].shift;
+    }
+    *rq = (p2l_i8_requant){multiplier, left, right, q->output_offset, q->act_min, q->act_max};
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    *fn = isa && isa->i8_requantize ? isa->i8_requantize : p2l_i8_requantize_scalar;
+    return P2L_OK;
+}
+
 /* ------------------------------------------------------------ GEMM nodes (CONV_2D, FULLY_CONNECTED) */
 
 typedef struct gemm_state {
     void *reference_state;
     const p2l_quant_conv *q;
     p2l_i8_gemm_fn gemm;
+    p2l_i8_requantize_fn requantize;
+    p2l_i8_requant rq;
     p2l_i8_gemm_b b;
     const int32_t *bias; /* groups * NR */
     bool fast, direct;   /* direct: A is the input in place (lda = k) */
@@ -81,6 +112,7 @@ static p2l_status gemm_setup(p2l_node *node, gemm_state *st, const p2l_quant_con
                                  .params = {n, k, q->input_offset}};
     const void *data;
     P2L_TRY(p2l_fast_derive(node, p2l_constant_weights(w, bias), &key, gemm_pack_bytes(&c), gemm_pack, &c, &data));
+    P2L_TRY(requant_setup(node, q, n, &st->rq, &st->requantize));
     st->q = q;
     st->gemm = isa->i8_gemm;
     st->b = (p2l_i8_gemm_b){.data = data, .k = k, .kp = c.kp, .n = n, .groups = c.groups};
@@ -128,7 +160,6 @@ static void gemm_task(void *ctx, size_t task, int thread) {
     const p2l_fast_job *job = ctx;
     const p2l_node *node = job->node;
     const gemm_state *st = job->state;
-    const p2l_quant_conv *q = st->q;
     const size_t row0 = task / (size_t)st->chunks * st->block_rows;
     const size_t rows = st->m - row0 < st->block_rows ? st->m - row0 : st->block_rows;
     const int g0 = (int)(task % (size_t)st->chunks) * st->chunk_groups;
@@ -157,11 +188,8 @@ static void gemm_task(void *ctx, size_t task, int thread) {
     const int c0 = g0 * P2L_I8_GEMM_NR, c1 = g1 * P2L_I8_GEMM_NR < n ? g1 * P2L_I8_GEMM_NR : n;
     int8_t *out = (int8_t *)node->outputs[0]->data + row0 * (size_t)n;
     for (size_t r = 0; r < rows; r++)
-        for (int c = c0; c < c1; c++) {
-            const int32_t v = p2l_multiply_by_quantized_multiplier(acc[r * ldacc + (size_t)c] + st->bias[c],
-                                                                   q->multipliers[c]) + q->output_offset;
-            out[r * (size_t)n + (size_t)c] = (int8_t)p2l_clamp_i32(v, q->act_min, q->act_max);
-        }
+        st->requantize(acc + r * ldacc + (size_t)c0, st->bias + c0, &st->rq, (size_t)c0, (size_t)(c1 - c0),
+                       out + r * (size_t)n + (size_t)c0);
 }
 
 static p2l_status gemm_invoke(p2l_node *node, const p2l_kernel *reference) {
@@ -227,6 +255,8 @@ typedef struct depthwise_state {
     void *reference_state;
     const p2l_conv_params *p;
     p2l_i8_depthwise_tap_fn tap;
+    p2l_i8_requantize_fn requantize;
+    p2l_i8_requant rq;
     const int16_t *weights;
     const int32_t *bias;
     bool fast;
@@ -251,6 +281,7 @@ static p2l_status depthwise_prepare(p2l_node *node) {
     st->bias = (const int32_t *)(st->weights + (c.taps * c.C + 1) / 2 * 2);
     st->p = p;
     st->tap = isa->i8_depthwise_tap;
+    P2L_TRY(requant_setup(node, p->quant, (int)c.C, &st->rq, &st->requantize));
     node->scratch_bytes = c.C * sizeof(int32_t) + 64;
     st->fast = true;
     return P2L_OK;
@@ -282,10 +313,7 @@ static void depthwise_task(void *ctx, size_t task, int thread) {
                         st->weights + (size_t)(ky * KW + kx) * C, q->input_offset, C);
             }
         }
-        for (size_t c = 0; c < C; c++) {
-            const int32_t v = p2l_multiply_by_quantized_multiplier(acc[c], q->multipliers[c]) + q->output_offset;
-            out[c] = (int8_t)p2l_clamp_i32(v, q->act_min, q->act_max);
-        }
+        st->requantize(acc, NULL, &st->rq, 0, C, out);
     }
 }
 
