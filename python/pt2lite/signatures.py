@@ -12,8 +12,8 @@ import ctypes
 
 from ._native import check, lib
 from ._record import record_ops
-from .convert import _export, _take_bytes, convert_options, output_structure
-from .model import EdgeModel
+from .convert import _export_program, _take_bytes, _temporary_directory, convert_files, convert_options, output_structure
+from .model import _from_file
 
 
 class _Program(ctypes.Structure):
@@ -62,16 +62,16 @@ class SignatureBuilder:
             raise ValueError("pt2lite.signature(...).convert(): quantize='int8' needs a calibration per signature, "
                              "which the builder does not take yet; use pt2lite.convert for a full-integer model")
         convert_options(quantize=quantize)  # bad arguments fail before the exports
-        archives, structures, programs = [], {}, []
+        structures, programs = {}, []
         for name, module, args, kwargs, dynamic_shapes in self._signatures:
-            archive, program, out_spec = _export(module, args, kwargs, dynamic_shapes)
-            archives.append((name, archive))
+            program, out_spec = _export_program(module, args, kwargs, dynamic_shapes)
             structures[name] = output_structure(program, out_spec)
-            programs.append(program)
-        flatbuffer = convert_pt2_signatures(archives, quantize=quantize)
-        for program in programs:
-            record_ops(program)  # only conversions that succeeded (docs/ops.md)
-        return EdgeModel(flatbuffer, backend=backend, structures=structures)
+            programs.append((name, program))
+        with _temporary_directory() as directory:
+            path = convert_files(programs, directory, quantize=quantize)
+            for _, program in programs:
+                record_ops(program)  # only conversions that succeeded (docs/ops.md)
+            return _from_file(path, directory, backend=backend, structures=structures)
 
 
 def signature(name, module, sample_args, sample_kwargs=None, dynamic_shapes=None) -> SignatureBuilder:
