@@ -3,22 +3,28 @@
 The only graph work done in Python is what torch itself does (export and decompositions); reading
 the graph, lowering, optimizing and writing the .tflite happen in C (p2l_convert)."""
 
+import contextlib
 import ctypes
 import io
 import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 
 from . import _structure
 from ._native import check, lib
 from ._record import record_ops
-from .model import EdgeModel
+from .model import EdgeModel, _from_file
 
 lib.p2l_convert.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p,
                             ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
 lib.p2l_convert.restype = ctypes.c_int
 lib.p2l_convert_peak_bytes.restype = ctypes.c_size_t
+lib.p2l_convert_signature_files.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
+                                            ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
+lib.p2l_convert_signature_files.restype = ctypes.c_int
 
 # p2l_convert_options and its stage callback (pt2lite.h): the stages are timed in C.
 _STAGE_FN = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_double, ctypes.c_void_p)
@@ -91,6 +97,50 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
     _structure.py)."""
     import torch
 
+    program, out_spec = _export_program(module, sample_args, sample_kwargs, dynamic_shapes)
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return buffer.getvalue(), program, out_spec
+
+
+def convert_files(programs, directory, *, verbose=False, quantize=None, quantize_block_size=0):
+    """Converts [(signature name, ExportedProgram), ...] to one .tflite file through files in
+    `directory`: each program is saved there (torch.export.save streams its weights to the file), and C
+    maps the archives and streams the model into model.tflite, so no full copy of the weights is made
+    in memory. Returns the model's path."""
+    import torch
+
+    names, archives = [], []
+    for i, (name, program) in enumerate(programs):
+        archives.append(os.path.join(directory, f"program{i}.pt2"))
+        torch.export.save(program, archives[-1])
+        names.append(name.encode())
+    path = os.path.join(directory, "model.tflite")
+    options = convert_options(verbose=verbose, quantize=quantize, block_size=quantize_block_size)
+    check(lib.p2l_convert_signature_files((ctypes.c_char_p * len(names))(*names),
+                                          (ctypes.c_char_p * len(names))(*[os.fsencode(a) for a in archives]),
+                                          len(names), os.fsencode(path), ctypes.byref(options)),
+          "conversion failed")
+    for archive in archives:
+        os.remove(archive)
+    return path
+
+
+@contextlib.contextmanager
+def _temporary_directory():
+    """A directory for convert_files, removed on failure; on success the caller's model takes it."""
+    directory = tempfile.mkdtemp(prefix="pt2lite-")
+    try:
+        yield directory
+    except BaseException:
+        shutil.rmtree(directory, True)
+        raise
+
+
+def _export_program(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
+    """torch.export + run_decompositions: (program, the module's own output structure)."""
+    import torch
+
     if not isinstance(sample_args, tuple):
         sample_args = (sample_args,)
     # Inference graphs: batch norm uses running statistics, dropout is off. A module (or a submodule)
@@ -120,9 +170,7 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
             m.training = True
     program = program.run_decompositions()
     _structure.record_in_archive(program, _structure.portable_spec(out_spec))
-    buffer = io.BytesIO()
-    torch.export.save(program, buffer)
-    return buffer.getvalue(), program, out_spec
+    return program, out_spec
 
 
 def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, backend="pt2lite", verbose=False,
@@ -142,14 +190,16 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
     if quantize == "int8":
         raise NotImplementedError("quantize='int8' (calibrated full integer) is not implemented yet")
     start = time.perf_counter()
-    archive, program, out_spec = _export(module, sample_args, sample_kwargs, dynamic_shapes)
+    program, out_spec = _export_program(module, sample_args, sample_kwargs, dynamic_shapes)
     if verbose:
-        _print_stage("export", time.perf_counter() - start)  # torch.export + run_decompositions + save
-    flatbuffer = convert_pt2(archive, verbose=verbose, quantize=quantize, quantize_block_size=quantize_block_size)
-    record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
-    out_spec, none_outputs = output_structure(program, out_spec)
-    edge = EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,
-                     none_outputs=none_outputs)
+        _print_stage("export", time.perf_counter() - start)  # torch.export + run_decompositions
+    with _temporary_directory() as directory:
+        path = convert_files([("serving_default", program)], directory, verbose=verbose, quantize=quantize,
+                             quantize_block_size=quantize_block_size)
+        record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
+        out_spec, none_outputs = output_structure(program, out_spec)
+        edge = _from_file(path, directory, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,
+                          none_outputs=none_outputs)
     edge._specialize_scalars(sample_args, sample_kwargs)
     return edge
 

@@ -61,7 +61,7 @@ def _reference_values(program, sample_args, sample_kwargs=None):
 
 def _flatbuffer_of(edge):
     if isinstance(edge, EdgeModel):
-        return edge._flatbuffer
+        return edge.model_content()
     if isinstance(edge, (bytes, bytearray, memoryview)):
         return bytes(edge)
     with open(os.fspath(edge), "rb") as f:

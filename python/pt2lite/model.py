@@ -5,8 +5,11 @@ or LiteRT needed) and the official LiteRT runtime (``backend="litert"``, needs a
 
 import ctypes
 import json
+import mmap
 import os
+import shutil
 import warnings
+import weakref
 
 import numpy as np
 
@@ -16,6 +19,43 @@ BACKENDS = ("pt2lite", "litert")
 _VERIFY_ONLY = 2  # P2L_MODEL_VERIFY_ONLY
 OUTPUT_STRUCTURE = "pt2lite_output_structure"  # the metadata entry the converter writes (README: Outputs)
 IO_DTYPES = "pt2lite_io_dtypes"  # the module's input/output dtypes where the file has others (bfloat16)
+
+
+# Files at least this large are mapped rather than read into a bytes object (big models: the weights
+# stay in the file, and only the pages a run touches come into memory).
+_MAP_AT_BYTES = 256 << 20
+
+
+class _MappedFile:
+    """A .tflite file mapped read-only: what an EdgeModel holds instead of bytes for a big model.
+    remove_dir: a temporary directory (the converter's output) removed when this is collected."""
+
+    def __init__(self, path, remove_dir=None):
+        self.path = os.fspath(path)
+        with open(self.path, "rb") as f:
+            self.map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._array = np.frombuffer(self.map, dtype=np.uint8)  # its address, for C
+        self.address = self._array.ctypes.data
+        if remove_dir:
+            weakref.finalize(self, shutil.rmtree, remove_dir, True)
+
+    def __len__(self):
+        return len(self.map)
+
+    def __bytes__(self):
+        return self.map[:]
+
+
+def _from_file(path, remove_dir=None, **kwargs):
+    """An EdgeModel of the file at path: its bytes when it is small, else the file mapped (kept while
+    the model lives; remove_dir is removed after that)."""
+    if os.path.getsize(path) < _MAP_AT_BYTES:
+        with open(path, "rb") as f:
+            content = f.read()
+        if remove_dir:
+            shutil.rmtree(remove_dir, True)
+        return EdgeModel(content, **kwargs)
+    return EdgeModel(_MappedFile(path, remove_dir), **kwargs)
 
 
 def _interpreter(backend, content, num_threads=None):
@@ -29,6 +69,8 @@ def _interpreter(backend, content, num_threads=None):
                               "backend='pt2lite' runs with no extra package") from e
     else:
         raise ValueError(f"unknown backend {backend!r}: use one of {', '.join(map(repr, BACKENDS))}")
+    if isinstance(content, _MappedFile):  # both runtimes map the file themselves
+        return Interpreter(model_path=content.path, num_threads=num_threads)
     return Interpreter(model_content=content, num_threads=num_threads)
 
 
@@ -50,7 +92,8 @@ class _VerifiedModel:
         handle = ctypes.c_void_p()
         # Verified whole; kernels are checked by the pt2lite runtime when it runs the model, so a
         # file with an op only LiteRT has still loads for backend="litert".
-        status = lib.p2l_model_load(flatbuffer, len(flatbuffer), _VERIFY_ONLY, ctypes.byref(handle))
+        address = flatbuffer.address if isinstance(flatbuffer, _MappedFile) else flatbuffer
+        status = lib.p2l_model_load(address, len(flatbuffer), _VERIFY_ONLY, ctypes.byref(handle))
         if status != 0:
             message = lib.p2l_last_error().decode("utf-8", "replace")
             raise Pt2liteError(status, f"cannot load {what}: {message}")
@@ -146,7 +189,7 @@ class EdgeModel:
 
     def __init__(self, flatbuffer: bytes, in_spec=None, out_spec=None, backend="pt2lite", num_threads=None,
                  none_outputs=(), *, name="the model", structures=None):
-        self._flatbuffer = bytes(flatbuffer)
+        self._flatbuffer = flatbuffer if isinstance(flatbuffer, _MappedFile) else bytes(flatbuffer)
         self._backend = _check_backend(backend)
         self._model = _VerifiedModel(self._flatbuffer, name)
         self._in_spec = in_spec
@@ -209,13 +252,17 @@ class EdgeModel:
 
     # -- the bytes
     def model_content(self) -> bytes:
-        """The .tflite flatbuffer (litert-torch's name)."""
-        return self._flatbuffer
+        """The .tflite flatbuffer (litert-torch's name). A big model is held as its file mapped: this
+        reads the whole file into memory."""
+        return bytes(self._flatbuffer)
 
     tflite_model = model_content
 
     def export(self, path):
         """Writes the .tflite file."""
+        if isinstance(self._flatbuffer, _MappedFile):
+            shutil.copyfile(self._flatbuffer.path, path)
+            return
         with open(path, "wb") as f:
             f.write(self._flatbuffer)
 
@@ -278,8 +325,7 @@ def load(path, backend="pt2lite", num_threads=None) -> EdgeModel:
     truncated or corrupt). Outputs come back in the structure the converted module returned when
     the file records it (files pt2lite wrote), else as a tensor or a tuple.
     backend: "pt2lite" (default) or "litert", as for convert()."""
-    with open(path, "rb") as f:
-        return EdgeModel(f.read(), backend=backend, num_threads=num_threads, name=f"'{os.fspath(path)}'")
+    return _from_file(path, backend=backend, num_threads=num_threads, name=f"'{os.fspath(path)}'")
 
 
 def _recorded_output_structure(model, signature):

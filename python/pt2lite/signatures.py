@@ -12,8 +12,8 @@ import ctypes
 
 from ._native import check, lib
 from ._record import record_ops
-from .convert import _export, _take_bytes, convert_options, output_structure
-from .model import EdgeModel
+from .convert import _export_program, _take_bytes, _temporary_directory, convert_files, convert_options, output_structure
+from .model import _from_file
 
 
 class _Program(ctypes.Structure):
@@ -54,24 +54,24 @@ class SignatureBuilder:
         self._signatures.append((name, module, sample_args, sample_kwargs, dynamic_shapes))
         return self
 
-    def convert(self, backend="pt2lite", quantize=None):
+    def convert(self, backend="pt2lite", quantize=None, quantize_block_size=0):
         """One EdgeModel (one .tflite) holding every signature. backend: the runtime calls use, as for
         pt2lite.convert. quantize: a recipe needing no calibration ("fp16", "dynamic_int8",
-        "int4_weights"; pt2lite.convert says what each does), or None."""
+        "int4_weights" with quantize_block_size; pt2lite.convert says what each does), or None."""
         if quantize == "int8":
             raise ValueError("pt2lite.signature(...).convert(): quantize='int8' needs a calibration per signature, "
                              "which the builder does not take yet; use pt2lite.convert for a full-integer model")
-        convert_options(quantize=quantize)  # bad arguments fail before the exports
-        archives, structures, programs = [], {}, []
+        convert_options(quantize=quantize, block_size=quantize_block_size)  # bad arguments fail before the exports
+        structures, programs = {}, []
         for name, module, args, kwargs, dynamic_shapes in self._signatures:
-            archive, program, out_spec = _export(module, args, kwargs, dynamic_shapes)
-            archives.append((name, archive))
+            program, out_spec = _export_program(module, args, kwargs, dynamic_shapes)
             structures[name] = output_structure(program, out_spec)
-            programs.append(program)
-        flatbuffer = convert_pt2_signatures(archives, quantize=quantize)
-        for program in programs:
-            record_ops(program)  # only conversions that succeeded (docs/ops.md)
-        return EdgeModel(flatbuffer, backend=backend, structures=structures)
+            programs.append((name, program))
+        with _temporary_directory() as directory:
+            path = convert_files(programs, directory, quantize=quantize, quantize_block_size=quantize_block_size)
+            for _, program in programs:
+                record_ops(program)  # only conversions that succeeded (docs/ops.md)
+            return _from_file(path, directory, backend=backend, structures=structures)
 
 
 def signature(name, module, sample_args, sample_kwargs=None, dynamic_shapes=None) -> SignatureBuilder:

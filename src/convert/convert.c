@@ -149,12 +149,9 @@ static p2l_status add_program(p2l_model_ir *model, const p2l_signature_program *
     return p2l_add_node_map(model, index, g, ep);
 }
 
-p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t count,
-                                  const p2l_convert_options *options, void **tflite_out, size_t *tflite_size) {
-    if (!programs || !tflite_out || !tflite_size)
-        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signatures: NULL argument");
-    *tflite_out = NULL;
-    *tflite_size = 0;
+/* The programs -> one model written to `dest` (memory or a file). */
+static p2l_status convert_to(const p2l_signature_program *programs, size_t count, const p2l_convert_options *options,
+                             const p2l_tflite_destination *dest) {
     p2l_clear_error();
     p2l_convert_options o = {0};
     if (options) {
@@ -188,7 +185,7 @@ p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t 
         }
         if (s != P2L_OK && count > 1) s = p2l_fail_context(s, "signature '%s'", programs[i].name);
     }
-    if (s == P2L_OK) s = stage_done(&clock, "write", p2l_tflite_write(&model, true, tflite_out, tflite_size));
+    if (s == P2L_OK) s = stage_done(&clock, "write", p2l_tflite_write_to(&model, true, dest));
     p2l_model_ir_free(&model);
     for (size_t i = 0; i < read; i++) p2l_exported_free(&eps[i]);
     p2l_release(eps);
@@ -196,6 +193,16 @@ p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t 
     int64_t peak = p2l_thread_heap_peak();
     last_peak = peak > base ? (size_t)(peak - base) : 0;
     return s;
+}
+
+p2l_status p2l_convert_signatures(const p2l_signature_program *programs, size_t count,
+                                  const p2l_convert_options *options, void **tflite_out, size_t *tflite_size) {
+    if (!programs || !tflite_out || !tflite_size)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_signatures: NULL argument");
+    *tflite_out = NULL;
+    *tflite_size = 0;
+    p2l_tflite_destination dest = {.out = tflite_out, .size = tflite_size};
+    return convert_to(programs, count, options, &dest);
 }
 
 p2l_status p2l_convert(const void *pt2, size_t pt2_size, const p2l_convert_options *options, void **tflite_out,
@@ -225,9 +232,12 @@ static p2l_status map_file(const char *path, void **data, size_t *size) {
     return P2L_OK;
 }
 
-/* Writes to a temporary file beside the target and renames it over, so a failure never leaves a
- * half-written model behind. */
-static p2l_status write_file_atomically(const char *path, const void *data, size_t size) {
+/* Converts into a temporary file beside the target, renamed over it once complete, so a failure never
+ * leaves a half-written model behind. The model streams to the file: constants are not assembled in
+ * memory, and the archives' mapped pages are dropped as the writer reads them. */
+static p2l_status convert_into_file(const p2l_signature_program *programs, size_t count,
+                                    const p2l_convert_options *options, const p2l_mapped_range *mapped,
+                                    const char *path) {
     size_t len = strlen(path);
     char *tmp = p2l_alloc(len + 16);
     if (!tmp) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
@@ -237,12 +247,12 @@ static p2l_status write_file_atomically(const char *path, const void *data, size
     if (!f) {
         s = p2l_fail(P2L_ERROR_IO, "cannot write %s: %s", path, strerror(errno));
     } else {
-        bool ok = fwrite(data, 1, size, f) == size;
-        ok = fclose(f) == 0 && ok;
-        if (!ok || rename(tmp, path) != 0) {
+        p2l_tflite_destination dest = {.file = f, .mapped = mapped, .mapped_count = count};
+        s = convert_to(programs, count, options, &dest);
+        bool closed = fclose(f) == 0;
+        if (s == P2L_OK && (!closed || rename(tmp, path) != 0))
             s = p2l_fail(P2L_ERROR_IO, "cannot write %s: %s", path, strerror(errno));
-            remove(tmp);
-        }
+        if (s != P2L_OK) remove(tmp);
     }
     p2l_release(tmp);
     return s;
@@ -265,16 +275,16 @@ p2l_status p2l_convert_signature_files(const char *const *names, const char *con
         programs[mapped].pt2 = data;
         if (s != P2L_OK) break;
     }
-    void *out = NULL;
-    size_t out_size = 0;
+    p2l_mapped_range *ranges = s == P2L_OK ? p2l_alloc_zero(sizeof *ranges * count) : NULL;
+    if (s == P2L_OK && !ranges) s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    for (size_t i = 0; s == P2L_OK && i < count; i++) ranges[i] = (p2l_mapped_range){programs[i].pt2, programs[i].pt2_size};
     if (s == P2L_OK) {
-        s = p2l_convert_signatures(programs, count, options, &out, &out_size);
+        s = convert_into_file(programs, count, options, ranges, tflite_path);
         if (s != P2L_OK && count == 1) s = p2l_fail_context(s, "%s", pt2_paths[0]);
     }
+    p2l_release(ranges);
     for (size_t i = 0; i < mapped; i++) munmap((void *)programs[i].pt2, programs[i].pt2_size);
     p2l_release(programs);
-    if (s == P2L_OK) s = write_file_atomically(tflite_path, out, out_size);
-    p2l_release(out);
     return s;
 }
 

@@ -1,7 +1,9 @@
 #include "tflite/writer.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
+#include "base/env.h"
 #include "base/strmap.h"
 #include "tflite/flatbuf.h"
 
@@ -13,7 +15,7 @@ enum { TENSOR_SHAPE, TENSOR_TYPE, TENSOR_BUFFER, TENSOR_NAME, TENSOR_QUANTIZATIO
        TENSOR_SPARSITY, TENSOR_SHAPE_SIGNATURE, TENSOR_HAS_RANK };
 enum { OPERATOR_OPCODE_INDEX, OPERATOR_INPUTS, OPERATOR_OUTPUTS, OPERATOR_OPTIONS_TYPE, OPERATOR_OPTIONS };
 enum { OPCODE_DEPRECATED_BUILTIN, OPCODE_CUSTOM, OPCODE_VERSION, OPCODE_BUILTIN };
-enum { BUFFER_DATA };
+enum { BUFFER_DATA, BUFFER_OFFSET, BUFFER_SIZE };
 enum { QUANT_MIN, QUANT_MAX, QUANT_SCALE, QUANT_ZERO_POINT, QUANT_DETAILS_TYPE, QUANT_DETAILS, QUANT_DIMENSION };
 enum { SIGNATURE_INPUTS, SIGNATURE_OUTPUTS, SIGNATURE_KEY, SIGNATURE_SUBGRAPH_INDEX = 4 };
 enum { METADATA_NAME, METADATA_BUFFER };
@@ -169,16 +171,16 @@ static p2l_fb_ref write_quant(p2l_fb *fb, const p2l_quant *q) {
     return p2l_fb_table_end(fb);
 }
 
-/* The constant buffers written so far, by content: a file of several signatures stores a constant of
+/* The constant buffers planned so far, by content: a file of several signatures stores a constant of
  * one signature once when an earlier signature has the same bytes (litert-torch's files share weights
- * the same way). Found by hash, confirmed by comparing the bytes in the file being built; the first
- * buffer with given bytes is the one kept, so the output never depends on the hash's random key. */
+ * the same way). Found by hash, confirmed by comparing the bytes; the first tensor with given bytes is
+ * the one kept, so the output never depends on the hash's random key. */
 typedef struct written_buffer {
     uint64_t hash;
     size_t nbytes;
-    p2l_fb_ref data; /* the vector in the flatbuffer */
-    int buffer;      /* index in Model.buffers */
-    size_t graph;    /* the graph that wrote it */
+    const void *bytes; /* the kept tensor's data (alive until the buffers are written) */
+    int buffer;        /* index in Model.buffers */
+    size_t graph;      /* the graph that holds it */
 } written_buffer;
 
 typedef struct buffer_index {
@@ -188,18 +190,17 @@ typedef struct buffer_index {
 } buffer_index;
 
 /* The slot holding bytes equal to `data`, or the free slot where they would go. */
-static size_t buffer_slot(const buffer_index *index, const p2l_fb *fb, uint64_t hash, const void *data, size_t nbytes) {
+static size_t buffer_slot(const buffer_index *index, uint64_t hash, const void *data, size_t nbytes) {
     size_t slot = (size_t)hash & (index->cap - 1);
     for (;; slot = (slot + 1) & (index->cap - 1)) {
         int e = index->slots[slot] - 1;
         if (e < 0) return slot;
         const written_buffer *w = &index->entries.items[e];
-        if (w->hash == hash && w->nbytes == nbytes && memcmp(p2l_fb_vector_data(fb, w->data), data, nbytes) == 0)
-            return slot;
+        if (w->hash == hash && w->nbytes == nbytes && memcmp(w->bytes, data, nbytes) == 0) return slot;
     }
 }
 
-static p2l_status buffer_index_add(buffer_index *index, const p2l_fb *fb, written_buffer entry, const void *data) {
+static p2l_status buffer_index_add(buffer_index *index, written_buffer entry) {
     if (2 * (index->entries.len + 1) > index->cap) {
         size_t cap = index->cap ? 2 * index->cap : 64;
         int *slots = p2l_alloc_zero(sizeof *slots * cap);
@@ -214,52 +215,106 @@ static p2l_status buffer_index_add(buffer_index *index, const p2l_fb *fb, writte
             slots[slot] = (int)e + 1;
         }
     }
-    size_t slot = buffer_slot(index, fb, entry.hash, data, entry.nbytes);
+    size_t slot = buffer_slot(index, entry.hash, entry.bytes, entry.nbytes);
     if (index->slots[slot]) return P2L_OK; /* the same bytes are indexed already */
     P2L_TRY(P2L_VEC_PUSH(&index->entries, entry));
     index->slots[slot] = (int)index->entries.len;
     return P2L_OK;
 }
 
-/* Buffers first: the largest objects, written once, their source released right after. */
-static p2l_status write_buffers(writer *w, int **tensor_buffer) {
-    p2l_fb *fb = w->fb;
-    bool share = w->m->graphs.len > 1; /* a single graph's file is written as it always was */
+/* Drops the pages of [data, data + nbytes) that lie in a mapped file: they were only read, so the
+ * kernel rereads them from the file if they are touched again, and they leave the process's RSS. */
+static void drop_mapped_pages(const p2l_tflite_destination *dest, const void *data, size_t nbytes) {
+    if (!dest || !data) return;
+    const size_t page = 4096;
+    uintptr_t start = (uintptr_t)data, end = start + nbytes;
+    for (size_t i = 0; i < dest->mapped_count; i++) {
+        uintptr_t lo = (uintptr_t)dest->mapped[i].start, hi = lo + dest->mapped[i].size;
+        if (start < lo || end > hi) continue;
+        uintptr_t first = (start + page - 1) & ~(uintptr_t)(page - 1), last = end & ~(uintptr_t)(page - 1);
+        if (last > first) madvise((void *)first, last - first, MADV_DONTNEED);
+        return;
+    }
+}
+
+/* Which constant each tensor's buffer holds: buffers[i + 1] holds sources[i]'s bytes (buffer 0 is the
+ * empty sentinel); planned before anything is written, so the bytes can go inline or after the
+ * flatbuffer. */
+typedef struct buffer_plan {
+    int **tensor_buffer; /* per graph, per tensor: its index in Model.buffers, 0 = none */
+    P2L_VEC(p2l_ir_tensor *) sources;
+} buffer_plan;
+
+static p2l_status plan_buffers(p2l_model_ir *m, bool release, const p2l_tflite_destination *dest, buffer_plan *plan) {
+    bool share = m->graphs.len > 1; /* a single graph's file is written as it always was */
     buffer_index index = {0};
     p2l_status s = P2L_OK;
-    p2l_fb_table_start(fb);
-    P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
-    for (size_t gi = 0; s == P2L_OK && gi < w->m->graphs.len; gi++) {
-        p2l_ir_graph *g = w->m->graphs.items[gi];
-        tensor_buffer[gi] = p2l_alloc_zero(sizeof(int) * (g->tensors.len + 1));
-        if (!tensor_buffer[gi]) s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    plan->tensor_buffer = p2l_alloc_zero(sizeof(int *) * (m->graphs.len + 1));
+    if (!plan->tensor_buffer) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    for (size_t gi = 0; s == P2L_OK && gi < m->graphs.len; gi++) {
+        p2l_ir_graph *g = m->graphs.items[gi];
+        int *tensor_buffer = plan->tensor_buffer[gi] = p2l_alloc_zero(sizeof(int) * (g->tensors.len + 1));
+        if (!tensor_buffer) s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
         for (size_t t = 0; s == P2L_OK && t < g->tensors.len; t++) {
             p2l_ir_tensor *tensor = &g->tensors.items[t];
             if (!tensor->data) continue;
             uint64_t hash = share ? p2l_hash_bytes(tensor->data, tensor->nbytes) : 0;
             if (share && index.cap) {
-                int e = index.slots[buffer_slot(&index, fb, hash, tensor->data, tensor->nbytes)] - 1;
+                int e = index.slots[buffer_slot(&index, hash, tensor->data, tensor->nbytes)] - 1;
                 if (e >= 0 && index.entries.items[e].graph < gi) { /* an earlier signature's constant */
-                    tensor_buffer[gi][t] = index.entries.items[e].buffer;
-                    if (w->release) p2l_release_const(tensor);
+                    tensor_buffer[t] = index.entries.items[e].buffer;
+                    drop_mapped_pages(dest, tensor->data, tensor->nbytes);
+                    if (release) p2l_release_const(tensor);
                     continue;
                 }
             }
-            p2l_fb_ref data = p2l_fb_vector(fb, tensor->data, tensor->nbytes, 1, 16);
-            p2l_fb_table_start(fb);
-            p2l_fb_add_ref(fb, BUFFER_DATA, data);
-            s = P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb));
-            tensor_buffer[gi][t] = (int)w->buffers.len - 1;
-            if (s == P2L_OK && share && data) {
-                written_buffer entry = {hash, tensor->nbytes, data, tensor_buffer[gi][t], gi};
-                s = buffer_index_add(&index, fb, entry, tensor->data);
+            s = P2L_VEC_PUSH(&plan->sources, tensor);
+            tensor_buffer[t] = (int)plan->sources.len; /* after the sentinel */
+            if (s == P2L_OK && share && tensor->nbytes) {
+                written_buffer entry = {hash, tensor->nbytes, tensor->data, tensor_buffer[t], gi};
+                s = buffer_index_add(&index, entry);
             }
-            if (w->release) p2l_release_const(tensor); /* the file holds it now; tensor_buffer remembers */
+            drop_mapped_pages(dest, tensor->data, tensor->nbytes);
         }
     }
     P2L_VEC_FREE(&index.entries);
     p2l_release(index.slots);
     return s;
+}
+
+static void free_plan(buffer_plan *plan, size_t graphs) {
+    for (size_t gi = 0; plan->tensor_buffer && gi < graphs; gi++) p2l_release(plan->tensor_buffer[gi]);
+    p2l_release(plan->tensor_buffer);
+    P2L_VEC_FREE(&plan->sources);
+}
+
+/* External layout (files over 2 GB): buffer data follows the flatbuffer, each at a multiple of this
+ * from the file start; Buffer.offset (> 1, from the file start) and Buffer.size locate it. */
+#define EXTERNAL_ALIGN 64
+#define ALIGN_UP(n, a) (((n) + (a)-1) / (a) * (a))
+
+/* Buffers first: the largest objects, written once (inline: their source released right after).
+ * external_base: 0 for inline data, else the file offset of the data section. */
+static p2l_status write_buffers(writer *w, const buffer_plan *plan, uint64_t external_base) {
+    p2l_fb *fb = w->fb;
+    p2l_fb_table_start(fb);
+    P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
+    uint64_t next = external_base;
+    for (size_t i = 0; i < plan->sources.len; i++) {
+        p2l_ir_tensor *tensor = plan->sources.items[i];
+        p2l_fb_ref data = 0;
+        if (!external_base) data = p2l_fb_vector(fb, tensor->data, tensor->nbytes, 1, 16);
+        p2l_fb_table_start(fb);
+        if (external_base && tensor->nbytes) {
+            p2l_fb_add_u64(fb, BUFFER_OFFSET, next);
+            p2l_fb_add_u64(fb, BUFFER_SIZE, tensor->nbytes);
+            next += ALIGN_UP(tensor->nbytes, EXTERNAL_ALIGN);
+        }
+        p2l_fb_add_ref(fb, BUFFER_DATA, data);
+        P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
+        if (w->release && !external_base) p2l_release_const(tensor); /* the file holds it now */
+    }
+    return P2L_OK;
 }
 
 static p2l_fb_ref write_subgraph(writer *w, const p2l_ir_graph *g, const int *tensor_buffer, p2l_status *status) {
@@ -391,22 +446,17 @@ static p2l_fb_ref write_metadata(p2l_fb *fb, const p2l_model_ir *m, size_t first
     return vec;
 }
 
-p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out, size_t *size) {
-    size_t estimate = 65536;
-    for (size_t gi = 0; gi < m->graphs.len; gi++) {
-        const p2l_ir_graph *g = m->graphs.items[gi];
-        for (size_t t = 0; t < g->tensors.len; t++)
-            estimate += g->tensors.items[t].nbytes + 160 + strlen(g->tensors.items[t].name);
-        estimate += g->nodes.len * 128;
-    }
+/* The flatbuffer (with the constants' bytes inline when external_base is 0). */
+static p2l_status build_flatbuffer(p2l_model_ir *m, const buffer_plan *plan, bool release_constants,
+                                   uint64_t external_base, size_t estimate, void **out, size_t *size) {
     writer w = {.fb = p2l_fb_create(estimate), .m = m, .release = release_constants};
     if (!w.fb) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory reserving %zu bytes for the model", estimate);
     size_t ng = m->graphs.len;
-    int **tensor_buffer = p2l_alloc_zero(sizeof(int *) * (ng + 1));
+    int **tensor_buffer = plan->tensor_buffer;
     p2l_fb_ref *subgraphs = p2l_alloc_zero(sizeof(p2l_fb_ref) * (ng + 1));
     p2l_fb_ref *signatures = p2l_alloc_zero(sizeof(p2l_fb_ref) * (ng + 1));
-    p2l_status s = tensor_buffer && subgraphs && signatures ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    if (s == P2L_OK) s = write_buffers(&w, tensor_buffer);
+    p2l_status s = subgraphs && signatures ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    if (s == P2L_OK) s = write_buffers(&w, plan, external_base);
     size_t first_metadata_buffer = w.buffers.len;
     for (size_t i = 0; s == P2L_OK && i < m->metadata.len; i++) {
         p2l_fb_ref data = p2l_fb_vector(w.fb, m->metadata.items[i].data, m->metadata.items[i].size, 1, 16);
@@ -451,12 +501,106 @@ p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out,
         }
         p2l_release(codes);
     }
-    for (size_t gi = 0; tensor_buffer && gi < ng; gi++) p2l_release(tensor_buffer[gi]);
-    p2l_release(tensor_buffer);
     p2l_release(subgraphs);
     p2l_release(signatures);
     P2L_VEC_FREE(&w.opcodes);
     P2L_VEC_FREE(&w.buffers);
     p2l_fb_destroy(w.fb);
     return s;
+}
+
+/* Above this, the flatbuffer could pass FlatBuffers' 2 GiB limit (32-bit offsets): the constants go
+ * after it instead (the margin covers everything but the constants' bytes). */
+#define INLINE_LIMIT ((size_t)INT32_MAX - ((size_t)64 << 20))
+
+static p2l_status emit(const p2l_tflite_destination *dest, uint8_t *memory, size_t *pos, const void *data, size_t n) {
+    static const uint8_t zeros[EXTERNAL_ALIGN];
+    if (!data) data = zeros; /* padding: n <= EXTERNAL_ALIGN */
+    if (memory) memcpy(memory + *pos, data, n);
+    else if (n && fwrite(data, 1, n, dest->file) != n) return p2l_fail(P2L_ERROR_IO, "cannot write the model: write failed");
+    *pos += n;
+    return P2L_OK;
+}
+
+/* The flatbuffer, then each constant at its offset, released (or its mapped pages dropped) once written. */
+static p2l_status write_external(p2l_model_ir *m, const buffer_plan *plan, bool release, size_t estimate,
+                                 const p2l_tflite_destination *dest) {
+    /* Offsets are scalars: the flatbuffer's size does not depend on them, so a first build with a
+     * placeholder base tells where the data starts, and the second writes the real offsets. */
+    const uint64_t placeholder = EXTERNAL_ALIGN;
+    void *fb = NULL;
+    size_t fb_size = 0, size = 0;
+    P2L_TRY(build_flatbuffer(m, plan, false, placeholder, estimate, &fb, &fb_size));
+    uint64_t base = ALIGN_UP((uint64_t)fb_size, EXTERNAL_ALIGN);
+    p2l_release(fb);
+    P2L_TRY(build_flatbuffer(m, plan, false, base, estimate, &fb, &size));
+    if (size != fb_size) {
+        p2l_release(fb);
+        return p2l_fail(P2L_ERROR_INTERNAL, "the model's flatbuffer changed size between its two builds");
+    }
+    uint64_t total = base;
+    for (size_t i = 0; i < plan->sources.len; i++) total += ALIGN_UP((uint64_t)plan->sources.items[i]->nbytes, EXTERNAL_ALIGN);
+    uint8_t *memory = NULL;
+    if (!dest->file) {
+        if (total > SIZE_MAX || !(memory = p2l_alloc((size_t)total))) {
+            p2l_release(fb);
+            return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory holding a model of %llu bytes", (unsigned long long)total);
+        }
+    }
+    size_t pos = 0;
+    p2l_status s = emit(dest, memory, &pos, fb, fb_size);
+    p2l_release(fb);
+    if (s == P2L_OK) s = emit(dest, memory, &pos, NULL, (size_t)(base - fb_size));
+    for (size_t i = 0; s == P2L_OK && i < plan->sources.len; i++) {
+        p2l_ir_tensor *tensor = plan->sources.items[i];
+        size_t n = tensor->nbytes;
+        s = emit(dest, memory, &pos, tensor->data, n);
+        if (s == P2L_OK) s = emit(dest, memory, &pos, NULL, ALIGN_UP(n, EXTERNAL_ALIGN) - n);
+        drop_mapped_pages(dest, tensor->data, n);
+        if (release) p2l_release_const(tensor);
+    }
+    if (s == P2L_OK && memory) {
+        *dest->out = memory;
+        *dest->size = pos;
+    } else {
+        p2l_release(memory);
+    }
+    return s;
+}
+
+p2l_status p2l_tflite_write_to(p2l_model_ir *m, bool release_constants, const p2l_tflite_destination *dest) {
+    size_t estimate = 65536, constants = 0;
+    for (size_t gi = 0; gi < m->graphs.len; gi++) {
+        const p2l_ir_graph *g = m->graphs.items[gi];
+        for (size_t t = 0; t < g->tensors.len; t++) {
+            estimate += 160 + strlen(g->tensors.items[t].name);
+            constants += g->tensors.items[t].nbytes;
+        }
+        estimate += g->nodes.len * 128;
+    }
+    bool external = constants > INLINE_LIMIT - estimate || p2l_env_flag("P2L_EXTERNAL_BUFFERS");
+    buffer_plan plan = {0};
+    p2l_status s = plan_buffers(m, release_constants, dest, &plan);
+    if (s == P2L_OK && external) {
+        s = write_external(m, &plan, release_constants, estimate, dest);
+    } else if (s == P2L_OK) {
+        void *bytes = NULL;
+        size_t size = 0;
+        s = build_flatbuffer(m, &plan, release_constants, 0, estimate + constants, &bytes, &size);
+        if (s == P2L_OK && dest->file) {
+            size_t pos = 0;
+            s = emit(dest, NULL, &pos, bytes, size);
+            p2l_release(bytes);
+        } else if (s == P2L_OK) {
+            *dest->out = bytes;
+            *dest->size = size;
+        }
+    }
+    free_plan(&plan, m->graphs.len);
+    return s;
+}
+
+p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out, size_t *size) {
+    p2l_tflite_destination dest = {.out = out, .size = size};
+    return p2l_tflite_write_to(m, release_constants, &dest);
 }

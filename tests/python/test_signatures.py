@@ -128,8 +128,10 @@ def test_builder_refuses_bad_names_and_quantize():
         builder.signature("a", mlp, (torch.randn(1, 64),))
     with pytest.raises(ValueError, match="non-empty"):
         builder.signature("", mlp, (torch.randn(1, 64),))
-    with pytest.raises(NotImplementedError, match="quantize"):
+    with pytest.raises(ValueError, match="needs a calibration"):
         builder.convert(quantize="int8")
+    with pytest.raises(ValueError, match="not a recipe"):
+        builder.convert(quantize="int7")
 
 
 def test_the_converter_refuses_duplicate_and_empty_names():
