@@ -151,10 +151,9 @@ def test_fp16_greedy_matches_hf():
     model, edge = converted("llama")
     half = pt2lite.llm.convert(model, max_seq_len=MAX_SEQ_LEN, prefill_len=PREFILL_LEN, quantize="fp16")
     assert len(half.model_content()) < 0.7 * len(edge.model_content())
-    for length in (5, 19):
-        prompt = prompt_of(length)
-        for backend in ("pt2lite", "litert"):
-            assert pt2lite.llm.Generator(half, backend=backend).generate(prompt, NEW_TOKENS) == hf_greedy(model, prompt)
+    prompt = prompt_of(19)  # chunked prefill, decodes past prefill_len
+    for backend in ("pt2lite", "litert"):
+        assert pt2lite.llm.Generator(half, backend=backend).generate(prompt, NEW_TOKENS) == hf_greedy(model, prompt)
 
 
 def last_logits(edge, prompt):
