@@ -239,3 +239,14 @@ def test_cli_generate_matches_hf(family, tmp_path):
     run = subprocess.run([runtime_cli(), "generate", str(path), "--prompt", "1", "--max-seq-len", str(MAX_SEQ_LEN + 1)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "may only lower it" in run.stderr
+
+
+def test_caller_metadata_entries():
+    """p2l_convert_options.metadata (what llm.convert records "pt2lite_llm" with): entries land in the file
+    as given; a name the converter already wrote is refused, not written twice."""
+    linear, x = torch.nn.Linear(4, 2).eval(), torch.randn(1, 4)
+    edge = pt2lite.signature("a", linear, (x,)).convert(metadata={"mine": b"\x00\x01 bytes", "empty": b""})
+    assert edge._model.metadata("mine") == b"\x00\x01 bytes"
+    assert edge._model.metadata("empty") in (b"", None) and edge._model.metadata("other") is None
+    with pytest.raises(pt2lite.Pt2liteError, match="already has a metadata entry named 'pt2lite_output_structure'"):
+        pt2lite.signature("a", linear, (x,)).convert(metadata={"pt2lite_output_structure": b"{}"})
