@@ -147,7 +147,19 @@ typedef struct p2l_convert_options {
     int quantize_block_size;       /* P2L_QUANTIZE_INT4_WEIGHTS: values per block (0: 32) */
     const p2l_calibration *calibration; /* P2L_QUANTIZE_INT8: the recorded ranges (required) */
     int int8_io;                   /* P2L_QUANTIZE_INT8, nonzero: model inputs/outputs int8 (default float32) */
+    /* Entries the caller adds to the file's metadata (p2l_model_metadata reads them), after the
+     * converter's own; a name the file already has is refused. E.g. pt2lite.llm records
+     * "pt2lite_llm" (docs/generative.md). The bytes are read during the call only. */
+    const struct p2l_metadata_item *metadata;
+    size_t metadata_count;
 } p2l_convert_options;
+
+/* A metadata entry: TFLite Model.metadata's name and the bytes of its buffer. */
+typedef struct p2l_metadata_item {
+    const char *name; /* non-empty */
+    const void *data; /* NULL only when size is 0 */
+    size_t size;
+} p2l_metadata_item;
 
 /* Converts the bytes of a .pt2 archive (as written by torch.export.save) to .tflite bytes.
  * On success *tflite_out is a p2l_free()-able buffer of *tflite_size bytes. */
@@ -498,8 +510,10 @@ typedef struct p2l_generator_options {
     const char *prefill_signature; /* NULL: "prefill" */
     const char *decode_signature;  /* NULL: "decode" */
     int num_threads;               /* as p2l_interpreter_options.num_threads */
-    int max_seq_len;               /* cache positions the model was converted with; 0: not checked (the
-                                      file does not record it yet; a position past it writes nowhere) */
+    int max_seq_len;               /* 0: the limit the file records (metadata "pt2lite_llm"; none checked for
+                                      a file without it). Otherwise a limit at most the recorded one
+                                      (P2L_ERROR_INVALID_ARGUMENT above it): positions past the cache
+                                      write nowhere, so it may only be lowered */
 } p2l_generator_options;
 typedef struct p2l_generator_stats {
     long prefill_tokens, decode_tokens;     /* prompt tokens prefilled, decode calls, since the last prefill */
@@ -519,6 +533,10 @@ P2L_API p2l_status p2l_generator_next(p2l_generator *generator, int64_t *token);
 /* The logits the next p2l_generator_next picks from (valid until the next call), for other samplers. */
 P2L_API const float *p2l_generator_logits(const p2l_generator *generator, size_t *vocab);
 P2L_API p2l_status p2l_generator_stats_get(const p2l_generator *generator, p2l_generator_stats *stats);
+/* The cache positions a sequence may use (options.max_seq_len, else the file's; 0: unknown, unchecked)
+ * and the prefill signature's block length. */
+P2L_API int p2l_generator_max_seq_len(const p2l_generator *generator);
+P2L_API int p2l_generator_prefill_len(const p2l_generator *generator);
 
 /* ------------------------------------------------------------ end runtime */
 

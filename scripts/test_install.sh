@@ -111,4 +111,14 @@ fi
 cmake -S "$root/examples/embed_c" -B "$work/find-rt" -DCMAKE_PREFIX_PATH="$work/prefix-rt" >/dev/null
 cmake --build "$work/find-rt" >/dev/null
 check_run "find_package, runtime-only install" "$work/find-rt/embed_c"
+# examples/generate_c (the C generation loop) from the installed package, on the tiny Llama fixture of
+# tests/c/test_generate.c: its greedy ids are the ones HuggingFace's generate gave in PyTorch.
+cmake -S "$root/examples/generate_c" -B "$work/generate-c" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/generate-c" >/dev/null
+llm="$root/tests/data/llm"
+got="$("$work/generate-c/generate_c" "$llm/tiny_llama.tflite" "$(sed -n 's/^prompt //p' "$llm/tiny_llama_expected.txt" | head -n1)" 12)" ||
+    fail "generate_c failed"
+[ "$got" = "$(sed -n 's/^expected //p' "$llm/tiny_llama_expected.txt" | head -n1)" ] ||
+    fail "generate_c: ids $got differ from PyTorch's (tests/data/llm/tiny_llama_expected.txt)"
+echo "generate_c: greedy ids match PyTorch"
 echo "install and embedding: all checks passed"

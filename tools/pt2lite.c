@@ -905,7 +905,8 @@ static long parse_ids(const char *text, int64_t *ids, long cap) {
 }
 
 /* `generate MODEL.tflite --prompt 1,2,3 --max-new-tokens N [--threads N] [--max-seq-len N]`: greedy
- * generation over the prefill/decode signatures (docs/generative.md); prints the new ids, then tokens/s. */
+ * generation over the prefill/decode signatures (docs/generative.md); prints the new ids, then tokens/s.
+ * The file records max_seq_len; --max-seq-len may lower it. */
 static int cmd_generate(int argc, char **argv) {
     const char *path = NULL, *prompt_text = NULL;
     long new_tokens = 16;
@@ -1007,7 +1008,8 @@ static const command COMMANDS[] = {
     {"bench", cmd_bench, "MODEL.tflite [--signature NAME] [--threads N] [--min-runs N] [--min-seconds S] [--warmup N] "
      "[--input X.npy ...]", "latency (min/median/mean ms) and peak memory"},
     {"generate", cmd_generate, "MODEL.tflite --prompt 1,2,3 [--max-new-tokens N] [--threads N] [--max-seq-len N]",
-     "greedy token generation over a prefill/decode model (docs/generative.md); prints the ids and tokens/s"},
+     "greedy token generation over a prefill/decode model (docs/generative.md); prints the ids and tokens/s "
+     "(--max-seq-len lowers the limit the file records)"},
     {"view", cmd_view, "MODEL.tflite [--node-data DATA.json]",
      "open the model in Model Explorer (the Python package's `pt2lite view`: pip install pt2lite ai-edge-model-explorer)"},
     {"version", cmd_version, "", "print the version"},

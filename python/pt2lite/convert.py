@@ -34,15 +34,20 @@ class _ConvertOptions(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t), ("limits", ctypes.c_void_p), ("on_stage", _STAGE_FN),
                 ("on_stage_user", ctypes.c_void_p), ("quantize", ctypes.c_int),
                 ("quantize_block_size", ctypes.c_int), ("calibration", ctypes.c_void_p),
-                ("int8_io", ctypes.c_int)]
+                ("int8_io", ctypes.c_int), ("metadata", ctypes.c_void_p), ("metadata_count", ctypes.c_size_t)]
+
+
+class _MetadataItem(ctypes.Structure):  # p2l_metadata_item
+    _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_char_p), ("size", ctypes.c_size_t)]
 
 
 # p2l_quantize_recipe (pt2lite.h): the recipes' names as convert(quantize=...) takes them.
 RECIPES = {"fp16": 1, "dynamic_int8": 2, "int8": 3, "int4_weights": 4}
 
 
-def convert_options(*, verbose=False, quantize=None, block_size=0, calibration=None, io_dtype=None):
-    """A p2l_convert_options for these arguments (the caller keeps it alive while C uses it)."""
+def convert_options(*, verbose=False, quantize=None, block_size=0, calibration=None, io_dtype=None, metadata=None):
+    """A p2l_convert_options for these arguments (the caller keeps it alive while C uses it). metadata:
+    {name: bytes} entries the file gets besides the converter's own."""
     if quantize is not None and quantize not in RECIPES:
         raise ValueError(f"quantize={quantize!r}: not a recipe; pt2lite has {', '.join(map(repr, RECIPES))} "
                          "(or None; a PT2E-quantized module needs none: convert it as it is)")
@@ -51,8 +56,13 @@ def convert_options(*, verbose=False, quantize=None, block_size=0, calibration=N
     if io_dtype == "int8" and quantize != "int8":
         raise ValueError("io_dtype='int8' needs quantize='int8' (only a full-integer model has int8 inputs and outputs)")
     stage = _STAGE_FN(lambda name, seconds, user: _print_stage(name.decode(), seconds)) if verbose else _STAGE_FN()
-    return _ConvertOptions(ctypes.sizeof(_ConvertOptions), None, stage, None, RECIPES.get(quantize, 0), block_size,
-                           calibration, int(io_dtype == "int8"))
+    items = [_MetadataItem(name.encode(), bytes(data), len(data)) for name, data in (metadata or {}).items()]
+    table = (_MetadataItem * len(items))(*items) if items else None
+    options = _ConvertOptions(ctypes.sizeof(_ConvertOptions), None, stage, None, RECIPES.get(quantize, 0), block_size,
+                              calibration, int(io_dtype == "int8"), ctypes.cast(table, ctypes.c_void_p) if table else None,
+                              len(items))
+    options._metadata_keep = items, table  # the names and bytes stay alive as long as the options
+    return options
 
 
 def _print_stage(stage, seconds):
@@ -103,7 +113,7 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
     return buffer.getvalue(), program, out_spec
 
 
-def convert_files(programs, directory, *, verbose=False, quantize=None, quantize_block_size=0):
+def convert_files(programs, directory, *, verbose=False, quantize=None, quantize_block_size=0, metadata=None):
     """Converts [(signature name, ExportedProgram), ...] to one .tflite file through files in
     `directory`: each program is saved there (torch.export.save streams its weights to the file), and C
     maps the archives and streams the model into model.tflite, so no full copy of the weights is made
@@ -116,7 +126,7 @@ def convert_files(programs, directory, *, verbose=False, quantize=None, quantize
         torch.export.save(program, archives[-1])
         names.append(name.encode())
     path = os.path.join(directory, "model.tflite")
-    options = convert_options(verbose=verbose, quantize=quantize, block_size=quantize_block_size)
+    options = convert_options(verbose=verbose, quantize=quantize, block_size=quantize_block_size, metadata=metadata)
     check(lib.p2l_convert_signature_files((ctypes.c_char_p * len(names))(*names),
                                           (ctypes.c_char_p * len(names))(*[os.fsencode(a) for a in archives]),
                                           len(names), os.fsencode(path), ctypes.byref(options)),

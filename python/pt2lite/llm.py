@@ -11,6 +11,8 @@ a causal mask built from input_pos. torch.export turns the cache writes into buf
 C converter into resource variables shared by name by both signatures (docs/generative.md).
 """
 
+import json
+
 import numpy as np
 
 from .model import EdgeModel, load
@@ -169,6 +171,11 @@ def _cached_lm_class():
     return CachedLM
 
 
+# The file's metadata entry recording what a runner needs (docs/generative.md): a JSON object
+# {"max_seq_len": <int>, "prefill_len": <int>}, read by Generator and by the C generator (generate.c).
+LLM_METADATA = "pt2lite_llm"
+
+
 class LLMConfig:
     """What a Generator needs to know about a converted model."""
 
@@ -178,17 +185,43 @@ class LLMConfig:
     def __repr__(self):
         return f"LLMConfig(max_seq_len={self.max_seq_len}, prefill_len={self.prefill_len})"
 
+    def to_metadata(self):
+        return json.dumps({"max_seq_len": self.max_seq_len, "prefill_len": self.prefill_len}).encode()
+
+    @staticmethod
+    def from_file(edge):
+        """The LLMConfig the file records (metadata LLM_METADATA), or None for a file without it."""
+        recorded = edge._model.metadata(LLM_METADATA)
+        if recorded is None:
+            return None
+        try:
+            fields = json.loads(recorded)
+            return LLMConfig(int(fields["max_seq_len"]), int(fields["prefill_len"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"metadata '{LLM_METADATA}' is not valid ({recorded[:80]!r}): {e}") from None
+
+
+# llm.convert's quantize= -> the converter's recipe (pt2lite.convert). "int8" here means int8 weights with
+# float activations (the dynamic-range recipe): a decoder's full-integer recipe needs a calibration per
+# signature, and decode is bound by reading the weights, which int8 weights alone already shrink 4x.
+QUANTIZE_RECIPES = {"fp16": "fp16", "int8": "dynamic_int8", "dynamic_int8": "dynamic_int8",
+                    "int4_weights": "int4_weights"}
+
 
 def convert(model, max_seq_len, prefill_len, quantize=None, backend="pt2lite"):
     """Converts a HuggingFace causal LM (GPT2LMHeadModel; Llama, Qwen2, Phi3, Gemma, Mistral-like) to one
     .tflite with signatures "prefill" (tokens [1, prefill_len], input_pos [prefill_len]) and "decode"
     (token [1, 1], input_pos [1]), both returning the logits [1, vocab] of their last row, and the KV
     cache held in the file as resource variables (docs/generative.md). Returns an EdgeModel with
-    `.llm_config` (max_seq_len, prefill_len) set, for pt2lite.llm.Generator."""
+    `.llm_config` (max_seq_len, prefill_len) set, for pt2lite.llm.Generator.
+
+    quantize: None (float weights), "fp16" (float16 weights), "int8" (int8 weights, float activations:
+    the "dynamic_int8" recipe, also accepted by that name) or "int4_weights" (int4 weights in blocks)."""
     import torch
 
-    if quantize is not None:
-        raise NotImplementedError("pt2lite.llm.convert: quantize is not supported yet; leave it None")
+    if quantize is not None and quantize not in QUANTIZE_RECIPES:
+        raise ValueError(f"pt2lite.llm.convert: quantize={quantize!r} is not a recipe for language models; "
+                         f"give one of {', '.join(map(repr, QUANTIZE_RECIPES))} or None")
     if not (isinstance(max_seq_len, int) and isinstance(prefill_len, int) and 1 <= prefill_len <= max_seq_len):
         raise ValueError(f"need integers 1 <= prefill_len <= max_seq_len, got prefill_len={prefill_len!r}, "
                          f"max_seq_len={max_seq_len!r}")
@@ -199,33 +232,41 @@ def convert(model, max_seq_len, prefill_len, quantize=None, backend="pt2lite"):
     wrapped = _cached_lm_class()(model.eval(), max_seq_len).eval()
     tokens = torch.zeros(1, prefill_len, dtype=torch.long)
     positions = torch.arange(prefill_len, dtype=torch.long)
+    config = LLMConfig(max_seq_len, prefill_len)
     with torch.no_grad():
         edge = (signature(PREFILL, wrapped, (tokens, positions))
                 .signature(DECODE, wrapped, (tokens[:, :1], positions[:1]))
-                .convert(backend=backend))
-    edge.llm_config = LLMConfig(max_seq_len, prefill_len)
+                .convert(backend=backend, quantize=QUANTIZE_RECIPES.get(quantize),
+                         metadata={LLM_METADATA: config.to_metadata()}))
+    edge.llm_config = config
     return edge
 
 
 # ----------------------------------------------------------------------------- generation
 
 class Generator:
-    """Greedy or sampled generation over a model from pt2lite.llm.convert (an EdgeModel, or a .tflite path
-    with max_seq_len given). backend: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert).
+    """Greedy or sampled generation over a model from pt2lite.llm.convert (an EdgeModel, or a .tflite path).
+    backend: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert). The file records max_seq_len;
+    max_seq_len= may lower that limit (or give it for a file that does not record it).
 
     Each generate() call starts from an empty cache: the prompt is prefilled in blocks of prefill_len,
     then one decode call per new token."""
 
     def __init__(self, edge_or_path, backend="pt2lite", max_seq_len=None, num_threads=None):
         edge = edge_or_path if isinstance(edge_or_path, EdgeModel) else load(edge_or_path, backend=backend)
-        config = getattr(edge, "llm_config", None)
         if PREFILL not in edge.signatures or DECODE not in edge.signatures:
             raise ValueError(f"a Generator needs signatures '{PREFILL}' and '{DECODE}'; the model has {edge.signatures}")
+        config = LLMConfig.from_file(edge)
         if config is None:
             if max_seq_len is None:
-                raise ValueError("the model does not record its max_seq_len: pass Generator(path, max_seq_len=...) "
-                                 "with the value it was converted for")
+                raise ValueError(f"the model does not record its max_seq_len (no metadata '{LLM_METADATA}'): pass "
+                                 "Generator(path, max_seq_len=...) with the value it was converted for")
             config = LLMConfig(int(max_seq_len), None)
+        elif max_seq_len is not None:
+            if not 1 <= int(max_seq_len) <= config.max_seq_len:
+                raise ValueError(f"max_seq_len={max_seq_len}: the model was converted with max_seq_len="
+                                 f"{config.max_seq_len}; the option may only lower it")
+            config = LLMConfig(int(max_seq_len), config.prefill_len)
         runner = edge.interpreter().get_signature_runner(PREFILL)
         tokens_shape = [d["shape"] for d in runner.get_input_details().values()][0]
         config = LLMConfig(config.max_seq_len, int(tokens_shape[-1]))

@@ -25,14 +25,15 @@ lib.p2l_convert_signatures.argtypes = [ctypes.POINTER(_Program), ctypes.c_size_t
 lib.p2l_convert_signatures.restype = ctypes.c_int
 
 
-def convert_pt2_signatures(programs, quantize=None) -> bytes:
+def convert_pt2_signatures(programs, quantize=None, metadata=None) -> bytes:
     """Converts [(signature name, .pt2 archive bytes), ...] to the bytes of one .tflite file.
-    quantize: a recipe needing no calibration (pt2lite.convert's quantize), or None."""
+    quantize: a recipe needing no calibration (pt2lite.convert's quantize), or None. metadata: {name:
+    bytes} entries the file gets besides the converter's own."""
     names = [name.encode() for name, _ in programs]
     array = (_Program * len(programs))(*[_Program(n, archive, len(archive))
                                         for n, (_, archive) in zip(names, programs)])
     out, size = ctypes.c_void_p(), ctypes.c_size_t()
-    options = convert_options(quantize=quantize)
+    options = convert_options(quantize=quantize, metadata=metadata)
     check(lib.p2l_convert_signatures(array, len(programs), ctypes.byref(options), ctypes.byref(out), ctypes.byref(size)),
           "conversion failed")
     return _take_bytes(out, size)
@@ -54,21 +55,24 @@ class SignatureBuilder:
         self._signatures.append((name, module, sample_args, sample_kwargs, dynamic_shapes))
         return self
 
-    def convert(self, backend="pt2lite", quantize=None, quantize_block_size=0):
+    def convert(self, backend="pt2lite", quantize=None, quantize_block_size=0, metadata=None):
         """One EdgeModel (one .tflite) holding every signature. backend: the runtime calls use, as for
         pt2lite.convert. quantize: a recipe needing no calibration ("fp16", "dynamic_int8",
-        "int4_weights" with quantize_block_size; pt2lite.convert says what each does), or None."""
+        "int4_weights" with quantize_block_size; pt2lite.convert says what each does), or None.
+        metadata: {name: bytes} entries added to the file's metadata (EdgeModel / p2l_model_metadata
+        read them)."""
         if quantize == "int8":
             raise ValueError("pt2lite.signature(...).convert(): quantize='int8' needs a calibration per signature, "
                              "which the builder does not take yet; use pt2lite.convert for a full-integer model")
-        convert_options(quantize=quantize, block_size=quantize_block_size)  # bad arguments fail before the exports
+        convert_options(quantize=quantize, block_size=quantize_block_size, metadata=metadata)  # fail before exporting
         structures, programs = {}, []
         for name, module, args, kwargs, dynamic_shapes in self._signatures:
             program, out_spec = _export_program(module, args, kwargs, dynamic_shapes)
             structures[name] = output_structure(program, out_spec)
             programs.append((name, program))
         with _temporary_directory() as directory:
-            path = convert_files(programs, directory, quantize=quantize, quantize_block_size=quantize_block_size)
+            path = convert_files(programs, directory, quantize=quantize, quantize_block_size=quantize_block_size,
+                                 metadata=metadata)
             for _, program in programs:
                 record_ops(program)  # only conversions that succeeded (docs/ops.md)
             return _from_file(path, directory, backend=backend, structures=structures)

@@ -109,6 +109,26 @@ static const char *signature_entry(p2l_model_ir *model, const char *base, const 
     return name;
 }
 
+/* The caller's metadata entries (p2l_convert_options.metadata), after the converter's own: a name may
+ * appear once in the file, so a reader finds what its writer meant. */
+static p2l_status add_caller_metadata(p2l_model_ir *model, const p2l_metadata_item *items, size_t count) {
+    if (count && !items)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_options: metadata is NULL, metadata_count %zu", count);
+    for (size_t i = 0; i < count; i++) {
+        const p2l_metadata_item *item = &items[i];
+        if (!item->name || !*item->name || (item->size && !item->data))
+            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_options: metadata entry %zu has %s", i,
+                            item->name && *item->name ? "size > 0 and no data" : "no name");
+        for (size_t j = 0; j < model->metadata.len; j++)
+            if (strcmp(model->metadata.items[j].name, item->name) == 0)
+                return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_options: the file already has a metadata entry "
+                                "named '%s' (entry %zu)", item->name, i);
+        p2l_metadata_entry entry = {item->name, item->data, item->size};
+        P2L_TRY(P2L_VEC_PUSH(&model->metadata, entry));
+    }
+    return P2L_OK;
+}
+
 /* The first layout with a size field (pt2lite.h, "option structs"): the fields of pt2lite 0.1. */
 static const size_t convert_options_first_size = offsetof(p2l_convert_options, on_stage);
 
@@ -185,6 +205,7 @@ static p2l_status convert_to(const p2l_signature_program *programs, size_t count
         }
         if (s != P2L_OK && count > 1) s = p2l_fail_context(s, "signature '%s'", programs[i].name);
     }
+    if (s == P2L_OK) s = add_caller_metadata(&model, o.metadata, o.metadata_count);
     if (s == P2L_OK) s = stage_done(&clock, "write", p2l_tflite_write_to(&model, true, dest));
     p2l_model_ir_free(&model);
     for (size_t i = 0; i < read; i++) p2l_exported_free(&eps[i]);

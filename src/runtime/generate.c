@@ -75,6 +75,43 @@ static p2l_status open_entry_point(p2l_generator *g, const p2l_model *model, con
     return P2L_OK;
 }
 
+/* The file's metadata "pt2lite_llm" (pt2lite.llm.convert): a JSON object with an integer "max_seq_len".
+ * *recorded = 0 when the file has no such entry (files converted before it was recorded). */
+#define LLM_METADATA "pt2lite_llm"
+static p2l_status recorded_max_seq_len(const p2l_model *model, int *recorded) {
+    *recorded = 0;
+    const void *data;
+    size_t size;
+    if (p2l_model_metadata(model, LLM_METADATA, &data, &size) != P2L_OK) {
+        p2l_clear_error();
+        return P2L_OK;
+    }
+    char text[256] = {0};
+    memcpy(text, data, size < sizeof text - 1 ? size : sizeof text - 1);
+    const char *key = strstr(text, "\"max_seq_len\"");
+    const char *value = key ? key + strlen("\"max_seq_len\"") : NULL;
+    while (value && (*value == ' ' || *value == ':')) value++;
+    char *end = NULL;
+    long n = value ? strtol(value, &end, 10) : 0;
+    if (!value || end == value || n < 1 || n > INT32_MAX)
+        return p2l_fail(P2L_ERROR_MALFORMED, "generator: metadata '" LLM_METADATA "' has no positive integer "
+                        "\"max_seq_len\" (docs/generative.md): %.80s", text);
+    *recorded = (int)n;
+    return P2L_OK;
+}
+
+/* The limit in force: the file's, or the caller's where it lowers it (a higher one would let positions
+ * past the cache write nowhere). */
+static p2l_status choose_max_seq_len(const p2l_model *model, int requested, int *limit) {
+    int recorded;
+    P2L_TRY(recorded_max_seq_len(model, &recorded));
+    if (recorded && requested > recorded)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "generator: max_seq_len %d exceeds the %d the model was converted "
+                        "with (the option may only lower it)", requested, recorded);
+    *limit = requested ? requested : recorded;
+    return P2L_OK;
+}
+
 p2l_status p2l_generator_create(p2l_model *model, const p2l_generator_options *options, p2l_generator **out) {
     if (!model || !out) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_create: NULL argument");
     *out = NULL;
@@ -89,10 +126,10 @@ p2l_status p2l_generator_create(p2l_model *model, const p2l_generator_options *o
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_create: max_seq_len %d is negative", o.max_seq_len);
     p2l_generator *g = calloc(1, sizeof *g);
     if (!g) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating a generator");
-    g->max_seq_len = o.max_seq_len;
     g->pending = -1;
     p2l_interpreter_options io = {.size = sizeof io, .num_threads = o.num_threads};
-    p2l_status s = p2l_interpreter_create(model, &io, &g->interpreter);
+    p2l_status s = choose_max_seq_len(model, o.max_seq_len, &g->max_seq_len);
+    if (s == P2L_OK) s = p2l_interpreter_create(model, &io, &g->interpreter);
     if (s == P2L_OK) s = open_entry_point(g, model, o.prefill_signature ? o.prefill_signature : "prefill", &g->prefill);
     if (s == P2L_OK) s = open_entry_point(g, model, o.decode_signature ? o.decode_signature : "decode", &g->decode);
     if (s == P2L_OK && g->decode.steps != 1)
@@ -212,3 +249,7 @@ p2l_status p2l_generator_stats_get(const p2l_generator *g, p2l_generator_stats *
     *stats = g->stats;
     return P2L_OK;
 }
+
+int p2l_generator_max_seq_len(const p2l_generator *g) { return g ? g->max_seq_len : 0; }
+
+int p2l_generator_prefill_len(const p2l_generator *g) { return g ? g->prefill.steps : 0; }

@@ -1,0 +1,121 @@
+"""Decode and prefill speed of a ~117M-parameter Llama (random weights) on pt2lite's runtime and LiteRT,
+float32 and each weight recipe pt2lite.llm.convert has (fp16, int8 = dynamic_int8, int4_weights): the
+table of docs/generative.md ("Speed").
+
+    PYTHONPATH=python PT2LITE_LIBRARY=build/rel/libpt2lite.so python bench/llm.py [--threads 1,2]
+        [--quantize none,fp16,int8,int4_weights] [--work DIR] [--rounds 3]
+
+The model: LlamaConfig(vocab 32000, hidden 768, 12 layers, 12 heads / 4 kv heads (head_dim 64),
+intermediate 2048, untied lm_head) = 117M parameters (469 MB in float32), max_seq_len 256,
+prefill_len 32. Each point: a new sequence (cache reset), a 64-token prompt prefilled in 2 blocks, then
+32 decode steps, timed per call around the runtime (the same Python loop drives both runtimes); best of
+--rounds rounds. A recipe the converter does not have yet is reported as such. Converted files are
+kept in --work (reused when present: delete them after changing the converter)."""
+
+import argparse
+import os
+import platform
+import subprocess
+import time
+
+import numpy as np
+import torch
+
+import pt2lite
+from pt2lite.llm import DECODE, PREFILL, Generator
+
+CONFIG = dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12,
+              num_key_value_heads=4, max_position_embeddings=2048, tie_word_embeddings=False, initializer_range=0.02)
+MAX_SEQ_LEN, PREFILL_LEN, PROMPT_LEN, DECODE_STEPS = 256, 32, 64, 32
+
+
+def model():
+    import transformers
+    torch.manual_seed(0)
+    return transformers.LlamaForCausalLM(transformers.LlamaConfig(**CONFIG)).eval()
+
+
+def convert_all(recipes, work):
+    """{recipe: .tflite path or the reason there is none}."""
+    files, hf = {}, None
+    for recipe in recipes:
+        path = os.path.join(work, f"llama117m_{recipe}.tflite")
+        if not os.path.exists(path):
+            hf = hf or model()
+            t0 = time.perf_counter()
+            try:
+                edge = pt2lite.llm.convert(hf, max_seq_len=MAX_SEQ_LEN, prefill_len=PREFILL_LEN,
+                                           quantize=None if recipe == "none" else recipe)
+            except pt2lite.Pt2liteError as e:
+                if "not implemented yet" not in str(e):
+                    raise
+                files[recipe] = "recipe not implemented yet"
+                continue
+            edge.export(path)
+            print(f"# converted {recipe}: {os.path.getsize(path) / 1e6:.0f} MB in {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+        files[recipe] = path
+    return files
+
+
+def measure(path, backend, threads, rounds):
+    """(decode ms per token, prefill tokens/s), best of `rounds` sequences."""
+    generator = Generator(path, backend=backend, num_threads=threads)
+    prompt = list(np.random.default_rng(0).integers(0, CONFIG["vocab_size"], PROMPT_LEN))
+    best_decode, best_prefill = float("inf"), float("inf")
+    for _ in range(rounds):
+        generator.edge.reset_state()
+        t0 = time.perf_counter()
+        logits = generator._prefill(prompt)
+        best_prefill = min(best_prefill, time.perf_counter() - t0)
+        token, elapsed = int(np.argmax(logits)), 0.0
+        for step in range(DECODE_STEPS):
+            t0 = time.perf_counter()
+            logits = generator._logits(DECODE, [token], [PROMPT_LEN + step])
+            elapsed += time.perf_counter() - t0
+            token = int(np.argmax(logits))
+        best_decode = min(best_decode, elapsed / DECODE_STEPS)
+    return best_decode * 1e3, PROMPT_LEN / best_prefill
+
+
+def cpu():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        name = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+        return f"{name}, {os.cpu_count()} cores"
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--quantize", default="none,fp16,int8,int4_weights")
+    parser.add_argument("--work", default=os.path.expanduser("~/.cache/pt2lite/bench-llm"))
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    files = convert_all(args.quantize.split(","), args.work)
+    print(f"# {cpu()}; prompt {PROMPT_LEN} tokens (prefill_len {PREFILL_LEN}), {DECODE_STEPS} decode steps, "
+          f"best of {args.rounds}")
+    print("| weights | MB | threads | pt2lite ms/token | LiteRT ms/token | pt2lite/LiteRT | vs float32 (pt2lite) "
+          "| pt2lite prefill tok/s | LiteRT prefill tok/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    float_ms = {}
+    for recipe, path in files.items():
+        name = "float32" if recipe == "none" else recipe
+        if not os.path.exists(path):
+            print(f"| {name} | - | - | {path} | | | | | |", flush=True)
+            continue
+        for threads in map(int, args.threads.split(",")):
+            ours_ms, ours_prefill = measure(path, "pt2lite", threads, args.rounds)
+            theirs_ms, theirs_prefill = measure(path, "litert", threads, args.rounds)
+            if recipe == "none":
+                float_ms[threads] = ours_ms
+            speedup = f"{float_ms[threads] / ours_ms:.2f}x" if threads in float_ms else "-"
+            print(f"| {name} | {os.path.getsize(path) / 1e6:.0f} | {threads} | {ours_ms:.1f} | {theirs_ms:.1f} | "
+                  f"{ours_ms / theirs_ms:.2f} | {speedup} | {ours_prefill:.0f} | {theirs_prefill:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
