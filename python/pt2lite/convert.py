@@ -138,13 +138,15 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
     if quantize == "int8" and calibration is None:
         raise ValueError("quantize='int8' needs calibration=: an iterable of argument tuples, run through the "
                          "float model to record each activation's range (a few hundred representative inputs)")
-    if quantize == "int8":
-        raise NotImplementedError("quantize='int8' (calibrated full integer) is not implemented yet")
     start = time.perf_counter()
     archive, program, out_spec = _export(module, sample_args, sample_kwargs, dynamic_shapes)
     if verbose:
         _print_stage("export", time.perf_counter() - start)  # torch.export + run_decompositions + save
-    flatbuffer = convert_pt2(archive, verbose=verbose, quantize=quantize)
+    if quantize == "int8":  # float conversion, calibration in pt2lite's runtime, int8 conversion (calibration.py)
+        from .calibration import convert_calibrated
+        flatbuffer = convert_calibrated(archive, program.call_spec.in_spec, calibration, io_dtype, verbose)
+    else:
+        flatbuffer = convert_pt2(archive, verbose=verbose, quantize=quantize)
     record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
     out_spec, none_outputs = output_structure(program, out_spec)
     edge = EdgeModel(flatbuffer, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,
