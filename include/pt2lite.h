@@ -499,6 +499,29 @@ P2L_API size_t p2l_interpreter_arena_bytes(const p2l_interpreter *interpreter, i
  * next invoke starts from the initial values (the model's initializer runs again). */
 P2L_API p2l_status p2l_interpreter_reset_state(p2l_interpreter *interpreter);
 
+#ifdef P2L_HAVE_CONVERTER
+/* Calibration for P2L_QUANTIZE_INT8 (docs/quantization.md, "Recipe int8"): the range [min, max] of
+ * every float32 activation over the invocations of the float model. Convert the model without
+ * quantization, run it in an interpreter created with P2L_INTERPRETER_PRESERVE_ALL_TENSORS on
+ * representative inputs and record each invocation, then convert the same .pt2 again with
+ * p2l_convert_options.calibration set: the converter writes the same tensor names both times, and the
+ * ranges are keyed by subgraph name and tensor name. */
+P2L_API p2l_status p2l_calibration_create(p2l_calibration **calibration);
+P2L_API void p2l_calibration_free(p2l_calibration *calibration); /* NULL is fine */
+/* Widens the ranges with the values every float32 non-constant tensor of `subgraph` holds after the
+ * interpreter's last invoke. The interpreter must preserve all tensors (P2L_INTERPRETER_PRESERVE_ALL_TENSORS)
+ * and have run that subgraph at least once; otherwise P2L_ERROR_INVALID_ARGUMENT. A NaN or infinity is
+ * recorded (the range becomes NaN / infinite) and refused at conversion, naming the tensor. Needs a build
+ * with the runtime (P2L_HAVE_RUNTIME; else P2L_ERROR_UNSUPPORTED). */
+P2L_API p2l_status p2l_calibration_record(p2l_calibration *calibration, p2l_interpreter *interpreter, int subgraph);
+/* How many invocations were recorded. */
+P2L_API long p2l_calibration_invocations(const p2l_calibration *calibration);
+/* The recorded range of tensor `tensor` of subgraph `subgraph` (names as in the float file); NaN when a
+ * recorded value was NaN. P2L_ERROR_INVALID_ARGUMENT naming the tensor when no invocation recorded it. */
+P2L_API p2l_status p2l_calibration_range(const p2l_calibration *calibration, const char *subgraph, const char *tensor,
+                                         float *min, float *max);
+#endif /* P2L_HAVE_CONVERTER */
+
 /* Token generation for decoder language models (docs/generative.md): a model with a prefill signature
  * (tokens [1, prefill_len], input_pos [prefill_len] -> logits [1, vocab] of the last row) and a decode
  * signature (the same at one token), the KV cache held as the interpreter's state, as pt2lite.llm.convert

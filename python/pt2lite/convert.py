@@ -113,7 +113,8 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
     return buffer.getvalue(), program, out_spec
 
 
-def convert_files(programs, directory, *, verbose=False, quantize=None, quantize_block_size=0, metadata=None):
+def convert_files(programs, directory, *, verbose=False, quantize=None, quantize_block_size=0, metadata=None,
+                  calibration=None, io_dtype=None):
     """Converts [(signature name, ExportedProgram), ...] to one .tflite file through files in
     `directory`: each program is saved there (torch.export.save streams its weights to the file), and C
     maps the archives and streams the model into model.tflite, so no full copy of the weights is made
@@ -126,7 +127,8 @@ def convert_files(programs, directory, *, verbose=False, quantize=None, quantize
         torch.export.save(program, archives[-1])
         names.append(name.encode())
     path = os.path.join(directory, "model.tflite")
-    options = convert_options(verbose=verbose, quantize=quantize, block_size=quantize_block_size, metadata=metadata)
+    options = convert_options(verbose=verbose, quantize=quantize, block_size=quantize_block_size, metadata=metadata,
+                              calibration=calibration, io_dtype=io_dtype)
     check(lib.p2l_convert_signature_files((ctypes.c_char_p * len(names))(*names),
                                           (ctypes.c_char_p * len(names))(*[os.fsencode(a) for a in archives]),
                                           len(names), os.fsencode(path), ctypes.byref(options)),
@@ -197,15 +199,17 @@ def convert(module, sample_args, sample_kwargs=None, *, dynamic_shapes=None, bac
     if quantize == "int8" and calibration is None:
         raise ValueError("quantize='int8' needs calibration=: an iterable of argument tuples, run through the "
                          "float model to record each activation's range (a few hundred representative inputs)")
-    if quantize == "int8":
-        raise NotImplementedError("quantize='int8' (calibrated full integer) is not implemented yet")
     start = time.perf_counter()
     program, out_spec = _export_program(module, sample_args, sample_kwargs, dynamic_shapes)
     if verbose:
         _print_stage("export", time.perf_counter() - start)  # torch.export + run_decompositions
     with _temporary_directory() as directory:
-        path = convert_files([("serving_default", program)], directory, verbose=verbose, quantize=quantize,
-                             quantize_block_size=quantize_block_size)
+        if quantize == "int8":  # float conversion, calibration in pt2lite's runtime, int8 conversion (calibration.py)
+            from .calibration import convert_calibrated
+            path = convert_calibrated(program, directory, calibration, io_dtype, verbose)
+        else:
+            path = convert_files([("serving_default", program)], directory, verbose=verbose, quantize=quantize,
+                                 quantize_block_size=quantize_block_size)
         record_ops(program)  # only conversions that succeeded; no-op unless PT2LITE_RECORD_OPS is set (docs/ops.md)
         out_spec, none_outputs = output_structure(program, out_spec)
         edge = _from_file(path, directory, in_spec=program.call_spec.in_spec, out_spec=out_spec, backend=backend,

@@ -44,6 +44,19 @@ p2l_status p2l_store_weights_int4(p2l_ir_graph *g, int block_size);
 /* The built-in quantization recipe options->quantize names (recipes.c), run after p2l_optimize. */
 p2l_status p2l_apply_recipe(p2l_ir_graph *g, const p2l_convert_options *options);
 
+/* What the int8 form of an op takes (the table of passes/quantize.c), for the int8 recipe to choose
+ * parameters p2l_pass_quantize accepts; false for an op without an int8 form. */
+typedef struct p2l_int8_form {
+    int weight_axis;   /* input 1 is the filter, quantized along this axis, input 2 the bias; -1: none */
+    int activations;   /* leading inputs that are activations (-1: all) */
+    bool same_params;  /* its inputs must have the output's parameters (else they are rescaled first) */
+    bool output_1_256; /* its output has scale 1/256, zero point -128 */
+} p2l_int8_form;
+bool p2l_int8_form_of(p2l_op op, p2l_int8_form *form);
+/* The int8 recipe (quantize_static.c): options->calibration's ranges for the activations, symmetric
+ * per-channel int8 weights, then p2l_pass_quantize's rewrite. */
+p2l_status p2l_quantize_static(p2l_ir_graph *g, const p2l_convert_options *options);
+
 /* Shared helpers for passes. */
 /* The single live node reading tensor t, or -1 (none, several, or t is a graph output). */
 int p2l_sole_consumer(const p2l_ir_graph *g, int t);

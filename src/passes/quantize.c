@@ -141,6 +141,17 @@ static int int8_row(p2l_op op) {
     return -1;
 }
 
+bool p2l_int8_form_of(p2l_op op, p2l_int8_form *form) {
+    int row = int8_row(op);
+    if (row < 0) return false;
+    unsigned rules = int8_ops[row].rules;
+    *form = (p2l_int8_form){.weight_axis = rules & WEIGHTS ? int8_ops[row].channel_axis : -1,
+                            .activations = int8_ops[row].activations,
+                            .same_params = rules & SAME_PARAMS,
+                            .output_1_256 = rules & OUTPUT_1_256};
+    return true;
+}
+
 /* The int8 filter for the dequantized float constant f, per channel along `axis` (or per tensor):
  * -1 when f is not such a constant, or its values are not exactly the dequantized int8 ones
  * (something rewrote them); -2 with an error for weights TFLite's int8 kernels do not take. */

@@ -26,7 +26,7 @@ static const struct {
 } recipes[] = {
     {P2L_QUANTIZE_FP16, "fp16", recipe_fp16},
     {P2L_QUANTIZE_DYNAMIC_INT8, "dynamic_int8", recipe_dynamic_int8},
-    {P2L_QUANTIZE_INT8, "int8", NULL},
+    {P2L_QUANTIZE_INT8, "int8", p2l_quantize_static},
     {P2L_QUANTIZE_INT4_WEIGHTS, "int4_weights", recipe_int4_weights},
 };
 
