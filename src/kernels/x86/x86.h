@@ -18,5 +18,10 @@ P2L_DECLARE_ISA_KERNELS(avx512)
 void p2l_i8_gemm__avx2(const p2l_i8_gemm_b *b, size_t m, const int8_t *a, size_t lda, int32_t *acc, size_t ldacc);
 void p2l_i8_depthwise_tap__avx2(int32_t *acc, const int8_t *x, const int16_t *w, int32_t input_offset,
                                 size_t channels);
+/* Hybrid FULLY_CONNECTED (hybrid_avx2.c): both tables use the AVX2 ones. */
+void p2l_hybrid_i8_dot__avx2(const int16_t *x, size_t rows, size_t k, const int8_t *w, size_t ldw, int nu,
+                             int32_t *dots);
+void p2l_hybrid_i4_dot__avx2(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
+                             const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
 
 #endif
