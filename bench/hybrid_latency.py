@@ -8,12 +8,13 @@ and batch 16. Median time per call.
 
 import argparse
 import os
-import time
 
-import numpy as np
 import torch
 
 import pt2lite
+# Shared helpers of the other benches (this file's folder is on sys.path when it runs as a script).
+from int8_latency import cpu_name
+from recipes_dynamic_int8 import latency_ms, runner
 
 
 class TwoLinear(torch.nn.Module):
@@ -34,33 +35,6 @@ class LlamaMLP(torch.nn.Module):
 
     def forward(self, x):
         return self.down(torch.nn.functional.silu(self.gate(x)) * self.up(x))
-
-
-def runner(interpreter_class, content, threads):
-    interpreter = interpreter_class(model_content=content, num_threads=threads)
-    signature = interpreter.get_signature_runner("serving_default")
-    return lambda x: next(iter(signature(args_0=x).values()))
-
-
-def latency_ms(run, x, repeats):
-    run(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(x)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main():
