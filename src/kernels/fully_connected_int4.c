@@ -12,12 +12,13 @@
 #include <math.h>
 
 #include "base/float16.h"
-#include "kernels/kernels.h"
+#include "kernels/hybrid_fast.h"
 
 typedef struct fc_int4_state {
     size_t units, depth, batch, block; /* block: values per scale (depth: per channel) */
     float *row_scale;                  /* per input row: its int8 scale (0: an all-zero row) */
     int16_t *row_values;               /* per input row: quantized values minus the zero point */
+    const void *fast;                  /* the fast path (hybrid_fast.h), or NULL */
 } fc_int4_state;
 
 p2l_status p2l_fully_connected_int4_prepare(p2l_node *node) {
@@ -57,6 +58,9 @@ p2l_status p2l_fully_connected_int4_prepare(p2l_node *node) {
     st->row_values = p2l_arena_alloc(node->arena, (values + 1) * sizeof *st->row_values);
     if (!st->row_scale || !st->row_values) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     node->state = st;
+#if P2L_HYBRID_FAST
+    P2L_TRY(p2l_fc_int4_fast_prepare(node, block, &st->fast));
+#endif
     return P2L_OK;
 }
 
@@ -142,6 +146,13 @@ p2l_status p2l_fully_connected_int4_invoke(p2l_node *node) {
     const float *in = node->inputs[0]->data;
     for (size_t b = 0; b < st->batch; b++)
         st->row_scale[b] = quantize_row(in + b * st->depth, st->depth, st->row_values + b * st->depth);
+#if P2L_HYBRID_FAST
+    if (st->fast) {
+        p2l_fc_int4_fast_invoke(node, st->fast, st->row_values, st->row_scale);
+        p2l_apply_fused_activation(node);
+        return P2L_OK;
+    }
+#endif
     fc_int4_job job = {node, st};
     const size_t tasks = (st->units + UNITS_PER_TASK - 1) / UNITS_PER_TASK;
     p2l_parallel_for(p2l_node_pool(node, (double)st->units * (double)st->depth * (double)st->batch), tasks,

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/hybrid_fast.h"
 #include "kernels/quant_math.h"
 
 typedef struct hybrid_state {
@@ -19,6 +20,7 @@ typedef struct hybrid_state {
     int32_t *input_zero_points;
     size_t rows, row_size;  /* rows quantized separately, and their length */
     bool asymmetric;
+    const void *fast;       /* FULLY_CONNECTED: the fast path (hybrid_fast.h), or NULL */
 } hybrid_state;
 
 /* TFLite's asymmetric quantization of one row: the range [min(0, min), max(0, max)] onto [-128, 127]
@@ -94,8 +96,12 @@ static p2l_status hybrid_setup(p2l_node *node, int channel_dim, int32_t channels
 static p2l_status fully_connected_prepare(p2l_node *node) {
     P2L_TRY(p2l_reference_kernel_of(P2L_OP_FULLY_CONNECTED)->prepare(node));
     const p2l_tensor *x = node->inputs[0], *w = node->inputs[1];
-    return hybrid_setup(node, 0, w->dims[0], x->count / (size_t)w->dims[1],
-                        node->opts.fully_connected.asymmetric_quantize_inputs);
+    P2L_TRY(hybrid_setup(node, 0, w->dims[0], x->count / (size_t)w->dims[1],
+                         node->opts.fully_connected.asymmetric_quantize_inputs));
+#if P2L_HYBRID_FAST
+    P2L_TRY(p2l_hybrid_fc_fast_prepare(node, &((hybrid_state *)node->state)->fast));
+#endif
+    return P2L_OK;
 }
 
 static p2l_status fully_connected_invoke(p2l_node *node) {
@@ -107,6 +113,14 @@ static p2l_status fully_connected_invoke(p2l_node *node) {
     const bool per_channel = w->quant_count > 1;
     float *out = node->outputs[0]->data;
     quantize_input(node, st);
+#if P2L_HYBRID_FAST
+    if (st->fast) {
+        p2l_hybrid_fc_fast_invoke(node, st->fast, st->quantized, st->input_scales, st->input_zero_points, ws,
+                                  per_channel);
+        p2l_apply_fused_activation(node);
+        return P2L_OK;
+    }
+#endif
     for (size_t b = 0; b < st->rows; b++) {
         const int8_t *row = st->quantized + b * depth;
         for (size_t u = 0; u < units; u++) {

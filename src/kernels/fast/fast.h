@@ -320,6 +320,24 @@ typedef void (*p2l_i8_requantize_fn)(const int32_t *acc, const int32_t *bias, co
 void p2l_i8_requantize_scalar(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
                               size_t count, int8_t *out);
 
+/* ------------------------------------------------------------ hybrid FULLY_CONNECTED (fast/hybrid.c)
+ * Float input quantized per row at run time (by the reference kernels' code), constant weights in
+ * their file layout; 4 output channels at a time, rows [0, rows) against the same 4 weight rows
+ * (weight row j at w + j * ldw; only the first nu <= 4 are real: the others repeat row nu - 1 and
+ * their results are not stored). Sums are exact integers, as the reference kernels'. */
+enum { P2L_HYBRID_UNITS = 4 };
+/* int8 weights: dots[r * 4 + j] = sum over kk < k of x[r * k + kk] * w_j[kk] (int32, wrapping),
+ * x the quantized rows widened to int16. */
+typedef void (*p2l_hybrid_i8_dot_fn)(const int16_t *x, size_t rows, size_t k, const int8_t *w, size_t ldw, int nu,
+                                     int32_t *dots);
+/* int4 weights (two per byte, element 0 in the low nibble), blocks of `block` values (a multiple of
+ * 32) with one float scale each: sums[r * 4 + j] = 0 + dot_0 * s_0 + dot_1 * s_1 + ... in block order
+ * (float products and sums, no fused multiply-add), dot_b the exact int32 sum of the block's
+ * x * w, s_b = scales[b * 4 + j]. x: each row's values in chunks of 32 (the 16 even-indexed values,
+ * then the 16 odd ones); xsum[r * blocks + b] the sum of row r's values in block b. */
+typedef void (*p2l_hybrid_i4_dot_fn)(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
+                                     const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
+
 /* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
     const char *name;
@@ -338,6 +356,8 @@ typedef struct p2l_fast_isa {
     p2l_i8_gemm_fn i8_gemm;                   /* NULL: int8 nodes run the reference kernels */
     p2l_i8_depthwise_tap_fn i8_depthwise_tap; /* NULL: the same */
     p2l_i8_requantize_fn i8_requantize;       /* NULL: the drivers' scalar loop */
+    p2l_hybrid_i8_dot_fn hybrid_i8_dot;       /* NULL: hybrid nodes run the reference kernels */
+    p2l_hybrid_i4_dot_fn hybrid_i4_dot;       /* NULL: the same */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

@@ -11,6 +11,7 @@ const p2l_fast_isa p2l_isa_avx2 = {
     .transpose_blocks = p2l_u32_transpose_blocks__avx2, .transpose_lanes = 8, .interleave_3 = p2l_u32_interleave_3__avx2,
     .i8_gemm = p2l_i8_gemm__avx2, .i8_depthwise_tap = p2l_i8_depthwise_tap__avx2,
     .i8_requantize = p2l_i8_requantize__avx2,
+    .hybrid_i8_dot = p2l_hybrid_i8_dot__avx2, .hybrid_i4_dot = p2l_hybrid_i4_dot__avx2,
 };
 
 const p2l_fast_isa p2l_isa_avx512 = {
@@ -21,4 +22,5 @@ const p2l_fast_isa p2l_isa_avx512 = {
     .transpose_blocks = p2l_u32_transpose_blocks__avx2, .transpose_lanes = 8, .interleave_3 = p2l_u32_interleave_3__avx2,
     .i8_gemm = p2l_i8_gemm__avx2, .i8_depthwise_tap = p2l_i8_depthwise_tap__avx2,
     .i8_requantize = p2l_i8_requantize__avx2,
+    .hybrid_i8_dot = p2l_hybrid_i8_dot__avx2, .hybrid_i4_dot = p2l_hybrid_i4_dot__avx2,
 };

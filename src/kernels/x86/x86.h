@@ -20,5 +20,10 @@ void p2l_i8_depthwise_tap__avx2(int32_t *acc, const int8_t *x, const int16_t *w,
                                 size_t channels);
 void p2l_i8_requantize__avx2(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
                              size_t count, int8_t *out);
+/* Hybrid FULLY_CONNECTED (hybrid_avx2.c): both tables use the AVX2 ones. */
+void p2l_hybrid_i8_dot__avx2(const int16_t *x, size_t rows, size_t k, const int8_t *w, size_t ldw, int nu,
+                             int32_t *dots);
+void p2l_hybrid_i4_dot__avx2(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
+                             const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
 
 #endif

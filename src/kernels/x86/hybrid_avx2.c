@@ -1,0 +1,91 @@
+/* Hybrid FULLY_CONNECTED micro-kernels (fast.h: p2l_hybrid_i8_dot_fn, p2l_hybrid_i4_dot_fn), AVX2.
+ * The weights are read as the file stores them, 4 rows (output channels) at a time, so every input
+ * load serves 4 channels, and each row of the input is reused while the 4 weight rows stay in L1.
+ * int8: 16 weights sign-extended to int16 and multiplied with vpmaddwd (exact for every int8 value).
+ * int4: 16 bytes (32 weights) per row and step; their nibbles, xor 8 (so 0..15, the weight plus 8),
+ * widened to int16: the low nibbles meet the chunk's even-indexed inputs, the high ones its odd ones
+ * (the driver lays the input out so); the + 8 comes off per block as 8 x the block's input sum.
+ * This file is compiled without -mfma (CMakeLists.txt), so the block scaling's multiply and add
+ * cannot be contracted into one rounding: it rounds as the reference kernel does. */
+#include <immintrin.h>
+
+#include "kernels/x86/x86.h"
+
+/* The weights are streamed once (batch 1: memory-bound); each group of 4 rows is only a few KB, too
+ * short for the hardware prefetcher to ramp up, so the loops prefetch the rows this far ahead (in
+ * rows: the same place in the group after the next). Prefetches past the end do not fault. */
+enum { AHEAD = 2 * P2L_HYBRID_UNITS };
+
+/* The 4 int32 sums of 4 vectors of 8 partial sums each. */
+static inline __m128i sum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+    const __m256i abcd = _mm256_hadd_epi32(ab, cd); /* a b c d (low half) | a b c d (high half) */
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+/* The 4 weight rows: rows past nu repeat the last real one. */
+#define WEIGHT_ROWS(T, rows_, w, ldw, nu)                                                       \
+    const T *rows_[P2L_HYBRID_UNITS];                                                           \
+    for (int j_ = 0; j_ < P2L_HYBRID_UNITS; j_++) rows_[j_] = (w) + (size_t)(j_ < (nu) ? j_ : (nu) - 1) * (ldw)
+
+void p2l_hybrid_i8_dot__avx2(const int16_t *x, size_t rows, size_t k, const int8_t *w, size_t ldw, int nu,
+                             int32_t *dots) {
+    WEIGHT_ROWS(int8_t, wr, w, ldw, nu);
+    for (size_t r = 0; r < rows; r++) {
+        const int16_t *xr = x + r * k;
+        __m256i acc[P2L_HYBRID_UNITS] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                         _mm256_setzero_si256()};
+        size_t kk = 0;
+        for (; kk + 16 <= k; kk += 16) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xr + kk));
+            for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
+                _mm_prefetch((const char *)(wr[j] + kk + AHEAD * ldw), _MM_HINT_T0);
+                const __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wr[j] + kk)));
+                acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(wv, xv));
+            }
+        }
+        int32_t out[P2L_HYBRID_UNITS];
+        _mm_storeu_si128((__m128i *)out, sum4(acc[0], acc[1], acc[2], acc[3]));
+        for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
+            uint32_t tail = (uint32_t)out[j]; /* wraps as int32 sums do */
+            for (size_t t = kk; t < k; t++) tail += (uint32_t)((int32_t)xr[t] * wr[j][t]);
+            if (j < nu) dots[r * P2L_HYBRID_UNITS + (size_t)j] = (int32_t)tail;
+        }
+    }
+}
+
+void p2l_hybrid_i4_dot__avx2(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
+                             const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums) {
+    WEIGHT_ROWS(uint8_t, wr, w, ldw, nu);
+    const size_t blocks = k / block;
+    const __m128i flip = _mm_set1_epi8((char)0x88);
+    const __m256i low = _mm256_set1_epi16(0x0f);
+    for (size_t r = 0; r < rows; r++) {
+        const int16_t *xr = x + r * k;
+        __m128 total = _mm_setzero_ps();
+        for (size_t b = 0; b < blocks; b++) {
+            __m256i acc[P2L_HYBRID_UNITS] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                             _mm256_setzero_si256()};
+            for (size_t c = b * block; c < (b + 1) * block; c += 32) {
+                const __m256i even = _mm256_loadu_si256((const __m256i *)(xr + c));
+                const __m256i odd = _mm256_loadu_si256((const __m256i *)(xr + c + 16));
+                for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
+                    _mm_prefetch((const char *)(wr[j] + c / 2 + AHEAD * ldw), _MM_HINT_T0);
+                    const __m128i bytes = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(wr[j] + c / 2)), flip);
+                    const __m256i v = _mm256_cvtepu8_epi16(bytes);
+                    const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_srli_epi16(v, 4);
+                    acc[j] = _mm256_add_epi32(acc[j], _mm256_add_epi32(_mm256_madd_epi16(lo, even),
+                                                                       _mm256_madd_epi16(hi, odd)));
+                }
+            }
+            /* sum of (w + 8) * x, less 8 x the block's input sum: the exact int32 dot of the block */
+            const __m128i offset = _mm_set1_epi32((int32_t)((uint32_t)xsum[r * blocks + b] << 3));
+            const __m128i dot = _mm_sub_epi32(sum4(acc[0], acc[1], acc[2], acc[3]), offset);
+            const __m128 product = _mm_mul_ps(_mm_cvtepi32_ps(dot), _mm_loadu_ps(scales + b * P2L_HYBRID_UNITS));
+            total = _mm_add_ps(total, product);
+        }
+        float out[P2L_HYBRID_UNITS];
+        _mm_storeu_ps(out, total);
+        for (int j = 0; j < nu; j++) sums[r * P2L_HYBRID_UNITS + (size_t)j] = out[j];
+    }
+}
