@@ -20,5 +20,10 @@ void p2l_i8_depthwise_tap__avx2(int32_t *acc, const int8_t *x, const int16_t *w,
                                 size_t channels);
 void p2l_i8_requantize__avx2(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
                              size_t count, int8_t *out);
+/* int8 element-wise rows (elementwise_i8.c). */
+void p2l_i8_binary_row__avx2(p2l_op op, const struct p2l_quant_binary *q, const int8_t *a, size_t sa, const int8_t *b,
+                             size_t sb, int8_t *out, size_t n);
+void p2l_i8_quantize_row__avx2(const float *in, float scale, int32_t zero_point, int8_t *out, size_t n);
+void p2l_i8_dequantize_row__avx2(const int8_t *in, float scale, int32_t zero_point, float *out, size_t n);
 
 #endif
