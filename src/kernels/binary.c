@@ -150,63 +150,11 @@ static bool checks_divisor(p2l_op op) {
     return op == P2L_OP_DIV || op == P2L_OP_FLOOR_DIV || op == P2L_OP_FLOOR_MOD;
 }
 
-/* Quantized ADD / SUB: both operands are shifted left by 20 bits and rescaled to twice the larger
- * input scale, summed, then rescaled to the output. MUL: the product of the offset operands is
- * rescaled once. */
-typedef struct quant_binary {
-    int32_t offset_a, offset_b, output_offset, act_min, act_max;
-    p2l_multiplier a, b, output;
-} quant_binary;
-enum { QUANT_ADD_LEFT_SHIFT = 20 };
-
-static p2l_status quant_binary_prepare(p2l_node *node, quant_binary **out) {
-    const p2l_tensor *a = node->inputs[0], *b = node->inputs[1], *y = node->outputs[0];
-    if (node->op != P2L_OP_ADD && node->op != P2L_OP_SUB && node->op != P2L_OP_MUL)
-        return p2l_fail(P2L_ERROR_UNSUPPORTED, "quantized int8 inputs are not supported by %s",
-                        p2l_op_info_of(node->op)->name);
-    P2L_TRY(p2l_expect_dtype(y, P2L_INT8));
-    float sa = 1, sb = 1, sy = 1;
-    int32_t za = 0, zb = 0, zy = 0;
-    P2L_TRY(p2l_quant_per_tensor(a, &sa, &za));
-    P2L_TRY(p2l_quant_per_tensor(b, &sb, &zb));
-    P2L_TRY(p2l_quant_per_tensor(y, &sy, &zy));
-    quant_binary *q = p2l_arena_alloc(node->arena, sizeof *q);
-    if (!q) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    *q = (quant_binary){.offset_a = -za, .offset_b = -zb, .output_offset = zy};
-    P2L_TRY(p2l_quantized_activation_range(p2l_fused_activation(node), y, &q->act_min, &q->act_max));
-    if (node->op == P2L_OP_MUL) {
-        q->output = p2l_quantize_multiplier((double)sa * (double)sb / (double)sy);
-    } else {
-        const double twice_max = 2 * (double)(sa > sb ? sa : sb);
-        q->a = p2l_quantize_multiplier((double)sa / twice_max);
-        q->b = p2l_quantize_multiplier((double)sb / twice_max);
-        q->output = p2l_quantize_multiplier(twice_max / ((double)(1 << QUANT_ADD_LEFT_SHIFT) * (double)sy));
-    }
-    *out = q;
-    return P2L_OK;
-}
-
-static void quant_binary_row(p2l_op op, const quant_binary *q, const int8_t *a, size_t sa, const int8_t *b, size_t sb,
-                             int8_t *out, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        const int32_t x = a[i * sa] + q->offset_a, y = b[i * sb] + q->offset_b;
-        int32_t raw;
-        if (op == P2L_OP_MUL) {
-            raw = p2l_multiply_by_quantized_multiplier(x * y, q->output);
-        } else {
-            const int32_t sx = p2l_multiply_by_quantized_multiplier(x * (1 << QUANT_ADD_LEFT_SHIFT), q->a);
-            const int32_t sy = p2l_multiply_by_quantized_multiplier(y * (1 << QUANT_ADD_LEFT_SHIFT), q->b);
-            raw = p2l_multiply_by_quantized_multiplier(op == P2L_OP_ADD ? sx + sy : sx - sy, q->output);
-        }
-        out[i] = (int8_t)p2l_clamp_i32(raw + q->output_offset, q->act_min, q->act_max);
-    }
-}
-
 typedef struct binary_state {
     row_fn row;
     int activation;
     p2l_bcast bcast;
-    const quant_binary *quant; /* quantized int8 ADD / SUB / MUL; NULL otherwise */
+    const p2l_quant_binary *quant; /* quantized int8 ADD / SUB / MUL; NULL otherwise */
 } binary_state;
 
 static p2l_status binary_prepare(p2l_node *node) {
@@ -215,9 +163,9 @@ static p2l_status binary_prepare(p2l_node *node) {
     P2L_TRY(p2l_expect_same_dtype(b, a));
     if (a->dtype == P2L_INT8 && a->quant_count) {
         binary_state *st = p2l_arena_alloc(node->arena, sizeof *st);
-        quant_binary *q = NULL;
+        p2l_quant_binary *q = NULL;
         if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-        P2L_TRY(quant_binary_prepare(node, &q));
+        P2L_TRY(p2l_quant_binary_prepare(node, &q));
         st->quant = q;
         node->state = st;
         const p2l_tensor *operands[2] = {a, b};
@@ -267,7 +215,7 @@ static p2l_status binary_invoke(p2l_node *node) {
     uint8_t *o = out->data;
     for (size_t r = 0; r < bc->rows; r++) {
         if (st->quant)
-            quant_binary_row(node->op, st->quant, (const int8_t *)a->data + it.offset[0], bc->strides[0][bc->rank - 1],
+            p2l_quant_binary_row(node->op, st->quant, (const int8_t *)a->data + it.offset[0], bc->strides[0][bc->rank - 1],
                              (const int8_t *)b->data + it.offset[1], bc->strides[1][bc->rank - 1], (int8_t *)o, bc->inner);
         else
             st->row((const uint8_t *)a->data + it.offset[0] * in_size, bc->strides[0][bc->rank - 1],

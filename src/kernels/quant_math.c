@@ -1,5 +1,8 @@
 /* Quantized arithmetic and parameters (see quant_math.h). */
 #include "kernels/quant_math.h"
+#if defined(P2L_HAVE_X86_KERNELS) || defined(P2L_HAVE_ARM_KERNELS)
+#include "kernels/fast/fast.h"
+#endif
 
 #include <math.h>
 
@@ -156,7 +159,52 @@ const p2l_kernel *p2l_kernel_for_node(const p2l_kernel_selection *selection, con
     /* Fast kernels in use (not pinned to the reference ones): the int8 ones where there are some
      * (they fall back to the reference kernels by themselves where the ISA has no int8 loops). */
     const p2l_kernel *int8_fast = p2l_int8_fast_kernel(node->op);
-    if (selected != reference && int8_fast) return int8_fast;
+    /* (QUANTIZE / DEQUANTIZE have no float fast driver: their selection is the reference kernel) */
+    const bool fast_in_use = selection->pinned ? !selection->reference : p2l_fast_isa_active() != NULL;
+    if (fast_in_use && int8_fast) return int8_fast;
 #endif
     return reference;
+}
+
+p2l_status p2l_quant_binary_prepare(p2l_node *node, p2l_quant_binary **out) {
+    const p2l_tensor *a = node->inputs[0], *b = node->inputs[1], *y = node->outputs[0];
+    if (node->op != P2L_OP_ADD && node->op != P2L_OP_SUB && node->op != P2L_OP_MUL)
+        return p2l_fail(P2L_ERROR_UNSUPPORTED, "quantized int8 inputs are not supported by %s",
+                        p2l_op_info_of(node->op)->name);
+    P2L_TRY(p2l_expect_dtype(y, P2L_INT8));
+    float sa = 1, sb = 1, sy = 1;
+    int32_t za = 0, zb = 0, zy = 0;
+    P2L_TRY(p2l_quant_per_tensor(a, &sa, &za));
+    P2L_TRY(p2l_quant_per_tensor(b, &sb, &zb));
+    P2L_TRY(p2l_quant_per_tensor(y, &sy, &zy));
+    p2l_quant_binary *q = p2l_arena_alloc(node->arena, sizeof *q);
+    if (!q) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    *q = (p2l_quant_binary){.offset_a = -za, .offset_b = -zb, .output_offset = zy};
+    P2L_TRY(p2l_quantized_activation_range(p2l_fused_activation(node), y, &q->act_min, &q->act_max));
+    if (node->op == P2L_OP_MUL) {
+        q->output = p2l_quantize_multiplier((double)sa * (double)sb / (double)sy);
+    } else {
+        const double twice_max = 2 * (double)(sa > sb ? sa : sb);
+        q->a = p2l_quantize_multiplier((double)sa / twice_max);
+        q->b = p2l_quantize_multiplier((double)sb / twice_max);
+        q->output = p2l_quantize_multiplier(twice_max / ((double)(1 << P2L_QUANT_ADD_LEFT_SHIFT) * (double)sy));
+    }
+    *out = q;
+    return P2L_OK;
+}
+
+void p2l_quant_binary_row(p2l_op op, const p2l_quant_binary *q, const int8_t *a, size_t sa, const int8_t *b, size_t sb,
+                          int8_t *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const int32_t x = a[i * sa] + q->offset_a, y = b[i * sb] + q->offset_b;
+        int32_t raw;
+        if (op == P2L_OP_MUL) {
+            raw = p2l_multiply_by_quantized_multiplier(x * y, q->output);
+        } else {
+            const int32_t sx = p2l_multiply_by_quantized_multiplier(x * (1 << P2L_QUANT_ADD_LEFT_SHIFT), q->a);
+            const int32_t sy = p2l_multiply_by_quantized_multiplier(y * (1 << P2L_QUANT_ADD_LEFT_SHIFT), q->b);
+            raw = p2l_multiply_by_quantized_multiplier(op == P2L_OP_ADD ? sx + sy : sx - sy, q->output);
+        }
+        out[i] = (int8_t)p2l_clamp_i32(raw + q->output_offset, q->act_min, q->act_max);
+    }
 }

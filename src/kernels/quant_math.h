@@ -48,6 +48,13 @@ static inline int32_t p2l_clamp_i32(int32_t v, int32_t lo, int32_t hi) { return 
 /* Round half away from zero of a float, saturated to int32 (TfLiteRound then a cast; NaN gives 0). */
 int32_t p2l_round_to_i32(float v);
 
+/* TFLite's AffineQuantize of one value: round(v / scale) in float, plus the zero point, clamped to
+ * [lo, hi]. */
+static inline int32_t p2l_affine_quantize(float v, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+    const int64_t q = (int64_t)p2l_round_to_i32(v / scale) + zero_point;
+    return (int32_t)(q < lo ? lo : q > hi ? hi : q);
+}
+
 /* Whether the dtype is one of the quantized integer types (int8, uint8, int16). */
 bool p2l_is_quantized_dtype(p2l_dtype dtype);
 /* The value range of a quantized dtype. */
@@ -96,6 +103,21 @@ const p2l_kernel *p2l_int8_fast_kernel(p2l_op op);
 /* The hybrid kernel (hybrid.c) of a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED node with a float32
  * input and int8 weights (the dynamic_int8 recipe), NULL for other nodes. */
 const p2l_kernel *p2l_hybrid_kernel(const p2l_node *node);
+
+/* Quantized int8 ADD / SUB (TFLite's arithmetic: both operands are shifted left by
+ * P2L_QUANT_ADD_LEFT_SHIFT bits and rescaled to twice the larger input scale, summed, then rescaled to
+ * the output) and MUL (the product of the offset operands rescaled once); binary.c's reference rows
+ * and the fast rows share these. */
+enum { P2L_QUANT_ADD_LEFT_SHIFT = 20 };
+typedef struct p2l_quant_binary {
+    int32_t offset_a, offset_b, output_offset, act_min, act_max;
+    p2l_multiplier a, b, output; /* a, b: ADD / SUB only */
+} p2l_quant_binary;
+/* The parameters of an int8 ADD / SUB / MUL node (per-tensor quantization, int8 output), checked. */
+p2l_status p2l_quant_binary_prepare(p2l_node *node, p2l_quant_binary **out);
+/* out[i] = a[i * sa] op b[i * sb], i < n, op ADD, SUB or MUL. */
+void p2l_quant_binary_row(p2l_op op, const p2l_quant_binary *q, const int8_t *a, size_t sa, const int8_t *b, size_t sb,
+                          int8_t *out, size_t n);
 
 p2l_status p2l_int8_unary_prepare(p2l_node *node);
 p2l_status p2l_int8_unary_invoke(p2l_node *node);

@@ -86,9 +86,7 @@ static p2l_status quantize_invoke(p2l_node *node) {
         const float *in = x->data;
         for (size_t i = 0; i < x->count; i++) {
             const size_t c = quant_channel(&w, i);
-            /* round(x / scale) in float, then the zero point: TFLite's AffineQuantize */
-            const int64_t v = (int64_t)p2l_round_to_i32(in[i] / w.scales[c]) + w.zero_points[c];
-            store_quantized(y->dtype, y->data, i, (int32_t)(v < lo ? lo : v > hi ? hi : v));
+            store_quantized(y->dtype, y->data, i, p2l_affine_quantize(in[i], w.scales[c], (int32_t)w.zero_points[c], lo, hi));
         }
         return P2L_OK;
     }

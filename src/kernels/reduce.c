@@ -192,6 +192,16 @@ static void sum_blocks(const reduce_state *st, const float *x, double *sums, siz
             for (size_t i = 0; i < inner; i++) sums[i] += x[i];
 }
 
+/* The same for int8 MEAN, in int32: integer sums are the same in any order (the element walk's too),
+ * and this loop over the inner (channel) dim vectorizes. */
+static void sum_blocks_i8(const reduce_state *st, const int8_t *x, int32_t *sums, size_t count) {
+    const size_t R = st->reduced, inner = st->inner;
+    memset(sums, 0, count * sizeof *sums);
+    for (size_t o = 0; o < st->outer; o++, sums += inner)
+        for (size_t r = 0; r < R; r++, x += inner)
+            for (size_t i = 0; i < inner; i++) sums[i] = add_i32(sums[i], x[i]);
+}
+
 static p2l_status reduce_invoke(p2l_node *node) {
     const reduce_state *st = node->state;
     const p2l_tensor *x = node->inputs[0];
@@ -211,7 +221,8 @@ static p2l_status reduce_invoke(p2l_node *node) {
         break;
     case P2L_INT8: { /* MEAN, quantized */
         int32_t *sums = p2l_node_scratch(node, 0);
-        REDUCE_INTO(int8_t, int32_t, sums, 0, acc + v);
+        if (st->blocked) sum_blocks_i8(st, x->data, sums, y->count);
+        else REDUCE_INTO(int8_t, int32_t, sums, 0, acc + v);
         mean_int8_invoke(node, st, sums);
         break;
     }

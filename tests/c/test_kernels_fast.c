@@ -1105,6 +1105,127 @@ static void test_int8_fully_connected(void) {
         }
 }
 
+
+/* ------------------------------------------------------------ int8 element-wise (fast/int8_elementwise.c)
+ * ADD / SUB / MUL (with broadcasting), QUANTIZE float32 -> int8 and DEQUANTIZE int8 -> float32 against
+ * the reference kernels, bit for bit, 1 to 3 threads; then the ISA's rows alone on wider parameters. */
+
+static void int8_binary_case(p2l_op op, int rank, const int32_t *a_dims, const int32_t *b_dims, const int32_t *y_dims,
+                             float sa, int za, float sb, int zb, float sy, int zy, int activation) {
+    spec s = new_spec(op, 2);
+    int8_tensor(&s.in[0], rank, a_dims, false, 1, 0, sa, za);
+    int8_tensor(&s.in[1], rank, b_dims, false, 1, 0, sb, zb);
+    set_option(&s, "fused_activation_function", activation);
+    size_t count = p2l_dims_count(rank, y_dims);
+    char what[128];
+    snprintf(what, sizeof what, "int8 %s of %zu elements, scales %g/%g/%g zero points %d/%d/%d act %d",
+             p2l_op_info_of(op)->name, count, sa, sb, sy, za, zb, zy, activation);
+    compare_int8(what, &s, sy, zy, false);
+    for (int t = 0; t < s.inputs; t++) free_tensor(&s.in[t]);
+}
+
+static void test_int8_binary(void) {
+    const p2l_op ops[] = {P2L_OP_ADD, P2L_OP_SUB, P2L_OP_MUL};
+    for (int o = 0; o < 3; o++)
+        for (int trial = 0; trial < 4; trial++) {
+            const float sa = 0.02f + 0.03f * (float)trial, sb = 0.05f / (float)(trial + 1);
+            const float sy = ops[o] == P2L_OP_MUL ? sa * sb * (20.0f + 30.0f * (float)trial) : 0.04f + 0.01f * (float)trial;
+            const int za = -128 + 85 * trial, zb = 13 - 40 * trial, zy = trial * 30 - 50;
+            const int act = trial == 1 ? P2L_ACT_RELU : trial == 3 ? P2L_ACT_RELU6 : P2L_ACT_NONE;
+            /* same shapes (one long row, over the threads), odd length, channel broadcast (SE blocks),
+             * a scalar operand, broadcast rows */
+            int8_binary_case(ops[o], 4, (int32_t[]){1, 64, 64, 20}, (int32_t[]){1, 64, 64, 20},
+                             (int32_t[]){1, 64, 64, 20}, sa, za, sb, zb, sy, zy, act);
+            int8_binary_case(ops[o], 2, (int32_t[]){3, 37}, (int32_t[]){3, 37}, (int32_t[]){3, 37}, sa, za, sb, zb, sy, zy, act);
+            int8_binary_case(ops[o], 4, (int32_t[]){1, 1, 1, 35}, (int32_t[]){1, 9, 7, 35}, (int32_t[]){1, 9, 7, 35},
+                             sa, za, sb, zb, sy, zy, act);
+            int8_binary_case(ops[o], 3, (int32_t[]){2, 5, 19}, (int32_t[]){1, 1, 1}, (int32_t[]){2, 5, 19}, sa, za, sb, zb,
+                             sy, zy, act);
+            int8_binary_case(ops[o], 3, (int32_t[]){4, 1, 11}, (int32_t[]){4, 6, 1}, (int32_t[]){4, 6, 11}, sa, za, sb, zb,
+                             sy, zy, act);
+        }
+}
+
+/* float32 values: ties of the scale (k + 1/2 steps), values next to them, large, +-inf and NaN. */
+static void quantize_input(p2l_tensor *t, int rank, const int32_t *dims, float scale) {
+    tensor(t, rank, dims, false, 1.0f);
+    float *d = t->data;
+    for (size_t i = 0; i < t->count; i++) {
+        const float tie = ((float)(int)rnd(140.0f) + 0.5f) * scale;
+        switch (i % 7) {
+        case 0: d[i] = tie; break;
+        case 1: d[i] = nextafterf(tie, 0.0f); break;
+        case 2: d[i] = rnd(200.0f) * scale; break;
+        case 3: d[i] = i % 3 ? rnd(1e9f) : (i % 2 ? INFINITY : -INFINITY); break;
+        case 4: d[i] = i % 5 ? rnd(3.0f) * scale : NAN; break;
+        default: d[i] = rnd(130.0f) * scale;
+        }
+    }
+}
+
+static void test_int8_quantize(void) {
+    const int32_t shapes[][4] = {{1, 64, 64, 24}, {1, 3, 5, 7}, {2, 1, 1, 9}};
+    for (int i = 0; i < 3; i++)
+        for (int z = -128; z <= 127; z += 51) {
+            const float scale = 0.013f * (float)(i + 1);
+            spec s = new_spec(P2L_OP_QUANTIZE, 1);
+            quantize_input(&s.in[0], 4, shapes[i], scale);
+            char what[96];
+            snprintf(what, sizeof what, "int8 QUANTIZE %dx%dx%dx%d, zero point %d", shapes[i][0], shapes[i][1],
+                     shapes[i][2], shapes[i][3], z);
+            compare_int8(what, &s, scale, z, false);
+            free_tensor(&s.in[0]);
+            /* DEQUANTIZE: int8 in, float32 out */
+            spec d = new_spec(P2L_OP_DEQUANTIZE, 1);
+            int8_tensor(&d.in[0], 4, shapes[i], false, 1, 0, scale, z);
+            p2l_tensor out_ref, out_fast;
+            float *expect = run_offer(&d, p2l_reference_kernel_of(P2L_OP_DEQUANTIZE), 1, &out_ref, NULL);
+            for (int threads = 1; threads <= 3; threads++) {
+                float *got = run_offer(&d, p2l_int8_fast_kernel(P2L_OP_DEQUANTIZE), threads, &out_fast, NULL);
+                CHECK(expect && got && out_fast.count == out_ref.count &&
+                      memcmp(got, expect, out_ref.count * sizeof *got) == 0);
+                free(got);
+            }
+            free(expect);
+            free_tensor(&d.in[0]);
+            cases++;
+        }
+}
+
+static void test_int8_elementwise_rows(void) {
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    if (!isa || !isa->i8_binary_row || !isa->i8_quantize_row || !isa->i8_dequantize_row) return;
+    enum { N = 83 };
+    int8_t a[N], b[N], got[N], expect[N];
+    float values[N], got_f[N], expect_f[N];
+    for (int trial = 0; trial < 600; trial++) {
+        for (int i = 0; i < N; i++) a[i] = (int8_t)(int)floorf(rnd(128.0f)), b[i] = (int8_t)(int)floorf(rnd(128.0f));
+        /* multipliers of reals 2^-24 .. 2^4 (MUL's output may scale up) */
+        p2l_quant_binary q = {.offset_a = (int32_t)rnd(128.0f), .offset_b = (int32_t)rnd(128.0f),
+                              .output_offset = (int32_t)rnd(128.0f), .act_min = trial % 3 ? -128 : -10,
+                              .act_max = trial % 5 ? 127 : 90};
+        q.a = p2l_quantize_multiplier(ldexp(0.5 + 0.49 * (double)rnd(1.0f), -(trial % 3)));
+        q.b = p2l_quantize_multiplier(ldexp(0.5 + 0.49 * (double)rnd(1.0f), -(trial % 5)));
+        q.output = p2l_quantize_multiplier(ldexp(1.0 + 0.5 * (double)rnd(1.0f), (trial % 29) - 24));
+        const p2l_op op = trial % 3 == 0 ? P2L_OP_ADD : trial % 3 == 1 ? P2L_OP_SUB : P2L_OP_MUL;
+        const size_t sa = (size_t)(trial % 4 != 1), sb = (size_t)(trial % 4 != 2), n = N - (size_t)trial % 11;
+        isa->i8_binary_row(op, &q, a, sa, b, sb, got, n);
+        p2l_quant_binary_row(op, &q, a, sa, b, sb, expect, n);
+        CHECK(memcmp(got, expect, n) == 0);
+        const float scale = (float)ldexp(1.0 + (double)rnd(0.9f), (trial % 17) - 10);
+        const int32_t zero_point = (int32_t)rnd(128.0f);
+        for (int i = 0; i < N; i++)
+            values[i] = i % 3 ? rnd(300.0f) * scale : ((float)(int)rnd(200.0f) + 0.5f) * scale;
+        isa->i8_quantize_row(values, scale, zero_point, got, n);
+        for (size_t i = 0; i < n; i++) expect[i] = (int8_t)p2l_affine_quantize(values[i], scale, zero_point, -128, 127);
+        CHECK(memcmp(got, expect, n) == 0);
+        isa->i8_dequantize_row(a, scale, zero_point, got_f, n);
+        for (size_t i = 0; i < n; i++) expect_f[i] = scale * (float)((int32_t)a[i] - zero_point);
+        CHECK(memcmp(got_f, expect_f, n * sizeof *got_f) == 0);
+        cases++, fast_cases++;
+    }
+}
+
 static void run_all(void) {
     RUN(test_conv);
     RUN(test_grouped_conv);
@@ -1126,6 +1247,9 @@ static void run_all(void) {
     RUN(test_int8_conv);
     RUN(test_int8_fully_connected);
     RUN(test_int8_requantize);
+    RUN(test_int8_binary);
+    RUN(test_int8_quantize);
+    RUN(test_int8_elementwise_rows);
 }
 
 static bool env_set(const char *name) {

@@ -319,6 +319,19 @@ typedef void (*p2l_i8_requantize_fn)(const int32_t *acc, const int32_t *bias, co
 /* The same with quant_math.h's scalar arithmetic (fast/int8.c): ISAs without the slot, vector tails. */
 void p2l_i8_requantize_scalar(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
                               size_t count, int8_t *out);
+/* int8 element-wise rows (fast/int8_elementwise.c drivers), equal bit for bit to the reference
+ * kernels: ADD / SUB / MUL as quant_math.h's p2l_quant_binary_row (steps sa, sb each 0 or 1);
+ * QUANTIZE float32 -> int8 per tensor, clamp(round half away from zero(in / scale) + zero_point), NaN
+ * as 0; DEQUANTIZE int8 -> float32 per tensor, scale * (in - zero_point). */
+struct p2l_quant_binary;
+typedef void (*p2l_i8_binary_row_fn)(p2l_op op, const struct p2l_quant_binary *q, const int8_t *a, size_t sa,
+                                     const int8_t *b, size_t sb, int8_t *out, size_t n);
+typedef void (*p2l_i8_quantize_row_fn)(const float *in, float scale, int32_t zero_point, int8_t *out, size_t n);
+typedef void (*p2l_i8_dequantize_row_fn)(const int8_t *in, float scale, int32_t zero_point, float *out, size_t n);
+
+/* The fast int8 ADD / SUB / MUL, QUANTIZE and DEQUANTIZE kernels (fast/int8_elementwise.c), NULL for
+ * other ops; p2l_int8_fast_kernel answers with them. */
+const p2l_kernel *p2l_int8_elementwise_fast_kernel(p2l_op op);
 
 /* ------------------------------------------------------------ hybrid FULLY_CONNECTED (fast/hybrid.c)
  * Float input quantized per row at run time (by the reference kernels' code), constant weights in
@@ -358,6 +371,9 @@ typedef struct p2l_fast_isa {
     p2l_i8_requantize_fn i8_requantize;       /* NULL: the drivers' scalar loop */
     p2l_hybrid_i8_dot_fn hybrid_i8_dot;       /* NULL: hybrid nodes run the reference kernels */
     p2l_hybrid_i4_dot_fn hybrid_i4_dot;       /* NULL: the same */
+    p2l_i8_binary_row_fn i8_binary_row;       /* NULL: int8 ADD / SUB / MUL run the reference kernel */
+    p2l_i8_quantize_row_fn i8_quantize_row;   /* NULL: QUANTIZE runs the reference kernel */
+    p2l_i8_dequantize_row_fn i8_dequantize_row; /* NULL: DEQUANTIZE runs the reference kernel */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

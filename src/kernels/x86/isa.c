@@ -10,7 +10,8 @@ const p2l_fast_isa p2l_isa_avx2 = {
     .mean_rows = p2l_f32_mean_rows__avx2, .channel_means = p2l_f32_channel_means__avx2,
     .transpose_blocks = p2l_u32_transpose_blocks__avx2, .transpose_lanes = 8, .interleave_3 = p2l_u32_interleave_3__avx2,
     .i8_gemm = p2l_i8_gemm__avx2, .i8_depthwise_tap = p2l_i8_depthwise_tap__avx2,
-    .i8_requantize = p2l_i8_requantize__avx2,
+    .i8_requantize = p2l_i8_requantize__avx2, .i8_binary_row = p2l_i8_binary_row__avx2,
+    .i8_quantize_row = p2l_i8_quantize_row__avx2, .i8_dequantize_row = p2l_i8_dequantize_row__avx2,
     .hybrid_i8_dot = p2l_hybrid_i8_dot__avx2, .hybrid_i4_dot = p2l_hybrid_i4_dot__avx2,
 };
 
@@ -21,6 +22,7 @@ const p2l_fast_isa p2l_isa_avx512 = {
     .mean_rows = p2l_f32_mean_rows__avx2, .channel_means = p2l_f32_channel_means__avx2,
     .transpose_blocks = p2l_u32_transpose_blocks__avx2, .transpose_lanes = 8, .interleave_3 = p2l_u32_interleave_3__avx2,
     .i8_gemm = p2l_i8_gemm__avx2, .i8_depthwise_tap = p2l_i8_depthwise_tap__avx2,
-    .i8_requantize = p2l_i8_requantize__avx2,
+    .i8_requantize = p2l_i8_requantize__avx2, .i8_binary_row = p2l_i8_binary_row__avx2,
+    .i8_quantize_row = p2l_i8_quantize_row__avx2, .i8_dequantize_row = p2l_i8_dequantize_row__avx2,
     .hybrid_i8_dot = p2l_hybrid_i8_dot__avx2, .hybrid_i4_dot = p2l_hybrid_i4_dot__avx2,
 };

@@ -8,29 +8,7 @@
  *  - the rounding right shift (ties away from zero) with per-lane shifts, VPSRAVD. */
 #include <immintrin.h>
 
-#include "kernels/x86/x86.h"
-
-/* floor((a * b + 2^30) / 2^31) per lane: even lanes from VPMULDQ of a, b; odd lanes from their high
- * halves moved down. */
-static inline __m256i rounding_doubling_high_mul(__m256i a, __m256i b) {
-    const __m256i round = _mm256_set1_epi64x((int64_t)1 << 30);
-    const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(a, b), round), 31);
-    const __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
-    /* bits 31..62 of the odd products land in the lanes' high halves */
-    const __m256i odd_high = _mm256_slli_epi64(_mm256_add_epi64(odd, round), 1);
-    return _mm256_blend_epi32(even, odd_high, 0xAA);
-}
-
-/* x / 2^exponent rounded to nearest, ties away from zero, per lane (exponents in [0, 31]). */
-static inline __m256i rounding_divide_by_pot(__m256i x, __m256i exponent) {
-    const __m256i one = _mm256_set1_epi32(1);
-    const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, exponent), one);
-    const __m256i remainder = _mm256_and_si256(x, mask);
-    const __m256i negative = _mm256_srli_epi32(x, 31); /* 1 where x < 0 */
-    const __m256i threshold = _mm256_add_epi32(_mm256_srai_epi32(mask, 1), negative);
-    /* cmpgt is -1 where the remainder rounds up */
-    return _mm256_sub_epi32(_mm256_srav_epi32(x, exponent), _mm256_cmpgt_epi32(remainder, threshold));
-}
+#include "kernels/x86/quant_avx2.h"
 
 void p2l_i8_requantize__avx2(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
                              size_t count, int8_t *out) {
@@ -41,13 +19,10 @@ void p2l_i8_requantize__avx2(const int32_t *acc, const int32_t *bias, const p2l_
         const size_t c = c0 + i;
         __m256i v = _mm256_loadu_si256((const __m256i *)(acc + i));
         if (bias) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(bias + i)));
-        v = _mm256_sllv_epi32(v, _mm256_loadu_si256((const __m256i *)(rq->left_shift + c)));
-        v = rounding_doubling_high_mul(v, _mm256_loadu_si256((const __m256i *)(rq->multiplier + c)));
-        v = rounding_divide_by_pot(v, _mm256_loadu_si256((const __m256i *)(rq->right_shift + c)));
-        v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, offset), lo), hi);
-        /* in [-128, 127] now: the saturating packs keep the values */
-        const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        _mm_storel_epi64((__m128i *)(out + i), _mm_packs_epi16(words, words));
+        v = multiply_by_quantized_multiplier(v, _mm256_loadu_si256((const __m256i *)(rq->multiplier + c)),
+                                             _mm256_loadu_si256((const __m256i *)(rq->left_shift + c)),
+                                             _mm256_loadu_si256((const __m256i *)(rq->right_shift + c)));
+        store_i8x8(out + i, _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, offset), lo), hi));
     }
     if (i < count) p2l_i8_requantize_scalar(acc + i, bias ? bias + i : NULL, rq, c0 + i, count - i, out + i);
 }

@@ -25,5 +25,10 @@ void p2l_hybrid_i8_dot__avx2(const int16_t *x, size_t rows, size_t k, const int8
                              int32_t *dots);
 void p2l_hybrid_i4_dot__avx2(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
                              const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
+/* int8 element-wise rows (elementwise_i8.c). */
+void p2l_i8_binary_row__avx2(p2l_op op, const struct p2l_quant_binary *q, const int8_t *a, size_t sa, const int8_t *b,
+                             size_t sb, int8_t *out, size_t n);
+void p2l_i8_quantize_row__avx2(const float *in, float scale, int32_t zero_point, int8_t *out, size_t n);
+void p2l_i8_dequantize_row__avx2(const int8_t *in, float scale, int32_t zero_point, float *out, size_t n);
 
 #endif
