@@ -220,6 +220,10 @@ int p2l_sym_tensor(p2l_lower_ctx *ctx, const char *expr);
 int p2l_size_tensor(p2l_lower_ctx *ctx, int count, const int64_t *sizes, const char *const *exprs);
 /* The shape of value v in physical layout `layout` (NULL = logical) as such a tensor. */
 int p2l_dynamic_shape(p2l_lower_ctx *ctx, const p2l_value *v, const p2l_layout *layout);
+/* The shape tensor of a reshape of `tensor` to `dims` (several unknown) that only inserts or drops
+ * size-1 axes: the input's run-time sizes gathered in order, 1 at the new axes. -1 with the reason
+ * recorded for any other reshape. */
+int p2l_unit_reshape_shape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims);
 /* Whether two values have the same sizes: equal static dims, dynamic ones of the same expression. */
 bool p2l_same_sizes(const p2l_value *a, const p2l_value *b);
 /* Which user input holds symbol `name` (not NUL-terminated): value id and dim where the input's size

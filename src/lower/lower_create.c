@@ -78,11 +78,19 @@ static int filled(p2l_lower_ctx *ctx, p2l_dtype dtype, int rank, const int64_t *
                          data, true);
 }
 
-/* Output 0 filled with `value`, shaped as the output value. */
+/* Output 0 filled with `value`, shaped as the output value (FILL of its shape computed at run time
+ * when a size is symbolic). */
 static p2l_status filled_output(p2l_lower_ctx *ctx, double value) {
     const p2l_value *v = p2l_output_value(ctx, 0);
     int dtype = output_dtype(ctx, 0);
     if (!v || dtype < 0) return P2L_ERROR_UNSUPPORTED;
+    if (!p2l_dims_static(v->dims, v->rank)) {
+        if (!p2l_fits_dtype(ctx, (p2l_dtype)dtype, value, "the fill value")) return P2L_ERROR_UNSUPPORTED;
+        int ins[2] = {p2l_dynamic_shape(ctx, v, NULL), p2l_const_scalar(ctx, (p2l_dtype)dtype, value)};
+        if (ins[0] < 0) return P2L_ERROR_UNSUPPORTED;
+        int y = p2l_output(ctx, 0, NULL);
+        return p2l_emitted(p2l_emit(ctx, P2L_OP_FILL, 2, ins, 1, &y));
+    }
     int t = filled(ctx, (p2l_dtype)dtype, v->rank, v->dims, value);
     return t < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, t, NULL);
 }
