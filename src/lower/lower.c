@@ -478,6 +478,7 @@ static p2l_status lower_user_inputs(p2l_lower_ctx *ctx) {
         p2l_dtype boundary = p2l_boundary_dtype(v);
         int t = p2l_add_tensor(ctx->g, v->name, boundary, v->rank, v->dims);
         if (t < 0) return failure_status(v->name);
+        if (!p2l_dims_static(v->dims, v->rank)) P2L_TRY(p2l_set_sample_dims(ctx, t, v));
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->inputs, t));
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->input_names, p2l_arena_printf(ctx->g->arena, "args_%zu", i)));
         if (p2l_ir_dtype(v->dtype) != boundary) {

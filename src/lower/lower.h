@@ -224,6 +224,9 @@ int p2l_dynamic_shape(p2l_lower_ctx *ctx, const p2l_value *v, const p2l_layout *
  * size-1 axes: the input's run-time sizes gathered in order, 1 at the new axes. -1 with the reason
  * recorded for any other reshape. */
 int p2l_unit_reshape_shape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims);
+/* Records on graph input tensor t the sizes of input value v in the export's example inputs (the
+ * file's `shape`; shape_signature keeps -1 for the dynamic dims). */
+p2l_status p2l_set_sample_dims(p2l_lower_ctx *ctx, int t, const p2l_value *v);
 /* Whether two values have the same sizes: equal static dims, dynamic ones of the same expression. */
 bool p2l_same_sizes(const p2l_value *a, const p2l_value *b);
 /* Which user input holds symbol `name` (not NUL-terminated): value id and dim where the input's size

@@ -214,6 +214,14 @@ int p2l_unit_reshape_shape(p2l_lower_ctx *ctx, int tensor, int rank, const int64
     return p2l_gather(ctx, sizes, p2l_const_indices(ctx, 1, &out_len, from), 0);
 }
 
+p2l_status p2l_set_sample_dims(p2l_lower_ctx *ctx, int t, const p2l_value *v) {
+    int64_t *sample = p2l_arena_alloc(ctx->g->arena, sizeof(int64_t) * P2L_MAX_DIMS);
+    if (!sample) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    for (int d = 0; d < v->rank; d++) sample[d] = v->dims[d] >= 0 ? v->dims[d] : v->sample[d];
+    ctx->g->tensors.items[t].sample_dims = sample;
+    return P2L_OK;
+}
+
 bool p2l_same_sizes(const p2l_value *a, const p2l_value *b) {
     if (a->rank != b->rank) return false;
     for (int i = 0; i < a->rank; i++) {

@@ -253,3 +253,22 @@ def test_attention_with_dynamic_length_at_three_lengths(mode):
     shapes = ({1: seq},) + (({0: seq, 1: seq},) if with_mask else ())
     check_sizes(SdpaAttention(mode), sample, shapes,
                 [(torch.randn(2, n, 16),) + ((torch.randn(n, n),) if with_mask else ()) for n in (3, 8, 17)])
+
+
+def test_file_shape_holds_the_export_sample_size():
+    """`shape` holds the example input's size in each dynamic dim (shape_signature the -1): both runtimes
+    run the file at that size without a resize, and still resize from it."""
+    module = FlattenCNN().eval()
+    edge = pt2lite.convert(module, (torch.randn(2, 3, 16, 16),), dynamic_shapes=({0: Dim("b", min=1, max=32)},))
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        expected = module(x).numpy()
+    for runtime, interpreter_class in RUNTIMES.items():
+        interpreter = interpreter_class(model_content=edge.model_content())
+        d = interpreter.get_input_details()[0]
+        assert list(d["shape"]) == [2, 3, 16, 16] and list(d["shape_signature"]) == [-1, 3, 16, 16], runtime
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(d["index"], x.numpy())
+        interpreter.invoke()
+        assert_close(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected, 1e-4, 1e-4,
+                     what=f"{runtime} at the sample size")
