@@ -218,6 +218,9 @@ int p2l_sym_tensor(p2l_lower_ctx *ctx, const char *expr);
 /* A 1-D int32 tensor of `count` sizes: static ones (>= 0) as constants, the others (< 0) from
  * exprs[i]; a constant when all are static. */
 int p2l_size_tensor(p2l_lower_ctx *ctx, int count, const int64_t *sizes, const char *const *exprs);
+/* CONCATENATION of n 1-D int32 tensors holding `len` values in all (the piece itself when n == 1);
+ * -1 when a piece is -1. */
+int p2l_concat_sizes(p2l_lower_ctx *ctx, int n, const int *pieces, int64_t len);
 /* The shape of value v in physical layout `layout` (NULL = logical) as such a tensor. */
 int p2l_dynamic_shape(p2l_lower_ctx *ctx, const p2l_value *v, const p2l_layout *layout);
 /* The shape tensor of a reshape of `tensor` to `dims` (several unknown) that only inserts or drops

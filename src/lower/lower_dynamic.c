@@ -165,10 +165,13 @@ int p2l_size_tensor(p2l_lower_ctx *ctx, int count, const int64_t *sizes, const c
         for (; i < count && sizes[i] >= 0; i++) run[k++] = (int32_t)sizes[i]; /* dims fit int32 */
         pieces[n++] = p2l_const_i32(ctx, k, run);
     }
+    return p2l_concat_sizes(ctx, n, pieces, count);
+}
+
+int p2l_concat_sizes(p2l_lower_ctx *ctx, int n, const int *pieces, int64_t len) {
     for (int i = 0; i < n; i++)
         if (pieces[i] < 0) return -1;
     if (n == 1) return pieces[0];
-    int64_t len = count;
     int out = p2l_temp(ctx, "shape", P2L_INT32, 1, &len);
     return p2l_emit(ctx, P2L_OP_CONCATENATION, n, pieces, 1, &out) < 0 ? -1 : out;
 }

@@ -412,12 +412,7 @@ static int with_entry(p2l_lower_ctx *ctx, int rank, const int32_t *values, int p
     if (p > 0) pieces[n++] = p2l_const_i32(ctx, p, values);
     pieces[n++] = at_p;
     if (p + 1 < rank) pieces[n++] = p2l_const_i32(ctx, rank - p - 1, values + p + 1);
-    for (int i = 0; i < n; i++)
-        if (pieces[i] < 0) return -1;
-    if (n == 1) return pieces[0];
-    int64_t len = rank;
-    int out = p2l_temp(ctx, "bounds", P2L_INT32, 1, &len);
-    return p2l_emit(ctx, P2L_OP_CONCATENATION, n, pieces, 1, &out) < 0 ? -1 : out;
+    return p2l_concat_sizes(ctx, n, pieces, rank);
 }
 
 /* A slice whose start or end is a symbolic size (x[:, :n], x[:, s - 1:]): STRIDED_SLICE with that
