@@ -34,6 +34,9 @@ typedef struct p2l_ir_tensor {
     p2l_dtype dtype;
     int rank;
     int64_t dims[P2L_MAX_DIMS]; /* -1: dynamic */
+    /* A graph input with dynamic dims: its sizes in the export's example inputs, which the file's
+     * `shape` holds (shape_signature holds the -1s); NULL: a dynamic dim's `shape` entry is 1. */
+    const int64_t *sample_dims;
     /* Constant data (NULL for activations). `owned` is set when the graph allocated the bytes
      * (p2l_alloc) and must release them; otherwise they live in the input archive. */
     const void *data;

@@ -191,10 +191,12 @@ p2l_status p2l_alias_output(p2l_lower_ctx *ctx, int index, int tensor, const p2l
 int p2l_reshape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims) {
     if (tensor < 0) return -1;
     int32_t shape[P2L_MAX_DIMS];
-    for (int i = 0; i < rank; i++) shape[i] = (int32_t)dims[i];
+    int unknown = 0;
+    for (int i = 0; i < rank; i++) shape[i] = (int32_t)dims[i], unknown += dims[i] < 0;
     int64_t n = rank;
-    int shape_t = p2l_add_const_i32(ctx->g, tensor_name(ctx, name_base(ctx), "shape"), 1,
-                                    &n, shape);
+    int shape_t = unknown > 1 ? p2l_unit_reshape_shape(ctx, tensor, rank, dims) /* RESHAPE takes one -1 */
+                              : p2l_add_const_i32(ctx->g, tensor_name(ctx, name_base(ctx), "shape"), 1, &n, shape);
+    if (shape_t < 0) return -1;
     int out = p2l_temp(ctx, "reshape", ctx->g->tensors.items[tensor].dtype, rank, dims);
     int ins[2] = {tensor, shape_t};
     return p2l_emit(ctx, P2L_OP_RESHAPE, 2, ins, 1, &out) < 0 ? -1 : out;
@@ -476,6 +478,7 @@ static p2l_status lower_user_inputs(p2l_lower_ctx *ctx) {
         p2l_dtype boundary = p2l_boundary_dtype(v);
         int t = p2l_add_tensor(ctx->g, v->name, boundary, v->rank, v->dims);
         if (t < 0) return failure_status(v->name);
+        if (!p2l_dims_static(v->dims, v->rank)) P2L_TRY(p2l_set_sample_dims(ctx, t, v));
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->inputs, t));
         P2L_TRY(P2L_VEC_PUSH(&ctx->g->input_names, p2l_arena_printf(ctx->g->arena, "args_%zu", i)));
         if (p2l_ir_dtype(v->dtype) != boundary) {

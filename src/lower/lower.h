@@ -218,8 +218,18 @@ int p2l_sym_tensor(p2l_lower_ctx *ctx, const char *expr);
 /* A 1-D int32 tensor of `count` sizes: static ones (>= 0) as constants, the others (< 0) from
  * exprs[i]; a constant when all are static. */
 int p2l_size_tensor(p2l_lower_ctx *ctx, int count, const int64_t *sizes, const char *const *exprs);
+/* CONCATENATION of n 1-D int32 tensors holding `len` values in all (the piece itself when n == 1);
+ * -1 when a piece is -1. */
+int p2l_concat_sizes(p2l_lower_ctx *ctx, int n, const int *pieces, int64_t len);
 /* The shape of value v in physical layout `layout` (NULL = logical) as such a tensor. */
 int p2l_dynamic_shape(p2l_lower_ctx *ctx, const p2l_value *v, const p2l_layout *layout);
+/* The shape tensor of a reshape of `tensor` to `dims` (several unknown) that only inserts or drops
+ * size-1 axes: the input's run-time sizes gathered in order, 1 at the new axes. -1 with the reason
+ * recorded for any other reshape. */
+int p2l_unit_reshape_shape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims);
+/* Records on graph input tensor t the sizes of input value v in the export's example inputs (the
+ * file's `shape`; shape_signature keeps -1 for the dynamic dims). */
+p2l_status p2l_set_sample_dims(p2l_lower_ctx *ctx, int t, const p2l_value *v);
 /* Whether two values have the same sizes: equal static dims, dynamic ones of the same expression. */
 bool p2l_same_sizes(const p2l_value *a, const p2l_value *b);
 /* Which user input holds symbol `name` (not NUL-terminated): value id and dim where the input's size

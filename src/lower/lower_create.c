@@ -78,11 +78,19 @@ static int filled(p2l_lower_ctx *ctx, p2l_dtype dtype, int rank, const int64_t *
                          data, true);
 }
 
-/* Output 0 filled with `value`, shaped as the output value. */
+/* Output 0 filled with `value`, shaped as the output value (FILL of its shape computed at run time
+ * when a size is symbolic). */
 static p2l_status filled_output(p2l_lower_ctx *ctx, double value) {
     const p2l_value *v = p2l_output_value(ctx, 0);
     int dtype = output_dtype(ctx, 0);
     if (!v || dtype < 0) return P2L_ERROR_UNSUPPORTED;
+    if (!p2l_dims_static(v->dims, v->rank)) {
+        if (!p2l_fits_dtype(ctx, (p2l_dtype)dtype, value, "the fill value")) return P2L_ERROR_UNSUPPORTED;
+        int ins[2] = {p2l_dynamic_shape(ctx, v, NULL), p2l_const_scalar(ctx, (p2l_dtype)dtype, value)};
+        if (ins[0] < 0) return P2L_ERROR_UNSUPPORTED;
+        int y = p2l_output(ctx, 0, NULL);
+        return p2l_emitted(p2l_emit(ctx, P2L_OP_FILL, 2, ins, 1, &y));
+    }
     int t = filled(ctx, (p2l_dtype)dtype, v->rank, v->dims, value);
     return t < 0 ? P2L_ERROR_UNSUPPORTED : p2l_alias_output(ctx, 0, t, NULL);
 }
@@ -142,9 +150,35 @@ p2l_status p2l_lower_scalar_tensor(p2l_lower_ctx *ctx, const p2l_aten_node *node
 /* empty.memory_format / empty_strided: the contents are undefined in torch; zeros here. */
 p2l_status p2l_lower_empty(p2l_lower_ctx *ctx, const p2l_aten_node *node) { return filled_output(ctx, 0); }
 
+/* arange with a symbolic bound (arange(x.shape[1])): RANGE of 0-d bounds, the symbolic ones
+ * computed at run time (int32 sizes, cast to a float arange's dtype). */
+static p2l_status dynamic_arange(p2l_lower_ctx *ctx) {
+    int dtype = output_dtype(ctx, 0);
+    if (dtype < 0) return P2L_ERROR_UNSUPPORTED;
+    if (dtype != P2L_INT32 && dtype != P2L_FLOAT32)
+        return p2l_unsupported(ctx, "an arange of dtype %s with a symbolic bound", p2l_dtype_name((p2l_dtype)dtype));
+    static const char *const names[3] = {"start", "end", "step"};
+    int bounds[3];
+    for (int i = 0; i < 3; i++) {
+        const p2l_arg *a = p2l_arg_of(ctx, names[i]);
+        double value = 1; /* step's default */
+        if (a->symbolic) {
+            bounds[i] = p2l_cast(ctx, p2l_reshape(ctx, p2l_sym_tensor(ctx, a->sym), 0, NULL), (p2l_dtype)dtype);
+        } else {
+            if (a->kind != P2L_ARG_NONE && !scalar_arg(ctx, names[i], &value)) return P2L_ERROR_UNSUPPORTED;
+            bounds[i] = p2l_const_scalar(ctx, (p2l_dtype)dtype, value);
+        }
+        if (bounds[i] < 0) return P2L_ERROR_UNSUPPORTED;
+    }
+    int y = p2l_output(ctx, 0, NULL);
+    return p2l_emitted(p2l_emit(ctx, P2L_OP_RANGE, 3, bounds, 1, &y));
+}
+
 /* arange.start_step(start, end, step, dtype): start + i * step (computed in double, as torch's CPU
- * kernel does, then converted), a constant. */
+ * kernel does, then converted), a constant; RANGE when a bound is symbolic. */
 p2l_status p2l_lower_arange(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
+    if (p2l_arg_of(ctx, "start")->symbolic || p2l_arg_of(ctx, "end")->symbolic || p2l_arg_of(ctx, "step")->symbolic)
+        return dynamic_arange(ctx);
     double start, end, step = 1;
     if (!scalar_arg(ctx, "start", &start) || !scalar_arg(ctx, "end", &end)) return P2L_ERROR_UNSUPPORTED;
     if (p2l_arg_of(ctx, "step")->kind != P2L_ARG_NONE && !scalar_arg(ctx, "step", &step)) return P2L_ERROR_UNSUPPORTED;

@@ -165,10 +165,13 @@ int p2l_size_tensor(p2l_lower_ctx *ctx, int count, const int64_t *sizes, const c
         for (; i < count && sizes[i] >= 0; i++) run[k++] = (int32_t)sizes[i]; /* dims fit int32 */
         pieces[n++] = p2l_const_i32(ctx, k, run);
     }
+    return p2l_concat_sizes(ctx, n, pieces, count);
+}
+
+int p2l_concat_sizes(p2l_lower_ctx *ctx, int n, const int *pieces, int64_t len) {
     for (int i = 0; i < n; i++)
         if (pieces[i] < 0) return -1;
     if (n == 1) return pieces[0];
-    int64_t len = count;
     int out = p2l_temp(ctx, "shape", P2L_INT32, 1, &len);
     return p2l_emit(ctx, P2L_OP_CONCATENATION, n, pieces, 1, &out) < 0 ? -1 : out;
 }
@@ -182,6 +185,44 @@ int p2l_dynamic_shape(p2l_lower_ctx *ctx, const p2l_value *v, const p2l_layout *
         exprs[i] = v->sym[axis];
     }
     return p2l_size_tensor(ctx, v->rank, sizes, exprs);
+}
+
+int p2l_unit_reshape_shape(p2l_lower_ctx *ctx, int tensor, int rank, const int64_t *dims) {
+    const p2l_ir_tensor xt = ctx->g->tensors.items[tensor];
+    int32_t from[P2L_MAX_DIMS]; /* per output axis: the input axis holding its size; xt.rank: a 1 */
+    int in = 0;
+    bool matches = true;
+    for (int i = 0; i < rank && matches; i++) {
+        while (in < xt.rank && xt.dims[in] == 1 && dims[i] != 1) in++;
+        if (dims[i] == 1 && (in >= xt.rank || xt.dims[in] != 1)) {
+            from[i] = (int32_t)xt.rank;
+            continue;
+        }
+        matches = in < xt.rank && xt.dims[in] == dims[i];
+        from[i] = (int32_t)in++;
+    }
+    while (in < xt.rank && xt.dims[in] == 1) in++;
+    if (!matches || in != xt.rank) {
+        p2l_unsupported(ctx, "a reshape to a shape with several dynamic sizes that is not only adding or dropping "
+                             "size-1 axes");
+        return -1;
+    }
+    int64_t len = xt.rank, ext = xt.rank + 1, out_len = rank;
+    int shape = p2l_temp(ctx, "shape", P2L_INT32, 1, &len);
+    int n = p2l_emit1(ctx, P2L_OP_SHAPE, tensor, shape);
+    if (n < 0) return -1;
+    p2l_set_option(ctx->g, n, "out_type", P2L_INT32);
+    int parts[2] = {shape, const_one(ctx, 1)}, sizes = p2l_temp(ctx, "shape", P2L_INT32, 1, &ext);
+    if (parts[1] < 0 || p2l_emit(ctx, P2L_OP_CONCATENATION, 2, parts, 1, &sizes) < 0) return -1;
+    return p2l_gather(ctx, sizes, p2l_const_indices(ctx, 1, &out_len, from), 0);
+}
+
+p2l_status p2l_set_sample_dims(p2l_lower_ctx *ctx, int t, const p2l_value *v) {
+    int64_t *sample = p2l_arena_alloc(ctx->g->arena, sizeof(int64_t) * P2L_MAX_DIMS);
+    if (!sample) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    for (int d = 0; d < v->rank; d++) sample[d] = v->dims[d] >= 0 ? v->dims[d] : v->sample[d];
+    ctx->g->tensors.items[t].sample_dims = sample;
+    return P2L_OK;
 }
 
 bool p2l_same_sizes(const p2l_value *a, const p2l_value *b) {

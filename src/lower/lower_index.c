@@ -65,6 +65,22 @@ static int index_tensor(p2l_lower_ctx *ctx, int value_id, int64_t wrap_size) {
     return p2l_binary(ctx, P2L_OP_FLOOR_MOD, t, p2l_const_scalar(ctx, P2L_INT32, (double)wrap_size), P2L_INT32);
 }
 
+/* index_tensor for a dim whose size may be dynamic (`size` < 0, `size_expr` its expression): a
+ * computed index, or a constant one with a negative entry, is wrapped by a FLOOR_MOD with the size
+ * computed at run time. */
+static int dim_index_tensor(p2l_lower_ctx *ctx, int value_id, int64_t size, const char *size_expr) {
+    if (size >= 0) return index_tensor(ctx, value_id, size);
+    int t = index_tensor(ctx, value_id, 0);
+    if (t < 0) return -1;
+    if (p2l_is_const(ctx->g, t)) {
+        const p2l_ir_tensor *tt = tensor_of(ctx, t);
+        bool negative = false;
+        for (int64_t i = 0, n = p2l_ir_tensor_numel(tt); i < n; i++) negative = negative || ((const int32_t *)tt->data)[i] < 0;
+        if (!negative) return t;
+    }
+    return p2l_binary(ctx, P2L_OP_FLOOR_MOD, t, p2l_sym_tensor(ctx, size_expr), P2L_INT32);
+}
+
 /* The layout of GATHER's output along physical axis p of a tensor in layout l (logical axis d),
  * with `nb` index axes (taken in logical order) replacing it. */
 static p2l_layout gathered_layout(const p2l_layout *l, int rank, int d, int nb) {
@@ -270,27 +286,31 @@ static bool plan_indices(p2l_lower_ctx *ctx, const p2l_value *self_v, index_plan
         }
     }
     plan->adjacent = plan->count == 0 || plan->dims[plan->count - 1] - plan->dims[0] == plan->count - 1;
-    for (int k = 0; k < plan->count; k++)
-        if (self_v->dims[plan->dims[k]] < 0) {
-            p2l_unsupported(ctx, "indexing a dynamic dim");
-            return false;
-        }
     return true;
 }
 
 /* The linear index into the indexed dims flattened (row-major) into one: sum idx_k * stride_k,
- * each index wrapped (negatives count from the end) and broadcast to the plan's shape. */
+ * each index wrapped (negatives count from the end) and broadcast to the plan's shape. Behind a
+ * dynamic indexed dim the stride is computed at run time (stride_t). */
 static int plan_linear_index(p2l_lower_ctx *ctx, const p2l_value *self_v, const index_plan *plan) {
     int64_t stride = 1;
-    int lin = -1;
+    int lin = -1, stride_t = -1;
     for (int k = plan->count - 1; k >= 0; k--) {
         int64_t size = self_v->dims[plan->dims[k]];
-        int t = p2l_align_rank(ctx, index_tensor(ctx, plan->ids[k], size), plan->brank);
-        if (t >= 0 && stride != 1)
+        const char *expr = self_v->sym[plan->dims[k]];
+        int t = p2l_align_rank(ctx, dim_index_tensor(ctx, plan->ids[k], size, expr), plan->brank);
+        if (t >= 0 && stride_t >= 0) t = p2l_binary(ctx, P2L_OP_MUL, t, stride_t, P2L_INT32);
+        else if (t >= 0 && stride != 1)
             t = p2l_binary(ctx, P2L_OP_MUL, t, p2l_const_scalar(ctx, P2L_INT32, (double)stride), P2L_INT32);
         lin = lin == -1 ? t : p2l_binary(ctx, P2L_OP_ADD, lin, t, P2L_INT32);
         if (lin < 0) return -1;
-        stride *= size;
+        if (k > 0 && (size < 0 || stride_t >= 0)) {
+            int dim_size = size < 0 ? p2l_sym_tensor(ctx, expr) : p2l_const_scalar(ctx, P2L_INT32, (double)size);
+            int base = stride_t >= 0 ? stride_t : p2l_const_scalar(ctx, P2L_INT32, (double)stride);
+            stride_t = p2l_binary(ctx, P2L_OP_MUL, base, dim_size, P2L_INT32);
+            if (stride_t < 0) return -1;
+        }
+        stride *= size < 0 ? 1 : size;
     }
     if (stride > INT32_MAX) {
         p2l_unsupported(ctx, "indexed dims of %lld elements (above int32)", (long long)stride);
@@ -298,7 +318,12 @@ static int plan_linear_index(p2l_lower_ctx *ctx, const p2l_value *self_v, const 
     }
     /* every index may be smaller than the broadcast shape: make the result exactly that shape */
     const p2l_ir_tensor lt = *tensor_of(ctx, lin);
-    if (memcmp(lt.dims, plan->bdims, sizeof(int64_t) * (size_t)plan->brank) != 0 && p2l_dims_static(plan->bdims, plan->brank)) {
+    bool broadcast = memcmp(lt.dims, plan->bdims, sizeof(int64_t) * (size_t)plan->brank) != 0;
+    if (broadcast && !p2l_dims_static(plan->bdims, plan->brank)) {
+        p2l_unsupported(ctx, "index tensors that broadcast to a dynamic shape none of them has");
+        return -1;
+    }
+    if (broadcast) {
         int32_t shape[P2L_MAX_DIMS];
         for (int i = 0; i < plan->brank; i++) shape[i] = (int32_t)plan->bdims[i];
         int ins[2] = {lin, p2l_const_i32(ctx, plan->brank, shape)};
@@ -335,13 +360,19 @@ static int merged_self(p2l_lower_ctx *ctx, const p2l_value *self_v, const index_
     int r = 0;
     for (int d = 0; d < xt.rank; d++) {
         if (d > first && d < first + plan->count) {
-            dims[r - 1] *= xt.dims[d];
+            dims[r - 1] = dims[r - 1] < 0 || xt.dims[d] < 0 ? -1 : dims[r - 1] * xt.dims[d];
             continue;
         }
         dims[r++] = xt.dims[d];
     }
     *axis = first;
     if (plan->count == 1) return x;
+    int unknown = 0;
+    for (int d = 0; d < r; d++) unknown += dims[d] < 0;
+    if (unknown > 1) { /* RESHAPE takes one -1 */
+        p2l_unsupported(ctx, "advanced indexing of a dynamic dim in a tensor with another dynamic dim");
+        return -1;
+    }
     return p2l_reshape(ctx, x, r, dims);
 }
 
@@ -362,7 +393,7 @@ p2l_status p2l_lower_index_tensor(p2l_lower_ctx *ctx, const p2l_aten_node *node)
         int d = plan.dims[0];
         p2l_layout l;
         int x = p2l_input_any(ctx, "self", &l);
-        int i = index_tensor(ctx, plan.ids[0], self_v->dims[d]);
+        int i = dim_index_tensor(ctx, plan.ids[0], self_v->dims[d], self_v->sym[d]);
         int y = p2l_gather(ctx, x, i, p2l_physical_axis(&l, self_v->rank, d));
         if (y < 0) return P2L_ERROR_UNSUPPORTED;
         p2l_layout out_l = gathered_layout(&l, self_v->rank, d, tensor_of(ctx, i)->rank);

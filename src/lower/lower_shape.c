@@ -406,6 +406,51 @@ static int slice_axis(p2l_lower_ctx *ctx, int x, const p2l_layout *l, int axis, 
     return emit_strided_slice(ctx, x, begin, stop, strides, end_mask, out);
 }
 
+/* A 1-D int32 tensor of `rank` values: constants, except entry p, which is tensor `at_p` (1 element). */
+static int with_entry(p2l_lower_ctx *ctx, int rank, const int32_t *values, int p, int at_p) {
+    int pieces[3], n = 0;
+    if (p > 0) pieces[n++] = p2l_const_i32(ctx, p, values);
+    pieces[n++] = at_p;
+    if (p + 1 < rank) pieces[n++] = p2l_const_i32(ctx, rank - p - 1, values + p + 1);
+    return p2l_concat_sizes(ctx, n, pieces, rank);
+}
+
+/* A slice whose start or end is a symbolic size (x[:, :n], x[:, s - 1:]): STRIDED_SLICE with that
+ * bound computed at run time. TFLite resolves a negative or overlarge bound as torch does (from the
+ * end, clamped), so the run-time value needs no adjusting. */
+static p2l_status symbolic_slice(p2l_lower_ctx *ctx, int dim, int64_t step) {
+    const p2l_arg *start_a = p2l_arg_of(ctx, "start"), *end_a = p2l_arg_of(ctx, "end");
+    p2l_layout l;
+    int x = p2l_input_any(ctx, "self", &l);
+    if (x < 0) return P2L_ERROR_UNSUPPORTED;
+    const p2l_ir_tensor xt = ctx->g->tensors.items[x];
+    int p = p2l_physical_axis(&l, xt.rank, dim);
+    int32_t begin[P2L_MAX_DIMS], stop[P2L_MAX_DIMS], strides[P2L_MAX_DIMS];
+    int end_mask = full_slice(&xt, begin, stop, strides) & ~(1 << p);
+    if (!p2l_narrow_i32(ctx, step, "the slice step", &strides[p])) return P2L_ERROR_UNSUPPORTED;
+    int begin_t, end_t;
+    if (start_a->symbolic) {
+        begin_t = with_entry(ctx, xt.rank, begin, p, p2l_sym_tensor(ctx, start_a->sym));
+    } else {
+        begin[p] = clamp_i32(start_a->kind == P2L_ARG_INT ? start_a->i : 0);
+        begin_t = p2l_const_i32(ctx, xt.rank, begin);
+    }
+    if (end_a->symbolic) {
+        end_t = with_entry(ctx, xt.rank, stop, p, p2l_sym_tensor(ctx, end_a->sym));
+    } else {
+        int64_t end = end_a->kind == P2L_ARG_INT ? end_a->i : INT64_MAX;
+        if (end == INT64_MAX) end_mask |= 1 << p;
+        stop[p] = end == INT64_MAX ? 0 : clamp_i32(end);
+        end_t = p2l_const_i32(ctx, xt.rank, stop);
+    }
+    int ins[4] = {x, begin_t, end_t, p2l_const_i32(ctx, xt.rank, strides)};
+    if (begin_t < 0 || end_t < 0) return P2L_ERROR_UNSUPPORTED;
+    int out = p2l_output(ctx, 0, &l);
+    int n = p2l_emit(ctx, P2L_OP_STRIDED_SLICE, 4, ins, 1, &out);
+    if (n >= 0 && end_mask) p2l_set_option(ctx->g, n, "end_mask", end_mask);
+    return p2l_emitted(n);
+}
+
 /* slice.Tensor: STRIDED_SLICE on the axis's physical position; a slice covering the whole axis
  * is the input itself. */
 p2l_status p2l_lower_slice(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
@@ -413,6 +458,12 @@ p2l_status p2l_lower_slice(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (!in_v || !out_v) return P2L_ERROR_UNSUPPORTED;
     int dim = p2l_norm_dim(p2l_arg_of(ctx, "dim")->i, in_v->rank);
     if (dim < 0 || in_v->rank == 0) return p2l_unsupported(ctx, "slice dim %lld is out of range", (long long)p2l_arg_of(ctx, "dim")->i);
+    if (p2l_arg_of(ctx, "start")->symbolic || p2l_arg_of(ctx, "end")->symbolic) {
+        int64_t step;
+        if (!optional_int_arg(ctx, "step", 1, &step)) return P2L_ERROR_UNSUPPORTED;
+        if (step < 1) return p2l_unsupported(ctx, "slice step %lld (torch requires a positive step)", (long long)step);
+        return symbolic_slice(ctx, dim, step);
+    }
     int64_t start, end, step;
     if (!optional_int_arg(ctx, "start", 0, &start) || !optional_int_arg(ctx, "end", INT64_MAX, &end) ||
         !optional_int_arg(ctx, "step", 1, &step))

@@ -61,6 +61,7 @@ typedef struct p2l_value {
     int rank;
     int64_t dims[P2L_MAX_DIMS]; /* -1 for a symbolic size */
     const char *sym[P2L_MAX_DIMS]; /* a symbolic size's sympy expression ("Mul(Integer(2), Symbol('s0', ...))") */
+    int64_t sample[P2L_MAX_DIMS];  /* a symbolic size's value in the export's example inputs (0: not recorded) */
     const void *data;   /* parameters, buffers, constants */
     void *owned;        /* set when data had to be copied */
     size_t nbytes;

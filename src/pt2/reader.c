@@ -251,6 +251,13 @@ static const char *sym_expr(p2l_exported *ep, const p2l_json *v) {
     return id >= 0 ? ep->symints.items[id].expr : NULL;
 }
 
+/* The example value torch.export recorded for a symbolic size (its "hint"); 0 when absent. */
+static int64_t sym_hint(const p2l_json *v) {
+    const p2l_json *hint = get_typed(get_typed(get_typed(v, "as_expr", P2L_JSON_OBJECT), "hint", P2L_JSON_OBJECT),
+                                     "as_int", P2L_JSON_NUMBER);
+    return hint && hint->is_integer && hint->integer > 0 && hint->integer <= P2L_MAX_DIM ? hint->integer : 0;
+}
+
 /* TensorMeta -> dtype, rank, dims (and, with ep, the expressions of symbolic dims). */
 static p2l_status read_tensor_meta(p2l_exported *ep, const p2l_json *meta, const char *name, p2l_value *v) {
     const p2l_json *dtype = get_typed(meta, "dtype", P2L_JSON_NUMBER);
@@ -266,6 +273,7 @@ static p2l_status read_tensor_meta(p2l_exported *ep, const p2l_json *meta, const
         v->dims[d] = sym_int(&sizes->items[d], NULL);
         if (v->dims[d] < -1) return p2l_fail(P2L_ERROR_MALFORMED, "tensor %s has a negative size", name);
         if (v->dims[d] < 0 && ep) v->sym[d] = sym_expr(ep, &sizes->items[d]);
+        if (v->dims[d] < 0) v->sample[d] = sym_hint(&sizes->items[d]);
         if (v->dims[d] > P2L_MAX_DIM)
             return p2l_fail(P2L_ERROR_UNSUPPORTED, "tensor %s has size %lld in dim %d; TFLite shapes hold sizes up to %d",
                             name, (long long)v->dims[d], d, P2L_MAX_DIM);

@@ -337,7 +337,8 @@ static p2l_fb_ref write_subgraph(writer *w, const p2l_ir_graph *g, const int *te
                 return 0;
             }
             dynamic = dynamic || tensor->dims[d] < 0;
-            shape[d] = tensor->dims[d] < 0 ? 1 : (int32_t)tensor->dims[d];
+            shape[d] = tensor->dims[d] >= 0 ? (int32_t)tensor->dims[d]
+                       : tensor->sample_dims && tensor->sample_dims[d] > 0 ? (int32_t)tensor->sample_dims[d] : 1;
             signature[d] = (int32_t)tensor->dims[d];
         }
         p2l_fb_ref shape_ref = p2l_fb_vector(fb, shape, (size_t)tensor->rank, 4, 4);

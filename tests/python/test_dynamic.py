@@ -177,3 +177,98 @@ def test_symbolic_arithmetic_sizes_computed_at_run_time():
 
     check_sizes(Arithmetic(), (torch.randn(2, 6, 16),), ({0: Dim("b", max=8), 1: 2 * Dim("k", max=16)},),
                 [(torch.randn(b, s, 16),) for b, s in ((1, 4), (3, 10), (5, 6))])
+
+
+def test_hf_gpt2_dynamic_sequence_length_at_three_lengths():
+    """HF GPT-2 (random weights): the position ids (arange of the length), the causal mask (slices
+    with symbolic bounds, advanced indexing of the dynamic dim) and the attention with a dynamic
+    length, from one file at lengths 3, 8 and 17."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=64, vocab_size=100,
+                                     use_cache=False, attn_implementation="eager")
+    model = transformers.GPT2LMHeadModel(config).eval()
+
+    class Logits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids):
+            return self.model(input_ids=ids, use_cache=False).logits
+
+    edge = check_sizes(Logits(), (torch.randint(0, 100, (1, 8)),), ({1: Dim("seq", min=2, max=64)},),
+                       [(torch.randint(0, 100, (1, n)),) for n in (3, 8, 17)])
+    assert input_signatures(edge.model_content()) == [[1, -1]]
+
+
+class SymbolicSlices(torch.nn.Module):
+    def forward(self, x, y):  # x: [b, s, 8], y: [b, t, 8] with t <= s
+        s, t = x.shape[1], y.shape[1]
+        last = x[:, s - 1:]                     # symbolic start
+        head = x[:, :t] + y                     # symbolic end from another input
+        middle = torch.narrow(x, 1, 1, s - 2)   # narrow with a symbolic length
+        tail = x[:, s // 2:]                    # a computed symbolic start
+        return last * 2.0, head, middle + 1.0, tail - 1.0
+
+
+def test_slices_with_symbolic_bounds():
+    s, t = 2 * Dim("k", min=2, max=16), Dim("t", min=2, max=32)  # s even: torch.export cannot prove s // 2 >= 1 else
+    edge = check_sizes(SymbolicSlices(), (torch.randn(2, 10, 8), torch.randn(2, 4, 8)), ({1: s}, {1: t}),
+                       [(torch.randn(2, a, 8), torch.randn(2, b, 8)) for a, b in ((4, 2), (10, 7), (18, 18))])
+    from conftest import tflite_ops
+    assert tflite_ops(edge.model_content()).count("STRIDED_SLICE") == 4
+
+
+class SdpaAttention(torch.nn.Module):
+    def __init__(self, mode):
+        super().__init__()
+        self.mode = mode
+        self.qkv = torch.nn.Linear(16, 48)
+
+    def forward(self, x, mask=None):  # x: [b, s, 16] -> 2 heads of 8
+        b, s, _ = x.shape
+        q, k, v = self.qkv(x).view(b, s, 3, 2, 8).permute(2, 0, 3, 1, 4)
+        F = torch.nn.functional
+        if self.mode == "causal":
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif self.mode == "mask":
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        elif self.mode == "plain":
+            y = F.scaled_dot_product_attention(q, k, v)
+        else:  # explicit matmul -> causal mask from arange -> softmax -> matmul
+            scores = torch.matmul(q, k.transpose(-2, -1)) / 8 ** 0.5
+            i = torch.arange(s)
+            scores = scores.masked_fill(i[None, :] > i[:, None], float("-inf"))
+            y = torch.bmm(scores.softmax(-1).reshape(b * 2, s, s), v.reshape(b * 2, s, 8)).view(b, 2, s, 8)
+        return y.transpose(1, 2).reshape(b, s, 16)
+
+
+@pytest.mark.parametrize("mode", ["plain", "causal", "mask", "explicit"])
+def test_attention_with_dynamic_length_at_three_lengths(mode):
+    torch.manual_seed(0)
+    seq = Dim("seq", min=2, max=64)
+    with_mask = mode == "mask"
+    sample = (torch.randn(2, 8, 16),) + ((torch.randn(8, 8),) if with_mask else ())
+    shapes = ({1: seq},) + (({0: seq, 1: seq},) if with_mask else ())
+    check_sizes(SdpaAttention(mode), sample, shapes,
+                [(torch.randn(2, n, 16),) + ((torch.randn(n, n),) if with_mask else ()) for n in (3, 8, 17)])
+
+
+def test_file_shape_holds_the_export_sample_size():
+    """`shape` holds the example input's size in each dynamic dim (shape_signature the -1): both runtimes
+    run the file at that size without a resize, and still resize from it."""
+    module = FlattenCNN().eval()
+    edge = pt2lite.convert(module, (torch.randn(2, 3, 16, 16),), dynamic_shapes=({0: Dim("b", min=1, max=32)},))
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        expected = module(x).numpy()
+    for runtime, interpreter_class in RUNTIMES.items():
+        interpreter = interpreter_class(model_content=edge.model_content())
+        d = interpreter.get_input_details()[0]
+        assert list(d["shape"]) == [2, 3, 16, 16] and list(d["shape_signature"]) == [-1, 3, 16, 16], runtime
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(d["index"], x.numpy())
+        interpreter.invoke()
+        assert_close(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected, 1e-4, 1e-4,
+                     what=f"{runtime} at the sample size")

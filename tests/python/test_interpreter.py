@@ -49,7 +49,7 @@ def script(Interpreter, content, path):
     seen["inputs"] = [details(d) for d in inputs]
     seen["outputs"] = [details(d) for d in outputs]
     seen["quant_params"] = [sorted(d["quantization_parameters"]) for d in inputs]
-    x = rng.standard_normal(tuple(inputs[0]["shape"])).astype(np.float32)  # the file's shape: batch 1
+    x = rng.standard_normal(tuple(inputs[0]["shape"])).astype(np.float32)  # the file's shape: the export's batch 3
     y = rng.standard_normal((5, 6)).astype(np.float32)
     it.set_tensor(inputs[0]["index"], x)
     it.set_tensor(inputs[1]["index"], y)
@@ -180,7 +180,7 @@ def test_import_is_enough(model_bytes, tmp_path):
             f"it = Interpreter(model_path={str(path)!r})\n"
             f"it.allocate_tensors()\n"
             f"i, o = it.get_input_details(), it.get_output_details()\n"
-            f"it.set_tensor(i[0]['index'], np.ones((1, 4), np.float32))\n"
+            f"it.set_tensor(i[0]['index'], np.ones(tuple(i[0]['shape']), np.float32))\n"  # the file's shape: batch 3
             f"it.set_tensor(i[1]['index'], np.ones((5, 6), np.float32))\n"
             f"it.invoke()\n"
             f"print(repr(it.get_tensor(o[1]['index']).tolist()))\n")
@@ -189,7 +189,7 @@ def test_import_is_enough(model_bytes, tmp_path):
         r = subprocess.run([sys.executable, "-c", code.format(mod=mod)], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         outs.append(r.stdout.strip().splitlines()[-1])
-    assert outs[0] == outs[1] == repr([8.0])
+    assert outs[0] == outs[1] == repr([8.0] * 3)
 
 
 def test_pt2lite_backend_imports_no_litert(model_bytes, tmp_path):
