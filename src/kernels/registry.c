@@ -92,6 +92,7 @@
     X(SLICE, slice, 6) \
     X(GATHER, gather, 7) \
     X(GATHER_ND, gather_nd, 5) \
+    X(EMBEDDING_LOOKUP, embedding_lookup, 4) \
     X(RESIZE_BILINEAR, resize, 4) \
     X(RESIZE_NEAREST_NEIGHBOR, resize, 4) \
     X(SELECT_V2, select_v2, 2) \

@@ -41,6 +41,18 @@ p2l_status p2l_store_weights_int8(p2l_ir_graph *g);
  * scale; 0: 32). A block size that does not divide a layer's input dimension is an error naming it. */
 p2l_status p2l_store_weights_int4(p2l_ir_graph *g, int block_size);
 
+/* Quantized embedding tables (weights_embedding.c), called by the weight recipes: each GATHER on axis 0
+ * of a float32 2-D constant (at least min_elements values) with int32 ids becomes EMBEDDING_LOOKUP of
+ * quantize(g, table, ctx), the quantized copy (or -1, message set). quantized_of maps the graph's
+ * tensors (as many as it had when the recipe began) to their quantized copies, -1 for none: the
+ * recipe shares it with its other rewrites, so a constant read by both (a tied LM head) is stored once. */
+typedef struct p2l_embedding_quantizer {
+    int (*quantize)(p2l_ir_graph *g, int table, const void *ctx);
+    const void *ctx;
+    int64_t min_elements;
+} p2l_embedding_quantizer;
+p2l_status p2l_store_embeddings(p2l_ir_graph *g, const p2l_embedding_quantizer *quantizer, int *quantized_of);
+
 /* The built-in quantization recipe options->quantize names (recipes.c), run after p2l_optimize. */
 p2l_status p2l_apply_recipe(p2l_ir_graph *g, const p2l_convert_options *options);
 

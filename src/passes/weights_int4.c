@@ -102,6 +102,22 @@ static p2l_status unfuse_activation(p2l_ir_graph *g, int node_index) {
     return P2L_OK;
 }
 
+/* An embedding table [rows, columns] as block-wise int4 by rows: EMBEDDING_LOOKUP runs it on LiteRT's
+ * builtin kernel, and it is the form a FULLY_CONNECTED reading the table (a tied LM head) takes. */
+static int int4_embedding_table(p2l_ir_graph *g, int table, const void *block_size) {
+    const size_t block = *(const size_t *)block_size;
+    const p2l_ir_tensor *t = &g->tensors.items[table];
+    const char *name = t->name ? t->name : "";
+    if (t->dims[1] % (int64_t)block) {
+        p2l_fail(P2L_ERROR_UNSUPPORTED, "embedding table %s [%lld, %lld]: block size %zu does not divide its row "
+                 "length; choose a block size that divides it", name, (long long)t->dims[0], (long long)t->dims[1],
+                 block);
+        return -1;
+    }
+    const char *where = p2l_arena_printf(g->arena, "embedding table %s", name);
+    return int4_weight(g, table, block, where ? where : "an embedding table");
+}
+
 p2l_status p2l_store_weights_int4(p2l_ir_graph *g, int block_size) {
     if (block_size < 0) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "quantize_block_size is %d", block_size);
     const size_t block = block_size ? (size_t)block_size : DEFAULT_BLOCK;
@@ -109,7 +125,8 @@ p2l_status p2l_store_weights_int4(p2l_ir_graph *g, int block_size) {
     int *replaced = p2l_alloc((tensors + 1) * sizeof *replaced); /* float weight -> its int4 tensor */
     if (!replaced) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     for (size_t i = 0; i < tensors; i++) replaced[i] = -1;
-    p2l_status status = P2L_OK;
+    const p2l_embedding_quantizer tables = {int4_embedding_table, &block, 0};
+    p2l_status status = p2l_store_embeddings(g, &tables, replaced);
     for (size_t n = 0; status == P2L_OK && n < g->nodes.len; n++) {
         p2l_ir_node *node = &g->nodes.items[n];
         if (node->dead || node->op != P2L_OP_FULLY_CONNECTED || node->ninputs < 2) continue;

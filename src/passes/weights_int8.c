@@ -89,12 +89,24 @@ static int quantize_weights(p2l_ir_graph *g, int ti, int dim) {
     return qi;
 }
 
+/* An embedding table [rows, columns] as int8 per row: EMBEDDING_LOOKUP's hybrid form, and the same
+ * tensor a FULLY_CONNECTED reading the table (a tied LM head) takes, per output channel. */
+static int int8_embedding_table(p2l_ir_graph *g, int table, const void *ctx) {
+    (void)ctx;
+    return quantize_weights(g, table, 0);
+}
+
 p2l_status p2l_store_weights_int8(p2l_ir_graph *g) {
     const size_t tensors = g->tensors.len, nodes = g->nodes.len;
     /* a weight read by several nodes is quantized once (all readers use the same channel dim) */
     int *int8_of = p2l_alloc((tensors ? tensors : 1) * sizeof *int8_of);
     if (!int8_of) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     for (size_t i = 0; i < tensors; i++) int8_of[i] = -1;
+    const p2l_embedding_quantizer tables = {int8_embedding_table, NULL, MIN_ELEMENTS};
+    if (p2l_store_embeddings(g, &tables, int8_of) != P2L_OK) {
+        p2l_release(int8_of);
+        return p2l_last_status();
+    }
     for (size_t ni = 0; ni < nodes; ni++) {
         const int dim = output_channel_dim(g, (int)ni);
         if (dim < 0) continue;

@@ -73,6 +73,10 @@ int p2l_tflite_op_version(const p2l_ir_graph *g, const p2l_ir_node *node) {
         return node->ninputs > 3 && node->inputs[3] >= 0 ? 3 : 1;
     case P2L_OP_BROADCAST_TO:
         return 2; /* the op was introduced at version 2; LiteRT registers no version 1 */
+    case P2L_OP_EMBEDDING_LOOKUP: { /* version 4: an int4 or per-row quantized table */
+        const p2l_ir_tensor *table = &g->tensors.items[node->inputs[1]];
+        return table->dtype == P2L_INT4 || (table->quant && table->quant->count > 1) ? 4 : 1;
+    }
     default:
         return int8 ? int8 : 1;
     }
