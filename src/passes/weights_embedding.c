@@ -10,13 +10,18 @@
  * The recipe supplies the quantizer and its map float constant -> quantized copy, so a table that a
  * FULLY_CONNECTED also reads (a tied LM head) is quantized once, in the form both ops run (int8 per
  * row = per output channel; int4 block-wise by rows), and both read the same quantized tensor. */
+#include <string.h>
+
 #include "passes/passes.h"
 
-/* The table of GATHER node `ni` if the node is one this pass rewrites, else -1. */
+/* The table of GATHER node `ni` if the node is one this pass rewrites, else -1. Only lookups lowered
+ * from aten.embedding (nn.Embedding) count: other gathers of constants (a RoPE cos/sin cache indexed
+ * by positions, lookup tables) hold values whose precision the model depends on, and are not weights
+ * a user asked to quantize. */
 static int gathered_table(const p2l_ir_graph *g, int ni, int64_t min_elements) {
     const p2l_ir_node *n = &g->nodes.items[ni];
     if (n->dead || n->op != P2L_OP_GATHER || n->ninputs != 2 || n->noutputs != 1 || n->inputs[0] < 0 ||
-        n->inputs[1] < 0)
+        n->inputs[1] < 0 || !n->origin || !strstr(n->origin, "(aten.embedding."))
         return -1;
     const p2l_ir_tensor *table = &g->tensors.items[n->inputs[0]], *ids = &g->tensors.items[n->inputs[1]];
     const p2l_ir_tensor *out = &g->tensors.items[n->outputs[0]];

@@ -174,24 +174,58 @@ def skip_unless_recipe(recipe):
         raise
 
 
-# quantize name for llm.convert, converter recipe, least cosine similarity of the prefill logits to the
-# float model's (int8 weights per channel; int4 in blocks of 32, about 16x coarser)
-@pytest.mark.parametrize("quantize, recipe, least_cosine", [("int8", "dynamic_int8", 0.99),
-                                                            ("int4_weights", "int4_weights", 0.95)])
-def test_quantized_weights_produce_tokens(quantize, recipe, least_cosine):
-    """int8 / int4 weights: the file is smaller, both runtimes generate NEW_TOKENS valid ids, and the
-    logits after a prompt stay close to the float model's (greedy equality is not expected)."""
+def fake_quantized(model, recipe):
+    """A copy of `model` whose weights hold the values the recipe stores (docs/quantization.md): int8
+    symmetric per output channel (max|w| / 127) for matrices of 1024 values or more; int4 symmetric in
+    blocks of 32 along the input (max|w| / 7 rounded to float16, values in [-8, 7]). Linear layers and
+    nn.Embedding tables. The reference the quantized file must reproduce: this tiny model is chaotic
+    (initializer range 0.5, so that greedy tokens vary), so its float logits are no reference for int4."""
+    import copy
+
+    model = copy.deepcopy(model)
+
+    def int8(w):
+        scale = w.abs().amax(1, keepdim=True) / 127
+        scale[scale == 0] = 1
+        return torch.clamp(torch.round(w / scale), -127, 127) * scale
+
+    def int4(w, block=32):
+        b = w.reshape(w.shape[0], -1, block)
+        scale = (b.abs().amax(-1, keepdim=True) / 7).half().float()
+        scale[scale == 0] = 1
+        return (torch.clamp(torch.round(b / scale), -8, 7) * scale).reshape(w.shape)
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)) and module.weight.numel() >= 1024:
+                module.weight.copy_(int8(module.weight) if recipe == "dynamic_int8" else int4(module.weight))
+    return model
+
+
+def hf_prefill_logits(model, prompt):
+    with torch.no_grad():
+        return model(torch.tensor([prompt])).logits[0, -1].double().numpy()
+
+
+# quantize name for llm.convert, converter recipe
+@pytest.mark.parametrize("quantize, recipe", [("int8", "dynamic_int8"), ("int4_weights", "int4_weights")])
+def test_quantized_weights_produce_tokens(quantize, recipe):
+    """int8 / int4 weights: the file is smaller, the logits after a prompt equal (cosine >= 0.999; int8
+    activations are quantized at run time) those of PyTorch running the model with the weights the
+    recipe stores, and both runtimes generate NEW_TOKENS valid ids (greedy equality with the float
+    model is not expected)."""
     skip_unless_recipe(recipe)
     model, edge = converted("llama")
     small = pt2lite.llm.convert(model, max_seq_len=MAX_SEQ_LEN, prefill_len=PREFILL_LEN, quantize=quantize)
-    assert len(small.model_content()) < 0.5 * len(edge.model_content())
+    # this tiny config's norm weights, RoPE caches and small matrices stay float: well above 1/4 or 1/8
+    assert len(small.model_content()) < 0.6 * len(edge.model_content())
     prompt = prompt_of(PREFILL_LEN)
-    reference = last_logits(edge, prompt)
+    reference = hf_prefill_logits(fake_quantized(model, recipe), prompt)
     for backend in ("pt2lite", "litert"):
         small.backend = backend
         got = last_logits(small, prompt)
         cosine = got @ reference / (np.linalg.norm(got) * np.linalg.norm(reference))
-        assert cosine >= least_cosine, f"{quantize}, {backend}: cosine {cosine:.4f} to the float logits"
+        assert cosine >= 0.999, f"{quantize}, {backend}: cosine {cosine:.4f} to PyTorch with the stored weights"
         tokens = pt2lite.llm.Generator(small, backend=backend).generate(prompt_of(19), NEW_TOKENS)
         assert len(tokens) == NEW_TOKENS and all(0 <= t < VOCAB for t in tokens)
 
