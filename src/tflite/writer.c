@@ -188,18 +188,49 @@ typedef struct buffer_index {
     size_t cap; /* a power of two, at least twice the entries */
 } buffer_index;
 
+/* Drops the pages of [data, data + nbytes) that lie in a mapped file (base/mapped.h). */
+static void drop_mapped_pages(const p2l_tflite_destination *dest, const void *data, size_t nbytes) {
+    if (dest) p2l_drop_mapped_pages(dest->mapped, dest->mapped_count, data, nbytes);
+}
+
+/* Constants are hashed and compared a slice at a time, each slice's mapped pages dropped once read, so
+ * a big weight of two signatures is never twice in memory. */
+#define SLICE_BYTES ((size_t)16 << 20)
+
+static uint64_t hash_constant(const p2l_tflite_destination *dest, const void *data, size_t nbytes) {
+    uint64_t hash = nbytes;
+    for (size_t at = 0; at < nbytes; at += SLICE_BYTES) {
+        const size_t n = nbytes - at < SLICE_BYTES ? nbytes - at : SLICE_BYTES;
+        hash = hash * 0x9e3779b97f4a7c15ull ^ p2l_hash_bytes((const uint8_t *)data + at, n);
+        drop_mapped_pages(dest, (const uint8_t *)data + at, n);
+    }
+    return hash;
+}
+
+static bool same_bytes(const p2l_tflite_destination *dest, const void *a, const void *b, size_t nbytes) {
+    bool same = true;
+    for (size_t at = 0; same && at < nbytes; at += SLICE_BYTES) {
+        const size_t n = nbytes - at < SLICE_BYTES ? nbytes - at : SLICE_BYTES;
+        same = memcmp((const uint8_t *)a + at, (const uint8_t *)b + at, n) == 0;
+        drop_mapped_pages(dest, (const uint8_t *)a + at, n);
+        drop_mapped_pages(dest, (const uint8_t *)b + at, n);
+    }
+    return same;
+}
+
 /* The slot holding bytes equal to `data`, or the free slot where they would go. */
-static size_t buffer_slot(const buffer_index *index, uint64_t hash, const void *data, size_t nbytes) {
+static size_t buffer_slot(const buffer_index *index, const p2l_tflite_destination *dest, uint64_t hash,
+                          const void *data, size_t nbytes) {
     size_t slot = (size_t)hash & (index->cap - 1);
     for (;; slot = (slot + 1) & (index->cap - 1)) {
         int e = index->slots[slot] - 1;
         if (e < 0) return slot;
         const written_buffer *w = &index->entries.items[e];
-        if (w->hash == hash && w->nbytes == nbytes && memcmp(w->bytes, data, nbytes) == 0) return slot;
+        if (w->hash == hash && w->nbytes == nbytes && same_bytes(dest, w->bytes, data, nbytes)) return slot;
     }
 }
 
-static p2l_status buffer_index_add(buffer_index *index, written_buffer entry) {
+static p2l_status buffer_index_add(buffer_index *index, const p2l_tflite_destination *dest, written_buffer entry) {
     if (2 * (index->entries.len + 1) > index->cap) {
         size_t cap = index->cap ? 2 * index->cap : 64;
         int *slots = p2l_alloc_zero(sizeof *slots * cap);
@@ -214,16 +245,11 @@ static p2l_status buffer_index_add(buffer_index *index, written_buffer entry) {
             slots[slot] = (int)e + 1;
         }
     }
-    size_t slot = buffer_slot(index, entry.hash, entry.bytes, entry.nbytes);
+    size_t slot = buffer_slot(index, dest, entry.hash, entry.bytes, entry.nbytes);
     if (index->slots[slot]) return P2L_OK; /* the same bytes are indexed already */
     P2L_TRY(P2L_VEC_PUSH(&index->entries, entry));
     index->slots[slot] = (int)index->entries.len;
     return P2L_OK;
-}
-
-/* Drops the pages of [data, data + nbytes) that lie in a mapped file (base/mapped.h). */
-static void drop_mapped_pages(const p2l_tflite_destination *dest, const void *data, size_t nbytes) {
-    if (dest) p2l_drop_mapped_pages(dest->mapped, dest->mapped_count, data, nbytes);
 }
 
 /* Which constant each tensor's buffer holds: buffers[i + 1] holds sources[i]'s bytes (buffer 0 is the
@@ -247,14 +273,11 @@ static p2l_status plan_buffers(p2l_model_ir *m, bool release, const p2l_tflite_d
         for (size_t t = 0; s == P2L_OK && t < g->tensors.len; t++) {
             p2l_ir_tensor *tensor = &g->tensors.items[t];
             if (!tensor->data) continue;
-            uint64_t hash = share ? p2l_hash_bytes(tensor->data, tensor->nbytes) : 0;
+            uint64_t hash = share ? hash_constant(dest, tensor->data, tensor->nbytes) : 0;
             if (share && index.cap) {
-                int e = index.slots[buffer_slot(&index, hash, tensor->data, tensor->nbytes)] - 1;
+                int e = index.slots[buffer_slot(&index, dest, hash, tensor->data, tensor->nbytes)] - 1;
                 if (e >= 0 && index.entries.items[e].graph < gi) { /* an earlier signature's constant */
                     tensor_buffer[t] = index.entries.items[e].buffer;
-                    drop_mapped_pages(dest, tensor->data, tensor->nbytes);
-                    /* the comparison read the kept bytes again */
-                    drop_mapped_pages(dest, index.entries.items[e].bytes, tensor->nbytes);
                     if (release) p2l_release_const(tensor);
                     continue;
                 }
@@ -263,9 +286,8 @@ static p2l_status plan_buffers(p2l_model_ir *m, bool release, const p2l_tflite_d
             tensor_buffer[t] = (int)plan->sources.len; /* after the sentinel */
             if (s == P2L_OK && share && tensor->nbytes) {
                 written_buffer entry = {hash, tensor->nbytes, tensor->data, tensor_buffer[t], gi};
-                s = buffer_index_add(&index, entry);
+                s = buffer_index_add(&index, dest, entry);
             }
-            drop_mapped_pages(dest, tensor->data, tensor->nbytes);
         }
     }
     P2L_VEC_FREE(&index.entries);
