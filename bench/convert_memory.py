@@ -27,6 +27,27 @@ SIZES = {
 }
 
 
+def convert_llm(model, max_seq_len, prefill_len, quantize):
+    """pt2lite.llm.convert; with a recipe it does not take yet, its two signatures built the same way
+    and converted with the recipe (pt2lite.signature(...).convert(quantize=))."""
+    import torch
+
+    import pt2lite
+    import pt2lite.llm
+
+    try:
+        return pt2lite.llm.convert(model, max_seq_len=max_seq_len, prefill_len=prefill_len, quantize=quantize)
+    except NotImplementedError:
+        if quantize is None:
+            raise
+    wrapped = pt2lite.llm._cached_lm_class()(model.eval(), max_seq_len).eval()
+    tokens, positions = torch.zeros(1, prefill_len, dtype=torch.long), torch.arange(prefill_len)
+    with torch.no_grad():
+        return (pt2lite.signature(pt2lite.llm.PREFILL, wrapped, (tokens, positions))
+                .signature(pt2lite.llm.DECODE, wrapped, (tokens[:, :1], positions[:1]))
+                .convert(quantize=quantize))
+
+
 def child(size, quantize, max_seq_len, prefill_len, litert):
     import numpy as np
     import torch
@@ -41,7 +62,7 @@ def child(size, quantize, max_seq_len, prefill_len, litert):
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     rss_model = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.perf_counter()
-    edge = pt2lite.llm.convert(model, max_seq_len=max_seq_len, prefill_len=prefill_len, quantize=quantize)
+    edge = convert_llm(model, max_seq_len, prefill_len, quantize)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # before running it: conversion only
     result = dict(size=size, quantize=quantize, weight_bytes=weight_bytes, rss_after_model=rss_model,
@@ -64,7 +85,8 @@ def child(size, quantize, max_seq_len, prefill_len, litert):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=SIZES, default="small")
-    parser.add_argument("--quantize", default=None, help="a recipe (pt2lite.llm.convert's quantize)")
+    parser.add_argument("--quantize", default=None, help="a recipe (pt2lite.llm.convert's quantize, or "
+                        "pt2lite.signature(...).convert's where pt2lite.llm.convert does not take it yet)")
     parser.add_argument("--max-seq-len", type=int, default=256)
     parser.add_argument("--prefill-len", type=int, default=32)
     parser.add_argument("--litert", action="store_true", help="also run the decode step on LiteRT")

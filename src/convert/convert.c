@@ -196,6 +196,7 @@ static p2l_status convert_to(const p2l_signature_program *programs, size_t count
     p2l_thread_heap_reset_peak();
     p2l_model_ir model;
     p2l_model_ir_init(&model);
+    p2l_mapped_set_thread(dest->mapped, dest->mapped_count); /* passes drop weights' pages once replaced */
     size_t read = 0; /* archives read: p2l_pt2_read frees what it read when it fails */
     for (size_t i = 0; s == P2L_OK && i < count; i++) {
         s = stage_done(&clock, "read", p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]));
@@ -208,6 +209,7 @@ static p2l_status convert_to(const p2l_signature_program *programs, size_t count
     if (s == P2L_OK) s = add_caller_metadata(&model, o.metadata, o.metadata_count);
     if (s == P2L_OK) s = stage_done(&clock, "write", p2l_tflite_write_to(&model, true, dest));
     p2l_model_ir_free(&model);
+    p2l_mapped_set_thread(NULL, 0);
     for (size_t i = 0; i < read; i++) p2l_exported_free(&eps[i]);
     p2l_release(eps);
     p2l_limits_set_thread(&saved);

@@ -1,6 +1,7 @@
 #include "ir/graph.h"
 
 #include "base/limits.h"
+#include "base/mapped.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,7 @@ int64_t p2l_get_option(const p2l_ir_graph *g, int node, const char *field) {
 }
 
 void p2l_release_const(p2l_ir_tensor *t) {
+    if (!t->owned) p2l_drop_mapped(t->data, t->nbytes); /* borrowed from a mapped archive: done with */
     p2l_release(t->owned);
     t->owned = NULL;
     t->data = NULL;

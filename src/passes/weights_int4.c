@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "base/float16.h"
+#include "base/mapped.h"
 #include "passes/passes.h"
 
 enum { DEFAULT_BLOCK = 32 };
@@ -61,6 +62,7 @@ static int int4_weight(p2l_ir_graph *g, int weight, size_t block, const char *wh
         p2l_release(packed);
         return -1;
     }
+    p2l_drop_mapped(t.data, t.nbytes); /* the float weight's pages leave memory now, not after the whole pass */
     const char *name = t.name ? t.name : "weight";
     const char *scales_name = p2l_arena_printf(g->arena, "%s/block_scales", name);
     const int64_t scale_dims[2] = {(int64_t)units, (int64_t)blocks};

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/mapped.h"
 #include "passes/passes.h"
 
 enum { MIN_ELEMENTS = 1024 };
@@ -66,20 +67,31 @@ static int quantize_weights(p2l_ir_graph *g, int ti, int dim) {
         return -1;
     }
     const float *w = t.data;
+    const int64_t outer = numel / (channels * inner);
     memset(max_abs, 0, (size_t)channels * sizeof *max_abs);
-    for (int64_t i = 0; i < numel; i++) {
-        const int64_t c = i / inner % channels;
-        if (fabsf(w[i]) > max_abs[c]) max_abs[c] = fabsf(w[i]);
-    }
+    /* rows of `inner` elements, each in one channel: no index division per element (big models) */
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t c = 0; c < channels; c++) {
+            const float *row = w + (o * channels + c) * inner;
+            float m = max_abs[c];
+            for (int64_t j = 0; j < inner; j++) m = fabsf(row[j]) > m ? fabsf(row[j]) : m;
+            max_abs[c] = m;
+        }
     for (int64_t c = 0; c < channels; c++) {
         q->scales[c] = max_abs[c] > 0 ? max_abs[c] / 127.0f : 1.0f; /* an all-zero channel: any scale */
         q->zero_points[c] = 0;
     }
-    for (int64_t i = 0; i < numel; i++) {
-        const float v = roundf(w[i] / q->scales[i / inner % channels]);
-        values[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-    }
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t c = 0; c < channels; c++) {
+            const int64_t start = (o * channels + c) * inner;
+            const float scale = q->scales[c];
+            for (int64_t j = 0; j < inner; j++) {
+                const float v = roundf(w[start + j] / scale);
+                values[start + j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            }
+        }
     p2l_release(max_abs);
+    p2l_drop_mapped(t.data, t.nbytes); /* the float weight's pages leave memory now, not after the whole pass */
     int qi = p2l_add_const(g, t.name, P2L_INT8, t.rank, t.dims, values, true);
     if (qi < 0) {
         p2l_release(values);

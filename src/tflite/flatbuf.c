@@ -8,6 +8,11 @@
  * front so the total size is a multiple of the largest alignment used. Then an object at a distance
  * that is a multiple of A from the end is also at a multiple of A from the start.
  *
+ * Deferred vectors (p2l_fb_vector_deferred): the builder counts their bytes but does not store them, so
+ * a model's constants need not be copied into it; p2l_fb_finish_parts says where in the finished
+ * bytes each one goes, and the caller writes them there. Stored bytes are then the built size minus
+ * `hidden` (the deferred bytes so far), and a ref maps to storage minus the deferred bytes below it.
+ *
  * Tables: fields are collected while the table is open and placed at p2l_fb_table_end, largest
  * first, so they need at most one pad before the 8-byte fields and one before the soffset.
  * Identical vtables are written once. */
@@ -38,7 +43,10 @@ typedef struct pending_field {
 
 struct p2l_fb {
     uint8_t *buf;
-    size_t cap, size;
+    size_t cap, size;                  /* size: the built bytes, deferred ones included */
+    size_t hidden;                     /* deferred bytes: counted in size, not stored in buf */
+    P2L_VEC(p2l_fb_hole) holes;        /* the deferred vectors, oldest first: offset = the ref just past
+                                        * its bytes, size = the deferred bytes through it */
     size_t max_align;                  /* the final size is padded to a multiple of this */
     bool in_table;
     P2L_VEC(pending_field) fields;     /* of the open table */
@@ -104,13 +112,14 @@ static void note_align(p2l_fb *fb, size_t align) {
 /* Ensures room for `n` more bytes at the front; grows by doubling, moving the built bytes to the end
  * of the new block. */
 static bool reserve(p2l_fb *fb, size_t n) {
-    if (n <= fb->cap - fb->size) return true;
-    size_t need;
+    size_t need, stored = fb->size - fb->hidden;
     if (!p2l_add_size(fb->size, n, &need) || need > FB_MAX_SIZE) {
         set_error(fb, P2L_ERROR_LIMIT, "flatbuffer would exceed %zu bytes (the format's 2 GiB limit)",
                   FB_MAX_SIZE);
         return false;
     }
+    if (n <= fb->cap - stored) return true;
+    need = stored + n;
     size_t new_cap = fb->cap ? fb->cap : FB_DEFAULT_CAPACITY;
     while (new_cap < need) new_cap *= 2; /* need <= 2^31, so this cannot overflow */
     uint8_t *grown = p2l_resize(fb->buf, new_cap);
@@ -123,7 +132,7 @@ static bool reserve(p2l_fb *fb, size_t n) {
         return false;
     }
     /* The built bytes sit at the end of the old capacity; refs are distances from the end. */
-    memmove(grown + new_cap - fb->size, grown + fb->cap - fb->size, fb->size);
+    memmove(grown + new_cap - stored, grown + fb->cap - stored, stored);
     fb->buf = grown;
     fb->cap = new_cap;
     return true;
@@ -132,18 +141,31 @@ static bool reserve(p2l_fb *fb, size_t n) {
 /* Claims n reserved bytes at the front and returns where they start. */
 static uint8_t *push(p2l_fb *fb, size_t n) {
     fb->size += n;
-    return fb->buf + fb->cap - fb->size;
+    return fb->buf + fb->cap - (fb->size - fb->hidden);
 }
 
 static void push_zeros(p2l_fb *fb, size_t n) {
     if (n) memset(push(fb, n), 0, n);
 }
 
-static uint8_t *at_ref(const p2l_fb *fb, p2l_fb_ref ref) { return fb->buf + fb->cap - ref; }
+/* The deferred bytes built before `ref` (holes[i].size holds the running total through hole i). */
+static size_t hidden_below(const p2l_fb *fb, p2l_fb_ref ref) {
+    size_t lo = 0, hi = fb->holes.len; /* the first hole that ends past ref */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (fb->holes.items[mid].offset <= ref) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo ? fb->holes.items[lo - 1].size : 0;
+}
+
+static uint8_t *at_ref(const p2l_fb *fb, p2l_fb_ref ref) { return fb->buf + fb->cap - (ref - hidden_below(fb, ref)); }
 
 /* Back to the empty state; keeps the allocation (if any) for the next build. */
 static void reset(p2l_fb *fb) {
     fb->size = 0;
+    fb->hidden = 0;
+    fb->holes.len = 0;
     fb->max_align = 4;
     fb->in_table = false;
     fb->fields.len = 0;
@@ -174,12 +196,14 @@ void p2l_fb_destroy(p2l_fb *fb) {
     p2l_release(fb->buf);
     P2L_VEC_FREE(&fb->fields);
     P2L_VEC_FREE(&fb->vtables);
+    P2L_VEC_FREE(&fb->holes);
     p2l_release(fb);
 }
 
 /* ------------------------------------------------------------ vectors and strings */
 
-p2l_fb_ref p2l_fb_vector(p2l_fb *fb, const void *data, size_t count, size_t elem_size, size_t align) {
+/* A vector of `count` elements; data NULL with count > 0: deferred (its bytes are not stored). */
+static p2l_fb_ref vector(p2l_fb *fb, const void *data, size_t count, size_t elem_size, size_t align, bool deferred) {
     if (!can_write_object(fb, "vector")) return 0;
     if (elem_size == 0 || !is_power_of_two(align) || (is_power_of_two(elem_size) && align < elem_size)) {
         set_error(fb, P2L_ERROR_INTERNAL, "vector of %zu-byte elements with alignment %zu", elem_size, align);
@@ -191,19 +215,37 @@ p2l_fb_ref p2l_fb_vector(p2l_fb *fb, const void *data, size_t count, size_t elem
                   elem_size);
         return 0;
     }
-    if (bytes && !data) {
+    if (bytes && !data && !deferred) {
         set_error(fb, P2L_ERROR_INTERNAL, "vector of %zu elements without data", count);
         return 0;
     }
     /* The uint32 length right before the data needs 4-byte alignment too. */
     size_t data_align = align < 4 ? 4 : align;
     size_t pad = pad_for(fb->size, bytes, data_align);
-    if (!reserve(fb, pad + bytes + 4)) return 0;
+    if (!reserve(fb, pad + (deferred ? 0 : bytes) + 4)) return 0;
     note_align(fb, data_align);
     push_zeros(fb, pad);
-    if (bytes) memcpy(push(fb, bytes), data, bytes);
+    if (deferred && bytes) {
+        fb->size += bytes;
+        fb->hidden += bytes;
+        p2l_fb_hole hole = {fb->size, fb->hidden};
+        if (P2L_VEC_PUSH(&fb->holes, hole) != P2L_OK) {
+            set_error(fb, P2L_ERROR_OUT_OF_MEMORY, "out of memory recording a deferred vector");
+            return 0;
+        }
+    } else if (bytes) {
+        memcpy(push(fb, bytes), data, bytes);
+    }
     put_u32(push(fb, 4), (uint32_t)count);
     return (p2l_fb_ref)fb->size;
+}
+
+p2l_fb_ref p2l_fb_vector(p2l_fb *fb, const void *data, size_t count, size_t elem_size, size_t align) {
+    return vector(fb, data, count, elem_size, align, false);
+}
+
+p2l_fb_ref p2l_fb_vector_deferred(p2l_fb *fb, size_t nbytes, size_t align) {
+    return vector(fb, NULL, nbytes, 1, align, true);
 }
 
 const void *p2l_fb_vector_data(const p2l_fb *fb, p2l_fb_ref vector) { return at_ref(fb, vector) + 4; }
@@ -421,15 +463,20 @@ p2l_fb_ref p2l_fb_table_end(p2l_fb *fb) {
 
 /* ------------------------------------------------------------ finish */
 
-p2l_status p2l_fb_finish(p2l_fb *fb, p2l_fb_ref root, const char identifier[4], void **out, size_t *size) {
+p2l_status p2l_fb_finish_parts(p2l_fb *fb, p2l_fb_ref root, const char identifier[4], void **out, size_t *size,
+                               p2l_fb_hole **holes, size_t *hole_count) {
     if (out) *out = NULL;
     if (size) *size = 0;
+    if (holes) *holes = NULL;
+    if (hole_count) *hole_count = 0;
     if (!fb || !out || !size) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_fb_finish: NULL argument");
     if (fb->error == P2L_OK) {
         if (fb->in_table) set_error(fb, P2L_ERROR_INTERNAL, "p2l_fb_finish with a table still open");
         else if (!is_built_ref(fb, root))
             set_error(fb, P2L_ERROR_INTERNAL, "p2l_fb_finish: root ref %u is not a built object",
                       (unsigned)root);
+        else if (fb->holes.len && !holes)
+            set_error(fb, P2L_ERROR_INTERNAL, "p2l_fb_finish: the buffer has deferred vectors (p2l_fb_finish_parts)");
     }
     if (fb->error == P2L_OK) {
         size_t header = identifier ? 8 : 4; /* root uoffset, then the optional identifier */
@@ -447,10 +494,25 @@ p2l_status p2l_fb_finish(p2l_fb *fb, p2l_fb_ref root, const char identifier[4], 
         reset(fb);
         return result;
     }
+    if (fb->holes.len) { /* each hole's offset from the start of the finished bytes, its size */
+        size_t bytes = sizeof *fb->holes.items * fb->holes.len;
+        p2l_fb_hole *placed = p2l_alloc(bytes);
+        if (!placed) {
+            reset(fb);
+            return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+        }
+        for (size_t i = 0; i < fb->holes.len; i++) {
+            size_t end = fb->holes.items[i].offset, total = fb->holes.items[i].size;
+            size_t below = i ? fb->holes.items[i - 1].size : 0;
+            placed[i] = (p2l_fb_hole){fb->size - end, total - below};
+        }
+        *holes = placed;
+        *hole_count = fb->holes.len;
+    }
 
     /* Hand the allocation over: the bytes move to its front, the unused rest is given back. */
     uint8_t *block = fb->buf;
-    size_t built = fb->size;
+    size_t built = fb->size - fb->hidden;
     memmove(block, block + fb->cap - built, built);
     uint8_t *shrunk = p2l_resize(block, built);
     if (shrunk) block = shrunk; /* on failure the larger block is still a valid answer */
@@ -460,4 +522,8 @@ p2l_status p2l_fb_finish(p2l_fb *fb, p2l_fb_ref root, const char identifier[4], 
     *out = block;
     *size = built;
     return P2L_OK;
+}
+
+p2l_status p2l_fb_finish(p2l_fb *fb, p2l_fb_ref root, const char identifier[4], void **out, size_t *size) {
+    return p2l_fb_finish_parts(fb, root, identifier, out, size, NULL, NULL);
 }

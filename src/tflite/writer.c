@@ -1,7 +1,6 @@
 #include "tflite/writer.h"
 
 #include <string.h>
-#include <sys/mman.h>
 
 #include "base/env.h"
 #include "base/strmap.h"
@@ -193,18 +192,49 @@ typedef struct buffer_index {
     size_t cap; /* a power of two, at least twice the entries */
 } buffer_index;
 
+/* Drops the pages of [data, data + nbytes) that lie in a mapped file (base/mapped.h). */
+static void drop_mapped_pages(const p2l_tflite_destination *dest, const void *data, size_t nbytes) {
+    if (dest) p2l_drop_mapped_pages(dest->mapped, dest->mapped_count, data, nbytes);
+}
+
+/* Constants are hashed and compared a slice at a time, each slice's mapped pages dropped once read, so
+ * a big weight of two signatures is never twice in memory. */
+#define SLICE_BYTES ((size_t)16 << 20)
+
+static uint64_t hash_constant(const p2l_tflite_destination *dest, const void *data, size_t nbytes) {
+    uint64_t hash = nbytes;
+    for (size_t at = 0; at < nbytes; at += SLICE_BYTES) {
+        const size_t n = nbytes - at < SLICE_BYTES ? nbytes - at : SLICE_BYTES;
+        hash = hash * 0x9e3779b97f4a7c15ull ^ p2l_hash_bytes((const uint8_t *)data + at, n);
+        drop_mapped_pages(dest, (const uint8_t *)data + at, n);
+    }
+    return hash;
+}
+
+static bool same_bytes(const p2l_tflite_destination *dest, const void *a, const void *b, size_t nbytes) {
+    bool same = true;
+    for (size_t at = 0; same && at < nbytes; at += SLICE_BYTES) {
+        const size_t n = nbytes - at < SLICE_BYTES ? nbytes - at : SLICE_BYTES;
+        same = memcmp((const uint8_t *)a + at, (const uint8_t *)b + at, n) == 0;
+        drop_mapped_pages(dest, (const uint8_t *)a + at, n);
+        drop_mapped_pages(dest, (const uint8_t *)b + at, n);
+    }
+    return same;
+}
+
 /* The slot holding bytes equal to `data`, or the free slot where they would go. */
-static size_t buffer_slot(const buffer_index *index, uint64_t hash, const void *data, size_t nbytes) {
+static size_t buffer_slot(const buffer_index *index, const p2l_tflite_destination *dest, uint64_t hash,
+                          const void *data, size_t nbytes) {
     size_t slot = (size_t)hash & (index->cap - 1);
     for (;; slot = (slot + 1) & (index->cap - 1)) {
         int e = index->slots[slot] - 1;
         if (e < 0) return slot;
         const written_buffer *w = &index->entries.items[e];
-        if (w->hash == hash && w->nbytes == nbytes && memcmp(w->bytes, data, nbytes) == 0) return slot;
+        if (w->hash == hash && w->nbytes == nbytes && same_bytes(dest, w->bytes, data, nbytes)) return slot;
     }
 }
 
-static p2l_status buffer_index_add(buffer_index *index, written_buffer entry) {
+static p2l_status buffer_index_add(buffer_index *index, const p2l_tflite_destination *dest, written_buffer entry) {
     if (2 * (index->entries.len + 1) > index->cap) {
         size_t cap = index->cap ? 2 * index->cap : 64;
         int *slots = p2l_alloc_zero(sizeof *slots * cap);
@@ -219,26 +249,11 @@ static p2l_status buffer_index_add(buffer_index *index, written_buffer entry) {
             slots[slot] = (int)e + 1;
         }
     }
-    size_t slot = buffer_slot(index, entry.hash, entry.bytes, entry.nbytes);
+    size_t slot = buffer_slot(index, dest, entry.hash, entry.bytes, entry.nbytes);
     if (index->slots[slot]) return P2L_OK; /* the same bytes are indexed already */
     P2L_TRY(P2L_VEC_PUSH(&index->entries, entry));
     index->slots[slot] = (int)index->entries.len;
     return P2L_OK;
-}
-
-/* Drops the pages of [data, data + nbytes) that lie in a mapped file: they were only read, so the
- * kernel rereads them from the file if they are touched again, and they leave the process's RSS. */
-static void drop_mapped_pages(const p2l_tflite_destination *dest, const void *data, size_t nbytes) {
-    if (!dest || !data) return;
-    const size_t page = 4096;
-    uintptr_t start = (uintptr_t)data, end = start + nbytes;
-    for (size_t i = 0; i < dest->mapped_count; i++) {
-        uintptr_t lo = (uintptr_t)dest->mapped[i].start, hi = lo + dest->mapped[i].size;
-        if (start < lo || end > hi) continue;
-        uintptr_t first = (start + page - 1) & ~(uintptr_t)(page - 1), last = end & ~(uintptr_t)(page - 1);
-        if (last > first) madvise((void *)first, last - first, MADV_DONTNEED);
-        return;
-    }
 }
 
 /* Which constant each tensor's buffer holds: buffers[i + 1] holds sources[i]'s bytes (buffer 0 is the
@@ -262,12 +277,11 @@ static p2l_status plan_buffers(p2l_model_ir *m, bool release, const p2l_tflite_d
         for (size_t t = 0; s == P2L_OK && t < g->tensors.len; t++) {
             p2l_ir_tensor *tensor = &g->tensors.items[t];
             if (!tensor->data) continue;
-            uint64_t hash = share ? p2l_hash_bytes(tensor->data, tensor->nbytes) : 0;
+            uint64_t hash = share ? hash_constant(dest, tensor->data, tensor->nbytes) : 0;
             if (share && index.cap) {
-                int e = index.slots[buffer_slot(&index, hash, tensor->data, tensor->nbytes)] - 1;
+                int e = index.slots[buffer_slot(&index, dest, hash, tensor->data, tensor->nbytes)] - 1;
                 if (e >= 0 && index.entries.items[e].graph < gi) { /* an earlier signature's constant */
                     tensor_buffer[t] = index.entries.items[e].buffer;
-                    drop_mapped_pages(dest, tensor->data, tensor->nbytes);
                     if (release) p2l_release_const(tensor);
                     continue;
                 }
@@ -276,9 +290,8 @@ static p2l_status plan_buffers(p2l_model_ir *m, bool release, const p2l_tflite_d
             tensor_buffer[t] = (int)plan->sources.len; /* after the sentinel */
             if (s == P2L_OK && share && tensor->nbytes) {
                 written_buffer entry = {hash, tensor->nbytes, tensor->data, tensor_buffer[t], gi};
-                s = buffer_index_add(&index, entry);
+                s = buffer_index_add(&index, dest, entry);
             }
-            drop_mapped_pages(dest, tensor->data, tensor->nbytes);
         }
     }
     P2L_VEC_FREE(&index.entries);
@@ -297,9 +310,16 @@ static void free_plan(buffer_plan *plan, size_t graphs) {
 #define EXTERNAL_ALIGN 64
 #define ALIGN_UP(n, a) (((n) + (a)-1) / (a) * (a))
 
-/* Buffers first: the largest objects, written once (inline: their source released right after).
- * external_base: 0 for inline data, else the file offset of the data section. */
-static p2l_status write_buffers(writer *w, const buffer_plan *plan, uint64_t external_base) {
+/* How build_flatbuffer places the constants' bytes. */
+typedef enum buffer_layout {
+    LAYOUT_COPIED,   /* inside the flatbuffer, copied into it */
+    LAYOUT_DEFERRED, /* inside the flatbuffer, written into it by the caller (p2l_fb_finish_parts) */
+    LAYOUT_EXTERNAL, /* after the flatbuffer (Buffer.offset / Buffer.size) */
+} buffer_layout;
+
+/* Buffers first: the largest objects, written once (copied: their source released right after).
+ * external_base: the file offset of the data section (LAYOUT_EXTERNAL). */
+static p2l_status write_buffers(writer *w, const buffer_plan *plan, buffer_layout layout, uint64_t external_base) {
     p2l_fb *fb = w->fb;
     p2l_fb_table_start(fb);
     P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
@@ -307,16 +327,17 @@ static p2l_status write_buffers(writer *w, const buffer_plan *plan, uint64_t ext
     for (size_t i = 0; i < plan->sources.len; i++) {
         p2l_ir_tensor *tensor = plan->sources.items[i];
         p2l_fb_ref data = 0;
-        if (!external_base) data = p2l_fb_vector(fb, tensor->data, tensor->nbytes, 1, 16);
+        if (layout == LAYOUT_DEFERRED && tensor->nbytes) data = p2l_fb_vector_deferred(fb, tensor->nbytes, 16);
+        else if (layout != LAYOUT_EXTERNAL) data = p2l_fb_vector(fb, tensor->data, tensor->nbytes, 1, 16);
         p2l_fb_table_start(fb);
-        if (external_base && tensor->nbytes) {
+        if (layout == LAYOUT_EXTERNAL && tensor->nbytes) {
             p2l_fb_add_u64(fb, BUFFER_OFFSET, next);
             p2l_fb_add_u64(fb, BUFFER_SIZE, tensor->nbytes);
             next += ALIGN_UP(tensor->nbytes, EXTERNAL_ALIGN);
         }
         p2l_fb_add_ref(fb, BUFFER_DATA, data);
         P2L_TRY(P2L_VEC_PUSH(&w->buffers, p2l_fb_table_end(fb)));
-        if (w->release && !external_base) p2l_release_const(tensor); /* the file holds it now */
+        if (w->release && layout == LAYOUT_COPIED) p2l_release_const(tensor); /* the file holds it now */
     }
     return P2L_OK;
 }
@@ -451,9 +472,11 @@ static p2l_fb_ref write_metadata(p2l_fb *fb, const p2l_model_ir *m, size_t first
     return vec;
 }
 
-/* The flatbuffer (with the constants' bytes inline when external_base is 0). */
+/* The flatbuffer, its constants placed as `layout` says (LAYOUT_DEFERRED: *holes gets where each
+ * constant of nonzero size goes, in plan order). */
 static p2l_status build_flatbuffer(p2l_model_ir *m, const buffer_plan *plan, bool release_constants,
-                                   uint64_t external_base, size_t estimate, void **out, size_t *size) {
+                                   buffer_layout layout, uint64_t external_base, size_t estimate, void **out,
+                                   size_t *size, p2l_fb_hole **holes, size_t *hole_count) {
     writer w = {.fb = p2l_fb_create(estimate), .m = m, .release = release_constants};
     if (!w.fb) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory reserving %zu bytes for the model", estimate);
     size_t ng = m->graphs.len;
@@ -461,7 +484,7 @@ static p2l_status build_flatbuffer(p2l_model_ir *m, const buffer_plan *plan, boo
     p2l_fb_ref *subgraphs = p2l_alloc_zero(sizeof(p2l_fb_ref) * (ng + 1));
     p2l_fb_ref *signatures = p2l_alloc_zero(sizeof(p2l_fb_ref) * (ng + 1));
     p2l_status s = subgraphs && signatures ? P2L_OK : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
-    if (s == P2L_OK) s = write_buffers(&w, plan, external_base);
+    if (s == P2L_OK) s = write_buffers(&w, plan, layout, external_base);
     size_t first_metadata_buffer = w.buffers.len;
     for (size_t i = 0; s == P2L_OK && i < m->metadata.len; i++) {
         p2l_fb_ref data = p2l_fb_vector(w.fb, m->metadata.items[i].data, m->metadata.items[i].size, 1, 16);
@@ -502,7 +525,7 @@ static p2l_status build_flatbuffer(p2l_model_ir *m, const buffer_plan *plan, boo
             p2l_fb_add_ref(fb, MODEL_SIGNATURE_DEFS, signature_vec);
             p2l_fb_add_ref(fb, MODEL_METADATA, metadata_vec);
             p2l_fb_ref root = p2l_fb_table_end(fb);
-            if (s == P2L_OK) s = p2l_fb_finish(fb, root, "TFL3", out, size);
+            if (s == P2L_OK) s = p2l_fb_finish_parts(fb, root, "TFL3", out, size, holes, hole_count);
         }
         p2l_release(codes);
     }
@@ -535,10 +558,10 @@ static p2l_status write_external(p2l_model_ir *m, const buffer_plan *plan, bool 
     const uint64_t placeholder = EXTERNAL_ALIGN;
     void *fb = NULL;
     size_t fb_size = 0, size = 0;
-    P2L_TRY(build_flatbuffer(m, plan, false, placeholder, estimate, &fb, &fb_size));
+    P2L_TRY(build_flatbuffer(m, plan, false, LAYOUT_EXTERNAL, placeholder, estimate, &fb, &fb_size, NULL, NULL));
     uint64_t base = ALIGN_UP((uint64_t)fb_size, EXTERNAL_ALIGN);
     p2l_release(fb);
-    P2L_TRY(build_flatbuffer(m, plan, false, base, estimate, &fb, &size));
+    P2L_TRY(build_flatbuffer(m, plan, false, LAYOUT_EXTERNAL, base, estimate, &fb, &size, NULL, NULL));
     if (size != fb_size) {
         p2l_release(fb);
         return p2l_fail(P2L_ERROR_INTERNAL, "the model's flatbuffer changed size between its two builds");
@@ -573,6 +596,44 @@ static p2l_status write_external(p2l_model_ir *m, const buffer_plan *plan, bool 
     return s;
 }
 
+/* Writes a constant's bytes to the file, then lets them go (mapped pages dropped, owned bytes released). */
+static p2l_status emit_constant(const p2l_tflite_destination *dest, size_t *pos, p2l_ir_tensor *tensor, bool release) {
+    p2l_status s = emit(dest, NULL, pos, tensor->data, tensor->nbytes);
+    drop_mapped_pages(dest, tensor->data, tensor->nbytes);
+    if (release) p2l_release_const(tensor);
+    return s;
+}
+
+/* The inline layout streamed to a file: the flatbuffer is built without the constants' bytes, which
+ * are written from their sources into the holes it leaves, so the model is never whole in memory. */
+static p2l_status write_inline_to_file(p2l_model_ir *m, const buffer_plan *plan, bool release, size_t estimate,
+                                       const p2l_tflite_destination *dest) {
+    void *fb = NULL;
+    size_t fb_size = 0, hole_count = 0;
+    p2l_fb_hole *holes = NULL;
+    P2L_TRY(build_flatbuffer(m, plan, false, LAYOUT_DEFERRED, 0, estimate, &fb, &fb_size, &holes, &hole_count));
+    /* Holes are in plan order, built back to front: the last constant comes first in the file. */
+    size_t pos = 0, stored = 0, hole = hole_count;
+    p2l_status s = P2L_OK;
+    for (size_t i = plan->sources.len; s == P2L_OK && i-- > 0;) {
+        p2l_ir_tensor *tensor = plan->sources.items[i];
+        if (!tensor->nbytes) continue;
+        if (hole == 0 || holes[--hole].size != tensor->nbytes || holes[hole].offset < pos) {
+            s = p2l_fail(P2L_ERROR_INTERNAL, "the writer's constant %zu does not fill its place in the model", i);
+            break;
+        }
+        size_t before = holes[hole].offset - pos; /* the flatbuffer's bytes up to this constant */
+        s = emit(dest, NULL, &pos, (const uint8_t *)fb + stored, before);
+        stored += before;
+        if (s == P2L_OK) s = emit_constant(dest, &pos, tensor, release);
+    }
+    if (s == P2L_OK && hole) s = p2l_fail(P2L_ERROR_INTERNAL, "the model has %zu places for constants left over", hole);
+    if (s == P2L_OK) s = emit(dest, NULL, &pos, (const uint8_t *)fb + stored, fb_size - stored);
+    p2l_release(holes);
+    p2l_release(fb);
+    return s;
+}
+
 p2l_status p2l_tflite_write_to(p2l_model_ir *m, bool release_constants, const p2l_tflite_destination *dest) {
     size_t estimate = 65536, constants = 0;
     for (size_t gi = 0; gi < m->graphs.len; gi++) {
@@ -588,18 +649,11 @@ p2l_status p2l_tflite_write_to(p2l_model_ir *m, bool release_constants, const p2
     p2l_status s = plan_buffers(m, release_constants, dest, &plan);
     if (s == P2L_OK && external) {
         s = write_external(m, &plan, release_constants, estimate, dest);
+    } else if (s == P2L_OK && dest->file) {
+        s = write_inline_to_file(m, &plan, release_constants, estimate, dest);
     } else if (s == P2L_OK) {
-        void *bytes = NULL;
-        size_t size = 0;
-        s = build_flatbuffer(m, &plan, release_constants, 0, estimate + constants, &bytes, &size);
-        if (s == P2L_OK && dest->file) {
-            size_t pos = 0;
-            s = emit(dest, NULL, &pos, bytes, size);
-            p2l_release(bytes);
-        } else if (s == P2L_OK) {
-            *dest->out = bytes;
-            *dest->size = size;
-        }
+        s = build_flatbuffer(m, &plan, release_constants, LAYOUT_COPIED, 0, estimate + constants, dest->out,
+                             dest->size, NULL, NULL);
     }
     free_plan(&plan, m->graphs.len);
     return s;

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "base/mapped.h"
 #include "ir/graph.h"
 
 /* Serializes the model. Deterministic: the same IR gives the same bytes. When
@@ -11,11 +12,6 @@
  * into the file, which keeps the converter's peak memory near one copy of the weights. */
 p2l_status p2l_tflite_write(p2l_model_ir *m, bool release_constants, void **out, size_t *size);
 
-/* A read-only (MAP_PRIVATE) file mapping that constants may borrow from. */
-typedef struct p2l_mapped_range {
-    const void *start;
-    size_t size;
-} p2l_mapped_range;
 
 /* Where p2l_tflite_write_to puts the model: streamed to `file`, or, when file is NULL, returned in
  * *out / *size (p2l_release()-able). Pages of `mapped` that the writer has read are dropped (madvise),

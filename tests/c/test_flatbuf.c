@@ -839,6 +839,82 @@ static void test_writer_refuses_int64_dims(void) {
     p2l_model_ir_free(&m);
 }
 
+/* Deferred vectors: the same objects built with the data copied and with it deferred give the same
+ * bytes once the caller writes each deferred vector's data where p2l_fb_finish_parts says; tables
+ * after them share vtables written before them; p2l_fb_finish refuses a buffer with deferred data. */
+static void build_with_constants(p2l_fb *fb, bool deferred, uint8_t *const *data, const size_t *sizes, size_t count,
+                                 p2l_fb_ref *root) {
+    p2l_fb_ref refs[8];
+    p2l_fb_table_start(fb);
+    p2l_fb_add_i32(fb, 1, 7);
+    p2l_fb_ref first = p2l_fb_table_end(fb);
+    for (size_t i = 0; i < count; i++) {
+        p2l_fb_ref v = deferred && sizes[i] ? p2l_fb_vector_deferred(fb, sizes[i], 16)
+                                            : p2l_fb_vector(fb, data[i], sizes[i], 1, 16);
+        p2l_fb_table_start(fb);
+        p2l_fb_add_ref(fb, 0, v);
+        if (i % 2) p2l_fb_add_i32(fb, 1, (int32_t)i);
+        refs[i] = p2l_fb_table_end(fb);
+    }
+    p2l_fb_ref name = p2l_fb_string(fb, "after the constants");
+    p2l_fb_ref vec = p2l_fb_ref_vector(fb, refs, count);
+    p2l_fb_table_start(fb);
+    p2l_fb_add_ref(fb, 0, vec);
+    p2l_fb_add_ref(fb, 2, name);
+    p2l_fb_add_ref(fb, 3, first);
+    p2l_fb_add_i32(fb, 1, 7); /* the same vtable as `first`, written before every deferred vector */
+    *root = p2l_fb_table_end(fb);
+}
+
+static void test_deferred_vectors(void) {
+    enum { COUNT = 6 };
+    const size_t sizes[COUNT] = {3, 0, 4096 + 5, 64, 1, 100000};
+    uint8_t *data[COUNT];
+    for (size_t i = 0; i < COUNT; i++) {
+        data[i] = p2l_alloc(sizes[i] + 1);
+        fill_pattern(data[i], sizes[i], (uint32_t)i + 1);
+    }
+    void *copied = NULL, *stored = NULL;
+    size_t copied_size = 0, stored_size = 0, hole_count = 0;
+    p2l_fb_hole *holes = NULL;
+    p2l_fb_ref root;
+    p2l_fb *fb = p2l_fb_create(0);
+    build_with_constants(fb, false, data, sizes, COUNT, &root);
+    CHECK_EQ_INT(p2l_fb_finish(fb, root, TFL3, &copied, &copied_size), P2L_OK);
+    build_with_constants(fb, true, data, sizes, COUNT, &root);
+    CHECK_EQ_INT(p2l_fb_finish_parts(fb, root, TFL3, &stored, &stored_size, &holes, &hole_count), P2L_OK);
+    CHECK_EQ_INT((int)hole_count, COUNT - 1); /* the empty vector is stored, not deferred */
+    size_t deferred = 0;
+    for (size_t i = 0; i < COUNT; i++) deferred += sizes[i];
+    CHECK_EQ_INT((long long)(stored_size + deferred), (long long)copied_size);
+    /* reassemble: holes are oldest first, so the file holds them newest first */
+    uint8_t *whole = p2l_alloc(copied_size);
+    size_t pos = 0, from = 0, source = COUNT;
+    for (size_t h = hole_count; h-- > 0;) {
+        while (!sizes[--source]) {}
+        CHECK_EQ_INT((long long)holes[h].size, (long long)sizes[source]);
+        CHECK(holes[h].offset >= pos && holes[h].offset + holes[h].size <= copied_size);
+        memcpy(whole + pos, (uint8_t *)stored + from, holes[h].offset - pos);
+        from += holes[h].offset - pos;
+        memcpy(whole + holes[h].offset, data[source], holes[h].size);
+        pos = holes[h].offset + holes[h].size;
+    }
+    memcpy(whole + pos, (uint8_t *)stored + from, stored_size - from);
+    CHECK(memcmp(whole, copied, copied_size) == 0);
+    /* plain finish cannot hand back a buffer with deferred data */
+    p2l_fb_vector_deferred(fb, 10, 16);
+    p2l_fb_table_start(fb);
+    void *out = NULL;
+    size_t size = 0;
+    CHECK_EQ_INT(p2l_fb_finish(fb, p2l_fb_table_end(fb), TFL3, &out, &size), P2L_ERROR_INTERNAL);
+    p2l_fb_destroy(fb);
+    p2l_release(whole);
+    p2l_release(holes);
+    p2l_release(stored);
+    p2l_release(copied);
+    for (size_t i = 0; i < COUNT; i++) p2l_release(data[i]);
+}
+
 int main(int argc, char **argv) {
     model_path = argc > 1 ? argv[1] : getenv("P2L_FLATBUF_TEST_MODEL");
     size_t base = p2l_heap_bytes();
@@ -859,6 +935,7 @@ int main(int argc, char **argv) {
     RUN(test_tflite_model);
     RUN(test_writer_signature_over_1024);
     RUN(test_writer_refuses_int64_dims);
+    RUN(test_deferred_vectors);
     CHECK_EQ_INT(p2l_heap_bytes(), base);
     return check_summary();
 }
