@@ -321,12 +321,14 @@ p2l_status p2l_pass_fuse_relu6(p2l_ir_graph *g, bool *changed) {
     return P2L_OK;
 }
 
-/* Does t hold only values >= 0 (the output of a RELU/RELU6, standalone or fused)? */
+/* Does t hold only values >= 0 (the output of a RELU/RELU6, standalone or fused, maybe (de)quantized)? */
 static bool non_negative(const p2l_ir_graph *g, int t) {
     int producer = g->tensors.items[t].producer;
     if (producer < 0) return false;
     const p2l_ir_node *p = &g->nodes.items[producer];
     if (p->op == P2L_OP_RELU || p->op == P2L_OP_RELU6) return true;
+    /* (de)quantizing keeps the sign: 0.0 is the zero point (PT2E graphs: DEQUANTIZE -> PADV2 -> pool) */
+    if (p->op == P2L_OP_DEQUANTIZE || p->op == P2L_OP_QUANTIZE) return non_negative(g, p->inputs[0]);
     if (p2l_option_field(p->op, "fused_activation_function") < 0) return false;
     int64_t act = p2l_get_option(g, producer, "fused_activation_function");
     return act == P2L_ACT_RELU || act == P2L_ACT_RELU6;

@@ -18,6 +18,7 @@ static const struct {
     {"fuse-activation", p2l_pass_fuse_activation},
     {"zero-pad-max-pool", p2l_pass_zero_pad_max_pool},
     {"quantize", p2l_pass_quantize}, /* after the fusions: int8 ops with their activations fused */
+    {"fuse-int8-activation", p2l_pass_fuse_int8_activation}, /* int8 RELU6 etc. the quantizer left apart */
     {"remove-dead", p2l_pass_remove_dead},
 };
 

@@ -21,6 +21,7 @@ p2l_status p2l_pass_fuse_prelu(p2l_ir_graph *g, bool *changed);
 p2l_status p2l_pass_zero_pad_max_pool(p2l_ir_graph *g, bool *changed);
 p2l_status p2l_pass_carry_dequantized(p2l_ir_graph *g, bool *changed);
 p2l_status p2l_pass_quantize(p2l_ir_graph *g, bool *changed);
+p2l_status p2l_pass_fuse_int8_activation(p2l_ir_graph *g, bool *changed);
 p2l_status p2l_pass_remove_dead(p2l_ir_graph *g, bool *changed);
 
 /* float16 weight storage (weights_f16.c), run after p2l_optimize: each float32 constant with at

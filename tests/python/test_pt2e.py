@@ -296,3 +296,104 @@ def test_quantize_per_channel_of_weights_and_tensor_overloads():
     with torch.no_grad():
         expected = module(x).numpy()
     compare(run_litert(content, [x.numpy()])[0], expected, 0.05, 1, "LiteRT")
+
+
+# ------------------------------------------------------------ XNNPACK takes the whole int8 file
+
+class MobileNetLike(torch.nn.Module):
+    """Stem conv+bn+relu and a max pool (resnet's), an inverted residual block with ReLU6 (mobilenet_v2's),
+    a head conv+ReLU6, global average pool, linear."""
+
+    def __init__(self):
+        super().__init__()
+        bn = torch.nn.BatchNorm2d
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, 2, 1), bn(16), torch.nn.ReLU())
+        self.block = torch.nn.Sequential(
+            torch.nn.Conv2d(16, 32, 1), bn(32), torch.nn.ReLU6(),
+            torch.nn.Conv2d(32, 32, 3, padding=1, groups=32), bn(32), torch.nn.ReLU6(),
+            torch.nn.Conv2d(32, 16, 1), bn(16))
+        self.head = torch.nn.Sequential(torch.nn.Conv2d(16, 32, 1), torch.nn.ReLU6())
+        self.fc = torch.nn.Linear(32, 10)
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.5, 0.5)
+                    m.running_var.uniform_(0.5, 2)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.stem(x), 3, 2, 1)
+        x = x + self.block(x)
+        return self.fc(F.adaptive_avg_pool2d(self.head(x), 1).flatten(1))
+
+
+def test_mobilenet_like_int8_is_fully_delegated_to_xnnpack():
+    """ReLU6 (its own quantization in the Q/DQ graph) is fused into the int8 conv that feeds it and the
+    max pool's -inf padding becomes int8 PAD: LiteRT's XNNPACK delegate takes every op, in one partition."""
+    from conftest import xnnpack_delegation
+    import ai_edge_litert.interpreter as litert
+
+    def check_file(content):
+        ops = tflite_ops(content)
+        assert "RELU6" not in ops and "PADV2" not in ops, ops
+        assert all(ins[0] == INT8 and outs == [INT8] for ins, outs, _, _ in tensors_by_op(content)["MAX_POOL_2D"])
+        delegated, total = xnnpack_delegation(content)
+        assert delegated == total, f"{total - delegated} of {total} ops outside XNNPACK: {ops}"
+        interpreter = litert.Interpreter(model_content=content)
+        interpreter.allocate_tensors()
+        partitions = [op for op in interpreter._get_ops_details() if op["op_name"] == "DELEGATE"]
+        assert len(partitions) == 1, len(partitions)
+
+    check_pt2e(MobileNetLike(), (torch.randn(1, 3, 32, 32),),
+               int8_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD"), check_file=check_file)
+
+
+class ConvReLU6OwnParams(torch.nn.Module):
+    """int8 conv -> Q(conv_params) / DQ -> ReLU6 -> Q(6/255, -128) / DQ: the ReLU6's output quantization
+    differs from its input's."""
+
+    def __init__(self, conv_zero_point):
+        super().__init__()
+        torch.manual_seed(0)
+        w = torch.randn(8, 3, 3, 3) * 0.3
+        self.register_buffer("scales", w.abs().amax((1, 2, 3)) / 127)
+        self.register_buffer("zps", torch.zeros(8, dtype=torch.int64))
+        self.register_buffer("w8", torch.round(w / self.scales[:, None, None, None]).to(torch.int8))
+        self.bias = torch.nn.Parameter(torch.randn(8) * 0.1)
+        self.conv_zero_point = conv_zero_point
+
+    def forward(self, x):
+        qd = torch.ops.quantized_decomposed
+
+        def qdq(v, scale, zp):
+            return qd.dequantize_per_tensor(qd.quantize_per_tensor(v, scale, zp, -128, 127, torch.int8),
+                                            scale, zp, -128, 127, torch.int8)
+
+        w = qd.dequantize_per_channel(self.w8, self.scales, self.zps, 0, -127, 127, torch.int8)
+        y = qdq(F.conv2d(qdq(x, 0.02, 3), w, self.bias, padding=1), 0.04, self.conv_zero_point)
+        return qdq(F.relu6(y), 6 / 255, -128)
+
+
+@pytest.mark.parametrize("conv_zero_point,fused", [
+    (-30, True),   # the conv's int8 range reaches 6.28: the first step never clips what ReLU6 keeps
+    (10, False),   # it stops at 4.68: clipping there is not ReLU6's, so the RELU6 stays its own op
+])
+def test_relu6_with_its_own_output_quantization(conv_zero_point, fused):
+    """Fused, the conv writes the ReLU6's output parameters directly: one rounding instead of two, at
+    most 1 output step from PyTorch's Q/DQ graph here (conv scale 0.04 <= 2 x 6/255), on both runtimes;
+    unfused (the guard), the file still computes the two-step graph."""
+    import torch.ao.quantization.fx._decomposed  # noqa: F401
+    module, x = ConvReLU6OwnParams(conv_zero_point).eval(), torch.randn(1, 3, 8, 8) * 2
+    content = pt2lite.convert(module, (x,)).model_content()
+    ops = tflite_ops(content)
+    assert ("RELU6" not in ops) == fused, ops
+    ins, outs, op, tensors = tensors_by_op(content)["CONV_2D"][0]
+    assert ins[:2] == [INT8, INT8] and outs == [INT8]
+    if fused:
+        assert op.builtinOptions.fusedActivationFunction == tfl_schema.ActivationFunctionType.RELU6
+        assert np.isclose(tensors[op.outputs[0]].quantization.scale[0], 6 / 255)
+    with torch.no_grad():
+        expected = module(x).numpy()
+    # unfused, a 1-step difference in the conv's output (scale 0.04) is 1.7 steps of the ReLU6's
+    steps = 1 if fused else 2
+    compare(run_litert(content, [x.numpy()])[0], expected, 6 / 255, steps, "LiteRT")
+    compare(run_pt2lite(content, [x.numpy()])[0], expected, 6 / 255, steps, "pt2lite runtime")
