@@ -129,7 +129,8 @@ def render(all_rows, core, coverage):
         if len(cov["tests"]) > 3:
             tests += f" (+{len(cov['tests']) - 3})"
         status = "yes" if name in lowered else "no" if name in all_rows else "not yet"
-        ops = all_rows.get(name, "").strip("()") if name in all_rows else ""
+        ops = all_rows.get(name, "")
+        ops = ops[1:-1] if refused(ops) else ops  # "(unsupported: why)" -> "unsupported: why"
         lines.append(f"| `{name}` | {'yes' if name in core else ''} | {status} | {ops} | "
                      f"{', '.join(cov['dtypes']) if name in lowered else ''} | {tests if name in lowered else ''} |")
     lines += ["", "## TFLite ops emitted by the op tests, and how many LiteRT's XNNPACK path took", "",
