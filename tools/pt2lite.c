@@ -35,7 +35,8 @@ static void print_stage(const char *stage, double seconds, void *user) {
  * the i-th archive; one archive's signature is 'serving_default' unless named). */
 enum { MAX_SIGNATURES = 64 };
 
-/* --quantize NAME: the recipes that need no calibration (p2l_quantize_recipe); *recipe unset: unknown. */
+#ifdef P2L_HAVE_CONVERTER
+/* --quantize NAME: the recipes that need no calibration (p2l_quantize_recipe); false: unknown. */
 static bool quantize_recipe_named(const char *name, p2l_quantize_recipe *recipe) {
     static const struct { const char *name; p2l_quantize_recipe recipe; } recipes[] = {
         {"none", P2L_QUANTIZE_NONE}, {"fp16", P2L_QUANTIZE_FP16}, {"dynamic_int8", P2L_QUANTIZE_DYNAMIC_INT8},
@@ -44,28 +45,19 @@ static bool quantize_recipe_named(const char *name, p2l_quantize_recipe *recipe)
         if (!strcmp(name, recipes[i].name)) return *recipe = recipes[i].recipe, true;
     return false;
 }
+#endif
 
 static int cmd_convert(int argc, char **argv) {
     const char *inputs[MAX_SIGNATURES], *names[MAX_SIGNATURES], *out = NULL;
     int input_count = 0, name_count = 0;
     bool verbose = false;
-    p2l_quantize_recipe recipe = P2L_QUANTIZE_NONE;
+    const char *quantize = "none";
     for (int i = 0; i < argc; i++) {
         bool has_value = i + 1 < argc;
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && has_value) {
             out = argv[++i];
         } else if (strcmp(argv[i], "--quantize") == 0 && has_value) {
-            const char *name = argv[++i];
-            if (!strcmp(name, "int8")) {
-                fprintf(stderr, "pt2lite convert: --quantize int8 needs calibration data (activation ranges): use the "
-                        "Python API, pt2lite.convert(module, args, quantize=\"int8\", calibration=...)\n");
-                return 2;
-            }
-            if (!quantize_recipe_named(name, &recipe)) {
-                fprintf(stderr, "pt2lite convert: --quantize %s: unknown recipe (fp16, dynamic_int8, int4_weights; "
-                        "int8 needs the Python API's calibration)\n", name);
-                return 2;
-            }
+            quantize = argv[++i];
         } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
             verbose = true;
         } else if (strcmp(argv[i], "--signature") == 0 && has_value) {
@@ -95,6 +87,17 @@ static int cmd_convert(int argc, char **argv) {
         return 2;
     }
 #ifdef P2L_HAVE_CONVERTER
+    p2l_quantize_recipe recipe = P2L_QUANTIZE_NONE;
+    if (!strcmp(quantize, "int8")) {
+        fprintf(stderr, "pt2lite convert: --quantize int8 needs calibration data (activation ranges): use the "
+                "Python API, pt2lite.convert(module, args, quantize=\"int8\", calibration=...)\n");
+        return 2;
+    }
+    if (!quantize_recipe_named(quantize, &recipe)) {
+        fprintf(stderr, "pt2lite convert: --quantize %s: unknown recipe (fp16, dynamic_int8, int4_weights; "
+                "int8 needs the Python API's calibration)\n", quantize);
+        return 2;
+    }
     p2l_convert_options options = {.size = sizeof options, .on_stage = verbose ? print_stage : NULL,
                                    .quantize = recipe};
     if (verbose) fprintf(stderr, "converting %s%s (stage, wall time):\n", inputs[0], input_count > 1 ? " and more" : "");
@@ -104,7 +107,7 @@ static int cmd_convert(int argc, char **argv) {
     fprintf(stderr, "wrote %s\n", out);
     return 0;
 #else
-    (void)inputs, (void)names, (void)verbose;
+    (void)inputs, (void)names, (void)verbose, (void)quantize;
     fprintf(stderr, "pt2lite convert: this build of pt2lite has no converter (configured with P2L_BUILD_CONVERTER=OFF)\n");
     return 1;
 #endif
