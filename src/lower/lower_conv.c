@@ -48,8 +48,9 @@ static int bias_input(p2l_lower_ctx *ctx, int64_t channels) {
     return t;
 }
 
-/* 1-D tensors ride through the 2-D ops as N,1,L,C. */
+/* 1-D tensors ride through the 2-D ops as N,1,L,C. x < 0 (a failed input) passes through. */
 static int as_4d(p2l_lower_ctx *ctx, int x) {
+    if (x < 0) return x;
     const p2l_ir_tensor t = ctx->g->tensors.items[x];
     if (t.rank == 4) return x;
     int64_t dims[4] = {t.dims[0], 1, t.dims[1], t.dims[2]};
