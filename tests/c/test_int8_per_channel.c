@@ -19,41 +19,39 @@ static p2l_quant *quantize(p2l_model_ir *model, const float w[6], int axis, int8
     return p2l_int8_per_channel(g, t, axis, "test node", values);
 }
 
-static void test_rows_ties_away_from_zero(void) {
-    /* row 0: max 127, scale 1, so 0.5 and -2.5 are exact ties; row 1: all zero, scale 1 */
-    const float w[6] = {127, 0.5f, -2.5f, 0, 0, 0};
-    p2l_model_ir model;
-    int8_t *v;
-    p2l_quant *q = quantize(&model, w, 0, &v);
-    CHECK(q && v);
-    if (q && v) {
-        CHECK_EQ_INT(q->count, 2);
-        CHECK_EQ_INT(q->axis, 0);
-        CHECK(q->scales[0] == 1.0f && q->scales[1] == 1.0f);
-        CHECK(q->zero_points[0] == 0 && q->zero_points[1] == 0);
-        const int8_t want[6] = {127, 1, -3, 0, 0, 0};
-        for (int i = 0; i < 6; i++) CHECK_EQ_INT(v[i], want[i]);
+static void test_values_and_scales(void) {
+    static const struct {
+        const char *what;
+        float w[6];
+        int axis, channels;
+        float scales[3];
+        int8_t want[6];
+    } cases[] = {
+        /* row 0: max 127, scale 1, so 0.5 and -2.5 are exact ties; row 1: all zero, scale 1 */
+        {"rows", {127, 0.5f, -2.5f, 0, 0, 0}, 0, 2, {1, 1}, {127, 1, -3, 0, 0, 0}},
+        /* columns: maxima 254, 1, 12.7 -> scales 2, 1/127, 0.1; -127 / 2 = -63.5 is a tie */
+        {"columns", {254, -1, 1.27f, -127, 0.25f, -12.7f}, 1, 3, {2, 1.0f / 127.0f, 12.7f / 127.0f},
+         {127, -127, 13, -64, 32, -127}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        p2l_model_ir model;
+        int8_t *v;
+        p2l_quant *q = quantize(&model, cases[k].w, cases[k].axis, &v);
+        CHECK(q && v);
+        if (q && v) {
+            CHECK_EQ_INT(q->count, cases[k].channels);
+            CHECK_EQ_INT(q->axis, cases[k].axis);
+            for (int c = 0; c < cases[k].channels; c++)
+                CHECK(q->scales[c] == cases[k].scales[c] && q->zero_points[c] == 0);
+            for (int i = 0; i < 6; i++)
+                if (v[i] != cases[k].want[i]) {
+                    fprintf(stderr, "  %s: value %d is %d, expected %d\n", cases[k].what, i, v[i], cases[k].want[i]);
+                    CHECK(false);
+                }
+        }
+        p2l_release(v);
+        p2l_model_ir_free(&model);
     }
-    p2l_release(v);
-    p2l_model_ir_free(&model);
-}
-
-static void test_columns(void) {
-    /* channels along axis 1: column maxima 254, 1, 12.7 -> scales 2, 1/127, 0.1 */
-    const float w[6] = {254, -1, 1.27f, -127, 0.25f, -12.7f};
-    p2l_model_ir model;
-    int8_t *v;
-    p2l_quant *q = quantize(&model, w, 1, &v);
-    CHECK(q && v);
-    if (q && v) {
-        CHECK_EQ_INT(q->count, 3);
-        CHECK_EQ_INT(q->axis, 1);
-        CHECK(q->scales[0] == 2.0f && q->scales[1] == 1.0f / 127.0f && q->scales[2] == 12.7f / 127.0f);
-        const int8_t want[6] = {127, -127, 13, -64, 32, -127}; /* -127 / 2 = -63.5: away from zero */
-        for (int i = 0; i < 6; i++) CHECK_EQ_INT(v[i], want[i]);
-    }
-    p2l_release(v);
-    p2l_model_ir_free(&model);
 }
 
 static void test_nan_and_infinity_refused(void) {
@@ -70,8 +68,7 @@ static void test_nan_and_infinity_refused(void) {
 }
 
 int main(void) {
-    RUN(test_rows_ties_away_from_zero);
-    RUN(test_columns);
+    RUN(test_values_and_scales);
     RUN(test_nan_and_infinity_refused);
     return check_summary();
 }
