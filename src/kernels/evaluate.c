@@ -19,20 +19,21 @@ static void set_tensor(p2l_tensor *t, int index, p2l_dtype dtype, int rank, cons
     t->bytes = t->count * p2l_dtype_size(dtype);
 }
 
-/* The op's arity as model.c checks it when a model is loaded, so the kernels can index without checks. */
-static p2l_status check_arity(const p2l_kernel *k, const char *name, int input_count,
-                              const p2l_eval_tensor *const *inputs, int output_count) {
+p2l_status p2l_check_arity(const p2l_kernel *k, int input_count, int output_count,
+                           bool (*omitted)(const void *inputs, int i), const void *inputs) {
     if (input_count < k->min_inputs || input_count > k->max_inputs)
-        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s takes %d to %d inputs, got %d", name, k->min_inputs,
-                        k->max_inputs, input_count);
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "has %d inputs, expected %d to %d", input_count, k->min_inputs,
+                        k->max_inputs);
     if (output_count < k->min_outputs || output_count > k->max_outputs)
-        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s has %d to %d outputs, got %d", name, k->min_outputs,
-                        k->max_outputs, output_count);
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "has %d outputs, expected %d to %d", output_count,
+                        k->min_outputs, k->max_outputs);
     for (int i = 0; i < input_count; i++)
-        if (!inputs[i] && (i >= 16 || !(k->optional_inputs >> i & 1)))
-            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "input %d of %s is omitted, but it is not optional", i, name);
+        if (omitted(inputs, i) && (i >= 16 || !(k->optional_inputs >> i & 1)))
+            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "input %d is omitted, but it is not optional", i);
     return P2L_OK;
 }
+
+static bool omitted_eval_input(const void *inputs, int i) { return !((const p2l_eval_tensor *const *)inputs)[i]; }
 
 static p2l_status check_shapes(const char *role, int count, const p2l_eval_tensor *const *values) {
     for (int i = 0; i < count; i++) {
@@ -89,7 +90,8 @@ p2l_status p2l_evaluate(const p2l_eval_op *op, int input_count, const p2l_eval_t
     const p2l_kernel *k = p2l_reference_kernel_of(op->op);
     if (!info || !k) return p2l_fail(P2L_ERROR_UNSUPPORTED, "op %d has no reference kernel", (int)op->op);
     for (int i = 0; i < output_count; i++) outputs[i].allocated = false;
-    P2L_TRY(check_arity(k, info->name, input_count, inputs, output_count));
+    if (p2l_check_arity(k, input_count, output_count, omitted_eval_input, inputs) != P2L_OK)
+        return p2l_fail_context(P2L_ERROR_INVALID_ARGUMENT, "%s", info->name);
     P2L_TRY(check_shapes("input", input_count, inputs));
     for (int i = 0; i < output_count; i++) {
         const p2l_eval_tensor *o = &outputs[i];

@@ -333,4 +333,11 @@ typedef struct p2l_eval_op {
 p2l_status p2l_evaluate(const p2l_eval_op *op, int input_count, const p2l_eval_tensor *const *inputs,
                         int output_count, p2l_eval_tensor *outputs);
 
+/* Whether kernel k takes an op of input_count inputs and output_count outputs, with only optional
+ * inputs omitted (omitted(inputs, i): whether input i is left out), so that its prepare and invoke
+ * index inputs without checks. Checked at model load (runtime/model.c) and by p2l_evaluate; the
+ * message ("has 3 inputs, expected 2 to 2") is for the caller to prefix with the op. */
+p2l_status p2l_check_arity(const p2l_kernel *k, int input_count, int output_count,
+                           bool (*omitted)(const void *inputs, int i), const void *inputs);
+
 #endif

@@ -69,6 +69,10 @@ bool p2l_int8_form_of(p2l_op op, p2l_int8_form *form);
 /* The int8 recipe (quantize_static.c): options->calibration's ranges for the activations, symmetric
  * per-channel int8 weights, then p2l_pass_quantize's rewrite. */
 p2l_status p2l_quantize_static(p2l_ir_graph *g, const p2l_convert_options *options);
+/* Float32 constant `tensor` as symmetric per-channel int8 along `axis` (int8_per_channel.c, both int8
+ * recipes): its parameters, and *values its numel int8 values (p2l_alloc'd, the caller's); NULL when
+ * out of memory or a weight is NaN or infinite (message set, naming `where` and the tensor). */
+p2l_quant *p2l_int8_per_channel(p2l_ir_graph *g, int tensor, int axis, const char *where, int8_t **values);
 
 /* Shared helpers for passes. */
 /* The single live node reading tensor t, or -1 (none, several, or t is a graph output). */

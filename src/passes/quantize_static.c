@@ -73,30 +73,16 @@ static p2l_status quantize_weights(p2l_ir_graph *g, int n, int axis) {
     if (ft->dtype != P2L_FLOAT32 || ft->dequantized || ft->consumers != 1 || axis >= ft->rank || numel <= 0) return P2L_OK;
     int64_t channels = ft->dims[axis], inner = 1;
     for (int d = axis + 1; d < ft->rank; d++) inner *= ft->dims[d];
-    p2l_quant *q = p2l_new_quant(g, (int)channels, axis);
+    int8_t *int8_values = NULL;
+    p2l_quant *q = p2l_int8_per_channel(g, f, axis, node->origin ? node->origin : "a node", &int8_values);
+    if (!q) return p2l_last_status();
     float *values = p2l_alloc((size_t)numel * sizeof(float));
-    if (!q || !values) {
-        p2l_release(values);
+    if (!values) {
+        p2l_release(int8_values);
         return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory quantizing %s", ft->name);
     }
-    memcpy(values, ft->data, (size_t)numel * sizeof(float));
-    for (int64_t c = 0; c < channels; c++) q->scales[c] = 0;
-    for (int64_t i = 0; i < numel; i++) {
-        float *s = &q->scales[i / inner % channels], a = fabsf(values[i]);
-        *s = a > *s || isnan(a) ? a : *s;
-    }
-    for (int64_t c = 0; c < channels; c++) {
-        if (!isfinite(q->scales[c])) {
-            p2l_release(values);
-            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "%s: weight '%s' has a NaN or infinite value in channel %lld",
-                            node->origin ? node->origin : "a node", ft->name, (long long)c);
-        }
-        q->scales[c] = q->scales[c] > 0 ? q->scales[c] / 127.0f : 1.0f;
-    }
-    for (int64_t i = 0; i < numel; i++) {
-        float s = q->scales[i / inner % channels];
-        values[i] = fminf(fmaxf(nearbyintf(values[i] / s), -127.0f), 127.0f) * s;
-    }
+    for (int64_t i = 0; i < numel; i++) values[i] = int8_values[i] * q->scales[i / inner % channels];
+    p2l_release(int8_values);
     p2l_set_const_data(g, f, values, (size_t)numel * sizeof(float));
     g->tensors.items[f].dequantized = q;
     if (node->inputs[2] >= 0) return P2L_OK;

@@ -11,9 +11,6 @@
  * which quantizes conv inputs symmetrically). Weights under MIN_ELEMENTS values stay float (as
  * TFLite's own converter does), and so do biases and every other constant. BATCH_MATMUL stays float:
  * LiteRT's hybrid BATCH_MATMUL takes per-tensor weights only. */
-#include <math.h>
-#include <string.h>
-
 #include "base/mapped.h"
 #include "passes/passes.h"
 
@@ -53,44 +50,11 @@ static int output_channel_dim(const p2l_ir_graph *g, int ni) {
 }
 
 /* The int8 copy of float32 constant `ti`, symmetric per channel of `dim`; -1 on failure (message set). */
-static int quantize_weights(p2l_ir_graph *g, int ti, int dim) {
+static int quantize_weights(p2l_ir_graph *g, int ti, int dim, const char *where) {
+    int8_t *values = NULL;
+    p2l_quant *q = p2l_int8_per_channel(g, ti, dim, where, &values);
+    if (!q) return -1;
     const p2l_ir_tensor t = g->tensors.items[ti];
-    const int64_t numel = p2l_ir_tensor_numel(&t), channels = t.dims[dim];
-    int64_t inner = 1;
-    for (int d = dim + 1; d < t.rank; d++) inner *= t.dims[d];
-    int8_t *values = p2l_alloc((size_t)numel);
-    p2l_quant *q = p2l_new_quant(g, (int)channels, dim);
-    float *max_abs = p2l_alloc((size_t)channels * sizeof *max_abs);
-    if (!values || !q || !max_abs) {
-        p2l_release(values), p2l_release(max_abs);
-        p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory quantizing %s to int8", t.name ? t.name : "a weight");
-        return -1;
-    }
-    const float *w = t.data;
-    const int64_t outer = numel / (channels * inner);
-    memset(max_abs, 0, (size_t)channels * sizeof *max_abs);
-    /* rows of `inner` elements, each in one channel: no index division per element (big models) */
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t c = 0; c < channels; c++) {
-            const float *row = w + (o * channels + c) * inner;
-            float m = max_abs[c];
-            for (int64_t j = 0; j < inner; j++) m = fabsf(row[j]) > m ? fabsf(row[j]) : m;
-            max_abs[c] = m;
-        }
-    for (int64_t c = 0; c < channels; c++) {
-        q->scales[c] = max_abs[c] > 0 ? max_abs[c] / 127.0f : 1.0f; /* an all-zero channel: any scale */
-        q->zero_points[c] = 0;
-    }
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t c = 0; c < channels; c++) {
-            const int64_t start = (o * channels + c) * inner;
-            const float scale = q->scales[c];
-            for (int64_t j = 0; j < inner; j++) {
-                const float v = roundf(w[start + j] / scale);
-                values[start + j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-            }
-        }
-    p2l_release(max_abs);
     p2l_drop_mapped(t.data, t.nbytes); /* the float weight's pages leave memory now, not after the whole pass */
     int qi = p2l_add_const(g, t.name, P2L_INT8, t.rank, t.dims, values, true);
     if (qi < 0) {
@@ -105,7 +69,7 @@ static int quantize_weights(p2l_ir_graph *g, int ti, int dim) {
  * tensor a FULLY_CONNECTED reading the table (a tied LM head) takes, per output channel. */
 static int int8_embedding_table(p2l_ir_graph *g, int table, const void *ctx) {
     (void)ctx;
-    return quantize_weights(g, table, 0);
+    return quantize_weights(g, table, 0, "dynamic_int8 embedding table");
 }
 
 p2l_status p2l_store_weights_int8(p2l_ir_graph *g) {
@@ -123,7 +87,7 @@ p2l_status p2l_store_weights_int8(p2l_ir_graph *g) {
         const int dim = output_channel_dim(g, (int)ni);
         if (dim < 0) continue;
         const int wi = g->nodes.items[ni].inputs[1];
-        if (int8_of[wi] < 0 && (int8_of[wi] = quantize_weights(g, wi, dim)) < 0) {
+        if (int8_of[wi] < 0 && (int8_of[wi] = quantize_weights(g, wi, dim, g->nodes.items[ni].origin)) < 0) {
             p2l_release(int8_of);
             return p2l_last_status();
         }

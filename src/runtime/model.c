@@ -25,6 +25,8 @@ static p2l_status check_call_once(const p2l_tfl_model *m, int s, int o) {
     return P2L_OK;
 }
 
+static bool omitted_model_input(const void *inputs, int i) { return ((const int32_t *)inputs)[i] < 0; }
+
 /* Every op must have a kernel that accepts its version, input/output counts and omitted inputs,
  * so that prepare and invoke can index inputs without further checks. */
 static p2l_status check_ops(const p2l_tfl_model *m) {
@@ -45,16 +47,8 @@ static p2l_status check_ops(const p2l_tfl_model *m) {
             if (op->version < 1 || op->version > max_version)
                 return p2l_fail(P2L_ERROR_UNSUPPORTED, "subgraph %d, op %d (%s): version %d is not supported (1 to %d)",
                                 s, o, name, op->version, max_version);
-            if (op->input_count < k->min_inputs || op->input_count > k->max_inputs)
-                return p2l_fail(P2L_ERROR_MALFORMED, "subgraph %d, op %d (%s): has %d inputs, expected %d to %d", s, o,
-                                name, op->input_count, k->min_inputs, k->max_inputs);
-            if (op->output_count < k->min_outputs || op->output_count > k->max_outputs)
-                return p2l_fail(P2L_ERROR_MALFORMED, "subgraph %d, op %d (%s): has %d outputs, expected %d to %d", s,
-                                o, name, op->output_count, k->min_outputs, k->max_outputs);
-            for (int i = 0; i < op->input_count; i++)
-                if (op->inputs[i] < 0 && (i >= 16 || !(k->optional_inputs >> i & 1)))
-                    return p2l_fail(P2L_ERROR_MALFORMED, "subgraph %d, op %d (%s): input %d is omitted (-1), but it is "
-                                    "not optional", s, o, name, i);
+            if (p2l_check_arity(k, op->input_count, op->output_count, omitted_model_input, op->inputs) != P2L_OK)
+                return p2l_fail_context(P2L_ERROR_MALFORMED, "subgraph %d, op %d (%s)", s, o, name);
             if (op->op == P2L_OP_CALL_ONCE) P2L_TRY(check_call_once(m, s, o));
         }
     }

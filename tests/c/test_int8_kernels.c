@@ -67,27 +67,6 @@ static void quantize_tensor(tm_model *m, int t, float scale, int64_t zero_point)
     m->t[t].zero_points[0] = zero_point;
 }
 
-/* Loads m, sets input 0 (and input 1 when in1 is not NULL), runs, reads output 0 (out_bytes). */
-static p2l_status run_model(const tm_model *m, const void *in0, size_t in0_bytes, const void *in1, size_t in1_bytes,
-                            void *out, size_t out_bytes) {
-    size_t size;
-    uint8_t *bytes = tm_build(m, &size);
-    p2l_model *model = NULL;
-    p2l_interpreter *it = NULL;
-    p2l_status s = p2l_model_load(bytes, size, 0, &model);
-    if (!s) s = p2l_interpreter_create(model, NULL, &it);
-    if (!s) s = p2l_interpreter_allocate(it);
-    if (!s) s = p2l_interpreter_set_input(it, 0, in0, in0_bytes);
-    if (!s && in1) s = p2l_interpreter_set_input(it, 1, in1, in1_bytes);
-    if (!s) s = p2l_interpreter_invoke(it);
-    if (!s) s = p2l_interpreter_get_output(it, 0, out, out_bytes);
-    if (s) fprintf(stderr, "  %s\n", p2l_last_error());
-    p2l_interpreter_free(it);
-    p2l_model_free(model);
-    free(bytes);
-    return s;
-}
-
 /* A model of one op: inputs (runtime) x [and y], the output, constants added by the caller. */
 static tm_model unary_model(p2l_dtype in, p2l_dtype out, int rank, const int32_t *shape) {
     tm_model m = {0};
@@ -105,7 +84,7 @@ static void test_quantize_saturates_and_rounds_ties_away(void) {
         quantize_tensor(&m, 1, 0.5f, zero_point);
         tm_op_add(&m, 114, 1, (int32_t[]){0}, 1, (int32_t[]){1});
         int8_t y[8];
-        CHECK_EQ_INT(run_model(&m, x, sizeof x, NULL, 0, y, sizeof y), P2L_OK);
+        CHECK_EQ_INT(tm_run(&m, x, sizeof x, NULL, 0, y, sizeof y), P2L_OK);
         const int8_t low[8] = {-128, -127, -128, 0, 127, 127, -128, -128};
         const int8_t high[8] = {127, 127, 126, 127, 127, 127, -128, -128};
         for (int i = 0; i < 8; i++) CHECK_EQ_INT(y[i], z ? high[i] : low[i]);
@@ -120,7 +99,7 @@ static void test_requantize_rounds_ties_as_tflite(void) {
     tm_op_add(&m, 114, 1, (int32_t[]){0}, 1, (int32_t[]){1});
     const int8_t x[6] = {1, -1, 3, -3, 127, -128};
     int8_t y[6];
-    CHECK_EQ_INT(run_model(&m, x, sizeof x, NULL, 0, y, sizeof y), P2L_OK);
+    CHECK_EQ_INT(tm_run(&m, x, sizeof x, NULL, 0, y, sizeof y), P2L_OK);
     const int8_t want[6] = {1, 0, 2, -1, 64, -64}; /* x * 0.5: negative ties toward zero (see above) */
     for (int i = 0; i < 6; i++) CHECK_EQ_INT(y[i], want[i]);
 }
@@ -132,7 +111,7 @@ static void test_dequantize_extreme_zero_points_and_per_channel(void) {
     tm_op_add(&m, 6, 1, (int32_t[]){0}, 1, (int32_t[]){1});
     const uint8_t x[3] = {0, 255, 128};
     float y[3];
-    CHECK_EQ_INT(run_model(&m, x, sizeof x, NULL, 0, y, sizeof y), P2L_OK);
+    CHECK_EQ_INT(tm_run(&m, x, sizeof x, NULL, 0, y, sizeof y), P2L_OK);
     CHECK(y[0] == -63.75f && y[1] == 0.0f && y[2] == -31.75f);
 
     const int32_t shape2[2] = {2, 2};
@@ -144,7 +123,7 @@ static void test_dequantize_extreme_zero_points_and_per_channel(void) {
     tm_op_add(&pc, 6, 1, (int32_t[]){0}, 1, (int32_t[]){1});
     const int8_t q[4] = {-128, 127, -128, 127};
     float f[4];
-    CHECK_EQ_INT(run_model(&pc, q, sizeof q, NULL, 0, f, sizeof f), P2L_OK);
+    CHECK_EQ_INT(tm_run(&pc, q, sizeof q, NULL, 0, f, sizeof f), P2L_OK);
     CHECK(f[0] == 0.0f && f[1] == 255.0f && f[2] == -127.5f && f[3] == 0.0f);
 }
 
@@ -154,7 +133,7 @@ static void test_dequantize_float16(void) {
     tm_op_add(&m, 6, 1, (int32_t[]){0}, 1, (int32_t[]){1});
     const uint16_t x[4] = {0x3c00, 0xc000, 0x0001, 0x7c00}; /* 1, -2, smallest subnormal, +inf */
     float y[4];
-    CHECK_EQ_INT(run_model(&m, x, sizeof x, NULL, 0, y, sizeof y), P2L_OK);
+    CHECK_EQ_INT(tm_run(&m, x, sizeof x, NULL, 0, y, sizeof y), P2L_OK);
     CHECK(y[0] == 1.0f && y[1] == -2.0f && y[2] == ldexpf(1.0f, -24) && isinf(y[3]) && y[3] > 0);
 }
 
@@ -173,7 +152,7 @@ static void test_add_saturates(void) {
     tm_op_add(&m, 0, 2, (int32_t[]){0, 1}, 1, (int32_t[]){2});
     const int8_t a[4] = {100, -100, 1, -128}, b[4] = {100, -100, 2, 127};
     int8_t y[4];
-    CHECK_EQ_INT(run_model(&m, a, 4, b, 4, y, 4), P2L_OK);
+    CHECK_EQ_INT(tm_run(&m, a, 4, b, 4, y, 4), P2L_OK);
     const int8_t want[4] = {127, -128, 3, -1};
     for (int i = 0; i < 4; i++) CHECK_EQ_INT(y[i], want[i]);
 }
@@ -186,7 +165,7 @@ static void test_mul_with_extreme_zero_points(void) {
     tm_op_add(&m, 18, 2, (int32_t[]){0, 1}, 1, (int32_t[]){2});
     const int8_t a[4] = {-126, -128, 127, -127}, b[4] = {125, 0, -128, 126};
     int8_t y[4];
-    CHECK_EQ_INT(run_model(&m, a, 4, b, 4, y, 4), P2L_OK);
+    CHECK_EQ_INT(tm_run(&m, a, 4, b, 4, y, 4), P2L_OK);
     /* (a + 128) * (b - 127) * 0.25 / 0.25 */
     const int8_t want[4] = {-4, 0, -128, -1};
     for (int i = 0; i < 4; i++) CHECK_EQ_INT(y[i], want[i]);
@@ -210,7 +189,7 @@ static void test_fully_connected_per_channel_relu_and_tie(void) {
     tm_option(op, "fused_activation_function", P2L_ACT_RELU);
     const int8_t x[2] = {11, 20};
     int8_t y[2];
-    CHECK_EQ_INT(run_model(&m, x, 2, NULL, 0, y, 2), P2L_OK);
+    CHECK_EQ_INT(tm_run(&m, x, 2, NULL, 0, y, 2), P2L_OK);
     CHECK_EQ_INT(y[0], 0);  /* -31 + 5, clamped by the RELU */
     CHECK_EQ_INT(y[1], 26); /* 51 * 0.5 = 25.5: away from zero */
 }
@@ -228,7 +207,7 @@ static void test_average_pool_rounds_ties_away(void) {
     tm_option(op, "filter_height", 1);
     const int8_t x[4] = {1, 2, -1, -2};
     int8_t y[2];
-    CHECK_EQ_INT(run_model(&m, x, 4, NULL, 0, y, 2), P2L_OK);
+    CHECK_EQ_INT(tm_run(&m, x, 4, NULL, 0, y, 2), P2L_OK);
     CHECK_EQ_INT(y[0], 2);
     CHECK_EQ_INT(y[1], -2);
 }
@@ -281,7 +260,7 @@ static void test_int8_without_quantization_is_refused(void) {
     tm_op_add(&m, 0, 2, (int32_t[]){0, 1}, 1, (int32_t[]){2});
     const int8_t a[2] = {1, 2};
     int8_t y[2];
-    CHECK_EQ_INT(run_model(&m, a, 2, a, 2, y, 2), P2L_ERROR_UNSUPPORTED);
+    CHECK_EQ_INT(tm_run(&m, a, 2, a, 2, y, 2), P2L_ERROR_UNSUPPORTED);
     CHECK_ERROR_MENTIONS("without quantization parameters");
 }
 

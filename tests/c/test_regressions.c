@@ -202,20 +202,7 @@ static void test_regressions(void) {
  * test_runtime_verify.c (the table in fuzz/README.md says which test covers which). */
 
 /* Loads, allocates and invokes (inputs zero): the status of the first step that fails. */
-static p2l_status load_run(const tm_model *m) {
-    size_t size;
-    uint8_t *bytes = tm_build(m, &size);
-    p2l_model *model = NULL;
-    p2l_status s = p2l_model_load(bytes, size, 0, &model);
-    p2l_interpreter *it = NULL;
-    if (!s) s = p2l_interpreter_create(model, NULL, &it);
-    if (!s) s = p2l_interpreter_allocate(it);
-    if (!s) s = p2l_interpreter_invoke(it);
-    p2l_interpreter_free(it);
-    p2l_model_free(model);
-    free(bytes);
-    return s;
-}
+static p2l_status load_run(const tm_model *m) { return tm_run(m, NULL, 0, NULL, 0, NULL, 0); }
 
 /* x[2,3] REDUCE(axes) -> y */
 static tm_model mean_model(const int32_t *axes, int n_axes) {

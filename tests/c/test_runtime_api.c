@@ -152,23 +152,6 @@ static void test_signature_check_input(void) {
 
 /* ------------------------------------------------------------ kernels with golden values */
 
-/* Runs model m with input 0 = x; output 0 into y. */
-static p2l_status run(tm_model *m, const void *x, size_t x_bytes, void *y, size_t y_bytes) {
-    size_t size;
-    uint8_t *bytes = tm_build(m, &size);
-    p2l_model *model = NULL;
-    p2l_interpreter *it = NULL;
-    p2l_status s = p2l_model_load(bytes, size, 0, &model);
-    if (!s) s = p2l_interpreter_create(model, NULL, &it);
-    if (!s && m->n_in) s = p2l_interpreter_set_input(it, 0, x, x_bytes);
-    if (!s) s = p2l_interpreter_invoke(it);
-    if (!s) s = p2l_interpreter_get_output(it, 0, y, y_bytes);
-    p2l_interpreter_free(it);
-    p2l_model_free(model);
-    free(bytes);
-    return s;
-}
-
 /* Both the reference kernels and the fast ones this CPU has. */
 static const int reference_and_auto[2] = {P2L_KERNELS_REFERENCE, P2L_KERNELS_AUTO};
 
@@ -194,7 +177,7 @@ static void test_constant_subgraph_folded_at_prepare(void) {
     tm_op_add(&m, 53 /* CAST */, 1, (int32_t[]){s}, 1, (int32_t[]){f});
     m.n_in = 1, m.in[0] = x, m.n_out = 1, m.out[0] = f;
     float in[30] = {0}, out[3];
-    CHECK_EQ_INT(run(&m, in, sizeof in, out, sizeof out), P2L_OK);
+    CHECK_EQ_INT(tm_run(&m, in, sizeof in, NULL, 0, out, sizeof out), P2L_OK);
     CHECK(out[0] == 2 && out[1] == 3 && out[2] == 5);
 }
 

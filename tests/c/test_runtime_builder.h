@@ -6,9 +6,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pt2lite.h"
 #include "tflite/schema.h"
 
 typedef struct tb {
@@ -351,6 +353,29 @@ static inline tm_model tm_chain_model(const float *c_values) {
     m.n_out = 1, m.out[0] = y;
     m.signature_key = "serving_default";
     return m;
+}
+
+
+/* Builds m, loads it, allocates, sets input 0 to in0 (and input 1 to in1) unless NULL, invokes and
+ * reads output 0 into out unless NULL: the status of the first step that fails (its message printed). */
+static inline p2l_status tm_run(const tm_model *m, const void *in0, size_t in0_bytes, const void *in1,
+                                size_t in1_bytes, void *out, size_t out_bytes) {
+    size_t size;
+    uint8_t *bytes = tm_build(m, &size);
+    p2l_model *model = NULL;
+    p2l_interpreter *it = NULL;
+    p2l_status s = p2l_model_load(bytes, size, 0, &model);
+    if (!s) s = p2l_interpreter_create(model, NULL, &it);
+    if (!s) s = p2l_interpreter_allocate(it);
+    if (!s && in0) s = p2l_interpreter_set_input(it, 0, in0, in0_bytes);
+    if (!s && in1) s = p2l_interpreter_set_input(it, 1, in1, in1_bytes);
+    if (!s) s = p2l_interpreter_invoke(it);
+    if (!s && out) s = p2l_interpreter_get_output(it, 0, out, out_bytes);
+    if (s) fprintf(stderr, "  %s\n", p2l_last_error());
+    p2l_interpreter_free(it);
+    p2l_model_free(model);
+    free(bytes);
+    return s;
 }
 
 #endif

@@ -7,7 +7,7 @@ Needs PT2LITE_LIBRARY pointing at a built libpt2lite.so and PYTHONPATH including
 import numpy as np
 import pytest
 
-from test_runtime_ops import S, Graph, litert, run_pt2lite
+from test_runtime_ops import S, Graph, run_litert, run_pt2lite
 
 from pt2lite.interpreter import Interpreter  # noqa: E402
 
@@ -33,22 +33,12 @@ def one_op(op, in_quant, out_quant, shape=(4, 64), **options):
     return g, content, outs
 
 
-def run_litert_kernels(content, feeds, outputs, reference):
-    kind = litert.OpResolverType.BUILTIN_REF if reference else litert.OpResolverType.AUTO
-    it = litert.Interpreter(model_content=content, experimental_op_resolver_type=kind)
-    it.allocate_tensors()
-    for t, v in feeds.items():
-        it.set_tensor(t, v)
-    it.invoke()
-    return [it.get_tensor(t) for t in outputs]
-
-
 def check(g, content, outs):
     got = run_pt2lite(content, g.feeds, outs)[0]
-    want = run_litert_kernels(content, g.feeds, outs, reference=True)[0]
+    want = run_litert(content, g.feeds, outs)[0]
     assert got.dtype == np.int8
     np.testing.assert_array_equal(got, want)
-    default = run_litert_kernels(content, g.feeds, outs, reference=False)[0]
+    default = run_litert(content, g.feeds, outs, reference=False)[0]
     assert np.abs(got.astype(np.int32) - default.astype(np.int32)).max() <= 1
 
 
@@ -91,7 +81,7 @@ def test_logistic_takes_any_output_zero_point():
 def test_output_quantization_tflite_does_not_take_is_refused(op, options, out_quant, says):
     g, content, outs = one_op(op, (0.05, 0), out_quant, **options)
     with pytest.raises(Exception):
-        run_litert_kernels(content, g.feeds, outs, reference=True)
+        run_litert(content, g.feeds, outs)
     it = Interpreter(model_content=content)
     with pytest.raises(Exception, match=f"{op}.*{says}"):
         it.allocate_tensors()

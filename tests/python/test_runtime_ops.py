@@ -102,15 +102,18 @@ class Graph:
         return bytes(b.Output()), list(outputs)
 
 
-def run_litert(content, feeds, outputs):
-    """LiteRT's reference kernels; its optimized builtins (no XNNPACK) for ops the reference
-    resolver lacks."""
-    try:
-        it = litert.Interpreter(model_content=content,
-                                experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
-    except ValueError:
-        it = litert.Interpreter(model_content=content,
-                                experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+def run_litert(content, feeds, outputs, reference=True):
+    """LiteRT's reference kernels, and its optimized builtins (no XNNPACK) for ops the reference
+    resolver lacks; with reference=False its default kernels (optimized builtins and XNNPACK)."""
+    if not reference:
+        it = litert.Interpreter(model_content=content, experimental_op_resolver_type=litert.OpResolverType.AUTO)
+    else:
+        try:
+            it = litert.Interpreter(model_content=content,
+                                    experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+        except ValueError:
+            it = litert.Interpreter(model_content=content,
+                                    experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     it.allocate_tensors()
     for t, v in feeds.items():
         it.set_tensor(t, v)
