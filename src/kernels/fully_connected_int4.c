@@ -17,6 +17,7 @@
 typedef struct fc_int4_state {
     size_t units, depth, batch, block; /* block: values per scale (depth: per channel) */
     float *row_scale;                  /* per input row: its int8 scale (0: an all-zero row) */
+    int32_t *row_zero_point;           /* per input row: its zero point */
     int16_t *row_values;               /* per input row: quantized values minus the zero point */
     const void *fast;                  /* the fast path (hybrid_fast.h), or NULL */
 } fc_int4_state;
@@ -56,7 +57,8 @@ p2l_status p2l_fully_connected_int4_prepare(p2l_node *node) {
         return p2l_fail(P2L_ERROR_LIMIT, "input %s is too large", P2L_LABEL(x));
     st->row_scale = p2l_arena_alloc(node->arena, (st->batch + 1) * sizeof *st->row_scale);
     st->row_values = p2l_arena_alloc(node->arena, (values + 1) * sizeof *st->row_values);
-    if (!st->row_scale || !st->row_values) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    st->row_zero_point = p2l_arena_alloc(node->arena, (st->batch + 1) * sizeof *st->row_zero_point);
+    if (!st->row_scale || !st->row_values || !st->row_zero_point) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     node->state = st;
 #if P2L_HYBRID_FAST
     P2L_TRY(p2l_fc_int4_fast_prepare(node, block, &st->fast));
@@ -65,8 +67,8 @@ p2l_status p2l_fully_connected_int4_prepare(p2l_node *node) {
 }
 
 /* One row to int8, asymmetric, as LiteRT's dynamic quantization; returns the scale (0: all zeros)
- * and stores q - zero_point. */
-static float quantize_row(const float *x, size_t n, int16_t *out) {
+ * and stores q - zero_point, and the zero point (0 for all zeros). */
+static float quantize_row(const float *x, size_t n, int16_t *out, int32_t *zero_point_out) {
     float lo = 0.0f, hi = 0.0f;
     for (size_t i = 0; i < n; i++) {
         lo = x[i] < lo ? x[i] : lo;
@@ -74,6 +76,7 @@ static float quantize_row(const float *x, size_t n, int16_t *out) {
     }
     if (lo == hi) {
         for (size_t i = 0; i < n; i++) out[i] = 0;
+        *zero_point_out = 0;
         return 0.0f;
     }
     const float qmin = -128.0f, qmax = 127.0f;
@@ -87,6 +90,7 @@ static float quantize_row(const float *x, size_t n, int16_t *out) {
         q = q < -128 ? -128 : q > 127 ? 127 : q;
         out[i] = (int16_t)(q - zero_point);
     }
+    *zero_point_out = zero_point;
     return scale;
 }
 
@@ -145,10 +149,11 @@ p2l_status p2l_fully_connected_int4_invoke(p2l_node *node) {
     const fc_int4_state *st = node->state;
     const float *in = node->inputs[0]->data;
     for (size_t b = 0; b < st->batch; b++)
-        st->row_scale[b] = quantize_row(in + b * st->depth, st->depth, st->row_values + b * st->depth);
+        st->row_scale[b] = quantize_row(in + b * st->depth, st->depth, st->row_values + b * st->depth,
+                                        &st->row_zero_point[b]);
 #if P2L_HYBRID_FAST
     if (st->fast) {
-        p2l_fc_int4_fast_invoke(node, st->fast, st->row_values, st->row_scale);
+        p2l_fc_int4_fast_invoke(node, st->fast, st->row_values, st->row_scale, st->row_zero_point);
         p2l_apply_fused_activation(node);
         return P2L_OK;
     }

@@ -27,8 +27,9 @@ void p2l_hybrid_fc_fast_invoke(const p2l_node *node, const void *fast, const int
 
 /* int4: block is the values per scale (depth where the weights have one scale per channel). */
 p2l_status p2l_fc_int4_fast_prepare(p2l_node *node, size_t block, const void **fast);
-/* row_values: each row's quantized values less its zero point; row_scale: each row's scale. */
+/* row_values: each row's quantized values less its zero point; row_scale, row_zero_point: each
+ * row's scale and zero point. */
 void p2l_fc_int4_fast_invoke(const p2l_node *node, const void *fast, const int16_t *row_values,
-                             const float *row_scale);
+                             const float *row_scale, const int32_t *row_zero_point);
 
 #endif

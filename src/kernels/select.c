@@ -23,7 +23,9 @@ static p2l_status select_prepare(p2l_node *node) {
     do {                                                                                           \
         const T *ta = (const T *)a + it.offset[1], *tb = (const T *)b + it.offset[2];              \
         T *to = (T *)out;                                                                          \
-        if (sc == 1 && sa == 1 && sb == 1)                                                         \
+        if (sc == 0 && sa == 1 && sb == 1) /* one condition for the row (a KV cache's positions) */ \
+            memcpy(to, c[0] ? ta : tb, n * sizeof(T));                                             \
+        else if (sc == 1 && sa == 1 && sb == 1)                                                    \
             for (size_t i = 0; i < n; i++) {                                                       \
                 const T va = ta[i], vb = tb[i]; /* both read: a blend, not a branch per element */ \
                 to[i] = c[i] ? va : vb;                                                            \

@@ -18,17 +18,21 @@ void p2l_profile_add(p2l_node_profile *p, double seconds) {
     p->runs++;
 }
 
-/* P2L_PROFILE=2: per node of subgraph 0, mean and fastest microseconds per run, with the output's
- * shape (the fastest is what the machine's noise does not reach). */
-static void print_node_profile(const p2l_graph *g) {
-    if (!g->profile) return;
+/* P2L_PROFILE=2: per node of each subgraph that ran, mean and fastest microseconds per run, with the
+ * first output's shape (none for ops without outputs, such as ASSIGN_VARIABLE); the fastest is what
+ * the machine's noise does not reach. */
+static void print_node_profile(const p2l_graph *g, int index) {
+    if (!g->profile || !g->nodes) return;
+    bool ran = false;
+    for (int o = 0; o < g->sg->op_count; o++) ran |= g->profile[o].runs > 0;
+    if (ran) fprintf(stderr, "p2l subgraph %d\n", index);
     for (int o = 0; o < g->sg->op_count; o++) {
         const p2l_node_profile *p = &g->profile[o];
         if (!p->runs) continue;
-        const p2l_tensor *y = g->nodes[o].outputs[0];
+        const p2l_tensor *y = g->nodes[o].output_count > 0 ? g->nodes[o].outputs[0] : NULL;
         fprintf(stderr, "p2l node %4d %-20s %9.1f us mean %9.1f us min  [", o, p2l_op_info_of(g->nodes[o].op)->name,
                 p->seconds * 1e6 / (double)p->runs, p->min_seconds * 1e6);
-        for (int d = 0; d < y->rank; d++) fprintf(stderr, d ? ",%d" : "%d", y->dims[d]);
+        for (int d = 0; y && d < y->rank; d++) fprintf(stderr, d ? ",%d" : "%d", y->dims[d]);
         fprintf(stderr, "]\n");
     }
 }
@@ -51,7 +55,8 @@ static void print_op_profile(const p2l_interpreter *it) {
 
 void p2l_profile_print(const p2l_interpreter *it) {
     if (!it->graphs) return;
-    if (it->ctx.print_profile == 2 && it->graph_count > 0) print_node_profile(&it->graphs[0]);
+    if (it->ctx.print_profile == 2)
+        for (int i = 0; i < it->graph_count; i++) print_node_profile(&it->graphs[i], i);
     if (it->ctx.print_profile) print_op_profile(it);
 }
 

@@ -26,6 +26,8 @@ typedef struct fc_case {
     bool asymmetric;
     int activation;
     bool zero_row;  /* input row 0 all zeros */
+    bool no_minimum; /* int8: no weight is -128 (what the one-row loops need) */
+    bool extreme;   /* weights and inputs at their ranges' ends (sums near int16's limit) */
 } fc_case;
 
 typedef struct fc_tensors {
@@ -42,6 +44,8 @@ static void make_tensors(const fc_case *c, fc_tensors *t) {
     t->x.bytes = t->x.count * 4;
     float *x = malloc(t->x.bytes + 4);
     for (size_t i = 0; i < t->x.count; i++) x[i] = rnd(3.0f) + (i % 7 == 0 ? 1.5f : 0.0f); /* skewed: zero point != 0 */
+    if (c->extreme) /* the row's ends quantize to -128 and 127 */
+        for (size_t i = 0; i < t->x.count; i++) x[i] = i % 3 ? (i % 2 ? 3.0f : -3.0f) : x[i];
     if (c->zero_row) memset(x, 0, (size_t)c->depth * 4);
     t->x.data = x;
     const size_t n = (size_t)c->units * (size_t)c->depth;
@@ -50,7 +54,9 @@ static void make_tensors(const fc_case *c, fc_tensors *t) {
     t->w.bytes = c->int4 ? (n + 1) / 2 : n;
     uint8_t *w = malloc(t->w.bytes + 1);
     for (size_t i = 0; i < t->w.bytes; i++) w[i] = (uint8_t)(rnd_u32() >> 24);
-    if (!c->int4)
+    if (c->extreme)
+        for (size_t i = 0; i < t->w.bytes; i++) w[i] = c->int4 ? (i % 3 ? 0x88 : 0x77) : (i % 3 ? 0x81 : 0x7f);
+    if (!c->int4 && !c->no_minimum)
         for (size_t i = 0; i < n; i += 97) w[i] = 0x80; /* -128: the int8 range's edge */
     t->w.data = w;
     if (c->int4 && c->block) {
@@ -157,6 +163,16 @@ static void test_int8(void) {
                              .activation = n == 1 ? P2L_ACT_RELU : P2L_ACT_NONE, .zero_row = n == 2};
                 check_case(&c);
             }
+    /* one row, weights in [-127, 127]: the one-row loops (depths around their 64 / 32 steps) */
+    static const int row_depths[] = {1, 31, 32, 33, 64, 95, 96, 129, 768};
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 9; b++)
+            for (int variant = 0; variant < 3; variant++) {
+                fc_case c = {.units = units[a] + (a == 4 ? 300 : 0), .depth = row_depths[b], .batch = 1,
+                             .asymmetric = variant != 1, .no_minimum = true, .zero_row = variant == 2 && b == 4,
+                             .extreme = variant == 2, .activation = variant == 1 ? P2L_ACT_RELU : P2L_ACT_NONE};
+                check_case(&c);
+            }
 }
 
 static void test_int4(void) {
@@ -169,6 +185,18 @@ static void test_int4(void) {
                 const int depth = blocks[b] ? blocks[b] * (int)(1 + (a + n) % 3) : 96;
                 fc_case c = {.units = units[a], .depth = depth, .batch = batches[n], .int4 = true, .block = blocks[b],
                              .activation = n == 1 ? P2L_ACT_RELU6 : P2L_ACT_NONE, .zero_row = n == 2};
+                check_case(&c);
+            }
+    /* one row: block 32 (even and odd counts of blocks), multiples of 64 (steps of 4 x 64 values
+     * and a partial one), per-channel; extreme values (int16 partial sums near their limit) */
+    static const int row_blocks[] = {32, 32, 32, 64, 128, 320, 0, 4096};
+    static const int row_depths[] = {64, 96, 768, 192, 256, 640, 512, 4096};
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 8; b++)
+            for (int variant = 0; variant < 3; variant++) {
+                fc_case c = {.units = units[a], .depth = row_depths[b], .batch = 1, .int4 = true,
+                             .block = row_blocks[b], .zero_row = variant == 1, .extreme = variant == 2,
+                             .activation = variant == 1 ? P2L_ACT_RELU6 : P2L_ACT_NONE};
                 check_case(&c);
             }
 }

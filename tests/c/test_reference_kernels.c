@@ -642,6 +642,11 @@ static void test_select_broadcasts_three_ways(void) {
                          OP_F32((), NAN_F));
     CHECK_OP_F32(r, (2, 3), 0, 1, 2, 3, NAN_F, NAN_F, NAN_F);
     op_result_free(&r);
+    /* one condition per row, both values full (a KV cache's positions): whole rows from x or y */
+    r = run_op(P2L_OP_SELECT_V2, NULL, P2L_FLOAT32, OP_BOOL((3, 1), 0, 1, 0), OP_F32((3, 2), 1, 2, 3, 4, 5, 6),
+               OP_F32((3, 2), -1, -2, -3, -4, -5, -6));
+    CHECK_OP_F32(r, (3, 2), 0, -1, -2, 3, 4, -5, -6);
+    op_result_free(&r);
 }
 
 static void test_range_and_tile_edges(void) {

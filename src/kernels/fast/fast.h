@@ -350,6 +350,20 @@ typedef void (*p2l_hybrid_i8_dot_fn)(const int16_t *x, size_t rows, size_t k, co
  * then the 16 odd ones); xsum[r * blocks + b] the sum of row r's values in block b. */
 typedef void (*p2l_hybrid_i4_dot_fn)(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
                                      const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
+/* One input row (decode: memory-bound, so few instructions per weight byte), output channels
+ * [0, units) in groups of 4 (weight row u at w + u * ldw). int8: dots[u] = sum over kk < k of
+ * x[kk] * w_u[kk] (int32, wrapping), x the quantized row and x_abs its magnitudes; every weight must
+ * be in [-127, 127] (u8 x s8 pair sums stay below int16's limit). */
+typedef void (*p2l_hybrid_i8_gemv_fn)(const int8_t *x, const uint8_t *x_abs, size_t k, const int8_t *w, size_t ldw,
+                                      size_t units, int32_t *dots);
+/* int4: block 32 with an even number of blocks, or a multiple of 64 up to 4032. x: the row's
+ * quantized values q (int8, before the zero point comes off) in chunks of 64 (the 32 even-indexed
+ * values, then the 32 odd ones); x_terms[b] = 8 x the sum of q over block b; w_sums[(u / 4) * blocks
+ * * 4 + b * 4 + u % 4] = the sum of channel u's weights in block b. sums[u] as p2l_hybrid_i4_dot_fn's,
+ * dot_b the exact sum of (q - zero_point) * w over the block. */
+typedef void (*p2l_hybrid_i4_gemv_fn)(const int8_t *x, const int32_t *x_terms, int32_t zero_point, size_t k,
+                                      size_t block, const uint8_t *w, size_t ldw, size_t units, const int16_t *w_sums,
+                                      const float *scales, float *sums);
 
 /* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
@@ -374,6 +388,8 @@ typedef struct p2l_fast_isa {
     p2l_i8_binary_row_fn i8_binary_row;       /* NULL: int8 ADD / SUB / MUL run the reference kernel */
     p2l_i8_quantize_row_fn i8_quantize_row;   /* NULL: QUANTIZE runs the reference kernel */
     p2l_i8_dequantize_row_fn i8_dequantize_row; /* NULL: DEQUANTIZE runs the reference kernel */
+    p2l_hybrid_i8_gemv_fn hybrid_i8_gemv;     /* NULL: one-row hybrid nodes run hybrid_i8_dot */
+    p2l_hybrid_i4_gemv_fn hybrid_i4_gemv;     /* NULL: one-row int4 nodes run hybrid_i4_dot */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

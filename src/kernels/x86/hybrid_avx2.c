@@ -89,3 +89,129 @@ void p2l_hybrid_i4_dot__avx2(const int16_t *x, const int32_t *xsum, size_t rows,
         for (int j = 0; j < nu; j++) sums[r * P2L_HYBRID_UNITS + (size_t)j] = out[j];
     }
 }
+
+/* ------------------------------------------------------------ one input row (decode)
+ * Memory-bound: a weight byte must cost few instructions. int8: 32 weights per row and step meet the
+ * row's magnitudes |x| (u8) with vpmaddubsw, the weights' signs flipped where x is negative
+ * (vpsignb: w * sign(x), 0 where x is 0), so each pair sum |x0 w0 + x1 w1| <= 2 * 128 * 127 fits
+ * int16 (why the weights must not hold -128); vpmaddwd by ones widens the pairs to int32. */
+void p2l_hybrid_i8_gemv__avx2(const int8_t *x, const uint8_t *x_abs, size_t k, const int8_t *w, size_t ldw,
+                              size_t units, int32_t *dots) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t u0 = 0; u0 < units; u0 += P2L_HYBRID_UNITS) {
+        const int nu = units - u0 < P2L_HYBRID_UNITS ? (int)(units - u0) : P2L_HYBRID_UNITS;
+        WEIGHT_ROWS(int8_t, wr, w + u0 * ldw, ldw, nu);
+        __m256i acc[P2L_HYBRID_UNITS] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                         _mm256_setzero_si256()};
+        size_t kk = 0;
+        for (; kk + 64 <= k; kk += 64) { /* one cache line per row and step: one prefetch each */
+            const __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + kk));
+            const __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + kk + 32));
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(x_abs + kk));
+            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(x_abs + kk + 32));
+            for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
+                _mm_prefetch((const char *)(wr[j] + kk + AHEAD * ldw), _MM_HINT_T0);
+                const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wr[j] + kk));
+                const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wr[j] + kk + 32));
+                const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(w0, x0)), ones);
+                const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(w1, x1)), ones);
+                acc[j] = _mm256_add_epi32(acc[j], _mm256_add_epi32(p0, p1));
+            }
+        }
+        for (; kk + 32 <= k; kk += 32) {
+            const __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + kk));
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(x_abs + kk));
+            for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
+                const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wr[j] + kk));
+                acc[j] = _mm256_add_epi32(acc[j],
+                                          _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(w0, x0)), ones));
+            }
+        }
+        int32_t out[P2L_HYBRID_UNITS];
+        _mm_storeu_si128((__m128i *)out, sum4(acc[0], acc[1], acc[2], acc[3]));
+        for (int j = 0; j < nu; j++) {
+            uint32_t tail = (uint32_t)out[j]; /* wraps as int32 sums do */
+            for (size_t t = kk; t < k; t++) tail += (uint32_t)((int32_t)x[t] * wr[j][t]);
+            dots[u0 + (size_t)j] = (int32_t)tail;
+        }
+    }
+}
+
+/* int4: 32 bytes (64 weights) per row and step, their nibbles xor 8 (n = w + 8, 0..15) as the u8
+ * side of vpmaddubsw against the row's q (s8): low nibbles meet the chunk's even-indexed values,
+ * high ones its odd ones. Pair sums are at most 2 * 15 * 128 = 3840, so 4 steps of two of them add
+ * up in int16 before vpmaddwd widens them. Per block, sum(q - zp) w = sum q n - 8 sum q - zp sum w
+ * (x_terms, w_sums): the exact int32 dot, then scaled in block order as the reference does. */
+static inline __m128i int4_block_dot(__m128i raw, int32_t x_term, int32_t zero_point, const int16_t *w_sums) {
+    const __m128i w_sum = _mm_cvtepi16_epi32(_mm_loadl_epi64((const __m128i *)w_sums));
+    return _mm_sub_epi32(_mm_sub_epi32(raw, _mm_set1_epi32(x_term)), _mm_mullo_epi32(_mm_set1_epi32(zero_point), w_sum));
+}
+
+/* 64 int4 weights of one row against the chunk's even / odd values: 16 int16 sums of 4 products. */
+static inline __m256i int4_step(const uint8_t *w, __m256i even, __m256i odd) {
+    const __m256i flip = _mm256_set1_epi8((char)0x88), low = _mm256_set1_epi8(0x0f);
+    const __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)w), flip);
+    const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    return _mm256_add_epi16(_mm256_maddubs_epi16(lo, even), _mm256_maddubs_epi16(hi, odd));
+}
+
+void p2l_hybrid_i4_gemv__avx2(const int8_t *x, const int32_t *x_terms, int32_t zero_point, size_t k, size_t block,
+                              const uint8_t *w, size_t ldw, size_t units, const int16_t *w_sums, const float *scales,
+                              float *sums) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const size_t blocks = k / block;
+    for (size_t u0 = 0; u0 < units; u0 += P2L_HYBRID_UNITS) {
+        const int nu = units - u0 < P2L_HYBRID_UNITS ? (int)(units - u0) : P2L_HYBRID_UNITS;
+        WEIGHT_ROWS(uint8_t, wr, w + u0 * ldw, ldw, nu);
+        const int16_t *gs = w_sums + u0 * blocks;
+        const float *gscale = scales + u0 * blocks;
+        __m128 total = _mm_setzero_ps();
+        if (block == 32) { /* two blocks per step: the low 128 bits are block b, the high ones b + 1 */
+            for (size_t b = 0; b < blocks; b += 2) {
+                const size_t c = b * 32;
+                const __m256i even = _mm256_loadu_si256((const __m256i *)(x + c));
+                const __m256i odd = _mm256_loadu_si256((const __m256i *)(x + c + 32));
+                __m256i acc[P2L_HYBRID_UNITS];
+                for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
+                    _mm_prefetch((const char *)(wr[j] + c / 2 + AHEAD * ldw), _MM_HINT_T0);
+                    acc[j] = _mm256_madd_epi16(int4_step(wr[j] + c / 2, even, odd), ones);
+                }
+                const __m256i ab = _mm256_hadd_epi32(acc[0], acc[1]), cd = _mm256_hadd_epi32(acc[2], acc[3]);
+                const __m256i raw = _mm256_hadd_epi32(ab, cd); /* 4 channels of block b | of block b + 1 */
+                const __m256 s = _mm256_loadu_ps(gscale + b * P2L_HYBRID_UNITS);
+                const __m128i d0 = int4_block_dot(_mm256_castsi256_si128(raw), x_terms[b], zero_point,
+                                                  gs + b * P2L_HYBRID_UNITS);
+                const __m128i d1 = int4_block_dot(_mm256_extracti128_si256(raw, 1), x_terms[b + 1], zero_point,
+                                                  gs + (b + 1) * P2L_HYBRID_UNITS);
+                total = _mm_add_ps(total, _mm_mul_ps(_mm_cvtepi32_ps(d0), _mm256_castps256_ps128(s)));
+                total = _mm_add_ps(total, _mm_mul_ps(_mm_cvtepi32_ps(d1), _mm256_extractf128_ps(s, 1)));
+            }
+        } else { /* block: a multiple of 64 */
+            for (size_t b = 0; b < blocks; b++) {
+                __m256i acc[P2L_HYBRID_UNITS] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
+                                                 _mm256_setzero_si256(), _mm256_setzero_si256()};
+                for (size_t c = b * block; c < (b + 1) * block; c += 4 * 64) {
+                    const size_t end = c + 4 * 64 < (b + 1) * block ? c + 4 * 64 : (b + 1) * block;
+                    __m256i part[P2L_HYBRID_UNITS] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
+                                                      _mm256_setzero_si256(), _mm256_setzero_si256()};
+                    for (size_t cc = c; cc < end; cc += 64) {
+                        const __m256i even = _mm256_loadu_si256((const __m256i *)(x + cc));
+                        const __m256i odd = _mm256_loadu_si256((const __m256i *)(x + cc + 32));
+                        for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
+                            _mm_prefetch((const char *)(wr[j] + cc / 2 + AHEAD * ldw), _MM_HINT_T0);
+                            part[j] = _mm256_add_epi16(part[j], int4_step(wr[j] + cc / 2, even, odd));
+                        }
+                    }
+                    for (int j = 0; j < P2L_HYBRID_UNITS; j++)
+                        acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(part[j], ones));
+                }
+                const __m128i d = int4_block_dot(sum4(acc[0], acc[1], acc[2], acc[3]), x_terms[b], zero_point,
+                                                 gs + b * P2L_HYBRID_UNITS);
+                total = _mm_add_ps(total, _mm_mul_ps(_mm_cvtepi32_ps(d), _mm_loadu_ps(gscale + b * P2L_HYBRID_UNITS)));
+            }
+        }
+        float out[P2L_HYBRID_UNITS];
+        _mm_storeu_ps(out, total);
+        for (int j = 0; j < nu; j++) sums[u0 + (size_t)j] = out[j];
+    }
+}

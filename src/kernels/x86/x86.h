@@ -25,6 +25,11 @@ void p2l_hybrid_i8_dot__avx2(const int16_t *x, size_t rows, size_t k, const int8
                              int32_t *dots);
 void p2l_hybrid_i4_dot__avx2(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
                              const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
+void p2l_hybrid_i8_gemv__avx2(const int8_t *x, const uint8_t *x_abs, size_t k, const int8_t *w, size_t ldw,
+                              size_t units, int32_t *dots);
+void p2l_hybrid_i4_gemv__avx2(const int8_t *x, const int32_t *x_terms, int32_t zero_point, size_t k, size_t block,
+                              const uint8_t *w, size_t ldw, size_t units, const int16_t *w_sums, const float *scales,
+                              float *sums);
 /* int8 element-wise rows (elementwise_i8.c). */
 void p2l_i8_binary_row__avx2(p2l_op op, const struct p2l_quant_binary *q, const int8_t *a, size_t sa, const int8_t *b,
                              size_t sb, int8_t *out, size_t n);
