@@ -42,6 +42,12 @@ void p2l_hybrid_i4_dot__neon(const int16_t *x, const int32_t *xsum, size_t rows,
                              const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
 void p2l_hybrid_i4_dot__neon_dot(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
                                  const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
+/* int8 element-wise rows (elementwise_i8_neon.c, both tables). */
+struct p2l_quant_binary;
+void p2l_i8_binary_row__neon(p2l_op op, const struct p2l_quant_binary *q, const int8_t *a, size_t sa, const int8_t *b,
+                             size_t sb, int8_t *out, size_t n);
+void p2l_i8_quantize_row__neon(const float *in, float scale, int32_t zero_point, int8_t *out, size_t n);
+void p2l_i8_dequantize_row__neon(const int8_t *in, float scale, int32_t zero_point, float *out, size_t n);
 
 /* rows (1 to 4) rows of A against one group of P2L_I8_GEMM_NR packed channels: their sums, stored
  * as rows of 4 int32 ldc apart. */

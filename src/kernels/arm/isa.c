@@ -34,6 +34,8 @@ bool p2l_arm_has_dotprod(void) {
         .transpose_blocks = p2l_u32_transpose_blocks__neon, .transpose_lanes = 4, .interleave_3 = NULL,                \
         .i8_gemm = int8_gemm, .i8_depthwise_tap = p2l_i8_depthwise_tap__neon,                                          \
         .i8_requantize = p2l_i8_requantize__neon, .hybrid_i8_dot = i8_dot, .hybrid_i4_dot = i4_dot,                    \
+        .i8_binary_row = p2l_i8_binary_row__neon, .i8_quantize_row = p2l_i8_quantize_row__neon,                        \
+        .i8_dequantize_row = p2l_i8_dequantize_row__neon,                                                              \
     }
 
 const p2l_fast_isa p2l_isa_neon =
