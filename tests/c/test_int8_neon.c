@@ -9,12 +9,14 @@
  * On aarch64 it also checks the run-time choice: the dot-product table is the default exactly when
  * the OS reports the instructions (the Arm ctest runs this test under qemu's default CPU, which has
  * them, and again as a Cortex-A57, which has not: there an SDOT would be an illegal instruction). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "kernels/fast/fast.h"
+#include "kernels/quant_math.h"
 #include "pt2lite.h"
 #include "test_runtime_builder.h"
 #if defined(P2L_HAVE_ARM_KERNELS) && defined(__linux__)
@@ -226,6 +228,152 @@ static void test_one_op_models(void) {
     }
 }
 
+/* ------------------------------------------------------------ requantization, hybrid FC dots
+ * The rows against quant_math.h's scalar arithmetic and against sums computed here, on the edges:
+ * sums at INT32_MIN / INT32_MAX (the left shift wraps), exact ties of the rounding right shift for
+ * both signs, shifts 0 and 31; hybrid dots with -128 x -128 everywhere, int4 inputs at +-255 (int8
+ * minus the row's zero point) against -8 / 7 nibbles, channel groups of 1 to 4 (nu), depths with a
+ * tail, and sums that wrap int32. */
+
+static void test_requantize(const p2l_fast_isa *isa) {
+    enum { CHANNELS = 45 };
+    int32_t multiplier[CHANNELS], left[CHANNELS], right[CHANNELS], acc[CHANNELS], bias[CHANNELS];
+    p2l_multiplier m[CHANNELS];
+    size_t bad = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        for (int c = 0; c < CHANNELS; c++) {
+            const int shift = (int)(rng_state % 40) - 32; /* real in [2^-32, 2^8) */
+            m[c] = p2l_quantize_multiplier(ldexp(0.5 + (double)(uint8_t)random_i8() / 512.0, shift));
+            if (c % 11 == 3) m[c] = (p2l_multiplier){(int32_t)(1u << 30) + (c & 1), -31}; /* the largest right shift */
+            if (c % 11 == 5) m[c] = (p2l_multiplier){INT32_MAX, 0};
+            multiplier[c] = m[c].multiplier, left[c] = m[c].shift > 0 ? m[c].shift : 0;
+            right[c] = m[c].shift > 0 ? 0 : -m[c].shift;
+            uint32_t v = 0;
+            for (int b = 0; b < 4; b++) v = v << 8 | (uint8_t)random_i8();
+            acc[c] = (int32_t)(v >> (uint32_t)(trial % 31));
+            if (c % 2) acc[c] = -acc[c];
+            if (c % 9 == 0) acc[c] = c % 2 ? INT32_MIN : INT32_MAX;
+            bias[c] = c % 9 == 0 ? 0 : (int32_t)random_i8() * 300;
+        }
+        const int32_t zero_point = random_i8();
+        const p2l_i8_requant rq = {multiplier, left, right, zero_point, trial % 3 ? -128 : -7, trial % 4 ? 127 : 60};
+        const bool with_bias = trial % 2;
+        const size_t c0 = (size_t)trial % 5, count = CHANNELS - c0 - (size_t)trial % 3;
+        int8_t got[CHANNELS], expect[CHANNELS];
+        isa->i8_requantize(acc, with_bias ? bias : NULL, &rq, c0, count, got);
+        for (size_t i = 0; i < count; i++) {
+            const int32_t sum = (int32_t)((uint32_t)acc[i] + (uint32_t)(with_bias ? bias[i] : 0));
+            expect[i] = (int8_t)p2l_clamp_i32(p2l_multiply_by_quantized_multiplier(sum, m[c0 + i]) + zero_point,
+                                              rq.act_min, rq.act_max);
+            if (got[i] != expect[i] && bad++ == 0)
+                fprintf(stderr, "%s i8_requantize: sum %d, multiplier %d shift %d: %d, expected %d\n", isa->name, sum,
+                        m[c0 + i].multiplier, m[c0 + i].shift, got[i], expect[i]);
+        }
+    }
+    /* every tie x = (2q + 1) * 2^(e - 1) of the right shift, both signs, through a multiplier of
+     * exactly 1/2 (2^30 * 2^-31: the high multiply halves exactly, even inputs) */
+    for (int c = 0; c < CHANNELS; c++) multiplier[c] = 1 << 30, left[c] = 0;
+    const p2l_i8_requant rq = {multiplier, left, right, 0, -128, 127};
+    int8_t got[CHANNELS];
+    for (int e = 1; e <= 20; e++) {
+        for (int c = 0; c < CHANNELS; c++) {
+            right[c] = e;
+            const int64_t tie = (int64_t)(2 * (c % 8) + 1) << (e - 1);
+            acc[c] = (int32_t)((c % 2 ? -tie : tie) * 2);
+        }
+        isa->i8_requantize(acc, NULL, &rq, 0, CHANNELS, got);
+        for (int c = 0; c < CHANNELS; c++) {
+            const int32_t expect = p2l_clamp_i32(
+                p2l_multiply_by_quantized_multiplier(acc[c], (p2l_multiplier){1 << 30, -e}), -128, 127);
+            const int32_t away = (2 * (c % 8) + 2) / 2 * (c % 2 ? -1 : 1); /* (2q + 1) / 2 away from zero */
+            if ((got[c] != expect || expect != away) && bad++ == 0)
+                fprintf(stderr, "%s i8_requantize tie %d >> %d: %d, scalar %d, expected %d\n", isa->name, acc[c], e,
+                        got[c], expect, away);
+        }
+    }
+    CHECK(bad == 0);
+}
+
+/* Weight rows as the driver passes them: 4 rows ldw apart, only the first nu real (the others repeat
+ * row nu - 1 and are not stored). */
+static void hybrid_i8_case(const p2l_fast_isa *isa, size_t rows, size_t k, int nu, int fill) {
+    const size_t ldw = k + 5;
+    int16_t *x = malloc(rows * k * sizeof *x);
+    int8_t *w = malloc((size_t)nu * ldw), *x8 = malloc(rows * k);
+    fill_i8(x8, rows * k, fill);
+    fill_i8(w, (size_t)nu * ldw, fill);
+    for (size_t i = 0; i < rows * k; i++) x[i] = x8[i];
+    int32_t *dots = malloc(rows * P2L_HYBRID_UNITS * sizeof *dots);
+    for (size_t i = 0; i < rows * P2L_HYBRID_UNITS; i++) dots[i] = 0x5a5a5a5a;
+    isa->hybrid_i8_dot(x, rows, k, w, ldw, nu, dots);
+    size_t bad = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
+            uint32_t expect = 0x5a5a5a5a;
+            if (j < nu) {
+                expect = 0;
+                for (size_t t = 0; t < k; t++) expect += (uint32_t)((int32_t)x[r * k + t] * w[(size_t)j * ldw + t]);
+            }
+            if ((uint32_t)dots[r * P2L_HYBRID_UNITS + (size_t)j] != expect && bad++ == 0)
+                fprintf(stderr, "%s hybrid_i8_dot rows %zu k %zu nu %d fill %d: [%zu][%d] is %d, expected %d\n",
+                        isa->name, rows, k, nu, fill, r, j, dots[r * P2L_HYBRID_UNITS + (size_t)j], (int32_t)expect);
+        }
+    CHECK(bad == 0);
+    free(dots), free(x8), free(w), free(x);
+}
+
+/* fill: 0 random, 1 inputs +255 and weights -8, 2 inputs -255 and weights alternating 7 / -8 */
+static void hybrid_i4_case(const p2l_fast_isa *isa, size_t rows, size_t block, size_t blocks, int nu, int fill) {
+    const size_t k = block * blocks, ldw = k / 2 + 3;
+    int16_t *x = malloc(rows * k * sizeof *x);
+    int32_t *xsum = calloc(rows * blocks, sizeof *xsum);
+    uint8_t *w = malloc((size_t)nu * ldw);
+    float *scales = malloc(blocks * P2L_HYBRID_UNITS * sizeof *scales), sums[8 * P2L_HYBRID_UNITS];
+    for (size_t i = 0; i < rows * k; i++) {
+        x[i] = fill == 0 ? (int16_t)((int)(uint8_t)random_i8() - (int)(uint8_t)random_i8()) : fill == 1 ? 255 : -255;
+        xsum[i / k * blocks + i % k / block] += x[i];
+    }
+    for (size_t i = 0; i < (size_t)nu * ldw; i++) w[i] = fill == 0 ? (uint8_t)random_i8() : fill == 1 ? 0x88 : 0x87;
+    for (size_t i = 0; i < blocks * P2L_HYBRID_UNITS; i++) scales[i] = 0.001f + (float)(uint8_t)random_i8() * 3e-4f;
+    isa->hybrid_i4_dot(x, xsum, rows, k, block, w, ldw, nu, scales, sums);
+    size_t bad = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (int j = 0; j < nu; j++) {
+            float expect = 0.0f;
+            for (size_t b = 0; b < blocks; b++) {
+                int32_t dot = 0;
+                for (size_t c = b * block; c < (b + 1) * block; c += 32)
+                    for (size_t i = 0; i < 16; i++) { /* chunk: 16 even-indexed values (low nibbles), 16 odd */
+                        const uint8_t byte = w[(size_t)j * ldw + c / 2 + i];
+                        dot += x[r * k + c + i] * ((int32_t)((byte & 15) ^ 8) - 8) +
+                               x[r * k + c + 16 + i] * ((int32_t)((byte >> 4) ^ 8) - 8);
+                    }
+                volatile float product = (float)dot * scales[b * P2L_HYBRID_UNITS + (size_t)j]; /* not fused */
+                expect += product;
+            }
+            const float got = sums[r * P2L_HYBRID_UNITS + (size_t)j];
+            if (memcmp(&got, &expect, sizeof got) != 0 && bad++ == 0)
+                fprintf(stderr, "%s hybrid_i4_dot rows %zu block %zu x %zu nu %d fill %d: [%zu][%d] is %.9g, expected %.9g\n",
+                        isa->name, rows, block, blocks, nu, fill, r, j, got, expect);
+        }
+    CHECK(bad == 0);
+    free(scales), free(w), free(xsum), free(x);
+}
+
+static void test_hybrid_dots(const p2l_fast_isa *isa) {
+    static const size_t ks[] = {1, 7, 16, 17, 32, 45, 100, 257};
+    for (size_t rows = 1; rows <= 5; rows += 2)
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+            for (int nu = 1; nu <= P2L_HYBRID_UNITS; nu++)
+                for (int fill = 0; fill <= 2; fill++) hybrid_i8_case(isa, rows, ks[ki], nu, fill);
+    hybrid_i8_case(isa, 1, 140000, 4, 1); /* 140000 x 16384 wraps int32 */
+    static const size_t blocks[][2] = {{32, 1}, {32, 5}, {64, 2}, {128, 3}, {256, 1}};
+    for (size_t rows = 1; rows <= 8; rows += 3)
+        for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++)
+            for (int nu = 1; nu <= P2L_HYBRID_UNITS; nu++)
+                for (int fill = 0; fill <= 2; fill++) hybrid_i4_case(isa, rows, blocks[b][0], blocks[b][1], nu, fill);
+}
+
 int main(void) {
     const p2l_fast_isa *tables[8];
     const int count = p2l_fast_isa_supported(tables, 8);
@@ -236,6 +384,8 @@ int main(void) {
         fprintf(stderr, "== the %s table's int8 micro-kernels\n", tables[t]->name);
         test_gemm_micro_kernels(tables[t]);
         test_depthwise_tap(tables[t]);
+        if (tables[t]->i8_requantize) test_requantize(tables[t]);
+        if (tables[t]->hybrid_i8_dot && tables[t]->hybrid_i4_dot) test_hybrid_dots(tables[t]);
     }
     printf("%d tables with int8 micro-kernels tested\n", with_int8);
     RUN(test_one_op_models);

@@ -30,6 +30,25 @@ void p2l_i8_gemm__neon_dot(const p2l_i8_gemm_b *b, size_t m, const int8_t *a, si
 void p2l_i8_depthwise_tap__neon(int32_t *acc, const int8_t *x, const int16_t *w, int32_t input_offset,
                                 size_t channels);
 
+/* Requantization (requant_i8_neon.c, both tables) and the hybrid FULLY_CONNECTED dots (hybrid_neon.c;
+ * hybrid_neon_dot.c with SDOT). */
+void p2l_i8_requantize__neon(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
+                             size_t count, int8_t *out);
+void p2l_hybrid_i8_dot__neon(const int16_t *x, size_t rows, size_t k, const int8_t *w, size_t ldw, int nu,
+                             int32_t *dots);
+void p2l_hybrid_i8_dot__neon_dot(const int16_t *x, size_t rows, size_t k, const int8_t *w, size_t ldw, int nu,
+                                 int32_t *dots);
+void p2l_hybrid_i4_dot__neon(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
+                             const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
+void p2l_hybrid_i4_dot__neon_dot(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
+                                 const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
+/* int8 element-wise rows (elementwise_i8_neon.c, both tables). */
+struct p2l_quant_binary;
+void p2l_i8_binary_row__neon(p2l_op op, const struct p2l_quant_binary *q, const int8_t *a, size_t sa, const int8_t *b,
+                             size_t sb, int8_t *out, size_t n);
+void p2l_i8_quantize_row__neon(const float *in, float scale, int32_t zero_point, int8_t *out, size_t n);
+void p2l_i8_dequantize_row__neon(const int8_t *in, float scale, int32_t zero_point, float *out, size_t n);
+
 /* rows (1 to 4) rows of A against one group of P2L_I8_GEMM_NR packed channels: their sums, stored
  * as rows of 4 int32 ldc apart. */
 typedef void (*p2l_i8_tile_fn)(const int16_t *group, int kp, size_t k, const int8_t *a, size_t lda, int32_t *c,
