@@ -1031,7 +1031,41 @@ static void int8_conv_case(bool depthwise, int n, int h, int w, int c, int oc, i
     for (int i = 0; i < s.inputs; i++) free_tensor(&s.in[i]);
 }
 
+/* Inputs and weights only at the int8 extremes (-128, 127): the pair sums of the k-pair GEMM and
+ * depthwise (two products of -128 * -128, or (x + offset) = -255 times -128) at their largest. */
+static void int8_extremes(p2l_tensor *t) {
+    int8_t *d = t->data;
+    for (size_t i = 0; i < t->count; i++) d[i] = rnd(1.0f) < 0.0f ? -128 : 127;
+}
+
+static void int8_extreme_case(bool depthwise, int c, int oc, int k, int in_zero_point) {
+    spec s = new_spec(depthwise ? P2L_OP_DEPTHWISE_CONV_2D : P2L_OP_CONV_2D, 2);
+    int8_tensor(&s.in[0], 4, (int32_t[]){1, 7, 6, c}, false, 1, 0, 0.05f, in_zero_point);
+    int8_tensor(&s.in[1], 4, depthwise ? (int32_t[]){1, k, k, oc} : (int32_t[]){oc, k, k, c}, true, oc,
+                depthwise ? 3 : 0, 0.01f, 0);
+    int8_extremes(&s.in[0]);
+    int8_extremes(&s.in[1]);
+    set_option(&s, "padding", P2L_PAD_SAME);
+    set_option(&s, "stride_h", 1);
+    set_option(&s, "stride_w", 1);
+    set_option(&s, "dilation_h_factor", 1);
+    set_option(&s, "dilation_w_factor", 1);
+    set_option(&s, "fused_activation_function", P2L_ACT_NONE);
+    if (depthwise) set_option(&s, "depth_multiplier", 1);
+    char what[128];
+    snprintf(what, sizeof what, "int8 %s of extremes %d -> %d, %dx%d, zero point %d", depthwise ? "depthwise" : "conv",
+             c, oc, k, k, in_zero_point);
+    compare_int8(what, &s, 40.0f * (float)(k * k), 0, true);
+    for (int i = 0; i < s.inputs; i++) free_tensor(&s.in[i]);
+}
+
 static void test_int8_conv(void) {
+    for (int z = -128; z <= 127; z += 255) {
+        int8_extreme_case(false, 19, 24, 3, z);
+        int8_extreme_case(false, 64, 33, 1, z);
+        int8_extreme_case(true, 40, 40, 3, z);
+        int8_extreme_case(true, 21, 21, 2, z);
+    }
     const int zero_points[][2] = {{0, 0}, {-128, 127}, {127, -128}, {-17, 5}};
     for (int z = 0; z < 4; z++) {
         const int zi = zero_points[z][0], zo = zero_points[z][1];
@@ -1046,6 +1080,14 @@ static void test_int8_conv(void) {
         int8_conv_case(true, 2, 9, 11, 13, 13, 3, 3, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, false);
         int8_conv_case(true, 1, 12, 12, 40, 40, 5, 5, 2, 1, P2L_PAD_VALID, P2L_ACT_RELU, zi, zo, false, true);
         int8_conv_case(true, 1, 8, 8, 8, 16, 3, 3, 1, 2, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, true);
+        /* panel tails (24 = 16 + 8, 40 = 16 + 16 + 8), odd k, rows past a multiple of 6 */
+        int8_conv_case(false, 1, 13, 7, 24, 24, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, zi, zo, true, true);
+        int8_conv_case(false, 1, 5, 5, 1, 40, 3, 3, 1, 1, P2L_PAD_SAME, P2L_ACT_RELU, zi, zo, true, false);
+        int8_conv_case(false, 1, 3, 1, 7, 9, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_NONE, zi, zo, true, true);
+        /* depthwise: an even tap count, one tap, channels in 16s, 8s and single ones */
+        int8_conv_case(true, 1, 9, 8, 24, 24, 2, 2, 1, 1, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, true);
+        int8_conv_case(true, 1, 6, 7, 7, 7, 1, 1, 1, 1, P2L_PAD_VALID, P2L_ACT_RELU6, zi, zo, true, true);
+        int8_conv_case(true, 1, 11, 11, 57, 57, 7, 7, 2, 1, P2L_PAD_SAME, P2L_ACT_NONE, zi, zo, true, true);
     }
 }
 

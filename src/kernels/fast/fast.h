@@ -319,6 +319,31 @@ typedef void (*p2l_i8_requantize_fn)(const int32_t *acc, const int32_t *bias, co
 /* The same with quant_math.h's scalar arithmetic (fast/int8.c): ISAs without the slot, vector tails. */
 void p2l_i8_requantize_scalar(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
                               size_t count, int8_t *out);
+/* The k-pair GEMM (ISAs whose int8 product is a 16-bit pair sum, AVX2's VPMADDWD): B packed at prepare
+ * as int8 panels of P2L_I8_PANEL channels (the last one 8 wide when that is enough), k padded to even
+ * with zeros; panel p starts at p * P2L_I8_PANEL * kp bytes and holds, per pair of k, its width's
+ * channels in blocks of 8, each block 8 x (k, k + 1). A is int16 rows (kp values, the pad 0): each
+ * pair of A is broadcast against a block of B, so sums land in output channels with no horizontal
+ * reduction, and k needs no padding beyond even. */
+enum { P2L_I8_PANEL = 16 };
+typedef struct p2l_i8_pairs_b {
+    const int8_t *data;
+    int kp, n, panels; /* kp: k rounded up to even; panels: n / P2L_I8_PANEL rounded up */
+} p2l_i8_pairs_b;
+static inline int p2l_i8_panel_width(const p2l_i8_pairs_b *b, int panel) {
+    return b->n - panel * P2L_I8_PANEL <= P2L_I8_PANEL / 2 ? P2L_I8_PANEL / 2 : P2L_I8_PANEL;
+}
+/* acc[r * ldacc + j] = sum over kk < kp of a[r * lda + kk] * B[j][kk], rows r < m, the columns j of
+ * panels [panel_begin, panel_end) (all of each panel's width). */
+typedef void (*p2l_i8_gemm_pairs_fn)(const p2l_i8_pairs_b *b, size_t m, const int16_t *a, size_t lda, int32_t *acc,
+                                     size_t ldacc, int panel_begin, int panel_end);
+/* One output pixel of a depthwise convolution (depth multiplier 1) over its taps in pairs:
+ * acc[c] = bias[c] + sum over t < 2 * pairs of w_t[c] * (x_t[c] + input_offset), c < C, where x_t is
+ * the tap's input pixel (a tap outside the image points at C bytes of the input zero point: it adds
+ * nothing) and the weights are int16 [pair][C][2] (an odd tap count's last pair has zero second
+ * weights; its second pointer may be any tap's). */
+typedef void (*p2l_i8_depthwise_pairs_fn)(const int8_t *const *taps, int pairs, const int16_t *weights,
+                                          const int32_t *bias, int32_t input_offset, size_t C, int32_t *acc);
 /* int8 element-wise rows (fast/int8_elementwise.c drivers), equal bit for bit to the reference
  * kernels: ADD / SUB / MUL as quant_math.h's p2l_quant_binary_row (steps sa, sb each 0 or 1);
  * QUANTIZE float32 -> int8 per tensor, clamp(round half away from zero(in / scale) + zero_point), NaN
@@ -390,6 +415,8 @@ typedef struct p2l_fast_isa {
     p2l_i8_dequantize_row_fn i8_dequantize_row; /* NULL: DEQUANTIZE runs the reference kernel */
     p2l_hybrid_i8_gemv_fn hybrid_i8_gemv;     /* NULL: one-row hybrid nodes run hybrid_i8_dot */
     p2l_hybrid_i4_gemv_fn hybrid_i4_gemv;     /* NULL: one-row int4 nodes run hybrid_i4_dot */
+    p2l_i8_gemm_pairs_fn i8_gemm_pairs;       /* NULL: i8_gemm's layout (k blocks of int16) */
+    p2l_i8_depthwise_pairs_fn i8_depthwise_pairs; /* NULL: i8_depthwise_tap */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

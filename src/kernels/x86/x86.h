@@ -18,6 +18,10 @@ P2L_DECLARE_ISA_KERNELS(avx512)
 void p2l_i8_gemm__avx2(const p2l_i8_gemm_b *b, size_t m, const int8_t *a, size_t lda, int32_t *acc, size_t ldacc);
 void p2l_i8_depthwise_tap__avx2(int32_t *acc, const int8_t *x, const int16_t *w, int32_t input_offset,
                                 size_t channels);
+void p2l_i8_gemm_pairs__avx2(const p2l_i8_pairs_b *b, size_t m, const int16_t *a, size_t lda, int32_t *acc,
+                             size_t ldacc, int panel_begin, int panel_end);
+void p2l_i8_depthwise_pairs__avx2(const int8_t *const *taps, int pairs, const int16_t *weights, const int32_t *bias,
+                                  int32_t input_offset, size_t C, int32_t *acc);
 void p2l_i8_requantize__avx2(const int32_t *acc, const int32_t *bias, const p2l_i8_requant *rq, size_t c0,
                              size_t count, int8_t *out);
 /* Hybrid FULLY_CONNECTED (hybrid_avx2.c): both tables use the AVX2 ones. */
