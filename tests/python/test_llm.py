@@ -244,7 +244,7 @@ def runtime_cli():
     pytest.skip("no pt2lite binary with a runtime beside the library or in the package")
 
 
-@pytest.mark.parametrize("family", ["llama", "gpt2"])
+@pytest.mark.parametrize("family", ["llama", "gpt2", "gemma2", "gemma3"])
 def test_cli_generate_matches_hf(family, tmp_path):
     """`pt2lite generate` (the C generation loop, src/runtime/generate.c) gives HF's greedy tokens, for a
     short (padded) and a chunked prompt; past max_seq_len it stops with an error naming the limit."""
