@@ -23,13 +23,24 @@ PREFILL, DECODE = "prefill", "decode"
 
 # ----------------------------------------------------------------------------- the wrapped model
 
+# The decoder-layer layouts CachedLM runs (dropouts aside): Llama-like (input_layernorm before attention,
+# post_attention_layernorm before the MLP) and Gemma 2/3's "sandwich" (post_attention_layernorm on the
+# attention's output, pre/post_feedforward_layernorm around the MLP)
+LLAMA_LAYER = {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}
+SANDWICH_LAYER = LLAMA_LAYER | {"pre_feedforward_layernorm", "post_feedforward_layernorm"}
+# attention parts CachedLM knows: separate or fused (Phi3) projections, per-head q/k norms (Gemma 3, Qwen3)
+ATTENTION_PARTS = ({"q_proj", "k_proj", "v_proj", "o_proj"}, {"qkv_proj", "o_proj"},
+                   {"q_proj", "k_proj", "v_proj", "o_proj", "q_norm", "k_norm"})
+SUPPORTED = ("GPT2LMHeadModel and Llama-like models: Llama, Qwen2, Qwen3, Phi3, Gemma, Gemma 2 (Gemma2ForCausalLM), "
+             "Gemma 3 text (Gemma3ForCausalLM), Mistral, SmolLM")
+
+
 def _family(model):
     """The HF model's decoder parts, named the same way for every supported family:
     (kind, embed_tokens, positions embedding or None, layers, final norm, lm_head, config)."""
     config = getattr(model, "config", None)
     if config is None:
-        raise NotImplementedError(f"{type(model).__name__} is not a decoder pt2lite.llm knows: it takes "
-                                  "HuggingFace causal LMs (GPT2LMHeadModel; Llama, Qwen2, Phi3, Gemma, Mistral-like)")
+        raise NotImplementedError(f"{type(model).__name__} is not a decoder pt2lite.llm knows (supported: {SUPPORTED})")
     if hasattr(model, "transformer") and hasattr(model.transformer, "wpe"):  # GPT-2
         t = model.transformer
         return "gpt2", t.wte, t.wpe, list(t.h), t.ln_f, model.lm_head, config
@@ -37,17 +48,42 @@ def _family(model):
     if inner is not None and hasattr(inner, "layers") and hasattr(inner, "rotary_emb"):
         import torch
 
-        # dropouts (Phi3's residual dropouts) are no-ops in eval mode
-        layer_parts = {name for name, part in inner.layers[0].named_children()
-                       if not isinstance(part, torch.nn.Dropout)}
-        if layer_parts != {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}:
-            # Gemma 2/3 (pre/post feed-forward norms), MoE layers, ...: not wrapped yet
+        def parts(module):  # dropouts (Phi3's residual dropouts) are no-ops in eval mode
+            return {name for name, part in module.named_children() if not isinstance(part, torch.nn.Dropout)}
+
+        layer_parts = parts(inner.layers[0])
+        if layer_parts not in (LLAMA_LAYER, SANDWICH_LAYER):
+            # MoE layers, other norm placements, ...: not wrapped yet
             raise NotImplementedError(f"{type(model).__name__}: decoder layers with parts {sorted(layer_parts)} are "
                                       "not supported by pt2lite.llm yet (supported: Llama-like layers with "
-                                      "self_attn, mlp, input_layernorm, post_attention_layernorm; GPT-2)")
+                                      f"{sorted(LLAMA_LAYER)}, Gemma 2/3 layers with {sorted(SANDWICH_LAYER)}; GPT-2)")
+        attention_parts = parts(inner.layers[0].self_attn)
+        if attention_parts not in ATTENTION_PARTS:
+            raise NotImplementedError(f"{type(model).__name__}: attention with parts {sorted(attention_parts)} is not "
+                                      "supported by pt2lite.llm yet (supported: q/k/v/o projections, optionally with "
+                                      "per-head q_norm/k_norm, or a fused qkv_proj)")
         return "rope", inner.embed_tokens, None, list(inner.layers), inner.norm, model.lm_head, config
-    raise NotImplementedError(f"{type(model).__name__} is not a decoder pt2lite.llm knows (supported: GPT2LMHeadModel "
-                              "and Llama-like models: Llama, Qwen2, Phi3, Gemma, Mistral, SmolLM)")
+    raise NotImplementedError(f"{type(model).__name__} is not a decoder pt2lite.llm knows (supported: {SUPPORTED})")
+
+
+def _layer_windows(config, layers):
+    """Each layer's sliding window (None: full attention). Where the attention module records its own
+    window (Qwen2, Gemma 2/3: config.sliding_window on the layers config.layer_types marks
+    "sliding_attention"), that one; otherwise the config's sliding_window for every layer (Mistral, Phi3)."""
+    layer_types = getattr(config, "layer_types", None) or []
+    unknown = sorted(set(layer_types) - {"full_attention", "sliding_attention"})
+    if unknown:
+        raise NotImplementedError(f"config.layer_types has {unknown}: pt2lite.llm handles full_attention and "
+                                  "sliding_attention layers")
+    if getattr(config, "use_bidirectional_attention", None):
+        raise NotImplementedError("config.use_bidirectional_attention is set: pt2lite.llm converts causal decoders only")
+    window = getattr(config, "sliding_window", None)
+    everywhere = window if window and getattr(config, "use_sliding_window", True) is not False else None
+    windows = []
+    for layer in layers:
+        attn = getattr(layer, "self_attn", None)
+        windows.append(getattr(attn, "sliding_window", everywhere) if attn is not None else everywhere)
+    return [w or None for w in windows]
 
 
 def _cached_lm_class():
@@ -58,8 +94,8 @@ def _cached_lm_class():
 
         Each layer's cache is two buffers k_cache_<i>, v_cache_<i> of shape [1, kv_heads, max_seq_len,
         head_dim]. Row t of the block is the token at position input_pos[t]: its keys and values are
-        written there, and it attends to every cache position <= input_pos[t] (within the sliding window
-        where the config has one). Rows are independent of their order, so padding rows may sit anywhere
+        written there, and it attends to every cache position <= input_pos[t] (within the layer's sliding
+        window where it has one). Rows are independent of their order, so padding rows may sit anywhere
         as long as their positions are past every real one."""
 
         def __init__(self, model, max_seq_len):
@@ -81,24 +117,40 @@ def _cached_lm_class():
                 self.kv_heads = getattr(config, "num_key_value_heads", None) or self.heads
                 self.head_dim = attn.head_dim
                 self.scale = attn.scaling
+                for norm_name in ("q_norm", "k_norm"):  # per-head norms (Gemma 3, Qwen3), over head_dim
+                    qk_norm = getattr(attn, norm_name, None)
+                    if qk_norm is not None and getattr(qk_norm, "weight", None) is not None \
+                            and tuple(qk_norm.weight.shape) != (self.head_dim,):
+                        raise NotImplementedError(f"{type(model).__name__}: self_attn.{norm_name} normalizes "
+                                                  f"{tuple(qk_norm.weight.shape)} values, not one head "
+                                                  f"({self.head_dim}): not supported by pt2lite.llm")
                 # RoPE tables for every position, from the model's own rotary embedding (its scaling
-                # variants included): the graph only gathers the rows of input_pos
+                # variants included): the graph only gathers the rows of input_pos. Gemma 3's rotary
+                # embedding has one table per attention type (the local base frequency for sliding layers)
+                rotary = model.model.rotary_emb
+                rope_types = getattr(rotary, "layer_types", None)
+                self.layer_rope = [f"_{t}" for t in config.layer_types[:len(layers)]] if rope_types else [""] * len(layers)
                 with torch.no_grad():
                     probe = torch.zeros(1, dtype=embed.weight.dtype)
-                    cos, sin = model.model.rotary_emb(probe, torch.arange(max_seq_len)[None])
-                self.register_buffer("rope_cos", cos[0].to(embed.weight.dtype), persistent=False)
-                self.register_buffer("rope_sin", sin[0].to(embed.weight.dtype), persistent=False)
+                    positions = torch.arange(max_seq_len)[None]
+                    for suffix in sorted(set(self.layer_rope)):
+                        cos, sin = rotary(probe, positions, suffix[1:]) if suffix else rotary(probe, positions)
+                        self.register_buffer(f"rope_cos{suffix}", cos[0].to(embed.weight.dtype), persistent=False)
+                        self.register_buffer(f"rope_sin{suffix}", sin[0].to(embed.weight.dtype), persistent=False)
+                # Gemma 2/3: post_attention_layernorm normalizes the attention's output, and
+                # pre/post_feedforward_layernorm wrap the MLP
+                self.sandwich = hasattr(layers[0], "pre_feedforward_layernorm")
             # Gemma scales its embeddings by sqrt(hidden_size): inside the embedding module in recent
             # transformers versions, in the model's forward in older ones
             gemma = getattr(config, "model_type", "") == "gemma" and not hasattr(embed, "embed_scale")
             self.embed_scale = config.hidden_size ** 0.5 if gemma else None
             self.softcap = getattr(config, "attn_logit_softcapping", None)
+            if self.softcap and getattr(config, "model_type", "") == "gemma3_text":
+                # transformers' Gemma3Attention never passes the softcap to its attention function
+                raise NotImplementedError(f"config.attn_logit_softcapping={self.softcap}: Gemma 3's attention (in "
+                                          "transformers) does not apply it, so it is ambiguous; set it to None")
             self.final_softcap = getattr(config, "final_logit_softcapping", None)
-            window = getattr(config, "sliding_window", None)
-            self.window = window if window and getattr(config, "use_sliding_window", True) is not False else None
-            if getattr(config, "layer_types", None) and len(set(config.layer_types)) > 1:
-                raise NotImplementedError("models mixing full and sliding-window attention layers are not supported "
-                                          "by pt2lite.llm yet")
+            self.layer_windows = _layer_windows(config, layers)
             cache_shape = (1, self.kv_heads, max_seq_len, self.head_dim)
             for i in range(len(layers)):
                 self.register_buffer(f"k_cache_{i}", torch.zeros(cache_shape, dtype=embed.weight.dtype))
@@ -128,7 +180,12 @@ def _cached_lm_class():
             k = k.view(1, steps, self.kv_heads, self.head_dim).transpose(1, 2)
             v = v.view(1, steps, self.kv_heads, self.head_dim).transpose(1, 2)
             if self.kind != "gpt2":
-                cos, sin = self.rope_cos[input_pos], self.rope_sin[input_pos]
+                attn = layer.self_attn
+                if hasattr(attn, "q_norm"):
+                    q, k = attn.q_norm(q), attn.k_norm(k)
+                suffix = self.layer_rope[i]
+                rope_cos, rope_sin = getattr(self, f"rope_cos{suffix}"), getattr(self, f"rope_sin{suffix}")
+                cos, sin = rope_cos[input_pos], rope_sin[input_pos]
                 q, k = self._rope(q, cos, sin), self._rope(k, cos, sin)
             k_cache, v_cache = getattr(self, f"k_cache_{i}"), getattr(self, f"v_cache_{i}")
             k_cache.index_copy_(2, input_pos, k)
@@ -153,13 +210,19 @@ def _cached_lm_class():
             group = self.heads // self.kv_heads
             row_pos = input_pos.repeat(group)[:, None]  # position of each query row (rows grouped per kv head)
             cache_pos = torch.arange(self.max_seq_len, dtype=input_pos.dtype)[None]
-            visible = cache_pos <= row_pos
-            if self.window:
-                visible = visible & (cache_pos > row_pos - self.window)
+            causal = cache_pos <= row_pos
+            # one mask per distinct window (None: full attention), shared by the layers using it
+            masks = {window: causal if window is None else causal & (cache_pos > row_pos - window)
+                     for window in dict.fromkeys(self.layer_windows)}
             for i, layer in enumerate(self.layers):
+                visible = masks[self.layer_windows[i]]
                 if self.kind == "gpt2":
                     x = x + self._attention(i, layer, layer.ln_1(x), input_pos, visible)
                     x = x + layer.mlp(layer.ln_2(x))
+                elif self.sandwich:
+                    attended = self._attention(i, layer, layer.input_layernorm(x), input_pos, visible)
+                    x = x + layer.post_attention_layernorm(attended)
+                    x = x + layer.post_feedforward_layernorm(layer.mlp(layer.pre_feedforward_layernorm(x)))
                 else:
                     x = x + self._attention(i, layer, layer.input_layernorm(x), input_pos, visible)
                     x = x + layer.mlp(layer.post_attention_layernorm(x))
@@ -209,7 +272,8 @@ QUANTIZE_RECIPES = {"fp16": "fp16", "int8": "dynamic_int8", "dynamic_int8": "dyn
 
 
 def convert(model, max_seq_len, prefill_len, quantize=None, backend="pt2lite"):
-    """Converts a HuggingFace causal LM (GPT2LMHeadModel; Llama, Qwen2, Phi3, Gemma, Mistral-like) to one
+    """Converts a HuggingFace causal LM (GPT2LMHeadModel; Llama, Qwen2, Qwen3, Phi3, Gemma, Gemma 2, Gemma 3 text,
+    Mistral-like) to one
     .tflite with signatures "prefill" (tokens [1, prefill_len], input_pos [prefill_len]) and "decode"
     (token [1, 1], input_pos [1]), both returning the logits [1, vocab] of their last row, and the KV
     cache held in the file as resource variables (docs/generative.md). Returns an EdgeModel with

@@ -25,15 +25,18 @@ def tiny_model(family):
         config = t.GPT2Config(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4, n_positions=128,
                               initializer_range=0.5, **no_special)
         return t.GPT2LMHeadModel(config).eval()
+    if family in ("gemma2", "gemma3"):
+        return tiny_gemma(family)
     config_class, model_class = {"llama": (t.LlamaConfig, t.LlamaForCausalLM),
                                  "qwen2": (t.Qwen2Config, t.Qwen2ForCausalLM),
+                                 "qwen3": (t.Qwen3Config, t.Qwen3ForCausalLM),
                                  "phi3": (t.Phi3Config, t.Phi3ForCausalLM),
                                  "gemma": (t.GemmaConfig, t.GemmaForCausalLM),
                                  "mistral": (t.MistralConfig, t.MistralForCausalLM)}[family]
     config = config_class(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                           initializer_range=0.5, **no_special)
-    if family == "gemma":
+    if family in ("gemma", "qwen3"):
         config.head_dim = 32  # Gemma's default is 256: smaller, and unlike hidden_size / heads (16)
     return model_class(config).eval()
 
@@ -63,7 +66,7 @@ def prompt_of(length, seed=1):
 
 # prompt lengths: shorter than one prefill block (padded), exactly two blocks, and 19 = two blocks and a
 # last block that overlaps the second (chunked prefill); every decode runs at positions past prefill_len
-@pytest.mark.parametrize("family", ["llama", "gpt2", "qwen2", "phi3", "gemma", "mistral"])
+@pytest.mark.parametrize("family", ["llama", "gpt2", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "mistral"])
 def test_greedy_matches_hf(family):
     model, edge = converted(family)
     for length in (5, 16, 19):
@@ -241,7 +244,7 @@ def runtime_cli():
     pytest.skip("no pt2lite binary with a runtime beside the library or in the package")
 
 
-@pytest.mark.parametrize("family", ["llama", "gpt2"])
+@pytest.mark.parametrize("family", ["llama", "gpt2", "gemma2", "gemma3"])
 def test_cli_generate_matches_hf(family, tmp_path):
     """`pt2lite generate` (the C generation loop, src/runtime/generate.c) gives HF's greedy tokens, for a
     short (padded) and a chunked prompt; past max_seq_len it stops with an error naming the limit."""
@@ -284,3 +287,79 @@ def test_caller_metadata_entries():
     assert edge._model.metadata("empty") in (b"", None) and edge._model.metadata("other") is None
     with pytest.raises(pt2lite.Pt2liteError, match="already has a metadata entry named 'pt2lite_output_structure'"):
         pt2lite.signature("a", linear, (x,)).convert(metadata={"pt2lite_output_structure": b"{}"})
+
+
+# ----------------------------------------------------------------------------- Gemma 2 / Gemma 3
+
+GEMMA_WINDOW = 6  # below the NEW_TOKENS generated, and below the prompts: the window cuts off real positions
+
+
+def tiny_gemma(family, **overrides):
+    """A 2-layer Gemma 2 (Gemma2ForCausalLM) or Gemma 3 text (Gemma3ForCausalLM) model: a sliding-window layer
+    then a full-attention one, head_dim unlike hidden_size / heads, query_pre_attn_scalar unlike head_dim,
+    Gemma 2 with attention and final soft-capping low enough to bend the scores and logits, Gemma 3 with a
+    local RoPE base unlike the global one. The norm weights (zeros at init: Gemma's (1 + weight) RMSNorm)
+    are random too, so that each norm's placement matters; untied lm_head (a tied one mostly predicts the
+    last token again)."""
+    torch.manual_seed(0)
+    t = transformers
+    fields = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, head_dim=32, query_pre_attn_scalar=24,
+                  max_position_embeddings=128, initializer_range=0.5, sliding_window=GEMMA_WINDOW,
+                  layer_types=["sliding_attention", "full_attention"], tie_word_embeddings=False,
+                  pad_token_id=0, eos_token_id=None, bos_token_id=None)
+    if family == "gemma2":
+        config_class, model_class = t.Gemma2Config, t.Gemma2ForCausalLM
+        fields.update(attn_logit_softcapping=5.0, final_logit_softcapping=10.0)
+    else:
+        config_class, model_class = t.Gemma3TextConfig, t.Gemma3ForCausalLM
+        fields.update(rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 100.0},
+                                       "full_attention": {"rope_type": "default", "rope_theta": 10000.0}})
+    fields.update(overrides)
+    model = model_class(config_class(**fields)).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                parameter.normal_(0, 0.5)
+    return model
+
+
+@pytest.mark.parametrize("family, changes", [
+    ("gemma2", dict(sliding_window=MAX_SEQ_LEN)), ("gemma2", dict(attn_logit_softcapping=None)),
+    ("gemma2", dict(query_pre_attn_scalar=32)),
+    ("gemma3", dict(sliding_window=MAX_SEQ_LEN)),
+    ("gemma3", dict(rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                                     "full_attention": {"rope_type": "default", "rope_theta": 10000.0}}))])
+def test_gemma_features_change_hf_tokens(family, changes):
+    """test_greedy_matches_hf's gemma2 / gemma3 models are strong tests of the window, the attention
+    softcap, the attention scale and the local RoPE: changing any of them changes HF's greedy tokens for some
+    prompt. (The final softcap is monotonic, so greedy tokens cannot see it: test_gemma_layers_and_refusals
+    compares the logits.)"""
+    model, changed = tiny_gemma(family), tiny_gemma(family, **changes)
+    prompts = [prompt_of(length) for length in (5, 16, 19)]
+    assert any(hf_greedy(model, p) != hf_greedy(changed, p) for p in prompts), f"{family}: {changes} changes nothing"
+
+
+def test_gemma_layers_and_refusals():
+    """Gemma 2's logits are HF's, final soft-capping included (it bends them: HF's are well past half the
+    cap); the converted Gemma 3 holds one cache per layer; what pt2lite.llm cannot run exactly is refused,
+    naming the config field."""
+    model, edge = converted("gemma2")
+    prompt = prompt_of(PREFILL_LEN)
+    reference = hf_prefill_logits(model, prompt)
+    assert np.abs(reference).max() > 0.5 * model.config.final_logit_softcapping
+    for backend in ("pt2lite", "litert"):
+        edge.backend = backend
+        np.testing.assert_allclose(last_logits(edge, prompt), reference, atol=1e-3, err_msg=backend)
+    edge.backend = "pt2lite"
+    _, edge = converted("gemma3")
+    assert tflite_ops(edge.model_content()).count("VAR_HANDLE") == 2 * 2
+    # transformers' Gemma3Attention ignores attn_logit_softcapping: converting it either way would be a guess
+    with pytest.raises(NotImplementedError, match="attn_logit_softcapping"):
+        pt2lite.llm.convert(tiny_gemma("gemma3", attn_logit_softcapping=20.0), max_seq_len=16, prefill_len=8)
+    with pytest.raises(NotImplementedError, match="use_bidirectional_attention"):
+        pt2lite.llm.convert(tiny_gemma("gemma3", use_bidirectional_attention=True), max_seq_len=16, prefill_len=8)
+    model = tiny_gemma("gemma2")
+    model.config.layer_types = ["chunked_attention", "full_attention"]
+    with pytest.raises(NotImplementedError, match="config.layer_types has \\['chunked_attention'\\]"):
+        pt2lite.llm.convert(model, max_seq_len=16, prefill_len=8)
