@@ -8,8 +8,9 @@ table of docs/generative.md ("Speed").
 The model: LlamaConfig(vocab 32000, hidden 768, 12 layers, 12 heads / 4 kv heads (head_dim 64),
 intermediate 2048, untied lm_head) = 117M parameters (469 MB in float32), max_seq_len 256,
 prefill_len 32. Each point: a new sequence (cache reset), a 64-token prompt prefilled in 2 blocks, then
-32 decode steps, timed per call around the runtime (the same Python loop drives both runtimes); best of
---rounds rounds. A recipe the converter does not have yet is reported as such. Converted files are
+32 decode steps, timed per call around the runtime (the same Python loop drives both runtimes). Every
+file runs on both runtimes interleaved, one prefill or decode step at a time, so that all points see the
+same load on a shared machine; medians over --rounds sequences. A recipe the converter does not have yet is reported as such. Converted files are
 kept in --work (reused when present: delete them after changing the converter)."""
 
 import argparse
@@ -58,24 +59,31 @@ def convert_all(recipes, work):
     return files
 
 
-def measure(path, backend, threads, rounds):
-    """(decode ms per token, prefill tokens/s), best of `rounds` sequences."""
-    generator = Generator(path, backend=backend, num_threads=threads)
+def measure(paths, threads, rounds):
+    """{(recipe, backend): (decode ms per token, prefill tokens/s)} for every file on both runtimes,
+    interleaved: each prefill and each decode step runs on every (file, runtime) in turn, so all of them
+    see the same load on a shared machine; medians over `rounds` sequences of DECODE_STEPS steps."""
+    generators = {(recipe, backend): Generator(path, backend=backend, num_threads=threads)
+                  for recipe, path in paths.items() for backend in ("pt2lite", "litert")}
     prompt = list(np.random.default_rng(0).integers(0, CONFIG["vocab_size"], PROMPT_LEN))
-    best_decode, best_prefill = float("inf"), float("inf")
+    decode = {key: [] for key in generators}
+    prefill = {key: [] for key in generators}
     for _ in range(rounds):
-        generator.edge.reset_state()
-        t0 = time.perf_counter()
-        logits = generator._prefill(prompt)
-        best_prefill = min(best_prefill, time.perf_counter() - t0)
-        token, elapsed = int(np.argmax(logits)), 0.0
-        for step in range(DECODE_STEPS):
+        tokens = {}
+        for key, generator in generators.items():
+            generator.edge.reset_state()
             t0 = time.perf_counter()
-            logits = generator._logits(DECODE, [token], [PROMPT_LEN + step])
-            elapsed += time.perf_counter() - t0
-            token = int(np.argmax(logits))
-        best_decode = min(best_decode, elapsed / DECODE_STEPS)
-    return best_decode * 1e3, PROMPT_LEN / best_prefill
+            logits = generator._prefill(prompt)
+            prefill[key].append(time.perf_counter() - t0)
+            tokens[key] = int(np.argmax(logits))
+        for step in range(DECODE_STEPS):
+            for key, generator in generators.items():
+                t0 = time.perf_counter()
+                logits = generator._logits(DECODE, [tokens[key]], [PROMPT_LEN + step])
+                decode[key].append(time.perf_counter() - t0)
+                tokens[key] = int(np.argmax(logits))
+    return {key: (float(np.median(decode[key])) * 1e3, PROMPT_LEN / float(np.median(prefill[key])))
+            for key in generators}
 
 
 def cpu():
@@ -97,25 +105,23 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     files = convert_all(args.quantize.split(","), args.work)
     print(f"# {cpu()}; prompt {PROMPT_LEN} tokens (prefill_len {PREFILL_LEN}), {DECODE_STEPS} decode steps, "
-          f"best of {args.rounds}")
+          f"medians of {args.rounds} interleaved rounds")
     print("| weights | MB | threads | pt2lite ms/token | LiteRT ms/token | pt2lite/LiteRT | vs float32 (pt2lite) "
           "| pt2lite prefill tok/s | LiteRT prefill tok/s |")
     print("|---|---|---|---|---|---|---|---|---|")
-    float_ms = {}
-    for recipe, path in files.items():
-        name = "float32" if recipe == "none" else recipe
-        if not os.path.exists(path):
-            print(f"| {name} | - | - | {path} | | | | | |", flush=True)
-            continue
-        for threads in map(int, args.threads.split(",")):
-            ours_ms, ours_prefill = measure(path, "pt2lite", threads, args.rounds)
-            theirs_ms, theirs_prefill = measure(path, "litert", threads, args.rounds)
-            if recipe == "none":
-                float_ms[threads] = ours_ms
-            speedup = f"{float_ms[threads] / ours_ms:.2f}x" if threads in float_ms else "-"
+    ready = {recipe: path for recipe, path in files.items() if os.path.exists(path)}
+    for recipe, reason in files.items():
+        if recipe not in ready:
+            print(f"| {recipe} | - | - | {reason} | | | | | |", flush=True)
+    for threads in map(int, args.threads.split(",")):
+        times = measure(ready, threads, args.rounds)
+        float_ms = times[("none", "pt2lite")][0] if "none" in ready else None
+        for recipe, path in ready.items():
+            (ours_ms, ours_prefill), (theirs_ms, theirs_prefill) = times[(recipe, "pt2lite")], times[(recipe, "litert")]
+            speedup = f"{float_ms / ours_ms:.2f}x" if float_ms else "-"
+            name = "float32" if recipe == "none" else recipe
             print(f"| {name} | {os.path.getsize(path) / 1e6:.0f} | {threads} | {ours_ms:.1f} | {theirs_ms:.1f} | "
                   f"{ours_ms / theirs_ms:.2f} | {speedup} | {ours_prefill:.0f} | {theirs_prefill:.0f} |", flush=True)
-
 
 if __name__ == "__main__":
     main()
