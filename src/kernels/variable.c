@@ -5,7 +5,8 @@
  * is computed at prepare time (P2L_KERNEL_SHAPE_ONLY: it reads nothing), so the variable is known when
  * the other ops are prepared: ASSIGN_VARIABLE reserves the variable's memory then, and invoke only
  * copies. READ_VARIABLE copies the value into its output: a later ASSIGN_VARIABLE in the same invoke
- * does not change what was read. */
+ * does not change what was read. Where the memory plan puts a read value or an assigned value in the
+ * variable's own buffer (runtime/variable_alias.c), the copy is skipped. */
 #include <string.h>
 
 #include "kernels/variables.h"
@@ -100,7 +101,7 @@ static p2l_status read_variable_invoke(p2l_node *node) {
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "variable '%s' holds %zu bytes of %s, but %s is %zu bytes of %s",
                         var->name, var->bytes, p2l_dtype_name(var->dtype), P2L_LABEL(out), out->bytes,
                         p2l_dtype_name(out->dtype));
-    memcpy(out->data, var->data, var->bytes);
+    if (out->data != var->data) memcpy(out->data, var->data, var->bytes); /* else planned in place */
     return P2L_OK;
 }
 
@@ -137,7 +138,7 @@ static p2l_status assign_variable_invoke(p2l_node *node) {
     if (value->bytes > var->capacity) /* prepare reserved it: never expected */
         return p2l_fail(P2L_ERROR_INTERNAL, "variable '%s' has %zu bytes reserved, %zu assigned", var->name,
                         var->capacity, value->bytes);
-    if (value->bytes) memcpy(var->data, value->data, value->bytes);
+    if (value->bytes && value->data != var->data) memcpy(var->data, value->data, value->bytes); /* else produced in place */
     var->dtype = value->dtype;
     var->rank = value->rank;
     memcpy(var->dims, value->dims, sizeof var->dims);

@@ -95,6 +95,8 @@ p2l_status p2l_graph_init(p2l_graph *g, const p2l_tfl_subgraph *sg, int index) {
 
 void p2l_graph_release_plan(p2l_graph *g) {
     p2l_arena_free(&g->prepare_arena);
+    g->variable_aliases = NULL;
+    g->variable_alias_count = 0;
     p2l_release(g->arena_block);
     g->arena_block = NULL;
     g->arena_size = 0;
@@ -212,6 +214,7 @@ p2l_status p2l_graph_prepare(p2l_graph *g) {
 p2l_status p2l_graph_invoke(p2l_graph *g) {
     if (!g->prepared) P2L_TRY(p2l_graph_prepare(g));
     if (g->binding_stale) return p2l_graph_stale_binding(g);
+    p2l_graph_follow_variable_buffers(g);
     p2l_node_profile *profile = g->profile;
     atomic_bool *cancel = &g->ctx->cancel;
     for (int o = 0; o < g->sg->op_count; o++) {
@@ -225,6 +228,7 @@ p2l_status p2l_graph_invoke(p2l_graph *g) {
         double start = profile ? p2l_profile_now() : 0;
         p2l_status s = g->kernels[o]->invoke(n);
         if (s) return p2l_graph_op_context(s, g, o);
+        if (n->op == P2L_OP_CALL_ONCE) p2l_graph_follow_variable_buffers(g); /* it may prepare a subgraph */
         if (profile) p2l_profile_add(&profile[o], p2l_profile_now() - start);
     }
     g->invokes++;

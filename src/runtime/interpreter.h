@@ -30,6 +30,13 @@ typedef struct p2l_binding {
     size_t bytes;
 } p2l_binding;
 
+/* A tensor group of a plan that lives in a variable's buffer (variable_alias.c): which variable, and
+ * the buffer the plan's tensors point at. */
+typedef struct p2l_variable_alias {
+    int variable;
+    void *data;
+} p2l_variable_alias;
+
 /* One subgraph. */
 typedef struct p2l_graph {
     int index;
@@ -56,6 +63,8 @@ typedef struct p2l_graph {
     bool binding_stale;     /* the plan could not use the binding of tensor stale_tensor: invoke refuses */
     int stale_tensor;
     p2l_derived_store *derived; /* the model's packed weights, shared by its interpreters (weights.c) */
+    p2l_variable_alias *variable_aliases; /* in prepare_arena: the plan's tensors in variable buffers */
+    int variable_alias_count;
 } p2l_graph;
 
 struct p2l_interpreter {
@@ -96,6 +105,15 @@ static inline bool p2l_node_inputs_known(const p2l_node *n) {
 p2l_status p2l_graph_plan_memory(p2l_graph *g);
 /* Why invoke refuses while g->binding_stale (planner.c). */
 p2l_status p2l_graph_stale_binding(const p2l_graph *g);
+
+/* READ_VARIABLE outputs and ASSIGN_VARIABLE values that can live in the variable's buffer
+ * (variable_alias.c): sets variable_data[t] for such a buffer group's owner t (items and owner from
+ * the planner's lifetimes; group_data the caller-bound groups or NULL) and records them in g. */
+p2l_status p2l_plan_variable_aliases(p2l_graph *g, const p2l_plan_item *items, const int *owner,
+                                     void *const *group_data, void **variable_data);
+/* Points the plan's aliased tensors at their variables' buffers again where one moved (grown by another
+ * subgraph's prepare). */
+void p2l_graph_follow_variable_buffers(p2l_graph *g);
 
 /* Resource variables (state.c): the table every subgraph's kernels reach through ctx.exec. */
 p2l_status p2l_interpreter_state_init(p2l_interpreter *it);

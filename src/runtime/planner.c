@@ -412,8 +412,10 @@ static p2l_status lifetimes(p2l_graph *g, p2l_plan_item *items, int *owner, void
     return P2L_OK;
 }
 
-/* Places the tensors of the lifetimes in one block of memory and points them at it. */
-static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *owner, void *const *group_data) {
+/* Places the tensors of the lifetimes in one block of memory and points them at it (the groups in
+ * caller buffers or variable buffers at those instead). */
+static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *owner, void *const *group_data,
+                                void *const *variable_data) {
     const p2l_tfl_subgraph *sg = g->sg;
     size_t arena_size, tensor_bytes = 0;
     for (int t = 0; t < sg->tensor_count; t++)
@@ -421,6 +423,8 @@ static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *o
     P2L_TRY(P2L_CHECK_LIMIT(g->limits, max_tensor_bytes, tensor_bytes, "the bytes of the subgraph's tensors"));
     for (int t = 0; group_data && t < sg->tensor_count; t++)
         if (group_data[t]) items[t].first = -1; /* the caller's memory, outside the arena */
+    for (int t = 0; t < sg->tensor_count; t++)
+        if (variable_data[t]) items[t].first = -1; /* the variable's buffer */
     P2L_TRY(p2l_plan_memory(items, (size_t)sg->tensor_count, TENSOR_ALIGNMENT, &arena_size));
     P2L_TRY(P2L_CHECK_LIMIT(g->limits, max_arena_bytes, arena_size, "the planned tensor memory in bytes"));
     size_t block_size;
@@ -429,7 +433,8 @@ static p2l_status place_tensors(p2l_graph *g, p2l_plan_item *items, const int *o
     uint8_t *base = p2l_align_pointer(g->arena_block, TENSOR_ALIGNMENT);
     g->arena_size = arena_size;
     for (int t = 0; t < sg->tensor_count; t++) {
-        if (group_data && group_data[owner[t]]) g->tensors[t].data = group_data[owner[t]];
+        if (variable_data[owner[t]]) g->tensors[t].data = variable_data[owner[t]];
+        else if (group_data && group_data[owner[t]]) g->tensors[t].data = group_data[owner[t]];
         else if (items[owner[t]].first >= 0) g->tensors[t].data = base + items[owner[t]].offset;
     }
     return P2L_OK;
@@ -440,16 +445,19 @@ p2l_status p2l_graph_plan_memory(p2l_graph *g) {
     p2l_plan_item *items = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *items + 1);
     int *owner = p2l_alloc((size_t)sg->tensor_count * sizeof *owner + 1);
     void **group_data = g->bindings ? p2l_alloc((size_t)sg->tensor_count * sizeof *group_data + 1) : NULL;
+    void **variable_data = p2l_alloc_zero((size_t)sg->tensor_count * sizeof *variable_data + 1);
     g->binding_stale = false;
-    p2l_status s = items && owner && (group_data || !g->bindings)
+    p2l_status s = items && owner && variable_data && (group_data || !g->bindings)
                        ? lifetimes(g, items, owner, group_data)
                        : p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory planning memory");
+    if (!s) s = p2l_plan_variable_aliases(g, items, owner, group_data, variable_data);
     if (!s) {
-        s = place_tensors(g, items, owner, group_data);
+        s = place_tensors(g, items, owner, group_data, variable_data);
         if (s) s = p2l_fail_context(s, "subgraph %d", g->index);
     }
     p2l_release(items);
     p2l_release(owner);
     p2l_release(group_data);
+    p2l_release(variable_data);
     return s;
 }
