@@ -36,7 +36,8 @@ def single_op_models():
     import torch
     import pt2lite
     ops = (("LOGISTIC", torch.nn.Sigmoid()), ("HARD_SWISH", torch.nn.Hardswish()), ("RELU", torch.nn.ReLU()),
-           ("RELU6", torch.nn.ReLU6()))  # (Hardtanh(-1, 1): the int8 recipe keeps RELU_N1_TO_1 float)
+           ("RELU6", torch.nn.ReLU6()), ("SiLU", torch.nn.SiLU()))  # SiLU: int8 LOGISTIC + MUL
+    # (Hardtanh(-1, 1): the int8 recipe keeps RELU_N1_TO_1 float)
     args = (torch.randn(1, 112, 112, 32) * 3,)
     for name, module in ops:
         content = pt2lite.convert(module, args, quantize="int8", calibration=calibration_inputs(args),
@@ -98,7 +99,7 @@ def main():
     print(f"CPU: {cpu_description()}; 1 thread; medians of {args.rounds} interleaved rounds")
     print(f"{'model':22s} " + " ".join(f"{n + ' ms':>16s}" for n in names) + "   pt2lite/LiteRT"
           + ("   after/before" if args.baseline else "") + "   max diff vs LiteRT")
-    models = list(cnn_models(args.models.split(",")))
+    models = list(cnn_models([m for m in args.models.split(",") if m]))
     if not args.no_ops:
         models = list(single_op_models()) + models
     for name, content in models:
