@@ -65,6 +65,7 @@ enum {
     P2L_EPILOGUE_NONE = 0,
     P2L_EPILOGUE_SILU,       /* y = x * LOGISTIC(x): LOGISTIC then MUL of the output with it */
     P2L_EPILOGUE_HARD_SWISH, /* y = HARD_SWISH(x) */
+    P2L_EPILOGUE_MUL_BY_INPUT, /* offered to an int8 LOGISTIC: y = MUL(input 0, output 0) (int8 SiLU) */
 };
 typedef struct p2l_fusion {
     /* Input 0 is the output of a zero PAD of dims 1 and 2 (H, W) only: the kernel may read `unpadded`

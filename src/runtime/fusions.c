@@ -4,15 +4,20 @@
  * - a zero PAD of H and W in front of it: the convolution reads the PAD's input with more implicit
  *   padding and the PAD is skipped;
  * - LOGISTIC + MUL (SiLU) or HARD_SWISH after it: applied in the convolution's store, both skipped.
+ * Before an int8 LOGISTIC is prepared: the MUL of its input and its output (int8 SiLU) after it, which
+ * the int8 lookup kernel folds into its table, the MUL skipped.
  * Only where the intermediate tensors have no other reader, are not subgraph outputs and are not
  * computed at prepare time. A kernel that does not take an offer leaves the ops as they are. */
 #include <string.h>
 
 #include "runtime/fusions.h"
 
-static bool plain_intermediate(const p2l_graph *g, const p2l_tensor *t, int readers) {
-    return t && t->dtype == P2L_FLOAT32 && !t->is_constant && !t->known && g->readers[t->index] == readers &&
+static bool plain_intermediate_of(const p2l_graph *g, const p2l_tensor *t, int readers, p2l_dtype dtype) {
+    return t && t->dtype == dtype && !t->is_constant && !t->known && g->readers[t->index] == readers &&
            !g->is_output[t->index] && !g->is_input[t->index];
+}
+static bool plain_intermediate(const p2l_graph *g, const p2l_tensor *t, int readers) {
+    return plain_intermediate_of(g, t, readers, P2L_FLOAT32);
 }
 
 /* The one node after `after` that reads t other than `except`; -1 if none. */
@@ -103,18 +108,37 @@ static bool silu_output(const p2l_graph *g, int o, p2l_fusion *f, int absorbed[2
     return true;
 }
 
+/* Node o is an int8 LOGISTIC of x whose output s is read only by MUL(x, s) or MUL(s, x) with no fused
+ * activation: int8 SiLU, which the int8 lookup kernel computes as one table. */
+static bool mul_by_input(const p2l_graph *g, int o, p2l_fusion *f, int absorbed[2]) {
+    (void)f;
+    const p2l_node *L = &g->nodes[o];
+    const p2l_tensor *x = L->inputs[0], *s = L->outputs[0];
+    if (L->input_count != 1 || !x || x->dtype != P2L_INT8 || !plain_intermediate_of(g, s, 1, P2L_INT8)) return false;
+    const int m = reader_after(g, s, o, -1);
+    if (m < 0 || g->skipped[m]) return false;
+    const p2l_node *M = &g->nodes[m];
+    if (M->op != P2L_OP_MUL || M->input_count != 2 || M->opts.mul.fused_activation_function != P2L_ACT_NONE ||
+        !((M->inputs[0] == x && M->inputs[1] == s) || (M->inputs[0] == s && M->inputs[1] == x)))
+        return false;
+    absorbed[0] = m;
+    return true;
+}
+
 /* One row per fusion: the ops offered it, the neighbour pattern, the kind of offer (each kind is made
  * at most once per node: the first row that matches) and, for an epilogue, which one: its output is
- * output 0 of the last node absorbed, and must be float. */
+ * output 0 of the last node absorbed, of the row's dtype. */
 static const struct fusion_row {
     p2l_op ops[2];
     pattern_fn pattern;
     int offer;    /* P2L_OFFER_* */
     int epilogue; /* P2L_EPILOGUE_*, for P2L_OFFER_EPILOGUE */
+    p2l_dtype epilogue_dtype;
 } fusions[] = {
-    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, padded_input, P2L_OFFER_UNPADDED, P2L_EPILOGUE_NONE},
-    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, hard_swish_output, P2L_OFFER_EPILOGUE, P2L_EPILOGUE_HARD_SWISH},
-    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, silu_output, P2L_OFFER_EPILOGUE, P2L_EPILOGUE_SILU},
+    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, padded_input, P2L_OFFER_UNPADDED, P2L_EPILOGUE_NONE, P2L_FLOAT32},
+    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, hard_swish_output, P2L_OFFER_EPILOGUE, P2L_EPILOGUE_HARD_SWISH, P2L_FLOAT32},
+    {{P2L_OP_CONV_2D, P2L_OP_DEPTHWISE_CONV_2D}, silu_output, P2L_OFFER_EPILOGUE, P2L_EPILOGUE_SILU, P2L_FLOAT32},
+    {{P2L_OP_LOGISTIC, P2L_OP_LOGISTIC}, mul_by_input, P2L_OFFER_EPILOGUE, P2L_EPILOGUE_MUL_BY_INPUT, P2L_INT8},
 };
 
 static bool offer_row(p2l_graph *g, int o, const struct fusion_row *row, int absorbed[2]) {
@@ -123,7 +147,7 @@ static bool offer_row(p2l_graph *g, int o, const struct fusion_row *row, int abs
     if (!row->pattern(g, o, f, nodes)) return false;
     if (row->offer == P2L_OFFER_EPILOGUE) {
         p2l_tensor *y = g->nodes[nodes[1] >= 0 ? nodes[1] : nodes[0]].outputs[0];
-        if (y->dtype != P2L_FLOAT32) return false;
+        if (y->dtype != row->epilogue_dtype) return false;
         f->epilogue = row->epilogue;
         f->epilogue_output = y;
     }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/env.h"
 #include "check.h"
@@ -137,7 +138,83 @@ static void test_fusion_table(void) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i], fusing);
 }
 
+/* ------------------------------------------------------------ int8 SiLU: LOGISTIC + MUL(x, s) as one table
+ * x int8 [1,4,8,8] holding each of the 256 values -> LOGISTIC (1/256, -128) -> MUL with x -> y int8. The
+ * int8 lookup kernel takes the MUL; the bytes must equal the reference kernels' running both ops. */
+typedef struct int8_silu_case {
+    const char *name;
+    bool mul_swapped, s_is_output;
+    int mul_activation, fused_ops;
+    float x_scale, y_scale;
+    int x_zero_point, y_zero_point;
+} int8_silu_case;
+
+static void set_quant(tm_model *m, int t, float scale, int64_t zero_point) {
+    m->t[t].quant_count = 1, m->t[t].scales[0] = scale, m->t[t].zero_points[0] = zero_point;
+}
+
+static int run_int8_silu(const int8_silu_case *c, int kernels, unsigned flags, int8_t y[256]) {
+    tm_model m = {0};
+    const int32_t shape[4] = {1, 4, 8, 8};
+    const int x = tm_tensor_add(&m, P2L_INT8, 4, shape, "x"), sg = tm_tensor_add(&m, P2L_INT8, 4, shape, "sigmoid");
+    const int out = tm_tensor_add(&m, P2L_INT8, 4, shape, "y");
+    set_quant(&m, x, c->x_scale, c->x_zero_point);
+    set_quant(&m, sg, 1.0f / 256, -128);
+    set_quant(&m, out, c->y_scale, c->y_zero_point);
+    tm_op_add(&m, LOGISTIC, 1, (int32_t[]){x}, 1, (int32_t[]){sg});
+    tm_op *mul = tm_op_add(&m, MUL, 2, c->mul_swapped ? (int32_t[]){sg, x} : (int32_t[]){x, sg}, 1, (int32_t[]){out});
+    tm_option(mul, "fused_activation_function", c->mul_activation);
+    m.n_in = 1, m.in[0] = x;
+    m.n_out = 1, m.out[0] = out;
+    if (c->s_is_output) m.n_out = 2, m.out[1] = sg;
+    size_t size;
+    uint8_t *bytes = tm_build(&m, &size);
+    p2l_model *model = NULL;
+    CHECK_EQ_INT(p2l_model_load(bytes, size, P2L_MODEL_COPY, &model), P2L_OK);
+    free(bytes);
+    p2l_interpreter *it = NULL;
+    const p2l_interpreter_options options = {.size = sizeof options, .kernels = kernels,
+                                             .flags = flags | P2L_INTERPRETER_PROFILE};
+    int ran = -1;
+    if (model && p2l_interpreter_create(model, &options, &it) == P2L_OK) {
+        int8_t in[256];
+        for (int i = 0; i < 256; i++) in[i] = (int8_t)(uint8_t)(i * 151 + 7); /* 151 is odd: every byte once */
+        const p2l_profile_entry *entries = NULL;
+        if (p2l_interpreter_set_input(it, 0, in, sizeof in) != P2L_OK || p2l_interpreter_invoke(it) != P2L_OK ||
+            p2l_interpreter_get_output(it, 0, y, 256) != P2L_OK || p2l_interpreter_profile(it, &entries, &ran) != P2L_OK)
+            ran = -1;
+    }
+    p2l_interpreter_free(it);
+    p2l_model_free(model);
+    return ran;
+}
+
+static void test_int8_silu(void) {
+    const bool fusing = p2l_fast_kernels_enabled() && !p2l_env_flag("P2L_NO_FUSION");
+    static const int8_silu_case silu_cases[] = {
+        {"int8 SiLU", false, false, 0, 1, 0.07f, 0.03f, -5, -100},
+        {"int8 SiLU, MUL(s, x)", true, false, 0, 1, 0.07f, 0.03f, -5, -100},
+        {"int8 SiLU, extreme scales", false, false, 0, 1, 2.5f, 1e-3f, 127, 127},
+        {"int8 SiLU, small scales", true, false, 0, 1, 1e-3f, 4e-4f, -128, -128},
+        /* not fused: a MUL with a fused RELU, a sigmoid the caller reads */
+        {"int8 SiLU with a RELU", false, false, P2L_ACT_RELU, 2, 0.07f, 0.03f, -5, -100},
+        {"int8 SiLU (sigmoid an output too)", false, true, 0, 2, 0.07f, 0.03f, -5, -100},
+    };
+    for (size_t i = 0; i < sizeof silu_cases / sizeof *silu_cases; i++) {
+        const int8_silu_case *c = &silu_cases[i];
+        int8_t expected[256], y[256];
+        CHECK_EQ_INT(run_int8_silu(c, P2L_KERNELS_REFERENCE, P2L_INTERPRETER_NO_FUSION, expected), 2);
+        CHECK_EQ_INT(run_int8_silu(c, P2L_KERNELS_AUTO, P2L_INTERPRETER_NO_FUSION, y), 2);
+        CHECK(memcmp(y, expected, sizeof y) == 0);
+        const int ran = run_int8_silu(c, P2L_KERNELS_AUTO, 0, y);
+        CHECK_EQ_INT(ran, fusing ? c->fused_ops : 2);
+        CHECK(memcmp(y, expected, sizeof y) == 0);
+        if (memcmp(y, expected, sizeof y) != 0) fprintf(stderr, "  in case %s: %d ops ran\n", c->name, ran);
+    }
+}
+
 int main(void) {
     RUN(test_fusion_table);
+    RUN(test_int8_silu);
     return check_summary();
 }

@@ -1268,6 +1268,80 @@ static void test_int8_elementwise_rows(void) {
     }
 }
 
+/* ------------------------------------------------------------ int8 unary ops as a lookup (fast/int8_lut.c)
+ * The fast kernel of each int8 unary op against its reference kernel, bit for bit: all 256 inputs,
+ * scales and zero points up to the extremes (where the reference refuses a node, the fast kernel must
+ * refuse it too), odd lengths (every vector tail) and long tensors cut over the threads; then the
+ * ISA's lookup row against the table itself on random tables, every length to 200, unaligned and in
+ * place. */
+
+static void int8_lut_case(p2l_op op, const int32_t *dims, int rank, float in_scale, int in_zero_point, float out_scale,
+                          int out_zero_point) {
+    spec s = new_spec(op, 1);
+    int8_tensor(&s.in[0], rank, dims, false, 1, 0, in_scale, in_zero_point);
+    ((float *)s.in[0].scales)[0] = in_scale;
+    int8_t *data = s.in[0].data;
+    for (size_t i = 0; i < s.in[0].count; i += 3) data[i] = (int8_t)(uint8_t)(i / 3); /* every value, in turns */
+    size_t n_ref = 0, n_fast = 0;
+    bool unused;
+    int8_t *expect = run_int8(&s, p2l_reference_kernel_of(op), 1, out_scale, out_zero_point, &n_ref, &unused);
+    const p2l_kernel *k = p2l_int8_lut_fast_kernel(op);
+    CHECK(k != NULL && p2l_int8_fast_kernel(op) == k);
+    for (int threads = 1; k && threads <= (expect ? 3 : 1); threads++) {
+        int8_t *got = run_int8(&s, k, threads, out_scale, out_zero_point, &n_fast, &unused);
+        CHECK((got == NULL) == (expect == NULL)); /* the same nodes refused */
+        if (got && expect && (n_fast != n_ref || memcmp(got, expect, n_ref) != 0)) {
+            size_t i = 0;
+            while (i < n_ref && got[i] == expect[i]) i++;
+            fprintf(stderr, "int8 %s %zu elements, scales %g/%g, zero points %d/%d [%s, %d threads]: element %zu is %d, "
+                    "reference %d\n", p2l_op_info_of(op)->name, n_ref, (double)in_scale, (double)out_scale, in_zero_point,
+                    out_zero_point, current_isa(), threads, i, i < n_fast ? got[i] : 0, i < n_ref ? expect[i] : 0);
+            CHECK(false);
+        }
+        free(got);
+    }
+    cases++;
+    if (expect) fast_cases++;
+    free(expect);
+    free_tensor(&s.in[0]);
+}
+
+static void test_int8_lut(void) {
+    const p2l_op ops[] = {P2L_OP_LOGISTIC, P2L_OP_HARD_SWISH, P2L_OP_RELU, P2L_OP_RELU6, P2L_OP_RELU_N1_TO_1};
+    /* input scale, zero point; output scale, zero point (LOGISTIC's output scale is always 1/256) */
+    const struct { float in_scale; int in_zp; float out_scale; int out_zp; } q[] = {
+        {0.05f, 0, 0.03f, 0},        {0.1f, -128, 0.02f, -128},   {0.02f, 127, 0.05f, 127},  {1e-4f, 5, 1e-3f, -3},
+        {8.0f, -77, 2.0f, 100},      {0.0235f, 13, 0.0235f, 13}, {0.5f, -128, 1e-4f, 127},   {3e-3f, 127, 30.0f, -128},
+    };
+    const int32_t lengths[] = {256, 1, 31, 33, 63, 64, 65, 97, 255, 1221, 3 * 16384 + 77};
+    for (int o = 0; o < 5; o++)
+        for (size_t c = 0; c < sizeof q / sizeof q[0]; c++)
+            for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+                const float out_scale = ops[o] == P2L_OP_LOGISTIC ? 1.0f / 256 : q[c].out_scale;
+                int8_lut_case(ops[o], &lengths[l], 1, q[c].in_scale, q[c].in_zp, out_scale, q[c].out_zp);
+            }
+    for (int o = 0; o < 5; o++) /* a feature map of efficientnet's size class, odd in every dim */
+        int8_lut_case(ops[o], (int32_t[]){1, 23, 19, 37}, 4, 0.06f, -20, ops[o] == P2L_OP_LOGISTIC ? 1.0f / 256 : 0.04f, -90);
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    if (!isa || !isa->i8_lookup_row) return;
+    enum { N = 200 };
+    int8_t table[256], in[N + 32], got[N + 32], expect[N + 32];
+    for (int trial = 0; trial < 40; trial++) {
+        for (int v = 0; v < 256; v++) table[v] = (int8_t)(int)floorf(rnd(128.0f));
+        for (int i = 0; i < N + 32; i++) in[i] = (int8_t)(trial < 2 ? i * 7 + trial : (int)floorf(rnd(128.0f)));
+        for (size_t n = 0; n <= N; n++) {
+            const size_t offset = n % 7;
+            isa->i8_lookup_row(table, in + offset, got, n);
+            for (size_t i = 0; i < n; i++) expect[i] = table[(uint8_t)in[offset + i]];
+            CHECK(memcmp(got, expect, n) == 0);
+        }
+        memcpy(got, in, sizeof got); /* in place */
+        isa->i8_lookup_row(table, got + 1, got + 1, N);
+        for (size_t i = 0; i < N; i++) CHECK(got[1 + i] == table[(uint8_t)in[1 + i]]);
+        cases++, fast_cases++;
+    }
+}
+
 static void run_all(void) {
     RUN(test_conv);
     RUN(test_grouped_conv);
@@ -1292,6 +1366,7 @@ static void run_all(void) {
     RUN(test_int8_binary);
     RUN(test_int8_quantize);
     RUN(test_int8_elementwise_rows);
+    RUN(test_int8_lut);
 }
 
 static bool env_set(const char *name) {

@@ -353,10 +353,16 @@ typedef void (*p2l_i8_binary_row_fn)(p2l_op op, const struct p2l_quant_binary *q
                                      const int8_t *b, size_t sb, int8_t *out, size_t n);
 typedef void (*p2l_i8_quantize_row_fn)(const float *in, float scale, int32_t zero_point, int8_t *out, size_t n);
 typedef void (*p2l_i8_dequantize_row_fn)(const int8_t *in, float scale, int32_t zero_point, float *out, size_t n);
+/* int8 lookup (fast/int8_lut.c): out[i] = table[(uint8_t)in[i]], i < n (in and out may be the same). */
+typedef void (*p2l_i8_lookup_row_fn)(const int8_t *table, const int8_t *in, int8_t *out, size_t n);
 
 /* The fast int8 ADD / SUB / MUL, QUANTIZE and DEQUANTIZE kernels (fast/int8_elementwise.c), NULL for
  * other ops; p2l_int8_fast_kernel answers with them. */
 const p2l_kernel *p2l_int8_elementwise_fast_kernel(p2l_op op);
+/* The fast int8 unary kernels (fast/int8_lut.c: LOGISTIC, HARD_SWISH, RELU, RELU6, RELU_N1_TO_1, a
+ * table of the reference kernel's 256 outputs), NULL for other ops; p2l_int8_fast_kernel answers first
+ * with them. */
+const p2l_kernel *p2l_int8_lut_fast_kernel(p2l_op op);
 
 /* ------------------------------------------------------------ hybrid FULLY_CONNECTED (fast/hybrid.c)
  * Float input quantized per row at run time (by the reference kernels' code), constant weights in
@@ -417,6 +423,7 @@ typedef struct p2l_fast_isa {
     p2l_hybrid_i4_gemv_fn hybrid_i4_gemv;     /* NULL: one-row int4 nodes run hybrid_i4_dot */
     p2l_i8_gemm_pairs_fn i8_gemm_pairs;       /* NULL: i8_gemm's layout (k blocks of int16) */
     p2l_i8_depthwise_pairs_fn i8_depthwise_pairs; /* NULL: i8_depthwise_tap */
+    p2l_i8_lookup_row_fn i8_lookup_row;       /* NULL: the int8 unary kernels' scalar loop */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

@@ -15,6 +15,7 @@ const p2l_fast_isa p2l_isa_avx2 = {
     .hybrid_i8_dot = p2l_hybrid_i8_dot__avx2, .hybrid_i4_dot = p2l_hybrid_i4_dot__avx2,
     .hybrid_i8_gemv = p2l_hybrid_i8_gemv__avx2, .hybrid_i4_gemv = p2l_hybrid_i4_gemv__avx2,
     .i8_gemm_pairs = p2l_i8_gemm_pairs__avx2, .i8_depthwise_pairs = p2l_i8_depthwise_pairs__avx2,
+    .i8_lookup_row = p2l_i8_lookup_row__avx2,
 };
 
 const p2l_fast_isa p2l_isa_avx512 = {
@@ -29,4 +30,5 @@ const p2l_fast_isa p2l_isa_avx512 = {
     .hybrid_i8_dot = p2l_hybrid_i8_dot__avx2, .hybrid_i4_dot = p2l_hybrid_i4_dot__avx2,
     .hybrid_i8_gemv = p2l_hybrid_i8_gemv__avx2, .hybrid_i4_gemv = p2l_hybrid_i4_gemv__avx2,
     .i8_gemm_pairs = p2l_i8_gemm_pairs__avx2, .i8_depthwise_pairs = p2l_i8_depthwise_pairs__avx2,
+    .i8_lookup_row = p2l_i8_lookup_row__avx2,
 };

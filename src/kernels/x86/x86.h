@@ -39,5 +39,7 @@ void p2l_i8_binary_row__avx2(p2l_op op, const struct p2l_quant_binary *q, const 
                              size_t sb, int8_t *out, size_t n);
 void p2l_i8_quantize_row__avx2(const float *in, float scale, int32_t zero_point, int8_t *out, size_t n);
 void p2l_i8_dequantize_row__avx2(const int8_t *in, float scale, int32_t zero_point, float *out, size_t n);
+/* int8 table lookup (lookup_i8.c). */
+void p2l_i8_lookup_row__avx2(const int8_t *table, const int8_t *in, int8_t *out, size_t n);
 
 #endif
