@@ -1,0 +1,270 @@
+/* Fast hybrid CONV_2D and DEPTHWISE_CONV_2D (kernels/hybrid_conv_fast.h): int8 per-channel weights
+ * (dynamic_int8), float input quantized per image by the reference kernel (hybrid.c), float output.
+ *
+ * CONV_2D (one group) is the int8 GEMM of fast.h over the quantized input: rows are output pixels,
+ * columns output channels, k the filter's (ky, kx, c) order; the weights are packed once per model
+ * (runtime/weights.c) with each channel's weight sum. A 1x1 convolution with stride 1 reads the
+ * quantized input in place; others build im2col rows of a block of pixels in the thread's scratch,
+ * taps outside the image holding the image's zero point. The reference sums (x - zero_point) * w over
+ * the taps inside the image; the GEMM sums x * w over all taps, so zero_point x the channel's weight
+ * sum comes off: the padding's terms cancel, and the rest is the reference's sum (exact, wrapping as
+ * int32). DEPTHWISE_CONV_2D (depth multiplier 1) adds each output pixel's taps inside the image
+ * over all channels at once with the ISA's int8 tap, the input offset being minus the zero point.
+ * The epilogue is the reference kernel's float expression, term for term, then its activation. */
+#include <string.h>
+
+#include "kernels/fast/fast.h"
+#include "kernels/hybrid_conv_fast.h"
+
+enum {
+    P2L_DERIVED_HYBRID_CONV = 56, P2L_DERIVED_HYBRID_DEPTHWISE = 57, /* after the other kinds */
+    IM2COL_BLOCK_BYTES = 64 * 1024, /* im2col rows per thread and block */
+    MAX_BLOCK_ROWS = 64,
+    MAX_COLUMN_CHUNKS = 8,
+};
+
+typedef struct hybrid_conv_fast {
+    bool depthwise, direct; /* direct: the GEMM reads the quantized input in place (lda = k) */
+    const p2l_conv_params *p;
+    p2l_i8_gemm_fn gemm;
+    p2l_i8_gemm_b b;
+    const int32_t *weight_sums; /* CONV_2D: per channel, after the packed weights */
+    p2l_i8_depthwise_tap_fn tap;
+    const int16_t *taps;        /* DEPTHWISE_CONV_2D: the weights [KH * KW][C] as int16 */
+    size_t pixels, block_rows, row_blocks; /* output pixels per image; CONV_2D's row blocks (all images) */
+    int chunk_groups, chunks;
+} hybrid_conv_fast;
+
+/* ------------------------------------------------------------ packing */
+
+typedef struct pack_ctx {
+    const int8_t *weights; /* [n][k] (CONV_2D), [taps][n] (DEPTHWISE_CONV_2D) */
+    int n, k, kp, groups;
+} pack_ctx;
+
+/* fast.h's int16 GEMM layout, then groups * NR int32 weight sums (wrapping as the reference's int32). */
+static p2l_status pack_gemm(void *data, const void *ctx) {
+    const pack_ctx *c = ctx;
+    int16_t *packed = data;
+    int32_t *sums = (int32_t *)(packed + (size_t)c->groups * P2L_I8_GEMM_NR * (size_t)c->kp);
+    for (int j = 0; j < c->n; j++) {
+        const int8_t *row = c->weights + (size_t)j * (size_t)c->k;
+        int16_t *group = packed + (size_t)(j / P2L_I8_GEMM_NR) * (size_t)c->kp * P2L_I8_GEMM_NR;
+        uint32_t sum = 0;
+        for (int kk = 0; kk < c->k; kk++) {
+            group[(size_t)(kk / P2L_I8_GEMM_KB) * P2L_I8_GEMM_NR * P2L_I8_GEMM_KB +
+                  (size_t)(j % P2L_I8_GEMM_NR) * P2L_I8_GEMM_KB + (size_t)(kk % P2L_I8_GEMM_KB)] = row[kk];
+            sum += (uint32_t)(int32_t)row[kk];
+        }
+        sums[j] = (int32_t)sum;
+    }
+    return P2L_OK;
+}
+
+static p2l_status pack_taps(void *data, const void *ctx) {
+    const pack_ctx *c = ctx;
+    int16_t *taps = data;
+    for (size_t i = 0; i < (size_t)c->k * (size_t)c->n; i++) taps[i] = c->weights[i];
+    return P2L_OK;
+}
+
+/* ------------------------------------------------------------ prepare */
+
+static p2l_status conv_setup(p2l_node *node, hybrid_conv_fast *st, const p2l_fast_isa *isa) {
+    const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
+    const p2l_conv_params *p = st->p;
+    const int64_t k = (int64_t)w->dims[1] * w->dims[2] * w->dims[3];
+    if (!isa->i8_gemm || k > INT32_MAX / 2) return P2L_OK;
+    const pack_ctx c = {.weights = w->data, .n = w->dims[0], .k = (int)k,
+                        .kp = (int)((k + P2L_I8_GEMM_KB - 1) / P2L_I8_GEMM_KB * P2L_I8_GEMM_KB),
+                        .groups = (w->dims[0] + P2L_I8_GEMM_NR - 1) / P2L_I8_GEMM_NR};
+    const size_t packed = (size_t)c.groups * P2L_I8_GEMM_NR * (size_t)c.kp;
+    const p2l_derived_key key = {.kind = P2L_DERIVED_HYBRID_CONV, .source = w->data, .params = {c.n, c.k}};
+    const void *data;
+    P2L_TRY(p2l_fast_derive(node, w->is_constant, &key, packed * sizeof(int16_t) + (size_t)c.groups *
+                            P2L_I8_GEMM_NR * sizeof(int32_t), pack_gemm, &c, &data));
+    st->gemm = isa->i8_gemm;
+    st->b = (p2l_i8_gemm_b){.data = data, .k = c.k, .kp = c.kp, .n = c.n, .groups = c.groups};
+    st->weight_sums = (const int32_t *)(st->b.data + packed);
+    st->direct = w->dims[1] == 1 && w->dims[2] == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+                 p->pad_w == 0;
+    const size_t m = (size_t)y->dims[0] * st->pixels;
+    st->block_rows = (size_t)(IM2COL_BLOCK_BYTES / c.kp);
+    if (st->block_rows > MAX_BLOCK_ROWS) st->block_rows = MAX_BLOCK_ROWS;
+    if (st->block_rows < 2) st->block_rows = 2;
+    st->row_blocks = (m + st->block_rows - 1) / st->block_rows;
+    /* Few row blocks and several threads: cut the channels too. */
+    const int threads = p2l_node_threads(node);
+    st->chunks = 1;
+    if (threads > 1 && st->row_blocks < (size_t)threads * 2)
+        st->chunks = c.groups < MAX_COLUMN_CHUNKS ? c.groups : MAX_COLUMN_CHUNKS;
+    st->chunk_groups = (c.groups + st->chunks - 1) / st->chunks;
+    st->chunks = (c.groups + st->chunk_groups - 1) / st->chunk_groups;
+    node->scratch_bytes = st->block_rows * ((size_t)c.kp + (size_t)c.groups * P2L_I8_GEMM_NR * sizeof(int32_t)) + 64;
+    return P2L_OK;
+}
+
+static p2l_status depthwise_setup(p2l_node *node, hybrid_conv_fast *st, const p2l_fast_isa *isa) {
+    const p2l_tensor *w = node->inputs[1];
+    if (!isa->i8_depthwise_tap || st->p->depth_multiplier != 1) return P2L_OK;
+    const pack_ctx c = {.weights = w->data, .n = w->dims[3], .k = w->dims[1] * w->dims[2]};
+    const p2l_derived_key key = {.kind = P2L_DERIVED_HYBRID_DEPTHWISE, .source = w->data, .params = {c.n, c.k}};
+    const void *data;
+    P2L_TRY(p2l_fast_derive(node, w->is_constant, &key, (size_t)c.n * (size_t)c.k * sizeof(int16_t), pack_taps, &c,
+                            &data));
+    st->taps = data;
+    st->tap = isa->i8_depthwise_tap;
+    /* a row's sums, then its scales (weight scale x input scale) */
+    node->scratch_bytes = (size_t)c.n * (sizeof(int32_t) + sizeof(float)) + 128;
+    return P2L_OK;
+}
+
+p2l_status p2l_hybrid_conv_fast_prepare(p2l_node *node, const p2l_conv_params *params, const void **fast) {
+    *fast = NULL;
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
+    if (!isa || !w->known || w->rank != 4 || y->rank != 4 || y->count == 0) return P2L_OK;
+    hybrid_conv_fast *st = p2l_arena_alloc(node->arena, sizeof *st);
+    if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
+    *st = (hybrid_conv_fast){.depthwise = node->op == P2L_OP_DEPTHWISE_CONV_2D, .p = params,
+                             .pixels = (size_t)y->dims[1] * (size_t)y->dims[2]};
+    P2L_TRY(st->depthwise ? depthwise_setup(node, st, isa) : conv_setup(node, st, isa));
+    if (st->gemm || st->tap) *fast = st;
+    return P2L_OK;
+}
+
+/* ------------------------------------------------------------ invoke */
+
+typedef struct conv_job {
+    const p2l_node *node;
+    const hybrid_conv_fast *st;
+    const int8_t *quantized;
+    const float *input_scales, *weight_scales;
+    const int32_t *input_zero_points;
+} conv_job;
+
+/* im2col row of output pixel `pixel` (all images, image-major): kp bytes. */
+static void im2col_row(const conv_job *job, size_t pixel, int8_t *row) {
+    const hybrid_conv_fast *st = job->st;
+    const p2l_conv_params *p = st->p;
+    const p2l_tensor *x = job->node->inputs[0], *w = job->node->inputs[1], *y = job->node->outputs[0];
+    const int H = x->dims[1], W = x->dims[2], C = x->dims[3], KH = w->dims[1], KW = w->dims[2], OW = y->dims[2];
+    const size_t n = pixel / st->pixels, in_image = pixel % st->pixels;
+    const int ox = (int)(in_image % (size_t)OW), oy = (int)(in_image / (size_t)OW);
+    const int8_t zero_point = (int8_t)job->input_zero_points[n];
+    const int8_t *image = job->quantized + n * (size_t)H * (size_t)W * (size_t)C;
+    int8_t *out = row;
+    for (int ky = 0; ky < KH; ky++) {
+        const int iy = oy * p->stride_h - p->pad_h + ky;
+        for (int kx = 0; kx < KW; kx++, out += C) {
+            const int ix = ox * p->stride_w - p->pad_w + kx;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) memset(out, zero_point, (size_t)C);
+            else memcpy(out, image + ((size_t)iy * (size_t)W + (size_t)ix) * (size_t)C, (size_t)C);
+        }
+    }
+    memset(out, 0, (size_t)(st->b.kp - st->b.k));
+}
+
+static void conv_task(void *ctx, size_t task, int thread) {
+    const conv_job *job = ctx;
+    const p2l_node *node = job->node;
+    const hybrid_conv_fast *st = job->st;
+    const size_t m = (size_t)node->outputs[0]->dims[0] * st->pixels;
+    const size_t row0 = task / (size_t)st->chunks * st->block_rows;
+    const size_t rows = m - row0 < st->block_rows ? m - row0 : st->block_rows;
+    const int g0 = (int)(task % (size_t)st->chunks) * st->chunk_groups;
+    const int g1 = g0 + st->chunk_groups < st->b.groups ? g0 + st->chunk_groups : st->b.groups;
+    const size_t ldacc = (size_t)st->b.groups * P2L_I8_GEMM_NR;
+    int32_t *acc = (int32_t *)p2l_align_pointer(p2l_node_scratch(node, thread), 64);
+    p2l_i8_gemm_b b = st->b;
+    const int8_t *a;
+    size_t lda;
+    if (st->direct) {
+        lda = (size_t)b.k;
+        a = job->quantized + row0 * lda;
+    } else {
+        int8_t *im2col = (int8_t *)(acc + st->block_rows * ldacc);
+        lda = (size_t)b.kp;
+        for (size_t r = 0; r < rows; r++) im2col_row(job, row0 + r, im2col + r * lda);
+        a = im2col;
+        b.k = b.kp; /* rows zero padded to kp: no partial blocks to read */
+    }
+    b.data += (size_t)g0 * (size_t)b.kp * P2L_I8_GEMM_NR;
+    b.groups = g1 - g0;
+    st->gemm(&b, rows, a, lda, acc + (size_t)g0 * P2L_I8_GEMM_NR, ldacc);
+    const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
+    const float *bias = bias_t ? bias_t->data : NULL, *ws = job->weight_scales;
+    const size_t n = (size_t)b.n, c0 = (size_t)g0 * P2L_I8_GEMM_NR;
+    const size_t c1 = (size_t)g1 * P2L_I8_GEMM_NR < n ? (size_t)g1 * P2L_I8_GEMM_NR : n;
+    for (size_t r = 0; r < rows; r++) {
+        const size_t image = (row0 + r) / st->pixels;
+        const uint32_t zero_point = (uint32_t)job->input_zero_points[image];
+        const float input_scale = job->input_scales[image];
+        const int32_t *sums = acc + r * ldacc;
+        float *out = (float *)node->outputs[0]->data + (row0 + r) * n;
+        for (size_t c = c0; c < c1; c++) {
+            const int32_t dot = (int32_t)((uint32_t)sums[c] - zero_point * (uint32_t)st->weight_sums[c]);
+            float v = (float)dot * ws[c] * input_scale; /* the reference's order */
+            if (bias) v += bias[c];
+            out[c] = v;
+        }
+        p2l_apply_activation(st->p->activation, out + c0, c1 - c0);
+    }
+}
+
+/* Output row `task` (n * OH + oy) of a depthwise convolution. */
+static void depthwise_task(void *ctx, size_t task, int thread) {
+    const conv_job *job = ctx;
+    const p2l_node *node = job->node;
+    const hybrid_conv_fast *st = job->st;
+    const p2l_conv_params *p = st->p;
+    const p2l_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->outputs[0];
+    const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
+    const float *bias = bias_t ? bias_t->data : NULL;
+    const int H = x->dims[1], W = x->dims[2], KH = w->dims[1], KW = w->dims[2], OH = y->dims[1], OW = y->dims[2];
+    const size_t C = (size_t)x->dims[3];
+    const size_t n = task / (size_t)OH;
+    const int oy = (int)(task % (size_t)OH);
+    const int8_t *image = job->quantized + n * (size_t)H * (size_t)W * C;
+    const int32_t offset = -job->input_zero_points[n];
+    float *out = (float *)y->data + task * (size_t)OW * C;
+    int32_t *acc = (int32_t *)p2l_align_pointer(p2l_node_scratch(node, thread), 64);
+    float *scale = (float *)p2l_align_pointer(acc + C, 64);
+    for (size_t c = 0; c < C; c++) scale[c] = job->weight_scales[c] * job->input_scales[n]; /* the reference's product */
+    for (int ox = 0; ox < OW; ox++, out += C) {
+        memset(acc, 0, C * sizeof *acc);
+        for (int ky = 0; ky < KH; ky++) {
+            const int iy = oy * p->stride_h - p->pad_h + ky;
+            if (iy < 0 || iy >= H) continue;
+            for (int kx = 0; kx < KW; kx++) {
+                const int ix = ox * p->stride_w - p->pad_w + kx;
+                if (ix < 0 || ix >= W) continue;
+                st->tap(acc, image + ((size_t)iy * (size_t)W + (size_t)ix) * C, st->taps + (size_t)(ky * KW + kx) * C,
+                        offset, C);
+            }
+        }
+        for (size_t c = 0; c < C; c++) {
+            float v = (float)acc[c] * scale[c];
+            if (bias) v += bias[c];
+            out[c] = v;
+        }
+    }
+    p2l_apply_activation(p->activation, (float *)y->data + task * (size_t)OW * C, (size_t)OW * C);
+}
+
+bool p2l_hybrid_conv_fast_invoke(const p2l_node *node, const void *fast, const int8_t *quantized,
+                                 const float *input_scales, const int32_t *input_zero_points,
+                                 const float *weight_scales) {
+    const hybrid_conv_fast *st = fast;
+    if (!node->exec || !node->exec->scratch) return false;
+    conv_job job = {node, st, quantized, input_scales, weight_scales, input_zero_points};
+    const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
+    if (st->depthwise) {
+        const double work = (double)y->count * (double)w->dims[1] * (double)w->dims[2];
+        p2l_parallel_for(p2l_node_pool(node, work), (size_t)y->dims[0] * (size_t)y->dims[1], depthwise_task, &job);
+    } else {
+        const double work = (double)y->count * (double)st->b.k;
+        p2l_parallel_for(p2l_node_pool(node, work), st->row_blocks * (size_t)st->chunks, conv_task, &job);
+    }
+    return true;
+}
