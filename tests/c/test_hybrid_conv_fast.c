@@ -134,7 +134,7 @@ static void check_case(const conv_case *c) {
             float *got = run(c, &t, tables[i], threads ? threads : 1, threads > 0, &fast, &got_n);
             CHECK(got != NULL);
             cases++, fast_cases += fast;
-            if (tables[i]->i8_gemm && tables[i]->i8_depthwise_tap)
+            if (tables[i]->i8_gemm && tables[i]->hybrid_depthwise_pixel)
                 CHECK(fast == (threads > 0 && (!c->depthwise || c->depth_multiplier == 1)));
             const bool same = got && got_n == n && n > 0 && memcmp(got, expect, n * sizeof(float)) == 0;
             if (!same)

@@ -351,6 +351,14 @@ typedef void (*p2l_hybrid_i8_dot_fn)(const int16_t *x, size_t rows, size_t k, co
 typedef void (*p2l_hybrid_i4_dot_fn)(const int16_t *x, const int32_t *xsum, size_t rows, size_t k, size_t block,
                                      const uint8_t *w, size_t ldw, int nu, const float *scales, float *sums);
 
+/* Hybrid DEPTHWISE_CONV_2D (fast/hybrid_conv.c), one output pixel of a depth-multiplier-1 convolution
+ * over an image quantized at run time: per channel c < C, sum over t < tap_count of
+ * (taps[t][c] - zero_point) * weights[t * ldw + c] (exact int32; taps outside the image point at a
+ * row of zero points), then out[c] = (float)sum * scale[c] (+ bias[c]), clamped when clamp->on. */
+typedef void (*p2l_hybrid_depthwise_pixel_fn)(const int8_t *const *taps, int tap_count, const int16_t *weights,
+                                              size_t ldw, size_t C, int32_t zero_point, const float *scale,
+                                              const float *bias, const p2l_clamp *clamp, float *out);
+
 /* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
     const char *name;
@@ -374,6 +382,7 @@ typedef struct p2l_fast_isa {
     p2l_i8_binary_row_fn i8_binary_row;       /* NULL: int8 ADD / SUB / MUL run the reference kernel */
     p2l_i8_quantize_row_fn i8_quantize_row;   /* NULL: QUANTIZE runs the reference kernel */
     p2l_i8_dequantize_row_fn i8_dequantize_row; /* NULL: DEQUANTIZE runs the reference kernel */
+    p2l_hybrid_depthwise_pixel_fn hybrid_depthwise_pixel; /* NULL: hybrid depthwise runs the reference kernel */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

@@ -8,9 +8,10 @@
  * taps outside the image holding the image's zero point. The reference sums (x - zero_point) * w over
  * the taps inside the image; the GEMM sums x * w over all taps, so zero_point x the channel's weight
  * sum comes off: the padding's terms cancel, and the rest is the reference's sum (exact, wrapping as
- * int32). DEPTHWISE_CONV_2D (depth multiplier 1) adds each output pixel's taps inside the image
- * over all channels at once with the ISA's int8 tap, the input offset being minus the zero point.
- * The epilogue is the reference kernel's float expression, term for term, then its activation. */
+ * int32). DEPTHWISE_CONV_2D (depth multiplier 1) is the ISA's pixel loop over all channels at once,
+ * taps outside the image pointing at a row of zero points (x - zero_point = 0: as the reference,
+ * which skips them). The epilogue is the reference kernel's float expression, term for term, then
+ * its activation. */
 #include <string.h>
 
 #include "kernels/fast/fast.h"
@@ -29,8 +30,10 @@ typedef struct hybrid_conv_fast {
     p2l_i8_gemm_fn gemm;
     p2l_i8_gemm_b b;
     const int32_t *weight_sums; /* CONV_2D: per channel, after the packed weights */
-    p2l_i8_depthwise_tap_fn tap;
+    p2l_hybrid_depthwise_pixel_fn pixel;
     const int16_t *taps;        /* DEPTHWISE_CONV_2D: the weights [KH * KW][C] as int16 */
+    p2l_clamp clamp;            /* the activation when it is a clamp (else applied after) */
+    bool clamped;
     size_t pixels, block_rows, row_blocks; /* output pixels per image; CONV_2D's row blocks (all images) */
     int chunk_groups, chunks;
 } hybrid_conv_fast;
@@ -106,16 +109,18 @@ static p2l_status conv_setup(p2l_node *node, hybrid_conv_fast *st, const p2l_fas
 
 static p2l_status depthwise_setup(p2l_node *node, hybrid_conv_fast *st, const p2l_fast_isa *isa) {
     const p2l_tensor *w = node->inputs[1];
-    if (!isa->i8_depthwise_tap || st->p->depth_multiplier != 1) return P2L_OK;
+    if (!isa->hybrid_depthwise_pixel || st->p->depth_multiplier != 1) return P2L_OK;
     const pack_ctx c = {.weights = w->data, .n = w->dims[3], .k = w->dims[1] * w->dims[2]};
     const p2l_derived_key key = {.kind = P2L_DERIVED_HYBRID_DEPTHWISE, .source = w->data, .params = {c.n, c.k}};
     const void *data;
     P2L_TRY(p2l_fast_derive(node, w->is_constant, &key, (size_t)c.n * (size_t)c.k * sizeof(int16_t), pack_taps, &c,
                             &data));
     st->taps = data;
-    st->tap = isa->i8_depthwise_tap;
-    /* a row's sums, then its scales (weight scale x input scale) */
-    node->scratch_bytes = (size_t)c.n * (sizeof(int32_t) + sizeof(float)) + 128;
+    st->pixel = isa->hybrid_depthwise_pixel;
+    st->clamped = p2l_clamp_of(st->p->activation, &st->clamp);
+    if (!st->clamped) st->clamp = (p2l_clamp){.on = false};
+    /* the scales (weight scale x input scale), the taps' pointers, a row of zero points */
+    node->scratch_bytes = (size_t)c.n * sizeof(float) + (size_t)c.k * sizeof(void *) + (size_t)c.n + 192;
     return P2L_OK;
 }
 
@@ -129,7 +134,7 @@ p2l_status p2l_hybrid_conv_fast_prepare(p2l_node *node, const p2l_conv_params *p
     *st = (hybrid_conv_fast){.depthwise = node->op == P2L_OP_DEPTHWISE_CONV_2D, .p = params,
                              .pixels = (size_t)y->dims[1] * (size_t)y->dims[2]};
     P2L_TRY(st->depthwise ? depthwise_setup(node, st, isa) : conv_setup(node, st, isa));
-    if (st->gemm || st->tap) *fast = st;
+    if (st->gemm || st->pixel) *fast = st;
     return P2L_OK;
 }
 
@@ -226,30 +231,26 @@ static void depthwise_task(void *ctx, size_t task, int thread) {
     const size_t n = task / (size_t)OH;
     const int oy = (int)(task % (size_t)OH);
     const int8_t *image = job->quantized + n * (size_t)H * (size_t)W * C;
-    const int32_t offset = -job->input_zero_points[n];
-    float *out = (float *)y->data + task * (size_t)OW * C;
-    int32_t *acc = (int32_t *)p2l_align_pointer(p2l_node_scratch(node, thread), 64);
-    float *scale = (float *)p2l_align_pointer(acc + C, 64);
+    const int32_t zero_point = job->input_zero_points[n];
+    float *scale = (float *)p2l_align_pointer(p2l_node_scratch(node, thread), 64);
+    const int8_t **taps = (const int8_t **)p2l_align_pointer(scale + C, 64);
+    int8_t *zero_points = (int8_t *)p2l_align_pointer(taps + KH * KW, 64);
     for (size_t c = 0; c < C; c++) scale[c] = job->weight_scales[c] * job->input_scales[n]; /* the reference's product */
-    for (int ox = 0; ox < OW; ox++, out += C) {
-        memset(acc, 0, C * sizeof *acc);
+    memset(zero_points, (int8_t)zero_point, C);
+    float *out = (float *)y->data + task * (size_t)OW * C;
+    for (int ox = 0; ox < OW; ox++) {
         for (int ky = 0; ky < KH; ky++) {
             const int iy = oy * p->stride_h - p->pad_h + ky;
-            if (iy < 0 || iy >= H) continue;
             for (int kx = 0; kx < KW; kx++) {
                 const int ix = ox * p->stride_w - p->pad_w + kx;
-                if (ix < 0 || ix >= W) continue;
-                st->tap(acc, image + ((size_t)iy * (size_t)W + (size_t)ix) * C, st->taps + (size_t)(ky * KW + kx) * C,
-                        offset, C);
+                taps[ky * KW + kx] = iy < 0 || iy >= H || ix < 0 || ix >= W
+                                         ? zero_points
+                                         : image + ((size_t)iy * (size_t)W + (size_t)ix) * C;
             }
         }
-        for (size_t c = 0; c < C; c++) {
-            float v = (float)acc[c] * scale[c];
-            if (bias) v += bias[c];
-            out[c] = v;
-        }
+        st->pixel(taps, KH * KW, st->taps, C, C, zero_point, scale, bias, &st->clamp, out + (size_t)ox * C);
     }
-    p2l_apply_activation(p->activation, (float *)y->data + task * (size_t)OW * C, (size_t)OW * C);
+    if (!st->clamped) p2l_apply_activation(p->activation, out, (size_t)OW * C);
 }
 
 bool p2l_hybrid_conv_fast_invoke(const p2l_node *node, const void *fast, const int8_t *quantized,
