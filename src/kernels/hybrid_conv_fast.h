@@ -13,11 +13,15 @@
  * the active ISA, kernels pinned to the reference ones, weights not known at prepare, a depthwise
  * depth multiplier other than 1). */
 p2l_status p2l_hybrid_conv_fast_prepare(p2l_node *node, const p2l_conv_params *params, const void **fast);
-/* The output from the quantized images (the input's layout), their scales and zero points, and the
- * per-channel weight scales, fused activation included. Returns false where it cannot run (a node
- * run outside an interpreter, with no scratch): the caller runs the reference loops. */
-bool p2l_hybrid_conv_fast_invoke(const p2l_node *node, const void *fast, const int8_t *quantized,
-                                 const float *input_scales, const int32_t *input_zero_points,
-                                 const float *weight_scales);
+/* Quantizes the input per image into quantized (the input's layout), input_scales and
+ * input_zero_points, with the ISA's loops and p2l_hybrid_asymmetric_params (the same integers as the
+ * reference's), then the output from them and the per-channel weight scales, fused activation
+ * included. Returns false, having done nothing, where it cannot run (a node run outside an
+ * interpreter, with no scratch): the caller runs the reference kernel. */
+bool p2l_hybrid_conv_fast_invoke(const p2l_node *node, const void *fast, int8_t *quantized, float *input_scales,
+                                 int32_t *input_zero_points, const float *weight_scales);
+/* The reference kernel's (hybrid.c) asymmetric scale and zero point of a row whose range is
+ * [lo, hi], lo <= 0 <= hi. */
+void p2l_hybrid_asymmetric_params(float lo, float hi, float *scale, int32_t *zero_point);
 
 #endif

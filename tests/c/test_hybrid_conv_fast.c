@@ -3,7 +3,7 @@
  * integer sums, same float expression), over 1x1 (in place and strided), 3x3 and 5x5 filters,
  * strides 1 and 2, SAME and VALID padding, odd channel counts, batch 1 and > 1 (a zero point per
  * image; one all-zero image), fused activations, 1 and 2 threads, and every ISA table the CPU
- * supports. Where the CPU has int8 loops, the test also checks the fast path covers the cases it
+ * supports; and the ISA's run-time quantization loops against the reference's rounding. Where the CPU has int8 loops, the test also checks the fast path covers the cases it
  * should (and not a depth multiplier of 2). */
 #include <math.h>
 #include <stdlib.h>
@@ -184,7 +184,38 @@ static void test_depthwise(void) {
     check_case(&c);
 }
 
+/* The ISA's quantization loops against the reference's expression, on ties, the clamp's edges, NaN,
+ * -0 and values around 2^23, in the vector body and the tail. */
+static void test_quantize_rows(void) {
+    static const float special[] = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 0.49999997f, -0.49999997f, 126.5f, 127.5f,
+                                    -128.5f, -127.5f, 300.0f, -1e30f, 1e30f, -0.0f, 8388609.0f, -8388609.5f, NAN, 3.0f};
+    float x[83];
+    int8_t got[83];
+    const p2l_fast_isa *tables[8];
+    const int count = p2l_fast_isa_supported(tables, 8);
+    for (int i = 0; i < count; i++) {
+        if (!tables[i]->hybrid_quantize || !tables[i]->hybrid_range) continue;
+        for (int zp = -3; zp <= 3; zp += 3)
+            for (size_t n = 1; n <= 83; n += 41) {
+                for (size_t j = 0; j < n; j++) x[j] = j < 20 ? special[(j + (size_t)zp + 3) % 20] : rnd(200.0f);
+                const float inv = zp == 0 ? 1.0f : 0.5f;
+                tables[i]->hybrid_quantize(x, n, inv, zp, got);
+                for (size_t j = 0; j < n; j++) {
+                    const int32_t want = p2l_clamp_i32(p2l_round_to_i32((float)zp + x[j] * inv), -128, 127);
+                    if (got[j] != want) fprintf(stderr, "quantize %g: %d, expected %d\n", (double)x[j], got[j], want);
+                    CHECK(got[j] == want);
+                }
+                float lo = 1, hi = -1, want_lo = 0, want_hi = 0;
+                tables[i]->hybrid_range(x, n, &lo, &hi);
+                for (size_t j = 0; j < n; j++)
+                    want_lo = x[j] < want_lo ? x[j] : want_lo, want_hi = x[j] > want_hi ? x[j] : want_hi;
+                CHECK(memcmp(&lo, &want_lo, sizeof lo) == 0 && memcmp(&hi, &want_hi, sizeof hi) == 0);
+            }
+    }
+}
+
 int main(void) {
+    RUN(test_quantize_rows);
     RUN(test_conv);
     RUN(test_depthwise);
     const p2l_fast_isa *tables[1];

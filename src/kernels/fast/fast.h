@@ -359,6 +359,12 @@ typedef void (*p2l_hybrid_depthwise_pixel_fn)(const int8_t *const *taps, int tap
                                               size_t ldw, size_t C, int32_t zero_point, const float *scale,
                                               const float *bias, const p2l_clamp *clamp, float *out);
 
+/* The hybrid convolutions' run-time quantization of an image, equal to the reference kernel's
+ * (hybrid.c): its range [lo, hi] from lo = hi = 0 (NaNs skipped), and
+ * q[i] = clamp(round half away from zero((float)zero_point + x[i] * inv), -128, 127), NaN as 0. */
+typedef void (*p2l_hybrid_range_fn)(const float *x, size_t n, float *lo, float *hi);
+typedef void (*p2l_hybrid_quantize_fn)(const float *x, size_t n, float inv, int32_t zero_point, int8_t *q);
+
 /* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
     const char *name;
@@ -383,6 +389,8 @@ typedef struct p2l_fast_isa {
     p2l_i8_quantize_row_fn i8_quantize_row;   /* NULL: QUANTIZE runs the reference kernel */
     p2l_i8_dequantize_row_fn i8_dequantize_row; /* NULL: DEQUANTIZE runs the reference kernel */
     p2l_hybrid_depthwise_pixel_fn hybrid_depthwise_pixel; /* NULL: hybrid depthwise runs the reference kernel */
+    p2l_hybrid_range_fn hybrid_range;       /* NULL: hybrid convolutions run the reference kernel */
+    p2l_hybrid_quantize_fn hybrid_quantize; /* NULL: the same */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

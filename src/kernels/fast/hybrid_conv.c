@@ -1,5 +1,7 @@
 /* Fast hybrid CONV_2D and DEPTHWISE_CONV_2D (kernels/hybrid_conv_fast.h): int8 per-channel weights
- * (dynamic_int8), float input quantized per image by the reference kernel (hybrid.c), float output.
+ * (dynamic_int8), float input quantized per image at run time, float output. The quantization is
+ * the reference kernel's (hybrid.c), with the ISA's loops for the range and the rounding and the
+ * reference's own code for the scale and zero point, so the same integers reach both paths.
  *
  * CONV_2D (one group) is the int8 GEMM of fast.h over the quantized input: rows are output pixels,
  * columns output channels, k the filter's (ky, kx, c) order; the weights are packed once per model
@@ -36,6 +38,8 @@ typedef struct hybrid_conv_fast {
     bool clamped;
     size_t pixels, block_rows, row_blocks; /* output pixels per image; CONV_2D's row blocks (all images) */
     int chunk_groups, chunks;
+    p2l_hybrid_range_fn range;
+    p2l_hybrid_quantize_fn quantize;
 } hybrid_conv_fast;
 
 /* ------------------------------------------------------------ packing */
@@ -128,11 +132,14 @@ p2l_status p2l_hybrid_conv_fast_prepare(p2l_node *node, const p2l_conv_params *p
     *fast = NULL;
     const p2l_fast_isa *isa = p2l_fast_isa_active();
     const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
-    if (!isa || !w->known || w->rank != 4 || y->rank != 4 || y->count == 0) return P2L_OK;
+    if (!isa || !isa->hybrid_range || !isa->hybrid_quantize || !w->known || w->rank != 4 || y->rank != 4 ||
+        y->count == 0)
+        return P2L_OK;
     hybrid_conv_fast *st = p2l_arena_alloc(node->arena, sizeof *st);
     if (!st) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory");
     *st = (hybrid_conv_fast){.depthwise = node->op == P2L_OP_DEPTHWISE_CONV_2D, .p = params,
-                             .pixels = (size_t)y->dims[1] * (size_t)y->dims[2]};
+                             .pixels = (size_t)y->dims[1] * (size_t)y->dims[2], .range = isa->hybrid_range,
+                             .quantize = isa->hybrid_quantize};
     P2L_TRY(st->depthwise ? depthwise_setup(node, st, isa) : conv_setup(node, st, isa));
     if (st->gemm || st->pixel) *fast = st;
     return P2L_OK;
@@ -253,11 +260,19 @@ static void depthwise_task(void *ctx, size_t task, int thread) {
     if (!st->clamped) p2l_apply_activation(p->activation, out, (size_t)OW * C);
 }
 
-bool p2l_hybrid_conv_fast_invoke(const p2l_node *node, const void *fast, const int8_t *quantized,
-                                 const float *input_scales, const int32_t *input_zero_points,
-                                 const float *weight_scales) {
+bool p2l_hybrid_conv_fast_invoke(const p2l_node *node, const void *fast, int8_t *quantized, float *input_scales,
+                                 int32_t *input_zero_points, const float *weight_scales) {
     const hybrid_conv_fast *st = fast;
     if (!node->exec || !node->exec->scratch) return false;
+    const p2l_tensor *x = node->inputs[0];
+    const size_t image_size = x->count / (size_t)x->dims[0];
+    for (int n = 0; n < x->dims[0]; n++) {
+        const float *image = (const float *)x->data + (size_t)n * image_size;
+        float lo, hi;
+        st->range(image, image_size, &lo, &hi);
+        p2l_hybrid_asymmetric_params(lo, hi, &input_scales[n], &input_zero_points[n]);
+        st->quantize(image, image_size, 1.0f / input_scales[n], input_zero_points[n], quantized + (size_t)n * image_size);
+    }
     conv_job job = {node, st, quantized, input_scales, weight_scales, input_zero_points};
     const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
     if (st->depthwise) {

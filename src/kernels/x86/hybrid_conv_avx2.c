@@ -1,4 +1,5 @@
-/* Hybrid DEPTHWISE_CONV_2D micro-kernel (fast.h: p2l_hybrid_depthwise_pixel_fn), AVX2. One output
+/* Hybrid convolutions' micro-kernels (fast.h), AVX2: the run-time quantization of an image, and the
+ * DEPTHWISE_CONV_2D pixel (p2l_hybrid_depthwise_pixel_fn). Depthwise: one output
  * pixel, 16 channels at a time, the sums kept in registers over all taps: each tap's 16 input bytes
  * are widened to int16 less the image's zero point (so in [-255, 255]) and multiplied with the
  * int16 weights by VPMULLW, exact (|product| <= 255 x 128 < 2^15), then widened to int32 and added.
@@ -7,6 +8,7 @@
  * the clamp. This file is compiled without -mfma (CMakeLists.txt): the multiply and the add round
  * separately, as the reference's do. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "kernels/x86/x86.h"
 
@@ -52,5 +54,55 @@ void p2l_hybrid_depthwise_pixel__avx2(const int8_t *const *taps, int tap_count, 
         if (bias) v += bias[c];
         if (clamp->on) v = v < clamp->lo ? clamp->lo : v > clamp->hi ? clamp->hi : v;
         out[c] = v;
+    }
+}
+
+/* The range of x[0, n), from lo = hi = 0 as the reference's loop (a NaN is skipped: it compares false). */
+void p2l_hybrid_range__avx2(const float *x, size_t n, float *lo, float *hi) {
+    __m256 vlo = _mm256_setzero_ps(), vhi = vlo;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        vlo = _mm256_min_ps(v, vlo); /* v < lo ? v : lo */
+        vhi = _mm256_max_ps(v, vhi); /* v > hi ? v : hi */
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, vlo);
+    _mm256_storeu_ps(h, vhi);
+    float a = 0, b = 0;
+    for (int j = 0; j < 8; j++) a = l[j] < a ? l[j] : a, b = h[j] > b ? h[j] : b;
+    for (; i < n; i++) a = x[i] < a ? x[i] : a, b = x[i] > b ? x[i] : b;
+    *lo = a, *hi = b;
+}
+
+/* q[i] = clamp(round half away from zero((float)zero_point + x[i] * inv), -128, 127), a NaN as 0: the
+ * reference's p2l_round_to_i32 then clamp. The rounding: t = trunc(v) and v - t are exact, so
+ * |v - t| >= 0.5 decides as roundf does. */
+void p2l_hybrid_quantize__avx2(const float *x, size_t n, float inv, int32_t zero_point, int8_t *q) {
+    const __m256 vinv = _mm256_set1_ps(inv), vzp = _mm256_set1_ps((float)zero_point), half = _mm256_set1_ps(0.5f);
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    const __m256 qmin = _mm256_set1_ps(-128.0f), qmax = _mm256_set1_ps(127.0f);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i r[4];
+        for (int j = 0; j < 4; j++) {
+            const __m256 v = _mm256_add_ps(vzp, _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), vinv));
+            const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 away = _mm256_and_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(v, t)), half, _CMP_GE_OQ),
+                                              _mm256_or_ps(one, _mm256_and_ps(sign, v)));
+            __m256 rounded = _mm256_and_ps(_mm256_add_ps(t, away), _mm256_cmp_ps(v, v, _CMP_ORD_Q)); /* NaN: 0 */
+            rounded = _mm256_min_ps(_mm256_max_ps(rounded, qmin), qmax);
+            r[j] = _mm256_cvtps_epi32(rounded);
+        }
+        /* pack 4 x 8 int32 into 32 int8; packs work per 128-bit lane, so the order is fixed after */
+        const __m256i ab = _mm256_packs_epi32(r[0], r[1]), cd = _mm256_packs_epi32(r[2], r[3]);
+        const __m256i bytes = _mm256_packs_epi16(ab, cd);
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        _mm256_storeu_si256((__m256i *)(q + i), _mm256_permutevar8x32_epi32(bytes, order));
+    }
+    for (; i < n; i++) {
+        const float v = (float)zero_point + x[i] * inv;
+        const float r = v != v ? 0.0f : roundf(v);
+        q[i] = (int8_t)(r < -128.0f ? -128 : r > 127.0f ? 127 : (int)r);
     }
 }
