@@ -134,7 +134,7 @@ static void check_case(const conv_case *c) {
             float *got = run(c, &t, tables[i], threads ? threads : 1, threads > 0, &fast, &got_n);
             CHECK(got != NULL);
             cases++, fast_cases += fast;
-            if (tables[i]->i8_gemm && tables[i]->hybrid_depthwise_pixel)
+            if (tables[i]->hybrid_gemm && tables[i]->hybrid_depthwise_pixel)
                 CHECK(fast == (threads > 0 && (!c->depthwise || c->depth_multiplier == 1)));
             const bool same = got && got_n == n && n > 0 && memcmp(got, expect, n * sizeof(float)) == 0;
             if (!same)
@@ -219,7 +219,7 @@ int main(void) {
     RUN(test_conv);
     RUN(test_depthwise);
     const p2l_fast_isa *tables[1];
-    if (p2l_fast_isa_supported(tables, 1) > 0 && tables[0]->i8_gemm) CHECK(fast_cases > 0);
+    if (p2l_fast_isa_supported(tables, 1) > 0 && tables[0]->hybrid_gemm) CHECK(fast_cases > 0);
     printf("%d fast cases of %d\n", fast_cases, cases);
     return check_summary();
 }

@@ -364,6 +364,13 @@ typedef void (*p2l_hybrid_depthwise_pixel_fn)(const int8_t *const *taps, int tap
  * q[i] = clamp(round half away from zero((float)zero_point + x[i] * inv), -128, 127), NaN as 0. */
 typedef void (*p2l_hybrid_range_fn)(const float *x, size_t n, float *lo, float *hi);
 typedef void (*p2l_hybrid_quantize_fn)(const float *x, size_t n, float inv, int32_t zero_point, int8_t *q);
+/* Hybrid CONV_2D's GEMM: c[r * ldc + j] = sum over kk of a[r * lda + kk] * B[j][kk] (exact int32),
+ * rows r < m, channels j of panels [panel_begin, panel_end) of P2L_HYBRID_GEMM_NR. a: int16 rows of
+ * 2 * pairs values (k zero padded to even). b: per panel, per pair p, the panel's channels' values
+ * kk = 2p, 2p + 1 side by side (NR x 2 int16; channels past n and kk past k zero), 32-byte aligned. */
+enum { P2L_HYBRID_GEMM_NR = 16 };
+typedef void (*p2l_hybrid_gemm_fn)(const int16_t *a, size_t lda, size_t m, const int16_t *b, size_t pairs,
+                                   int panel_begin, int panel_end, int32_t *c, size_t ldc);
 
 /* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
@@ -391,6 +398,7 @@ typedef struct p2l_fast_isa {
     p2l_hybrid_depthwise_pixel_fn hybrid_depthwise_pixel; /* NULL: hybrid depthwise runs the reference kernel */
     p2l_hybrid_range_fn hybrid_range;       /* NULL: hybrid convolutions run the reference kernel */
     p2l_hybrid_quantize_fn hybrid_quantize; /* NULL: the same */
+    p2l_hybrid_gemm_fn hybrid_gemm;         /* NULL: the same (hybrid CONV_2D) */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

@@ -3,11 +3,11 @@
  * the reference kernel's (hybrid.c), with the ISA's loops for the range and the rounding and the
  * reference's own code for the scale and zero point, so the same integers reach both paths.
  *
- * CONV_2D (one group) is the int8 GEMM of fast.h over the quantized input: rows are output pixels,
- * columns output channels, k the filter's (ky, kx, c) order; the weights are packed once per model
- * (runtime/weights.c) with each channel's weight sum. A 1x1 convolution with stride 1 reads the
- * quantized input in place; others build im2col rows of a block of pixels in the thread's scratch,
- * taps outside the image holding the image's zero point. The reference sums (x - zero_point) * w over
+ * CONV_2D (one group) is the ISA's hybrid GEMM (fast.h) over the quantized input: rows are output
+ * pixels, columns output channels, k the filter's (ky, kx, c) order; the weights are packed once per
+ * model (runtime/weights.c) with each channel's weight sum. Rows of a block of pixels are widened to
+ * int16 in the thread's scratch: a 1x1 convolution with stride 1 from the input as it is, others as
+ * im2col rows, taps outside the image holding the image's zero point. The reference sums (x - zero_point) * w over
  * the taps inside the image; the GEMM sums x * w over all taps, so zero_point x the channel's weight
  * sum comes off: the padding's terms cancel, and the rest is the reference's sum (exact, wrapping as
  * int32). DEPTHWISE_CONV_2D (depth multiplier 1) is the ISA's pixel loop over all channels at once,
@@ -29,15 +29,16 @@ enum {
 typedef struct hybrid_conv_fast {
     bool depthwise, direct; /* direct: the GEMM reads the quantized input in place (lda = k) */
     const p2l_conv_params *p;
-    p2l_i8_gemm_fn gemm;
-    p2l_i8_gemm_b b;
-    const int32_t *weight_sums; /* CONV_2D: per channel, after the packed weights */
+    p2l_hybrid_gemm_fn gemm;
+    const int16_t *b;           /* CONV_2D: the packed weights (fast.h), then the channels' weight sums */
+    const int32_t *weight_sums;
+    int n, k, pairs, panels;
     p2l_hybrid_depthwise_pixel_fn pixel;
     const int16_t *taps;        /* DEPTHWISE_CONV_2D: the weights [KH * KW][C] as int16 */
     p2l_clamp clamp;            /* the activation when it is a clamp (else applied after) */
     bool clamped;
     size_t pixels, block_rows, row_blocks; /* output pixels per image; CONV_2D's row blocks (all images) */
-    int chunk_groups, chunks;
+    int chunk_panels, chunks;
     p2l_hybrid_range_fn range;
     p2l_hybrid_quantize_fn quantize;
 } hybrid_conv_fast;
@@ -46,21 +47,21 @@ typedef struct hybrid_conv_fast {
 
 typedef struct pack_ctx {
     const int8_t *weights; /* [n][k] (CONV_2D), [taps][n] (DEPTHWISE_CONV_2D) */
-    int n, k, kp, groups;
+    int n, k, pairs, panels;
 } pack_ctx;
 
-/* fast.h's int16 GEMM layout, then groups * NR int32 weight sums (wrapping as the reference's int32). */
+/* fast.h's p2l_hybrid_gemm_fn layout, then panels * NR int32 weight sums (wrapping as the
+ * reference's int32). */
 static p2l_status pack_gemm(void *data, const void *ctx) {
     const pack_ctx *c = ctx;
     int16_t *packed = data;
-    int32_t *sums = (int32_t *)(packed + (size_t)c->groups * P2L_I8_GEMM_NR * (size_t)c->kp);
+    int32_t *sums = (int32_t *)(packed + (size_t)c->panels * (size_t)c->pairs * 2 * P2L_HYBRID_GEMM_NR);
     for (int j = 0; j < c->n; j++) {
         const int8_t *row = c->weights + (size_t)j * (size_t)c->k;
-        int16_t *group = packed + (size_t)(j / P2L_I8_GEMM_NR) * (size_t)c->kp * P2L_I8_GEMM_NR;
+        int16_t *panel = packed + (size_t)(j / P2L_HYBRID_GEMM_NR) * (size_t)c->pairs * 2 * P2L_HYBRID_GEMM_NR;
         uint32_t sum = 0;
         for (int kk = 0; kk < c->k; kk++) {
-            group[(size_t)(kk / P2L_I8_GEMM_KB) * P2L_I8_GEMM_NR * P2L_I8_GEMM_KB +
-                  (size_t)(j % P2L_I8_GEMM_NR) * P2L_I8_GEMM_KB + (size_t)(kk % P2L_I8_GEMM_KB)] = row[kk];
+            panel[((size_t)(kk / 2) * P2L_HYBRID_GEMM_NR + (size_t)(j % P2L_HYBRID_GEMM_NR)) * 2 + (size_t)(kk % 2)] = row[kk];
             sum += (uint32_t)(int32_t)row[kk];
         }
         sums[j] = (int32_t)sum;
@@ -81,33 +82,33 @@ static p2l_status conv_setup(p2l_node *node, hybrid_conv_fast *st, const p2l_fas
     const p2l_tensor *w = node->inputs[1], *y = node->outputs[0];
     const p2l_conv_params *p = st->p;
     const int64_t k = (int64_t)w->dims[1] * w->dims[2] * w->dims[3];
-    if (!isa->i8_gemm || k > INT32_MAX / 2) return P2L_OK;
-    const pack_ctx c = {.weights = w->data, .n = w->dims[0], .k = (int)k,
-                        .kp = (int)((k + P2L_I8_GEMM_KB - 1) / P2L_I8_GEMM_KB * P2L_I8_GEMM_KB),
-                        .groups = (w->dims[0] + P2L_I8_GEMM_NR - 1) / P2L_I8_GEMM_NR};
-    const size_t packed = (size_t)c.groups * P2L_I8_GEMM_NR * (size_t)c.kp;
+    if (!isa->hybrid_gemm || k > INT32_MAX / 2) return P2L_OK;
+    const pack_ctx c = {.weights = w->data, .n = w->dims[0], .k = (int)k, .pairs = (int)((k + 1) / 2),
+                        .panels = (w->dims[0] + P2L_HYBRID_GEMM_NR - 1) / P2L_HYBRID_GEMM_NR};
+    const size_t packed = (size_t)c.panels * (size_t)c.pairs * 2 * P2L_HYBRID_GEMM_NR, ldacc = (size_t)c.panels * P2L_HYBRID_GEMM_NR;
     const p2l_derived_key key = {.kind = P2L_DERIVED_HYBRID_CONV, .source = w->data, .params = {c.n, c.k}};
     const void *data;
-    P2L_TRY(p2l_fast_derive(node, w->is_constant, &key, packed * sizeof(int16_t) + (size_t)c.groups *
-                            P2L_I8_GEMM_NR * sizeof(int32_t), pack_gemm, &c, &data));
-    st->gemm = isa->i8_gemm;
-    st->b = (p2l_i8_gemm_b){.data = data, .k = c.k, .kp = c.kp, .n = c.n, .groups = c.groups};
-    st->weight_sums = (const int32_t *)(st->b.data + packed);
+    P2L_TRY(p2l_fast_derive(node, w->is_constant, &key, packed * sizeof(int16_t) + ldacc * sizeof(int32_t), pack_gemm,
+                            &c, &data));
+    st->gemm = isa->hybrid_gemm;
+    st->b = data;
+    st->weight_sums = (const int32_t *)(st->b + packed);
+    st->n = c.n, st->k = c.k, st->pairs = c.pairs, st->panels = c.panels;
     st->direct = w->dims[1] == 1 && w->dims[2] == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
                  p->pad_w == 0;
-    const size_t m = (size_t)y->dims[0] * st->pixels;
-    st->block_rows = (size_t)(IM2COL_BLOCK_BYTES / c.kp);
+    const size_t m = (size_t)y->dims[0] * st->pixels, row_bytes = (size_t)c.pairs * 2 * sizeof(int16_t);
+    st->block_rows = IM2COL_BLOCK_BYTES / row_bytes / 4 * 4;
     if (st->block_rows > MAX_BLOCK_ROWS) st->block_rows = MAX_BLOCK_ROWS;
-    if (st->block_rows < 2) st->block_rows = 2;
+    if (st->block_rows < 4) st->block_rows = 4;
     st->row_blocks = (m + st->block_rows - 1) / st->block_rows;
     /* Few row blocks and several threads: cut the channels too. */
     const int threads = p2l_node_threads(node);
     st->chunks = 1;
     if (threads > 1 && st->row_blocks < (size_t)threads * 2)
-        st->chunks = c.groups < MAX_COLUMN_CHUNKS ? c.groups : MAX_COLUMN_CHUNKS;
-    st->chunk_groups = (c.groups + st->chunks - 1) / st->chunks;
-    st->chunks = (c.groups + st->chunk_groups - 1) / st->chunk_groups;
-    node->scratch_bytes = st->block_rows * ((size_t)c.kp + (size_t)c.groups * P2L_I8_GEMM_NR * sizeof(int32_t)) + 64;
+        st->chunks = c.panels < MAX_COLUMN_CHUNKS ? c.panels : MAX_COLUMN_CHUNKS;
+    st->chunk_panels = (c.panels + st->chunks - 1) / st->chunks;
+    st->chunks = (c.panels + st->chunk_panels - 1) / st->chunk_panels;
+    node->scratch_bytes = st->block_rows * (row_bytes + ldacc * sizeof(int32_t)) + 64;
     return P2L_OK;
 }
 
@@ -155,26 +156,30 @@ typedef struct conv_job {
     const int32_t *input_zero_points;
 } conv_job;
 
-/* im2col row of output pixel `pixel` (all images, image-major): kp bytes. */
-static void im2col_row(const conv_job *job, size_t pixel, int8_t *row) {
+/* im2col row of output pixel `pixel` (all images, image-major) as int16: 2 * pairs values. */
+static void im2col_row(const conv_job *job, size_t pixel, int16_t *row) {
     const hybrid_conv_fast *st = job->st;
     const p2l_conv_params *p = st->p;
     const p2l_tensor *x = job->node->inputs[0], *w = job->node->inputs[1], *y = job->node->outputs[0];
     const int H = x->dims[1], W = x->dims[2], C = x->dims[3], KH = w->dims[1], KW = w->dims[2], OW = y->dims[2];
     const size_t n = pixel / st->pixels, in_image = pixel % st->pixels;
     const int ox = (int)(in_image % (size_t)OW), oy = (int)(in_image / (size_t)OW);
-    const int8_t zero_point = (int8_t)job->input_zero_points[n];
+    const int16_t zero_point = (int16_t)job->input_zero_points[n];
     const int8_t *image = job->quantized + n * (size_t)H * (size_t)W * (size_t)C;
-    int8_t *out = row;
+    int16_t *out = row;
     for (int ky = 0; ky < KH; ky++) {
         const int iy = oy * p->stride_h - p->pad_h + ky;
         for (int kx = 0; kx < KW; kx++, out += C) {
             const int ix = ox * p->stride_w - p->pad_w + kx;
-            if (iy < 0 || iy >= H || ix < 0 || ix >= W) memset(out, zero_point, (size_t)C);
-            else memcpy(out, image + ((size_t)iy * (size_t)W + (size_t)ix) * (size_t)C, (size_t)C);
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
+                for (int c = 0; c < C; c++) out[c] = zero_point;
+            } else {
+                const int8_t *in = image + ((size_t)iy * (size_t)W + (size_t)ix) * (size_t)C;
+                for (int c = 0; c < C; c++) out[c] = in[c];
+            }
         }
     }
-    memset(out, 0, (size_t)(st->b.kp - st->b.k));
+    if (st->k % 2) *out = 0;
 }
 
 static void conv_task(void *ctx, size_t task, int thread) {
@@ -184,30 +189,25 @@ static void conv_task(void *ctx, size_t task, int thread) {
     const size_t m = (size_t)node->outputs[0]->dims[0] * st->pixels;
     const size_t row0 = task / (size_t)st->chunks * st->block_rows;
     const size_t rows = m - row0 < st->block_rows ? m - row0 : st->block_rows;
-    const int g0 = (int)(task % (size_t)st->chunks) * st->chunk_groups;
-    const int g1 = g0 + st->chunk_groups < st->b.groups ? g0 + st->chunk_groups : st->b.groups;
-    const size_t ldacc = (size_t)st->b.groups * P2L_I8_GEMM_NR;
+    const int q0 = (int)(task % (size_t)st->chunks) * st->chunk_panels;
+    const int q1 = q0 + st->chunk_panels < st->panels ? q0 + st->chunk_panels : st->panels;
+    const size_t ldacc = (size_t)st->panels * P2L_HYBRID_GEMM_NR, lda = (size_t)st->pairs * 2;
     int32_t *acc = (int32_t *)p2l_align_pointer(p2l_node_scratch(node, thread), 64);
-    p2l_i8_gemm_b b = st->b;
-    const int8_t *a;
-    size_t lda;
-    if (st->direct) {
-        lda = (size_t)b.k;
-        a = job->quantized + row0 * lda;
-    } else {
-        int8_t *im2col = (int8_t *)(acc + st->block_rows * ldacc);
-        lda = (size_t)b.kp;
-        for (size_t r = 0; r < rows; r++) im2col_row(job, row0 + r, im2col + r * lda);
-        a = im2col;
-        b.k = b.kp; /* rows zero padded to kp: no partial blocks to read */
+    int16_t *a = (int16_t *)(acc + st->block_rows * ldacc);
+    for (size_t r = 0; r < rows; r++) {
+        if (st->direct) {
+            const int8_t *in = job->quantized + (row0 + r) * (size_t)st->k;
+            for (int i = 0; i < st->k; i++) a[r * lda + (size_t)i] = in[i];
+            if (st->k % 2) a[r * lda + (size_t)st->k] = 0;
+        } else {
+            im2col_row(job, row0 + r, a + r * lda);
+        }
     }
-    b.data += (size_t)g0 * (size_t)b.kp * P2L_I8_GEMM_NR;
-    b.groups = g1 - g0;
-    st->gemm(&b, rows, a, lda, acc + (size_t)g0 * P2L_I8_GEMM_NR, ldacc);
+    st->gemm(a, lda, rows, st->b, (size_t)st->pairs, q0, q1, acc, ldacc);
     const p2l_tensor *bias_t = node->input_count > 2 ? node->inputs[2] : NULL;
     const float *bias = bias_t ? bias_t->data : NULL, *ws = job->weight_scales;
-    const size_t n = (size_t)b.n, c0 = (size_t)g0 * P2L_I8_GEMM_NR;
-    const size_t c1 = (size_t)g1 * P2L_I8_GEMM_NR < n ? (size_t)g1 * P2L_I8_GEMM_NR : n;
+    const size_t n = (size_t)st->n, c0 = (size_t)q0 * P2L_HYBRID_GEMM_NR;
+    const size_t c1 = (size_t)q1 * P2L_HYBRID_GEMM_NR < n ? (size_t)q1 * P2L_HYBRID_GEMM_NR : n;
     for (size_t r = 0; r < rows; r++) {
         const size_t image = (row0 + r) / st->pixels;
         const uint32_t zero_point = (uint32_t)job->input_zero_points[image];
@@ -279,7 +279,7 @@ bool p2l_hybrid_conv_fast_invoke(const p2l_node *node, const void *fast, int8_t 
         const double work = (double)y->count * (double)w->dims[1] * (double)w->dims[2];
         p2l_parallel_for(p2l_node_pool(node, work), (size_t)y->dims[0] * (size_t)y->dims[1], depthwise_task, &job);
     } else {
-        const double work = (double)y->count * (double)st->b.k;
+        const double work = (double)y->count * (double)st->k;
         p2l_parallel_for(p2l_node_pool(node, work), st->row_blocks * (size_t)st->chunks, conv_task, &job);
     }
     return true;

@@ -9,6 +9,7 @@
  * separately, as the reference's do. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "kernels/x86/x86.h"
 
@@ -104,5 +105,43 @@ void p2l_hybrid_quantize__avx2(const float *x, size_t n, float inv, int32_t zero
         const float v = (float)zero_point + x[i] * inv;
         const float r = v != v ? 0.0f : roundf(v);
         q[i] = (int8_t)(r < -128.0f ? -128 : r > 127.0f ? 127 : (int)r);
+    }
+}
+
+/* One tile of the hybrid GEMM (fast.h: p2l_hybrid_gemm_fn): MR rows x 16 channels in 8 registers of
+ * 8 int32 sums; each step broadcasts a row's pair of int16 values and VPMADDWDs it with the pair's
+ * 16 channels (exact), so no horizontal sums are needed. */
+enum { GEMM_MR = 4, GEMM_NR = P2L_HYBRID_GEMM_NR };
+
+static inline void gemm_tile(const int16_t *a, size_t lda, size_t rows, const int16_t *panel, size_t pairs,
+                             int32_t *c, size_t ldc) {
+    __m256i acc[GEMM_MR][2];
+    for (int r = 0; r < GEMM_MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (size_t p = 0; p < pairs; p++, panel += 2 * GEMM_NR) {
+        const __m256i b0 = _mm256_load_si256((const __m256i *)panel);
+        const __m256i b1 = _mm256_load_si256((const __m256i *)(panel + GEMM_NR));
+        for (int r = 0; r < GEMM_MR; r++) {
+            if ((size_t)r >= rows) break;
+            int32_t pair;
+            memcpy(&pair, a + (size_t)r * lda + 2 * p, sizeof pair);
+            const __m256i av = _mm256_set1_epi32(pair);
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
+        }
+    }
+    for (int r = 0; r < GEMM_MR; r++) {
+        if ((size_t)r >= rows) break;
+        _mm256_storeu_si256((__m256i *)(c + (size_t)r * ldc), acc[r][0]);
+        _mm256_storeu_si256((__m256i *)(c + (size_t)r * ldc + 8), acc[r][1]);
+    }
+}
+
+void p2l_hybrid_gemm__avx2(const int16_t *a, size_t lda, size_t m, const int16_t *b, size_t pairs, int panel_begin,
+                           int panel_end, int32_t *c, size_t ldc) {
+    for (int q = panel_begin; q < panel_end; q++) {
+        const int16_t *panel = b + (size_t)q * pairs * 2 * GEMM_NR;
+        for (size_t r = 0; r < m; r += GEMM_MR)
+            gemm_tile(a + r * lda, lda, m - r < GEMM_MR ? m - r : GEMM_MR, panel, pairs, c + r * ldc + (size_t)q * GEMM_NR,
+                      ldc);
     }
 }

@@ -14,7 +14,7 @@ const p2l_fast_isa p2l_isa_avx2 = {
     .i8_quantize_row = p2l_i8_quantize_row__avx2, .i8_dequantize_row = p2l_i8_dequantize_row__avx2,
     .hybrid_i8_dot = p2l_hybrid_i8_dot__avx2, .hybrid_i4_dot = p2l_hybrid_i4_dot__avx2,
     .hybrid_depthwise_pixel = p2l_hybrid_depthwise_pixel__avx2, .hybrid_range = p2l_hybrid_range__avx2,
-    .hybrid_quantize = p2l_hybrid_quantize__avx2,
+    .hybrid_quantize = p2l_hybrid_quantize__avx2, .hybrid_gemm = p2l_hybrid_gemm__avx2,
 };
 
 const p2l_fast_isa p2l_isa_avx512 = {
@@ -28,5 +28,5 @@ const p2l_fast_isa p2l_isa_avx512 = {
     .i8_quantize_row = p2l_i8_quantize_row__avx2, .i8_dequantize_row = p2l_i8_dequantize_row__avx2,
     .hybrid_i8_dot = p2l_hybrid_i8_dot__avx2, .hybrid_i4_dot = p2l_hybrid_i4_dot__avx2,
     .hybrid_depthwise_pixel = p2l_hybrid_depthwise_pixel__avx2, .hybrid_range = p2l_hybrid_range__avx2,
-    .hybrid_quantize = p2l_hybrid_quantize__avx2,
+    .hybrid_quantize = p2l_hybrid_quantize__avx2, .hybrid_gemm = p2l_hybrid_gemm__avx2,
 };
