@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/hybrid_conv_fast.h"
 #include "kernels/hybrid_fast.h"
 #include "kernels/quant_math.h"
 
@@ -147,7 +148,11 @@ static p2l_status conv_prepare(p2l_node *node) {
     if (p->dilation_h != 1 || p->dilation_w != 1)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "hybrid %s with dilation %dx%d is not supported (LiteRT's hybrid "
                         "kernel ignores dilation)", p2l_op_info_of(node->op)->name, p->dilation_h, p->dilation_w);
-    return hybrid_setup(node, depthwise ? 3 : 0, node->outputs[0]->dims[3], (size_t)x->dims[0], true);
+    P2L_TRY(hybrid_setup(node, depthwise ? 3 : 0, node->outputs[0]->dims[3], (size_t)x->dims[0], true));
+#if P2L_HYBRID_FAST
+    P2L_TRY(p2l_hybrid_conv_fast_prepare(node, p, &((hybrid_state *)node->state)->fast));
+#endif
+    return P2L_OK;
 }
 
 static p2l_status conv_invoke(p2l_node *node) {
@@ -161,6 +166,11 @@ static p2l_status conv_invoke(p2l_node *node) {
     const int8_t *filter = w->data;
     const float *bias = bias_t ? bias_t->data : NULL;
     float *out = y->data;
+#if P2L_HYBRID_FAST
+    if (st->fast && p2l_hybrid_conv_fast_invoke(node, st->fast, st->quantized, st->input_scales,
+                                                st->input_zero_points, st->weight_scales))
+        return P2L_OK;
+#endif
     quantize_input(node, st);
     for (int n = 0; n < x->dims[0]; n++) {
         const int8_t *image = st->quantized + (size_t)n * st->row_size;
@@ -214,4 +224,12 @@ const p2l_kernel *p2l_hybrid_kernel(const p2l_node *node) {
     case P2L_OP_FULLY_CONNECTED: return &hybrid_fully_connected;
     default: return NULL;
     }
+}
+
+/* The convolutions' fast path (hybrid_conv_fast.h) quantizes with its own loops and takes the scale
+ * and zero point from this file's code: on the range's two ends, whose range is the row's. */
+void p2l_hybrid_asymmetric_params(float lo, float hi, float *scale, int32_t *zero_point) {
+    const float ends[2] = {lo, hi};
+    int8_t unused[2];
+    quantize_asymmetric(ends, 2, unused, scale, zero_point);
 }

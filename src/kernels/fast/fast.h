@@ -396,6 +396,27 @@ typedef void (*p2l_hybrid_i4_gemv_fn)(const int8_t *x, const int32_t *x_terms, i
                                       size_t block, const uint8_t *w, size_t ldw, size_t units, const int16_t *w_sums,
                                       const float *scales, float *sums);
 
+/* Hybrid DEPTHWISE_CONV_2D (fast/hybrid_conv.c), one output pixel of a depth-multiplier-1 convolution
+ * over an image quantized at run time: per channel c < C, sum over t < tap_count of
+ * (taps[t][c] - zero_point) * weights[t * ldw + c] (exact int32; taps outside the image point at a
+ * row of zero points), then out[c] = (float)sum * scale[c] (+ bias[c]), clamped when clamp->on. */
+typedef void (*p2l_hybrid_depthwise_pixel_fn)(const int8_t *const *taps, int tap_count, const int16_t *weights,
+                                              size_t ldw, size_t C, int32_t zero_point, const float *scale,
+                                              const float *bias, const p2l_clamp *clamp, float *out);
+
+/* The hybrid convolutions' run-time quantization of an image, equal to the reference kernel's
+ * (hybrid.c): its range [lo, hi] from lo = hi = 0 (NaNs skipped), and
+ * q[i] = clamp(round half away from zero((float)zero_point + x[i] * inv), -128, 127), NaN as 0. */
+typedef void (*p2l_hybrid_range_fn)(const float *x, size_t n, float *lo, float *hi);
+typedef void (*p2l_hybrid_quantize_fn)(const float *x, size_t n, float inv, int32_t zero_point, int8_t *q);
+/* Hybrid CONV_2D's GEMM: c[r * ldc + j] = sum over kk of a[r * lda + kk] * B[j][kk] (exact int32),
+ * rows r < m, channels j of panels [panel_begin, panel_end) of P2L_HYBRID_GEMM_NR. a: int16 rows of
+ * 2 * pairs values (k zero padded to even). b: per panel, per pair p, the panel's channels' values
+ * kk = 2p, 2p + 1 side by side (NR x 2 int16; channels past n and kk past k zero), 32-byte aligned. */
+enum { P2L_HYBRID_GEMM_NR = 16 };
+typedef void (*p2l_hybrid_gemm_fn)(const int16_t *a, size_t lda, size_t m, const int16_t *b, size_t pairs,
+                                   int panel_begin, int panel_end, int32_t *c, size_t ldc);
+
 /* One ISA's micro-kernels (x86/isa.c, arm/isa.c), by slot. */
 typedef struct p2l_fast_isa {
     const char *name;
@@ -424,6 +445,10 @@ typedef struct p2l_fast_isa {
     p2l_i8_gemm_pairs_fn i8_gemm_pairs;       /* NULL: i8_gemm's layout (k blocks of int16) */
     p2l_i8_depthwise_pairs_fn i8_depthwise_pairs; /* NULL: i8_depthwise_tap */
     p2l_i8_lookup_row_fn i8_lookup_row;       /* NULL: the int8 unary kernels' scalar loop */
+    p2l_hybrid_depthwise_pixel_fn hybrid_depthwise_pixel; /* NULL: hybrid depthwise runs the reference kernel */
+    p2l_hybrid_range_fn hybrid_range;       /* NULL: hybrid convolutions run the reference kernel */
+    p2l_hybrid_quantize_fn hybrid_quantize; /* NULL: the same */
+    p2l_hybrid_gemm_fn hybrid_gemm;         /* NULL: the same (hybrid CONV_2D) */
 } p2l_fast_isa;
 enum { P2L_TRANSPOSE_TILE = 32 };
 

@@ -16,6 +16,8 @@ const p2l_fast_isa p2l_isa_avx2 = {
     .hybrid_i8_gemv = p2l_hybrid_i8_gemv__avx2, .hybrid_i4_gemv = p2l_hybrid_i4_gemv__avx2,
     .i8_gemm_pairs = p2l_i8_gemm_pairs__avx2, .i8_depthwise_pairs = p2l_i8_depthwise_pairs__avx2,
     .i8_lookup_row = p2l_i8_lookup_row__avx2,
+    .hybrid_depthwise_pixel = p2l_hybrid_depthwise_pixel__avx2, .hybrid_range = p2l_hybrid_range__avx2,
+    .hybrid_quantize = p2l_hybrid_quantize__avx2, .hybrid_gemm = p2l_hybrid_gemm__avx2,
 };
 
 const p2l_fast_isa p2l_isa_avx512 = {
@@ -31,4 +33,6 @@ const p2l_fast_isa p2l_isa_avx512 = {
     .hybrid_i8_gemv = p2l_hybrid_i8_gemv__avx2, .hybrid_i4_gemv = p2l_hybrid_i4_gemv__avx2,
     .i8_gemm_pairs = p2l_i8_gemm_pairs__avx2, .i8_depthwise_pairs = p2l_i8_depthwise_pairs__avx2,
     .i8_lookup_row = p2l_i8_lookup_row__avx2,
+    .hybrid_depthwise_pixel = p2l_hybrid_depthwise_pixel__avx2, .hybrid_range = p2l_hybrid_range__avx2,
+    .hybrid_quantize = p2l_hybrid_quantize__avx2, .hybrid_gemm = p2l_hybrid_gemm__avx2,
 };

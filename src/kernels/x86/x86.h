@@ -42,4 +42,12 @@ void p2l_i8_dequantize_row__avx2(const int8_t *in, float scale, int32_t zero_poi
 /* int8 table lookup (lookup_i8.c). */
 void p2l_i8_lookup_row__avx2(const int8_t *table, const int8_t *in, int8_t *out, size_t n);
 
+/* Hybrid convolutions (hybrid_conv_avx2.c): both tables use the AVX2 ones. */
+void p2l_hybrid_range__avx2(const float *x, size_t n, float *lo, float *hi);
+void p2l_hybrid_quantize__avx2(const float *x, size_t n, float inv, int32_t zero_point, int8_t *q);
+void p2l_hybrid_gemm__avx2(const int16_t *a, size_t lda, size_t m, const int16_t *b, size_t pairs, int panel_begin,
+                           int panel_end, int32_t *c, size_t ldc);
+void p2l_hybrid_depthwise_pixel__avx2(const int8_t *const *taps, int tap_count, const int16_t *weights, size_t ldw,
+                                      size_t C, int32_t zero_point, const float *scale, const float *bias,
+                                      const p2l_clamp *clamp, float *out);
 #endif
