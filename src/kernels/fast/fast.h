@@ -47,7 +47,15 @@ p2l_status p2l_fast_prepare(p2l_node *node, const p2l_kernel *reference, size_t 
  * life) and every parameter the bytes depend on (shapes, strides, an ISA's vector width), so that
  * interpreters whose kernels derive differently (pinned to another ISA) get different entries.
  * Unused fields are zero; the struct has no padding (compared as bytes). */
-enum { P2L_DERIVED_GEMM_B = 1, P2L_DERIVED_DEPTHWISE = 2 };
+/* Every kind of derived data, one list: two kernels must never share a kind. */
+enum {
+    P2L_DERIVED_GEMM_B = 1, P2L_DERIVED_DEPTHWISE = 2,                            /* fast/gemm.c, conv.c */
+    P2L_DERIVED_I8_GEMM_B = 16, P2L_DERIVED_I8_DEPTHWISE = 17,                   /* fast/int8.c */
+    P2L_DERIVED_I8_PAIRS_B = 18, P2L_DERIVED_I8_DEPTHWISE_PAIRS = 19,
+    P2L_DERIVED_HYBRID_WEIGHT_SUMS = 48, P2L_DERIVED_HYBRID_INT4_SCALES = 49,     /* fast/hybrid.c */
+    P2L_DERIVED_HYBRID_INT4_SUMS = 50,
+    P2L_DERIVED_HYBRID_CONV = 56, P2L_DERIVED_HYBRID_DEPTHWISE = 57,             /* fast/hybrid_conv.c */
+};
 typedef struct p2l_derived_key {
     int64_t kind;
     const void *source, *bias;

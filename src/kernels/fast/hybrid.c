@@ -13,8 +13,6 @@
 #include "kernels/hybrid_fast.h"
 
 enum {
-    P2L_DERIVED_HYBRID_WEIGHT_SUMS = 48, P2L_DERIVED_HYBRID_INT4_SCALES = 49, /* after the other kinds */
-    P2L_DERIVED_HYBRID_INT4_SUMS = 60,
     ROW_BLOCK = 16,      /* rows per micro-kernel call (their results stay on the stack) */
     TASKS_PER_THREAD = 8,
     INT4_CHUNK = 32,     /* int4 values per step of the loops (fast.h) */

@@ -20,7 +20,6 @@
 #include "kernels/hybrid_conv_fast.h"
 
 enum {
-    P2L_DERIVED_HYBRID_CONV = 56, P2L_DERIVED_HYBRID_DEPTHWISE = 57, /* after the other kinds */
     IM2COL_BLOCK_BYTES = 64 * 1024, /* im2col rows per thread and block */
     MAX_BLOCK_ROWS = 64,
     MAX_COLUMN_CHUNKS = 8,

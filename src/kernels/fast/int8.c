@@ -16,8 +16,6 @@
 #include "kernels/quant_math.h"
 
 enum {
-    P2L_DERIVED_I8_GEMM_B = 16, P2L_DERIVED_I8_DEPTHWISE = 17, /* after fast.h's float kinds */
-    P2L_DERIVED_I8_PAIRS_B = 18, P2L_DERIVED_I8_DEPTHWISE_PAIRS = 19,
     IM2COL_BLOCK_BYTES = 64 * 1024, /* im2col rows per thread and block */
     MAX_BLOCK_ROWS = 64,
     /* the k-pair GEMM: its int16 A block stays in L2, its int32 sums too; rows a multiple of its 6 */
