@@ -199,7 +199,8 @@ static p2l_status convert_to(const p2l_signature_program *programs, size_t count
     p2l_mapped_set_thread(dest->mapped, dest->mapped_count); /* passes drop weights' pages once replaced */
     size_t read = 0; /* archives read: p2l_pt2_read frees what it read when it fails */
     for (size_t i = 0; s == P2L_OK && i < count; i++) {
-        s = stage_done(&clock, "read", p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]));
+        s = stage_done(&clock, "read", p2l_pt2_read_with_weights(programs[i].pt2, programs[i].pt2_size, o.weights,
+                                                                 o.weight_count, i, &eps[i]));
         if (s == P2L_OK) {
             read++;
             s = add_program(&model, &programs[i], (int)i, count > 1, &eps[i], &o, &clock);
