@@ -152,7 +152,24 @@ typedef struct p2l_convert_options {
      * "pt2lite_llm" (docs/generative.md). The bytes are read during the call only. */
     const struct p2l_metadata_item *metadata;
     size_t metadata_count;
+    /* Weights the caller holds in memory, read from there instead of from the archives: each entry
+     * replaces the stored bytes of state_dict entry `name` of program `program` (its index in the
+     * programs given). The archive still describes the weight (its config entry's dtype; the graph's
+     * shape); its stored bytes are ignored (torch.export.save writes none for a fake tensor). So a
+     * caller that has the weights (pt2lite's Python) saves no copy of them, and signatures over the
+     * same module share one buffer by address. The bytes are read during the call only. */
+    const struct p2l_external_weight *weights;
+    size_t weight_count;
 } p2l_convert_options;
+
+/* A weight in the caller's memory (p2l_convert_options.weights): `size` bytes, the tensor's elements
+ * in row-major order (contiguous), in the dtype the archive's config gives it. */
+typedef struct p2l_external_weight {
+    size_t program;   /* which program (signature) reads it */
+    const char *name; /* its state_dict name ("model.layers.0.mlp.up_proj.weight") */
+    const void *data;
+    size_t size;
+} p2l_external_weight;
 
 /* A metadata entry: TFLite Model.metadata's name and the bytes of its buffer. */
 typedef struct p2l_metadata_item {

@@ -34,7 +34,13 @@ class _ConvertOptions(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t), ("limits", ctypes.c_void_p), ("on_stage", _STAGE_FN),
                 ("on_stage_user", ctypes.c_void_p), ("quantize", ctypes.c_int),
                 ("quantize_block_size", ctypes.c_int), ("calibration", ctypes.c_void_p),
-                ("int8_io", ctypes.c_int), ("metadata", ctypes.c_void_p), ("metadata_count", ctypes.c_size_t)]
+                ("int8_io", ctypes.c_int), ("metadata", ctypes.c_void_p), ("metadata_count", ctypes.c_size_t),
+                ("weights", ctypes.c_void_p), ("weight_count", ctypes.c_size_t)]
+
+
+class _ExternalWeight(ctypes.Structure):  # p2l_external_weight
+    _fields_ = [("program", ctypes.c_size_t), ("name", ctypes.c_char_p), ("data", ctypes.c_void_p),
+                ("size", ctypes.c_size_t)]
 
 
 class _MetadataItem(ctypes.Structure):  # p2l_metadata_item
@@ -45,9 +51,12 @@ class _MetadataItem(ctypes.Structure):  # p2l_metadata_item
 RECIPES = {"fp16": 1, "dynamic_int8": 2, "int8": 3, "int4_weights": 4}
 
 
-def convert_options(*, verbose=False, quantize=None, block_size=0, calibration=None, io_dtype=None, metadata=None):
+def convert_options(*, verbose=False, quantize=None, block_size=0, calibration=None, io_dtype=None, metadata=None,
+                    weights=()):
     """A p2l_convert_options for these arguments (the caller keeps it alive while C uses it). metadata:
-    {name: bytes} entries the file gets besides the converter's own."""
+    {name: bytes} entries the file gets besides the converter's own. weights: (program index, state_dict
+    name, contiguous CPU tensor) that C reads in place of the archives' bytes (the caller keeps the
+    tensors alive)."""
     if quantize is not None and quantize not in RECIPES:
         raise ValueError(f"quantize={quantize!r}: not a recipe; pt2lite has {', '.join(map(repr, RECIPES))} "
                          "(or None; a PT2E-quantized module needs none: convert it as it is)")
@@ -61,7 +70,12 @@ def convert_options(*, verbose=False, quantize=None, block_size=0, calibration=N
     options = _ConvertOptions(ctypes.sizeof(_ConvertOptions), None, stage, None, RECIPES.get(quantize, 0), block_size,
                               calibration, int(io_dtype == "int8"), ctypes.cast(table, ctypes.c_void_p) if table else None,
                               len(items))
-    options._metadata_keep = items, table  # the names and bytes stay alive as long as the options
+    weight_table = (_ExternalWeight * len(weights))(*[
+        _ExternalWeight(index, name.encode(), tensor.data_ptr(), tensor.numel() * tensor.element_size())
+        for index, name, tensor in weights]) if weights else None
+    options.weights = ctypes.cast(weight_table, ctypes.c_void_p) if weights else None
+    options.weight_count = len(weights)
+    options._metadata_keep = items, table, weight_table  # alive as long as the options
     return options
 
 
@@ -116,19 +130,22 @@ def _export(module, sample_args, sample_kwargs=None, dynamic_shapes=None):
 def convert_files(programs, directory, *, verbose=False, quantize=None, quantize_block_size=0, metadata=None,
                   calibration=None, io_dtype=None):
     """Converts [(signature name, ExportedProgram), ...] to one .tflite file through files in
-    `directory`: each program is saved there (torch.export.save streams its weights to the file), and C
-    maps the archives and streams the model into model.tflite, so no full copy of the weights is made
-    in memory. Returns the model's path."""
+    `directory`: each program is saved there without its weights' bytes, C reads the weights from the
+    program's own tensors (p2l_convert_options.weights: no copy written or read back, and signatures
+    over one module share them by address) and streams the model into model.tflite. Returns the
+    model's path."""
     import torch
 
-    names, archives = [], []
+    names, archives, weights = [], [], []
     for i, (name, program) in enumerate(programs):
         archives.append(os.path.join(directory, f"program{i}.pt2"))
-        torch.export.save(program, archives[-1])
+        light, in_memory = _without_weight_bytes(program)
+        torch.export.save(light, archives[-1])
+        weights += [(i, key, tensor) for key, tensor in in_memory]
         names.append(name.encode())
     path = os.path.join(directory, "model.tflite")
     options = convert_options(verbose=verbose, quantize=quantize, block_size=quantize_block_size, metadata=metadata,
-                              calibration=calibration, io_dtype=io_dtype)
+                              calibration=calibration, io_dtype=io_dtype, weights=weights)
     check(lib.p2l_convert_signature_files((ctypes.c_char_p * len(names))(*names),
                                           (ctypes.c_char_p * len(names))(*[os.fsencode(a) for a in archives]),
                                           len(names), os.fsencode(path), ctypes.byref(options)),
@@ -136,6 +153,25 @@ def convert_files(programs, directory, *, verbose=False, quantize=None, quantize
     for archive in archives:
         os.remove(archive)
     return path
+
+
+def _without_weight_bytes(program):
+    """(a shallow copy of `program` whose plain CPU state_dict tensors are fake, so torch.export.save
+    writes their metadata and no bytes; [(state_dict name, the real tensor, contiguous)])."""
+    import copy
+
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    fake, state, in_memory = FakeTensorMode(), {}, []
+    for key, value in program.state_dict.items():
+        if type(value.data) is torch.Tensor and value.device.type == "cpu" and value.layout == torch.strided:
+            in_memory.append((key, value.detach().contiguous()))  # the same storage unless a strided view
+            value = fake.from_tensor(value)
+        state[key] = value
+    light = copy.copy(program)
+    light._state_dict = state
+    return light, in_memory
 
 
 @contextlib.contextmanager

@@ -197,9 +197,11 @@ static p2l_status convert_to(const p2l_signature_program *programs, size_t count
     p2l_model_ir model;
     p2l_model_ir_init(&model);
     p2l_mapped_set_thread(dest->mapped, dest->mapped_count); /* passes drop weights' pages once replaced */
+    if (count > 1) p2l_quantize_once_begin(); /* signatures share their quantized weights */
     size_t read = 0; /* archives read: p2l_pt2_read frees what it read when it fails */
     for (size_t i = 0; s == P2L_OK && i < count; i++) {
-        s = stage_done(&clock, "read", p2l_pt2_read(programs[i].pt2, programs[i].pt2_size, &eps[i]));
+        s = stage_done(&clock, "read", p2l_pt2_read_with_weights(programs[i].pt2, programs[i].pt2_size, o.weights,
+                                                                 o.weight_count, i, &eps[i]));
         if (s == P2L_OK) {
             read++;
             s = add_program(&model, &programs[i], (int)i, count > 1, &eps[i], &o, &clock);
@@ -208,6 +210,7 @@ static p2l_status convert_to(const p2l_signature_program *programs, size_t count
     }
     if (s == P2L_OK) s = add_caller_metadata(&model, o.metadata, o.metadata_count);
     if (s == P2L_OK) s = stage_done(&clock, "write", p2l_tflite_write_to(&model, true, dest));
+    p2l_quantize_once_end();
     p2l_model_ir_free(&model);
     p2l_mapped_set_thread(NULL, 0);
     for (size_t i = 0; i < read; i++) p2l_exported_free(&eps[i]);

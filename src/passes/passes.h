@@ -84,4 +84,15 @@ bool p2l_same_shape(const p2l_ir_tensor *a, const p2l_ir_tensor *b);
 /* Scalar value of a constant with one element (any float/int dtype), or false. */
 bool p2l_const_scalar_value(const p2l_ir_graph *g, int t, double *out);
 
+/* Quantizing a weight once for all signatures of a file (quantize_once.c): a quantizer makes the
+ * quantized tensor replacing constant `tensor` (param: its axis or the like; where: the node or use, for
+ * its messages), -1 on failure. Between
+ * begin and end (one conversion on this thread), p2l_quantize_once returns a tensor borrowing the
+ * bytes and parameters an earlier graph's call made from the same source, shape, quantizer and param;
+ * otherwise (and outside begin/end) it calls the quantizer. */
+typedef int (*p2l_weight_quantizer)(p2l_ir_graph *g, int tensor, int param, const char *where);
+void p2l_quantize_once_begin(void);
+void p2l_quantize_once_end(void);
+int p2l_quantize_once(p2l_ir_graph *g, int tensor, int param, const char *where, p2l_weight_quantizer quantize);
+
 #endif

@@ -69,7 +69,7 @@ static int quantize_weights(p2l_ir_graph *g, int ti, int dim, const char *where)
  * tensor a FULLY_CONNECTED reading the table (a tied LM head) takes, per output channel. */
 static int int8_embedding_table(p2l_ir_graph *g, int table, const void *ctx) {
     (void)ctx;
-    return quantize_weights(g, table, 0, "dynamic_int8 embedding table");
+    return p2l_quantize_once(g, table, 0, "dynamic_int8 embedding table", quantize_weights);
 }
 
 p2l_status p2l_store_weights_int8(p2l_ir_graph *g) {
@@ -87,7 +87,8 @@ p2l_status p2l_store_weights_int8(p2l_ir_graph *g) {
         const int dim = output_channel_dim(g, (int)ni);
         if (dim < 0) continue;
         const int wi = g->nodes.items[ni].inputs[1];
-        if (int8_of[wi] < 0 && (int8_of[wi] = quantize_weights(g, wi, dim, g->nodes.items[ni].origin)) < 0) {
+        if (int8_of[wi] < 0 &&
+            (int8_of[wi] = p2l_quantize_once(g, wi, dim, g->nodes.items[ni].origin, quantize_weights)) < 0) {
             p2l_release(int8_of);
             return p2l_last_status();
         }

@@ -122,6 +122,10 @@ typedef struct p2l_exported {
 } p2l_exported;
 
 p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *out);
+/* p2l_pt2_read, with the weights of entry `program` of `weights` (p2l_convert_options.weights) read from
+ * the caller's memory (borrowed: they must outlive `out`) instead of the archive. */
+p2l_status p2l_pt2_read_with_weights(const uint8_t *data, size_t size, const p2l_external_weight *weights,
+                                     size_t weight_count, size_t program, p2l_exported *out);
 void p2l_exported_free(p2l_exported *ep);
 
 /* Argument by schema name, or NULL. */

@@ -176,6 +176,9 @@ typedef struct reader {
     p2l_arena scratch; /* parsed JSON */
     p2l_exported *ep;
     const p2l_json *weights_config, *constants_config;
+    /* the caller's in-memory weights for this program (p2l_convert_options.weights): name -> entry */
+    const p2l_external_weight *external;
+    p2l_strmap external_ids;
 } reader;
 
 static const p2l_json *get_typed(const p2l_json *obj, const char *key, p2l_json_type type) {
@@ -301,6 +304,28 @@ static p2l_status widen_bfloat16(p2l_value *v, const char *fqn) {
     return P2L_OK;
 }
 
+/* A weight the caller holds in memory (p2l_external_weight): the contiguous elements of the shape and
+ * dtype `m` says (the config's tensor_meta), borrowed, never copied (bfloat16 is widened as stored ones). */
+static p2l_status external_weight(const p2l_external_weight *w, const char *fqn, const p2l_value *m, bool bfloat16,
+                                  p2l_value *v) {
+    uint64_t numel = 1, nbytes;
+    for (int d = 0; d < m->rank; d++)
+        if (m->dims[d] < 0 || __builtin_mul_overflow(numel, (uint64_t)m->dims[d], &numel))
+            return p2l_fail(P2L_ERROR_MALFORMED, "'%s' has a symbolic or too large shape in its tensor_meta", fqn);
+    if (__builtin_mul_overflow(numel, (uint64_t)p2l_dtype_size(m->dtype), &nbytes) || nbytes != w->size)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_options.weights: '%s' of program %zu has %zu bytes; "
+                        "its tensor_meta (%llu elements of %s) needs %llu", fqn, w->program, w->size,
+                        (unsigned long long)numel, p2l_dtype_name(m->dtype), (unsigned long long)nbytes);
+    if (nbytes && !w->data)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_options.weights: '%s' has no data", fqn);
+    P2L_TRY(p2l_limits_charge_tensor_bytes(nbytes, fqn));
+    v->dtype = m->dtype;
+    v->torch_dtype = m->torch_dtype;
+    v->nbytes = (size_t)nbytes;
+    v->data = w->data;
+    return bfloat16 ? widen_bfloat16(v, fqn) : P2L_OK;
+}
+
 /* Gathers a weight from its storage file, honouring sizes/strides/storage_offset. Zero-copy when
  * the view is the whole contiguous storage prefix. */
 static p2l_status load_storage(reader *r, const p2l_json *config, const char *folder, const char *fqn, p2l_value *v) {
@@ -323,6 +348,8 @@ static p2l_status load_storage(reader *r, const p2l_json *config, const char *fo
     if (m.dtype == (p2l_dtype)-1)
         return p2l_fail(P2L_ERROR_UNSUPPORTED, "'%s' has dtype %s, which pt2lite does not convert yet", fqn,
                         torch_dtype_name(m.torch_dtype));
+    int external = r->external ? p2l_strmap_get(&r->external_ids, fqn, -1) : -1;
+    if (external >= 0) return external_weight(&r->external[external], fqn, &m, bfloat16, v);
     char rel[768];
     snprintf(rel, sizeof rel, "data/%s/%s", folder, path->string);
     const p2l_zip_entry *e = find_entry(r, rel);
@@ -836,9 +863,29 @@ static p2l_status check_archive(reader *r) {
 }
 
 p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *ep) {
+    return p2l_pt2_read_with_weights(data, size, NULL, 0, 0, ep);
+}
+
+/* Indexes the entries of `weights` that belong to `program`. */
+static p2l_status index_external(reader *r, const p2l_external_weight *weights, size_t count, size_t program) {
+    if (count && !weights)
+        return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_options: weights is NULL, weight_count %zu", count);
+    r->external = weights;
+    for (size_t i = 0; i < count; i++) {
+        if (weights[i].program != program) continue;
+        if (!weights[i].name)
+            return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_convert_options.weights: entry %zu has no name", i);
+        if (i > INT32_MAX) return p2l_fail(P2L_ERROR_LIMIT, "p2l_convert_options.weights: too many entries");
+        P2L_TRY(p2l_strmap_put(&r->external_ids, weights[i].name, (int)i));
+    }
+    return P2L_OK;
+}
+
+p2l_status p2l_pt2_read_with_weights(const uint8_t *data, size_t size, const p2l_external_weight *weights,
+                                     size_t weight_count, size_t program, p2l_exported *ep) {
     memset(ep, 0, sizeof *ep);
     reader r = {.archive = data, .archive_size = size, .ep = ep};
-    p2l_json *model = NULL, *weights = NULL, *constants = NULL;
+    p2l_json *model = NULL, *weights_json = NULL, *constants = NULL;
     p2l_status s = p2l_zip_open(data, size, &r.scratch, &r.zip);
     /* What the user did wrong first, the zip detail after it. */
     if (s != P2L_OK && size >= 8 && memcmp(data + 4, "TFL3", 4) == 0)
@@ -848,11 +895,12 @@ p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *ep) {
         s = p2l_fail_context(s, "not a .pt2 archive written by torch.export.save (save one with "
                                 "torch.export.save(ep.run_decompositions(), path))");
     if (s == P2L_OK) s = check_archive(&r);
+    if (s == P2L_OK) s = index_external(&r, weights, weight_count, program);
     if (s == P2L_OK) s = read_entry_json(&r, "models/model.json", true, &model);
-    if (s == P2L_OK) s = read_entry_json(&r, "data/weights/model_weights_config.json", false, &weights);
+    if (s == P2L_OK) s = read_entry_json(&r, "data/weights/model_weights_config.json", false, &weights_json);
     if (s == P2L_OK) s = read_entry_json(&r, "data/constants/model_constants_config.json", false, &constants);
     if (s != P2L_OK) goto done;
-    r.weights_config = weights;
+    r.weights_config = weights_json;
     r.constants_config = constants;
 
     const p2l_json *schema = get_typed(model, "schema_version", P2L_JSON_OBJECT);
@@ -879,6 +927,7 @@ p2l_status p2l_pt2_read(const uint8_t *data, size_t size, p2l_exported *ep) {
     for (size_t i = 0; s == P2L_OK && i < nodes->length; i++) s = read_node(&r, &nodes->items[i], i);
 done:
     p2l_arena_free(&r.scratch);
+    p2l_strmap_free(&r.external_ids);
     if (s != P2L_OK) p2l_exported_free(ep);
     return s;
 }

@@ -174,12 +174,16 @@ static p2l_fb_ref write_quant(p2l_fb *fb, const p2l_quant *q) {
     return p2l_fb_table_end(fb);
 }
 
-/* The constant buffers planned so far, by content: a file of several signatures stores a constant of
- * one signature once when an earlier signature has the same bytes (litert-torch's files share weights
- * the same way). Found by hash, confirmed by comparing the bytes; the first tensor with given bytes is
- * the one kept, so the output never depends on the hash's random key. */
+/* The constant buffers planned so far: a file of several signatures stores a constant of one signature
+ * once when an earlier signature has it (litert-torch's files share weights the same way). The same
+ * weight is found by address (signatures converted from one module's tensors point at the same bytes:
+ * nothing to read), other equal constants by content: hash, then the bytes compared, the first
+ * tensor with given bytes being the one kept, so the output never depends on the hash's random key.
+ * The table is keyed by size, and hashes are computed only when a constant of that size is looked
+ * up by content (a big model's weights are never read for this when all are shared by address). */
 typedef struct written_buffer {
     uint64_t hash;
+    bool hashed;
     size_t nbytes;
     const void *bytes; /* the kept tensor's data (alive until the buffers are written) */
     int buffer;        /* index in Model.buffers */
@@ -188,7 +192,7 @@ typedef struct written_buffer {
 
 typedef struct buffer_index {
     P2L_VEC(written_buffer) entries;
-    int *slots; /* open addressing: entry + 1, 0 = free */
+    int *slots; /* open addressing on the size: entry + 1, 0 = free; a size's entries in insertion order */
     size_t cap; /* a power of two, at least twice the entries */
 } buffer_index;
 
@@ -222,19 +226,32 @@ static bool same_bytes(const p2l_tflite_destination *dest, const void *a, const 
     return same;
 }
 
-/* The slot holding bytes equal to `data`, or the free slot where they would go. */
-static size_t buffer_slot(const buffer_index *index, const p2l_tflite_destination *dest, uint64_t hash,
-                          const void *data, size_t nbytes) {
-    size_t slot = (size_t)hash & (index->cap - 1);
-    for (;; slot = (slot + 1) & (index->cap - 1)) {
-        int e = index->slots[slot] - 1;
-        if (e < 0) return slot;
-        const written_buffer *w = &index->entries.items[e];
-        if (w->hash == hash && w->nbytes == nbytes && same_bytes(dest, w->bytes, data, nbytes)) return slot;
+static size_t size_slot(size_t nbytes, size_t cap) { return (size_t)(nbytes * 0x9e3779b97f4a7c15ull >> 17) & (cap - 1); }
+
+/* The entry of a graph before `graph` holding `tensor`'s bytes: by address first, else by content;
+ * -1 when none. */
+static int shared_entry(buffer_index *index, const p2l_tflite_destination *dest, const p2l_ir_tensor *tensor,
+                        size_t graph) {
+    if (!index->cap) return -1;
+    for (int by_content = 0; by_content < 2; by_content++) {
+        uint64_t hash = 0;
+        if (by_content) hash = hash_constant(dest, tensor->data, tensor->nbytes);
+        for (size_t slot = size_slot(tensor->nbytes, index->cap); index->slots[slot];
+             slot = (slot + 1) & (index->cap - 1)) {
+            written_buffer *w = &index->entries.items[index->slots[slot] - 1];
+            if (w->nbytes != tensor->nbytes || w->graph >= graph) continue;
+            if (!by_content) {
+                if (w->bytes == tensor->data) return index->slots[slot] - 1;
+                continue;
+            }
+            if (!w->hashed) w->hash = hash_constant(dest, w->bytes, w->nbytes), w->hashed = true;
+            if (w->hash == hash && same_bytes(dest, w->bytes, tensor->data, tensor->nbytes)) return index->slots[slot] - 1;
+        }
     }
+    return -1;
 }
 
-static p2l_status buffer_index_add(buffer_index *index, const p2l_tflite_destination *dest, written_buffer entry) {
+static p2l_status buffer_index_add(buffer_index *index, written_buffer entry) {
     if (2 * (index->entries.len + 1) > index->cap) {
         size_t cap = index->cap ? 2 * index->cap : 64;
         int *slots = p2l_alloc_zero(sizeof *slots * cap);
@@ -242,16 +259,15 @@ static p2l_status buffer_index_add(buffer_index *index, const p2l_tflite_destina
         p2l_release(index->slots);
         index->slots = slots;
         index->cap = cap;
-        for (size_t e = 0; e < index->entries.len; e++) { /* distinct contents: each lands on a free slot */
-            const written_buffer *w = &index->entries.items[e];
-            size_t slot = (size_t)w->hash & (cap - 1);
+        for (size_t e = 0; e < index->entries.len; e++) { /* in insertion order: kept along each probe */
+            size_t slot = size_slot(index->entries.items[e].nbytes, cap);
             while (slots[slot]) slot = (slot + 1) & (cap - 1);
             slots[slot] = (int)e + 1;
         }
     }
-    size_t slot = buffer_slot(index, dest, entry.hash, entry.bytes, entry.nbytes);
-    if (index->slots[slot]) return P2L_OK; /* the same bytes are indexed already */
     P2L_TRY(P2L_VEC_PUSH(&index->entries, entry));
+    size_t slot = size_slot(entry.nbytes, index->cap);
+    while (index->slots[slot]) slot = (slot + 1) & (index->cap - 1);
     index->slots[slot] = (int)index->entries.len;
     return P2L_OK;
 }
@@ -277,20 +293,17 @@ static p2l_status plan_buffers(p2l_model_ir *m, bool release, const p2l_tflite_d
         for (size_t t = 0; s == P2L_OK && t < g->tensors.len; t++) {
             p2l_ir_tensor *tensor = &g->tensors.items[t];
             if (!tensor->data) continue;
-            uint64_t hash = share ? hash_constant(dest, tensor->data, tensor->nbytes) : 0;
-            if (share && index.cap) {
-                int e = index.slots[buffer_slot(&index, dest, hash, tensor->data, tensor->nbytes)] - 1;
-                if (e >= 0 && index.entries.items[e].graph < gi) { /* an earlier signature's constant */
-                    tensor_buffer[t] = index.entries.items[e].buffer;
-                    if (release) p2l_release_const(tensor);
-                    continue;
-                }
+            int e = share && gi > 0 ? shared_entry(&index, dest, tensor, gi) : -1;
+            if (e >= 0) { /* an earlier signature's constant */
+                tensor_buffer[t] = index.entries.items[e].buffer;
+                if (release) p2l_release_const(tensor);
+                continue;
             }
             s = P2L_VEC_PUSH(&plan->sources, tensor);
             tensor_buffer[t] = (int)plan->sources.len; /* after the sentinel */
-            if (s == P2L_OK && share && tensor->nbytes) {
-                written_buffer entry = {hash, tensor->nbytes, tensor->data, tensor_buffer[t], gi};
-                s = buffer_index_add(&index, dest, entry);
+            if (s == P2L_OK && share && tensor->nbytes && gi + 1 < m->graphs.len) {
+                written_buffer entry = {0, false, tensor->nbytes, tensor->data, tensor_buffer[t], gi};
+                s = buffer_index_add(&index, entry);
             }
         }
     }
