@@ -1342,6 +1342,36 @@ static void test_int8_lut(void) {
     }
 }
 
+/* ------------------------------------------------------------ int8 PAD / PADV2 (fast/pad.c)
+ * Padded with the zero point (PAD) or the pad value (PADV2), against the reference kernel bit for bit:
+ * H and W (before stride-2 depthwise layers), the channels too, zero points across the range. */
+static void int8_pad_case(p2l_op op, const int32_t dims[4], const int32_t pads[8], int zero_point, int value) {
+    spec s = new_spec(op, op == P2L_OP_PADV2 ? 3 : 2);
+    int8_tensor(&s.in[0], 4, dims, false, 1, 0, 0.05f, zero_point);
+    int_tensor(&s.in[1], 8, pads);
+    s.in[1].rank = 2, s.in[1].dims[0] = 4, s.in[1].dims[1] = 2;
+    if (op == P2L_OP_PADV2) {
+        int8_tensor(&s.in[2], 1, (int32_t[]){1}, true, 1, 0, 0.05f, zero_point);
+        ((int8_t *)s.in[2].data)[0] = (int8_t)value;
+        ((float *)s.in[2].scales)[0] = s.in[0].scales[0];
+    }
+    char what[128];
+    snprintf(what, sizeof what, "int8 %s %dx%dx%dx%d pads %d/%d/%d/%d/%d/%d, zero point %d value %d",
+             p2l_op_info_of(op)->name, dims[0], dims[1], dims[2], dims[3], pads[2], pads[3], pads[4], pads[5], pads[6],
+             pads[7], zero_point, value);
+    compare_int8(what, &s, s.in[0].scales[0], zero_point, false);
+    for (int t = 0; t < s.inputs; t++) free_tensor(&s.in[t]);
+}
+
+static void test_int8_pad(void) {
+    for (int z = -128; z <= 127; z += 85) {
+        int8_pad_case(P2L_OP_PAD, (int32_t[]){1, 9, 8, 24}, (int32_t[]){0, 0, 0, 1, 0, 1, 0, 0}, z, 0);
+        int8_pad_case(P2L_OP_PAD, (int32_t[]){2, 5, 7, 3}, (int32_t[]){0, 0, 1, 2, 3, 1, 0, 0}, z, 0);
+        int8_pad_case(P2L_OP_PAD, (int32_t[]){1, 4, 5, 6}, (int32_t[]){0, 0, 1, 1, 1, 1, 2, 1}, z, 0);
+        int8_pad_case(P2L_OP_PADV2, (int32_t[]){1, 6, 6, 16}, (int32_t[]){0, 0, 2, 2, 2, 2, 0, 0}, z, -z / 2 - 7);
+    }
+}
+
 static void run_all(void) {
     RUN(test_conv);
     RUN(test_grouped_conv);
@@ -1367,6 +1397,7 @@ static void run_all(void) {
     RUN(test_int8_quantize);
     RUN(test_int8_elementwise_rows);
     RUN(test_int8_lut);
+    RUN(test_int8_pad);
 }
 
 static bool env_set(const char *name) {

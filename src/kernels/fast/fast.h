@@ -371,6 +371,8 @@ const p2l_kernel *p2l_int8_elementwise_fast_kernel(p2l_op op);
  * table of the reference kernel's 256 outputs), NULL for other ops; p2l_int8_fast_kernel answers first
  * with them. */
 const p2l_kernel *p2l_int8_lut_fast_kernel(p2l_op op);
+/* PAD / PADV2 of int8 tensors (fast/pad.c: one repeated byte, the zero point or the pad value). */
+extern const p2l_kernel p2l_int8_fast_pad;
 
 /* ------------------------------------------------------------ hybrid FULLY_CONNECTED (fast/hybrid.c)
  * Float input quantized per row at run time (by the reference kernels' code), constant weights in

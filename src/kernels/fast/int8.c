@@ -470,6 +470,8 @@ const p2l_kernel *p2l_int8_fast_kernel(p2l_op op) {
     case P2L_OP_CONV_2D: return &int8_conv;
     case P2L_OP_DEPTHWISE_CONV_2D: return &int8_depthwise;
     case P2L_OP_FULLY_CONNECTED: return &int8_fully_connected;
+    case P2L_OP_PAD:
+    case P2L_OP_PADV2: return &p2l_int8_fast_pad; /* fast/pad.c */
     default: return p2l_int8_elementwise_fast_kernel(op);
     }
 }

@@ -1,17 +1,21 @@
-/* PAD / PADV2 with zeros (the common case: explicit padding before a VALID convolution). Trailing
- * dims that are not padded are merged into the innermost padded one, so for NHWC padding of H and
- * W each output row (W and C together) is one memset, one memcpy and one memset. Rows are tasks
- * when the tensor is large. Other pad values use the reference kernel. Nothing here is ISA
- * specific (memset and memcpy), so every ISA uses it as it is. */
+/* PAD / PADV2 with one repeated byte: zeros (the common case: explicit padding before a VALID
+ * convolution), or for int8 / uint8 tensors any pad value, or (PAD) the output zero point as the
+ * reference kernel pads. Trailing dims that are not padded are merged into the innermost padded one,
+ * so for NHWC padding of H and W each output row (W and C together) is one memset, one memcpy and
+ * one memset. Rows are tasks when the tensor is large. Other pad values use the reference kernel.
+ * Nothing here is ISA specific (memset and memcpy), so every ISA uses it as it is; the float
+ * selection reaches it through registry.c, int8 nodes through p2l_int8_fast_pad. */
 #include <string.h>
 
 #include "kernels/fast/fast.h"
+#include "kernels/quant_math.h"
 
 enum { ROWS_PER_TASK = 64 };
 
 typedef struct pad_state {
     void *reference_state;
     bool fast;
+    uint8_t fill;                   /* the byte every padded element is made of */
     int rank;                       /* dims up to and including the innermost padded one */
     int32_t in_dims[P2L_MAX_DIMS], out_dims[P2L_MAX_DIMS], before[P2L_MAX_DIMS];
     size_t inner;                   /* bytes of one element of the last kept dim (merged dims) */
@@ -22,12 +26,17 @@ static p2l_status pad_prepare(p2l_node *node) {
     pad_state *st;
     P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
     const p2l_tensor *x = node->inputs[0], *y = node->outputs[0];
+    const size_t size = p2l_dtype_size(x->dtype);
     if (node->input_count > 2 && node->inputs[2]) {
         const p2l_tensor *v = node->inputs[2];
         if (!v->known) return P2L_OK;
         const uint8_t *bytes = v->data;
+        st->fill = bytes[0];
         for (size_t i = 0; i < p2l_dtype_size(v->dtype); i++)
-            if (bytes[i]) return P2L_OK; /* not all-zero bits */
+            if (bytes[i] != st->fill || (bytes[i] && size != 1)) return P2L_OK; /* not one byte repeated */
+    } else if (p2l_is_quantized_dtype(y->dtype) && y->quant_count) { /* the reference pads with the zero point */
+        if (size != 1 && y->zero_points[0]) return P2L_OK;
+        st->fill = (uint8_t)y->zero_points[0];
     }
     if (x->rank < 1 || y->count == 0) return P2L_OK;
     int64_t v[2 * P2L_MAX_DIMS];
@@ -78,12 +87,12 @@ static void pad_task(void *ctx, size_t task, int thread) {
             stride *= (size_t)st->in_dims[d];
         }
         if (!inside) {
-            memset(out, 0, out_row);
+            memset(out, st->fill, out_row);
             continue;
         }
-        memset(out, 0, before);
+        memset(out, st->fill, before);
         memcpy(out + before, job->in + src * in_row, in_row);
-        memset(out + before + in_row, 0, out_row - before - in_row);
+        memset(out + before + in_row, st->fill, out_row - before - in_row);
     }
 }
 
@@ -97,3 +106,7 @@ static p2l_status pad_invoke(p2l_node *node) {
 }
 
 const p2l_fast_driver p2l_fast_pad = {pad_prepare, pad_invoke};
+
+/* The same for int8 nodes (p2l_int8_fast_kernel), with the reference PAD's arity. */
+const p2l_kernel p2l_int8_fast_pad = {.prepare = pad_prepare, .invoke = pad_invoke, .min_inputs = 2, .max_inputs = 3,
+                                      .min_outputs = 1, .max_outputs = 1};
