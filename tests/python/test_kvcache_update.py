@@ -68,3 +68,22 @@ def test_out_of_range_position_wraps_like_the_scatter_form():
         options = {} if resolver is None else {"experimental_op_resolver_type": resolver}
         np.testing.assert_array_equal(run_signature(litert.Interpreter, content, inputs, **options)[0], expected)
     np.testing.assert_array_equal(run_pt2lite(content, inputs)[0], expected)
+
+
+class DecodeCache(torch.nn.Module):
+    """A decode step's cache: written at one position, then read (the update happens in the variable's
+    buffer on pt2lite's runtime: src/runtime/variable_alias.c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("k", torch.zeros(CACHE))
+
+    def forward(self, k, pos):
+        self.k.index_copy_(2, pos, k)
+        return (self.k * torch.arange(1.0, 9.0)[:, None]).sum(2)
+
+
+def test_cache_updated_in_place_over_several_steps():
+    from test_state import check_stateful
+    inputs = [(torch.randn(1, 2, 1, 4), torch.tensor([p])) for p in (0, 1, 2, 7, 1, 5)]
+    check_stateful(DecodeCache(), inputs)
