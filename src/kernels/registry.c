@@ -107,6 +107,7 @@
     X(SPACE_TO_DEPTH, space_to_depth, 2) \
     X(TOPK_V2, topk_v2, 3) \
     X(SCATTER_ND, scatter_nd, 4) \
+    X(DYNAMIC_UPDATE_SLICE, dynamic_update_slice, 1) \
     X(RANDOM_UNIFORM, random, 1) \
     X(RANDOM_STANDARD_NORMAL, random, 1) \
     X(VAR_HANDLE, var_handle, 1) \

@@ -509,6 +509,49 @@ static int scatter_into(p2l_lower_ctx *ctx, int x, int lin, int updates, scatter
     return p2l_emit(ctx, P2L_OP_SELECT_V2, 3, ins2, 1, &out) < 0 ? -1 : out;
 }
 
+/* index_put(self, [None.., idx], values) with one runtime index of one element and no accumulate:
+ * DYNAMIC_UPDATE_SLICE of the values at start (0.., idx, 0..), the work proportional to the written
+ * row, not to self (a KV cache's update per decode step). The index is wrapped as the SCATTER_ND form
+ * wraps it (negatives count from the end; FLOOR_MOD, so every start is in range and the update's clamp
+ * never moves it). -1: not this case (nothing emitted); otherwise the result tensor, or -2 on failure. */
+static int index_put_one_row(p2l_lower_ctx *ctx, const p2l_value *self_v, const index_plan *plan) {
+    if (plan->count != 1 || p2l_arg_of(ctx, "accumulate")->i != 0) return -1;
+    const p2l_value *idx_v = &ctx->ep->values.items[plan->ids[0]];
+    if (idx_v->rank != 1 || idx_v->dims[0] != 1) return -1;
+    p2l_dtype dtype = p2l_ir_dtype(self_v->dtype);
+    if (dtype != P2L_FLOAT32 && dtype != P2L_INT32 && dtype != P2L_BOOL) return -1;
+    int given = p2l_value_input_any(ctx, plan->ids[0], NULL);
+    if (given < 0 || p2l_is_const(ctx->g, given)) return -1; /* a constant index keeps the exact SCATTER_ND form */
+    const int rank = self_v->rank, d = plan->dims[0];
+    int64_t udims[P2L_MAX_DIMS];
+    memcpy(udims, self_v->dims, sizeof(int64_t) * (size_t)rank);
+    udims[d] = 1;
+    int32_t shape[P2L_MAX_DIMS];
+    for (int i = 0; i < rank; i++) shape[i] = (int32_t)udims[i];
+    /* values broadcast to self[indices]'s shape: self's with dim d of size 1 */
+    int v = p2l_cast(ctx, p2l_align_rank(ctx, p2l_input(ctx, "values", NULL), rank), dtype);
+    if (v < 0) return -2;
+    if (memcmp(tensor_of(ctx, v)->dims, udims, sizeof(int64_t) * (size_t)rank) != 0) {
+        int ins[2] = {v, p2l_const_i32(ctx, rank, shape)};
+        int b = p2l_temp(ctx, "values", dtype, rank, udims);
+        if (p2l_emit(ctx, P2L_OP_BROADCAST_TO, 2, ins, 1, &b) < 0) return -2;
+        v = b;
+    }
+    int pos = index_tensor(ctx, plan->ids[0], self_v->dims[d]); /* [1] */
+    int32_t zeros[P2L_MAX_DIMS] = {0};
+    int parts[3], n = 0;
+    if (d > 0) parts[n++] = p2l_const_i32(ctx, d, zeros);
+    parts[n++] = pos;
+    if (d < rank - 1) parts[n++] = p2l_const_i32(ctx, rank - 1 - d, zeros);
+    int start = concat(ctx, n, parts, 0);
+    int ins[3] = {p2l_input(ctx, "self", NULL), v, start};
+    if (ins[0] < 0 || start < 0) return -2;
+    int64_t odims[P2L_MAX_DIMS];
+    memcpy(odims, self_v->dims, sizeof(int64_t) * (size_t)rank);
+    int out = p2l_temp(ctx, "updated", dtype, rank, odims);
+    return p2l_emit(ctx, P2L_OP_DYNAMIC_UPDATE_SLICE, 3, ins, 1, &out) < 0 ? -2 : out;
+}
+
 /* index_put(self, indices, values, accumulate): the indexed dims are moved first and merged, the
  * values broadcast to the shape self[indices] has and put in the same order, then SCATTER_ND. */
 p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
@@ -519,6 +562,8 @@ p2l_status p2l_lower_index_put(p2l_lower_ctx *ctx, const p2l_aten_node *node) {
     if (plan.count == 0) return p2l_unsupported(ctx, "index_put without an index tensor");
     if (!p2l_dims_static(self_v->dims, self_v->rank) || !p2l_dims_static(plan.bdims, plan.brank))
         return p2l_unsupported(ctx, "index_put with dynamic shapes");
+    int one_row = index_put_one_row(ctx, self_v, &plan);
+    if (one_row != -1) return one_row < 0 ? P2L_ERROR_UNSUPPORTED : p2l_logical_output(ctx, 0, one_row);
     int rank = self_v->rank;
     int axis;
     int8_t perm[P2L_MAX_DIMS];

@@ -51,6 +51,24 @@ static bool movable_group(const p2l_graph *g, const p2l_plan_item *items, int t,
            !g->tensors[t].is_constant && !g->tensors[t].known && !(group_data && group_data[t]);
 }
 
+/* Whether the value produced at step `step` may be written into the variable's buffer `data` although an
+ * aliased read of the variable ends there (at `read_end`): the producer is a DYNAMIC_UPDATE_SLICE whose
+ * operand is that read and whose update and start are not in the buffer. The kernel then writes only the
+ * updated slice (the operand is its output), so a KV cache's step costs its new row. */
+static bool updates_in_place(const p2l_graph *g, const int *owner, void *const *variable_data, int step, int read_end,
+                             const void *data) {
+    if (read_end != step || !runnable(g, step)) return false;
+    const p2l_node *n = &g->nodes[step];
+    if (n->op != P2L_OP_DYNAMIC_UPDATE_SLICE || n->input_count != 3) return false;
+    for (int i = 0; i < 3; i++) {
+        const p2l_tensor *t = n->inputs[i];
+        if (!t) return false;
+        const bool in_buffer = t->index >= 0 && !t->is_constant && variable_data[owner[t->index]] == data;
+        if (in_buffer != (i == 0)) return false;
+    }
+    return true;
+}
+
 p2l_status p2l_plan_variable_aliases(p2l_graph *g, const p2l_plan_item *items, const int *owner,
                                      void *const *group_data, void **variable_data) {
     g->variable_alias_count = 0;
@@ -88,7 +106,9 @@ p2l_status p2l_plan_variable_aliases(p2l_graph *g, const p2l_plan_item *items, c
             if (!variable_untouched(g, v, o, last, -1, false)) continue;
             if (last > read_until[v]) read_until[v] = last;
         } else {
-            if (read_until[v] >= first || !variable_untouched(g, v, first, last, o, true)) continue;
+            if ((read_until[v] >= first && !updates_in_place(g, owner, variable_data, first, read_until[v], var->data)) ||
+                !variable_untouched(g, v, first, last, o, true))
+                continue;
         }
         variable_data[group] = var->data;
         g->variable_aliases[g->variable_alias_count++] = (p2l_variable_alias){.variable = v, .data = var->data};

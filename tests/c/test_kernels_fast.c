@@ -471,6 +471,8 @@ static void test_fully_connected(void) {
     }
 }
 
+static void runtime_b_cases(const int32_t (*shapes)[2][4], size_t count);
+
 static void test_batch_matmul(void) {
     for (int adj_y = 0; adj_y <= 1; adj_y++) {
         spec s = new_spec(P2L_OP_BATCH_MATMUL, 2);
@@ -488,7 +490,24 @@ static void test_batch_matmul(void) {
         {{2, 5, 7}, {1, 7, 19}},         /* one B shared by every batch */
         {{2, 3, 5, 7}, {2, 1, 7, 4}},    /* broadcast batch dim: reference */
     };
-    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+    runtime_b_cases(shapes, sizeof shapes / sizeof *shapes);
+}
+
+/* Up to 8 rows of A per batch (decode attention) are computed from B unpacked; more are packed. Its
+ * own test, run last: the inputs are drawn from one sequence, so the earlier tests keep theirs. */
+static void test_batch_matmul_few_rows(void) {
+    const int32_t shapes[][2][4] = {
+        {{1, 4, 3, 64}, {1, 4, 64, 40}}, /* q x K^T / p x V of a decode step */
+        {{1, 4, 1, 13}, {1, 4, 13, 5}},  /* one row, a depth not a multiple of 8 */
+        {{2, 8, 19}, {1, 19, 11}},       /* 8 rows, one B shared by every batch */
+        {{2, 9, 6}, {2, 6, 3}},          /* 9 rows: packed per batch */
+        {{2, 12, 7}, {1, 7, 19}},        /* 12 rows: one shared B packed */
+    };
+    runtime_b_cases(shapes, sizeof shapes / sizeof *shapes);
+}
+
+static void runtime_b_cases(const int32_t (*shapes)[2][4], size_t count) {
+    for (size_t i = 0; i < count; i++)
         for (int adj_y = 0; adj_y <= 1; adj_y++) {
             const int rank = shapes[i][0][3] ? 4 : 3;
             int32_t b_dims[4];
@@ -1398,6 +1417,7 @@ static void run_all(void) {
     RUN(test_int8_elementwise_rows);
     RUN(test_int8_lut);
     RUN(test_int8_pad);
+    RUN(test_batch_matmul_few_rows);
 }
 
 static bool env_set(const char *name) {

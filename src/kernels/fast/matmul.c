@@ -4,11 +4,12 @@
  * BATCH_MATMUL (left side not transposed): a constant right-hand side shared by every batch is
  * packed once and all batches are one tall GEMM; a right-hand side computed at run time
  * (attention's K^T and V) is packed at each invoke, once when one matrix is shared by every batch,
- * else per batch, the batches split over the threads. Broadcast batch dims and adj_x use the
+ * else per batch, the batches split over the threads; with at most DIRECT_MAX_ROWS rows of A per batch
+ * (decode attention) it is not packed: the product reads B as it is. Broadcast batch dims and adj_x use the
  * reference kernel. */
 #include "kernels/fast/fast.h"
 
-enum { BLOCK_BYTES = 512 * 1024, MIN_CHUNK_ROWS = 24 };
+enum { BLOCK_BYTES = 512 * 1024, MIN_CHUNK_ROWS = 24, DIRECT_MAX_ROWS = 8 };
 
 typedef struct matmul_state {
     void *reference_state;
@@ -25,6 +26,8 @@ typedef struct matmul_state {
     int k, n;
     size_t batches, rows;   /* per_batch: batch count and rows of A per batch */
     size_t chunk_rows, chunks; /* ... cut into chunks of rows when there are fewer batches than threads */
+    bool direct;            /* ... or few rows of A per batch: computed straight from B's layout */
+    size_t b_stride;        /* direct: floats from one batch's B to the next (0: one B for all) */
     float *packed;          /* pack_each_invoke: the one packed B (per_batch: the thread's scratch) */
     size_t packed_floats;   /* packed B then its zero bias, rounded up to 16 floats */
 } matmul_state;
@@ -106,6 +109,14 @@ static p2l_status prepare_runtime_b(p2l_node *node, matmul_state *st) {
     const size_t a_batches = a->count / ((size_t)a->dims[a->rank - 2] * (size_t)a->dims[a->rank - 1]);
     if (node->outputs[0]->count != a->count / (size_t)st->k * (size_t)st->n) return P2L_OK; /* A broadcasts */
     if (b_batches != 1 && (b_batches != a_batches || a->rank != b->rank)) return P2L_OK;  /* B broadcasts */
+    const size_t a_rows = (size_t)a->dims[a->rank - 2];
+    if (a_rows <= DIRECT_MAX_ROWS) { /* decode attention: packing B would cost more than the product */
+        st->direct = true;
+        st->batches = a_batches;
+        st->rows = a_rows;
+        st->b_stride = b_batches == 1 ? 0 : (size_t)st->k * (size_t)st->n;
+        return P2L_OK;
+    }
     size_t floats;
     if (!p2l_mul_size((size_t)st->k + 1, (size_t)p2l_gemm_padded_n(st->n), &floats) ||
         floats > SIZE_MAX / sizeof(float) - 16)
@@ -151,6 +162,43 @@ static void batch_task(void *ctx, size_t task, int thread) {
         st->gemm(&b, rows - r < block ? rows - r : block, a + r * k, k, c + r * n, n, 0, b.panels, &st->clamp);
 }
 
+/* x . y in 8 independent partial sums (vectorizable without reassociating a single sum). */
+static float dot(const float *x, const float *y, size_t k) {
+    float acc[8] = {0};
+    size_t p = 0;
+    for (; p + 8 <= k; p += 8)
+        for (int l = 0; l < 8; l++) acc[l] += x[p + l] * y[p + l];
+    float tail = 0;
+    for (; p < k; p++) tail += x[p] * y[p];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+/* One batch of few rows, from B as it is: adj_y (B is n x k) one dot per output, each B row read once
+ * for all rows of A; plain B (k x n) the rows of C accumulated over B's rows, each read once. */
+static void direct_task(void *ctx, size_t batch, int thread) {
+    (void)thread;
+    const p2l_fast_job *job = ctx;
+    const matmul_state *st = job->state;
+    const size_t k = (size_t)st->k, n = (size_t)st->n, m = st->rows;
+    const float *a = (const float *)job->node->inputs[0]->data + batch * m * k;
+    const float *b = (const float *)job->node->inputs[1]->data + batch * st->b_stride;
+    float *c = (float *)job->node->outputs[0]->data + batch * m * n;
+    if (st->adj_y) {
+        for (size_t j = 0; j < n; j++)
+            for (size_t i = 0; i < m; i++) c[i * n + j] = dot(a + i * k, b + j * k, k);
+        return;
+    }
+    for (size_t e = 0; e < m * n; e++) c[e] = 0;
+    for (size_t p = 0; p < k; p++) {
+        const float *bp = b + p * n;
+        for (size_t i = 0; i < m; i++) {
+            const float aip = a[i * k + p];
+            float *ci = c + i * n;
+            for (size_t j = 0; j < n; j++) ci[j] += aip * bp[j];
+        }
+    }
+}
+
 static p2l_status batch_matmul_prepare(p2l_node *node) {
     P2L_TRY(p2l_reference_kernel_of(node->op)->prepare(node));
     matmul_state *st = new_state(node);
@@ -175,6 +223,11 @@ static p2l_status batch_matmul_prepare(p2l_node *node) {
 
 static p2l_status batch_matmul_invoke(p2l_node *node) {
     matmul_state *st = node->state;
+    if (st->direct) {
+        p2l_fast_job job = {node, st};
+        p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->batches, direct_task, &job);
+        return P2L_OK;
+    }
     if (st->per_batch) {
         p2l_fast_job job = {node, st};
         p2l_parallel_for(node->exec ? node->exec->pool : NULL, st->batches * st->chunks, batch_task, &job);
