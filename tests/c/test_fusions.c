@@ -154,22 +154,10 @@ static void set_quant(tm_model *m, int t, float scale, int64_t zero_point) {
     m->t[t].quant_count = 1, m->t[t].scales[0] = scale, m->t[t].zero_points[0] = zero_point;
 }
 
-static int run_int8_silu(const int8_silu_case *c, int kernels, unsigned flags, int8_t y[256]) {
-    tm_model m = {0};
-    const int32_t shape[4] = {1, 4, 8, 8};
-    const int x = tm_tensor_add(&m, P2L_INT8, 4, shape, "x"), sg = tm_tensor_add(&m, P2L_INT8, 4, shape, "sigmoid");
-    const int out = tm_tensor_add(&m, P2L_INT8, 4, shape, "y");
-    set_quant(&m, x, c->x_scale, c->x_zero_point);
-    set_quant(&m, sg, 1.0f / 256, -128);
-    set_quant(&m, out, c->y_scale, c->y_zero_point);
-    tm_op_add(&m, LOGISTIC, 1, (int32_t[]){x}, 1, (int32_t[]){sg});
-    tm_op *mul = tm_op_add(&m, MUL, 2, c->mul_swapped ? (int32_t[]){sg, x} : (int32_t[]){x, sg}, 1, (int32_t[]){out});
-    tm_option(mul, "fused_activation_function", c->mul_activation);
-    m.n_in = 1, m.in[0] = x;
-    m.n_out = 1, m.out[0] = out;
-    if (c->s_is_output) m.n_out = 2, m.out[1] = sg;
+/* Builds m, runs it on the 256 int8 values, writes output 0 to y; the number of ops that ran (-1: failed). */
+static int run_int8_model(tm_model *m, int kernels, unsigned flags, int8_t y[256]) {
     size_t size;
-    uint8_t *bytes = tm_build(&m, &size);
+    uint8_t *bytes = tm_build(m, &size);
     p2l_model *model = NULL;
     CHECK_EQ_INT(p2l_model_load(bytes, size, P2L_MODEL_COPY, &model), P2L_OK);
     free(bytes);
@@ -188,6 +176,23 @@ static int run_int8_silu(const int8_silu_case *c, int kernels, unsigned flags, i
     p2l_interpreter_free(it);
     p2l_model_free(model);
     return ran;
+}
+
+static int run_int8_silu(const int8_silu_case *c, int kernels, unsigned flags, int8_t y[256]) {
+    tm_model m = {0};
+    const int32_t shape[4] = {1, 4, 8, 8};
+    const int x = tm_tensor_add(&m, P2L_INT8, 4, shape, "x"), sg = tm_tensor_add(&m, P2L_INT8, 4, shape, "sigmoid");
+    const int out = tm_tensor_add(&m, P2L_INT8, 4, shape, "y");
+    set_quant(&m, x, c->x_scale, c->x_zero_point);
+    set_quant(&m, sg, 1.0f / 256, -128);
+    set_quant(&m, out, c->y_scale, c->y_zero_point);
+    tm_op_add(&m, LOGISTIC, 1, (int32_t[]){x}, 1, (int32_t[]){sg});
+    tm_op *mul = tm_op_add(&m, MUL, 2, c->mul_swapped ? (int32_t[]){sg, x} : (int32_t[]){x, sg}, 1, (int32_t[]){out});
+    tm_option(mul, "fused_activation_function", c->mul_activation);
+    m.n_in = 1, m.in[0] = x;
+    m.n_out = 1, m.out[0] = out;
+    if (c->s_is_output) m.n_out = 2, m.out[1] = sg;
+    return run_int8_model(&m, kernels, flags, y);
 }
 
 static void test_int8_silu(void) {
@@ -245,26 +250,7 @@ static int run_detour(const detour_case *c, const float q[4], int kernels, unsig
     m.n_in = 1, m.in[0] = x;
     m.n_out = 1, m.out[0] = out;
     if (c->s_is_output) m.n_out = 2, m.out[1] = u;
-    size_t size;
-    uint8_t *bytes = tm_build(&m, &size);
-    p2l_model *model = NULL;
-    CHECK_EQ_INT(p2l_model_load(bytes, size, P2L_MODEL_COPY, &model), P2L_OK);
-    free(bytes);
-    p2l_interpreter *it = NULL;
-    const p2l_interpreter_options options = {.size = sizeof options, .kernels = kernels,
-                                             .flags = flags | P2L_INTERPRETER_PROFILE};
-    int ran = -1;
-    if (model && p2l_interpreter_create(model, &options, &it) == P2L_OK) {
-        int8_t in[256];
-        for (int i = 0; i < 256; i++) in[i] = (int8_t)(uint8_t)(i * 151 + 7); /* 151 is odd: every byte once */
-        const p2l_profile_entry *entries = NULL;
-        if (p2l_interpreter_set_input(it, 0, in, sizeof in) != P2L_OK || p2l_interpreter_invoke(it) != P2L_OK ||
-            p2l_interpreter_get_output(it, 0, y, 256) != P2L_OK || p2l_interpreter_profile(it, &entries, &ran) != P2L_OK)
-            ran = -1;
-    }
-    p2l_interpreter_free(it);
-    p2l_model_free(model);
-    return ran;
+    return run_int8_model(&m, kernels, flags, y);
 }
 
 static void test_int8_detour(void) {
