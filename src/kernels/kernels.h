@@ -66,7 +66,11 @@ enum {
     P2L_EPILOGUE_SILU,       /* y = x * LOGISTIC(x): LOGISTIC then MUL of the output with it */
     P2L_EPILOGUE_HARD_SWISH, /* y = HARD_SWISH(x) */
     P2L_EPILOGUE_MUL_BY_INPUT, /* offered to an int8 LOGISTIC: y = MUL(input 0, output 0) (int8 SiLU) */
+    /* offered to a per-tensor int8 DEQUANTIZE: the float element-wise ops after it and the QUANTIZE to
+     * int8 that ends them (epilogue_nodes, in order), a function of the input byte (a float detour) */
+    P2L_EPILOGUE_INT8_DETOUR,
 };
+enum { P2L_FUSION_MAX_ABSORBED = 3 }; /* nodes one offer absorbs at most */
 typedef struct p2l_fusion {
     /* Input 0 is the output of a zero PAD of dims 1 and 2 (H, W) only: the kernel may read `unpadded`
      * instead, with pad_top / pad_left more implicit zero padding (bottom/right follow from the
@@ -79,6 +83,9 @@ typedef struct p2l_fusion {
     int epilogue;
     p2l_tensor *epilogue_output;
     bool epilogue_taken;
+    /* The nodes the epilogue absorbs, in graph order (epilogue_output is the last one's output 0). */
+    struct p2l_node *epilogue_nodes[P2L_FUSION_MAX_ABSORBED];
+    int epilogue_node_count;
 } p2l_fusion;
 
 typedef struct p2l_node {

@@ -9,7 +9,7 @@
 /* What each offer would absorb: per kind of offer, the nodes skipped if the kernel takes it. */
 enum { P2L_OFFER_UNPADDED, P2L_OFFER_EPILOGUE, P2L_OFFER_KINDS };
 typedef struct p2l_fusion_offers {
-    int absorbed[P2L_OFFER_KINDS][2]; /* node indices, -1 for none */
+    int absorbed[P2L_OFFER_KINDS][P2L_FUSION_MAX_ABSORBED]; /* node indices, -1 for none */
 } p2l_fusion_offers;
 
 /* Clears node o's fusion and offers what the table's patterns match (nothing with no_fusion). */

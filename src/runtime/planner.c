@@ -397,9 +397,10 @@ static p2l_status lifetimes(p2l_graph *g, p2l_plan_item *items, int *owner, void
             p2l_tensor *y = n->outputs[i];
             if (i == 0 && n->fusion.epilogue_taken) {
                 y = n->fusion.epilogue_output;
-                if (y->bytes != n->outputs[0]->bytes)
-                    return p2l_graph_op_context(p2l_fail(P2L_ERROR_INTERNAL, "fused epilogue output has %zu bytes, "
-                                                         "expected %zu", y->bytes, n->outputs[0]->bytes), g, o);
+                /* same elements; the dtype may differ (an int8 DEQUANTIZE's detour ends in int8) */
+                if (y->count != n->outputs[0]->count)
+                    return p2l_graph_op_context(p2l_fail(P2L_ERROR_INTERNAL, "fused epilogue output has %zu "
+                                                         "elements, expected %zu", y->count, n->outputs[0]->count), g, o);
             }
             items[y->index] = (p2l_plan_item){.size = y->bytes, .first = o, .last = o};
         }

@@ -12,7 +12,8 @@
 #include "pt2lite.h"
 #include "test_runtime_builder.h"
 
-enum { CONV_2D = 3, DEPTHWISE_CONV_2D = 4, LOGISTIC = 14, MUL = 18, PAD = 34, PADV2 = 60, HARD_SWISH = 117 };
+enum { CONV_2D = 3, DEPTHWISE_CONV_2D = 4, DEQUANTIZE = 6, LOGISTIC = 14, MUL = 18, TANH = 28, PAD = 34, PADV2 = 60,
+       QUANTIZE = 114, HARD_SWISH = 117, GELU = 150 };
 
 static const float weights[36] = {0.5f, -1, 0.25f, 2, -0.75f, 1, 0.125f, -0.5f, 1.5f, -1, 0.5f, 0.75f,
                                   -0.25f, 1, -2, 0.5f, 0.25f, -0.125f, 1, 0.375f, -1.5f, 0.25f, 0.5f, -0.5f,
@@ -153,22 +154,10 @@ static void set_quant(tm_model *m, int t, float scale, int64_t zero_point) {
     m->t[t].quant_count = 1, m->t[t].scales[0] = scale, m->t[t].zero_points[0] = zero_point;
 }
 
-static int run_int8_silu(const int8_silu_case *c, int kernels, unsigned flags, int8_t y[256]) {
-    tm_model m = {0};
-    const int32_t shape[4] = {1, 4, 8, 8};
-    const int x = tm_tensor_add(&m, P2L_INT8, 4, shape, "x"), sg = tm_tensor_add(&m, P2L_INT8, 4, shape, "sigmoid");
-    const int out = tm_tensor_add(&m, P2L_INT8, 4, shape, "y");
-    set_quant(&m, x, c->x_scale, c->x_zero_point);
-    set_quant(&m, sg, 1.0f / 256, -128);
-    set_quant(&m, out, c->y_scale, c->y_zero_point);
-    tm_op_add(&m, LOGISTIC, 1, (int32_t[]){x}, 1, (int32_t[]){sg});
-    tm_op *mul = tm_op_add(&m, MUL, 2, c->mul_swapped ? (int32_t[]){sg, x} : (int32_t[]){x, sg}, 1, (int32_t[]){out});
-    tm_option(mul, "fused_activation_function", c->mul_activation);
-    m.n_in = 1, m.in[0] = x;
-    m.n_out = 1, m.out[0] = out;
-    if (c->s_is_output) m.n_out = 2, m.out[1] = sg;
+/* Builds m, runs it on the 256 int8 values, writes output 0 to y; the number of ops that ran (-1: failed). */
+static int run_int8_model(tm_model *m, int kernels, unsigned flags, int8_t y[256]) {
     size_t size;
-    uint8_t *bytes = tm_build(&m, &size);
+    uint8_t *bytes = tm_build(m, &size);
     p2l_model *model = NULL;
     CHECK_EQ_INT(p2l_model_load(bytes, size, P2L_MODEL_COPY, &model), P2L_OK);
     free(bytes);
@@ -187,6 +176,23 @@ static int run_int8_silu(const int8_silu_case *c, int kernels, unsigned flags, i
     p2l_interpreter_free(it);
     p2l_model_free(model);
     return ran;
+}
+
+static int run_int8_silu(const int8_silu_case *c, int kernels, unsigned flags, int8_t y[256]) {
+    tm_model m = {0};
+    const int32_t shape[4] = {1, 4, 8, 8};
+    const int x = tm_tensor_add(&m, P2L_INT8, 4, shape, "x"), sg = tm_tensor_add(&m, P2L_INT8, 4, shape, "sigmoid");
+    const int out = tm_tensor_add(&m, P2L_INT8, 4, shape, "y");
+    set_quant(&m, x, c->x_scale, c->x_zero_point);
+    set_quant(&m, sg, 1.0f / 256, -128);
+    set_quant(&m, out, c->y_scale, c->y_zero_point);
+    tm_op_add(&m, LOGISTIC, 1, (int32_t[]){x}, 1, (int32_t[]){sg});
+    tm_op *mul = tm_op_add(&m, MUL, 2, c->mul_swapped ? (int32_t[]){sg, x} : (int32_t[]){x, sg}, 1, (int32_t[]){out});
+    tm_option(mul, "fused_activation_function", c->mul_activation);
+    m.n_in = 1, m.in[0] = x;
+    m.n_out = 1, m.out[0] = out;
+    if (c->s_is_output) m.n_out = 2, m.out[1] = sg;
+    return run_int8_model(&m, kernels, flags, y);
 }
 
 static void test_int8_silu(void) {
@@ -213,8 +219,79 @@ static void test_int8_silu(void) {
     }
 }
 
+/* ------------------------------------------------------------ int8 float detours as one table
+ * x int8 [1,4,8,8] holding each of the 256 values -> DEQUANTIZE -> a float unary op, or LOGISTIC then
+ * MUL(d, s) (PT2E's unannotated SiLU) -> QUANTIZE -> y int8. The DEQUANTIZE's lookup kernel takes the
+ * detour; its bytes must equal the same kernels running every op (fusions off) on every input, for
+ * several input and output quantizations, and stay within a step of the reference kernels. */
+typedef struct detour_case {
+    const char *name;
+    int op;                       /* the unary op; LOGISTIC with silu: LOGISTIC + MUL */
+    bool silu, mul_swapped, s_is_output;
+    int mul_activation, fused_ops; /* ops that run when the detour fuses */
+} detour_case;
+
+static int run_detour(const detour_case *c, const float q[4], int kernels, unsigned flags, int8_t y[256]) {
+    tm_model m = {0};
+    const int32_t shape[4] = {1, 4, 8, 8};
+    const int x = tm_tensor_add(&m, P2L_INT8, 4, shape, "x"), d = tm_tensor_add(&m, P2L_FLOAT32, 4, shape, "d");
+    const int u = tm_tensor_add(&m, P2L_FLOAT32, 4, shape, "u");
+    const int v = c->silu ? tm_tensor_add(&m, P2L_FLOAT32, 4, shape, "v") : u;
+    const int out = tm_tensor_add(&m, P2L_INT8, 4, shape, "y");
+    set_quant(&m, x, q[0], (int64_t)q[1]);
+    set_quant(&m, out, q[2], (int64_t)q[3]);
+    tm_op_add(&m, DEQUANTIZE, 1, (int32_t[]){x}, 1, (int32_t[]){d});
+    tm_op_add(&m, c->op, 1, (int32_t[]){d}, 1, (int32_t[]){u});
+    if (c->silu) {
+        tm_op *mul = tm_op_add(&m, MUL, 2, c->mul_swapped ? (int32_t[]){u, d} : (int32_t[]){d, u}, 1, (int32_t[]){v});
+        tm_option(mul, "fused_activation_function", c->mul_activation);
+    }
+    tm_op_add(&m, QUANTIZE, 1, (int32_t[]){v}, 1, (int32_t[]){out});
+    m.n_in = 1, m.in[0] = x;
+    m.n_out = 1, m.out[0] = out;
+    if (c->s_is_output) m.n_out = 2, m.out[1] = u;
+    return run_int8_model(&m, kernels, flags, y);
+}
+
+static void test_int8_detour(void) {
+    const bool fusing = p2l_fast_kernels_enabled() && !p2l_env_flag("P2L_NO_FUSION");
+    static const detour_case detour_cases[] = {
+        {"DEQUANTIZE, SiLU, QUANTIZE", LOGISTIC, true, false, false, 0, 1},
+        {"DEQUANTIZE, SiLU as MUL(s, x), QUANTIZE", LOGISTIC, true, true, false, 0, 1},
+        {"DEQUANTIZE, LOGISTIC, QUANTIZE", LOGISTIC, false, false, false, 0, 1},
+        {"DEQUANTIZE, HARD_SWISH, QUANTIZE", HARD_SWISH, false, false, false, 0, 1},
+        {"DEQUANTIZE, TANH, QUANTIZE", TANH, false, false, false, 0, 1},
+        {"DEQUANTIZE, GELU, QUANTIZE", GELU, false, false, false, 0, 1},
+        /* not fused: a MUL with a fused RELU, a float intermediate the caller reads */
+        {"DEQUANTIZE, SiLU with a RELU, QUANTIZE", LOGISTIC, true, false, false, P2L_ACT_RELU, 4},
+        {"DEQUANTIZE, SiLU (sigmoid an output too), QUANTIZE", LOGISTIC, true, false, true, 0, 4},
+        {"DEQUANTIZE, TANH (an output too), QUANTIZE", TANH, false, false, true, 0, 3},
+    };
+    /* x scale, x zero point, y scale, y zero point */
+    static const float quants[][4] = {{0.07f, -5, 0.03f, -100}, {2.5f, 127, 1e-3f, 127}, {1e-3f, -128, 4e-4f, -128},
+                                      {0.0235f, 3, 0.0117f, 0}};
+    for (size_t i = 0; i < sizeof detour_cases / sizeof *detour_cases; i++)
+        for (size_t k = 0; k < sizeof quants / sizeof *quants; k++) {
+            const detour_case *c = &detour_cases[i];
+            const int written = c->silu ? 4 : 3;
+            int8_t reference[256], expected[256], y[256];
+            CHECK_EQ_INT(run_detour(c, quants[k], P2L_KERNELS_REFERENCE, P2L_INTERPRETER_NO_FUSION, reference), written);
+            CHECK_EQ_INT(run_detour(c, quants[k], P2L_KERNELS_AUTO, P2L_INTERPRETER_NO_FUSION, expected), written);
+            const int ran = run_detour(c, quants[k], P2L_KERNELS_AUTO, 0, y);
+            CHECK_EQ_INT(ran, fusing ? c->fused_ops : written);
+            int worst = 0; /* steps from the reference kernels (the fast float ops may round differently) */
+            for (int e = 0; e < 256; e++) worst = abs(y[e] - reference[e]) > worst ? abs(y[e] - reference[e]) : worst;
+            CHECK(memcmp(y, expected, sizeof y) == 0);
+            CHECK(worst <= 1);
+            if (memcmp(y, expected, sizeof y) != 0 || worst > 1 || ran != (fusing ? c->fused_ops : written))
+                fprintf(stderr, "  in case %s, quantization %zu: %d ops ran, %d steps from the reference\n", c->name,
+                        k, ran, worst);
+        }
+}
+
 int main(void) {
     RUN(test_fusion_table);
     RUN(test_int8_silu);
+    RUN(test_int8_detour);
     return check_summary();
 }

@@ -397,3 +397,34 @@ def test_relu6_with_its_own_output_quantization(conv_zero_point, fused):
     steps = 1 if fused else 2
     compare(run_litert(content, [x.numpy()])[0], expected, 6 / 255, steps, "LiteRT")
     compare(run_pt2lite(content, [x.numpy()])[0], expected, 6 / 255, steps, "pt2lite runtime")
+
+
+class SiLUCNN(torch.nn.Module):
+    """conv -> SiLU -> depthwise conv -> SiLU -> conv: efficientnet's blocks in small. torchao's XNNPACK
+    quantizer leaves SiLU unannotated, so each stays float: DEQUANTIZE, LOGISTIC, MUL, QUANTIZE."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.dw = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
+        self.pw = torch.nn.Conv2d(16, 8, 1)
+
+    def forward(self, x):
+        return self.pw(F.silu(self.dw(F.silu(self.conv(x)))))
+
+
+def test_float_silu_detour_runs_as_one_table(monkeypatch):
+    """pt2lite's runtime fuses each float SiLU detour into one int8 lookup (runtime/fusions.c): the outputs
+    equal the unfused run's exactly and stay within 1 step of LiteRT's."""
+    torch.manual_seed(0)
+    args = (torch.randn(1, 3, 24, 24),)
+    qm = quantize(SiLUCNN(), args)
+    content = pt2lite.convert(qm, args).model_content()
+    ops = tflite_ops(content)
+    assert ops.count("LOGISTIC") == 2 and ops.count("MUL") == 2 and ops.count("QUANTIZE") >= 2, ops
+    inputs = [a.numpy() for a in args]
+    fused = run_pt2lite(content, inputs)[0]
+    monkeypatch.setenv("P2L_NO_FUSION", "1")
+    unfused = run_pt2lite(content, inputs)[0]
+    np.testing.assert_array_equal(fused, unfused)
+    compare(fused, run_litert(content, inputs)[0], output_scale(qm), 1, "pt2lite runtime against LiteRT")

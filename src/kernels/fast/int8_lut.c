@@ -6,7 +6,11 @@
  * bit by construction, whatever arithmetic the reference uses. Long tensors are cut into chunks over
  * the node's threads. An int8 LOGISTIC offered the MUL of its input and its output (int8 SiLU, the
  * P2L_EPILOGUE_MUL_BY_INPUT fusion) takes it: the table then holds the reference MUL of each input
- * and its LOGISTIC, and the MUL's output is written directly. */
+ * and its LOGISTIC, and the MUL's output is written directly. A per-tensor int8 DEQUANTIZE offered a
+ * float detour ending in a QUANTIZE to int8 (P2L_EPILOGUE_INT8_DETOUR) takes it the same way: the table
+ * holds what the detour's nodes, each run by the kernel the interpreter gives it, make of the 256
+ * bytes, so the lookup equals the unfused run bit for bit; otherwise the DEQUANTIZE runs the int8
+ * convert kernel. */
 #include "kernels/fast/fast.h"
 #include <string.h>
 
@@ -83,6 +87,69 @@ static p2l_status lut_prepare(p2l_node *node) {
     return P2L_OK;
 }
 
+/* The bytes the chain DEQUANTIZE node, then f->epilogue_nodes, makes of the 256 int8 inputs: each node
+ * a copy reading and writing 256-element tensors, run by the kernel the interpreter would give it
+ * (dequantize for the DEQUANTIZE). false where a node cannot run so (it needs scratch, or refuses). */
+enum { DETOUR_TENSORS = 1 + 2 * P2L_FUSION_MAX_ABSORBED };
+static bool tabulate_detour(p2l_node *node, const p2l_kernel *dequantize, const int8_t *bytes, int8_t *table) {
+    const p2l_fusion *f = &node->fusion;
+    const p2l_tensor *originals[DETOUR_TENSORS]; /* the graph's tensors ... */
+    p2l_tensor probes[DETOUR_TENSORS];            /* ... and their 256-element stand-ins */
+    float data[P2L_FUSION_MAX_ABSORBED + 1][256];
+    int known = 0;
+    originals[known] = node->inputs[0], probes[known++] = vector_256(node->inputs[0], (void *)bytes);
+    const p2l_kernel_selection selection = {0}; /* auto: the interpreter's, set while it prepares */
+    for (int k = 0; k <= f->epilogue_node_count; k++) {
+        p2l_node *n = k == 0 ? node : f->epilogue_nodes[k - 1];
+        const p2l_kernel *kernel = k == 0 ? dequantize : p2l_kernel_for_node(&selection, n);
+        p2l_tensor *inputs[2], *outputs[1];
+        if (!kernel || n->input_count > 2 || n->output_count != 1) return false;
+        for (int i = 0; i < n->input_count; i++) {
+            int t = 0;
+            while (t < known && originals[t] != n->inputs[i]) t++;
+            if (t == known) return false; /* reads a tensor from outside the chain */
+            inputs[i] = &probes[t];
+        }
+        const bool last = k == f->epilogue_node_count;
+        if (known == DETOUR_TENSORS || (last && n->outputs[0] != f->epilogue_output)) return false;
+        originals[known] = n->outputs[0];
+        probes[known] = vector_256(n->outputs[0], last ? (void *)table : data[k]);
+        probes[known].bytes = 256 * p2l_dtype_size(n->outputs[0]->dtype);
+        outputs[0] = &probes[known++];
+        p2l_node probe = *n;
+        /* (the interpreter has not set up the later nodes yet: this node's arena) */
+        probe.inputs = inputs, probe.outputs = outputs, probe.exec = NULL, probe.state = NULL;
+        probe.arena = node->arena, probe.derived = node->derived;
+        probe.scratch_bytes = 0;
+        memset(&probe.fusion, 0, sizeof probe.fusion);
+        if (kernel->prepare(&probe) != P2L_OK || probe.scratch_bytes || kernel->invoke(&probe) != P2L_OK) {
+            p2l_clear_error();
+            return false;
+        }
+    }
+    return true;
+}
+
+static p2l_status detour_prepare(p2l_node *node) {
+    const p2l_kernel *dequantize = p2l_int8_elementwise_fast_kernel(P2L_OP_DEQUANTIZE);
+    const p2l_fusion *f = &node->fusion;
+    const p2l_tensor *x = node->inputs[0], *y = f->epilogue_output;
+    const bool offered = f->epilogue == P2L_EPILOGUE_INT8_DETOUR && y && x->dtype == P2L_INT8 && x->quant_count == 1 &&
+                         y->dtype == P2L_INT8 && y->quant_count == 1 && y->count == x->count;
+    int8_t bytes[256], table[256];
+    for (int v = 0; v < 256; v++) bytes[v] = (int8_t)(uint8_t)v;
+    /* the table first: the detour's nodes are prepared on copies, before this node's state is set */
+    if (!offered || !tabulate_detour(node, dequantize, bytes, table)) return dequantize->prepare(node);
+    lut_state *st;
+    P2L_TRY(p2l_fast_prepare(node, p2l_reference_kernel_of(node->op), sizeof *st, (void **)&st));
+    memcpy(st->table, table, sizeof table);
+    st->out = f->epilogue_output;
+    const p2l_fast_isa *isa = p2l_fast_isa_active();
+    st->row = isa && isa->i8_lookup_row ? isa->i8_lookup_row : lookup_row_scalar;
+    node->fusion.epilogue_taken = true;
+    return P2L_OK;
+}
+
 static void lut_chunk(void *ctx, size_t task, int thread) {
     (void)thread;
     const p2l_fast_job *job = ctx;
@@ -101,6 +168,13 @@ static p2l_status lut_invoke(p2l_node *node) {
     return P2L_OK;
 }
 
+static p2l_status detour_invoke(p2l_node *node) {
+    if (!node->fusion.epilogue_taken) return p2l_int8_elementwise_fast_kernel(P2L_OP_DEQUANTIZE)->invoke(node);
+    return lut_invoke(node);
+}
+
+static const p2l_kernel int8_detour = {.prepare = detour_prepare, .invoke = detour_invoke, .min_inputs = 1,
+                                       .max_inputs = 1, .min_outputs = 1, .max_outputs = 1};
 static const p2l_kernel int8_lut = {.prepare = lut_prepare, .invoke = lut_invoke, .min_inputs = 1, .max_inputs = 1,
                                     .min_outputs = 1, .max_outputs = 1};
 
@@ -111,6 +185,7 @@ const p2l_kernel *p2l_int8_lut_fast_kernel(p2l_op op) {
     case P2L_OP_RELU:
     case P2L_OP_RELU6:
     case P2L_OP_RELU_N1_TO_1: return &int8_lut;
+    case P2L_OP_DEQUANTIZE: return &int8_detour; /* the int8 convert kernel where no detour is fused */
     default: return NULL;
     }
 }
