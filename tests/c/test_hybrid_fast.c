@@ -225,10 +225,10 @@ static void test_int4(void) {
             }
     /* one row: block 32 (even and odd counts of blocks), multiples of 64 (steps of 4 x 64 values
      * and a partial one), per-channel; extreme values (int16 partial sums near their limit) */
-    static const int row_blocks[] = {32, 32, 32, 64, 128, 320, 0, 4096};
-    static const int row_depths[] = {64, 96, 768, 192, 256, 640, 512, 4096};
+    static const int row_blocks[] = {32, 32, 32, 64, 128, 320, 0, 4096, 32};
+    static const int row_depths[] = {64, 96, 768, 192, 256, 640, 512, 4096, 4096 + 192}; /* last: past 64 steps a row */
     for (size_t a = 0; a < 4; a++)
-        for (size_t b = 0; b < 8; b++)
+        for (size_t b = 0; b < 9; b++)
             for (int variant = 0; variant < 3; variant++) {
                 fc_case c = {.units = units[a], .depth = row_depths[b], .batch = 1, .int4 = true,
                              .block = row_blocks[b], .zero_row = variant == 1, .extreme = variant == 2,
