@@ -163,16 +163,52 @@ static void test_int8(void) {
                              .activation = n == 1 ? P2L_ACT_RELU : P2L_ACT_NONE, .zero_row = n == 2};
                 check_case(&c);
             }
-    /* one row, weights in [-127, 127]: the one-row loops (depths around their 64 / 32 steps) */
-    static const int row_depths[] = {1, 31, 32, 33, 64, 95, 96, 129, 768};
+    /* one row, weights in [-127, 127]: the one-row loops (depths around their 64 / 32 steps; rows
+     * longer than the loop's prefetch distance, 4 KB, with both tails) */
+    static const int row_depths[] = {1, 31, 32, 33, 64, 95, 96, 129, 768, 2048 + 32 + 5, 4096 + 63};
     for (size_t a = 0; a < 5; a++)
-        for (size_t b = 0; b < 9; b++)
+        for (size_t b = 0; b < 11; b++)
             for (int variant = 0; variant < 3; variant++) {
                 fc_case c = {.units = units[a] + (a == 4 ? 300 : 0), .depth = row_depths[b], .batch = 1,
                              .asymmetric = variant != 1, .no_minimum = true, .zero_row = variant == 2 && b == 4,
                              .extreme = variant == 2, .activation = variant == 1 ? P2L_ACT_RELU : P2L_ACT_NONE};
                 check_case(&c);
             }
+}
+
+/* The ISA's one-row int8 loop alone against plain int32 dots: x over all of int8 (-128 included),
+ * weights in [-127, 127], row strides longer than the rows, channel counts around the groups of 4,
+ * depths around the 64 / 32 steps and past the 4 KB prefetch distance. */
+static void test_int8_gemv_loop(void) {
+    static const size_t depths[] = {1, 32, 63, 64, 97, 768, 4096 + 32 + 7};
+    static const size_t units[] = {1, 3, 4, 5, 9};
+    const p2l_fast_isa *tables[8];
+    const int count = p2l_fast_isa_supported(tables, 8);
+    for (int i = 0; i < count; i++) {
+        if (!tables[i]->hybrid_i8_gemv) continue;
+        for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++)
+            for (size_t n = 0; n < sizeof units / sizeof units[0]; n++) {
+                const size_t k = depths[d], ldw = k + 5, count_w = units[n] * ldw;
+                int8_t *x = malloc(k), *w = malloc(count_w);
+                uint8_t *x_abs = malloc(k);
+                int32_t got[9], expect[9];
+                for (size_t t = 0; t < k; t++) {
+                    x[t] = (int8_t)(t % 5 == 0 ? -128 : (int)(rnd_u32() >> 24) - 128);
+                    x_abs[t] = (uint8_t)(x[t] < 0 ? -x[t] : x[t]);
+                }
+                for (size_t t = 0; t < count_w; t++) w[t] = (int8_t)(t % 3 == 0 ? (t % 2 ? 127 : -127) : (int)(rnd_u32() % 255) - 127);
+                for (size_t u = 0; u < units[n]; u++) {
+                    int32_t s = 0;
+                    for (size_t t = 0; t < k; t++) s += (int32_t)x[t] * w[u * ldw + t];
+                    expect[u] = s;
+                }
+                tables[i]->hybrid_i8_gemv(x, x_abs, k, w, ldw, units[n], got);
+                const bool same = memcmp(got, expect, units[n] * sizeof(int32_t)) == 0;
+                if (!same) fprintf(stderr, "one-row int8 loop differs: %s depth %zu units %zu\n", tables[i]->name, k, units[n]);
+                CHECK(same);
+                free(x), free(w), free(x_abs);
+            }
+    }
 }
 
 static void test_int4(void) {
@@ -189,10 +225,10 @@ static void test_int4(void) {
             }
     /* one row: block 32 (even and odd counts of blocks), multiples of 64 (steps of 4 x 64 values
      * and a partial one), per-channel; extreme values (int16 partial sums near their limit) */
-    static const int row_blocks[] = {32, 32, 32, 64, 128, 320, 0, 4096};
-    static const int row_depths[] = {64, 96, 768, 192, 256, 640, 512, 4096};
+    static const int row_blocks[] = {32, 32, 32, 64, 128, 320, 0, 4096, 32};
+    static const int row_depths[] = {64, 96, 768, 192, 256, 640, 512, 4096, 4096 + 192}; /* last: past 64 steps a row */
     for (size_t a = 0; a < 4; a++)
-        for (size_t b = 0; b < 8; b++)
+        for (size_t b = 0; b < 9; b++)
             for (int variant = 0; variant < 3; variant++) {
                 fc_case c = {.units = units[a], .depth = row_depths[b], .batch = 1, .int4 = true,
                              .block = row_blocks[b], .zero_row = variant == 1, .extreme = variant == 2,
@@ -203,6 +239,7 @@ static void test_int4(void) {
 
 int main(void) {
     RUN(test_int8);
+    RUN(test_int8_gemv_loop);
     RUN(test_int4);
     const p2l_fast_isa *tables[1];
     if (p2l_fast_isa_supported(tables, 1) > 0 && tables[0]->hybrid_i8_dot) CHECK(fast_cases > 0);

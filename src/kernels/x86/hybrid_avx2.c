@@ -94,44 +94,52 @@ void p2l_hybrid_i4_dot__avx2(const int16_t *x, const int32_t *xsum, size_t rows,
  * Memory-bound: a weight byte must cost few instructions. int8: 32 weights per row and step meet the
  * row's magnitudes |x| (u8) with vpmaddubsw, the weights' signs flipped where x is negative
  * (vpsignb: w * sign(x), 0 where x is 0), so each pair sum |x0 w0 + x1 w1| <= 2 * 128 * 127 fits
- * int16 (why the weights must not hold -128); vpmaddwd by ones widens the pairs to int32. */
+ * int16 (why the weights must not hold -128); vpmaddwd by ones widens the pairs to int32.
+ * The channels are read one after the other, each row whole, so the weights are one sequential
+ * stream (4 rows read side by side were 15-35% slower on Zen 1: docs/generative.md), prefetched
+ * I8_GEMV_AHEAD bytes ahead with the non-temporal hint (read once per step: they should not push the
+ * cache and the activations out of L2/L3; measured a few % faster than T0 on the 117M Llama); x (L1) is
+ * reloaded per row, and 4 rows share one horizontal sum. */
+enum { I8_GEMV_AHEAD = 4096 };
+
 void p2l_hybrid_i8_gemv__avx2(const int8_t *x, const uint8_t *x_abs, size_t k, const int8_t *w, size_t ldw,
                               size_t units, int32_t *dots) {
     const __m256i ones = _mm256_set1_epi16(1);
     for (size_t u0 = 0; u0 < units; u0 += P2L_HYBRID_UNITS) {
         const int nu = units - u0 < P2L_HYBRID_UNITS ? (int)(units - u0) : P2L_HYBRID_UNITS;
-        WEIGHT_ROWS(int8_t, wr, w + u0 * ldw, ldw, nu);
         __m256i acc[P2L_HYBRID_UNITS] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                                          _mm256_setzero_si256()};
-        size_t kk = 0;
-        for (; kk + 64 <= k; kk += 64) { /* one cache line per row and step: one prefetch each */
-            const __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + kk));
-            const __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + kk + 32));
-            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(x_abs + kk));
-            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(x_abs + kk + 32));
-            for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
-                _mm_prefetch((const char *)(wr[j] + kk + AHEAD * ldw), _MM_HINT_T0);
-                const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wr[j] + kk));
-                const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wr[j] + kk + 32));
+        for (int j = 0; j < nu; j++) {
+            const int8_t *wr = w + (u0 + (size_t)j) * ldw;
+            __m256i sum = _mm256_setzero_si256();
+            size_t kk = 0;
+            for (; kk + 64 <= k; kk += 64) { /* one cache line per step: one prefetch */
+                _mm_prefetch((const char *)(wr + kk + I8_GEMV_AHEAD), _MM_HINT_NTA);
+                const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wr + kk));
+                const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wr + kk + 32));
+                const __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + kk));
+                const __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + kk + 32));
+                const __m256i a0 = _mm256_loadu_si256((const __m256i *)(x_abs + kk));
+                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(x_abs + kk + 32));
                 const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(w0, x0)), ones);
                 const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(w1, x1)), ones);
-                acc[j] = _mm256_add_epi32(acc[j], _mm256_add_epi32(p0, p1));
+                sum = _mm256_add_epi32(sum, _mm256_add_epi32(p0, p1));
             }
-        }
-        for (; kk + 32 <= k; kk += 32) {
-            const __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + kk));
-            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(x_abs + kk));
-            for (int j = 0; j < P2L_HYBRID_UNITS; j++) {
-                const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wr[j] + kk));
-                acc[j] = _mm256_add_epi32(acc[j],
-                                          _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(w0, x0)), ones));
+            if (kk + 32 <= k) {
+                const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wr + kk));
+                const __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + kk));
+                const __m256i a0 = _mm256_loadu_si256((const __m256i *)(x_abs + kk));
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(w0, x0)), ones));
             }
+            acc[j] = sum;
         }
         int32_t out[P2L_HYBRID_UNITS];
         _mm_storeu_si128((__m128i *)out, sum4(acc[0], acc[1], acc[2], acc[3]));
+        const size_t vectorized = k / 32 * 32;
         for (int j = 0; j < nu; j++) {
+            const int8_t *wr = w + (u0 + (size_t)j) * ldw;
             uint32_t tail = (uint32_t)out[j]; /* wraps as int32 sums do */
-            for (size_t t = kk; t < k; t++) tail += (uint32_t)((int32_t)x[t] * wr[j][t]);
+            for (size_t t = vectorized; t < k; t++) tail += (uint32_t)((int32_t)x[t] * wr[t]);
             dots[u0 + (size_t)j] = (int32_t)tail;
         }
     }
