@@ -450,3 +450,20 @@ def test_prefill_lens_refusals(prefill_len, message):
     model = tiny_model("llama")
     with pytest.raises(ValueError, match=message):
         pt2lite.llm.convert(model, max_seq_len=16, prefill_len=prefill_len)
+
+
+@pytest.mark.parametrize("recorded, message", [
+    (b'"prefill_lens": [16, 4]', "ascending positive integers"), (b'"prefill_lens": [4, -6]', "ascending positive"),
+    (b'"prefill_lens": [4, 15]', "no signature 'prefill_15'"), (b'"prefill_lens": [4; 16]', "ascending positive")])
+def test_prefill_lens_cli_refuses_bad_metadata(recorded, message, tmp_path):
+    """The C generator refuses a "prefill_lens" that is not an ascending list of the file's signatures."""
+    import subprocess
+    _, edge = converted_multi()
+    content = edge.model_content()
+    written = b'"prefill_lens": [4, 16]'
+    assert content.count(written) == 1 and len(recorded) == len(written)
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(content.replace(written, recorded))
+    run = subprocess.run([runtime_cli(), "generate", str(path), "--prompt", "1,2,3", "--max-new-tokens", "2"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and message in run.stderr, run.stderr
