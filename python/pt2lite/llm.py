@@ -12,7 +12,6 @@ C converter into resource variables shared by name by both signatures (docs/gene
 """
 
 import json
-import re
 
 import numpy as np
 
@@ -382,7 +381,7 @@ class Generator:
         edge = edge_or_path if isinstance(edge_or_path, EdgeModel) else load(edge_or_path, backend=backend)
         # "prefill" (one block length), else one "prefill_<n>" per length
         prefills = [name for name in edge.signatures if name == PREFILL] or \
-            [name for name in edge.signatures if re.fullmatch(PREFILL + r"_[0-9]+", name)]
+            [name for name in edge.signatures if name.startswith(PREFILL + "_") and name[len(PREFILL) + 1:].isdecimal()]
         if not prefills or DECODE not in edge.signatures:
             raise ValueError(f"a Generator needs signatures '{PREFILL}' (or '{PREFILL}_<n>') and '{DECODE}'; the "
                              f"model has {edge.signatures}")
