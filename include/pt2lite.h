@@ -547,7 +547,8 @@ P2L_API p2l_status p2l_calibration_range(const p2l_calibration *calibration, con
 typedef struct p2l_generator p2l_generator;
 typedef struct p2l_generator_options {
     size_t size;                   /* sizeof(p2l_generator_options), or 0 (see "option structs") */
-    const char *prefill_signature; /* NULL: "prefill" */
+    const char *prefill_signature; /* NULL: "prefill", or "prefill_<n>" for each n of the metadata's
+                                      "prefill_lens" (docs/generative.md); a name: that signature alone */
     const char *decode_signature;  /* NULL: "decode" */
     int num_threads;               /* as p2l_interpreter_options.num_threads */
     int max_seq_len;               /* 0: the limit the file records (metadata "pt2lite_llm"; none checked for
@@ -565,7 +566,8 @@ P2L_API p2l_status p2l_generator_create(p2l_model *model, const p2l_generator_op
 P2L_API void p2l_generator_free(p2l_generator *generator);
 /* Starts a sequence: clears the cache and prefills `count` (>= 1) prompt ids in blocks of prefill_len (a
  * shorter last block reruns the prompt's last prefill_len ids; a prompt shorter than one block is padded
- * with rows at positions past it). P2L_ERROR_LIMIT when the prompt exceeds max_seq_len. */
+ * with rows at positions past it); with several prefill signatures, the blocks computing the fewest rows,
+ * then making the fewest calls (docs/generative.md). P2L_ERROR_LIMIT when the prompt exceeds max_seq_len. */
 P2L_API p2l_status p2l_generator_prefill(p2l_generator *generator, const int64_t *ids, size_t count);
 /* The next token (greedy). Each call after the first decodes the previous token first; past max_seq_len
  * positions it fails with P2L_ERROR_LIMIT naming the limit. */
@@ -574,7 +576,7 @@ P2L_API p2l_status p2l_generator_next(p2l_generator *generator, int64_t *token);
 P2L_API const float *p2l_generator_logits(const p2l_generator *generator, size_t *vocab);
 P2L_API p2l_status p2l_generator_stats_get(const p2l_generator *generator, p2l_generator_stats *stats);
 /* The cache positions a sequence may use (options.max_seq_len, else the file's; 0: unknown, unchecked)
- * and the prefill signature's block length. */
+ * and the prefill signature's block length (the largest, with several). */
 P2L_API int p2l_generator_max_seq_len(const p2l_generator *generator);
 P2L_API int p2l_generator_prefill_len(const p2l_generator *generator);
 

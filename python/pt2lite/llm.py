@@ -235,21 +235,53 @@ def _cached_lm_class():
 
 
 # The file's metadata entry recording what a runner needs (docs/generative.md): a JSON object
-# {"max_seq_len": <int>, "prefill_len": <int>}, read by Generator and by the C generator (generate.c).
+# {"max_seq_len": <int>, "prefill_len": <int>}, plus "prefill_lens": [<int>, ...] (ascending) for a file
+# with one prefill signature per length ("prefill_<n>"; "prefill_len" is then the largest). Read by
+# Generator and by the C generator (generate.c).
 LLM_METADATA = "pt2lite_llm"
 
 
+def prefill_lengths(prefill_len, max_seq_len):
+    """convert()'s prefill_len, checked: (sorted block lengths, whether it was a list). A ValueError says
+    what is wrong with a bad value."""
+    listed = isinstance(prefill_len, (list, tuple))
+    lengths = list(prefill_len) if listed else [prefill_len]
+    if listed and not lengths:
+        raise ValueError("prefill_len is an empty list: give at least one block length")
+    for n in lengths:
+        if not (isinstance(n, int) and not isinstance(n, bool) and isinstance(max_seq_len, int)
+                and 1 <= n <= max_seq_len):
+            raise ValueError(f"need integers 1 <= prefill_len <= max_seq_len, got prefill_len={prefill_len!r}, "
+                             f"max_seq_len={max_seq_len!r}")
+    if len(set(lengths)) != len(lengths):
+        raise ValueError(f"prefill_len={prefill_len!r} repeats a length: give each block length once")
+    return sorted(lengths), listed
+
+
 class LLMConfig:
-    """What a Generator needs to know about a converted model."""
+    """What a Generator needs to know about a converted model. prefill_len: one block length (signature
+    "prefill") or a list of them (signatures "prefill_<n>"); .prefill_lens is always the ascending list and
+    .prefill_len its largest."""
 
     def __init__(self, max_seq_len, prefill_len, prefill=PREFILL, decode=DECODE):
-        self.max_seq_len, self.prefill_len, self.prefill, self.decode = max_seq_len, prefill_len, prefill, decode
+        self.max_seq_len, self.prefill, self.decode = max_seq_len, prefill, decode
+        self.listed = isinstance(prefill_len, (list, tuple))
+        self.prefill_lens = sorted(prefill_len) if self.listed else [] if prefill_len is None else [prefill_len]
+        self.prefill_len = self.prefill_lens[-1] if self.prefill_lens else None
 
     def __repr__(self):
-        return f"LLMConfig(max_seq_len={self.max_seq_len}, prefill_len={self.prefill_len})"
+        lengths = self.prefill_lens if self.listed else self.prefill_len
+        return f"LLMConfig(max_seq_len={self.max_seq_len}, prefill_len={lengths})"
+
+    def prefill_signature(self, length):
+        """The name of the prefill signature taking `length` tokens."""
+        return f"{self.prefill}_{length}" if self.listed else self.prefill
 
     def to_metadata(self):
-        return json.dumps({"max_seq_len": self.max_seq_len, "prefill_len": self.prefill_len}).encode()
+        fields = {"max_seq_len": self.max_seq_len, "prefill_len": self.prefill_len}
+        if self.listed:
+            fields["prefill_lens"] = self.prefill_lens
+        return json.dumps(fields).encode()
 
     @staticmethod
     def from_file(edge):
@@ -259,9 +291,33 @@ class LLMConfig:
             return None
         try:
             fields = json.loads(recorded)
-            return LLMConfig(int(fields["max_seq_len"]), int(fields["prefill_len"]))
+            lengths = fields.get("prefill_lens")
+            prefill_len = [int(n) for n in lengths] if lengths is not None else int(fields["prefill_len"])
+            return LLMConfig(int(fields["max_seq_len"]), prefill_len)
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"metadata '{LLM_METADATA}' is not valid ({recorded[:80]!r}): {e}") from None
+
+
+def prefill_plan(length, blocks):
+    """The prefill calls for a prompt of `length` tokens given the block lengths `blocks`: a list of
+    (block, first position). The plan computes the fewest rows (padding and rewritten rows included), then
+    makes the fewest calls: full blocks at 0, b0, b0 + b1, ..., then at most one last block that covers the
+    rest, either overlapping the rows before it (positions length - block ..) or, for a prompt shorter than
+    it, padded (first position 0; docs/generative.md "Signature IO"). The C generator plans the same way."""
+    blocks = sorted(blocks, reverse=True)
+    # best[r]: (rows computed, calls, first block) to prefill the last r tokens
+    best = [(0, 0, 0)] + [None] * length
+    for r in range(1, length + 1):
+        for b in blocks:
+            rows, calls = (b, 1) if b >= r else (b + best[r - b][0], 1 + best[r - b][1])
+            if best[r] is None or (rows, calls) < best[r][:2]:
+                best[r] = (rows, calls, b)
+    plan, done = [], 0
+    while done < length:
+        b = best[length - done][2]
+        plan.append((b, max(0, min(done, length - b))))
+        done += b
+    return plan
 
 
 # llm.convert's quantize= -> the converter's recipe (pt2lite.convert). "int8" here means int8 weights with
@@ -279,6 +335,9 @@ def convert(model, max_seq_len, prefill_len, quantize=None, backend="pt2lite"):
     cache held in the file as resource variables (docs/generative.md). Returns an EdgeModel with
     `.llm_config` (max_seq_len, prefill_len) set, for pt2lite.llm.Generator.
 
+    prefill_len may be a list of distinct lengths: one signature "prefill_<n>" per length n (ascending),
+    all sharing the weights and the cache, so that a Generator prefills a prompt with fewer padded rows.
+
     quantize: None (float weights), "fp16" (float16 weights), "int8" (int8 weights, float activations:
     the "dynamic_int8" recipe, also accepted by that name) or "int4_weights" (int4 weights in blocks)."""
     import torch
@@ -286,22 +345,23 @@ def convert(model, max_seq_len, prefill_len, quantize=None, backend="pt2lite"):
     if quantize is not None and quantize not in QUANTIZE_RECIPES:
         raise ValueError(f"pt2lite.llm.convert: quantize={quantize!r} is not a recipe for language models; "
                          f"give one of {', '.join(map(repr, QUANTIZE_RECIPES))} or None")
-    if not (isinstance(max_seq_len, int) and isinstance(prefill_len, int) and 1 <= prefill_len <= max_seq_len):
-        raise ValueError(f"need integers 1 <= prefill_len <= max_seq_len, got prefill_len={prefill_len!r}, "
-                         f"max_seq_len={max_seq_len!r}")
+    lengths, listed = prefill_lengths(prefill_len, max_seq_len)
     _family(model)  # a clear refusal before anything else
     limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
     if limit and max_seq_len > limit:
         raise ValueError(f"max_seq_len={max_seq_len} exceeds the model's {limit} positions")
     wrapped = _cached_lm_class()(model.eval(), max_seq_len).eval()
-    tokens = torch.zeros(1, prefill_len, dtype=torch.long)
-    positions = torch.arange(prefill_len, dtype=torch.long)
-    config = LLMConfig(max_seq_len, prefill_len)
+    config = LLMConfig(max_seq_len, lengths if listed else lengths[0])
+    entry_points = [(config.prefill_signature(n), n) for n in lengths] + [(DECODE, 1)]
     with torch.no_grad():
-        edge = (signature(PREFILL, wrapped, (tokens, positions))
-                .signature(DECODE, wrapped, (tokens[:, :1], positions[:1]))
-                .convert(backend=backend, quantize=QUANTIZE_RECIPES.get(quantize),
-                         metadata={LLM_METADATA: config.to_metadata()}))
+        # the same module at each length: the converter stores the weights once and shares the cache variables
+        signatures = None
+        for name, steps in entry_points:
+            args = (torch.zeros(1, steps, dtype=torch.long), torch.arange(steps, dtype=torch.long))
+            signatures = (signature(name, wrapped, args) if signatures is None
+                          else signatures.signature(name, wrapped, args))
+        edge = signatures.convert(backend=backend, quantize=QUANTIZE_RECIPES.get(quantize),
+                                  metadata={LLM_METADATA: config.to_metadata()})
     edge.llm_config = config
     return edge
 
@@ -313,13 +373,18 @@ class Generator:
     backend: "pt2lite" (pt2lite's C runtime) or "litert" (ai_edge_litert). The file records max_seq_len;
     max_seq_len= may lower that limit (or give it for a file that does not record it).
 
-    Each generate() call starts from an empty cache: the prompt is prefilled in blocks of prefill_len,
-    then one decode call per new token."""
+    Each generate() call starts from an empty cache: the prompt is prefilled in blocks of prefill_len (with
+    several prefill signatures, "prefill_<n>", the blocks of prefill_plan), then one decode call per new
+    token."""
 
     def __init__(self, edge_or_path, backend="pt2lite", max_seq_len=None, num_threads=None):
         edge = edge_or_path if isinstance(edge_or_path, EdgeModel) else load(edge_or_path, backend=backend)
-        if PREFILL not in edge.signatures or DECODE not in edge.signatures:
-            raise ValueError(f"a Generator needs signatures '{PREFILL}' and '{DECODE}'; the model has {edge.signatures}")
+        # "prefill" (one block length), else one "prefill_<n>" per length
+        prefills = [name for name in edge.signatures if name == PREFILL] or \
+            [name for name in edge.signatures if name.startswith(PREFILL + "_") and name[len(PREFILL) + 1:].isdecimal()]
+        if not prefills or DECODE not in edge.signatures:
+            raise ValueError(f"a Generator needs signatures '{PREFILL}' (or '{PREFILL}_<n>') and '{DECODE}'; the "
+                             f"model has {edge.signatures}")
         config = LLMConfig.from_file(edge)
         if config is None:
             if max_seq_len is None:
@@ -331,10 +396,14 @@ class Generator:
                 raise ValueError(f"max_seq_len={max_seq_len}: the model was converted with max_seq_len="
                                  f"{config.max_seq_len}; the option may only lower it")
             config = LLMConfig(int(max_seq_len), config.prefill_len)
-        runner = edge.interpreter().get_signature_runner(PREFILL)
-        tokens_shape = [d["shape"] for d in runner.get_input_details().values()][0]
-        config = LLMConfig(config.max_seq_len, int(tokens_shape[-1]))
-        self.config = config
+        interpreter = edge.interpreter()
+        # block length -> signature, the lengths read from the tokens inputs
+        self.prefill_signatures = {}
+        for name in prefills:
+            tokens_shape = [d["shape"] for d in interpreter.get_signature_runner(name).get_input_details().values()][0]
+            self.prefill_signatures[int(tokens_shape[-1])] = name
+        lengths = sorted(self.prefill_signatures)
+        self.config = LLMConfig(config.max_seq_len, lengths if prefills != [PREFILL] else lengths[0])
         # a private EdgeModel over the same bytes: its interpreter (and cache) belongs to this Generator
         self.edge = EdgeModel(edge.model_content(), backend=backend, num_threads=num_threads)
 
@@ -345,22 +414,18 @@ class Generator:
 
     def _prefill(self, prompt):
         """Writes the prompt's keys and values into the cache; returns the logits after its last token.
-        Blocks of prefill_len; a last partial block is the prompt's last prefill_len tokens again (their
-        cache entries are rewritten with the same values), or, for a prompt shorter than one block, the
-        prompt after padding rows placed at positions past it (never read: a later token overwrites them
-        before any row can see them)."""
-        block, n = self.config.prefill_len, len(prompt)
-        if n >= block:
-            starts = list(range(0, n - block + 1, block))
-            if starts[-1] + block < n:
-                starts.append(n - block)
-            for start in starts:
-                logits = self._logits(PREFILL, prompt[start:start + block], range(start, start + block))
-            return logits
-        pad = block - n
-        tokens = [0] * pad + list(prompt)
-        positions = list(range(n, n + pad)) + list(range(n))
-        return self._logits(PREFILL, tokens, positions)
+        The blocks of prefill_plan: full blocks; a last block that overlaps the one before rewrites those
+        cache entries with the same values; a block longer than the whole prompt has padding rows first, at
+        positions past the prompt (never read: a later token overwrites them before any row can see them)."""
+        n = len(prompt)
+        for block, start in prefill_plan(n, self.prefill_signatures):
+            name = self.prefill_signatures[block]
+            if start + block <= n:
+                logits = self._logits(name, prompt[start:start + block], range(start, start + block))
+            else:
+                pad = block - n
+                logits = self._logits(name, [0] * pad + list(prompt), list(range(n, n + pad)) + list(range(n)))
+        return logits
 
     def stream(self, prompt_ids, max_new_tokens, temperature=0.0, top_k=None, top_p=None, seed=None,
                stop_at_limit=False):

@@ -2,6 +2,7 @@
  * prefill the prompt in blocks, then one decode call per token, over the public interpreter API. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,9 +17,14 @@ typedef struct entry_point {
     int steps; /* tokens per call */
 } entry_point;
 
+/* The most prefill signatures a generator opens (metadata "prefill_lens"). */
+#define MAX_PREFILLS 16
+
 struct p2l_generator {
     p2l_interpreter *interpreter;
-    entry_point prefill, decode;
+    entry_point prefills[MAX_PREFILLS], decode; /* prefills by ascending block length */
+    int prefill_count;
+    char prefill_names[MAX_PREFILLS][32];
     int max_seq_len;
     size_t vocab;
     float *logits;
@@ -75,40 +81,93 @@ static p2l_status open_entry_point(p2l_generator *g, const p2l_model *model, con
     return P2L_OK;
 }
 
-/* The file's metadata "pt2lite_llm" (pt2lite.llm.convert): a JSON object with an integer "max_seq_len".
- * *recorded = 0 when the file has no such entry (files converted before it was recorded). */
+/* The file's metadata "pt2lite_llm" (pt2lite.llm.convert): a JSON object with an integer "max_seq_len" and,
+ * for a file with one prefill signature per block length ("prefill_<n>"), "prefill_lens": [n, ...] ascending.
+ * recorded->max_seq_len = 0 when the file has no such entry (files converted before it was recorded);
+ * recorded->prefill_count = 0 without "prefill_lens" (one signature "prefill"). */
 #define LLM_METADATA "pt2lite_llm"
-static p2l_status recorded_max_seq_len(const p2l_model *model, int *recorded) {
-    *recorded = 0;
+typedef struct llm_metadata {
+    int max_seq_len, prefill_count, prefill_lens[MAX_PREFILLS];
+} llm_metadata;
+
+/* The value after "key": in text; NULL when the key is absent. */
+static const char *json_value(const char *text, const char *key) {
+    const char *at = strstr(text, key);
+    if (!at) return NULL;
+    at += strlen(key);
+    while (*at == ' ' || *at == ':') at++;
+    return at;
+}
+
+/* A positive int32 at *at (advanced past it); false when there is none. */
+static bool positive_int(const char **at, int *n) {
+    char *end = NULL;
+    long value = strtol(*at, &end, 10);
+    if (end == *at || value < 1 || value > INT32_MAX) return false;
+    *n = (int)value;
+    *at = end;
+    return true;
+}
+
+static p2l_status read_llm_metadata(const p2l_model *model, llm_metadata *recorded) {
+    memset(recorded, 0, sizeof *recorded);
     const void *data;
     size_t size;
     if (p2l_model_metadata(model, LLM_METADATA, &data, &size) != P2L_OK) {
         p2l_clear_error();
         return P2L_OK;
     }
-    char text[256] = {0};
+    char text[1024] = {0};
     memcpy(text, data, size < sizeof text - 1 ? size : sizeof text - 1);
-    const char *key = strstr(text, "\"max_seq_len\"");
-    const char *value = key ? key + strlen("\"max_seq_len\"") : NULL;
-    while (value && (*value == ' ' || *value == ':')) value++;
-    char *end = NULL;
-    long n = value ? strtol(value, &end, 10) : 0;
-    if (!value || end == value || n < 1 || n > INT32_MAX)
+    const char *value = json_value(text, "\"max_seq_len\"");
+    if (!value || !positive_int(&value, &recorded->max_seq_len))
         return p2l_fail(P2L_ERROR_MALFORMED, "generator: metadata '" LLM_METADATA "' has no positive integer "
                         "\"max_seq_len\" (docs/generative.md): %.80s", text);
-    *recorded = (int)n;
+    const char *list = json_value(text, "\"prefill_lens\"");
+    if (!list) return P2L_OK;
+    bool ok = *list++ == '[';
+    while (ok) {
+        while (*list == ' ') list++;
+        int n;
+        ok = recorded->prefill_count < MAX_PREFILLS && positive_int(&list, &n) &&
+             (!recorded->prefill_count || n > recorded->prefill_lens[recorded->prefill_count - 1]);
+        if (ok) recorded->prefill_lens[recorded->prefill_count++] = n;
+        while (*list == ' ') list++;
+        if (*list == ']') break;
+        ok = ok && *list++ == ',';
+    }
+    if (!ok)
+        return p2l_fail(P2L_ERROR_MALFORMED, "generator: metadata '" LLM_METADATA "' has no \"prefill_lens\" list of "
+                        "at most %d ascending positive integers (docs/generative.md): %.120s", MAX_PREFILLS, text);
     return P2L_OK;
 }
 
 /* The limit in force: the file's, or the caller's where it lowers it (a higher one would let positions
  * past the cache write nowhere). */
-static p2l_status choose_max_seq_len(const p2l_model *model, int requested, int *limit) {
-    int recorded;
-    P2L_TRY(recorded_max_seq_len(model, &recorded));
+static p2l_status choose_max_seq_len(int recorded, int requested, int *limit) {
     if (recorded && requested > recorded)
         return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "generator: max_seq_len %d exceeds the %d the model was converted "
                         "with (the option may only lower it)", requested, recorded);
     *limit = requested ? requested : recorded;
+    return P2L_OK;
+}
+
+/* The prefill signatures: `named` alone when given; else "prefill_<n>" for each of the `count` recorded block
+ * lengths (ascending); else "prefill". */
+static p2l_status open_prefills(p2l_generator *g, const p2l_model *model, int count, const int *lengths,
+                                const char *named) {
+    if (!count) {
+        g->prefill_count = 1;
+        return open_entry_point(g, model, named ? named : "prefill", &g->prefills[0]);
+    }
+    for (int i = 0; i < count; i++) {
+        snprintf(g->prefill_names[i], sizeof g->prefill_names[i], "prefill_%d", lengths[i]);
+        g->prefill_count = i + 1;
+        P2L_TRY(open_entry_point(g, model, g->prefill_names[i], &g->prefills[i]));
+        if (g->prefills[i].steps != lengths[i])
+            return p2l_fail(P2L_ERROR_UNSUPPORTED, "generator: signature '%s' takes %d tokens, the metadata '"
+                            LLM_METADATA "' says %d", g->prefill_names[i], g->prefills[i].steps, lengths[i]);
+    }
     return P2L_OK;
 }
 
@@ -128,16 +187,20 @@ p2l_status p2l_generator_create(p2l_model *model, const p2l_generator_options *o
     if (!g) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory creating a generator");
     g->pending = -1;
     p2l_interpreter_options io = {.size = sizeof io, .num_threads = o.num_threads};
-    p2l_status s = choose_max_seq_len(model, o.max_seq_len, &g->max_seq_len);
+    llm_metadata recorded;
+    p2l_status s = read_llm_metadata(model, &recorded);
+    if (s == P2L_OK) s = choose_max_seq_len(recorded.max_seq_len, o.max_seq_len, &g->max_seq_len);
     if (s == P2L_OK) s = p2l_interpreter_create(model, &io, &g->interpreter);
-    if (s == P2L_OK) s = open_entry_point(g, model, o.prefill_signature ? o.prefill_signature : "prefill", &g->prefill);
+    if (s == P2L_OK) s = open_prefills(g, model, o.prefill_signature ? 0 : recorded.prefill_count,
+                                       recorded.prefill_lens, o.prefill_signature);
     if (s == P2L_OK) s = open_entry_point(g, model, o.decode_signature ? o.decode_signature : "decode", &g->decode);
     if (s == P2L_OK && g->decode.steps != 1)
         s = p2l_fail(P2L_ERROR_UNSUPPORTED, "generator: signature '%s' takes %d tokens; decode takes 1",
                      g->decode.name, g->decode.steps);
-    if (s == P2L_OK && g->max_seq_len && g->prefill.steps > g->max_seq_len)
+    const entry_point *largest = &g->prefills[g->prefill_count ? g->prefill_count - 1 : 0];
+    if (s == P2L_OK && g->max_seq_len && largest->steps > g->max_seq_len)
         s = p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "generator: prefill_len %d exceeds max_seq_len %d",
-                     g->prefill.steps, g->max_seq_len);
+                     largest->steps, g->max_seq_len);
     if (s == P2L_OK) s = p2l_interpreter_allocate(g->interpreter); /* planned now, not in the timed calls */
     if (s == P2L_OK && !(g->logits = calloc(g->vocab, sizeof *g->logits)))
         s = p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory for %zu logits", g->vocab);
@@ -174,6 +237,28 @@ static p2l_status run(p2l_generator *g, const entry_point *e, const int64_t *tok
     return p2l_interpreter_get_tensor(g->interpreter, e->subgraph, e->logits, g->logits, g->vocab * sizeof *g->logits);
 }
 
+/* plan[r]: the cheapest way to prefill the last r tokens of a prompt: the fewest rows computed (padding and
+ * rewritten rows included), then the fewest calls; `entry` the prefill signature of its first call. A call
+ * shorter than r is a full block; one at least r long is the last (pt2lite.llm.prefill_plan is the same). */
+typedef struct prefill_step {
+    size_t rows, calls;
+    int entry;
+} prefill_step;
+
+static void plan_prefill(const p2l_generator *g, size_t count, prefill_step *plan) {
+    plan[0] = (prefill_step){0, 0, -1};
+    for (size_t r = 1; r <= count; r++) {
+        plan[r].entry = -1;
+        for (int i = g->prefill_count - 1; i >= 0; i--) { /* largest first: it wins ties */
+            size_t block = (size_t)g->prefills[i].steps;
+            size_t rows = block + (block < r ? plan[r - block].rows : 0);
+            size_t calls = 1 + (block < r ? plan[r - block].calls : 0);
+            if (plan[r].entry < 0 || rows < plan[r].rows || (rows == plan[r].rows && calls < plan[r].calls))
+                plan[r] = (prefill_step){rows, calls, i};
+        }
+    }
+}
+
 p2l_status p2l_generator_prefill(p2l_generator *g, const int64_t *ids, size_t count) {
     if (!g || (!ids && count)) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_prefill: NULL argument");
     if (count == 0) return p2l_fail(P2L_ERROR_INVALID_ARGUMENT, "p2l_generator_prefill: the prompt is empty");
@@ -182,28 +267,38 @@ p2l_status p2l_generator_prefill(p2l_generator *g, const int64_t *ids, size_t co
                         g->max_seq_len);
     if (count > (size_t)INT32_MAX) return p2l_fail(P2L_ERROR_LIMIT, "generator: a prompt of %zu tokens", count);
     P2L_TRY(p2l_interpreter_reset_state(g->interpreter));
-    size_t block = (size_t)g->prefill.steps;
-    int64_t *rows = malloc(2 * block * sizeof *rows);
-    if (!rows) return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory for a prefill block");
-    int64_t *positions = rows + block;
+    prefill_step *plan = calloc(count + 1, sizeof *plan);
+    size_t largest = (size_t)g->prefills[g->prefill_count - 1].steps;
+    int64_t *rows = malloc(2 * largest * sizeof *rows);
+    if (!plan || !rows) {
+        free(plan);
+        free(rows);
+        return p2l_fail(P2L_ERROR_OUT_OF_MEMORY, "out of memory planning the prefill of %zu tokens", count);
+    }
+    plan_prefill(g, count, plan);
+    int64_t *positions = rows + largest;
     memset(&g->stats, 0, sizeof g->stats);
     g->started = false;
     double t0 = now_seconds();
     p2l_status s = P2L_OK;
-    if (count < block) { /* padding rows first, at positions past the prompt; the prompt last */
-        size_t pad = block - count;
-        for (size_t i = 0; i < block; i++) {
-            rows[i] = i < pad ? 0 : ids[i - pad];
-            positions[i] = (int64_t)(i < pad ? count + i : i - pad);
-        }
-        s = run(g, &g->prefill, rows, positions);
-    } else {
-        for (size_t start = 0; s == P2L_OK && start < count; start += block) {
-            size_t first = start + block <= count ? start : count - block; /* a last partial block overlaps */
+    for (size_t done = 0; s == P2L_OK && done < count;) {
+        const entry_point *e = &g->prefills[plan[count - done].entry];
+        size_t block = (size_t)e->steps;
+        if (block > count) { /* the whole prompt, padding rows first at positions past it; the prompt last */
+            size_t pad = block - count;
+            for (size_t i = 0; i < block; i++) {
+                rows[i] = i < pad ? 0 : ids[i - pad];
+                positions[i] = (int64_t)(i < pad ? count + i : i - pad);
+            }
+            s = run(g, e, rows, positions);
+        } else {
+            size_t first = done + block <= count ? done : count - block; /* a last partial block overlaps */
             for (size_t i = 0; i < block; i++) positions[i] = (int64_t)(first + i);
-            s = run(g, &g->prefill, ids + first, positions);
+            s = run(g, e, ids + first, positions);
         }
+        done += block;
     }
+    free(plan);
     free(rows);
     g->stats.prefill_seconds = now_seconds() - t0;
     if (s != P2L_OK) return s;
@@ -252,4 +347,4 @@ p2l_status p2l_generator_stats_get(const p2l_generator *g, p2l_generator_stats *
 
 int p2l_generator_max_seq_len(const p2l_generator *g) { return g ? g->max_seq_len : 0; }
 
-int p2l_generator_prefill_len(const p2l_generator *g) { return g ? g->prefill.steps : 0; }
+int p2l_generator_prefill_len(const p2l_generator *g) { return g ? g->prefills[g->prefill_count - 1].steps : 0; }

@@ -363,3 +363,107 @@ def test_gemma_layers_and_refusals():
     model.config.layer_types = ["chunked_attention", "full_attention"]
     with pytest.raises(NotImplementedError, match="config.layer_types has \\['chunked_attention'\\]"):
         pt2lite.llm.convert(model, max_seq_len=16, prefill_len=8)
+
+
+# ----------------------------------------------------------------------------- several prefill lengths
+
+PREFILL_LENS = [4, 16]
+_multi = {}
+
+
+def converted_multi():
+    """The tiny llama with one prefill signature per length of PREFILL_LENS, converted once."""
+    if not _multi:
+        model, _ = converted("llama")
+        _multi["model"] = model
+        _multi["edge"] = pt2lite.llm.convert(model, max_seq_len=MAX_SEQ_LEN, prefill_len=list(reversed(PREFILL_LENS)))
+    return _multi["model"], _multi["edge"]
+
+
+def test_prefill_lens_signatures_and_metadata(tmp_path):
+    """prefill_len=[16, 4]: signatures prefill_4, prefill_16 (ascending), decode, with the documented IO and
+    the weights and cache variables stored once; metadata with "prefill_lens" and "prefill_len" the largest."""
+    model, edge = converted_multi()
+    _, single = converted("llama")
+    assert edge.signatures == ["prefill_4", "prefill_16", "decode"]
+    interpreter = edge.interpreter()
+    for name, steps in (("prefill_4", 4), ("prefill_16", 16), ("decode", 1)):
+        runner = interpreter.get_signature_runner(name)
+        details = runner.get_input_details()
+        assert [list(details[k]["shape"]) for k in ("args_0", "args_1")] == [[1, steps], [steps]]
+        assert all(details[k]["dtype"] == np.int64 for k in ("args_0", "args_1"))
+        (logits,) = runner.get_output_details().values()
+        assert list(logits["shape"]) == [1, VOCAB] and logits["dtype"] == np.float32
+    assert tflite_ops(edge.model_content()).count("VAR_HANDLE") == 2 * 2
+    # a third signature adds graph, not a second copy of the weights
+    weights = sum(p.numel() * 4 for p in model.parameters())
+    assert len(edge.model_content()) < len(single.model_content()) + 0.25 * weights
+    path = tmp_path / "multi.tflite"
+    edge.export(path)
+    assert json.loads(pt2lite.load(path)._model.metadata("pt2lite_llm")) == {
+        "max_seq_len": MAX_SEQ_LEN, "prefill_len": 16, "prefill_lens": PREFILL_LENS}
+    config = pt2lite.llm.Generator(path).config
+    assert (config.max_seq_len, config.prefill_len, config.prefill_lens) == (MAX_SEQ_LEN, 16, PREFILL_LENS)
+    assert edge.llm_config.prefill_lens == PREFILL_LENS
+
+
+def test_prefill_plan():
+    """The fewest rows computed, then the fewest calls; a last block overlaps, or pads a short prompt."""
+    plan = pt2lite.llm.prefill_plan
+    assert plan(3, PREFILL_LENS) == [(4, 0)]  # padded
+    assert plan(4, PREFILL_LENS) == [(4, 0)]
+    assert plan(13, PREFILL_LENS) == [(16, 0)]  # one padded call, not four of 4 (16 rows either way)
+    assert plan(21, PREFILL_LENS) == [(16, 0), (4, 16), (4, 17)]  # the last 4 overlap by 3
+    assert plan(19, [8]) == [(8, 0), (8, 8), (8, 11)]  # one length: as before
+
+
+def test_prefill_lens_greedy_matches_hf():
+    model, edge = converted_multi()
+    for length in (3, 4, 13, 21):
+        prompt = prompt_of(length)
+        expected = hf_greedy(model, prompt)
+        for backend in ("pt2lite", "litert"):
+            got = pt2lite.llm.Generator(edge, backend=backend).generate(prompt, NEW_TOKENS)
+            assert got == expected, f"prefill_len={PREFILL_LENS}, {backend}, prompt of {length}: {got} != HF {expected}"
+
+
+def test_prefill_lens_cli_matches_hf(tmp_path):
+    """`pt2lite generate` reads "prefill_lens" and drives the prefill_<n> signatures."""
+    import subprocess
+    model, edge = converted_multi()
+    path = tmp_path / "multi.tflite"
+    edge.export(path)
+    for length in (3, 4, 13, 21):
+        prompt = prompt_of(length)
+        run = subprocess.run([runtime_cli(), "generate", str(path), "--prompt", ",".join(map(str, prompt)),
+                              "--max-new-tokens", str(NEW_TOKENS)], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        lines = run.stdout.splitlines()
+        assert [int(t) for t in lines[0].split(",")] == hf_greedy(model, prompt), f"prompt of {length}"
+        assert lines[1].startswith(f"prefill: {length} tokens")
+
+
+@pytest.mark.parametrize("prefill_len, message", [
+    ([], "empty list"), ([4, 4], "repeats a length"), ([4, 8.0], "integers"), ([4, "8"], "integers"),
+    ([4, 32], "1 <= prefill_len <= max_seq_len"), ([0, 4], "1 <= prefill_len"), ((True, 4), "integers")])
+def test_prefill_lens_refusals(prefill_len, message):
+    model = tiny_model("llama")
+    with pytest.raises(ValueError, match=message):
+        pt2lite.llm.convert(model, max_seq_len=16, prefill_len=prefill_len)
+
+
+@pytest.mark.parametrize("recorded, message", [
+    (b'"prefill_lens": [16, 4]', "ascending positive integers"), (b'"prefill_lens": [4, -6]', "ascending positive"),
+    (b'"prefill_lens": [4, 15]', "no signature 'prefill_15'"), (b'"prefill_lens": [4; 16]', "ascending positive")])
+def test_prefill_lens_cli_refuses_bad_metadata(recorded, message, tmp_path):
+    """The C generator refuses a "prefill_lens" that is not an ascending list of the file's signatures."""
+    import subprocess
+    _, edge = converted_multi()
+    content = edge.model_content()
+    written = b'"prefill_lens": [4, 16]'
+    assert content.count(written) == 1 and len(recorded) == len(written)
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(content.replace(written, recorded))
+    run = subprocess.run([runtime_cli(), "generate", str(path), "--prompt", "1,2,3", "--max-new-tokens", "2"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and message in run.stderr, run.stderr
