@@ -94,10 +94,9 @@ p2l_status p2l_quant_conv_prepare(p2l_node *node, int input, int filter, int bia
  * int8 fast kernels where the selection has fast kernels (p2l_int8_fast_kernel). */
 const p2l_kernel *p2l_kernel_for_node(const p2l_kernel_selection *selection, const p2l_node *node);
 
-/* int8 LOGISTIC and HARD_SWISH (one table of the 256 inputs), int8 SOFTMAX: TFLite's arithmetic
- * (activation_int8.c). The reference kernels of those ops call these for int8 inputs. */
-/* The fast int8 kernel of an op (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; fast/int8.c), NULL
- * for others; only in builds with fast kernels. */
+/* The fast int8 kernel of an op (fast/int8.c: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, PAD; the
+ * element-wise ops of fast/int8_elementwise.c; the unary ops and DEQUANTIZE detours of fast/int8_lut.c),
+ * NULL for others; only in builds with fast kernels. */
 const p2l_kernel *p2l_int8_fast_kernel(p2l_op op);
 
 /* The hybrid kernel (hybrid.c) of a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED node with a float32

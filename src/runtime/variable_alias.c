@@ -11,8 +11,9 @@
  *
  * The variable's buffer moves when another subgraph's ASSIGN_VARIABLE grows it at prepare time (keeping
  * its value): the plan records the buffers it used, and invoke points the tensors at the new buffer
- * before it runs and after each CALL_ONCE (no aliased value is live across one). An op that fails after writing part of an aliased value leaves
- * the variable half updated (the copying path would keep the old value): the invoke reports the error. */
+ * before it runs and after each CALL_ONCE (no aliased value is live across one). An op that fails
+ * after writing part of an aliased value leaves the variable half updated (the copying path would keep
+ * the old value): the invoke reports the error. */
 #include <string.h>
 
 #include "runtime/interpreter.h"

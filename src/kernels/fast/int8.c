@@ -465,7 +465,8 @@ INT8_KERNEL(fully_connected)
 #undef INT8_KERNEL
 
 const p2l_kernel *p2l_int8_fast_kernel(p2l_op op) {
-    if (p2l_int8_lut_fast_kernel(op)) return p2l_int8_lut_fast_kernel(op); /* unary ops: fast/int8_lut.c */
+    const p2l_kernel *lookup = p2l_int8_lut_fast_kernel(op); /* unary ops: fast/int8_lut.c */
+    if (lookup) return lookup;
     switch (op) {
     case P2L_OP_CONV_2D: return &int8_conv;
     case P2L_OP_DEPTHWISE_CONV_2D: return &int8_depthwise;
